@@ -1,0 +1,17 @@
+//! One file per subcommand.
+
+pub mod audit;
+pub mod bans;
+pub mod check;
+pub mod collect;
+pub mod completions;
+pub mod incident;
+pub mod plan;
+pub mod report;
+pub mod resume;
+pub mod run;
+pub mod runs;
+pub mod scan;
+pub mod show;
+pub mod unban;
+pub mod watch;

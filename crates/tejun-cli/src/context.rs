@@ -1,0 +1,96 @@
+//! What every subcommand shares: language, time zone, colour, where the
+//! journal and inventory are, and the exit-code convention.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use jiff::tz::TimeZone;
+use tejun_journal::Journal;
+use tejun_locale::Lang;
+
+#[derive(clap::Args, Debug)]
+pub struct GlobalArgs {
+    /// Message language: ja or en (default: from LANG).
+    #[arg(long, global = true, value_name = "ja|en")]
+    pub lang: Option<String>,
+    /// Journal database (default: .tejun/journal.db next to the inventory).
+    #[arg(long, global = true, env = "TEJUN_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Inventory file (default: tejun.yaml in this directory or a parent).
+    #[arg(long, short = 'i', global = true, env = "TEJUN_INVENTORY", value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+}
+
+/// Exit codes: 0 ok, 1 the run/check failed, 2 bad input or usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok,
+    Failed,
+    BadInput,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        match exit {
+            Exit::Ok => ExitCode::SUCCESS,
+            Exit::Failed => ExitCode::from(1),
+            Exit::BadInput => ExitCode::from(2),
+        }
+    }
+}
+
+pub struct Context {
+    pub lang: Lang,
+    pub zone: TimeZone,
+    db: Option<PathBuf>,
+    inventory: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Context {
+        Context {
+            lang: Lang::detect(global.lang.as_deref()),
+            zone: tejun_locale::operator_zone(),
+            db: global.db,
+            inventory: global.inventory,
+        }
+    }
+
+    /// The inventory: `--inventory`, else the nearest `tejun.yaml` from the
+    /// current directory upwards.
+    pub fn inventory_path(&self) -> Option<PathBuf> {
+        if let Some(path) = &self.inventory {
+            return Some(path.clone());
+        }
+        let cwd = std::env::current_dir().ok()?;
+        cwd.ancestors()
+            .map(|dir| dir.join("tejun.yaml"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// The journal database: `--db`, else `.tejun/journal.db` next to the
+    /// inventory, else in the current directory.
+    pub fn journal_path(&self) -> PathBuf {
+        if let Some(db) = &self.db {
+            return db.clone();
+        }
+        let base = self
+            .inventory_path()
+            .and_then(|inv| inv.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join(".tejun").join("journal.db")
+    }
+
+    pub fn open_journal(&self) -> Result<Journal, tejun_journal::Error> {
+        Journal::open(&self.journal_path())
+    }
+
+    pub fn format_time(&self, ts: jiff::Timestamp) -> String {
+        tejun_locale::format_time(ts, &self.zone)
+    }
+
+    /// Prints an error in the operator's language to stderr.
+    pub fn error(&self, en: &str, ja: &str) {
+        anstream::eprintln!("{}: {}", self.lang.pick("error", "エラー"), self.lang.pick(en, ja));
+    }
+}

@@ -1,0 +1,85 @@
+//! `tejun`: the command line. Thin on purpose: each subcommand lives in its
+//! own file under `cmd/`, parses its arguments, calls a library crate and
+//! renders the result. Nothing here decides what a run or a rule does.
+
+mod cmd;
+mod context;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use context::{Context, GlobalArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "tejun",
+    version,
+    about = "Runbooks that run and check themselves, guarded rollouts, log detection and incidents, in one tamper-evident journal.",
+    after_help = "Examples:\n  tejun check examples/quickstart.yaml\n  tejun plan examples/quickstart.yaml --env dev\n  tejun run examples/quickstart.yaml --env dev\n  tejun runs --json\n  tejun scan /var/log/auth.log --fail2ban-filter /etc/fail2ban/filter.d/sshd.conf\n  tejun audit verify"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a runbook without running anything.
+    Check(cmd::check::Args),
+    /// Print every step as it would run, without running anything.
+    Plan(cmd::plan::Args),
+    /// Run a runbook.
+    Run(cmd::run::Args),
+    /// Continue an interrupted run.
+    Resume(cmd::resume::Args),
+    /// List runs.
+    Runs(cmd::runs::Args),
+    /// Show one run's timeline.
+    Show(cmd::show::Args),
+    /// Verify the journal's hash chain.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
+    /// Scan log files with tejun rules or fail2ban filters.
+    Scan(cmd::scan::Args),
+    /// Follow log files and act on offenders.
+    Watch(cmd::watch::Args),
+    /// List active bans.
+    Bans(cmd::bans::Args),
+    /// Lift a ban.
+    Unban(cmd::unban::Args),
+    /// Open and work on incidents.
+    #[command(subcommand)]
+    Incident(cmd::incident::Command),
+    /// Collect read-only evidence, layer by layer.
+    Collect(cmd::collect::Args),
+    /// Write an incident's postmortem.
+    Report(cmd::report::Args),
+    /// Print shell completions.
+    Completions(cmd::completions::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::new(cli.global);
+    let exit = match cli.command {
+        Command::Check(args) => cmd::check::run(args, &ctx),
+        Command::Plan(args) => cmd::plan::run(args, &ctx),
+        Command::Run(args) => cmd::run::run(args, &ctx),
+        Command::Resume(args) => cmd::resume::run(args, &ctx),
+        Command::Runs(args) => cmd::runs::run(args, &ctx),
+        Command::Show(args) => cmd::show::run(args, &ctx),
+        Command::Audit(command) => cmd::audit::run(command, &ctx),
+        Command::Scan(args) => cmd::scan::run(args, &ctx),
+        Command::Watch(args) => cmd::watch::run(args, &ctx),
+        Command::Bans(args) => cmd::bans::run(args, &ctx),
+        Command::Unban(args) => cmd::unban::run(args, &ctx),
+        Command::Incident(command) => cmd::incident::run(command, &ctx),
+        Command::Collect(args) => cmd::collect::run(args, &ctx),
+        Command::Report(args) => cmd::report::run(args, &ctx),
+        Command::Completions(args) => cmd::completions::run::<Cli>(args),
+    };
+    exit.into()
+}

@@ -1,0 +1,125 @@
+//! Presentation settings every tejun view shares: the operator's language
+//! and time zone.
+//!
+//! Messages exist in Japanese and English. Rather than a catalogue keyed by
+//! strings (where a missing translation is only found at run time), every
+//! message is written with [`Lang::pick`], which takes both texts: a message
+//! without its other language does not compile.
+//!
+//! Times are stored in UTC everywhere and converted only here, for display,
+//! into the operator's zone (`TZ`, e.g. `Asia/Tokyo`, else the system zone).
+
+use std::fmt;
+
+use jiff::{Timestamp, tz::TimeZone};
+
+/// The language messages are shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Lang {
+    #[default]
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// Chooses the language: an explicit `--lang` wins, else `LC_ALL`,
+    /// `LC_MESSAGES` and `LANG` in that order (as gettext does), else English.
+    pub fn detect(explicit: Option<&str>) -> Lang {
+        if let Some(lang) = explicit.and_then(Lang::parse) {
+            return lang;
+        }
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(value) = std::env::var(var)
+                && !value.is_empty()
+            {
+                return Lang::parse(&value).unwrap_or(Lang::En);
+            }
+        }
+        Lang::En
+    }
+
+    /// Parses `ja`, `ja_JP.UTF-8`, `en`, `en_US`, `C`, ...
+    pub fn parse(value: &str) -> Option<Lang> {
+        let lower = value.to_ascii_lowercase();
+        if lower.starts_with("ja") {
+            Some(Lang::Ja)
+        } else if lower.starts_with("en") || lower == "c" || lower.starts_with("c.") || lower == "posix" {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// Returns the text for this language. Both are required, so the
+    /// compiler enforces that every message exists in both languages.
+    pub fn pick<'a>(self, en: &'a str, ja: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Ja => ja,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Something that can describe itself in either language: errors, verdicts,
+/// statuses. Implementations write both texts through [`Lang::pick`].
+pub trait Localize {
+    fn localize(&self, lang: Lang) -> String;
+}
+
+/// The operator's time zone: `TZ` if set and known, else the system zone,
+/// else UTC.
+pub fn operator_zone() -> TimeZone {
+    if let Ok(name) = std::env::var("TZ") {
+        let name = name.trim_start_matches(':');
+        if !name.is_empty()
+            && let Ok(tz) = TimeZone::get(name)
+        {
+            return tz;
+        }
+    }
+    TimeZone::try_system().unwrap_or(TimeZone::UTC)
+}
+
+/// Formats a UTC timestamp in `zone` as `2026-11-22 10:54:36 JST`.
+pub fn format_time(ts: Timestamp, zone: &TimeZone) -> String {
+    let zoned = ts.to_zoned(zone.clone());
+    zoned.strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
+/// Formats only the time of day, for dense timelines: `10:54:36`.
+pub fn format_clock(ts: Timestamp, zone: &TimeZone) -> String {
+    ts.to_zoned(zone.clone()).strftime("%H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_locale_strings() {
+        assert_eq!(Lang::parse("ja_JP.UTF-8"), Some(Lang::Ja));
+        assert_eq!(Lang::parse("en_US.UTF-8"), Some(Lang::En));
+        assert_eq!(Lang::parse("C.UTF-8"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr_FR"), None);
+    }
+
+    #[test]
+    fn tokyo_is_shown_as_jst() {
+        let ts: Timestamp = "2026-11-22T01:54:36Z".parse().unwrap();
+        let tz = TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(format_time(ts, &tz), "2026-11-22 10:54:36 JST");
+    }
+}

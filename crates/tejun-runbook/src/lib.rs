@@ -1,0 +1,10 @@
+//! The runbook and inventory formats: parse, validate and plan.
+//!
+//! This crate does no I/O. It takes source text and returns either a
+//! validated model or errors that point at file:line:col, so that `tejun
+//! check` can be exact and the parsers can be fuzzed in isolation. Reading
+//! files, running commands and writing the journal belong to the engine and
+//! the CLI.
+
+pub mod model;
+pub mod template;

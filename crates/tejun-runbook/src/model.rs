@@ -1,0 +1,221 @@
+//! The validated runbook, as the engine sees it.
+//!
+//! These types are what parsing produces once every check has passed: ids are
+//! unique, variables referenced by templates exist, every step kind has its
+//! fields. Source positions are kept (as [`Span`]) only where a later stage
+//! may still need to point at the file, e.g. the environment guard refusing a
+//! path.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+/// A byte range in the runbook source, with its 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runbook {
+    pub name: String,
+    pub description: Option<String>,
+    /// The environments this runbook was written for. Running it with any
+    /// other `--env` is refused before a step runs.
+    pub environments: Vec<String>,
+    pub vars: IndexMap<String, VarDef>,
+    /// Names of process environment variables whose values must never reach
+    /// the journal or the screen.
+    pub secret_env: Vec<String>,
+    pub phases: Phases,
+    pub rollback: Rollback,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarDef {
+    pub value: VarValue,
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarValue {
+    /// A literal value written in the runbook (may be overridden by `--var`).
+    Literal(String),
+    /// Read from the process environment at run time.
+    FromEnv(String),
+    /// Must be given with `--var`.
+    Required,
+}
+
+/// The four phases in execution order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Phases {
+    pub pre: Vec<Step>,
+    pub execute: Vec<Step>,
+    pub post: Vec<Step>,
+    pub exit: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PhaseName {
+    Pre,
+    Execute,
+    Post,
+    Exit,
+    Rollback,
+}
+
+impl PhaseName {
+    pub const ALL: [PhaseName; 5] = [
+        PhaseName::Pre,
+        PhaseName::Execute,
+        PhaseName::Post,
+        PhaseName::Exit,
+        PhaseName::Rollback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseName::Pre => "pre",
+            PhaseName::Execute => "execute",
+            PhaseName::Post => "post",
+            PhaseName::Exit => "exit",
+            PhaseName::Rollback => "rollback",
+        }
+    }
+}
+
+/// What runs when execute or post fails, or the operator aborts: `steps`
+/// restore the previous state, then `checks` verify it was restored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rollback {
+    pub steps: Vec<Step>,
+    pub checks: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Unique within the runbook; given or derived (`execute-3`).
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: StepKind,
+    pub safety: Safety,
+    pub timeout: Duration,
+    pub on_failure: OnFailure,
+    /// Paths this step touches, declared or taken from backup/restore. The
+    /// environment guard checks them against the inventory's pins.
+    pub paths: Vec<Template>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// A shell command with expectations.
+    Run(Command),
+    /// A read-only command whose failure stops the phase.
+    Check(Command),
+    /// A human verdict 正常 / 異常 / 保留 with optional evidence.
+    Confirm(Confirm),
+    /// Copy files into the run folder with their SHA-256.
+    Backup(Backup),
+    /// Put files from a backup back, byte-identical.
+    Restore(Restore),
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Run(_) => "run",
+            StepKind::Check(_) => "check",
+            StepKind::Confirm(_) => "confirm",
+            StepKind::Backup(_) => "backup",
+            StepKind::Restore(_) => "restore",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// The command line; variables are substituted shell-quoted.
+    pub command: Template,
+    /// Exit codes that count as success (default `[0]`).
+    pub expect_exit: Vec<i32>,
+    /// Regex the stdout must match, if given.
+    pub expect_stdout: Option<String>,
+    /// Regex the stderr must match, if given.
+    pub expect_stderr: Option<String>,
+    /// Extra attempts after the first failure.
+    pub retries: u32,
+    pub retry_delay: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub prompt: Template,
+    /// The answer a non-interactive run may give by itself; `None` means a
+    /// non-interactive run stops here.
+    pub auto: Option<Verdict>,
+    /// Whether evidence text is required with the answer.
+    pub evidence_required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// 正常
+    Ok,
+    /// 異常
+    Abnormal,
+    /// 保留
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backup {
+    pub paths: Vec<Template>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restore {
+    /// The id of the backup step whose files are restored.
+    pub from: String,
+}
+
+/// The book's operation labels: [Read-only] / [状態変更] / [破壊的].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Safety {
+    ReadOnly,
+    Changes,
+    Destructive,
+}
+
+impl Safety {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Safety::ReadOnly => "read-only",
+            Safety::Changes => "changes",
+            Safety::Destructive => "destructive",
+        }
+    }
+}
+
+/// What a failing step does to its phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Default: the phase fails (pre: the run fails without rollback;
+    /// execute/post: rollback runs; exit: the run is marked failed).
+    Fail,
+    /// The failure is recorded and the phase goes on.
+    Continue,
+}
+
+/// A string with `{{name}}` placeholders, already checked against the
+/// defined variables. Render it with [`crate::template`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub source: String,
+    pub span: Span,
+}
