@@ -1,0 +1,149 @@
+//! The events a run writes to the journal, stream `run/<run_id>`.
+//!
+//! Views (`tejun runs`, `tejun show`, incident timelines, resume) read these
+//! back, so the payloads are the contract between the engine and every view.
+//! Secret values never appear in them: commands and output are redacted
+//! before an event is built.
+
+use serde::{Deserialize, Serialize};
+
+pub const RUN_STARTED: &str = "run.started";
+pub const STEP_STARTED: &str = "step.started";
+pub const STEP_FINISHED: &str = "step.finished";
+pub const STEP_CONFIRMED: &str = "step.confirmed";
+pub const ROLLBACK_STARTED: &str = "rollback.started";
+pub const RUN_RESUMED: &str = "run.resumed";
+pub const RUN_REFUSED: &str = "run.refused";
+pub const RUN_ENDED: &str = "run.ended";
+
+/// Journal stream for a run.
+pub fn stream(run_id: &str) -> String {
+    format!("run/{run_id}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run_id: String,
+    pub runbook: String,
+    /// Absolute path of the runbook file.
+    pub path: String,
+    /// SHA-256 of the runbook file as run (resume refuses a changed file).
+    pub runbook_sha256: String,
+    pub env: String,
+    /// user@host of the operator.
+    pub operator: String,
+    pub host: String,
+    pub pid: u32,
+    /// The run's folder (backups, lock file).
+    pub run_dir: String,
+    /// Non-secret variable values; secret ones as `***`.
+    pub vars: Vec<(String, String)>,
+    /// Total main steps (pre..exit).
+    pub total_steps: usize,
+    /// Incident this run belongs to, if any (also in the event's refs).
+    pub incident: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepStarted {
+    pub run_id: String,
+    pub phase: String,
+    pub step_id: String,
+    pub ordinal: usize,
+    pub attempt: u32,
+    pub kind: String,
+    pub safety: String,
+    /// Redacted command line, for run/check steps.
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    TimedOut,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepFinished {
+    pub run_id: String,
+    pub phase: String,
+    pub step_id: String,
+    pub ordinal: usize,
+    pub attempt: u32,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// SHA-256 of stdout followed by stderr, as captured (before redaction).
+    pub output_sha256: Option<String>,
+    /// Last lines of output, bounded and redacted.
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+    /// Why it failed, in English, when it did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepConfirmed {
+    pub run_id: String,
+    pub phase: String,
+    pub step_id: String,
+    pub ordinal: usize,
+    pub who: String,
+    /// ok / abnormal / pending
+    pub answer: String,
+    pub evidence: Option<String>,
+    /// Answered by the step's `auto` in a non-interactive run.
+    pub auto: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackStarted {
+    pub run_id: String,
+    /// step-failed, aborted (Ctrl-C), unknown-step (resume), ...
+    pub reason: String,
+    pub failed_step: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResumed {
+    pub run_id: String,
+    pub operator: String,
+    pub pid: u32,
+    /// The step that had started with no end, and what the operator chose.
+    pub unknown_step: Option<String>,
+    /// retry / skip / rollback
+    pub choice: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRefused {
+    pub runbook: String,
+    pub env: String,
+    pub operator: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Succeeded,
+    RolledBack,
+    RollbackFailed,
+    Failed,
+    Aborted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEnded {
+    pub run_id: String,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+}
+
+/// Name of the lock file inside a run's folder. The running process holds an
+/// exclusive `flock` on it; a run whose lock can be taken by someone else and
+/// that has no `run.ended` is *interrupted*.
+pub const LOCK_FILE: &str = "lock";
