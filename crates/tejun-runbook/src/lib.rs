@@ -6,6 +6,16 @@
 //! files, running commands and writing the journal belong to the engine and
 //! the CLI.
 
+pub mod diagnostics;
+pub mod duration;
+pub mod inventory;
 pub mod model;
-pub mod template;
 pub mod plan;
+pub mod template;
+mod walk;
+pub mod yaml;
+
+pub use diagnostics::{Diagnostic, Diagnostics, ErrorKind};
+pub use inventory::{
+    Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
+};

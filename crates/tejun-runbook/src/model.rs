@@ -26,6 +26,9 @@ pub struct Runbook {
     /// The environments this runbook was written for. Running it with any
     /// other `--env` is refused before a step runs.
     pub environments: Vec<String>,
+    /// Where each of `environments` is written, same order, so the guard
+    /// and `tejun check` can point at it.
+    pub environment_spans: Vec<Span>,
     pub vars: IndexMap<String, VarDef>,
     /// Names of process environment variables whose values must never reach
     /// the journal or the screen.

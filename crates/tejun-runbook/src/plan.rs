@@ -4,9 +4,13 @@
 //! INTERFACE CONTRACT: the engine is written against these types. Bodies are
 //! filled in by the format-crate owner.
 
-use indexmap::IndexMap;
+use std::fmt;
 
-use crate::model::{PhaseName, Runbook, Step};
+use indexmap::IndexMap;
+use tejun_locale::{Lang, Localize};
+
+use crate::model::{OnFailure, PhaseName, Runbook, Step, StepKind, VarValue};
+use crate::template::{Quoting, render};
 
 /// Values known only at run time, supplied by the caller (the engine or
 /// `tejun plan`), so this crate stays free of I/O.
@@ -60,4 +64,280 @@ pub struct Plan {
     /// rollback steps then rollback checks (checks have phase Rollback and
     /// a `check` kind).
     pub rollback: Vec<PlannedStep>,
+}
+
+/// Why variables could not be resolved. Each names the variable so the
+/// operator knows which `--var` or environment variable to supply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarError {
+    /// `--var NAME=...` for a variable the runbook does not declare.
+    UnknownOverride(String),
+    /// `--var env=...` and friends: built-ins are set by tejun itself.
+    BuiltinOverride(String),
+    /// A `required` variable was not given with `--var`.
+    Required(String),
+    /// A `from_env` variable whose environment variable is not set.
+    MissingEnv { var: String, env: String },
+}
+
+impl Localize for VarError {
+    fn localize(&self, lang: Lang) -> String {
+        match self {
+            VarError::UnknownOverride(name) => format!(
+                "{} `{name}`",
+                lang.pick(
+                    "--var sets a variable the runbook does not declare:",
+                    "--var で runbook に宣言されていない変数を指定しています:"
+                )
+            ),
+            VarError::BuiltinOverride(name) => format!(
+                "{} `{name}`",
+                lang.pick(
+                    "--var cannot set a built-in variable:",
+                    "--var では組み込み変数を上書きできません:"
+                )
+            ),
+            VarError::Required(name) => format!(
+                "{} `{name}` {}",
+                lang.pick("required variable", "必須の変数"),
+                lang.pick(
+                    "is not set; pass it with --var NAME=VALUE",
+                    "が指定されていません。--var NAME=VALUE で指定してください"
+                )
+            ),
+            VarError::MissingEnv { var, env } => format!(
+                "{} `{var}`: {} `{env}` {}",
+                lang.pick("variable", "変数"),
+                lang.pick("environment variable", "環境変数"),
+                lang.pick("is not set", "が設定されていません")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for VarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.localize(Lang::En))
+    }
+}
+
+impl std::error::Error for VarError {}
+
+/// Built-in variables, always defined, never settable with `--var`.
+pub const BUILTINS: [&str; 4] = ["env", "run_id", "now", "runbook_dir"];
+
+/// Resolves every variable: built-ins from `ctx`, then each runbook var
+/// from `--var`, its literal, or the process environment (through
+/// `lookup_env`, so this crate stays free of I/O). Secret values, including
+/// those of the runbook's `secret_env` names, are collected for redaction.
+pub fn resolve_vars(
+    runbook: &Runbook,
+    ctx: &RunContext,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ResolvedVars, VarError> {
+    for (name, _) in &ctx.overrides {
+        if BUILTINS.contains(&name.as_str()) {
+            return Err(VarError::BuiltinOverride(name.clone()));
+        }
+        if !runbook.vars.contains_key(name) {
+            return Err(VarError::UnknownOverride(name.clone()));
+        }
+    }
+    let mut values = IndexMap::new();
+    values.insert("env".to_string(), ctx.env.clone());
+    values.insert("run_id".to_string(), ctx.run_id.clone());
+    values.insert("now".to_string(), ctx.now.clone());
+    values.insert("runbook_dir".to_string(), ctx.runbook_dir.clone());
+    let mut secrets = Vec::new();
+    for (name, def) in &runbook.vars {
+        // The last `--var` wins, as with most CLIs.
+        let overridden = ctx.overrides.iter().rev().find(|(k, _)| k == name);
+        let value = match (overridden, &def.value) {
+            (Some((_, v)), _) => v.clone(),
+            (None, VarValue::Literal(v)) => v.clone(),
+            (None, VarValue::FromEnv(env)) => {
+                lookup_env(env).ok_or_else(|| VarError::MissingEnv {
+                    var: name.clone(),
+                    env: env.clone(),
+                })?
+            }
+            (None, VarValue::Required) => return Err(VarError::Required(name.clone())),
+        };
+        if def.secret && !value.is_empty() {
+            secrets.push(value.clone());
+        }
+        values.insert(name.clone(), value);
+    }
+    for env in &runbook.secret_env {
+        if let Some(value) = lookup_env(env)
+            && !value.is_empty()
+        {
+            secrets.push(value);
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    Ok(ResolvedVars { values, secrets })
+}
+
+/// Replaces every occurrence of every secret in `text` with `***`. Longer
+/// secrets go first so that a secret containing another is hidden whole.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut ordered: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for secret in ordered {
+        if out.contains(secret) {
+            out = out.replace(secret, "***");
+        }
+    }
+    out
+}
+
+/// Renders every step of `runbook` with `vars`: commands shell-quoted,
+/// prompts and paths raw, and a display form of each command with secrets
+/// masked.
+pub fn plan(runbook: &Runbook, vars: &ResolvedVars) -> Plan {
+    // The display form substitutes `***` for secret values before quoting,
+    // so a secret is hidden even when quoting changed how it is spelled.
+    let mut masked = vars.values.clone();
+    for value in masked.values_mut() {
+        if vars.secrets.iter().any(|s| s == value) {
+            *value = "***".to_string();
+        }
+    }
+    let mut ordinal = 0;
+    let mut planned = |phase: PhaseName, step: &Step| {
+        ordinal += 1;
+        plan_step(phase, ordinal, step, vars, &masked)
+    };
+    let phases = &runbook.phases;
+    let mut main = Vec::new();
+    for (phase, steps) in [
+        (PhaseName::Pre, &phases.pre),
+        (PhaseName::Execute, &phases.execute),
+        (PhaseName::Post, &phases.post),
+        (PhaseName::Exit, &phases.exit),
+    ] {
+        main.extend(steps.iter().map(|s| planned(phase, s)));
+    }
+    let rollback = runbook
+        .rollback
+        .steps
+        .iter()
+        .chain(&runbook.rollback.checks)
+        .map(|s| planned(PhaseName::Rollback, s))
+        .collect();
+    Plan {
+        runbook_name: runbook.name.clone(),
+        env: vars.values.get("env").cloned().unwrap_or_default(),
+        main,
+        rollback,
+    }
+}
+
+fn plan_step(
+    phase: PhaseName,
+    ordinal: usize,
+    step: &Step,
+    vars: &ResolvedVars,
+    masked: &IndexMap<String, String>,
+) -> PlannedStep {
+    let (command, display_command) = match &step.kind {
+        StepKind::Run(c) | StepKind::Check(c) => {
+            let command = render(&c.command, &vars.values, Quoting::Shell);
+            let display = redact(&render(&c.command, masked, Quoting::Shell), &vars.secrets);
+            (Some(command), Some(display))
+        }
+        _ => (None, None),
+    };
+    let prompt = match &step.kind {
+        StepKind::Confirm(c) => Some(render(&c.prompt, &vars.values, Quoting::Raw)),
+        _ => None,
+    };
+    let paths = step
+        .paths
+        .iter()
+        .map(|p| render(p, &vars.values, Quoting::Raw))
+        .collect();
+    PlannedStep {
+        phase,
+        ordinal,
+        step: step.clone(),
+        command,
+        display_command,
+        prompt,
+        paths,
+    }
+}
+
+/// What a failing step does to the run, by phase and `on_failure`. The
+/// engine implements these rules; `tejun plan` states them up front so the
+/// operator knows before running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Pre: the run stops before execute; nothing to roll back.
+    StopBeforeChange,
+    /// Execute/post: the rollback plan runs.
+    Rollback,
+    /// Exit: the run is marked failed; no rollback (the change stands).
+    MarkFailed,
+    /// Rollback: the run ends rollback-failed and needs a human.
+    RollbackFailed,
+    /// `on_failure: continue`: recorded, the phase goes on.
+    Continue,
+}
+
+impl FailureOutcome {
+    pub fn of(phase: PhaseName, step: &Step) -> FailureOutcome {
+        if step.on_failure == OnFailure::Continue {
+            return FailureOutcome::Continue;
+        }
+        match phase {
+            PhaseName::Pre => FailureOutcome::StopBeforeChange,
+            PhaseName::Execute | PhaseName::Post => FailureOutcome::Rollback,
+            PhaseName::Exit => FailureOutcome::MarkFailed,
+            PhaseName::Rollback => FailureOutcome::RollbackFailed,
+        }
+    }
+
+    /// Short text in (English, Japanese).
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            FailureOutcome::StopBeforeChange => (
+                "run stops before execute; no rollback needed",
+                "実行フェーズの前で停止 (ロールバック不要)",
+            ),
+            FailureOutcome::Rollback => ("rollback runs", "ロールバックを実行"),
+            FailureOutcome::MarkFailed => (
+                "run is marked failed; no rollback",
+                "実行を失敗として記録 (ロールバックなし)",
+            ),
+            FailureOutcome::RollbackFailed => (
+                "rollback fails; manual recovery needed",
+                "ロールバック失敗 (手動での復旧が必要)",
+            ),
+            FailureOutcome::Continue => (
+                "failure recorded; the phase continues",
+                "失敗を記録して続行",
+            ),
+        }
+    }
+}
+
+impl Localize for FailureOutcome {
+    fn localize(&self, lang: Lang) -> String {
+        let (en, ja) = self.describe();
+        lang.pick(en, ja).to_string()
+    }
+}
+
+/// `(English, Japanese)` description of what happens when `step` fails in
+/// `phase`.
+pub fn describe_on_failure(phase: PhaseName, step: &Step) -> (&'static str, &'static str) {
+    FailureOutcome::of(phase, step).describe()
 }

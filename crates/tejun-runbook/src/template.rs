@@ -114,7 +114,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -132,7 +135,11 @@ mod tests {
 
     #[test]
     fn shell_quoting_keeps_injection_in_one_word() {
-        let out = render_str("echo {{v}}", &vars(&[("v", "x'; rm -rf / #")]), Quoting::Shell);
+        let out = render_str(
+            "echo {{v}}",
+            &vars(&[("v", "x'; rm -rf / #")]),
+            Quoting::Shell,
+        );
         assert_eq!(out, r#"echo 'x'\''; rm -rf / #'"#);
         let out = render_str("echo {{v}}", &vars(&[("v", "$(id)`id`")]), Quoting::Shell);
         assert_eq!(out, "echo '$(id)`id`'");
@@ -142,7 +149,11 @@ mod tests {
 
     #[test]
     fn raw_substitution_for_paths() {
-        let out = render_str("{{dir}}/site.conf", &vars(&[("dir", "/tmp/a b")]), Quoting::Raw);
+        let out = render_str(
+            "{{dir}}/site.conf",
+            &vars(&[("dir", "/tmp/a b")]),
+            Quoting::Raw,
+        );
         assert_eq!(out, "/tmp/a b/site.conf");
     }
 }

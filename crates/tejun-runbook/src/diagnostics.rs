@@ -1,0 +1,527 @@
+//! Errors in a runbook or inventory, as data that points at the source.
+//!
+//! An error is an [`ErrorKind`] (what is wrong, with the facts needed to say
+//! it) plus a [`Span`] (where). Text is produced only when rendering, in one
+//! `match` per language pair, so the compiler refuses an error kind without
+//! its Japanese or English message. Rendering follows the compiler
+//! convention editors understand, `file:line:col: error: message`, followed
+//! by the source line with the offending part underlined.
+
+use std::fmt::Write as _;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use tejun_locale::Lang;
+
+use crate::model::Span;
+
+/// One problem in a source file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub span: Span,
+    pub kind: ErrorKind,
+}
+
+/// Every problem found in one file, in source order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+/// What a value should have been, for "expected X, found Y".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    String,
+    Bool,
+    Integer,
+    List,
+    Mapping,
+    StringOrList,
+    StepList,
+    Duration,
+    ExitCodes,
+    VarDef,
+    Backup,
+}
+
+impl Expected {
+    fn describe(self, lang: Lang) -> &'static str {
+        match self {
+            Expected::String => lang.pick("a string", "文字列"),
+            Expected::Bool => lang.pick("true or false", "true または false"),
+            Expected::Integer => lang.pick("a non-negative integer", "0 以上の整数"),
+            Expected::List => lang.pick("a list", "リスト"),
+            Expected::Mapping => lang.pick("a mapping (key: value)", "マッピング (key: value)"),
+            Expected::StringOrList => lang.pick(
+                "a string or a list of strings",
+                "文字列または文字列のリスト",
+            ),
+            Expected::StepList => lang.pick("a list of steps", "ステップのリスト"),
+            Expected::Duration => lang.pick(
+                "a duration such as 500ms, 30s, 5m or 1h",
+                "500ms, 30s, 5m, 1h のような時間",
+            ),
+            Expected::ExitCodes => lang.pick(
+                "an exit code (0-255) or a list of them",
+                "終了コード (0-255) またはそのリスト",
+            ),
+            Expected::VarDef => lang.pick(
+                "a string, or a mapping with value, from_env or required",
+                "文字列、または value / from_env / required を持つマッピング",
+            ),
+            Expected::Backup => lang.pick(
+                "a list of paths or a mapping with `paths`",
+                "パスのリスト、または `paths` を持つマッピング",
+            ),
+        }
+    }
+}
+
+/// Every kind of error the format crate reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorKind {
+    /// The YAML itself does not parse (message from the YAML parser).
+    Syntax(String),
+    /// The document is not a mapping at the top.
+    NotAMapping,
+    UnknownKey {
+        key: String,
+        suggestion: Option<String>,
+        allowed: Vec<&'static str>,
+    },
+    WrongType {
+        field: String,
+        expected: Expected,
+        found: &'static str,
+    },
+    MissingField {
+        field: &'static str,
+        within: &'static str,
+    },
+    EmptyValue {
+        field: String,
+    },
+    UndefinedVariable {
+        name: String,
+        suggestion: Option<String>,
+    },
+    BadPlaceholder,
+    NoStepKind,
+    TwoStepKinds {
+        first: &'static str,
+        second: &'static str,
+    },
+    InvalidRegex {
+        error: String,
+    },
+    DuplicateStepId {
+        id: String,
+        first_line: usize,
+    },
+    BadStepId {
+        id: String,
+    },
+    BadDuration {
+        value: String,
+    },
+    BadSafety {
+        value: String,
+    },
+    CheckNotReadOnly {
+        safety: String,
+    },
+    BadChoice {
+        field: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    RestoreFromUnknown {
+        from: String,
+    },
+    RestoreFromNotBackup {
+        from: String,
+        kind: &'static str,
+    },
+    RestoreBeforeBackup {
+        from: String,
+    },
+    BadVarName {
+        name: String,
+    },
+    VarShadowsBuiltin {
+        name: String,
+    },
+    VarSources {
+        count: usize,
+    },
+    BadEnvName {
+        name: String,
+    },
+    BadExitCode {
+        value: String,
+    },
+    UnknownEnvironment {
+        name: String,
+        known: Vec<String>,
+    },
+    BadColor {
+        value: String,
+    },
+    BadGlob {
+        error: String,
+    },
+    BadEscalation,
+    UnknownSeverity {
+        value: String,
+    },
+    DuplicateName {
+        name: String,
+    },
+    BadWebhook {
+        value: String,
+    },
+}
+
+impl ErrorKind {
+    /// The headline, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        use ErrorKind as K;
+        match self {
+            K::Syntax(msg) => format!("{}: {msg}", lang.pick("invalid YAML", "YAML の構文エラー")),
+            K::NotAMapping => lang
+                .pick(
+                    "the document must be a mapping (key: value) at the top level",
+                    "文書の最上位はマッピング (key: value) でなければなりません",
+                )
+                .to_string(),
+            K::UnknownKey { key, .. } => match lang {
+                Lang::En => format!("unknown key `{key}`"),
+                Lang::Ja => format!("不明なキー `{key}`"),
+            },
+            K::WrongType { field, expected, found } => match lang {
+                Lang::En => format!("`{field}` must be {}, found {found}", expected.describe(lang)),
+                Lang::Ja => format!(
+                    "`{field}` は{}でなければなりません ({} が書かれています)",
+                    expected.describe(lang),
+                    type_name_ja(found)
+                ),
+            },
+            K::MissingField { field, within } => match lang {
+                Lang::En => format!("{within} is missing required key `{field}`"),
+                Lang::Ja => format!("{within} に必須のキー `{field}` がありません"),
+            },
+            K::EmptyValue { field } => match lang {
+                Lang::En => format!("`{field}` must not be empty"),
+                Lang::Ja => format!("`{field}` を空にすることはできません"),
+            },
+            K::UndefinedVariable { name, .. } => match lang {
+                Lang::En => format!("undefined variable `{name}`"),
+                Lang::Ja => format!("未定義の変数 `{name}`"),
+            },
+            K::BadPlaceholder => lang
+                .pick(
+                    "malformed placeholder: write `{{name}}` with a name of letters, digits and _",
+                    "プレースホルダーが不正です: `{{name}}` の形式で、名前は英数字と _ で書いてください",
+                )
+                .to_string(),
+            K::NoStepKind => lang
+                .pick(
+                    "step has no kind: give one of run, check, confirm, backup, restore",
+                    "ステップの種類がありません: run, check, confirm, backup, restore のいずれかを指定してください",
+                )
+                .to_string(),
+            K::TwoStepKinds { first, second } => match lang {
+                Lang::En => format!("step has two kinds, `{first}` and `{second}`; a step does one thing"),
+                Lang::Ja => format!("ステップに種類が2つあります (`{first}` と `{second}`)。1ステップにつき1つにしてください"),
+            },
+            K::InvalidRegex { error } => match lang {
+                Lang::En => format!("invalid regular expression: {error}"),
+                Lang::Ja => format!("正規表現が不正です: {error}"),
+            },
+            K::DuplicateStepId { id, first_line } => match lang {
+                Lang::En => format!("duplicate step id `{id}` (first used on line {first_line})"),
+                Lang::Ja => format!("ステップ id `{id}` が重複しています ({first_line} 行目で使用済み)"),
+            },
+            K::BadStepId { id } => match lang {
+                Lang::En => format!("invalid step id `{id}`: use letters, digits, `-` and `_`"),
+                Lang::Ja => format!("ステップ id `{id}` が不正です: 英数字、`-`、`_` を使ってください"),
+            },
+            K::BadDuration { value } => match lang {
+                Lang::En => format!("invalid duration `{value}`: write a number with a unit, e.g. 500ms, 30s, 5m, 1h"),
+                Lang::Ja => format!("時間 `{value}` が不正です: 500ms, 30s, 5m, 1h のように単位を付けて書いてください"),
+            },
+            K::BadSafety { value } => match lang {
+                Lang::En => format!("invalid safety label `{value}`: use read-only, changes or destructive"),
+                Lang::Ja => format!("安全ラベル `{value}` が不正です: read-only, changes, destructive のいずれかです"),
+            },
+            K::CheckNotReadOnly { safety } => match lang {
+                Lang::En => format!("a `check` step is always read-only, but this one says `{safety}`; use `run` for a step that changes state"),
+                Lang::Ja => format!("`check` ステップは常に読み取り専用ですが `{safety}` が指定されています。状態を変えるなら `run` を使ってください"),
+            },
+            K::BadChoice { field, value, allowed } => match lang {
+                Lang::En => format!("invalid `{field}` value `{value}`: use one of {}", allowed.join(", ")),
+                Lang::Ja => format!("`{field}` の値 `{value}` が不正です: {} のいずれかです", allowed.join(", ")),
+            },
+            K::RestoreFromUnknown { from } => match lang {
+                Lang::En => format!("restore.from names `{from}`, but no step has that id"),
+                Lang::Ja => format!("restore.from の `{from}` という id のステップがありません"),
+            },
+            K::RestoreFromNotBackup { from, kind } => match lang {
+                Lang::En => format!("restore.from names `{from}`, which is a `{kind}` step, not a backup"),
+                Lang::Ja => format!("restore.from の `{from}` は `{kind}` ステップで、backup ではありません"),
+            },
+            K::RestoreBeforeBackup { from } => match lang {
+                Lang::En => format!("restore.from names `{from}`, which runs after this step"),
+                Lang::Ja => format!("restore.from の `{from}` はこのステップより後に実行されます"),
+            },
+            K::BadVarName { name } => match lang {
+                Lang::En => format!("invalid variable name `{name}`: use letters, digits and _, not starting with a digit"),
+                Lang::Ja => format!("変数名 `{name}` が不正です: 英数字と _ を使い、数字で始めないでください"),
+            },
+            K::VarShadowsBuiltin { name } => match lang {
+                Lang::En => format!("`{name}` is a built-in variable and cannot be redefined"),
+                Lang::Ja => format!("`{name}` は組み込み変数のため再定義できません"),
+            },
+            K::VarSources { count } => match lang {
+                Lang::En => format!("a variable needs exactly one of value, from_env, required (found {count})"),
+                Lang::Ja => format!("変数には value, from_env, required のうちちょうど1つが必要です ({count} 個あります)"),
+            },
+            K::BadEnvName { name } => match lang {
+                Lang::En => format!("invalid environment variable name `{name}`"),
+                Lang::Ja => format!("環境変数名 `{name}` が不正です"),
+            },
+            K::BadExitCode { value } => match lang {
+                Lang::En => format!("invalid exit code `{value}`: use 0-255"),
+                Lang::Ja => format!("終了コード `{value}` が不正です: 0-255 で指定してください"),
+            },
+            K::UnknownEnvironment { name, known } => {
+                let known = if known.is_empty() { "-".to_string() } else { known.join(", ") };
+                match lang {
+                    Lang::En => format!("environment `{name}` is not defined in the inventory (defined: {known})"),
+                    Lang::Ja => format!("環境 `{name}` はインベントリに定義されていません (定義済み: {known})"),
+                }
+            }
+            K::BadColor { value } => match lang {
+                Lang::En => format!("invalid color `{value}`: use one of {}", crate::inventory::COLORS.join(", ")),
+                Lang::Ja => format!("色 `{value}` が不正です: {} のいずれかです", crate::inventory::COLORS.join(", ")),
+            },
+            K::BadGlob { error } => match lang {
+                Lang::En => format!("invalid path pattern: {error}"),
+                Lang::Ja => format!("パスのパターンが不正です: {error}"),
+            },
+            K::BadEscalation => lang
+                .pick(
+                    "an escalation rule needs either `not_reached` with `within`, or `no_update_for`",
+                    "エスカレーションには `not_reached` と `within`、または `no_update_for` のどちらかが必要です",
+                )
+                .to_string(),
+            K::UnknownSeverity { value } => match lang {
+                Lang::En => format!("unknown severity `{value}`"),
+                Lang::Ja => format!("不明な重大度 `{value}`"),
+            },
+            K::DuplicateName { name } => match lang {
+                Lang::En => format!("duplicate name `{name}`"),
+                Lang::Ja => format!("名前 `{name}` が重複しています"),
+            },
+            K::BadWebhook { value } => match lang {
+                Lang::En => format!("invalid webhook URL `{value}`: use http:// or https://"),
+                Lang::Ja => format!("Webhook URL `{value}` が不正です: http:// か https:// で始めてください"),
+            },
+        }
+    }
+
+    /// A short label under the underlined source, in `lang`.
+    pub fn label(&self, lang: Lang) -> String {
+        use ErrorKind as K;
+        match self {
+            K::Syntax(_) => lang.pick("here", "ここ"),
+            K::UnknownKey { .. } => lang.pick("not a known key here", "ここでは使えないキー"),
+            K::UndefinedVariable { .. } => lang.pick("not defined in `vars`", "`vars` に未定義"),
+            K::DuplicateStepId { .. } => lang.pick("used again here", "ここで再使用"),
+            K::UnknownEnvironment { .. } => lang.pick("not in the inventory", "インベントリに無い"),
+            K::CheckNotReadOnly { .. } => lang.pick("check is read-only", "check は読み取り専用"),
+            K::TwoStepKinds { .. } => lang.pick("second kind", "2つ目の種類"),
+            K::WrongType { .. } => lang.pick("wrong type", "型が違う"),
+            _ => lang.pick("here", "ここ"),
+        }
+        .to_string()
+    }
+
+    /// Extra advice, if any, in `lang`.
+    pub fn help(&self, lang: Lang) -> Option<String> {
+        use ErrorKind as K;
+        match self {
+            K::UnknownKey {
+                suggestion: Some(s),
+                ..
+            }
+            | K::UndefinedVariable {
+                suggestion: Some(s),
+                ..
+            } => Some(match lang {
+                Lang::En => format!("did you mean `{s}`?"),
+                Lang::Ja => format!("`{s}` の間違いではありませんか?"),
+            }),
+            K::UnknownKey { allowed, .. } if !allowed.is_empty() => Some(match lang {
+                Lang::En => format!("allowed keys: {}", allowed.join(", ")),
+                Lang::Ja => format!("使えるキー: {}", allowed.join(", ")),
+            }),
+            K::UndefinedVariable { .. } => Some(
+                lang.pick(
+                    "define it under `vars:`; built-ins are env, run_id, now, runbook_dir",
+                    "`vars:` に定義してください。組み込み変数は env, run_id, now, runbook_dir です",
+                )
+                .to_string(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+fn type_name_ja(name: &str) -> &str {
+    match name {
+        "null" => "空の値",
+        "boolean" => "真偽値",
+        "integer" => "整数",
+        "number" => "数値",
+        "string" => "文字列",
+        "list" => "リスト",
+        "mapping" => "マッピング",
+        other => other,
+    }
+}
+
+impl Diagnostic {
+    pub fn new(file: &str, span: Span, kind: ErrorKind) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            span,
+            kind,
+        }
+    }
+
+    /// `file:line:col`
+    pub fn location(&self) -> String {
+        format!("{}:{}:{}", self.file, self.span.line, self.span.col)
+    }
+}
+
+impl Diagnostics {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+
+    /// `Ok(())` when empty, else these diagnostics sorted by position.
+    pub fn into_result(mut self) -> Result<(), Diagnostics> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .sort_by_key(|d| (d.span.offset, d.span.line, d.span.col));
+        self.0.dedup();
+        Err(self)
+    }
+
+    /// Renders every diagnostic as `file:line:col: error: message`, then
+    /// the source with the span underlined, then help if any.
+    pub fn render(&self, source: &str, lang: Lang, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let bold = anstyle::Style::new().bold();
+        let red = anstyle::AnsiColor::Red.on_default().bold();
+        let mut out = String::new();
+        for d in &self.0 {
+            let headline = format!(
+                "{}: {}: {}",
+                d.location(),
+                lang.pick("error", "エラー"),
+                d.kind.message(lang)
+            );
+            if color {
+                let _ = writeln!(
+                    out,
+                    "{bold}{}:{bold:#} {red}{}:{red:#} {bold}{}{bold:#}",
+                    d.location(),
+                    lang.pick("error", "エラー"),
+                    d.kind.message(lang)
+                );
+            } else {
+                let _ = writeln!(out, "{headline}");
+            }
+            let range = snippet_range(source, d.span);
+            let label = d.kind.label(lang);
+            let mut group = Group::with_level(Level::ERROR).element(
+                Snippet::source(source)
+                    .path(d.file.as_str())
+                    .annotation(AnnotationKind::Primary.span(range).label(label.as_str())),
+            );
+            let help = d.kind.help(lang);
+            if let Some(help) = &help {
+                group = group.element(Level::HELP.message(help.as_str()));
+            }
+            let _ = writeln!(out, "{}", renderer.render(&[group]));
+        }
+        out
+    }
+}
+
+/// The byte range to underline: the span, at least one character wide,
+/// clamped to the source and to its first line so the snippet stays short.
+fn snippet_range(source: &str, span: Span) -> std::ops::Range<usize> {
+    let mut start = span.offset.min(source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
+    let mut end = start.saturating_add(span.len).min(line_end);
+    if end == start {
+        end = source[start..line_end]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8());
+    }
+    start..end
+}
+
+/// The closest of `candidates` to `word`, when close enough to be a likely
+/// typo (Jaro-Winkler similarity, as cargo and clap use for suggestions).
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}
+
+/// Collects diagnostics for one file while a parser walks it.
+pub(crate) struct Sink<'a> {
+    pub file: &'a str,
+    pub diagnostics: Diagnostics,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(file: &'a str) -> Self {
+        Sink {
+            file,
+            diagnostics: Diagnostics::default(),
+        }
+    }
+
+    pub fn error(&mut self, span: Span, kind: ErrorKind) {
+        self.diagnostics
+            .0
+            .push(Diagnostic::new(self.file, span, kind));
+    }
+}

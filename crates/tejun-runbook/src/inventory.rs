@@ -1,0 +1,522 @@
+//! The inventory (`tejun.yaml`): which environments exist, which hosts and
+//! file paths belong to each, which are protected, and how incidents are
+//! escalated.
+//!
+//! The environment guard is fail-closed, so the inventory is the one place
+//! that says "this path is production". A runbook written for staging that
+//! names `/etc/nginx/production-site.conf` is refused because that path is
+//! pinned here to another environment, not because the runbook says so.
+//! See docs/inventory.md for the format.
+
+use std::time::Duration;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use indexmap::IndexMap;
+
+use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink};
+use crate::model::Span;
+use crate::walk::{Fields, non_empty_string, wrong_type};
+use crate::yaml::{self, Node, Value};
+
+/// Colours an environment's banner and prompt may use.
+pub const COLORS: [&str; 8] = [
+    "red", "yellow", "green", "blue", "magenta", "cyan", "white", "gray",
+];
+
+/// Incident statuses an escalation rule may wait for, in lifecycle order.
+pub const INCIDENT_STATUSES: [&str; 6] = [
+    "detected",
+    "investigating",
+    "identified",
+    "mitigated",
+    "resolved",
+    "closed",
+];
+
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub environments: IndexMap<String, Environment>,
+    pub incidents: IncidentSettings,
+    /// `paths` of each environment compiled once, in `environments` order.
+    pins: Vec<(String, GlobSet)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub description: Option<String>,
+    /// One of [`COLORS`]. Defaults to red for protected environments, green
+    /// otherwise.
+    pub color: String,
+    /// Needs typed confirmation and approval by someone other than the
+    /// executor.
+    pub protected: bool,
+    pub hosts: Vec<String>,
+    /// Glob patterns (`**` crosses directories, `*` does not) of files that
+    /// belong to this environment.
+    pub paths: Vec<String>,
+    /// Where the environment's name is written in the inventory.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSettings {
+    /// Severity name → meaning, in order (most severe first).
+    pub severities: IndexMap<String, String>,
+    /// Whether runs started while an incident is open go on its timeline.
+    pub attach_active_runs: bool,
+    /// Slack-compatible incoming webhook for incident notices.
+    pub webhook: Option<String>,
+    pub escalation: Vec<EscalationRule>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings {
+            severities: default_severities(),
+            attach_active_runs: true,
+            webhook: None,
+            escalation: Vec::new(),
+        }
+    }
+}
+
+/// The book's four severities.
+pub fn default_severities() -> IndexMap<String, String> {
+    [
+        ("P0", "full outage / 全面停止"),
+        ("P1", "major function broken / 主要機能の障害"),
+        ("P2", "minor function broken / 一部機能の障害"),
+        ("P3", "latent risk / 潜在的なリスク"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalationRule {
+    pub name: String,
+    /// Severities the rule applies to; empty means all.
+    pub severities: Vec<String>,
+    pub kind: EscalationKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EscalationKind {
+    /// The incident has not reached `status` (or a later one) `within` of
+    /// being opened.
+    NotReached { status: String, within: Duration },
+    /// Nothing was added to the timeline for this long.
+    NoUpdateFor(Duration),
+}
+
+impl Inventory {
+    /// An inventory with no environments and default incident settings.
+    pub fn empty() -> Inventory {
+        Inventory {
+            environments: IndexMap::new(),
+            incidents: IncidentSettings::default(),
+            pins: Vec::new(),
+        }
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.get(name)
+    }
+
+    /// The environment whose `paths` pins `path`, if any (the first in file
+    /// order when several do). `.` and `..` are resolved lexically first, so
+    /// `/srv/staging/../prod/x` is judged as `/srv/prod/x`.
+    pub fn pinned_environment(&self, path: &str) -> Option<&str> {
+        let normalized = normalize_path(path);
+        self.pins
+            .iter()
+            .find(|(_, set)| set.is_match(&normalized))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The environment listing `host` (case-insensitive) in its `hosts`.
+    pub fn host_environment(&self, host: &str) -> Option<&str> {
+        self.environments
+            .values()
+            .find(|env| env.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+            .map(|env| env.name.as_str())
+    }
+}
+
+/// Lexical normalization: collapse `//`, drop `.`, apply `..`. No file
+/// system access (the path may not exist yet, and this crate does no I/O).
+fn normalize_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+const TOP_KEYS: &[&str] = &["environments", "incidents"];
+const ENV_KEYS: &[&str] = &["description", "color", "protected", "hosts", "paths"];
+const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "severities",
+    "not_reached",
+    "within",
+    "no_update_for",
+];
+
+/// Parses and validates an inventory. Every problem is reported, each at
+/// its line:col in `file`.
+pub fn parse_inventory(source: &str, file: &str) -> Result<Inventory, Diagnostics> {
+    let mut sink = Sink::new(file);
+    let root = match yaml::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            sink.error(e.span, ErrorKind::Syntax(e.message));
+            return Err(sink.diagnostics);
+        }
+    };
+    let inventory = read_inventory(&mut sink, &root);
+    sink.diagnostics.into_result()?;
+    Ok(inventory)
+}
+
+fn read_inventory(sink: &mut Sink, root: &Node) -> Inventory {
+    let mut inventory = Inventory::empty();
+    if matches!(root.value, Value::Null) {
+        return inventory;
+    }
+    let Value::Map(_) = root.value else {
+        sink.error(root.span, ErrorKind::NotAMapping);
+        return inventory;
+    };
+    let Some(top) = Fields::of(sink, root, "inventory", TOP_KEYS) else {
+        return inventory;
+    };
+    if let Some(envs) = top.get("environments") {
+        read_environments(sink, envs, &mut inventory);
+    }
+    if let Some(incidents) = top.get("incidents") {
+        inventory.incidents = read_incidents(sink, incidents);
+    }
+    inventory
+}
+
+fn read_environments(sink: &mut Sink, node: &Node, inventory: &mut Inventory) {
+    let Value::Map(envs) = &node.value else {
+        wrong_type(sink, node, "environments", Expected::Mapping);
+        return;
+    };
+    for (key, value) in envs {
+        if !is_env_name(&key.name) {
+            sink.error(
+                key.span,
+                ErrorKind::BadEnvName {
+                    name: key.name.clone(),
+                },
+            );
+            continue;
+        }
+        let env = read_environment(sink, &key.name, key.span, value);
+        let mut set = GlobSetBuilder::new();
+        for pattern in &env.paths {
+            if let Ok(glob) = compile_glob(pattern) {
+                set.add(glob);
+            }
+        }
+        if let Ok(set) = set.build() {
+            inventory.pins.push((env.name.clone(), set));
+        }
+        inventory.environments.insert(key.name.clone(), env);
+    }
+}
+
+/// Environment names appear in `--env`, banners and file names: keep them
+/// simple.
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Environment {
+    let mut env = Environment {
+        name: name.to_string(),
+        description: None,
+        color: String::new(),
+        protected: false,
+        hosts: Vec::new(),
+        paths: Vec::new(),
+        span,
+    };
+    if matches!(node.value, Value::Null) {
+        env.color = "green".to_string();
+        return env;
+    }
+    let Some(fields) = Fields::of(sink, node, name, ENV_KEYS) else {
+        return env;
+    };
+    env.description = fields.string(sink, "description").map(|(s, _)| s);
+    env.protected = fields.bool(sink, "protected").unwrap_or(false);
+    env.color = match fields.string(sink, "color") {
+        Some((color, span)) => {
+            let lower = color.to_ascii_lowercase();
+            if !COLORS.contains(&lower.as_str()) {
+                sink.error(span, ErrorKind::BadColor { value: color });
+            }
+            lower
+        }
+        None if env.protected => "red".to_string(),
+        None => "green".to_string(),
+    };
+    env.hosts = fields
+        .string_list(sink, "hosts")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    for (pattern, span) in fields.string_list(sink, "paths").unwrap_or_default() {
+        if let Err(e) = compile_glob(&pattern) {
+            sink.error(
+                span,
+                ErrorKind::BadGlob {
+                    error: e.kind().to_string(),
+                },
+            );
+        }
+        env.paths.push(pattern);
+    }
+    env
+}
+
+fn read_incidents(sink: &mut Sink, node: &Node) -> IncidentSettings {
+    let mut settings = IncidentSettings::default();
+    if matches!(node.value, Value::Null) {
+        return settings;
+    }
+    let Some(fields) = Fields::of(sink, node, "incidents", INCIDENT_KEYS) else {
+        return settings;
+    };
+    if let Some(sev) = fields.get("severities") {
+        match &sev.value {
+            Value::Map(entries) if !entries.is_empty() => {
+                settings.severities = entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        non_empty_string(sink, v, &k.name).map(|(s, _)| (k.name.clone(), s))
+                    })
+                    .collect();
+            }
+            _ => wrong_type(sink, sev, "severities", Expected::Mapping),
+        }
+    }
+    if let Some(attach) = fields.bool(sink, "attach_active_runs") {
+        settings.attach_active_runs = attach;
+    }
+    if let Some((url, span)) = fields.string(sink, "webhook") {
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.contains(char::is_whitespace)
+        {
+            sink.error(span, ErrorKind::BadWebhook { value: url.clone() });
+        }
+        settings.webhook = Some(url);
+    }
+    if let Some(rules) = fields.get("escalation") {
+        let Value::Seq(items) = &rules.value else {
+            wrong_type(sink, rules, "escalation", Expected::List);
+            return settings;
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for item in items {
+            if let Some(rule) = read_rule(sink, item, &settings.severities) {
+                if seen.contains(&rule.name) {
+                    sink.error(
+                        item.span,
+                        ErrorKind::DuplicateName {
+                            name: rule.name.clone(),
+                        },
+                    );
+                }
+                seen.push(rule.name.clone());
+                settings.escalation.push(rule);
+            }
+        }
+    }
+    settings
+}
+
+fn read_rule(
+    sink: &mut Sink,
+    node: &Node,
+    severities: &IndexMap<String, String>,
+) -> Option<EscalationRule> {
+    let fields = Fields::of(sink, node, "escalation", RULE_KEYS)?;
+    let name = fields
+        .required_string(sink, "name", "escalation rule")
+        .map(|(s, _)| s);
+    let mut rule_severities = Vec::new();
+    for (sev, span) in fields.string_list(sink, "severities").unwrap_or_default() {
+        if !severities.contains_key(&sev) {
+            sink.error(span, ErrorKind::UnknownSeverity { value: sev.clone() });
+        }
+        rule_severities.push(sev);
+    }
+    let kind = match (fields.get("not_reached"), fields.get("no_update_for")) {
+        (Some(_), None) => {
+            let status = fields
+                .string(sink, "not_reached")
+                .and_then(|(status, span)| {
+                    if INCIDENT_STATUSES.contains(&status.as_str()) {
+                        Some(status)
+                    } else {
+                        sink.error(
+                            span,
+                            ErrorKind::BadChoice {
+                                field: "not_reached",
+                                value: status,
+                                allowed: &INCIDENT_STATUSES,
+                            },
+                        );
+                        None
+                    }
+                });
+            let within = match fields.get("within") {
+                Some(_) => fields.duration(sink, "within"),
+                None => {
+                    sink.error(
+                        fields.span,
+                        ErrorKind::MissingField {
+                            field: "within",
+                            within: "escalation rule",
+                        },
+                    );
+                    None
+                }
+            };
+            Some(EscalationKind::NotReached {
+                status: status?,
+                within: within?,
+            })
+        }
+        (None, Some(_)) if !fields.has("within") => fields
+            .duration(sink, "no_update_for")
+            .map(EscalationKind::NoUpdateFor),
+        _ => {
+            sink.error(fields.span, ErrorKind::BadEscalation);
+            None
+        }
+    };
+    Some(EscalationRule {
+        name: name?,
+        severities: rule_severities,
+        kind: kind?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+environments:
+  staging:
+    description: staging cluster
+    color: yellow
+    hosts: [localhost, stg-web1]
+    paths: ["/srv/staging/**", "**/staging-*.conf"]
+  production:
+    protected: true
+    hosts: [web1, web2]
+    paths: ["**/production-*.conf", "/etc/nginx/**"]
+incidents:
+  webhook: "http://127.0.0.1:8080/hook"
+  escalation:
+    - {name: p0-unmitigated, severities: [P0], not_reached: mitigated, within: 30m}
+    - {name: stale, no_update_for: 15m}
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let inv = parse_inventory(SAMPLE, "tejun.yaml").unwrap();
+        let prod = inv.environment("production").unwrap();
+        assert!(prod.protected);
+        assert_eq!(prod.color, "red");
+        assert_eq!(inv.environment("staging").unwrap().color, "yellow");
+        assert_eq!(inv.incidents.severities.len(), 4);
+        assert!(inv.incidents.attach_active_runs);
+        assert_eq!(
+            inv.incidents.escalation[0].kind,
+            EscalationKind::NotReached {
+                status: "mitigated".into(),
+                within: Duration::from_secs(1800)
+            }
+        );
+        assert_eq!(
+            inv.incidents.escalation[1].kind,
+            EscalationKind::NoUpdateFor(Duration::from_secs(900))
+        );
+    }
+
+    #[test]
+    fn pins_paths_and_hosts() {
+        let inv = parse_inventory(SAMPLE, "tejun.yaml").unwrap();
+        assert_eq!(
+            inv.pinned_environment("/tmp/x/production-site.conf"),
+            Some("production")
+        );
+        assert_eq!(
+            inv.pinned_environment("production-site.conf"),
+            Some("production")
+        );
+        assert_eq!(
+            inv.pinned_environment("/etc/nginx/sites/a.conf"),
+            Some("production")
+        );
+        assert_eq!(
+            inv.pinned_environment("/srv/staging/app/x"),
+            Some("staging")
+        );
+        assert_eq!(
+            inv.pinned_environment("/srv/staging/../../etc/nginx/a"),
+            Some("production")
+        );
+        assert_eq!(inv.pinned_environment("/tmp/other.conf"), None);
+        assert_eq!(inv.host_environment("WEB1"), Some("production"));
+        assert_eq!(inv.host_environment("nowhere"), None);
+    }
+
+    #[test]
+    fn reports_every_problem_with_location() {
+        let src = "environments:\n  prod:\n    colour: red\n    protected: yes please\n    paths: ['a[']\nincidents:\n  escalation:\n    - {name: x, not_reached: fixed, within: 30}\n";
+        let errs = parse_inventory(src, "inv.yaml").unwrap_err();
+        let found: Vec<_> = errs.iter().map(|d| (d.span.line, d.span.col)).collect();
+        assert_eq!(
+            found,
+            [(3, 5), (4, 16), (5, 13), (8, 30), (8, 45)],
+            "{errs:#?}"
+        );
+    }
+}
