@@ -178,6 +178,15 @@ pub enum ErrorKind {
     BadWebhook {
         value: String,
     },
+    KeyNotForKind {
+        key: String,
+        kind: &'static str,
+    },
+    PathPinnedElsewhere {
+        path: String,
+        pinned: String,
+        written_for: Vec<String>,
+    },
 }
 
 impl ErrorKind {
@@ -325,6 +334,20 @@ impl ErrorKind {
                 Lang::En => format!("invalid webhook URL `{value}`: use http:// or https://"),
                 Lang::Ja => format!("Webhook URL `{value}` が不正です: http:// か https:// で始めてください"),
             },
+            K::KeyNotForKind { key, kind } => match lang {
+                Lang::En => format!("`{key}` does not apply to a `{kind}` step"),
+                Lang::Ja => format!("`{key}` は `{kind}` ステップには指定できません"),
+            },
+            K::PathPinnedElsewhere { path, pinned, written_for } => match lang {
+                Lang::En => format!(
+                    "path `{path}` belongs to environment `{pinned}`, but this runbook is written for {}",
+                    written_for.join(", ")
+                ),
+                Lang::Ja => format!(
+                    "パス `{path}` は環境 `{pinned}` のものですが、この runbook の対象は {} です",
+                    written_for.join(", ")
+                ),
+            },
         }
     }
 
@@ -338,6 +361,9 @@ impl ErrorKind {
             K::DuplicateStepId { .. } => lang.pick("used again here", "ここで再使用"),
             K::UnknownEnvironment { .. } => lang.pick("not in the inventory", "インベントリに無い"),
             K::CheckNotReadOnly { .. } => lang.pick("check is read-only", "check は読み取り専用"),
+            K::PathPinnedElsewhere { .. } => {
+                lang.pick("pinned to another environment", "別の環境に属するパス")
+            }
             K::TwoStepKinds { .. } => lang.pick("second kind", "2つ目の種類"),
             K::WrongType { .. } => lang.pick("wrong type", "型が違う"),
             _ => lang.pick("here", "ここ"),
@@ -466,9 +492,13 @@ impl Diagnostics {
             );
             let help = d.kind.help(lang);
             if let Some(help) = &help {
-                group = group.element(Level::HELP.message(help.as_str()));
+                group = group.element(
+                    Level::HELP
+                        .with_name(lang.pick("help", "ヒント"))
+                        .message(help.as_str()),
+                );
             }
-            let _ = writeln!(out, "{}", renderer.render(&[group]));
+            let _ = writeln!(out, "{}\n", renderer.render(&[group]));
         }
         out
     }

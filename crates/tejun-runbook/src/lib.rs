@@ -11,6 +11,7 @@ pub mod duration;
 pub mod inventory;
 pub mod model;
 pub mod plan;
+pub mod runbook;
 pub mod template;
 mod walk;
 pub mod yaml;
@@ -19,3 +20,4 @@ pub use diagnostics::{Diagnostic, Diagnostics, ErrorKind};
 pub use inventory::{
     Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
 };
+pub use runbook::{check_against_inventory, parse_runbook};

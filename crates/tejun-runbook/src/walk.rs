@@ -64,13 +64,6 @@ impl<'n> Fields<'n> {
             .map(|(_, v)| v)
     }
 
-    pub fn key(&self, key: &str) -> Option<&'n Key> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(k, _)| k)
-    }
-
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }

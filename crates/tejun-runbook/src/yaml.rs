@@ -318,7 +318,7 @@ impl<'a> LineIndex<'a> {
     /// line/column, which are then used.
     fn span(&self, loc: &Location) -> Span {
         let raw = loc.span();
-        if raw.offset() != 0 || raw.len() != 0 || loc.line() <= 1 && loc.column() <= 1 {
+        if raw.offset() != 0 || !raw.is_empty() || loc.line() <= 1 && loc.column() <= 1 {
             return self.at(raw.offset(), raw.len());
         }
         let line = (loc.line() as usize).max(1);

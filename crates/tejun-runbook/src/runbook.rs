@@ -1,0 +1,937 @@
+//! Reading a runbook: YAML text in, a validated [`Runbook`] or every
+//! problem found out.
+//!
+//! The rules here are the ones `tejun check` promises: every key is known,
+//! every value has its type, every `{{name}}` is defined, every step does
+//! exactly one thing, ids are unique, `check` steps are read-only, and a
+//! `restore` names a `backup` that runs before it. Each violation becomes a
+//! diagnostic at its own line:col and parsing goes on, so one `tejun check`
+//! shows them all. See docs/runbook.md for the format.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink, suggest};
+use crate::inventory::{Inventory, is_env_name};
+use crate::model::{
+    Backup, Command, Confirm, OnFailure, PhaseName, Phases, Restore, Rollback, Runbook, Safety,
+    Span, Step, StepKind, Template, VarDef, VarValue, Verdict,
+};
+use crate::plan::BUILTINS;
+use crate::template::{is_identifier, placeholders};
+use crate::walk::{Fields, non_empty_string, string_list, wrong_type};
+use crate::yaml::{self, Node, Value};
+
+/// Timeout of a step when neither the step nor `defaults` gives one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "env",
+    "vars",
+    "secret_env",
+    "defaults",
+    "pre",
+    "execute",
+    "post",
+    "exit",
+    "rollback",
+];
+const VAR_KEYS: &[&str] = &["value", "from_env", "required", "secret", "description"];
+const DEFAULTS_KEYS: &[&str] = &["timeout", "retries", "retry_delay"];
+const ROLLBACK_KEYS: &[&str] = &["steps", "checks"];
+const STEP_KINDS: [&str; 5] = ["run", "check", "confirm", "backup", "restore"];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "run",
+    "check",
+    "confirm",
+    "backup",
+    "restore",
+    "expect",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "safety",
+    "on_failure",
+    "paths",
+    "auto",
+    "evidence",
+];
+const EXPECT_KEYS: &[&str] = &["exit", "stdout", "stderr"];
+const COMMAND_ONLY: &[&str] = &["expect", "retries", "retry_delay"];
+const CONFIRM_ONLY: &[&str] = &["auto", "evidence"];
+
+/// Parses and validates a runbook. `file` is used only in messages.
+pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
+    let mut sink = Sink::new(file);
+    let root = match yaml::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            sink.error(e.span, ErrorKind::Syntax(e.message));
+            return Err(sink.diagnostics);
+        }
+    };
+    let runbook = Reader {
+        sink: &mut sink,
+        source,
+        defined: Vec::new(),
+        defaults: Defaults::default(),
+        id_spans: HashMap::new(),
+        from_spans: HashMap::new(),
+        broken_ids: Vec::new(),
+    }
+    .read(&root);
+    sink.diagnostics.into_result()?;
+    runbook.ok_or_else(Diagnostics::default)
+}
+
+/// Checks a parsed runbook against the inventory: every environment it was
+/// written for exists, and no literal path it names is pinned to an
+/// environment it was not written for.
+pub fn check_against_inventory(
+    runbook: &Runbook,
+    inv: &Inventory,
+    _source: &str,
+    file: &str,
+) -> Result<(), Diagnostics> {
+    let mut sink = Sink::new(file);
+    let known: Vec<String> = inv.environments.keys().cloned().collect();
+    for (i, name) in runbook.environments.iter().enumerate() {
+        if inv.environment(name).is_none() {
+            let span = runbook
+                .environment_spans
+                .get(i)
+                .copied()
+                .unwrap_or_default();
+            sink.error(
+                span,
+                ErrorKind::UnknownEnvironment {
+                    name: name.clone(),
+                    known: known.clone(),
+                },
+            );
+        }
+    }
+    let all = runbook
+        .phases
+        .pre
+        .iter()
+        .chain(&runbook.phases.execute)
+        .chain(&runbook.phases.post);
+    let all = all
+        .chain(&runbook.phases.exit)
+        .chain(&runbook.rollback.steps)
+        .chain(&runbook.rollback.checks);
+    for step in all {
+        for path in &step.paths {
+            // Paths with placeholders are only known at run time; the
+            // engine's guard checks them after rendering.
+            if path.source.contains("{{") {
+                continue;
+            }
+            if let Some(pinned) = inv.pinned_environment(&path.source)
+                && !runbook.environments.iter().any(|e| e == pinned)
+            {
+                sink.error(
+                    path.span,
+                    ErrorKind::PathPinnedElsewhere {
+                        path: path.source.clone(),
+                        pinned: pinned.to_string(),
+                        written_for: runbook.environments.clone(),
+                    },
+                );
+            }
+        }
+    }
+    sink.diagnostics.into_result()
+}
+
+#[derive(Default, Clone, Copy)]
+struct Defaults {
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+}
+
+struct Reader<'a, 's> {
+    sink: &'a mut Sink<'s>,
+    source: &'a str,
+    /// Variable names templates may use: built-ins and `vars`.
+    defined: Vec<String>,
+    defaults: Defaults,
+    /// Where each step's `id` and `restore.from` are written, keyed by the
+    /// step's offset, for errors found only once all steps are read.
+    id_spans: HashMap<usize, Span>,
+    from_spans: HashMap<usize, Span>,
+    /// Ids of steps that had errors and were left out.
+    broken_ids: Vec<String>,
+}
+
+impl Reader<'_, '_> {
+    fn read(mut self, root: &Node) -> Option<Runbook> {
+        if !matches!(root.value, Value::Map(_)) {
+            self.sink.error(root.span, ErrorKind::NotAMapping);
+            return None;
+        }
+        let top = Fields::of(self.sink, root, "runbook", TOP_KEYS)?;
+        let name = top
+            .required_string(self.sink, "name", "the runbook")
+            .map(|(s, _)| s);
+        let description = top.string(self.sink, "description").map(|(s, _)| s);
+        let (environments, environment_spans) = self.environments(&top);
+        let vars = top.get("vars").map(|n| self.vars(n)).unwrap_or_default();
+        self.defined = BUILTINS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(vars.keys().cloned())
+            .collect();
+        let secret_env = self.secret_env(&top);
+        if let Some(node) = top.get("defaults") {
+            self.defaults = self.defaults(node);
+        }
+        let phases = Phases {
+            pre: self.steps(&top, "pre", PhaseName::Pre),
+            execute: self.steps(&top, "execute", PhaseName::Execute),
+            post: self.steps(&top, "post", PhaseName::Post),
+            exit: self.steps(&top, "exit", PhaseName::Exit),
+        };
+        let rollback = self.rollback(&top);
+        let mut runbook = Runbook {
+            name: name?,
+            description,
+            environments,
+            environment_spans,
+            vars,
+            secret_env,
+            phases,
+            rollback,
+        };
+        self.cross_check(&mut runbook);
+        Some(runbook)
+    }
+
+    fn environments(&mut self, top: &Fields) -> (Vec<String>, Vec<Span>) {
+        let Some(node) = top.get("env") else {
+            self.sink.error(
+                top.span,
+                ErrorKind::MissingField {
+                    field: "env",
+                    within: "the runbook",
+                },
+            );
+            return (Vec::new(), Vec::new());
+        };
+        let list = string_list(self.sink, node, "env").unwrap_or_default();
+        if list.is_empty() && matches!(node.value, Value::Seq(_)) {
+            self.sink.error(
+                node.span,
+                ErrorKind::EmptyValue {
+                    field: "env".into(),
+                },
+            );
+        }
+        let mut names = Vec::new();
+        let mut spans = Vec::new();
+        for (name, span) in list {
+            if !is_env_name(&name) {
+                self.sink.error(span, ErrorKind::BadEnvName { name });
+                continue;
+            }
+            names.push(name);
+            spans.push(span);
+        }
+        (names, spans)
+    }
+
+    fn vars(&mut self, node: &Node) -> IndexMap<String, VarDef> {
+        let mut vars = IndexMap::new();
+        if matches!(node.value, Value::Null) {
+            return vars;
+        }
+        let Value::Map(entries) = &node.value else {
+            wrong_type(self.sink, node, "vars", Expected::Mapping);
+            return vars;
+        };
+        for (key, value) in entries {
+            if !is_identifier(&key.name) {
+                self.sink.error(
+                    key.span,
+                    ErrorKind::BadVarName {
+                        name: key.name.clone(),
+                    },
+                );
+                continue;
+            }
+            if BUILTINS.contains(&key.name.as_str()) {
+                self.sink.error(
+                    key.span,
+                    ErrorKind::VarShadowsBuiltin {
+                        name: key.name.clone(),
+                    },
+                );
+                continue;
+            }
+            // Keep the name even when its definition is bad, so templates
+            // using it do not also report "undefined".
+            let def = self.var_def(&key.name, value).unwrap_or(VarDef {
+                value: VarValue::Required,
+                secret: false,
+                description: None,
+            });
+            vars.insert(key.name.clone(), def);
+        }
+        vars
+    }
+
+    fn var_def(&mut self, name: &str, node: &Node) -> Option<VarDef> {
+        let literal = |value| VarDef {
+            value: VarValue::Literal(value),
+            secret: false,
+            description: None,
+        };
+        match &node.value {
+            Value::Str(s) => return Some(literal(s.clone())),
+            Value::Int(i) => return Some(literal(i.to_string())),
+            Value::Float(f) => return Some(literal(f.to_string())),
+            Value::Bool(b) => return Some(literal(b.to_string())),
+            Value::Map(_) => {}
+            _ => {
+                wrong_type(self.sink, node, name, Expected::VarDef);
+                return None;
+            }
+        }
+        let fields = Fields::of(self.sink, node, name, VAR_KEYS)?;
+        let secret = fields.bool(self.sink, "secret").unwrap_or(false);
+        let description = fields.string(self.sink, "description").map(|(s, _)| s);
+        let required = fields.bool(self.sink, "required").unwrap_or(false);
+        let sources = usize::from(fields.has("value"))
+            + usize::from(fields.has("from_env"))
+            + usize::from(required);
+        if sources != 1 {
+            self.sink
+                .error(fields.span, ErrorKind::VarSources { count: sources });
+            return None;
+        }
+        let value = if required {
+            VarValue::Required
+        } else if fields.has("value") {
+            VarValue::Literal(fields.string(self.sink, "value")?.0)
+        } else {
+            let (env, span) = fields.string(self.sink, "from_env")?;
+            if !is_env_var_name(&env) {
+                self.sink.error(span, ErrorKind::BadEnvName { name: env });
+                return None;
+            }
+            VarValue::FromEnv(env)
+        };
+        Some(VarDef {
+            value,
+            secret,
+            description,
+        })
+    }
+
+    fn secret_env(&mut self, top: &Fields) -> Vec<String> {
+        let mut names = Vec::new();
+        for (name, span) in top.string_list(self.sink, "secret_env").unwrap_or_default() {
+            if is_env_var_name(&name) {
+                names.push(name);
+            } else {
+                self.sink.error(span, ErrorKind::BadEnvName { name });
+            }
+        }
+        names
+    }
+
+    fn defaults(&mut self, node: &Node) -> Defaults {
+        let Some(fields) = Fields::of(self.sink, node, "defaults", DEFAULTS_KEYS) else {
+            return Defaults::default();
+        };
+        Defaults {
+            timeout: fields.duration(self.sink, "timeout"),
+            retries: fields.u32(self.sink, "retries"),
+            retry_delay: fields.duration(self.sink, "retry_delay"),
+        }
+    }
+
+    fn rollback(&mut self, top: &Fields) -> Rollback {
+        let Some(node) = top.get("rollback") else {
+            return Rollback::default();
+        };
+        if matches!(node.value, Value::Null) {
+            return Rollback::default();
+        }
+        let Some(fields) = Fields::of(self.sink, node, "rollback", ROLLBACK_KEYS) else {
+            return Rollback::default();
+        };
+        Rollback {
+            steps: self.steps(&fields, "steps", PhaseName::Rollback),
+            checks: self.steps(&fields, "checks", PhaseName::Rollback),
+        }
+    }
+
+    fn steps(&mut self, parent: &Fields, key: &str, phase: PhaseName) -> Vec<Step> {
+        let Some(node) = parent.get(key) else {
+            return Vec::new();
+        };
+        let items = match &node.value {
+            Value::Null => return Vec::new(),
+            Value::Seq(items) => items,
+            _ => {
+                wrong_type(self.sink, node, key, Expected::StepList);
+                return Vec::new();
+            }
+        };
+        // Derived ids say where the step is: `execute-3`, `rollback-check-1`.
+        let prefix = match (phase, key) {
+            (PhaseName::Rollback, "checks") => "rollback-check".to_string(),
+            (PhaseName::Rollback, _) => "rollback".to_string(),
+            (phase, _) => phase.as_str().to_string(),
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.step(item, &format!("{prefix}-{}", i + 1)))
+            .collect()
+    }
+
+    fn step(&mut self, node: &Node, derived_id: &str) -> Option<Step> {
+        let fields = Fields::of(self.sink, node, "step", STEP_KEYS)?;
+        let mut kinds = fields.entries().iter().filter_map(|(k, _)| {
+            STEP_KINDS
+                .iter()
+                .find(|kind| **kind == k.name)
+                .map(|kind| (*kind, k.span))
+        });
+        let Some((kind_name, _)) = kinds.next() else {
+            self.sink.error(fields.span, ErrorKind::NoStepKind);
+            return None;
+        };
+        if let Some((second, span)) = kinds.next() {
+            self.sink.error(
+                span,
+                ErrorKind::TwoStepKinds {
+                    first: kind_name,
+                    second,
+                },
+            );
+            return None;
+        }
+        let id = match fields.get("id") {
+            Some(id_node) => non_empty_string(self.sink, id_node, "id").and_then(|(id, span)| {
+                if is_step_id(&id) {
+                    self.id_spans.insert(fields.span.offset, span);
+                    Some(id)
+                } else {
+                    self.sink.error(span, ErrorKind::BadStepId { id });
+                    None
+                }
+            }),
+            None => Some(derived_id.to_string()),
+        };
+        let step = self.step_body(&fields, kind_name, id.clone());
+        if step.is_none()
+            && let Some(id) = id
+        {
+            // Already reported; keep restores naming it from adding noise.
+            self.broken_ids.push(id);
+        }
+        step
+    }
+
+    fn step_body(
+        &mut self,
+        fields: &Fields,
+        kind_name: &'static str,
+        id: Option<String>,
+    ) -> Option<Step> {
+        let is_command = matches!(kind_name, "run" | "check");
+        for (key, _) in fields.entries() {
+            let misplaced = (!is_command && COMMAND_ONLY.contains(&key.name.as_str()))
+                || (kind_name != "confirm" && CONFIRM_ONLY.contains(&key.name.as_str()));
+            if misplaced {
+                self.sink.error(
+                    key.span,
+                    ErrorKind::KeyNotForKind {
+                        key: key.name.clone(),
+                        kind: kind_name,
+                    },
+                );
+            }
+        }
+        // Every part is read even when an earlier one failed, so one
+        // `tejun check` reports all of a step's problems.
+        let name = fields.string(self.sink, "name").map(|(s, _)| s);
+        let body = fields.get(kind_name)?;
+        let kind = match kind_name {
+            "run" => self.command(fields, body, kind_name).map(StepKind::Run),
+            "check" => self.command(fields, body, kind_name).map(StepKind::Check),
+            "confirm" => self.confirm(fields, body).map(StepKind::Confirm),
+            "backup" => self.backup(body).map(StepKind::Backup),
+            _ => self.restore(body).map(|(restore, span)| {
+                self.from_spans.insert(fields.span.offset, span);
+                StepKind::Restore(restore)
+            }),
+        };
+        let safety = self.safety(fields, kind_name);
+        let timeout = match fields.get("timeout") {
+            Some(_) => fields.duration(self.sink, "timeout").map(Some),
+            None => Some(None),
+        };
+        let on_failure = match fields.string(self.sink, "on_failure") {
+            None => Some(OnFailure::Fail),
+            Some((value, span)) => match value.as_str() {
+                "fail" => Some(OnFailure::Fail),
+                "continue" => Some(OnFailure::Continue),
+                _ => {
+                    self.sink.error(
+                        span,
+                        ErrorKind::BadChoice {
+                            field: "on_failure",
+                            value,
+                            allowed: &["fail", "continue"],
+                        },
+                    );
+                    None
+                }
+            },
+        };
+        let declared = match fields.get("paths") {
+            Some(node) => self.path_list(node, "paths"),
+            None => Some(Vec::new()),
+        };
+        let kind = kind?;
+        let mut paths = declared?;
+        if let StepKind::Backup(backup) = &kind {
+            paths.extend(backup.paths.iter().cloned());
+        }
+        Some(Step {
+            id: id?,
+            name,
+            kind,
+            safety: safety?,
+            timeout: timeout?
+                .or(self.defaults.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            on_failure: on_failure?,
+            paths,
+            span: fields.span,
+        })
+    }
+
+    fn command(&mut self, fields: &Fields, body: &Node, kind: &str) -> Option<Command> {
+        let (_, _) = non_empty_string(self.sink, body, kind)?;
+        let command = self.template(body, kind)?;
+        let mut expect_exit = vec![0];
+        let mut expect_stdout = None;
+        let mut expect_stderr = None;
+        let mut ok = true;
+        if let Some(node) = fields.get("expect") {
+            let expect = Fields::of(self.sink, node, "expect", EXPECT_KEYS)?;
+            if let Some(exit) = expect.get("exit") {
+                match self.exit_codes(exit) {
+                    Some(codes) => expect_exit = codes,
+                    None => ok = false,
+                }
+            }
+            for (key, slot) in [
+                ("stdout", &mut expect_stdout),
+                ("stderr", &mut expect_stderr),
+            ] {
+                if let Some((pattern, span)) = expect.string(self.sink, key) {
+                    match regex::Regex::new(&pattern) {
+                        Ok(_) => *slot = Some(pattern),
+                        Err(e) => {
+                            self.sink.error(
+                                span,
+                                ErrorKind::InvalidRegex {
+                                    error: regex_error(&e),
+                                },
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        let retries = fields
+            .u32(self.sink, "retries")
+            .or(self.defaults.retries)
+            .unwrap_or(0);
+        let retry_delay = fields
+            .duration(self.sink, "retry_delay")
+            .or(self.defaults.retry_delay)
+            .unwrap_or(Duration::from_secs(1));
+        ok.then_some(Command {
+            command,
+            expect_exit,
+            expect_stdout,
+            expect_stderr,
+            retries,
+            retry_delay,
+        })
+    }
+
+    fn exit_codes(&mut self, node: &Node) -> Option<Vec<i32>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) if !items.is_empty() => items.iter().collect(),
+            Value::Int(_) => vec![node],
+            _ => {
+                wrong_type(self.sink, node, "exit", Expected::ExitCodes);
+                return None;
+            }
+        };
+        let mut codes = Vec::new();
+        for item in items {
+            match item.value {
+                Value::Int(code) if (0..=255).contains(&code) => codes.push(code as i32),
+                Value::Int(code) => {
+                    self.sink.error(
+                        item.span,
+                        ErrorKind::BadExitCode {
+                            value: code.to_string(),
+                        },
+                    );
+                    return None;
+                }
+                _ => {
+                    wrong_type(self.sink, item, "exit", Expected::ExitCodes);
+                    return None;
+                }
+            }
+        }
+        Some(codes)
+    }
+
+    fn confirm(&mut self, fields: &Fields, body: &Node) -> Option<Confirm> {
+        non_empty_string(self.sink, body, "confirm")?;
+        let prompt = self.template(body, "confirm")?;
+        let auto = match fields.string(self.sink, "auto") {
+            None => None,
+            Some((value, span)) => Some(match value.as_str() {
+                "ok" => Verdict::Ok,
+                "abnormal" => Verdict::Abnormal,
+                "pending" => Verdict::Pending,
+                _ => {
+                    self.sink.error(
+                        span,
+                        ErrorKind::BadChoice {
+                            field: "auto",
+                            value,
+                            allowed: &["ok", "abnormal", "pending"],
+                        },
+                    );
+                    return None;
+                }
+            }),
+        };
+        let evidence_required = match fields.get("evidence") {
+            None => false,
+            Some(node) => match &node.value {
+                Value::Bool(b) => *b,
+                Value::Str(s) if s == "required" => true,
+                Value::Str(s) if s == "optional" => false,
+                _ => {
+                    let value = match &node.value {
+                        Value::Str(s) => s.clone(),
+                        other => other.type_name().to_string(),
+                    };
+                    self.sink.error(
+                        node.span,
+                        ErrorKind::BadChoice {
+                            field: "evidence",
+                            value,
+                            allowed: &["required", "optional"],
+                        },
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(Confirm {
+            prompt,
+            auto,
+            evidence_required,
+        })
+    }
+
+    fn backup(&mut self, body: &Node) -> Option<Backup> {
+        let paths_node = match &body.value {
+            Value::Map(_) => {
+                let fields = Fields::of(self.sink, body, "backup", &["paths"])?;
+                match fields.get("paths") {
+                    Some(node) => node,
+                    None => {
+                        self.sink.error(
+                            body.span,
+                            ErrorKind::MissingField {
+                                field: "paths",
+                                within: "backup",
+                            },
+                        );
+                        return None;
+                    }
+                }
+            }
+            Value::Seq(_) | Value::Str(_) => body,
+            _ => {
+                wrong_type(self.sink, body, "backup", Expected::Backup);
+                return None;
+            }
+        };
+        let paths = self.path_list(paths_node, "backup")?;
+        if paths.is_empty() {
+            self.sink.error(
+                paths_node.span,
+                ErrorKind::EmptyValue {
+                    field: "paths".into(),
+                },
+            );
+            return None;
+        }
+        Some(Backup { paths })
+    }
+
+    fn restore(&mut self, body: &Node) -> Option<(Restore, Span)> {
+        let (from, span) = match &body.value {
+            Value::Str(_) => non_empty_string(self.sink, body, "restore")?,
+            _ => {
+                let fields = Fields::of(self.sink, body, "restore", &["from"])?;
+                fields.required_string(self.sink, "from", "restore")?
+            }
+        };
+        Some((Restore { from }, span))
+    }
+
+    fn path_list(&mut self, node: &Node, field: &str) -> Option<Vec<Template>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Str(_) => vec![node],
+            _ => {
+                wrong_type(self.sink, node, field, Expected::StringOrList);
+                return None;
+            }
+        };
+        let mut paths = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match non_empty_string(self.sink, item, field).and_then(|_| self.template(item, field))
+            {
+                Some(t) => paths.push(t),
+                None => ok = false,
+            }
+        }
+        ok.then_some(paths)
+    }
+
+    /// The step's label: given, or from its kind (run and restore change
+    /// state; check, confirm and backup only read).
+    fn safety(&mut self, fields: &Fields, kind: &str) -> Option<Safety> {
+        let default = match kind {
+            "run" | "restore" => Safety::Changes,
+            _ => Safety::ReadOnly,
+        };
+        let Some((value, span)) = fields.string(self.sink, "safety") else {
+            return Some(default);
+        };
+        let safety = match value.as_str() {
+            "read-only" | "readonly" | "read_only" => Safety::ReadOnly,
+            "changes" => Safety::Changes,
+            "destructive" => Safety::Destructive,
+            _ => {
+                self.sink.error(span, ErrorKind::BadSafety { value });
+                return None;
+            }
+        };
+        if kind == "check" && safety != Safety::ReadOnly {
+            self.sink
+                .error(span, ErrorKind::CheckNotReadOnly { safety: value });
+            return None;
+        }
+        Some(safety)
+    }
+
+    /// A template from a string node, its placeholders checked against the
+    /// defined variables. Errors point at the placeholder itself.
+    fn template(&mut self, node: &Node, field: &str) -> Option<Template> {
+        let (text, span) = crate::walk::string(self.sink, node, field)?;
+        let found = match placeholders(&text) {
+            Ok(found) => found,
+            Err(at) => {
+                let span = self.locate(node, &text, at, 2);
+                self.sink.error(span, ErrorKind::BadPlaceholder);
+                return None;
+            }
+        };
+        let mut ok = true;
+        for p in found {
+            if !self.defined.iter().any(|d| d == p.name) {
+                let span = self.locate(node, &text, p.start, p.end - p.start);
+                let suggestion = suggest(p.name, self.defined.iter().map(String::as_str));
+                self.sink.error(
+                    span,
+                    ErrorKind::UndefinedVariable {
+                        name: p.name.to_string(),
+                        suggestion,
+                    },
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(Template { source: text, span })
+    }
+
+    /// Where bytes `at..at+len` of a scalar's value are in the source. The
+    /// value may differ from its source text (quotes, escapes, folding), so
+    /// the same text is searched for within the node, counting earlier
+    /// occurrences; the node's start is the fallback.
+    fn locate(&self, node: &Node, value: &str, at: usize, len: usize) -> Span {
+        let index = yaml::LineIndex::new(self.source);
+        let Some(needle) = value.get(at..at + len) else {
+            return node.span;
+        };
+        let nth = value[..at].matches(needle).count();
+        let start = node.span.offset.min(self.source.len());
+        let end = start
+            .saturating_add(node.span.len.max(value.len()))
+            .min(self.source.len());
+        let window = self.source.get(start..end).unwrap_or("");
+        match window.match_indices(needle).nth(nth) {
+            Some((i, _)) => index.at(start + i, len),
+            None => node.span,
+        }
+    }
+
+    /// Rules that need the whole runbook: unique ids, restore sources.
+    fn cross_check(&mut self, runbook: &mut Runbook) {
+        let order: Vec<(PhaseName, &Step)> = [
+            (PhaseName::Pre, &runbook.phases.pre),
+            (PhaseName::Execute, &runbook.phases.execute),
+            (PhaseName::Post, &runbook.phases.post),
+            (PhaseName::Exit, &runbook.phases.exit),
+            (PhaseName::Rollback, &runbook.rollback.steps),
+            (PhaseName::Rollback, &runbook.rollback.checks),
+        ]
+        .into_iter()
+        .flat_map(|(phase, steps)| steps.iter().map(move |s| (phase, s)))
+        .collect();
+        let mut first_seen: HashMap<&str, (usize, Span)> = HashMap::new();
+        for (position, (_, step)) in order.iter().enumerate() {
+            if let Some((_, first)) = first_seen.get(step.id.as_str()) {
+                let span = self
+                    .id_spans
+                    .get(&step.span.offset)
+                    .copied()
+                    .unwrap_or(step.span);
+                self.sink.error(
+                    span,
+                    ErrorKind::DuplicateStepId {
+                        id: step.id.clone(),
+                        first_line: first.line,
+                    },
+                );
+            } else {
+                first_seen.insert(&step.id, (position, step.span));
+            }
+        }
+        // A restore takes the paths of the backup it names, so the guard
+        // sees them too.
+        let mut restore_paths: Vec<(String, Vec<Template>)> = Vec::new();
+        for (position, (phase, step)) in order.iter().enumerate() {
+            let StepKind::Restore(restore) = &step.kind else {
+                continue;
+            };
+            let from_span = self
+                .from_spans
+                .get(&step.span.offset)
+                .copied()
+                .unwrap_or(step.span);
+            let Some(&(source_pos, _)) = first_seen.get(restore.from.as_str()) else {
+                if self.broken_ids.contains(&restore.from) {
+                    continue;
+                }
+                self.sink.error(
+                    from_span,
+                    ErrorKind::RestoreFromUnknown {
+                        from: restore.from.clone(),
+                    },
+                );
+                continue;
+            };
+            let (_, source) = order[source_pos];
+            let StepKind::Backup(backup) = &source.kind else {
+                self.sink.error(
+                    from_span,
+                    ErrorKind::RestoreFromNotBackup {
+                        from: restore.from.clone(),
+                        kind: source.kind.name(),
+                    },
+                );
+                continue;
+            };
+            // Rollback may restore any backup of the main phases; within
+            // the main phases the backup must come first.
+            if *phase != PhaseName::Rollback && source_pos > position {
+                self.sink.error(
+                    from_span,
+                    ErrorKind::RestoreBeforeBackup {
+                        from: restore.from.clone(),
+                    },
+                );
+                continue;
+            }
+            restore_paths.push((step.id.clone(), backup.paths.clone()));
+        }
+        let steps = runbook
+            .phases
+            .pre
+            .iter_mut()
+            .chain(runbook.phases.execute.iter_mut());
+        let steps = steps
+            .chain(runbook.phases.post.iter_mut())
+            .chain(runbook.phases.exit.iter_mut());
+        let steps = steps
+            .chain(runbook.rollback.steps.iter_mut())
+            .chain(runbook.rollback.checks.iter_mut());
+        for step in steps {
+            if let Some((_, paths)) = restore_paths.iter().find(|(id, _)| *id == step.id) {
+                step.paths.extend(paths.iter().cloned());
+            }
+        }
+    }
+}
+
+/// Step ids appear in `tejun show`, `restore.from` and file names in the
+/// run folder: letters, digits, `-`, `_`, `.`.
+fn is_step_id(id: &str) -> bool {
+    id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !id.starts_with('.')
+}
+
+fn is_env_var_name(name: &str) -> bool {
+    is_identifier(name)
+}
+
+/// The regex crate's error without its multi-line pattern echo: the
+/// snippet already shows the pattern.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or(text)
+}
