@@ -16,20 +16,42 @@
 //!
 //! INTERFACE CONTRACT (other crates are written against these signatures).
 
-use std::path::Path;
+mod chain;
+mod query;
+mod store;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+pub use chain::GENESIS;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("journal database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("journal: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("journal: corrupt payload at seq {seq}: {source}")]
     Payload { seq: i64, source: serde_json::Error },
+    #[error("journal: corrupt event at seq {seq}: {what}")]
+    Corrupt { seq: i64, what: String },
+    #[error("journal database {path}: {what}")]
+    Unusable { path: String, what: String },
+    #[error("journal directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -55,6 +77,16 @@ pub struct Entry {
     pub payload: Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Entry {
+    /// Deserialises the payload into the producer's typed event.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(self.payload.clone()).map_err(|source| Error::Payload {
+            seq: self.seq,
+            source,
+        })
+    }
 }
 
 /// An event to append.
@@ -95,6 +127,36 @@ pub enum TamperKind {
     /// The event's prev_hash does not match the event before it
     /// (inserted or reordered).
     BrokenLink,
+    /// The chain head (event count and last hash, written in the same
+    /// transaction as every append) does not match the last event: events
+    /// were added at the end behind the journal's back, or the head itself
+    /// was edited. (Events removed from the end are reported as `Deleted`.)
+    HeadMismatch,
+}
+
+impl TamperKind {
+    /// A short description for people, in `lang`-agnostic English and
+    /// Japanese; callers pick one.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            TamperKind::Edited => (
+                "content does not match its hash (edited)",
+                "内容がハッシュと一致しません (改ざん)",
+            ),
+            TamperKind::Deleted => (
+                "event is missing (deleted)",
+                "イベントが欠落しています (削除)",
+            ),
+            TamperKind::BrokenLink => (
+                "prev_hash does not link to the event before it (inserted or reordered)",
+                "prev_hash が直前のイベントと繋がりません (挿入または並べ替え)",
+            ),
+            TamperKind::HeadMismatch => (
+                "chain head does not match the last event (appended outside tejun, or head edited)",
+                "チェーンの先頭記録が最後のイベントと一致しません (tejun 外からの追加、または先頭記録の改ざん)",
+            ),
+        }
+    }
 }
 
 /// Filter for [`Journal::query`]. Empty fields match everything.
@@ -111,38 +173,77 @@ pub struct Query<'a> {
 }
 
 /// The journal, backed by an embedded SQLite database.
+///
+/// One connection behind a mutex: appends are serialised by SQLite's write
+/// lock anyway, a durable append costs an fsync that dwarfs any lock
+/// contention, and a single connection keeps `Journal` `Send + Sync` so a run
+/// and its progress/heartbeat threads can share it without a pool. Other
+/// *processes* (a run and `tejun watch`) get their own connection each and
+/// are serialised by `BEGIN IMMEDIATE` plus a busy timeout.
 pub struct Journal {
-    _private: (),
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
 }
 
 impl Journal {
     /// Opens (creating if needed, with parent directories) the database at `path`.
     pub fn open(path: &Path) -> Result<Journal> {
-        let _ = path;
-        todo!()
+        let conn = store::open_file(path)?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// A private journal that lives only as long as this value; for tests.
+    pub fn open_in_memory() -> Result<Journal> {
+        let conn = store::open_memory()?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+            path: None,
+        })
+    }
+
+    /// The database file, `None` for an in-memory journal.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// Appends one event; durable when this returns. Safe against other
     /// processes appending at the same time (the chain stays linear).
     pub fn append(&self, event: NewEvent<'_>) -> Result<Entry> {
-        let _ = event;
-        todo!()
+        store::append(&mut self.conn(), event)
     }
 
     /// Entries in seq order.
     pub fn query(&self, query: &Query<'_>) -> Result<Vec<Entry>> {
-        let _ = query;
-        todo!()
+        query::entries(&self.conn(), query)
     }
 
     /// Distinct streams with a prefix, in order of first appearance.
     pub fn streams(&self, prefix: &str) -> Result<Vec<String>> {
-        let _ = prefix;
-        todo!()
+        query::streams(&self.conn(), prefix)
     }
 
     /// Walks the whole chain.
     pub fn verify(&self) -> Result<VerifyReport> {
-        todo!()
+        verify::walk(&mut self.conn())
+    }
+
+    /// The chain head: number of events and the hash of the last one
+    /// ([`GENESIS`] when empty). Recording it somewhere else (a ticket, a
+    /// chat message) lets a later audit prove that nothing was cut from the
+    /// end, even by someone able to rewrite the whole database file.
+    pub fn head(&self) -> Result<(i64, String)> {
+        Ok(store::head(&self.conn())?.unwrap_or((0, GENESIS.to_string())))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written:
+        // every write runs in a rusqlite `Transaction`, which rolls back when
+        // dropped during unwinding. So a poisoned lock is safe to keep using.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
