@@ -1,0 +1,140 @@
+//! The events an incident writes, on the stream `incident/<id>`, and the
+//! evidence event `tejun collect` writes on `evidence/<bundle>` with a ref to
+//! the incident. These payloads are the contract between the writers (CLI,
+//! `tejun watch`) and every view (show, report, reminders, the dashboard).
+//!
+//! The event's own `ts` is when the thing happened; for facts learned
+//! afterwards (`--at`) it is the given time and the payload says
+//! `backfilled: true` (the journal's `recorded_at` keeps the writing time).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Layer, Role, Status, Term, Verdict};
+
+pub const OPENED: &str = "incident.opened";
+pub const STATUS: &str = "incident.status";
+pub const ROLE: &str = "incident.role";
+pub const NOTE: &str = "incident.note";
+pub const HYPOTHESIS: &str = "incident.hypothesis";
+pub const VERDICT: &str = "incident.verdict";
+pub const CAUSE: &str = "incident.cause";
+pub const LESSON: &str = "incident.lesson";
+pub const ACTION: &str = "incident.action";
+pub const POSTMORTEM: &str = "incident.postmortem";
+pub const REMINDER: &str = "incident.reminder";
+pub const EVIDENCE: &str = "evidence.collected";
+
+/// Written by `tejun watch` (tejun-watch owns the payloads).
+pub const DETECT_TRIGGERED: &str = "detect.triggered";
+pub const BAN_ADDED: &str = "ban.added";
+
+/// Journal stream of an incident.
+pub fn stream(id: &str) -> String {
+    format!("incident/{id}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub impact: Option<String>,
+    /// When the impact began; the event's ts is when it was detected.
+    pub started_at: jiff::Timestamp,
+    /// `cli` or `detection`.
+    pub source: String,
+    pub backfilled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    pub from: Status,
+    pub to: Status,
+    pub reopen: bool,
+    pub backfilled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleAssigned {
+    pub role: Role,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub text: String,
+    pub backfilled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HypothesisAdded {
+    /// `<incident>-H<n>`.
+    pub hypothesis: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictGiven {
+    pub hypothesis: String,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    pub layer: Layer,
+    pub text: String,
+    /// The 5 whys, in order.
+    #[serde(default)]
+    pub whys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lesson {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub term: Term,
+    pub owner: String,
+    pub text: String,
+}
+
+/// The postmortem's causes, lessons and actions as edited in a Markdown
+/// skeleton (`tejun report --from`). Replaces the lists entered so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostmortemImported {
+    pub file: String,
+    pub sha256: String,
+    pub causes: Vec<Cause>,
+    pub lessons: Vec<Lesson>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderFired {
+    pub rule: String,
+    pub severity: String,
+    pub status: Status,
+    pub text_en: String,
+    pub text_ja: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceCollected {
+    /// Absolute path of the tar.gz bundle.
+    pub bundle: String,
+    pub bundle_sha256: String,
+    pub host: String,
+    pub layers: Vec<String>,
+    pub files: Vec<EvidenceFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceFile {
+    pub name: String,
+    pub sha256: String,
+    /// ok / failed / missing / timed-out
+    pub status: String,
+}
