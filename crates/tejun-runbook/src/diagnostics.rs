@@ -390,6 +390,13 @@ impl ErrorKind {
                 Lang::En => format!("allowed keys: {}", allowed.join(", ")),
                 Lang::Ja => format!("使えるキー: {}", allowed.join(", ")),
             }),
+            K::BadPlaceholder => Some(
+                lang.pick(
+                    "to write a literal `{{` (e.g. a Go template), write `\\{{`",
+                    "`{{` をそのまま書く場合 (Go テンプレートなど) は `\\{{` と書いてください",
+                )
+                .to_string(),
+            ),
             K::UndefinedVariable { .. } => Some(
                 lang.pick(
                     "define it under `vars:`; built-ins are env, run_id, now, runbook_dir",

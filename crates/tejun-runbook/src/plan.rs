@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use tejun_locale::{Lang, Localize};
 
 use crate::model::{OnFailure, PhaseName, Runbook, Step, StepKind, VarValue};
-use crate::template::{Quoting, render};
+use crate::template::{Quoting, render, render_str};
 
 /// Values known only at run time, supplied by the caller (the engine or
 /// `tejun plan`), so this crate stays free of I/O.
@@ -154,7 +154,9 @@ pub fn resolve_vars(
         let overridden = ctx.overrides.iter().rev().find(|(k, _)| k == name);
         let value = match (overridden, &def.value) {
             (Some((_, v)), _) => v.clone(),
-            (None, VarValue::Literal(v)) => v.clone(),
+            // Literals may refer to built-ins and earlier variables
+            // (`{{runbook_dir}}/site.conf`); `--var` values are taken as is.
+            (None, VarValue::Literal(v)) => render_str(v, &values, Quoting::Raw),
             (None, VarValue::FromEnv(env)) => {
                 lookup_env(env).ok_or_else(|| VarError::MissingEnv {
                     var: name.clone(),
@@ -204,11 +206,10 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 pub fn plan(runbook: &Runbook, vars: &ResolvedVars) -> Plan {
     // The display form substitutes `***` for secret values before quoting,
     // so a secret is hidden even when quoting changed how it is spelled.
+    // A secret may also sit inside another value (`https://u:{{pw}}@h`).
     let mut masked = vars.values.clone();
     for value in masked.values_mut() {
-        if vars.secrets.iter().any(|s| s == value) {
-            *value = "***".to_string();
-        }
+        *value = redact(value, &vars.secrets);
     }
     let mut ordinal = 0;
     let mut planned = |phase: PhaseName, step: &Step| {
@@ -250,7 +251,10 @@ fn plan_step(
     let (command, display_command) = match &step.kind {
         StepKind::Run(c) | StepKind::Check(c) => {
             let command = render(&c.command, &vars.values, Quoting::Shell);
-            let display = redact(&render(&c.command, masked, Quoting::Shell), &vars.secrets);
+            // Secret values were swapped for `***` before quoting; a second
+            // pass over the text would also mangle words that merely
+            // contain a short secret.
+            let display = render(&c.command, masked, Quoting::Shell);
             (Some(command), Some(display))
         }
         _ => (None, None),

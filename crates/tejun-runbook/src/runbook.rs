@@ -276,6 +276,12 @@ impl Reader<'_, '_> {
                 );
                 continue;
             }
+            // A literal may use built-ins and the variables defined above it.
+            self.defined = BUILTINS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(vars.keys().cloned())
+                .collect();
             // Keep the name even when its definition is bad, so templates
             // using it do not also report "undefined".
             let def = self.var_def(&key.name, value).unwrap_or(VarDef {
@@ -295,7 +301,7 @@ impl Reader<'_, '_> {
             description: None,
         };
         match &node.value {
-            Value::Str(s) => return Some(literal(s.clone())),
+            Value::Str(_) => return self.template(node, name).map(|t| literal(t.source)),
             Value::Int(i) => return Some(literal(i.to_string())),
             Value::Float(f) => return Some(literal(f.to_string())),
             Value::Bool(b) => return Some(literal(b.to_string())),
@@ -319,8 +325,8 @@ impl Reader<'_, '_> {
         }
         let value = if required {
             VarValue::Required
-        } else if fields.has("value") {
-            VarValue::Literal(fields.string(self.sink, "value")?.0)
+        } else if let Some(value) = fields.get("value") {
+            VarValue::Literal(self.template(value, name)?.source)
         } else {
             let (env, span) = fields.string(self.sink, "from_env")?;
             if !is_env_var_name(&env) {

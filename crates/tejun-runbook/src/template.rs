@@ -28,12 +28,18 @@ pub struct Placeholder<'a> {
 
 /// Finds every `{{ name }}` in `source`. Names are `[A-Za-z_][A-Za-z0-9_]*`;
 /// whitespace inside the braces is allowed. `{{` that does not form a valid
-/// placeholder is returned as an error with its byte offset.
+/// placeholder is returned as an error with its byte offset. `\{{` is a
+/// literal `{{` (for Go templates such as `docker inspect --format
+/// '\{{.State.Status}}'`) and is not a placeholder.
 pub fn placeholders(source: &str) -> Result<Vec<Placeholder<'_>>, usize> {
     let mut found = Vec::new();
     let mut rest = 0;
     while let Some(open) = source[rest..].find("{{") {
         let start = rest + open;
+        if source[..start].ends_with('\\') {
+            rest = start + 2;
+            continue;
+        }
         let inner_start = start + 2;
         let Some(close) = source[inner_start..].find("}}") else {
             return Err(start);
@@ -68,12 +74,12 @@ pub fn render(template: &Template, vars: &IndexMap<String, String>, quoting: Quo
 
 pub fn render_str(source: &str, vars: &IndexMap<String, String>, quoting: Quoting) -> String {
     let Ok(found) = placeholders(source) else {
-        return source.to_string();
+        return unescape(source).into_owned();
     };
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for p in found {
-        out.push_str(&source[last..p.start]);
+        out.push_str(&unescape(&source[last..p.start]));
         let value = vars.get(p.name).map(String::as_str).unwrap_or("");
         match quoting {
             Quoting::Raw => out.push_str(value),
@@ -81,8 +87,17 @@ pub fn render_str(source: &str, vars: &IndexMap<String, String>, quoting: Quotin
         }
         last = p.end;
     }
-    out.push_str(&source[last..]);
+    out.push_str(&unescape(&source[last..]));
     out
+}
+
+/// Literal text between placeholders: `\{{` stands for `{{`.
+fn unescape(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains("\\{{") {
+        text.replace("\\{{", "{{").into()
+    } else {
+        text.into()
+    }
 }
 
 /// Quotes `value` as one POSIX shell word. Plain words stay readable
@@ -145,6 +160,15 @@ mod tests {
         assert_eq!(out, "echo '$(id)`id`'");
         let out = render_str("echo {{v}}", &vars(&[("v", "")]), Quoting::Shell);
         assert_eq!(out, "echo ''");
+    }
+
+    #[test]
+    fn backslash_escapes_literal_braces() {
+        let src = r"docker inspect --format '\{{.State.Status}}' {{name}}";
+        let found = placeholders(src).unwrap();
+        assert_eq!(found.len(), 1);
+        let out = render_str(src, &vars(&[("name", "web")]), Quoting::Shell);
+        assert_eq!(out, "docker inspect --format '{{.State.Status}}' web");
     }
 
     #[test]

@@ -157,6 +157,22 @@ fn placeholder_column_in_quoted_and_block_scalars() {
 }
 
 #[test]
+fn var_literals_may_use_builtins_and_earlier_vars_only() {
+    let src =
+        "name: x\nenv: dev\nvars:\n  a: '{{runbook_dir}}/a'\n  b: {value: '{{a}}/{{c}}'}\n  c: z\n";
+    assert_eq!(positions(src), [(5, 21)]);
+}
+
+#[test]
+fn escaped_braces_are_literal() {
+    let src = "name: x\nenv: dev\nexecute:\n  - run: docker ps --format '\\{{.Names}}'\n  - run: echo {{.Names}}\n";
+    let found = errors(src);
+    assert_eq!(found.len(), 1);
+    assert!(matches!(found[0].2, ErrorKind::BadPlaceholder));
+    assert_eq!((found[0].0, found[0].1), (5, 15));
+}
+
+#[test]
 fn restore_must_name_an_earlier_backup() {
     let src = "name: x\nenv: dev\nexecute:\n  - id: a\n    run: 'true'\n  - restore: {from: a}\n  - restore: {from: missing}\n  - restore: {from: b}\n  - id: b\n    backup: [/tmp/x]\n";
     let found = errors(src);

@@ -13,6 +13,7 @@ name: deploy
 env: staging
 vars:
   dir: /srv/app
+  current: "{{dir}}/current"
   msg: hello
   password: {value: "s3cr'et pass", secret: true}
   api: {from_env: API_URL}
@@ -23,7 +24,7 @@ pre:
 execute:
   - run: deploy --dir {{dir}} --msg {{msg}} --password {{password}} --env {{env}} --run {{run_id}}
   - confirm: "Is {{api}} healthy? ({{ticket}})"
-    paths: ["{{dir}}/current"]
+    paths: ["{{current}}"]
 exit:
   - run: echo done
     on_failure: continue

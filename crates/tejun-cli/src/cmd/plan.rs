@@ -1,11 +1,346 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun plan FILE --env ENV`: every step as it would run, without running
+//! anything.
+//!
+//! For each step, phase by phase: its number, id, kind, safety label,
+//! timeout, the command with variables substituted (secrets shown as
+//! `***`), and what happens when it fails. Refuses, with exit 2, an
+//! environment the runbook was not written for or one the inventory does
+//! not define: a plan for the wrong environment is the first step towards
+//! running it there.
 
+use std::path::{Path, PathBuf};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+use tejun_locale::{Lang, Localize};
+use tejun_runbook::duration::format_duration;
+use tejun_runbook::model::{PhaseName, Runbook, Safety};
+use tejun_runbook::plan::{FailureOutcome, PlannedStep, RunContext, plan, redact, resolve_vars};
+use tejun_runbook::{Environment, check_against_inventory, parse_runbook};
+
+use super::check::{InventoryLoad, JsonDiagnostic, load_inventory, print_diagnostics, read_source};
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  tejun plan examples/quickstart.yaml --env dev\n  tejun plan change.yaml --env staging --var weight=5 --var ticket=CHG-42\n  tejun plan change.yaml --env staging --json\n\nExit status: 0 planned, 2 invalid runbook, wrong environment or missing variable."
+)]
+pub struct Args {
+    /// The runbook to plan.
+    pub file: PathBuf,
+    /// The environment to plan for; must be one the runbook is written for
+    /// and the inventory defines.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Set a variable (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!(
+            "expected NAME=VALUE, got `{text}` / NAME=VALUE の形式で指定してください"
+        )),
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let Ok(source) = read_source(&args.file, ctx) else {
+        return Exit::BadInput;
+    };
+    let runbook = match parse_runbook(&source.text, &source.name) {
+        Ok(runbook) => runbook,
+        Err(diags) => {
+            if args.json {
+                print_json_errors(&JsonDiagnostic::list(&diags, ctx.lang));
+            } else {
+                print_diagnostics(&diags, &source, ctx);
+            }
+            return Exit::BadInput;
+        }
+    };
+    let Some(environment) = guard_environment(&runbook, &args.env, &source, ctx) else {
+        return Exit::BadInput;
+    };
+    let context = RunContext {
+        env: args.env.clone(),
+        run_id: "plan".to_string(),
+        now: jiff::Timestamp::now().to_string(),
+        runbook_dir: runbook_dir(&args.file),
+        overrides: args.vars.clone(),
+    };
+    let vars = match resolve_vars(&runbook, &context, &|name| std::env::var(name).ok()) {
+        Ok(vars) => vars,
+        Err(e) => {
+            ctx.error(&e.localize(Lang::En), &e.localize(Lang::Ja));
+            return Exit::BadInput;
+        }
+    };
+    let plan = plan(&runbook, &vars);
+    let hide = |text: &str| redact(text, &vars.secrets);
+    if args.json {
+        print_json(&plan, &environment, &hide);
+    } else {
+        print_text(&plan, &runbook, &environment, ctx.lang, &hide);
+    }
+    Exit::Ok
+}
+
+/// The runbook must be written for `env`, and the inventory must exist and
+/// define it. Fail-closed: without an inventory nothing says what `env` is.
+fn guard_environment(
+    runbook: &Runbook,
+    env: &str,
+    source: &super::check::Source,
+    ctx: &Context,
+) -> Option<Environment> {
+    if !runbook.environments.iter().any(|e| e == env) {
+        let written = runbook.environments.join(", ");
+        ctx.error(
+            &format!("{} is written for {written}, not `{env}`; refusing to plan it for `{env}`", source.name),
+            &format!("{} の対象環境は {written} で、`{env}` ではありません。`{env}` 向けの計画は作成しません", source.name),
+        );
+        return None;
+    }
+    let (inventory, _) = match load_inventory(ctx) {
+        InventoryLoad::Found(inv, inv_source) => (inv, inv_source),
+        InventoryLoad::Invalid(diags, inv_source) => {
+            print_diagnostics(&diags, &inv_source, ctx);
+            return None;
+        }
+        InventoryLoad::Unreadable => return None,
+        InventoryLoad::Missing => {
+            ctx.error(
+                "no inventory found (tejun.yaml here or in a parent directory, or --inventory); environments are defined there",
+                "インベントリが見つかりません (このディレクトリか親の tejun.yaml、または --inventory)。環境はインベントリで定義します",
+            );
+            return None;
+        }
+    };
+    if let Err(diags) = check_against_inventory(runbook, &inventory, &source.text, &source.name) {
+        print_diagnostics(&diags, source, ctx);
+        return None;
+    }
+    inventory.environment(env).cloned()
+}
+
+fn runbook_dir(file: &Path) -> String {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn safety_label(safety: Safety, lang: Lang) -> &'static str {
+    match safety {
+        Safety::ReadOnly => lang.pick("[read-only]", "[読み取り専用]"),
+        Safety::Changes => lang.pick("[changes]", "[状態変更]"),
+        Safety::Destructive => lang.pick("[destructive]", "[破壊的]"),
+    }
+}
+
+fn safety_style(safety: Safety) -> Style {
+    match safety {
+        Safety::ReadOnly => AnsiColor::Green.on_default(),
+        Safety::Changes => AnsiColor::Yellow.on_default().bold(),
+        Safety::Destructive => AnsiColor::Red.on_default().bold(),
+    }
+}
+
+fn env_style(color: &str) -> Style {
+    let color = match color {
+        "red" => AnsiColor::Red,
+        "yellow" => AnsiColor::Yellow,
+        "green" => AnsiColor::Green,
+        "blue" => AnsiColor::Blue,
+        "magenta" => AnsiColor::Magenta,
+        "cyan" => AnsiColor::Cyan,
+        "gray" => AnsiColor::BrightBlack,
+        _ => AnsiColor::White,
+    };
+    color.on_default().bold()
+}
+
+fn phase_title(phase: PhaseName, lang: Lang) -> &'static str {
+    match phase {
+        PhaseName::Pre => lang.pick("pre: before the change", "pre: 事前作業"),
+        PhaseName::Execute => lang.pick("execute: the change", "execute: 作業実施"),
+        PhaseName::Post => lang.pick("post: verify", "post: 事後確認"),
+        PhaseName::Exit => lang.pick("exit: leave cleanly", "exit: 終了作業"),
+        PhaseName::Rollback => lang.pick(
+            "rollback: only when execute or post fails, or on abort",
+            "rollback: execute/post の失敗時または中断時のみ",
+        ),
+    }
+}
+
+fn print_text(
+    plan: &tejun_runbook::plan::Plan,
+    runbook: &Runbook,
+    env: &Environment,
+    lang: Lang,
+    hide: &dyn Fn(&str) -> String,
+) {
+    let bold = Style::new().bold();
+    let env_color = env_style(&env.color);
+    let protected = if env.protected {
+        lang.pick(" [protected]", " [保護対象]")
+    } else {
+        ""
+    };
+    let total = plan.main.len() + plan.rollback.len();
+    anstream::println!(
+        "{bold}{}{bold:#} {}  {}: {env_color}{}{protected}{env_color:#}  ({})",
+        lang.pick("Plan:", "計画:"),
+        plan.runbook_name,
+        lang.pick("env", "環境"),
+        plan.env,
+        lang.pick(
+            &format!("{total} steps, nothing run"),
+            &format!("{total} ステップ、未実行")
+        ),
+    );
+    if let Some(description) = &runbook.description {
+        anstream::println!("{}", description.trim());
+    }
+    let mut current = None;
+    for step in plan.main.iter().chain(&plan.rollback) {
+        if current != Some(step.phase) {
+            current = Some(step.phase);
+            anstream::println!("\n{bold}== {} =={bold:#}", phase_title(step.phase, lang));
+        }
+        print_step(step, lang, hide);
+    }
+    if plan.main.is_empty() && plan.rollback.is_empty() {
+        anstream::println!("{}", lang.pick("(no steps)", "(ステップなし)"));
+    }
+}
+
+fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
+    let s = &step.step;
+    let style = safety_style(s.safety);
+    let dim = Style::new().dimmed();
+    let name = s
+        .name
+        .as_deref()
+        .map(|n| format!("  {n}"))
+        .unwrap_or_default();
+    anstream::println!(
+        "{:>3}. {}  {}  {style}{}{style:#}  {dim}{} {}{dim:#}{name}",
+        step.ordinal,
+        s.id,
+        s.kind.name(),
+        safety_label(s.safety, lang),
+        lang.pick("timeout", "タイムアウト"),
+        format_duration(s.timeout),
+    );
+    if let Some(command) = &step.display_command {
+        anstream::println!("     $ {command}");
+    }
+    if let Some(prompt) = &step.prompt {
+        anstream::println!("     ? {}", hide(prompt));
+    }
+    if let tejun_runbook::model::StepKind::Restore(r) = &s.kind {
+        anstream::println!("     {} {}", lang.pick("from backup", "復元元"), r.from);
+    }
+    if !step.paths.is_empty() {
+        let paths: Vec<String> = step.paths.iter().map(|p| hide(p)).collect();
+        anstream::println!("     {} {}", lang.pick("paths:", "パス:"), paths.join(", "));
+    }
+    let outcome = FailureOutcome::of(step.phase, s);
+    anstream::println!(
+        "     {dim}{} {}{dim:#}",
+        lang.pick("on failure:", "失敗時:"),
+        outcome.localize(lang)
+    );
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    runbook: &'a str,
+    env: &'a str,
+    protected: bool,
+    steps: Vec<JsonStep>,
+}
+
+#[derive(Serialize)]
+struct JsonStep {
+    ordinal: usize,
+    phase: &'static str,
+    id: String,
+    name: Option<String>,
+    kind: &'static str,
+    safety: &'static str,
+    timeout_ms: u128,
+    /// The command with secrets masked; the raw command is never printed.
+    command: Option<String>,
+    prompt: Option<String>,
+    paths: Vec<String>,
+    on_failure: &'static str,
+    on_failure_en: &'static str,
+    on_failure_ja: &'static str,
+}
+
+fn print_json(plan: &tejun_runbook::plan::Plan, env: &Environment, hide: &dyn Fn(&str) -> String) {
+    let steps = plan
+        .main
+        .iter()
+        .chain(&plan.rollback)
+        .map(|step| {
+            let outcome = FailureOutcome::of(step.phase, &step.step);
+            let (en, ja) = outcome.describe();
+            JsonStep {
+                ordinal: step.ordinal,
+                phase: step.phase.as_str(),
+                id: step.step.id.clone(),
+                name: step.step.name.clone(),
+                kind: step.step.kind.name(),
+                safety: step.step.safety.as_str(),
+                timeout_ms: step.step.timeout.as_millis(),
+                command: step.display_command.clone(),
+                prompt: step.prompt.as_deref().map(hide),
+                paths: step.paths.iter().map(|p| hide(p)).collect(),
+                on_failure: outcome_code(outcome),
+                on_failure_en: en,
+                on_failure_ja: ja,
+            }
+        })
+        .collect();
+    let json = JsonPlan {
+        runbook: &plan.runbook_name,
+        env: &plan.env,
+        protected: env.protected,
+        steps,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
+}
+
+fn outcome_code(outcome: FailureOutcome) -> &'static str {
+    match outcome {
+        FailureOutcome::StopBeforeChange => "stop",
+        FailureOutcome::Rollback => "rollback",
+        FailureOutcome::MarkFailed => "mark-failed",
+        FailureOutcome::RollbackFailed => "rollback-failed",
+        FailureOutcome::Continue => "continue",
+    }
+}
+
+fn print_json_errors(errors: &[JsonDiagnostic]) {
+    let json = serde_json::json!({ "valid": false, "errors": errors });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
 }
