@@ -4,6 +4,7 @@
 
 mod cmd;
 mod context;
+mod progress;
 
 use std::process::ExitCode;
 

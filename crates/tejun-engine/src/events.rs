@@ -83,6 +83,9 @@ pub struct StepFinished {
     pub stderr_tail: String,
     /// Why it failed, in English, when it did.
     pub error: Option<String>,
+    /// Files a backup or restore step handled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,3 +150,31 @@ pub struct RunEnded {
 /// exclusive `flock` on it; a run whose lock can be taken by someone else and
 /// that has no `run.ended` is *interrupted*.
 pub const LOCK_FILE: &str = "lock";
+
+/// A run stopped to wait for a person: a confirm step answered 保留
+/// (pending), or one a non-interactive run could not answer. No `run.ended`
+/// follows; `tejun resume RUN` asks the question again.
+pub const RUN_PAUSED: &str = "run.paused";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPaused {
+    pub run_id: String,
+    pub step_id: String,
+    /// pending (answered 保留) / unanswered (non-interactive run)
+    pub reason: String,
+}
+
+/// One file a backup or restore step handled; listed in its
+/// `step.finished` event (`files`) so a restore, even after a crash, checks
+/// the backup against the hash the journal recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The original path, absolute.
+    pub path: String,
+    /// The copy inside the run folder, relative to the run folder.
+    pub backup: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Unix permission bits.
+    pub mode: u32,
+}

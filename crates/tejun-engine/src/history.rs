@@ -134,7 +134,7 @@ pub enum StepState {
 }
 
 impl StepState {
-    fn from_status(status: StepStatus) -> StepState {
+    pub fn from_status(status: StepStatus) -> StepState {
         match status {
             StepStatus::Ok => StepState::Ok,
             StepStatus::Failed => StepState::Failed,

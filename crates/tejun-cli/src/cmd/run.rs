@@ -1,11 +1,219 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun run FILE --env ENV`: guard, execute, journal, show the outcome.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use tejun_engine::events::Outcome;
+use tejun_engine::{AbortSignal, Engine, EngineError, Finish, LocalTarget, Report, RunRequest};
+use tejun_locale::Localize;
+use tejun_runbook::model::Runbook;
+use tejun_runbook::{Inventory, parse_inventory};
 
 use crate::context::{Context, Exit};
+use crate::progress::{Mode, Progress, outcome_line};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  tejun run examples/quickstart.yaml --env dev
+  tejun run change.yaml --env staging --var upstream=10.0.0.7:8080
+  tejun run change.yaml --env production --confirm-env production --yes
+  tejun run change.yaml --env staging --incident INC-42 --json
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+Exit codes: 0 succeeded, 1 failed / rolled back / aborted / paused, 2 bad input or refused.")]
+pub struct Args {
+    /// The runbook file.
+    pub file: PathBuf,
+    /// The environment to run in; must be one the runbook names and the inventory defines.
+    #[arg(long)]
+    pub env: String,
+    /// Set a runbook variable (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Non-interactive: never prompt; confirm steps without `auto:` pause the run.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Confirm a protected environment without the typed prompt (must equal --env).
+    #[arg(long, value_name = "NAME")]
+    pub confirm_env: Option<String>,
+    /// Allow destructive steps in a protected environment without typing each step id.
+    #[arg(long)]
+    pub confirm_destructive: bool,
+    /// Attach the run to an incident (its events get `incident/ID` refs).
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{text}`")),
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let Some((source, runbook)) = load_runbook(&args.file, ctx) else {
+        return Exit::BadInput;
+    };
+    let inventory = match load_inventory(ctx, &args.file) {
+        Ok(inventory) => inventory,
+        Err(exit) => return exit,
+    };
+    let Some((journal, runs_dir)) = open_journal(ctx) else {
+        return Exit::Failed;
+    };
+    let abort = match AbortSignal::from_signals() {
+        Ok(abort) => abort,
+        Err(e) => {
+            ctx.error(
+                &format!("cannot handle signals: {e}"),
+                &format!("シグナルを処理できません: {e}"),
+            );
+            return Exit::Failed;
+        }
+    };
+    let interactive = is_interactive(args.yes);
+    let progress = Progress::new(mode(args.json), ctx.lang);
+    let engine = Engine {
+        journal: &journal,
+        operator: &progress,
+        target: &LocalTarget,
+        abort,
+    };
+    let request = RunRequest {
+        runbook_path: &args.file,
+        source: &source,
+        runbook: &runbook,
+        inventory: inventory.as_ref(),
+        env: &args.env,
+        overrides: args.vars,
+        incident: args.incident,
+        interactive,
+        confirm_env: args.confirm_env,
+        confirm_destructive: args.confirm_destructive,
+        runs_dir,
+    };
+    finish(tejun_engine::run(&engine, request), ctx, args.json)
+}
+
+pub(crate) fn mode(json: bool) -> Mode {
+    if json {
+        Mode::Json
+    } else if std::io::stderr().is_terminal() {
+        Mode::Spinner
+    } else {
+        Mode::Plain
+    }
+}
+
+/// Prompts need a person at a terminal and no `--yes`.
+pub(crate) fn is_interactive(yes: bool) -> bool {
+    !yes && std::io::stdin().is_terminal()
+}
+
+/// Reports the run's end and maps it to the exit code.
+pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: bool) -> Exit {
+    match result {
+        Ok(report) => match report.finish {
+            Finish::Ended(outcome) => {
+                if !json {
+                    let line = format!(
+                        "{}  ({} {})",
+                        outcome_line(outcome, ctx.lang),
+                        ctx.lang.pick("run", "実行"),
+                        report.run_id
+                    );
+                    let _ = writeln!(anstream::stdout(), "{line}");
+                }
+                if outcome == Outcome::Succeeded {
+                    Exit::Ok
+                } else {
+                    Exit::Failed
+                }
+            }
+            Finish::Paused { .. } => Exit::Failed,
+        },
+        Err(e) => {
+            let (en, ja) = (
+                e.localize(tejun_locale::Lang::En),
+                e.localize(tejun_locale::Lang::Ja),
+            );
+            ctx.error(&en, &ja);
+            if e.is_bad_input() {
+                Exit::BadInput
+            } else {
+                Exit::Failed
+            }
+        }
+    }
+}
+
+/// Reads and validates a runbook; prints every diagnostic on failure.
+pub(crate) fn load_runbook(path: &Path, ctx: &Context) -> Option<(String, Runbook)> {
+    let source = match std::fs::read_to_string(path) {
+        Ok(source) => source,
+        Err(e) => {
+            ctx.error(
+                &format!("cannot read {}: {e}", path.display()),
+                &format!("{} を読めません: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    match tejun_runbook::runbook::parse_runbook(&source, &path.display().to_string()) {
+        Ok(runbook) => Some((source, runbook)),
+        Err(diagnostics) => {
+            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
+            None
+        }
+    }
+}
+
+/// The inventory if one is found: `--inventory`, else `tejun.yaml` in the
+/// current directory or a parent, else beside the runbook or in a parent of
+/// its directory (inventories usually live with their runbooks). `Ok(None)`
+/// lets the engine refuse with its explanation (and journal the refusal).
+pub(crate) fn load_inventory(ctx: &Context, runbook: &Path) -> Result<Option<Inventory>, Exit> {
+    let beside_runbook = || {
+        let dir = std::path::absolute(runbook).ok()?.parent()?.to_path_buf();
+        dir.ancestors()
+            .map(|d| d.join("tejun.yaml"))
+            .find(|c| c.is_file())
+    };
+    let Some(path) = ctx.inventory_path().or_else(beside_runbook) else {
+        return Ok(None);
+    };
+    let source = std::fs::read_to_string(&path).map_err(|e| {
+        ctx.error(
+            &format!("cannot read inventory {}: {e}", path.display()),
+            &format!("インベントリ {} を読めません: {e}", path.display()),
+        );
+        Exit::BadInput
+    })?;
+    parse_inventory(&source, &path.display().to_string())
+        .map(Some)
+        .map_err(|diagnostics| {
+            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
+            Exit::BadInput
+        })
+}
+
+pub(crate) fn open_journal(ctx: &Context) -> Option<(tejun_journal::Journal, PathBuf)> {
+    let path = ctx.journal_path();
+    let runs_dir = path
+        .parent()
+        .map(|p| p.join("runs"))
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    match ctx.open_journal() {
+        Ok(journal) => Some((journal, runs_dir)),
+        Err(e) => {
+            ctx.error(
+                &format!("cannot open the journal: {e}"),
+                &format!("ジャーナルを開けません: {e}"),
+            );
+            None
+        }
+    }
 }

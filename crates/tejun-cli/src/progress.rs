@@ -1,0 +1,448 @@
+//! How a run looks: the CLI's [`Operator`].
+//!
+//! Three faces for one stream of events: a spinner with step n/m and elapsed
+//! time when stderr is a terminal, plain lines when it is not (logs, CI),
+//! and one JSON object per line with `--json` (for scripts; the same
+//! payloads the journal stores). Prompts (confirm verdicts, typed
+//! environment names, unknown steps) read from the terminal; the engine
+//! only asks when the run is interactive.
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressStyle};
+use tejun_engine::events::{Outcome, StepStatus};
+use tejun_engine::operator::{ConfirmRequest, DestructiveChallenge, EnvChallenge, UnknownStep};
+use tejun_engine::{Answer, Operator, RunEvent, UnknownChoice};
+use tejun_locale::Lang;
+use tejun_runbook::model::Verdict;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Spinner,
+    Plain,
+    Json,
+}
+
+pub struct Progress {
+    mode: Mode,
+    lang: Lang,
+    total: Cell<usize>,
+    bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Progress {
+    pub fn new(mode: Mode, lang: Lang) -> Progress {
+        Progress {
+            mode,
+            lang,
+            total: Cell::new(0),
+            bar: RefCell::new(None),
+        }
+    }
+
+    fn pick<'a>(&self, en: &'a str, ja: &'a str) -> &'a str {
+        self.lang.pick(en, ja)
+    }
+
+    /// A line for people: above the spinner, or on stdout.
+    ///
+    /// Write errors are ignored on purpose: a closed pipe (`tejun run ... |
+    /// head`) must not stop a run halfway; the journal still has it all.
+    fn line(&self, text: &str) {
+        let to_stderr = || {
+            let _ = writeln!(anstream::stderr(), "{text}");
+        };
+        match self.mode {
+            Mode::Json => to_stderr(),
+            Mode::Spinner => match &*self.bar.borrow() {
+                Some(bar) => bar.suspend(to_stderr),
+                None => to_stderr(),
+            },
+            Mode::Plain => {
+                let _ = writeln!(anstream::stdout(), "{text}");
+            }
+        }
+    }
+
+    fn stop_spinner(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Runs `f` with the spinner hidden (prompts must not be overdrawn).
+    fn suspended<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &*self.bar.borrow() {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn describe(&self, event: &RunEvent) {
+        let bold = Style::new().bold();
+        let dim = Style::new().dimmed();
+        let red = AnsiColor::Red.on_default().bold();
+        let green = AnsiColor::Green.on_default();
+        let yellow = AnsiColor::Yellow.on_default().bold();
+        match event {
+            RunEvent::RunStarted(e) => {
+                self.total.set(e.total_steps);
+                self.line(&format!(
+                    "{bold}▶ {} {}{bold:#}  {} · {} {} · {} {} · {} {}{}",
+                    self.pick("run", "実行"),
+                    e.run_id,
+                    e.runbook,
+                    self.pick("env", "環境"),
+                    e.env,
+                    e.total_steps,
+                    self.pick("steps", "ステップ"),
+                    self.pick("by", "実行者"),
+                    e.operator,
+                    e.incident
+                        .as_deref()
+                        .map(|i| format!(" · incident {i}"))
+                        .unwrap_or_default(),
+                ));
+            }
+            RunEvent::StepStarted(e) => {
+                let total = self.total.get();
+                let position = if e.phase == "rollback" {
+                    self.pick("rollback", "ロールバック").to_string()
+                } else {
+                    format!("{}/{}", e.ordinal, total)
+                };
+                let attempt = if e.attempt > 1 {
+                    format!(" ({} {})", self.pick("attempt", "試行"), e.attempt)
+                } else {
+                    String::new()
+                };
+                let command = e.command.as_deref().map(one_line).unwrap_or_default();
+                let label = safety_label(&e.safety, self.lang);
+                match self.mode {
+                    Mode::Spinner => {
+                        let mut bar = self.bar.borrow_mut();
+                        let bar = bar.get_or_insert_with(new_spinner);
+                        bar.set_message(format!(
+                            "[{position}] {} {}{attempt} {label}{command}",
+                            e.phase, e.step_id
+                        ));
+                        bar.reset_elapsed();
+                    }
+                    _ => self.line(&format!(
+                        "[{position}] {} {bold}{}{bold:#}{attempt} {label}{dim}{command}{dim:#}",
+                        e.phase, e.step_id
+                    )),
+                }
+            }
+            RunEvent::StepFinished(e) => {
+                let took = format!("{} ms", e.duration_ms);
+                let text = match e.status {
+                    StepStatus::Ok => format!(
+                        "  {green}✓ {}{green:#} {} {dim}{took}{dim:#}",
+                        self.pick("ok", "成功"),
+                        e.step_id
+                    ),
+                    StepStatus::Skipped => format!(
+                        "  {yellow}↷ {}{yellow:#} {} {}",
+                        self.pick("skipped", "スキップ"),
+                        e.step_id,
+                        e.error.as_deref().unwrap_or("")
+                    ),
+                    StepStatus::Failed | StepStatus::TimedOut => format!(
+                        "  {red}✗ {}{red:#} {} {dim}{took}{dim:#}: {}",
+                        self.pick("failed", "失敗"),
+                        e.step_id,
+                        e.error.as_deref().unwrap_or("")
+                    ),
+                };
+                self.line(&text);
+                if matches!(e.status, StepStatus::Failed | StepStatus::TimedOut) {
+                    for (name, tail) in [("stdout", &e.stdout_tail), ("stderr", &e.stderr_tail)] {
+                        let lines: Vec<&str> = tail.lines().collect();
+                        for line in &lines[lines.len().saturating_sub(5)..] {
+                            self.line(&format!("    {dim}{name}|{dim:#} {line}"));
+                        }
+                    }
+                }
+                for file in &e.files {
+                    self.line(&format!(
+                        "    {dim}{} sha256 {}{dim:#}",
+                        file.path,
+                        &file.sha256[..16.min(file.sha256.len())]
+                    ));
+                }
+            }
+            RunEvent::StepConfirmed(e) => self.line(&format!(
+                "  {} {} ({}) {}{}",
+                self.pick("answer:", "回答:"),
+                verdict_text(&e.answer, self.lang),
+                e.who,
+                if e.auto {
+                    self.pick("[auto]", "[自動]")
+                } else {
+                    ""
+                },
+                e.evidence
+                    .as_deref()
+                    .map(|ev| format!(" — {ev}"))
+                    .unwrap_or_default()
+            )),
+            RunEvent::RollbackStarted(e) => self.line(&format!(
+                "{red}↺ {}{red:#} ({}{})",
+                self.pick("ROLLBACK", "ロールバック開始"),
+                e.reason,
+                e.failed_step
+                    .as_deref()
+                    .map(|s| format!(": {s}"))
+                    .unwrap_or_default()
+            )),
+            RunEvent::RunResumed(e) => self.line(&format!(
+                "{bold}⟳ {} {}{bold:#} {}{}",
+                self.pick("resumed", "再開"),
+                e.run_id,
+                e.operator,
+                match (&e.unknown_step, &e.choice) {
+                    (Some(step), Some(choice)) => format!(
+                        " · {} {step}: {choice}",
+                        self.pick("unknown step", "不明なステップ")
+                    ),
+                    _ => String::new(),
+                }
+            )),
+            RunEvent::RunRefused(_) => {}
+            RunEvent::RunPaused(e) => {
+                self.stop_spinner();
+                self.line(&format!(
+                    "{yellow}⏸ {} {}{yellow:#} ({}). {} tejun resume {}",
+                    self.pick("paused at", "一時停止:"),
+                    e.step_id,
+                    e.reason,
+                    self.pick("Continue with:", "再開するには:"),
+                    e.run_id
+                ));
+            }
+            RunEvent::RunEnded(_) => self.stop_spinner(),
+        }
+    }
+
+    /// Reads one line from the terminal after showing `prompt`.
+    fn ask(&self, prompt: &str) -> Option<String> {
+        self.suspended(|| {
+            let mut tty = File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .ok()?;
+            let _ = write!(tty, "{prompt}");
+            let _ = tty.flush();
+            let mut line = String::new();
+            match BufReader::new(tty).read_line(&mut line) {
+                Ok(0) | Err(_) => None,
+                Ok(_) => Some(line.trim().to_string()),
+            }
+        })
+    }
+}
+
+/// A command for a status line: the first line, marked when there are more.
+fn one_line(command: &str) -> String {
+    let mut lines = command.lines();
+    let first = lines.next().unwrap_or("");
+    let more = if lines.next().is_some() { " …" } else { "" };
+    format!("  $ {first}{more}")
+}
+
+fn new_spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    let style = ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+pub fn safety_label(safety: &str, lang: Lang) -> String {
+    let (text, color) = match safety {
+        "read-only" => (lang.pick("[Read-only]", "[読み取り]"), AnsiColor::Green),
+        "changes" => (lang.pick("[Changes]", "[状態変更]"), AnsiColor::Yellow),
+        _ => (lang.pick("[Destructive]", "[破壊的]"), AnsiColor::Red),
+    };
+    let style = color.on_default();
+    format!("{style}{text}{style:#}")
+}
+
+fn verdict_text(answer: &str, lang: Lang) -> String {
+    match answer {
+        "ok" => lang.pick("ok (正常)", "正常").to_string(),
+        "abnormal" => lang.pick("abnormal (異常)", "異常").to_string(),
+        "pending" => lang.pick("pending (保留)", "保留").to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub fn env_color(name: &str) -> AnsiColor {
+    match name {
+        "red" => AnsiColor::Red,
+        "yellow" => AnsiColor::Yellow,
+        "green" => AnsiColor::Green,
+        "blue" => AnsiColor::Blue,
+        "magenta" => AnsiColor::Magenta,
+        "cyan" => AnsiColor::Cyan,
+        "gray" => AnsiColor::BrightBlack,
+        _ => AnsiColor::White,
+    }
+}
+
+/// The run's outcome, loud, in the operator's language.
+pub fn outcome_line(outcome: Outcome, lang: Lang) -> String {
+    let (en, ja, color) = match outcome {
+        Outcome::Succeeded => ("SUCCEEDED", "成功", AnsiColor::Green),
+        Outcome::RolledBack => ("ROLLED BACK", "ロールバック完了", AnsiColor::Yellow),
+        Outcome::RollbackFailed => (
+            "ROLLBACK FAILED — manual recovery needed",
+            "ロールバック失敗 — 手動での復旧が必要です",
+            AnsiColor::Red,
+        ),
+        Outcome::Failed => ("FAILED", "失敗", AnsiColor::Red),
+        Outcome::Aborted => ("ABORTED", "中断", AnsiColor::Red),
+    };
+    let style = Style::new().bold().fg_color(Some(color.into()));
+    format!("{style}■ {}{style:#}", lang.pick(en, ja))
+}
+
+impl Operator for Progress {
+    fn on_event(&self, event: &RunEvent) {
+        if self.mode == Mode::Json {
+            let mut object = serde_json::Map::new();
+            object.insert("kind".to_string(), event.kind().into());
+            object.insert("payload".to_string(), event.payload());
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::Value::Object(object)
+            );
+            return;
+        }
+        self.describe(event);
+    }
+
+    fn notice(&self, text: &str) {
+        self.line(text);
+    }
+
+    fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer> {
+        let bold = Style::new().bold();
+        self.line(&format!(
+            "{bold}? {}{bold:#} {}\n  {}",
+            request.name.unwrap_or(request.step_id),
+            self.pick("— please check", "— 確認してください"),
+            request.prompt
+        ));
+        let verdict = loop {
+            let answer = self.ask(self.pick(
+                "  verdict: [o]k 正常 / [a]bnormal 異常 / [p]ending 保留 > ",
+                "  判定: [o] 正常 / [a] 異常 / [p] 保留 > ",
+            ))?;
+            match answer.to_lowercase().as_str() {
+                "o" | "ok" | "正常" => break Verdict::Ok,
+                "a" | "abnormal" | "異常" => break Verdict::Abnormal,
+                "p" | "pending" | "保留" => break Verdict::Pending,
+                _ => continue,
+            }
+        };
+        let evidence = loop {
+            let prompt = if request.evidence_required {
+                self.pick("  evidence (required) > ", "  証跡 (必須) > ")
+            } else {
+                self.pick(
+                    "  evidence (optional, Enter to skip) > ",
+                    "  証跡 (任意、Enter で省略) > ",
+                )
+            };
+            let text = self.ask(prompt)?;
+            if text.is_empty() && request.evidence_required {
+                continue;
+            }
+            break (!text.is_empty()).then_some(text);
+        };
+        Some(Answer { verdict, evidence })
+    }
+
+    fn type_env_name(&self, challenge: &EnvChallenge<'_>) -> Option<String> {
+        let style = Style::new()
+            .bold()
+            .bg_color(Some(env_color(challenge.color).into()))
+            .fg_color(Some(AnsiColor::Black.into()));
+        let banner = format!(
+            "{style}  ██ {} ██ {}  {style:#}{}",
+            challenge.env.to_uppercase(),
+            self.pick("PROTECTED ENVIRONMENT", "保護された環境"),
+            challenge
+                .description
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default()
+        );
+        self.line(&banner);
+        self.ask(&format!(
+            "{} `{}` > ",
+            self.pick(
+                "type the environment name to continue:",
+                "続行するには環境名を入力してください:"
+            ),
+            challenge.env
+        ))
+    }
+
+    fn type_step_id(&self, challenge: &DestructiveChallenge<'_>) -> Option<String> {
+        let red = AnsiColor::Red.on_default().bold();
+        self.line(&format!(
+            "{red}{} {}{red:#} {}{}",
+            self.pick("[Destructive] step", "[破壊的] ステップ"),
+            challenge.step_id,
+            challenge.name.unwrap_or(""),
+            challenge
+                .command
+                .map(|c| format!("\n  $ {c}"))
+                .unwrap_or_default()
+        ));
+        self.ask(&format!(
+            "{} `{}` > ",
+            self.pick(
+                "type the step id to allow it:",
+                "許可するにはステップ ID を入力してください:"
+            ),
+            challenge.step_id
+        ))
+    }
+
+    fn choose_unknown(&self, step: &UnknownStep<'_>) -> Option<UnknownChoice> {
+        let yellow = AnsiColor::Yellow.on_default().bold();
+        self.line(&format!(
+            "{yellow}? {} {}{yellow:#} ({}, {}) {}{}",
+            self.pick("unknown step", "状態不明のステップ"),
+            step.step_id,
+            step.phase,
+            step.kind,
+            self.pick(
+                "started before the crash but has no recorded end",
+                "はクラッシュ前に開始されましたが終了が記録されていません"
+            ),
+            step.command
+                .map(|c| format!("\n  $ {c}"))
+                .unwrap_or_default()
+        ));
+        loop {
+            let answer = self.ask(self.pick(
+                "  retry / skip / rollback > ",
+                "  retry (再実行) / skip (スキップ) / rollback (ロールバック) > ",
+            ))?;
+            if let Some(choice) = UnknownChoice::parse(answer.as_str()) {
+                return Some(choice);
+            }
+        }
+    }
+}

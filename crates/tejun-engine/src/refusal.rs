@@ -1,0 +1,206 @@
+//! Why a run (or a resume) was refused before any step ran. Each refusal
+//! says what was wrong and what to do, in both languages; the CLI exits 2.
+
+use std::fmt;
+
+use tejun_locale::{Lang, Localize};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No inventory file was found; the guard cannot know what is production.
+    NoInventory,
+    /// The runbook declares no environment at all.
+    RunbookWithoutEnvironment,
+    /// `--env` is not one the runbook was written for.
+    WrongEnvironment {
+        env: String,
+        written_for: Vec<String>,
+    },
+    /// `--env` is not defined in the inventory.
+    UnknownEnvironment { env: String, known: Vec<String> },
+    /// A step touches a path the inventory pins to another environment.
+    PathPinned {
+        step_id: String,
+        path: String,
+        pinned_to: String,
+        env: String,
+    },
+    /// A protected environment's name was not typed (or `--confirm-env` was
+    /// missing or different).
+    ProtectedNotConfirmed { env: String, given: Option<String> },
+    /// A destructive step in a protected environment was not confirmed.
+    DestructiveNotConfirmed { env: String, step_id: String },
+    /// Resume: the run does not exist in the journal.
+    NoSuchRun { run_id: String },
+    /// Resume: the run already ended.
+    AlreadyEnded { run_id: String, outcome: String },
+    /// Resume: another process still holds the run's lock.
+    StillRunning { run_id: String, pid: u32 },
+    /// Resume: the runbook file changed since the run started.
+    RunbookChanged {
+        path: String,
+        recorded: String,
+        now: String,
+    },
+    /// Resume: the runbook file cannot be read any more.
+    RunbookMissing { path: String, error: String },
+    /// Resume: a secret variable given with `--var` must be given again.
+    SecretNeeded { var: String },
+    /// Resume: a step of unknown state and no way to ask about it.
+    UnknownNeedsChoice { step_id: String },
+}
+
+impl Localize for Refusal {
+    fn localize(&self, lang: Lang) -> String {
+        let l = |en: &str, ja: &str| lang.pick(en, ja).to_string();
+        match self {
+            Refusal::NoInventory => l(
+                "no inventory (tejun.yaml) found in this directory or any parent; the environment guard cannot run without one. Create tejun.yaml (see examples/tejun.yaml and docs/inventory.md) or pass --inventory PATH",
+                "インベントリ (tejun.yaml) がこのディレクトリにも親ディレクトリにも見つかりません。環境ガードはインベントリなしでは動作できません。tejun.yaml を作成するか (examples/tejun.yaml と docs/inventory.md を参照)、--inventory PATH を指定してください",
+            ),
+            Refusal::RunbookWithoutEnvironment => l(
+                "the runbook declares no environment (`environments:`); refusing to run it anywhere",
+                "runbook に環境 (`environments:`) が宣言されていないため、どの環境でも実行しません",
+            ),
+            Refusal::WrongEnvironment { env, written_for } => format!(
+                "{} `{env}`; {} {}",
+                l(
+                    "refusing to run in environment",
+                    "実行を拒否しました。指定された環境:"
+                ),
+                l("this runbook was written for", "この runbook の対象環境:"),
+                written_for.join(", ")
+            ),
+            Refusal::UnknownEnvironment { env, known } => format!(
+                "{} `{env}` {} {}",
+                l("environment", "環境"),
+                l(
+                    "is not defined in the inventory; defined:",
+                    "はインベントリに定義されていません。定義済み:"
+                ),
+                if known.is_empty() {
+                    "-".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+            Refusal::PathPinned {
+                step_id,
+                path,
+                pinned_to,
+                env,
+            } => format!(
+                "{} `{step_id}` {} `{path}`, {} `{pinned_to}` {} `{env}`",
+                l("step", "ステップ"),
+                l("touches", "が触れるパス"),
+                l(
+                    "which the inventory pins to environment",
+                    "はインベントリで環境"
+                ),
+                l(
+                    "— refusing to run in",
+                    "に属しています。実行を拒否しました。実行環境:"
+                ),
+            ),
+            Refusal::ProtectedNotConfirmed { env, given } => match given {
+                Some(given) => format!(
+                    "{} `{env}`, {} `{given}`",
+                    l(
+                        "protected environment: expected the name",
+                        "保護された環境です。入力が必要な名前:"
+                    ),
+                    l("got", "入力:")
+                ),
+                None => format!(
+                    "`{env}` {}",
+                    l(
+                        "is a protected environment: type its name when asked, or pass --confirm-env NAME in a non-interactive run",
+                        "は保護された環境です。確認時に環境名を入力するか、非対話実行では --confirm-env NAME を指定してください"
+                    )
+                ),
+            },
+            Refusal::DestructiveNotConfirmed { env, step_id } => format!(
+                "{} `{step_id}` {} `{env}`: {}",
+                l("destructive step", "破壊的ステップ"),
+                l("in protected environment", "(保護環境"),
+                l(
+                    "type the step id when asked, or pass --confirm-destructive",
+                    "確認時にステップ ID を入力するか、--confirm-destructive を指定してください"
+                )
+            ),
+            Refusal::NoSuchRun { run_id } => format!(
+                "{} `{run_id}`",
+                l("no such run:", "該当する実行がありません:")
+            ),
+            Refusal::AlreadyEnded { run_id, outcome } => format!(
+                "{} `{run_id}` {} ({outcome})",
+                l("run", "実行"),
+                l(
+                    "has already ended; nothing to resume",
+                    "は既に終了しています。再開するものはありません"
+                )
+            ),
+            Refusal::StillRunning { run_id, pid } => format!(
+                "{} `{run_id}` {} {pid})",
+                l("run", "実行"),
+                l(
+                    "is still running (its lock is held; started by pid",
+                    "はまだ実行中です (ロック保持中, pid"
+                )
+            ),
+            Refusal::RunbookChanged {
+                path,
+                recorded,
+                now,
+            } => format!(
+                "{} {path} {} ({} {}, {} {}); {}",
+                l("the runbook", "runbook"),
+                l(
+                    "changed since the run started",
+                    "は実行開始後に変更されています"
+                ),
+                l("recorded sha256", "記録された sha256"),
+                short(recorded),
+                l("now", "現在"),
+                short(now),
+                l(
+                    "refusing to resume: start a new run with the changed runbook",
+                    "再開を拒否しました。変更後の runbook で新しく実行してください"
+                )
+            ),
+            Refusal::RunbookMissing { path, error } => format!(
+                "{} {path}: {error}",
+                l(
+                    "cannot read the runbook of this run",
+                    "この実行の runbook を読めません"
+                )
+            ),
+            Refusal::SecretNeeded { var } => format!(
+                "{} `{var}` {}",
+                l("secret variable", "秘密変数"),
+                l(
+                    "is not stored in the journal; give it again with --var NAME=VALUE",
+                    "はジャーナルに保存されません。--var NAME=VALUE で再度指定してください"
+                )
+            ),
+            Refusal::UnknownNeedsChoice { step_id } => format!(
+                "{} `{step_id}` {}",
+                l("step", "ステップ"),
+                l(
+                    "started but has no recorded end (unknown); choose with --on-unknown retry|skip|rollback",
+                    "は開始されましたが終了が記録されていません (不明)。--on-unknown retry|skip|rollback で選んでください"
+                )
+            ),
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.localize(Lang::En))
+    }
+}

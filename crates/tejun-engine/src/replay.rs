@@ -1,0 +1,81 @@
+//! What a run's journal says already happened, step by step. A new run
+//! starts with an empty replay; a resumed one with the journal's. The runner
+//! consults it before every step, which is how finished steps are never run
+//! again and how a step that started without an end is recognised as
+//! *unknown*.
+
+use std::collections::HashMap;
+
+use tejun_journal::Entry;
+
+use crate::events::{self, FileRecord, RollbackStarted, StepFinished, StepStarted, StepStatus};
+
+/// The last thing recorded for a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepRecord {
+    /// Started, no end: the process died while it ran (or between the
+    /// durable start and the spawn). Its state is unknown.
+    Started(StepStarted),
+    Finished(StepFinished),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    pub steps: HashMap<String, StepRecord>,
+    pub rollback: Option<RollbackStarted>,
+    /// Id of the step a non-interactive or 保留 answer paused at, if the run
+    /// is paused there.
+    pub paused_at: Option<String>,
+}
+
+impl Replay {
+    pub fn from_entries(entries: &[Entry]) -> Result<Replay, tejun_journal::Error> {
+        let mut replay = Replay::default();
+        for entry in entries {
+            match entry.kind.as_str() {
+                events::STEP_STARTED => {
+                    let started: StepStarted = entry.decode()?;
+                    replay
+                        .steps
+                        .insert(started.step_id.clone(), StepRecord::Started(started));
+                }
+                events::STEP_FINISHED => {
+                    let finished: StepFinished = entry.decode()?;
+                    replay
+                        .steps
+                        .insert(finished.step_id.clone(), StepRecord::Finished(finished));
+                }
+                events::ROLLBACK_STARTED => replay.rollback = Some(entry.decode()?),
+                events::RUN_PAUSED => {
+                    let paused: events::RunPaused = entry.decode()?;
+                    replay.paused_at = Some(paused.step_id);
+                }
+                _ => {}
+            }
+        }
+        Ok(replay)
+    }
+
+    /// The step that started and never ended, if any (at most one: steps run
+    /// one at a time and each end is durable before the next start).
+    pub fn unknown(&self) -> Option<&StepStarted> {
+        let mut open: Vec<&StepStarted> = self
+            .steps
+            .values()
+            .filter_map(|r| match r {
+                StepRecord::Started(s) => Some(s),
+                StepRecord::Finished(_) => None,
+            })
+            .collect();
+        open.sort_by_key(|s| s.ordinal);
+        open.pop()
+    }
+
+    /// Files a finished backup step recorded.
+    pub fn backup_files(&self, step_id: &str) -> Option<&[FileRecord]> {
+        match self.steps.get(step_id)? {
+            StepRecord::Finished(f) if f.status == StepStatus::Ok => Some(&f.files),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Continuing an interrupted run from its journal.
+//!
+//! The journal is the only state: which steps finished (never run again),
+//! which one started without an end (*unknown*: the operator chooses retry,
+//! skip or rollback), whether rollback had begun (it continues), and the
+//! variables the run used. Resume refuses when the runbook file changed
+//! (its SHA-256 differs from `run.started`), when the run already ended, and
+//! when another live process still holds the run's lock. The environment
+//! guard runs again in full: the inventory may have changed since.
+
+use std::fs::{self, File, TryLockError};
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use tejun_journal::{Entry, Journal, Query};
+use tejun_runbook::Inventory;
+use tejun_runbook::model::{Runbook, VarValue};
+use tejun_runbook::plan::{BUILTINS, RunContext, plan, resolve_vars};
+
+use crate::error::EngineError;
+use crate::events::{self, RunEnded, RunRefused, RunResumed, RunStarted};
+use crate::identity;
+use crate::operator::{RunEvent, UnknownChoice, UnknownStep};
+use crate::recorder::Recorder;
+use crate::refusal::Refusal;
+use crate::replay::Replay;
+use crate::runid::is_run_id;
+use crate::runner::Runner;
+use crate::start::{Engine, Guard, Report, command_env, sha256_hex};
+
+/// An interrupted run, loaded and locked: ready to be resumed once the CLI
+/// has parsed its runbook from `source`.
+pub struct Prepared {
+    pub run_id: String,
+    pub started: RunStarted,
+    pub started_at: Timestamp,
+    /// The runbook file's text, verified against the recorded hash.
+    pub source: String,
+    pub replay: Replay,
+    lock: File,
+}
+
+// std's file locks are stable since 1.89; the workspace's let-chains
+// already need 1.88, so the declared 1.85 is out of date.
+#[allow(clippy::incompatible_msrv)]
+pub fn prepare(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError> {
+    let no_such = || {
+        EngineError::Refused(Refusal::NoSuchRun {
+            run_id: run_id.to_string(),
+        })
+    };
+    if !is_run_id(run_id) {
+        return Err(no_such());
+    }
+    let stream = events::stream(run_id);
+    let entries: Vec<Entry> = journal
+        .query(&Query {
+            subject: Some(&stream),
+            ..Query::default()
+        })?
+        .into_iter()
+        .filter(|e| e.stream == stream)
+        .collect();
+    let start = entries
+        .iter()
+        .find(|e| e.kind == events::RUN_STARTED)
+        .ok_or_else(no_such)?;
+    let started: RunStarted = start.decode()?;
+    if let Some(end) = entries.iter().find(|e| e.kind == events::RUN_ENDED) {
+        let ended: RunEnded = end.decode()?;
+        let outcome = serde_json::to_value(ended.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        return Err(EngineError::Refused(Refusal::AlreadyEnded {
+            run_id: run_id.to_string(),
+            outcome,
+        }));
+    }
+    let lock_path = PathBuf::from(&started.run_dir).join(events::LOCK_FILE);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| EngineError::io(lock_path.display().to_string(), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let pid = entries
+                .iter()
+                .rev()
+                .find_map(|e| match e.kind.as_str() {
+                    events::RUN_RESUMED => e.decode::<RunResumed>().ok().map(|r| r.pid),
+                    events::RUN_STARTED => e.decode::<RunStarted>().ok().map(|r| r.pid),
+                    _ => None,
+                })
+                .unwrap_or(started.pid);
+            return Err(EngineError::Refused(Refusal::StillRunning {
+                run_id: run_id.to_string(),
+                pid,
+            }));
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(EngineError::io(lock_path.display().to_string(), e));
+        }
+    }
+    let source = fs::read_to_string(&started.path).map_err(|e| {
+        EngineError::Refused(Refusal::RunbookMissing {
+            path: started.path.clone(),
+            error: e.to_string(),
+        })
+    })?;
+    let now = sha256_hex(source.as_bytes());
+    if now != started.runbook_sha256 {
+        return Err(EngineError::Refused(Refusal::RunbookChanged {
+            path: started.path.clone(),
+            recorded: started.runbook_sha256.clone(),
+            now,
+        }));
+    }
+    let replay = Replay::from_entries(&entries)?;
+    Ok(Prepared {
+        run_id: run_id.to_string(),
+        started_at: start.ts,
+        started,
+        source,
+        replay,
+        lock,
+    })
+}
+
+pub struct ResumeRequest<'a> {
+    pub runbook: &'a Runbook,
+    pub inventory: Option<&'a Inventory>,
+    /// `--var` again, for secret variables (never journaled).
+    pub overrides: Vec<(String, String)>,
+    pub on_unknown: Option<UnknownChoice>,
+    pub interactive: bool,
+    pub confirm_env: Option<String>,
+    pub confirm_destructive: bool,
+}
+
+pub fn resume(
+    engine: &Engine<'_>,
+    prepared: Prepared,
+    request: ResumeRequest<'_>,
+) -> Result<Report, EngineError> {
+    let Prepared {
+        run_id,
+        started,
+        started_at,
+        replay,
+        lock: _lock,
+        ..
+    } = prepared;
+    let actor = identity::operator();
+    let recorder = Recorder {
+        journal: engine.journal,
+        operator: engine.operator,
+        stream: events::stream(&run_id),
+        refs: started
+            .incident
+            .iter()
+            .map(|i| format!("incident/{i}"))
+            .collect(),
+        actor: actor.clone(),
+    };
+    let refuse = |refusal: Refusal| -> Result<Report, EngineError> {
+        recorder.record(RunEvent::RunRefused(RunRefused {
+            runbook: started.path.clone(),
+            env: started.env.clone(),
+            operator: actor.clone(),
+            reason: refusal.to_string(),
+        }))?;
+        Err(EngineError::Refused(refusal))
+    };
+
+    let recorded = |name: &str| {
+        started
+            .vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut overrides = Vec::new();
+    for (name, def) in &request.runbook.vars {
+        let given = request.overrides.iter().any(|(k, _)| k == name);
+        match recorded(name) {
+            Some(value) if value != "***" && !given => overrides.push((name.clone(), value)),
+            Some(_) if def.secret && !given && matches!(def.value, VarValue::Required) => {
+                return refuse(Refusal::SecretNeeded { var: name.clone() });
+            }
+            _ => {}
+        }
+    }
+    overrides.extend(request.overrides.iter().cloned());
+    let context = RunContext {
+        env: started.env.clone(),
+        run_id: run_id.clone(),
+        now: recorded("now").unwrap_or_else(|| started_at.to_string()),
+        runbook_dir: recorded("runbook_dir").unwrap_or_default(),
+        overrides: overrides
+            .into_iter()
+            .filter(|(k, _)| !BUILTINS.contains(&k.as_str()))
+            .collect(),
+    };
+    let vars = resolve_vars(request.runbook, &context, &|name| std::env::var(name).ok())
+        .map_err(EngineError::Vars)?;
+    let plan = plan(request.runbook, &vars);
+    let guard = Guard {
+        runbook: request.runbook,
+        inventory: request.inventory,
+        env: &started.env,
+        plan: &plan,
+        interactive: request.interactive,
+        confirm_env: request.confirm_env.as_deref(),
+        confirm_destructive: request.confirm_destructive,
+        operator: engine.operator,
+    };
+    if let Err(refusal) = guard.check() {
+        return refuse(refusal);
+    }
+
+    let mut choice = None;
+    let unknown = replay.unknown().cloned();
+    if let Some(open) = &unknown
+        && open.kind != "confirm"
+    {
+        choice = request.on_unknown.or_else(|| {
+            if !request.interactive {
+                return None;
+            }
+            engine.operator.choose_unknown(&UnknownStep {
+                step_id: &open.step_id,
+                phase: &open.phase,
+                kind: &open.kind,
+                command: open.command.as_deref(),
+                attempt: open.attempt,
+            })
+        });
+        if choice.is_none() {
+            return refuse(Refusal::UnknownNeedsChoice {
+                step_id: open.step_id.clone(),
+            });
+        }
+    }
+    recorder.record(RunEvent::RunResumed(RunResumed {
+        run_id: run_id.clone(),
+        operator: actor.clone(),
+        pid: std::process::id(),
+        unknown_step: unknown.as_ref().map(|u| u.step_id.clone()),
+        choice: unknown
+            .as_ref()
+            .map(|_| choice.unwrap_or(UnknownChoice::Retry).as_str().to_string()),
+    }))?;
+    let run_dir = PathBuf::from(&started.run_dir);
+    let runner = Runner {
+        recorder,
+        operator: engine.operator,
+        target: engine.target,
+        abort: engine.abort.clone(),
+        plan: &plan,
+        secrets: &vars.secrets,
+        run_id: run_id.clone(),
+        run_dir: run_dir.clone(),
+        interactive: request.interactive,
+        replay,
+        unknown_choice: choice,
+        started_at,
+        command_env: command_env(&run_id, &run_dir, &started.env),
+    };
+    let finish = runner.run()?;
+    Ok(Report {
+        run_id,
+        run_dir,
+        finish,
+    })
+}

@@ -1,0 +1,582 @@
+//! The phase machine: pre → execute → post → exit, and rollback.
+//!
+//! Outcomes, decided here and nowhere else:
+//!
+//! | what happened                                   | rollback? | outcome          |
+//! |-------------------------------------------------|-----------|------------------|
+//! | every step ok (or failed with `on_failure: continue`) | no  | succeeded        |
+//! | a pre step failed                               | no (nothing changed yet) | failed |
+//! | an execute/post step failed                     | yes       | rolled-back, or rollback-failed |
+//! | … and the runbook has no rollback plan          | —         | failed           |
+//! | an exit step failed                             | no (the change stands) | failed |
+//! | Ctrl-C / SIGTERM during pre or exit             | no        | aborted          |
+//! | Ctrl-C / SIGTERM during execute/post            | yes       | aborted, or rollback-failed |
+//! | a rollback step or rollback check failed        | stops     | rollback-failed  |
+//!
+//! A confirm answered 保留 (pending), or one a non-interactive run cannot
+//! answer, *pauses* the run: `run.paused` is journaled, no `run.ended`, and
+//! `tejun resume` asks again. Pausing keeps the decision with a person
+//! instead of guessing "failed" (which would leave the change half-done) or
+//! "rolled back" (which may undo a good change).
+//!
+//! Every step's start is durable before anything happens, and its end
+//! before the next step starts; the runner consults the [`Replay`] first,
+//! so a resumed run skips what already finished.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use regex::Regex;
+use tejun_runbook::model::{Command, PhaseName, StepKind, Verdict};
+use tejun_runbook::plan::{FailureOutcome, Plan, PlannedStep, redact};
+
+use crate::abort::AbortSignal;
+use crate::backup;
+use crate::error::EngineError;
+use crate::events::{
+    FileRecord, Outcome, RollbackStarted, RunEnded, RunPaused, StepConfirmed, StepFinished,
+    StepStarted, StepStatus,
+};
+use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
+use crate::recorder::Recorder;
+use crate::replay::{Replay, StepRecord};
+use crate::target::{Exec, Executed, Target};
+
+/// Bytes of each stream kept to show and match; the rest is only hashed.
+const KEEP_TAIL: usize = 8 * 1024;
+/// Kept when a step has a stdout/stderr regex to match.
+const KEEP_FOR_MATCH: usize = 1024 * 1024;
+/// What goes into the journal of each stream.
+const JOURNAL_TAIL_BYTES: usize = 2048;
+const JOURNAL_TAIL_LINES: usize = 20;
+
+/// How a run left off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    Ended(Outcome),
+    /// Waiting for a person at a confirm step; resume continues it.
+    Paused {
+        step_id: String,
+    },
+}
+
+enum StepEnd {
+    Ok,
+    Failed,
+    Aborted,
+    Paused(String),
+    /// The operator chose rollback for an unknown step.
+    RollbackRequested,
+}
+
+pub struct Runner<'a> {
+    pub recorder: Recorder<'a>,
+    pub operator: &'a dyn Operator,
+    pub target: &'a dyn Target,
+    pub abort: AbortSignal,
+    pub plan: &'a Plan,
+    pub secrets: &'a [String],
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub interactive: bool,
+    pub replay: Replay,
+    /// Resume's decision for the unknown step.
+    pub unknown_choice: Option<UnknownChoice>,
+    /// When the run first started (for `run.ended`'s duration).
+    pub started_at: Timestamp,
+    /// Environment variables every command gets (`TEJUN_RUN_ID`, ...).
+    pub command_env: Vec<(String, String)>,
+}
+
+impl Runner<'_> {
+    pub fn run(mut self) -> Result<Finish, EngineError> {
+        if let Some(rollback) = self.replay.rollback.clone() {
+            let success = if rollback.reason == "aborted" {
+                Outcome::Aborted
+            } else {
+                Outcome::RolledBack
+            };
+            return self.run_rollback(success);
+        }
+        let plan = self.plan;
+        for step in &plan.main {
+            let end = if self.abort.is_set() {
+                StepEnd::Aborted
+            } else {
+                self.step(step, false)?
+            };
+            match end {
+                StepEnd::Ok => {}
+                StepEnd::Paused(reason) => return self.pause(step, reason),
+                StepEnd::RollbackRequested => {
+                    return self.rollback(
+                        "unknown-step",
+                        Some(&step.step.id),
+                        Outcome::RolledBack,
+                        Outcome::Failed,
+                    );
+                }
+                StepEnd::Aborted => {
+                    return match step.phase {
+                        PhaseName::Execute | PhaseName::Post => self.rollback(
+                            "aborted",
+                            Some(&step.step.id),
+                            Outcome::Aborted,
+                            Outcome::Aborted,
+                        ),
+                        _ => self.end(Outcome::Aborted),
+                    };
+                }
+                StepEnd::Failed => match FailureOutcome::of(step.phase, &step.step) {
+                    FailureOutcome::Continue => {}
+                    FailureOutcome::Rollback => {
+                        return self.rollback(
+                            "step-failed",
+                            Some(&step.step.id),
+                            Outcome::RolledBack,
+                            Outcome::Failed,
+                        );
+                    }
+                    FailureOutcome::StopBeforeChange
+                    | FailureOutcome::MarkFailed
+                    | FailureOutcome::RollbackFailed => {
+                        return self.end(Outcome::Failed);
+                    }
+                },
+            }
+        }
+        self.end(Outcome::Succeeded)
+    }
+
+    /// Starts the rollback plan. `success` is the outcome when it works;
+    /// `without_plan` when the runbook has none.
+    fn rollback(
+        &mut self,
+        reason: &str,
+        failed_step: Option<&str>,
+        success: Outcome,
+        without_plan: Outcome,
+    ) -> Result<Finish, EngineError> {
+        if self.plan.rollback.is_empty() {
+            return self.end(without_plan);
+        }
+        self.recorder
+            .record(RunEvent::RollbackStarted(RollbackStarted {
+                run_id: self.run_id.clone(),
+                reason: reason.to_string(),
+                failed_step: failed_step.map(str::to_string),
+            }))?;
+        self.run_rollback(success)
+    }
+
+    fn run_rollback(&mut self, success: Outcome) -> Result<Finish, EngineError> {
+        // Rollback is not interruptible: see `abort`.
+        self.abort = AbortSignal::never();
+        let plan = self.plan;
+        for step in &plan.rollback {
+            match self.step(step, true)? {
+                StepEnd::Ok => {}
+                StepEnd::Paused(reason) => return self.pause(step, reason),
+                StepEnd::Failed
+                    if step.step.on_failure == tejun_runbook::model::OnFailure::Continue => {}
+                StepEnd::Failed | StepEnd::Aborted | StepEnd::RollbackRequested => {
+                    return self.end(Outcome::RollbackFailed);
+                }
+            }
+        }
+        self.end(success)
+    }
+
+    fn end(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
+        let duration_ms = Timestamp::now()
+            .duration_since(self.started_at)
+            .as_millis()
+            .max(0) as u64;
+        self.recorder.record(RunEvent::RunEnded(RunEnded {
+            run_id: self.run_id.clone(),
+            outcome,
+            duration_ms,
+        }))?;
+        Ok(Finish::Ended(outcome))
+    }
+
+    fn pause(&mut self, step: &PlannedStep, reason: String) -> Result<Finish, EngineError> {
+        self.recorder.record(RunEvent::RunPaused(RunPaused {
+            run_id: self.run_id.clone(),
+            step_id: step.step.id.clone(),
+            reason,
+        }))?;
+        Ok(Finish::Paused {
+            step_id: step.step.id.clone(),
+        })
+    }
+
+    /// Runs one step, or takes its result from the replay.
+    fn step(&mut self, step: &PlannedStep, in_rollback: bool) -> Result<StepEnd, EngineError> {
+        let max_attempts = match &step.step.kind {
+            StepKind::Run(c) | StepKind::Check(c) => c.retries + 1,
+            _ => 1,
+        };
+        let mut first_attempt = 1;
+        match self.replay.steps.get(&step.step.id).cloned() {
+            None => {}
+            Some(StepRecord::Finished(done)) => match done.status {
+                StepStatus::Ok | StepStatus::Skipped => return Ok(StepEnd::Ok),
+                StepStatus::Failed | StepStatus::TimedOut if done.attempt < max_attempts => {
+                    // Died between two attempts: the retry was planned anyway.
+                    first_attempt = done.attempt + 1;
+                }
+                StepStatus::Failed | StepStatus::TimedOut => return Ok(StepEnd::Failed),
+            },
+            Some(StepRecord::Started(open)) => {
+                let choice = match &step.step.kind {
+                    // Asking again has no side effect.
+                    StepKind::Confirm(_) => UnknownChoice::Retry,
+                    _ => self.unknown_choice.unwrap_or(UnknownChoice::Retry),
+                };
+                match (choice, in_rollback) {
+                    (UnknownChoice::Retry, _) | (UnknownChoice::Rollback, true) => {
+                        first_attempt = open.attempt + 1;
+                    }
+                    (UnknownChoice::Skip, _) => {
+                        self.finish(step, open.attempt, StepStatus::Skipped, Default::default())?;
+                        return Ok(StepEnd::Ok);
+                    }
+                    (UnknownChoice::Rollback, false) => {
+                        let error =
+                            "state unknown after a crash; the operator chose rollback".to_string();
+                        let outcome = StepResult::error(error);
+                        self.finish(step, open.attempt, StepStatus::Skipped, outcome)?;
+                        return Ok(StepEnd::RollbackRequested);
+                    }
+                }
+            }
+        }
+        match &step.step.kind {
+            StepKind::Run(command) | StepKind::Check(command) => self.command_step(
+                step,
+                command,
+                first_attempt,
+                max_attempts.max(first_attempt),
+            ),
+            StepKind::Confirm(confirm) => {
+                self.start(step, first_attempt)?;
+                self.confirm_step(step, confirm, first_attempt)
+            }
+            StepKind::Backup(_) => {
+                self.start(step, first_attempt)?;
+                let started = Instant::now();
+                let result = backup::backup(&self.run_dir, &step.step.id, &step.paths);
+                self.file_step(step, first_attempt, started, result)
+            }
+            StepKind::Restore(restore) => {
+                self.start(step, first_attempt)?;
+                let started = Instant::now();
+                let result = match self.replay.backup_files(&restore.from) {
+                    Some(files) => backup::restore(&self.run_dir, files),
+                    // The run failed before the backup: the files were not
+                    // changed by this run, so there is nothing to put back.
+                    None => {
+                        let outcome = StepResult {
+                            error: Some(format!(
+                                "backup `{}` did not run in this run; nothing to restore",
+                                restore.from
+                            )),
+                            duration: started.elapsed(),
+                            ..Default::default()
+                        };
+                        self.finish(step, first_attempt, StepStatus::Skipped, outcome)?;
+                        return Ok(StepEnd::Ok);
+                    }
+                };
+                self.file_step(step, first_attempt, started, result)
+            }
+        }
+    }
+
+    fn start(&self, step: &PlannedStep, attempt: u32) -> Result<(), EngineError> {
+        self.recorder.record(RunEvent::StepStarted(StepStarted {
+            run_id: self.run_id.clone(),
+            phase: step.phase.as_str().to_string(),
+            step_id: step.step.id.clone(),
+            ordinal: step.ordinal,
+            attempt,
+            kind: step.step.kind.name().to_string(),
+            safety: step.step.safety.as_str().to_string(),
+            command: step.display_command.clone(),
+        }))
+    }
+
+    fn finish(
+        &mut self,
+        step: &PlannedStep,
+        attempt: u32,
+        status: StepStatus,
+        o: StepResult,
+    ) -> Result<(), EngineError> {
+        let finished = StepFinished {
+            run_id: self.run_id.clone(),
+            phase: step.phase.as_str().to_string(),
+            step_id: step.step.id.clone(),
+            ordinal: step.ordinal,
+            attempt,
+            status,
+            exit_code: o.exit_code,
+            duration_ms: o.duration.as_millis() as u64,
+            output_sha256: o.output_sha256,
+            stdout_tail: o.stdout_tail,
+            stderr_tail: o.stderr_tail,
+            error: o.error.map(|e| redact(&e, self.secrets)),
+            files: o.files,
+        };
+        // Keep the replay current: a restore later in this run reads the
+        // backup's files from it, exactly as a resumed run would.
+        self.replay
+            .steps
+            .insert(step.step.id.clone(), StepRecord::Finished(finished.clone()));
+        self.recorder.record(RunEvent::StepFinished(finished))
+    }
+
+    fn command_step(
+        &mut self,
+        step: &PlannedStep,
+        command: &Command,
+        first_attempt: u32,
+        max_attempts: u32,
+    ) -> Result<StepEnd, EngineError> {
+        let line = step.command.clone().unwrap_or_default();
+        let has_regex = command.expect_stdout.is_some() || command.expect_stderr.is_some();
+        let mut env = self.command_env.clone();
+        env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
+        for attempt in first_attempt..=max_attempts {
+            if attempt > first_attempt && !self.sleep_abortable(command.retry_delay) {
+                return Ok(StepEnd::Aborted);
+            }
+            self.start(step, attempt)?;
+            let exec = Exec {
+                command: &line,
+                timeout: step.step.timeout,
+                keep_bytes: if has_regex { KEEP_FOR_MATCH } else { KEEP_TAIL },
+                env: &env,
+                cwd: None,
+            };
+            let (status, outcome, aborted) = match self.target.exec(&exec, &self.abort) {
+                Ok(done) => {
+                    let verdict = evaluate(command, &done, step.step.timeout);
+                    let status = match (&verdict, done.timed_out) {
+                        (Ok(()), _) => StepStatus::Ok,
+                        (Err(_), true) => StepStatus::TimedOut,
+                        (Err(_), false) => StepStatus::Failed,
+                    };
+                    let aborted = done.aborted;
+                    (status, self.outcome_of(done, verdict.err()), aborted)
+                }
+                Err(e) => (
+                    StepStatus::Failed,
+                    StepResult::error(format!("cannot start /bin/sh: {e}")),
+                    false,
+                ),
+            };
+            self.finish(step, attempt, status, outcome)?;
+            if status == StepStatus::Ok {
+                return Ok(StepEnd::Ok);
+            }
+            if aborted || self.abort.is_set() {
+                return Ok(StepEnd::Aborted);
+            }
+        }
+        Ok(StepEnd::Failed)
+    }
+
+    /// Sleeps `delay` unless aborted first; false when aborted.
+    fn sleep_abortable(&self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if self.abort.is_set() {
+                return false;
+            }
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(50)),
+            );
+        }
+        !self.abort.is_set()
+    }
+
+    fn outcome_of(&self, done: Executed, error: Option<String>) -> StepResult {
+        StepResult {
+            exit_code: done.exit_code,
+            duration: done.duration,
+            output_sha256: Some(done.output_sha256),
+            stdout_tail: journal_tail(&redact(&done.stdout.tail_text(), self.secrets)),
+            stderr_tail: journal_tail(&redact(&done.stderr.tail_text(), self.secrets)),
+            error,
+            files: Vec::new(),
+        }
+    }
+
+    fn confirm_step(
+        &mut self,
+        step: &PlannedStep,
+        confirm: &tejun_runbook::model::Confirm,
+        attempt: u32,
+    ) -> Result<StepEnd, EngineError> {
+        let started = Instant::now();
+        let prompt = redact(step.prompt.as_deref().unwrap_or(""), self.secrets);
+        let (answer, auto) = if self.interactive {
+            let request = ConfirmRequest {
+                step_id: &step.step.id,
+                name: step.step.name.as_deref(),
+                prompt: &prompt,
+                evidence_required: confirm.evidence_required,
+                phase: step.phase.as_str(),
+            };
+            (self.operator.confirm(&request), false)
+        } else {
+            let auto = confirm.auto.map(|verdict| Answer {
+                verdict,
+                evidence: Some(
+                    "answered automatically (non-interactive run, `auto:` in the runbook)"
+                        .to_string(),
+                ),
+            });
+            (auto, true)
+        };
+        let Some(answer) = answer else {
+            return Ok(StepEnd::Paused("unanswered".to_string()));
+        };
+        self.recorder
+            .record(RunEvent::StepConfirmed(StepConfirmed {
+                run_id: self.run_id.clone(),
+                phase: step.phase.as_str().to_string(),
+                step_id: step.step.id.clone(),
+                ordinal: step.ordinal,
+                who: self.recorder.actor.clone(),
+                answer: verdict_name(answer.verdict).to_string(),
+                evidence: answer.evidence.as_deref().map(|e| redact(e, self.secrets)),
+                auto,
+            }))?;
+        let outcome = StepResult {
+            duration: started.elapsed(),
+            ..Default::default()
+        };
+        match answer.verdict {
+            Verdict::Ok => {
+                self.finish(step, attempt, StepStatus::Ok, outcome)?;
+                Ok(StepEnd::Ok)
+            }
+            Verdict::Abnormal => {
+                let outcome = StepResult {
+                    error: Some("answered abnormal (異常)".to_string()),
+                    ..outcome
+                };
+                self.finish(step, attempt, StepStatus::Failed, outcome)?;
+                Ok(StepEnd::Failed)
+            }
+            Verdict::Pending => Ok(StepEnd::Paused("pending".to_string())),
+        }
+    }
+
+    fn file_step(
+        &mut self,
+        step: &PlannedStep,
+        attempt: u32,
+        started: Instant,
+        result: Result<Vec<FileRecord>, String>,
+    ) -> Result<StepEnd, EngineError> {
+        let (status, files, error) = match result {
+            Ok(files) => (StepStatus::Ok, files, None),
+            Err(e) => (StepStatus::Failed, Vec::new(), Some(e)),
+        };
+        let outcome = StepResult {
+            duration: started.elapsed(),
+            error,
+            files,
+            ..Default::default()
+        };
+        self.finish(step, attempt, status, outcome)?;
+        Ok(if status == StepStatus::Ok {
+            StepEnd::Ok
+        } else {
+            StepEnd::Failed
+        })
+    }
+}
+
+/// The parts of `step.finished` a step produces.
+#[derive(Debug, Default)]
+struct StepResult {
+    exit_code: Option<i32>,
+    duration: Duration,
+    output_sha256: Option<String>,
+    stdout_tail: String,
+    stderr_tail: String,
+    error: Option<String>,
+    files: Vec<FileRecord>,
+}
+
+impl StepResult {
+    fn error(error: String) -> StepResult {
+        StepResult {
+            error: Some(error),
+            ..Default::default()
+        }
+    }
+}
+
+pub fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "ok",
+        Verdict::Abnormal => "abnormal",
+        Verdict::Pending => "pending",
+    }
+}
+
+/// Whether a finished command met its expectations; the reason when not.
+fn evaluate(command: &Command, done: &Executed, timeout: Duration) -> Result<(), String> {
+    if done.aborted {
+        return Err("aborted by the operator (command killed)".to_string());
+    }
+    if done.timed_out {
+        return Err(format!(
+            "timed out after {}s (process group killed)",
+            timeout.as_secs_f64()
+        ));
+    }
+    let Some(code) = done.exit_code else {
+        return Err(format!("killed by signal {}", done.signal.unwrap_or(0)));
+    };
+    if !command.expect_exit.contains(&code) {
+        let expected: Vec<String> = command.expect_exit.iter().map(i32::to_string).collect();
+        return Err(format!(
+            "exit code {code}, expected {}",
+            expected.join(" or ")
+        ));
+    }
+    for (stream, pattern, capture) in [
+        ("stdout", &command.expect_stdout, &done.stdout),
+        ("stderr", &command.expect_stderr, &done.stderr),
+    ] {
+        if let Some(pattern) = pattern {
+            let regex = Regex::new(pattern).map_err(|e| format!("invalid {stream} regex: {e}"))?;
+            if !regex.is_match(&capture.tail_text()) {
+                return Err(format!("{stream} did not match /{pattern}/"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last lines of `text`, bounded in lines and bytes.
+fn journal_tail(text: &str) -> String {
+    let mut start = text.len().saturating_sub(JOURNAL_TAIL_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = &text[start..];
+    let lines: Vec<&str> = tail.lines().collect();
+    let keep = &lines[lines.len().saturating_sub(JOURNAL_TAIL_LINES)..];
+    keep.join("\n")
+}

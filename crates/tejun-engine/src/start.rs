@@ -1,0 +1,291 @@
+//! Starting a run: id and folder, variables, plan, every guard, the lock,
+//! `run.started`; then the phase machine. Nothing runs unless all of that
+//! succeeded, and a refusal is journaled (`run.refused`) so an audit shows
+//! attempts too, not only runs.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use tejun_journal::Journal;
+use tejun_runbook::Inventory;
+use tejun_runbook::model::{Runbook, Safety};
+use tejun_runbook::plan::{Plan, ResolvedVars, RunContext, plan, redact, resolve_vars};
+
+use crate::abort::AbortSignal;
+use crate::error::EngineError;
+use crate::events::{self, RunRefused, RunStarted};
+use crate::operator::{DestructiveChallenge, EnvChallenge, Operator, RunEvent};
+use crate::recorder::Recorder;
+use crate::refusal::Refusal;
+use crate::replay::Replay;
+use crate::runid::new_run_id;
+use crate::runner::{Finish, Runner};
+use crate::target::Target;
+use crate::{guard, identity};
+
+/// What every run needs from outside: where events go, who answers, where
+/// commands run, and the abort flag.
+pub struct Engine<'a> {
+    pub journal: &'a Journal,
+    pub operator: &'a dyn Operator,
+    pub target: &'a dyn Target,
+    pub abort: AbortSignal,
+}
+
+pub struct RunRequest<'a> {
+    /// The runbook file (made absolute for the journal).
+    pub runbook_path: &'a Path,
+    /// Its bytes as read; hashed into `run.started`.
+    pub source: &'a str,
+    pub runbook: &'a Runbook,
+    pub inventory: Option<&'a Inventory>,
+    pub env: &'a str,
+    /// `--var k=v` in order.
+    pub overrides: Vec<(String, String)>,
+    pub incident: Option<String>,
+    /// Whether prompts can be answered (a TTY and no `--yes`).
+    pub interactive: bool,
+    pub confirm_env: Option<String>,
+    pub confirm_destructive: bool,
+    /// Where run folders go (`<journal dir>/runs`).
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub finish: Finish,
+}
+
+pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, EngineError> {
+    let (run_id, run_dir) = reserve_run_dir(&request.runs_dir)?;
+    let actor = identity::operator();
+    let refs: Vec<String> = request
+        .incident
+        .iter()
+        .map(|i| format!("incident/{i}"))
+        .collect();
+    let recorder = Recorder {
+        journal: engine.journal,
+        operator: engine.operator,
+        stream: events::stream(&run_id),
+        refs,
+        actor: actor.clone(),
+    };
+    let runbook_path = std::path::absolute(request.runbook_path)
+        .unwrap_or_else(|_| request.runbook_path.to_path_buf());
+    let context = RunContext {
+        env: request.env.to_string(),
+        run_id: run_id.clone(),
+        now: Timestamp::now().to_string(),
+        runbook_dir: runbook_path
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        overrides: request.overrides.clone(),
+    };
+    let prepared = resolve_vars(request.runbook, &context, &|name| std::env::var(name).ok())
+        .map_err(EngineError::Vars)
+        .map(|vars| {
+            let plan = plan(request.runbook, &vars);
+            (vars, plan)
+        });
+    let (vars, plan) = match prepared {
+        Ok(ok) => ok,
+        Err(e) => {
+            let _ = fs::remove_dir(&run_dir);
+            return Err(e);
+        }
+    };
+    let guarded = Guard {
+        runbook: request.runbook,
+        inventory: request.inventory,
+        env: request.env,
+        plan: &plan,
+        interactive: request.interactive,
+        confirm_env: request.confirm_env.as_deref(),
+        confirm_destructive: request.confirm_destructive,
+        operator: engine.operator,
+    }
+    .check();
+    if let Err(refusal) = guarded {
+        let _ = fs::remove_dir(&run_dir);
+        recorder.record(RunEvent::RunRefused(RunRefused {
+            runbook: runbook_path.display().to_string(),
+            env: request.env.to_string(),
+            operator: actor,
+            reason: refusal.to_string(),
+        }))?;
+        return Err(EngineError::Refused(refusal));
+    }
+
+    let _lock = lock_run_dir(&run_dir)?;
+    let started_at = Timestamp::now();
+    recorder.record(RunEvent::RunStarted(RunStarted {
+        run_id: run_id.clone(),
+        runbook: request.runbook.name.clone(),
+        path: runbook_path.display().to_string(),
+        runbook_sha256: sha256_hex(request.source.as_bytes()),
+        env: request.env.to_string(),
+        operator: recorder.actor.clone(),
+        host: identity::hostname(),
+        pid: std::process::id(),
+        run_dir: run_dir.display().to_string(),
+        vars: journal_vars(&vars),
+        total_steps: plan.main.len(),
+        incident: request.incident.clone(),
+    }))?;
+    let runner = Runner {
+        recorder,
+        operator: engine.operator,
+        target: engine.target,
+        abort: engine.abort.clone(),
+        plan: &plan,
+        secrets: &vars.secrets,
+        run_id: run_id.clone(),
+        run_dir: run_dir.clone(),
+        interactive: request.interactive,
+        replay: Replay::default(),
+        unknown_choice: None,
+        started_at,
+        command_env: command_env(&run_id, &run_dir, request.env),
+    };
+    let finish = runner.run()?;
+    Ok(Report {
+        run_id,
+        run_dir,
+        finish,
+    })
+}
+
+/// The guard's interactive half runs after its static checks: nobody is
+/// asked to type "production" for a run that would be refused anyway.
+pub(crate) struct Guard<'a> {
+    pub runbook: &'a Runbook,
+    pub inventory: Option<&'a Inventory>,
+    pub env: &'a str,
+    pub plan: &'a Plan,
+    pub interactive: bool,
+    pub confirm_env: Option<&'a str>,
+    pub confirm_destructive: bool,
+    pub operator: &'a dyn Operator,
+}
+
+impl Guard<'_> {
+    pub fn check(&self) -> Result<(), Refusal> {
+        guard::check(self.runbook, self.inventory, self.env, self.plan)?;
+        let Some(environment) = self.inventory.and_then(|i| i.environment(self.env)) else {
+            return Err(Refusal::NoInventory);
+        };
+        if !environment.protected {
+            return Ok(());
+        }
+        let typed = match (self.confirm_env, self.interactive) {
+            (Some(given), _) => Some(given.to_string()),
+            (None, true) => self.operator.type_env_name(&EnvChallenge {
+                env: self.env,
+                color: &environment.color,
+                description: environment.description.as_deref(),
+            }),
+            (None, false) => None,
+        };
+        if typed.as_deref().map(str::trim) != Some(self.env) {
+            return Err(Refusal::ProtectedNotConfirmed {
+                env: self.env.to_string(),
+                given: typed,
+            });
+        }
+        if self.confirm_destructive {
+            return Ok(());
+        }
+        for step in self.plan.main.iter().chain(&self.plan.rollback) {
+            if step.step.safety != Safety::Destructive {
+                continue;
+            }
+            let typed = if self.interactive {
+                self.operator.type_step_id(&DestructiveChallenge {
+                    env: self.env,
+                    step_id: &step.step.id,
+                    name: step.step.name.as_deref(),
+                    command: step.display_command.as_deref(),
+                })
+            } else {
+                None
+            };
+            if typed.as_deref().map(str::trim) != Some(step.step.id.as_str()) {
+                return Err(Refusal::DestructiveNotConfirmed {
+                    env: self.env.to_string(),
+                    step_id: step.step.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates `runs_dir/<new id>` exclusively; draws a new id on collision.
+fn reserve_run_dir(runs_dir: &Path) -> Result<(String, PathBuf), EngineError> {
+    fs::create_dir_all(runs_dir).map_err(|e| EngineError::io(runs_dir.display().to_string(), e))?;
+    for _ in 0..64 {
+        let id = new_run_id();
+        let dir = runs_dir.join(&id);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(EngineError::io(dir.display().to_string(), e)),
+        }
+    }
+    Err(EngineError::io(
+        runs_dir.display().to_string(),
+        io::Error::other("could not pick a free run id"),
+    ))
+}
+
+/// Takes the run's exclusive lock, held (with the returned file) for as
+/// long as this process works on the run. Views tell a running run from an
+/// interrupted one by trying to take it.
+#[allow(clippy::incompatible_msrv)] // see resume::prepare
+pub(crate) fn lock_run_dir(run_dir: &Path) -> Result<File, EngineError> {
+    let path = run_dir.join(events::LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| EngineError::io(path.display().to_string(), e))?;
+    file.lock()
+        .map_err(|e| EngineError::io(path.display().to_string(), e))?;
+    Ok(file)
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Variables as journaled: secret values masked, and any secret that
+/// appears inside another value redacted too.
+pub(crate) fn journal_vars(vars: &ResolvedVars) -> Vec<(String, String)> {
+    vars.values
+        .iter()
+        .map(|(k, v)| {
+            let shown = if vars.secrets.iter().any(|s| s == v) {
+                "***".to_string()
+            } else {
+                redact(v, &vars.secrets)
+            };
+            (k.clone(), shown)
+        })
+        .collect()
+}
+
+pub(crate) fn command_env(run_id: &str, run_dir: &Path, env: &str) -> Vec<(String, String)> {
+    vec![
+        ("TEJUN_RUN_ID".to_string(), run_id.to_string()),
+        ("TEJUN_RUN_DIR".to_string(), run_dir.display().to_string()),
+        ("TEJUN_ENV".to_string(), env.to_string()),
+    ]
+}
