@@ -1,0 +1,716 @@
+//! Finding and reading the date of a log line, the way fail2ban does.
+//!
+//! fail2ban describes dates with strptime-like templates (`%b %d %H:%M:%S`),
+//! searches them anywhere in the line (or only at its start with
+//! `{^LN-BEG}`) and cuts the date out before the filter regexes run. The
+//! same templates are used here for fail2ban filters and tejun rules, so a
+//! filter's `datepattern` means the same thing in both.
+//!
+//! Syslog dates have neither a year nor a zone: they are read in the
+//! configured zone, in the year of the reference time, and moved one year
+//! back when that would put them more than a day in the future (a December
+//! line read in January belongs to last year).
+
+use std::fmt;
+
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
+use jiff::{Span, Timestamp, ToSpan};
+
+use crate::pyregex;
+
+/// What dates without year or zone are relative to.
+#[derive(Debug, Clone)]
+pub struct DateContext {
+    /// The zone of dates that carry none (default: the local zone).
+    pub zone: TimeZone,
+    /// "Now" for year roll-over: a date more than a day after it moves back
+    /// one year. For a file being scanned, its modification time.
+    pub now: Timestamp,
+}
+
+impl DateContext {
+    pub fn new(zone: TimeZone, now: Timestamp) -> DateContext {
+        DateContext { zone, now }
+    }
+
+    /// The local zone and the current time.
+    pub fn local() -> DateContext {
+        DateContext::new(
+            TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            Timestamp::now(),
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+enum DateRegex {
+    Linear(regex::Regex),
+    Backtracking(fancy_regex::Regex),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Fields,
+    Epoch { long: bool },
+    Tai64n,
+}
+
+/// One date template.
+#[derive(Debug, Clone)]
+pub struct DateTemplate {
+    pub name: String,
+    regex: DateRegex,
+    kind: Kind,
+    word_begin: bool,
+    word_end: bool,
+    /// Group holding the date (1 when the pattern has its own group).
+    group: usize,
+}
+
+/// A datepattern that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatePatternError {
+    pub pattern: String,
+    pub message: String,
+}
+
+impl fmt::Display for DatePatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "datepattern {:?}: {}", self.pattern, self.message)
+    }
+}
+
+/// A found date: where it was in the line and when it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundDate {
+    pub start: usize,
+    pub end: usize,
+    /// `None` when the text looked like a date but is not one (Feb 30).
+    pub time: Option<Timestamp>,
+}
+
+const DEFAULT_TEMPLATES: &[&str] = &[
+    r"%ExY[-/.]%m[-/.]%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?",
+    r"(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    r"(?:%a )?%b %d %ExY %k:%M:%S(?:\.%f)?",
+    r"%d[-/]%m[-/](?:%ExY|%Exy) %k:%M:%S",
+    r"%d[-/]%b[-/]%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?",
+    r"%m/%d/%ExY:%H:%M:%S",
+    r"%m-%d-%ExY %k:%M:%S(?:\.%f)?",
+    r"EPOCH",
+    r"{^LN-BEG}%H:%M:%S",
+    r"^<%m/%d/%Exy@%H:%M:%S>",
+    r"%Exy%Exm%Exd  ?%H:%M:%S",
+    r"%b %d, %ExY %I:%M:%S %p",
+    r"^%b-%d-%Exy %k:%M:%S",
+    r"%ExY%Exm%Exd(?:T|  ?)%ExH%ExM%ExS(?:[.,]%f)?(?:\s*%z)?",
+    r"(?:%Z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    r"(?:%z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    r"TAI64N",
+];
+
+/// Date templates to try, in order, with the index of the last one that
+/// matched tried first (most files use one format throughout).
+#[derive(Debug, Clone)]
+pub struct DateDetector {
+    pub templates: Vec<DateTemplate>,
+    /// `{NONE}`: lines carry no date; hits get none.
+    pub none: bool,
+}
+
+impl DateDetector {
+    /// fail2ban's default templates: each one anchored at the line start
+    /// first, then anywhere.
+    pub fn defaults() -> DateDetector {
+        static DEFAULTS: std::sync::OnceLock<DateDetector> = std::sync::OnceLock::new();
+        DEFAULTS.get_or_init(DateDetector::build_defaults).clone()
+    }
+
+    fn build_defaults() -> DateDetector {
+        let mut anchored = Vec::new();
+        let mut anywhere = Vec::new();
+        for pattern in DEFAULT_TEMPLATES {
+            let tpl = DateTemplate::new(pattern).expect("built-in date template compiles");
+            if !tpl.is_line_begin() {
+                let wrapped = if pattern.starts_with("{^LN-BEG}") {
+                    pattern.to_string()
+                } else {
+                    format!("{{^LN-BEG}}{pattern}")
+                };
+                anchored
+                    .push(DateTemplate::new(&wrapped).expect("built-in date template compiles"));
+            }
+            anywhere.push(tpl);
+        }
+        anchored.extend(anywhere);
+        DateDetector {
+            templates: anchored,
+            none: false,
+        }
+    }
+
+    /// Only templates bound to the line start (`datepattern = {^LN-BEG}`).
+    pub fn line_begin_defaults() -> DateDetector {
+        let mut all = DateDetector::defaults();
+        all.templates.retain(DateTemplate::is_line_begin);
+        all
+    }
+
+    /// A fail2ban `datepattern` value: one template per line; `{^LN-BEG}`,
+    /// `{DEFAULT}`, `{NONE}`, `{DATE}`, `EPOCH`, `LEPOCH`, `TAI64N` and
+    /// strptime fields (`%%` is a literal percent in config files and has
+    /// already been unescaped by the config reader).
+    pub fn from_pattern(value: &str) -> Result<DateDetector, DatePatternError> {
+        let mut templates = Vec::new();
+        let mut none = false;
+        for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let upper = line.to_ascii_uppercase();
+            if upper == "{^LN-BEG}" {
+                templates.extend(DateDetector::line_begin_defaults().templates);
+            } else if upper == "{DEFAULT}" {
+                templates.extend(DateDetector::defaults().templates);
+            } else if upper == "{NONE}" {
+                none = true;
+            } else if line.contains("{DATE}") {
+                for default in DEFAULT_TEMPLATES {
+                    if matches!(*default, "EPOCH" | "TAI64N")
+                        || default.starts_with('^')
+                        || default.starts_with('{')
+                    {
+                        continue;
+                    }
+                    let wrapped = line.replace("{DATE}", default);
+                    templates.push(DateTemplate::new(&wrapped)?);
+                }
+            } else {
+                templates.push(DateTemplate::new(line)?);
+            }
+        }
+        Ok(DateDetector { templates, none })
+    }
+
+    /// Finds the date in `line`: `last` is the index of the template that
+    /// matched last time and is updated.
+    pub fn find(&self, line: &str, ctx: &DateContext, last: &mut usize) -> Option<FoundDate> {
+        if self.none {
+            return None;
+        }
+        if let Some(tpl) = self.templates.get(*last)
+            && let Some(found) = tpl.find(line, ctx)
+            && (found.start == 0 || tpl.is_line_begin())
+        {
+            return Some(found);
+        }
+        let mut best: Option<(usize, FoundDate)> = None;
+        for (index, tpl) in self.templates.iter().enumerate() {
+            if let Some(found) = tpl.find(line, ctx) {
+                if best.is_none_or(|(_, b)| found.start < b.start) {
+                    best = Some((index, found));
+                }
+                if found.start == 0 || tpl.is_line_begin() {
+                    break;
+                }
+            }
+        }
+        let (index, found) = best?;
+        *last = index;
+        Some(found)
+    }
+}
+
+impl DateTemplate {
+    /// Compiles one template.
+    pub fn new(pattern: &str) -> Result<DateTemplate, DatePatternError> {
+        let err = |message: String| DatePatternError {
+            pattern: pattern.to_string(),
+            message,
+        };
+        let mut body = pattern.trim().to_string();
+        let mut word_begin = true;
+        let mut word_end = true;
+        let mut line_begin = false;
+        if let Some(rest) = body.strip_prefix("{UNB}") {
+            body = rest.to_string();
+            word_begin = false;
+            word_end = false;
+        }
+        if let Some(rest) = body.strip_prefix("{^LN-BEG}") {
+            body = rest.to_string();
+            line_begin = true;
+        }
+        let upper = body.to_ascii_uppercase();
+        let (kind, regex_body) = match upper.as_str() {
+            "EPOCH" | "^EPOCH" => (
+                Kind::Epoch { long: false },
+                epoch_re(false, line_begin || upper.starts_with('^')),
+            ),
+            "LEPOCH" | "^LEPOCH" => (
+                Kind::Epoch { long: true },
+                epoch_re(true, line_begin || upper.starts_with('^')),
+            ),
+            "TAI64N" | "^TAI64N" => (
+                Kind::Tai64n,
+                format!("{}(@[0-9a-f]{{24}})", if line_begin { "^" } else { "" }),
+            ),
+            _ => {
+                let (re, _) = strptime_to_regex(&body).map_err(err)?;
+                let re = pyregex::translate(&re).rust;
+                if line_begin {
+                    word_begin = false;
+                    (
+                        Kind::Fields,
+                        format!(r"^(?:\W{{0,2}})?{}", group_whole(&re)),
+                    )
+                } else {
+                    if re.starts_with('^') || re.starts_with("(?i)^") {
+                        word_begin = false;
+                    }
+                    (Kind::Fields, group_whole(&re))
+                }
+            }
+        };
+        if regex_body.ends_with('$') || regex_body.ends_with(r"\b") || regex_body.ends_with("**") {
+            word_end = false;
+        }
+        let regex_body = regex_body.replace("**", "");
+        let alpha = pattern.contains("%a")
+            || pattern.contains("%b")
+            || pattern.contains("%p")
+            || pattern.contains("%A")
+            || pattern.contains("%B");
+        let full = if alpha {
+            format!("(?i){regex_body}")
+        } else {
+            regex_body
+        };
+        let regex = match regex::Regex::new(&full) {
+            Ok(re) => DateRegex::Linear(re),
+            Err(_) => DateRegex::Backtracking(
+                fancy_regex::RegexBuilder::new(&full)
+                    .backtrack_limit(crate::pattern::BACKTRACK_LIMIT)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+        };
+        let word_begin = word_begin && !matches!(kind, Kind::Epoch { .. });
+        Ok(DateTemplate {
+            name: pattern.to_string(),
+            regex,
+            kind,
+            word_begin,
+            word_end,
+            group: 1,
+        })
+    }
+
+    pub fn is_line_begin(&self) -> bool {
+        let src = match &self.regex {
+            DateRegex::Linear(re) => re.as_str(),
+            DateRegex::Backtracking(re) => re.as_str(),
+        };
+        src.starts_with('^') || src.starts_with("(?i)^")
+    }
+
+    fn find(&self, line: &str, ctx: &DateContext) -> Option<FoundDate> {
+        let mut from = 0;
+        // Bounded: each turn starts at least one byte later.
+        while from <= line.len() {
+            let (span, fields) = self.captures_at(line, from)?;
+            if self.bounds_ok(line, span) {
+                let time = match self.kind {
+                    Kind::Fields => fields_to_time(&fields, ctx),
+                    Kind::Epoch { long } => epoch_to_time(&line[span.0..span.1], long),
+                    Kind::Tai64n => {
+                        let text = &line[span.0..span.1];
+                        i64::from_str_radix(text.get(2..17)?, 16)
+                            .ok()
+                            .and_then(|s| Timestamp::from_second(s).ok())
+                    }
+                };
+                return Some(FoundDate {
+                    start: span.0,
+                    end: span.1,
+                    time,
+                });
+            }
+            from = span.0 + line[span.0..].chars().next().map_or(1, char::len_utf8);
+        }
+        None
+    }
+
+    fn bounds_ok(&self, line: &str, (start, end): (usize, usize)) -> bool {
+        let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let before = line[..start].chars().next_back();
+        let first = line[start..].chars().next();
+        let last = line[..end].chars().next_back();
+        let after = line[end..].chars().next();
+        let begin_ok = !self.word_begin || !is_word(first) || !is_word(before);
+        let end_ok = !self.word_end || !is_word(after) || !is_word(last);
+        begin_ok && end_ok
+    }
+
+    /// The date's span and its strptime fields, searching from `from`.
+    fn captures_at<'l>(&self, line: &'l str, from: usize) -> Option<((usize, usize), Fields<'l>)> {
+        let mut fields = Fields::default();
+        let span;
+        match &self.regex {
+            DateRegex::Linear(re) => {
+                let caps = re.captures_at(line, from)?;
+                let m = caps.get(self.group).or_else(|| caps.get(0))?;
+                span = (m.start(), m.end());
+                for name in re.capture_names().flatten() {
+                    if let Some(v) = caps.name(name) {
+                        fields.set(name, v.as_str());
+                    }
+                }
+            }
+            DateRegex::Backtracking(re) => {
+                let caps = re.captures_from_pos(line, from).ok()??;
+                let m = caps.get(self.group).or_else(|| caps.get(0))?;
+                span = (m.start(), m.end());
+                for name in re.capture_names().flatten() {
+                    if let Some(v) = caps.name(name) {
+                        fields.set(name, v.as_str());
+                    }
+                }
+            }
+        }
+        Some((span, fields))
+    }
+}
+
+/// Wraps a template regex in a capture group unless it has its own (a
+/// `{DATE}` wrapper like `^\[({DATE})\]` names the date part itself).
+fn group_whole(re: &str) -> String {
+    let bytes = re.as_bytes();
+    let has_group = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'(' && bytes.get(i + 1) != Some(&b'?') && (i == 0 || bytes[i - 1] != b'\\')
+    });
+    if has_group {
+        return re.to_string();
+    }
+    match re.strip_prefix('^') {
+        Some(rest) => format!("^({rest})"),
+        None => format!("({re})"),
+    }
+}
+
+fn epoch_re(long: bool, line_begin: bool) -> String {
+    let num = if long {
+        r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?"
+    } else {
+        r"\d{10,11}(?:\.\d{3,6})?"
+    };
+    if line_begin {
+        format!(r"^\[?({num})\b")
+    } else {
+        format!(r"(?:^\[?|audit\()({num})\b")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Fields<'l> {
+    year4: Option<&'l str>,
+    year2: Option<&'l str>,
+    month: Option<&'l str>,
+    month_name: Option<&'l str>,
+    day: Option<&'l str>,
+    hour: Option<&'l str>,
+    hour12: Option<&'l str>,
+    ampm: Option<&'l str>,
+    minute: Option<&'l str>,
+    second: Option<&'l str>,
+    fraction: Option<&'l str>,
+    offset: Option<&'l str>,
+    zone_name: Option<&'l str>,
+}
+
+impl<'l> Fields<'l> {
+    fn set(&mut self, name: &str, value: &'l str) {
+        let slot = match name {
+            "Y" => &mut self.year4,
+            "y" => &mut self.year2,
+            "m" => &mut self.month,
+            "b" | "B" => &mut self.month_name,
+            "d" => &mut self.day,
+            "H" => &mut self.hour,
+            "I" => &mut self.hour12,
+            "p" => &mut self.ampm,
+            "M" => &mut self.minute,
+            "S" => &mut self.second,
+            "f" => &mut self.fraction,
+            "z" => &mut self.offset,
+            "Z" => &mut self.zone_name,
+            _ => return,
+        };
+        *slot = Some(value);
+    }
+}
+
+fn month_from_name(name: &str) -> Option<i8> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let lower = name.get(..3)?.to_ascii_lowercase();
+    MONTHS.iter().position(|m| *m == lower).map(|p| p as i8 + 1)
+}
+
+fn num<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
+    s.map(str::trim).and_then(|s| s.parse().ok())
+}
+
+/// Reads strptime fields into a timestamp, with fail2ban's defaults for
+/// what is missing.
+fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
+    let now_zoned = ctx.now.to_zoned(ctx.zone.clone());
+    let mut assume_year = false;
+    let year: i16 = if let Some(y) = num::<i16>(f.year4) {
+        y
+    } else if let Some(y) = num::<i16>(f.year2) {
+        if y <= 2000 { y + 2000 } else { y }
+    } else {
+        assume_year = true;
+        now_zoned.year()
+    };
+    let month: Option<i8> = num(f.month).or_else(|| f.month_name.and_then(month_from_name));
+    let day: Option<i8> = num(f.day);
+    let assume_today = month.is_none() && day.is_none();
+    let (month, day) = if assume_today {
+        (now_zoned.month(), now_zoned.day())
+    } else {
+        (month.unwrap_or(1), day.unwrap_or(1))
+    };
+    let mut hour: i8 = num(f.hour).unwrap_or(0);
+    if let Some(h12) = num::<i8>(f.hour12) {
+        let pm = f.ampm.is_some_and(|p| p.eq_ignore_ascii_case("pm"));
+        hour = match (h12, pm) {
+            (12, false) => 0,
+            (12, true) => 12,
+            (h, true) => h + 12,
+            (h, false) => h,
+        };
+    }
+    let minute: i8 = num(f.minute).unwrap_or(0);
+    let second: i8 = num::<i8>(f.second).unwrap_or(0).min(59);
+    let nanos: i32 = f
+        .fraction
+        .map(|s| {
+            let digits: String = s.chars().take(9).collect();
+            format!("{digits:0<9}").parse().unwrap_or(0)
+        })
+        .unwrap_or(0);
+    let civil = DateTime::new(year, month, day, hour, minute, second, nanos).ok()?;
+    let offset = zone_offset(f);
+    let to_ts = |dt: DateTime| -> Option<Timestamp> {
+        match offset {
+            Some(off) => off.to_timestamp(dt).ok(),
+            None => ctx.zone.to_ambiguous_timestamp(dt).compatible().ok(),
+        }
+    };
+    let mut ts = to_ts(civil)?;
+    if assume_today && ts > ctx.now {
+        ts = ts.checked_sub(Span::new().hours(24)).ok()?;
+    }
+    if assume_year && ts > ctx.now.checked_add(24.hours()).ok()? {
+        ts = to_ts(civil.with().year(year - 1).build().ok()?)?;
+    }
+    Some(ts)
+}
+
+fn zone_offset(f: &Fields<'_>) -> Option<Offset> {
+    if let Some(z) = f.offset {
+        return parse_offset(z);
+    }
+    f.zone_name.and_then(|z| {
+        abbreviation_offset(z).map(|min| Offset::from_seconds(min * 60).unwrap_or(Offset::UTC))
+    })
+}
+
+/// `Z`, `UTC`, `GMT`, `+09`, `+0900`, `+09:00`, `CET+0100`.
+fn parse_offset(z: &str) -> Option<Offset> {
+    let sign_pos = z.find(['+', '-']);
+    let (abbr, num) = match sign_pos {
+        Some(p) => (&z[..p], &z[p..]),
+        None => (z, ""),
+    };
+    let base = abbreviation_offset(abbr)?;
+    if num.is_empty() {
+        return Offset::from_seconds(base * 60).ok();
+    }
+    let sign = if num.starts_with('-') { -1 } else { 1 };
+    let digits: String = num[1..].chars().filter(char::is_ascii_digit).collect();
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    Offset::from_seconds((base + sign * (h * 60 + m)) * 60).ok()
+}
+
+/// Zone abbreviations fail2ban knows, as fixed offsets in minutes.
+fn abbreviation_offset(abbr: &str) -> Option<i32> {
+    let hours: f32 = match abbr {
+        "" | "Z" | "UTC" | "GMT" | "WET" | "UT" => 0.0,
+        "CET" | "WEST" | "BST" | "WAT" => 1.0,
+        "CEST" | "EET" | "CAT" | "SAST" => 2.0,
+        "EEST" | "MSK" | "EAT" | "IDT" => 3.0,
+        "IST" => 5.5,
+        "ICT" | "WIB" => 7.0,
+        "HKT" | "SGT" | "AWST" | "PHT" | "CST8" => 8.0,
+        "JST" | "KST" => 9.0,
+        "AEST" => 10.0,
+        "AEDT" => 11.0,
+        "NZST" => 12.0,
+        "NZDT" => 13.0,
+        "EST" | "CDT" => -5.0,
+        "EDT" => -4.0,
+        "CST" | "MDT" => -6.0,
+        "MST" | "PDT" => -7.0,
+        "PST" | "AKDT" => -8.0,
+        "AKST" => -9.0,
+        "HST" => -10.0,
+        "AST" => -4.0,
+        "ADT" => -3.0,
+        _ => return None,
+    };
+    Some((hours * 60.0) as i32)
+}
+
+fn epoch_to_time(text: &str, long: bool) -> Option<Timestamp> {
+    let text = text.trim_start_matches('[');
+    let mut value: f64 = text.parse().ok()?;
+    if long && text.len() >= 13 {
+        value /= if text.len() >= 16 && !text.contains('.') {
+            1_000_000.0
+        } else {
+            1000.0
+        };
+    }
+    let secs = value.trunc() as i64;
+    let nanos = ((value - value.trunc()) * 1e9).round() as i32;
+    Timestamp::new(secs, nanos.clamp(0, 999_999_999)).ok()
+}
+
+/// Turns `%`-fields into named groups; returns the regex and whether the
+/// template names letters (case-insensitive matching).
+fn strptime_to_regex(pattern: &str) -> Result<(String, bool), String> {
+    let mut out = String::new();
+    let mut alpha = false;
+    let mut rest = pattern;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos + 1..];
+        let (key, len) = if let Some(r) = rest.strip_prefix("Ex") {
+            let key_len = r.chars().next().map_or(0, char::len_utf8);
+            (format!("Ex{}", &r[..key_len]), 2 + key_len)
+        } else {
+            let key_len = rest.chars().next().map_or(0, char::len_utf8);
+            (rest[..key_len].to_string(), key_len)
+        };
+        rest = &rest[len..];
+        let re = match key.as_str() {
+            "%" => "%",
+            "a" => {
+                alpha = true;
+                r"(?P<a>mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
+            }
+            "A" => {
+                alpha = true;
+                r"(?P<A>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+            }
+            "b" => {
+                alpha = true;
+                r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+            }
+            "B" => {
+                alpha = true;
+                r"(?P<B>january|february|march|april|may|june|july|august|september|october|november|december)"
+            }
+            "p" => {
+                alpha = true;
+                r"(?P<p>am|pm)"
+            }
+            "d" => r"(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1])",
+            "Exd" => r"(?P<d>[1-2]\d|0[1-9]|3[0-1])",
+            "m" => r"(?P<m>1[0-2]|0?[1-9])",
+            "Exm" => r"(?P<m>0[1-9]|1[0-2])",
+            "Y" => r"(?P<Y>\d{4})",
+            "ExY" => r"(?P<Y>(?:19[7-9]|20\d)\d)",
+            "y" | "Exy" => r"(?P<y>\d\d)",
+            "H" => r"(?P<H>2[0-3]|[0-1]?\d)",
+            "ExH" => r"(?P<H>[0-1]\d|2[0-3])",
+            "k" | "Exk" => r" ?(?P<H>2[0-3]|[0-1]?\d)",
+            "I" | "l" | "Exl" => r" ?(?P<I>1[0-2]|0?[1-9])",
+            "M" => r"(?P<M>[0-5]?\d)",
+            "ExM" => r"(?P<M>[0-5]\d)",
+            "S" => r"(?P<S>6[0-1]|[0-5]?\d)",
+            "ExS" => r"(?P<S>[0-5]\d|6[0-1])",
+            "f" => r"(?P<f>[0-9]{1,6})",
+            "z" => r"(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d{2})?)",
+            "Exz" => r"(?P<z>(?:[A-Z](?:[A-Z]{2,4})?)?[+-][01]\d(?::?\d{2})?|[A-Z](?:[A-Z]{2,4})?)",
+            "Z" => r"(?P<Z>Z|[A-Z]{3,5})",
+            "ExZ" => r"(?P<Z>[A-Z](?:[A-Z]{2,4})?)",
+            "j" => r"(?P<j>36[0-6]|3[0-5]\d|[12]\d\d|0[1-9]\d|00[1-9]|[1-9]\d|0[1-9]|[1-9])",
+            "w" => r"(?P<w>[0-6])",
+            other => return Err(format!("unknown date field %{other}")),
+        };
+        out.push_str(re);
+    }
+    out.push_str(rest);
+    Ok((out, alpha))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(now: &str) -> DateContext {
+        DateContext::new(TimeZone::get("Asia/Tokyo").unwrap(), now.parse().unwrap())
+    }
+
+    fn find(det: &DateDetector, line: &str, c: &DateContext) -> Option<FoundDate> {
+        det.find(line, c, &mut 0)
+    }
+
+    #[test]
+    fn syslog_date_rolls_back_a_year_in_january() {
+        let det = DateDetector::defaults();
+        let c = ctx("2027-01-02T00:00:00Z");
+        let found = find(&det, "Dec 31 23:59:01 host sshd[1]: x", &c).unwrap();
+        assert_eq!(found.start, 0);
+        assert_eq!(found.time.unwrap().to_string(), "2026-12-31T14:59:01Z");
+        let jan = find(&det, "Jan  1 00:00:05 host sshd[1]: x", &c).unwrap();
+        assert_eq!(jan.time.unwrap().to_string(), "2026-12-31T15:00:05Z");
+    }
+
+    #[test]
+    fn iso_and_zoned_dates_are_honoured() {
+        let det = DateDetector::defaults();
+        let c = ctx("2026-11-22T00:00:00Z");
+        let iso = find(&det, "2026-11-21T10:00:00+02:00 web x", &c).unwrap();
+        assert_eq!(iso.time.unwrap().to_string(), "2026-11-21T08:00:00Z");
+        let apache = find(
+            &det,
+            r#"1.2.3.4 - - [21/Nov/2026:10:00:00 -0500] "GET / HTTP/1.1""#,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(apache.time.unwrap().to_string(), "2026-11-21T15:00:00Z");
+        let epoch = find(&det, "1700000000.123 x", &c).unwrap();
+        assert_eq!(epoch.time.unwrap().as_second(), 1_700_000_000);
+    }
+
+    #[test]
+    fn custom_pattern_with_percent_fields() {
+        let det = DateDetector::from_pattern(r"^%Y-%m-%d %H:%M:%S").unwrap();
+        let c = ctx("2026-11-22T00:00:00Z");
+        let found = find(&det, "2026-11-21 09:00:00 x", &c).unwrap();
+        assert_eq!(found.time.unwrap().to_string(), "2026-11-21T00:00:00Z");
+        assert!(find(&det, "no date here", &c).is_none());
+        assert!(DateDetector::from_pattern("%Q").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Offender addresses: one spelling per host.
+//!
+//! Logs write the same client in several ways (`::ffff:192.0.2.7` from a
+//! dual-stack socket, `[2001:db8::1]` in brackets). Counting per offender only
+//! works when every spelling collapses to one key, and IPv6 attackers rotate
+//! through a whole /64, so the watch engine can aggregate them to a prefix.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+use serde::Serialize;
+
+/// Who a hit is attributed to: an address when the capture parses as one,
+/// else the captured text (a host name or a fail2ban `<F-ID>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(untagged)]
+pub enum Offender {
+    Ip(IpAddr),
+    Name(String),
+}
+
+impl Offender {
+    /// Parses a captured host: strips brackets, normalises IPv4-mapped IPv6.
+    pub fn parse(text: &str) -> Offender {
+        let trimmed = text.trim().trim_start_matches('[').trim_end_matches(']');
+        match trimmed.parse::<IpAddr>() {
+            Ok(ip) => Offender::Ip(normalize_ip(ip)),
+            Err(_) => Offender::Name(text.to_string()),
+        }
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Offender::Ip(ip) => Some(*ip),
+            Offender::Name(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Offender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Offender::Ip(ip) => write!(f, "{ip}"),
+            Offender::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` seen through a dual-stack
+/// socket: ban and count it as IPv4.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// The network of `ip` with `prefix` bits kept (IPv6 only; IPv4 and
+/// prefixes ≥ 128 are returned unchanged). `aggregate_ipv6(ip, 64)` gives the
+/// /64 an attacker usually controls as a whole.
+pub fn aggregate_ipv6(ip: IpAddr, prefix: u8) -> IpAddr {
+    match normalize_ip(ip) {
+        IpAddr::V6(v6) if prefix < 128 => {
+            let bits = u128::from(v6);
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
+            IpAddr::V6(Ipv6Addr::from(bits & mask))
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_ipv4_becomes_ipv4() {
+        let ip: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(normalize_ip(ip).to_string(), "192.0.2.7");
+        assert_eq!(
+            Offender::parse("[::ffff:192.0.2.7]").to_string(),
+            "192.0.2.7"
+        );
+        assert_eq!(
+            Offender::parse("example.org"),
+            Offender::Name("example.org".into())
+        );
+    }
+
+    #[test]
+    fn ipv6_aggregates_to_prefix() {
+        let ip: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(aggregate_ipv6(ip, 64).to_string(), "2001:db8:1:2::");
+        assert_eq!(aggregate_ipv6(ip, 48).to_string(), "2001:db8:1::");
+        assert_eq!(aggregate_ipv6(ip, 128), ip);
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(aggregate_ipv6(v4, 64), v4);
+    }
+}

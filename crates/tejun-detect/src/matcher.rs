@@ -1,0 +1,408 @@
+//! Running rules over lines, with the state fail2ban keeps between lines.
+//!
+//! Most rules look at one line at a time. Two fail2ban features need memory:
+//! `maxlines` (patterns spanning several lines, matched against a rolling
+//! buffer) and `<F-MLFID>` (a connection id that ties lines together, so a
+//! `<F-NOFAIL>` line can say "this connection is fine so far" and a later
+//! `<F-MLFFORGET>` line closes it). The merging below follows fail2ban's
+//! `Filter._mergeFailure` so annotated test logs agree.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::RuleSet;
+use crate::date::DateContext;
+use crate::decode::url_decode;
+use crate::ip::Offender;
+use crate::model::{Decode, Rule};
+use crate::pattern::Groups;
+
+/// One offending line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    /// Index of the rule in its [`RuleSet`].
+    pub rule: usize,
+    #[serde(serialize_with = "serialize_arc_str")]
+    pub rule_name: Arc<str>,
+    /// Index of the failregex that matched.
+    pub pattern: usize,
+    pub host: Offender,
+    /// The host exactly as captured (before normalisation).
+    pub host_text: String,
+    pub user: Option<String>,
+    /// `None` when the line's date could not be read (counted by callers).
+    pub time: Option<Timestamp>,
+    pub line: String,
+}
+
+fn serialize_arc_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+/// What happened to one line besides its hits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LineStats {
+    /// Hits whose date could not be read.
+    pub undated: usize,
+    /// Patterns that gave up on this line (backtracking limit).
+    pub match_errors: usize,
+}
+
+/// Bound on remembered connection ids per rule (fail2ban keeps 100).
+const MLFID_CACHE_MAX: usize = 10_000;
+
+#[derive(Debug, Clone, Default)]
+struct Fail {
+    groups: HashMap<&'static str, String>,
+    users: Vec<String>,
+    pending: bool,
+}
+
+impl Fail {
+    fn has(&self, key: &str) -> bool {
+        self.groups.get(key).is_some_and(|v| !v.is_empty())
+    }
+}
+
+#[derive(Debug, Default)]
+struct RuleState {
+    last_template: usize,
+    buffer: Vec<String>,
+    mlfid: HashMap<String, Fail>,
+}
+
+/// Stateful matching of a rule set over a stream of lines.
+#[derive(Debug)]
+pub struct Matcher<'r> {
+    rules: &'r RuleSet,
+    states: Vec<RuleState>,
+}
+
+impl<'r> Matcher<'r> {
+    pub fn new(rules: &'r RuleSet) -> Matcher<'r> {
+        Matcher {
+            rules,
+            states: rules.rules.iter().map(|_| RuleState::default()).collect(),
+        }
+    }
+
+    /// Matches one line (without its newline) against every rule, appending
+    /// hits to `out`.
+    pub fn feed(&mut self, line: &str, ctx: &DateContext, out: &mut Vec<Hit>) -> LineStats {
+        let mut stats = LineStats::default();
+        for (index, rule) in self.rules.rules.iter().enumerate() {
+            feed_rule(
+                index,
+                rule,
+                &mut self.states[index],
+                line,
+                None,
+                ctx,
+                out,
+                &mut stats,
+            );
+        }
+        stats
+    }
+
+    /// Like [`Matcher::feed`] for a line whose time is already known (a
+    /// journal entry): no date is searched in the text.
+    pub fn feed_at(
+        &mut self,
+        line: &str,
+        time: Timestamp,
+        ctx: &DateContext,
+        out: &mut Vec<Hit>,
+    ) -> LineStats {
+        let mut stats = LineStats::default();
+        for (index, rule) in self.rules.rules.iter().enumerate() {
+            feed_rule(
+                index,
+                rule,
+                &mut self.states[index],
+                line,
+                Some(time),
+                ctx,
+                out,
+                &mut stats,
+            );
+        }
+        stats
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn feed_rule(
+    index: usize,
+    rule: &Rule,
+    state: &mut RuleState,
+    line: &str,
+    known_time: Option<Timestamp>,
+    ctx: &DateContext,
+    out: &mut Vec<Hit>,
+    stats: &mut LineStats,
+) {
+    let (text, mut time, date_done): (Cow<'_, str>, Option<Timestamp>, bool) =
+        if known_time.is_some() {
+            (Cow::Borrowed(line), known_time, true)
+        } else if rule.cut_date {
+            match rule.dates.find(line, ctx, &mut state.last_template) {
+                Some(found) => {
+                    let mut cut = String::with_capacity(line.len());
+                    cut.push_str(&line[..found.start]);
+                    cut.push_str(&line[found.end..]);
+                    (Cow::Owned(cut), found.time, true)
+                }
+                None => (Cow::Borrowed(line), None, true),
+            }
+        } else {
+            (Cow::Borrowed(line), None, false)
+        };
+    let text = match rule.decode {
+        Decode::None => text,
+        Decode::Url => match url_decode(&text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(decoded) => Cow::Owned(decoded),
+        },
+    };
+
+    let multi = rule.maxlines > 1;
+    let owned_buf;
+    let buf: &str = if multi {
+        state.buffer.push(text.into_owned());
+        let excess = state.buffer.len().saturating_sub(rule.maxlines);
+        state.buffer.drain(..excess);
+        owned_buf = state.buffer.join("\n") + "\n";
+        &owned_buf
+    } else {
+        owned_buf = text.into_owned();
+        &owned_buf
+    };
+
+    // fail2ban checks ignoreregex up front when there are few of them.
+    if !rule.ignoreregex.is_empty()
+        && rule.ignoreregex.len() + 2 < rule.failregex.len()
+        && ignored(rule, buf, stats)
+    {
+        return;
+    }
+
+    let mut pre = Fail::default();
+    let content: &str = match &rule.prefregex {
+        Some(p) => match p.captures(buf) {
+            Ok(Some(groups)) => {
+                let content = groups.get("content");
+                copy_groups(&groups, &mut pre, &["content"]);
+                match content {
+                    Some(c) => c,
+                    None => buf,
+                }
+            }
+            Ok(None) => return,
+            Err(_) => {
+                stats.match_errors += 1;
+                return;
+            }
+        },
+        None => buf,
+    };
+
+    for (pattern_index, pattern) in rule.failregex.iter().enumerate() {
+        let groups = match pattern.captures(content) {
+            Ok(Some(g)) => g,
+            Ok(None) => continue,
+            Err(_) => {
+                stats.match_errors += 1;
+                continue;
+            }
+        };
+        let ignore_in = if multi {
+            matched_lines(content, groups.whole)
+        } else {
+            content.to_string()
+        };
+        if !rule.ignoreregex.is_empty() && ignored(rule, &ignore_in, stats) {
+            if multi {
+                remove_matched(&mut state.buffer, content, groups.whole);
+            }
+            return;
+        }
+        let mut fail = pre.clone();
+        copy_groups(&groups, &mut fail, &[]);
+        if multi {
+            remove_matched(&mut state.buffer, content, groups.whole);
+        }
+        let mlfid = fail.groups.get("mlfid").cloned();
+        if let Some(id) = &mlfid {
+            fail = merge_failure(&mut state.mlfid, id, fail);
+            if fail.has("nofail") {
+                return;
+            }
+        }
+        let host_text = ["host", "ip4", "ip6", "dns", "fid"]
+            .iter()
+            .find_map(|k| fail.groups.get(k).cloned());
+        let Some(host_text) = host_text else {
+            // A connection whose address is not known yet: remember that a
+            // failure is pending for it.
+            if let Some(id) = &mlfid
+                && let Some(cached) = state.mlfid.get_mut(id)
+            {
+                cached.pending = true;
+            }
+            return;
+        };
+        if !date_done {
+            time = rule
+                .dates
+                .find(line, ctx, &mut state.last_template)
+                .and_then(|f| f.time);
+        }
+        if time.is_none() {
+            stats.undated += 1;
+        }
+        let user = fail
+            .groups
+            .get("user")
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .or_else(|| fail.groups.get("alt_user").cloned());
+        out.push(Hit {
+            rule: index,
+            rule_name: rule.name.clone(),
+            pattern: pattern_index,
+            host: Offender::parse(&host_text),
+            host_text,
+            user,
+            time,
+            line: line.to_string(),
+        });
+        return;
+    }
+}
+
+fn ignored(rule: &Rule, text: &str, stats: &mut LineStats) -> bool {
+    rule.ignoreregex.iter().any(|p| match p.is_match(text) {
+        Ok(m) => m,
+        Err(_) => {
+            stats.match_errors += 1;
+            false
+        }
+    })
+}
+
+fn copy_groups(groups: &Groups<'_>, fail: &mut Fail, skip: &[&str]) {
+    for (k, v) in groups.iter() {
+        if !skip.contains(k) {
+            fail.groups.insert(k, (*v).to_string());
+        }
+    }
+}
+
+/// The whole lines a match spans in a multi-line buffer.
+fn matched_lines(buf: &str, (start, end): (usize, usize)) -> String {
+    let line_start = buf[..start].rfind('\n').map_or(0, |p| p + 1);
+    let line_end = buf[end.saturating_sub(1).max(start)..]
+        .find('\n')
+        .map_or(buf.len(), |p| p + end.saturating_sub(1).max(start) + 1);
+    buf[line_start..line_end].to_string()
+}
+
+/// Drops the lines a match used from the buffer (fail2ban keeps only the
+/// unmatched ones for the next round).
+fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usize)) {
+    let first = buf[..start].matches('\n').count();
+    let last = buf[..end.max(start + 1).min(buf.len())]
+        .matches('\n')
+        .count();
+    let last = if buf[..end.min(buf.len())].ends_with('\n') {
+        last.saturating_sub(1)
+    } else {
+        last
+    };
+    if first < buffer.len() {
+        let last = last.min(buffer.len() - 1);
+        buffer.drain(first..=last);
+    }
+}
+
+/// fail2ban's `_mergeFailure`: combines what is known about one connection.
+fn merge_failure(cache: &mut HashMap<String, Fail>, mlfid: &str, mut fail: Fail) -> Fail {
+    let mut flags = 0u8;
+    if fail.has("mlfgained") {
+        flags |= 8 | 1;
+        if !fail.has("nofail") {
+            let gained = fail.groups["mlfgained"].clone();
+            fail.groups.insert("nofail", gained);
+        }
+    } else if fail.has("nofail") {
+        flags |= 1;
+    }
+    if fail
+        .groups
+        .remove("mlfforget")
+        .is_some_and(|v| !v.is_empty())
+    {
+        flags |= 2;
+    }
+    let user = fail.groups.get("user").cloned();
+    let users_len;
+    let in_cache;
+    if let Some(cached) = cache.get_mut(mlfid) {
+        if let Some(u) = &user
+            && !cached.users.contains(u)
+        {
+            cached.users.push(u.clone());
+        }
+        users_len = cached.users.len();
+        if cached.groups.remove("nofail").is_some() {
+            flags |= 4;
+        }
+        if cached.groups.remove("mlfgained").is_some() {
+            flags |= 4;
+        }
+        if flags & 8 != 0 {
+            cached.pending = false;
+        }
+        for (k, v) in fail.groups.drain() {
+            cached.groups.insert(k, v);
+        }
+        if flags & 2 != 0 {
+            fail = cache.remove(mlfid).expect("present");
+            in_cache = false;
+        } else {
+            in_cache = true;
+        }
+    } else if flags & 2 == 0 {
+        if let Some(u) = &user {
+            fail.users.push(u.clone());
+        }
+        users_len = fail.users.len();
+        if cache.len() >= MLFID_CACHE_MAX
+            && let Some(key) = cache.keys().next().cloned()
+        {
+            cache.remove(&key);
+        }
+        cache.insert(mlfid.to_string(), fail);
+        fail = Fail::default();
+        in_cache = true;
+    } else {
+        users_len = usize::from(user.is_some());
+        in_cache = false;
+    }
+    let target = if in_cache {
+        cache.get_mut(mlfid).expect("present")
+    } else {
+        &mut fail
+    };
+    let was_pending = std::mem::take(&mut target.pending);
+    if was_pending || users_len > 1 {
+        target.groups.remove("nofail");
+        target.groups.remove("mlfgained");
+    }
+    target.clone()
+}

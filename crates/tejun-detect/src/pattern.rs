@@ -1,0 +1,212 @@
+//! One compiled pattern on the engine it needs.
+//!
+//! Linear time is the default: the `regex` crate cannot be made to blow up
+//! by a crafted log line (ReDoS), so every pattern that can run there does.
+//! Only a pattern that uses look-around, back-references or conditionals is
+//! compiled with `fancy-regex`, with a backtracking limit: a line that hits
+//! the limit is an error for that line (counted and reported), never a hang.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::pyregex;
+
+/// Backtracking steps allowed per line on the fallback engine.
+pub const BACKTRACK_LIMIT: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineKind {
+    /// `regex`: linear time, no ReDoS.
+    Linear,
+    /// `fancy-regex` with a backtracking limit.
+    Backtracking,
+}
+
+#[derive(Debug)]
+enum Engine {
+    Linear(regex::Regex),
+    Backtracking(fancy_regex::Regex),
+}
+
+/// A compiled pattern with the names of its groups.
+#[derive(Debug)]
+pub struct Pattern {
+    /// The pattern as the user wrote it (before tag expansion for fail2ban
+    /// it is the expanded form; see `origin`).
+    pub source: String,
+    /// Why the fallback was needed (empty on the linear engine).
+    pub needs: Vec<&'static str>,
+    engine: Engine,
+    names: Vec<(String, usize)>,
+}
+
+/// The pattern does not compile on either engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pub message: String,
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The fallback engine gave up on this line (backtracking limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchError;
+
+/// Byte spans of the named groups of one match.
+#[derive(Debug, Clone, Default)]
+pub struct Groups<'h> {
+    pub whole: (usize, usize),
+    map: HashMap<&'static str, &'h str>,
+}
+
+impl<'h> Groups<'h> {
+    pub fn get(&self, name: &str) -> Option<&'h str> {
+        self.map.get(name).copied()
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &&'h str)> {
+        self.map.iter()
+    }
+}
+
+impl Pattern {
+    /// Compiles a pattern written in Python `re` syntax (fail2ban and tejun
+    /// rules share it, so one set of docs covers both).
+    pub fn compile(python: &str, multi_line: bool) -> Result<Pattern, PatternError> {
+        let translated = pyregex::translate(python);
+        let rust = if multi_line {
+            format!("(?m){}", translated.rust)
+        } else {
+            translated.rust
+        };
+        if translated.backtracking.is_empty() {
+            match regex::RegexBuilder::new(&rust).size_limit(64 << 20).build() {
+                Ok(re) => return Ok(Pattern::linear(python, re)),
+                Err(err) => {
+                    return Err(PatternError {
+                        message: err.to_string(),
+                    });
+                }
+            }
+        }
+        let fancy = fancy_regex::RegexBuilder::new(&rust)
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .build()
+            .map_err(|err| PatternError {
+                message: format!("{} ({})", err, translated.backtracking.join(", ")),
+            })?;
+        let names = fancy
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+            .collect();
+        Ok(Pattern {
+            source: python.to_string(),
+            needs: translated.backtracking,
+            engine: Engine::Backtracking(fancy),
+            names,
+        })
+    }
+
+    fn linear(python: &str, re: regex::Regex) -> Pattern {
+        let names = re
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+            .collect();
+        Pattern {
+            source: python.to_string(),
+            needs: Vec::new(),
+            engine: Engine::Linear(re),
+            names,
+        }
+    }
+
+    pub fn engine(&self) -> EngineKind {
+        match self.engine {
+            Engine::Linear(_) => EngineKind::Linear,
+            Engine::Backtracking(_) => EngineKind::Backtracking,
+        }
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.names.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Whether the pattern matches anywhere (cheapest question).
+    pub fn is_match(&self, hay: &str) -> Result<bool, MatchError> {
+        match &self.engine {
+            Engine::Linear(re) => Ok(re.is_match(hay)),
+            Engine::Backtracking(re) => re.is_match(hay).map_err(|_| MatchError),
+        }
+    }
+
+    /// The first match and its named groups (groups that did not take part
+    /// are absent; only the names tejun interprets are kept).
+    pub fn captures<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
+        let mut groups = Groups::default();
+        match &self.engine {
+            Engine::Linear(re) => {
+                let Some(caps) = re.captures(hay) else {
+                    return Ok(None);
+                };
+                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
+                for (name, index) in &self.names {
+                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
+                        groups.map.entry(key).or_insert(m.as_str());
+                    }
+                }
+            }
+            Engine::Backtracking(re) => {
+                let Some(caps) = re.captures(hay).map_err(|_| MatchError)? else {
+                    return Ok(None);
+                };
+                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
+                for (name, index) in &self.names {
+                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
+                        groups.map.entry(key).or_insert(m.as_str());
+                    }
+                }
+            }
+        }
+        Ok(Some(groups))
+    }
+}
+
+/// The group names tejun interprets; others are ignored.
+fn known_name(name: &str) -> Option<&'static str> {
+    const KNOWN: &[&str] = &[
+        "host",
+        "ip4",
+        "ip6",
+        "dns",
+        "fid",
+        "user",
+        "alt_user",
+        "mlfid",
+        "content",
+        "nofail",
+        "mlfforget",
+        "mlfgained",
+        "cidr",
+        "fport",
+    ];
+    // fail2ban merges `alt_user`, `alt_user_1`, ... into `user` when empty.
+    if name.starts_with("alt_user") {
+        return Some("alt_user");
+    }
+    KNOWN.iter().find(|k| **k == name).copied()
+}
