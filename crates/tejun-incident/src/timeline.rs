@@ -1,1 +1,268 @@
-//! placeholder
+//! The incident's timeline: every event whose stream is `incident/<id>` or
+//! that refers to it (run steps, detections, bans, evidence), in the order
+//! they happened, each as one row of *when / what / who / detail*.
+//!
+//! Runs, detections and bans belong to other crates; their payloads are read
+//! here by field name (the JSON is the contract, see tejun-engine's
+//! `events.rs` and tejun-watch's docs) so that a view never depends on the
+//! producer crate's internals.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use tejun_journal::{Entry, Journal, Query};
+use tejun_locale::Lang;
+
+use crate::error::Result;
+use crate::events;
+use crate::model::{Layer, Role, Status, Term, Verdict};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub seq: i64,
+    pub at: Timestamp,
+    /// The journal kind (`step.finished`, `incident.note`, ...).
+    pub kind: String,
+    /// What happened, for people.
+    pub event: String,
+    /// Who did it (the event's actor, or the operator a run names).
+    pub who: String,
+    /// Action taken or observation made.
+    pub detail: String,
+    /// Dated afterwards with `--at`.
+    pub backfilled: bool,
+}
+
+/// All entries on the incident's timeline, in seq order.
+pub fn entries(journal: &Journal, id: &str) -> Result<Vec<Entry>> {
+    let subject = events::stream(id);
+    Ok(journal.query(&Query {
+        subject: Some(&subject),
+        ..Query::default()
+    })?)
+}
+
+/// The rows, in time order (ties in journal order).
+pub fn rows(entries: &[Entry], lang: Lang) -> Vec<Row> {
+    let mut rows: Vec<Row> = entries.iter().map(|e| row(e, lang)).collect();
+    rows.sort_by_key(|r| (r.at, r.seq));
+    rows
+}
+
+fn row(entry: &Entry, lang: Lang) -> Row {
+    let p = &entry.payload;
+    let s = |key: &str| text(p, key);
+    let (event, detail): (&str, String) = match entry.kind.as_str() {
+        events::OPENED => (
+            lang.pick("incident opened", "インシデント起票"),
+            format!(
+                "{} {}{}",
+                s("severity"),
+                s("title"),
+                opt(lang, p, "impact", "impact", "影響")
+            ),
+        ),
+        events::STATUS => {
+            let to = parse_word(p, "to", Status::parse)
+                .map(|st| st.label(lang))
+                .unwrap_or_default();
+            let reopen = p.get("reopen").and_then(Value::as_bool).unwrap_or(false);
+            (
+                if reopen {
+                    lang.pick("reopened", "再オープン")
+                } else {
+                    lang.pick("status changed", "状態変更")
+                },
+                if to.is_empty() || to == s("to") {
+                    format!("{} → {}", s("from"), s("to"))
+                } else {
+                    format!("{} → {} ({to})", s("from"), s("to"))
+                },
+            )
+        }
+        events::ROLE => {
+            let role = parse_word(p, "role", Role::parse)
+                .map(|r| r.label(lang))
+                .unwrap_or_default();
+            (
+                lang.pick("role assigned", "役割の割り当て"),
+                format!("{role}: {}", s("name")),
+            )
+        }
+        events::NOTE => (lang.pick("note", "メモ"), s("text")),
+        events::HYPOTHESIS => (
+            lang.pick("hypothesis", "仮説"),
+            format!("{}: {}", s("hypothesis"), s("text")),
+        ),
+        events::VERDICT => {
+            let verdict = parse_word(p, "verdict", Verdict::parse)
+                .map(|v| v.label(lang))
+                .unwrap_or_default();
+            (
+                lang.pick("hypothesis verdict", "仮説の判定"),
+                format!("{}: {verdict} — {}", s("hypothesis"), s("evidence")),
+            )
+        }
+        events::CAUSE => {
+            let layer = parse_word(p, "layer", Layer::parse)
+                .map(|l| l.label(lang))
+                .unwrap_or_default();
+            (
+                lang.pick("cause recorded", "原因の記録"),
+                format!("[{layer}] {}", s("text")),
+            )
+        }
+        events::LESSON => (lang.pick("lesson recorded", "教訓の記録"), s("text")),
+        events::ACTION => {
+            let term = parse_word(p, "term", Term::parse)
+                .map(|t| t.label(lang))
+                .unwrap_or_default();
+            (
+                lang.pick("action recorded", "改善アクションの記録"),
+                format!("[{term}] {} ({})", s("text"), s("owner")),
+            )
+        }
+        events::POSTMORTEM => (
+            lang.pick("postmortem edited", "ポストモーテム編集の取り込み"),
+            s("file"),
+        ),
+        events::REMINDER => (
+            lang.pick("reminder", "リマインダー"),
+            lang.pick(&s("text_en"), &s("text_ja")).to_string(),
+        ),
+        events::EVIDENCE => {
+            let files = p.get("files").and_then(Value::as_array).map_or(0, Vec::len);
+            (
+                lang.pick("evidence collected", "証拠の収集"),
+                format!(
+                    "{} ({files} {}, sha256 {})",
+                    s("bundle"),
+                    lang.pick("files", "ファイル"),
+                    s("bundle_sha256")
+                ),
+            )
+        }
+        events::DETECT_TRIGGERED => (
+            lang.pick("detection", "検知"),
+            format!(
+                "{} {}: {} {} / {}s",
+                lang.pick("rule", "ルール"),
+                s("rule"),
+                s("offender"),
+                lang.pick(
+                    &format!("{} matches", num(p, "count")),
+                    &format!("{} 回一致", num(p, "count"))
+                ),
+                num(p, "findtime_s"),
+            ),
+        ),
+        events::BAN_ADDED => (
+            lang.pick("ban", "遮断 (BAN)"),
+            format!(
+                "{} ({} {}, {} {}s, {})",
+                s("offender"),
+                lang.pick("rule", "ルール"),
+                s("rule"),
+                lang.pick("for", "期間"),
+                num(p, "bantime_s"),
+                s("backend")
+            ),
+        ),
+        "run.started" => (
+            lang.pick("run started", "手順の実行開始"),
+            format!("{} (env {}, run {})", s("runbook"), s("env"), s("run_id")),
+        ),
+        "step.started" => {
+            let what = match p.get("command").and_then(Value::as_str) {
+                Some(cmd) => format!("`{cmd}`"),
+                None => s("kind"),
+            };
+            (
+                lang.pick("step started", "ステップ開始"),
+                format!("{}/{} [{}]: {what}", s("phase"), s("step_id"), s("safety")),
+            )
+        }
+        "step.finished" => {
+            let exit = p
+                .get("exit_code")
+                .and_then(Value::as_i64)
+                .map(|c| format!(", exit {c}"))
+                .unwrap_or_default();
+            (
+                lang.pick("step finished", "ステップ終了"),
+                format!(
+                    "{}/{}: {}{exit} ({} ms)",
+                    s("phase"),
+                    s("step_id"),
+                    s("status"),
+                    num(p, "duration_ms")
+                ),
+            )
+        }
+        "step.confirmed" => (
+            lang.pick("step confirmed", "ステップ確認"),
+            format!(
+                "{}: {}{}",
+                s("step_id"),
+                s("answer"),
+                opt(lang, p, "evidence", "evidence", "根拠")
+            ),
+        ),
+        "rollback.started" => (
+            lang.pick("rollback started", "ロールバック開始"),
+            s("reason"),
+        ),
+        "run.ended" => (
+            lang.pick("run ended", "手順の実行終了"),
+            format!("{} ({} ms)", s("outcome"), num(p, "duration_ms")),
+        ),
+        other => (other, String::new()),
+    };
+    let who = match entry.kind.as_str() {
+        "run.started" => p
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or(&entry.actor)
+            .to_string(),
+        _ => entry.actor.clone(),
+    };
+    Row {
+        seq: entry.seq,
+        at: entry.ts,
+        kind: entry.kind.clone(),
+        event: event.to_string(),
+        who,
+        detail,
+        backfilled: p
+            .get("backfilled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    }
+}
+
+fn text(p: &Value, key: &str) -> String {
+    match p.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn num(p: &Value, key: &str) -> String {
+    p.get(key)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "?".to_string())
+}
+
+fn opt(lang: Lang, p: &Value, key: &str, en: &str, ja: &str) -> String {
+    match p.get(key).and_then(Value::as_str) {
+        Some(v) if !v.is_empty() => format!(" — {}: {v}", lang.pick(en, ja)),
+        _ => String::new(),
+    }
+}
+
+fn parse_word<T>(p: &Value, key: &str, parse: fn(&str) -> Result<T>) -> Option<T> {
+    p.get(key)
+        .and_then(Value::as_str)
+        .and_then(|w| parse(w).ok())
+}

@@ -1,11 +1,222 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun collect`: run the read-only evidence catalogue, layer by layer,
+//! and attach the bundle to an incident.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use tejun_incident::Incidents;
+use tejun_incident::collect::{self, Catalog, Request};
+
+use super::incident::{actor, fail, host, open_journal};
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  tejun collect --incident INC-7K3Q\n  tejun collect --layers os,network --out /var/tmp/evidence\n  tejun collect --layers security,boot --redact-ips --redact-users\n  tejun collect --catalog ./my-catalog.yaml --layers app\n  tejun collect --list"
+)]
+pub struct Args {
+    /// Layers to collect (default: all): os, network, web, mysql, postgres, security, boot, or your catalogue's.
+    #[arg(long, value_delimiter = ',')]
+    layers: Vec<String>,
+    /// Attach the bundle to this incident.
+    #[arg(long)]
+    incident: Option<String>,
+    /// Where to write the bundle (default: evidence/ next to the journal).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace IP addresses with stable pseudonyms ([ip-1]).
+    #[arg(long)]
+    redact_ips: bool,
+    /// Replace user names with stable pseudonyms ([user-1]).
+    #[arg(long)]
+    redact_users: bool,
+    /// Time limit per command (an entry's own `timeout` wins).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    timeout: String,
+    /// Extra catalogue file(s); entries with a built-in id replace it.
+    #[arg(long, value_name = "PATH")]
+    catalog: Vec<PathBuf>,
+    /// List the catalogue instead of collecting.
+    #[arg(long)]
+    list: bool,
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let lang = ctx.lang;
+    let catalog = match load_catalog(&args.catalog, ctx) {
+        Ok(catalog) => catalog,
+        Err(exit) => return exit,
+    };
+    if args.list {
+        return list(&catalog, &args.layers, args.json, ctx);
+    }
+    let Some(timeout) =
+        tejun_runbook::duration::parse_duration(&args.timeout).filter(|d| !d.is_zero())
+    else {
+        ctx.error(
+            &format!(
+                "--timeout {:?} is not a duration like 10s or 2m",
+                args.timeout
+            ),
+            &format!(
+                "--timeout {:?} は 10s や 2m のような時間ではありません",
+                args.timeout
+            ),
+        );
+        return Exit::BadInput;
+    };
+    let Some(journal) = open_journal(ctx) else {
+        return Exit::Failed;
+    };
+    let incident = match &args.incident {
+        Some(id) => match Incidents::new(&journal, actor()).resolve(id) {
+            Ok(full) => Some(full),
+            Err(err) => return fail(ctx, &err),
+        },
+        None => None,
+    };
+    // Refuse unknown layers before anything runs.
+    let selected = match catalog.select(&args.layers) {
+        Ok(entries) => entries.len(),
+        Err(err) => return fail(ctx, &err),
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        ctx.journal_path()
+            .parent()
+            .map(|p| p.join("evidence"))
+            .unwrap_or_else(|| PathBuf::from("evidence"))
+    });
+    let req = Request {
+        layers: args.layers.clone(),
+        incident,
+        out_dir,
+        redact_ips: args.redact_ips,
+        redact_users: args.redact_users,
+        timeout,
+        host: host(),
+        actor: actor(),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(selected as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut progress = |entry: &collect::CatalogEntry| {
+        if let Some(bar) = &bar {
+            bar.set_message(entry.id.clone());
+            bar.inc(1);
+        }
+    };
+    let report = match collect::collect(&journal, &catalog, &req, &mut progress) {
+        Ok(report) => report,
+        Err(err) => return fail(ctx, &err),
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        let outcomes: Vec<_> = report
+            .outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "id": o.id, "layer": o.layer, "command": o.command, "status": o.status.as_str(),
+                    "exit_code": o.exit_code, "duration_ms": o.duration_ms, "reason": o.reason,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "bundle": report.bundle.path, "sha256": report.bundle.sha256, "incident": req.incident,
+            "files": report.bundle.files, "commands": outcomes,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    for o in &report.outcomes {
+        let reason = o
+            .reason
+            .as_deref()
+            .map(|r| format!("  ({r})"))
+            .unwrap_or_default();
+        println!(
+            "{:<10} {:<20} {:<10}{reason}",
+            o.layer,
+            o.id,
+            o.status.as_str()
+        );
+    }
+    println!(
+        "{}: {}",
+        lang.pick("bundle", "バンドル"),
+        report.bundle.path.display()
+    );
+    println!("sha256: {}", report.bundle.sha256);
+    if let Some(id) = &req.incident {
+        println!(
+            "{}",
+            lang.pick(
+                &format!("attached to {id}"),
+                &format!("{id} に添付しました")
+            )
+        );
+    }
+    Exit::Ok
+}
+
+fn load_catalog(files: &[PathBuf], ctx: &Context) -> Result<Catalog, Exit> {
+    let mut catalog = Catalog::built_in().map_err(|err| fail(ctx, &err))?;
+    for path in files {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            ctx.error(
+                &format!("cannot read catalogue {}: {e}", path.display()),
+                &format!("カタログ {} を読めません: {e}", path.display()),
+            );
+            Exit::BadInput
+        })?;
+        catalog
+            .add(&source, &path.display().to_string())
+            .map_err(|err| fail(ctx, &err))?;
+    }
+    Ok(catalog)
+}
+
+fn list(catalog: &Catalog, layers: &[String], json: bool, ctx: &Context) -> Exit {
+    let entries = match catalog.select(layers) {
+        Ok(entries) => entries,
+        Err(err) => return fail(ctx, &err),
+    };
+    if json {
+        let value: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "layer": e.layer, "title": {"en": e.title_en, "ja": e.title_ja},
+                    "run": e.run, "timeout_s": e.timeout.map(|t| t.as_secs_f64()), "origin": e.origin,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        for e in entries {
+            println!(
+                "{:<10} {:<20} {:<40} {}",
+                e.layer,
+                e.id,
+                e.run.join(" "),
+                ctx.lang.pick(&e.title_en, &e.title_ja)
+            );
+        }
+    }
+    Exit::Ok
 }

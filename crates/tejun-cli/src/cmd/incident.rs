@@ -1,10 +1,493 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun incident`: open incidents and work on them. Every subcommand
+//! validates against the incident as folded from the journal and then
+//! appends one event; refused input writes nothing and exits 2.
+
+use anstyle::{AnsiColor, Style};
+use clap::Subcommand;
+use jiff::Timestamp;
+use tejun_incident::{
+    Error, Incident, Incidents, Layer, OpenRequest, Role, Status, Term, Verdict, timeline,
+};
+use tejun_journal::Journal;
+use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
 
-#[derive(clap::Subcommand, Debug)]
-pub enum Command {}
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open an incident; prints its short id.
+    #[command(
+        after_help = "Examples:\n  tejun incident open --title 'DB connection timeouts' --severity P1 --impact 'checkout fails for all users'\n  tejun incident open --title 'AZ degraded' --severity P0 --started-at '2026-11-22 09:15' --at '09:20'"
+    )]
+    Open {
+        #[arg(long)]
+        title: String,
+        /// P0 (full outage), P1 (major function broken), P2 (minor function broken), P3 (latent risk), or the inventory's.
+        #[arg(long)]
+        severity: String,
+        /// Who or what is affected.
+        #[arg(long)]
+        impact: Option<String>,
+        /// When the impact began (default: when it was detected).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        started_at: Option<String>,
+        /// When it was detected, if earlier than now (marked backfilled).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+    /// List incidents.
+    #[command(
+        after_help = "Examples:\n  tejun incident list\n  tejun incident list --status active --severity P0,P1\n  tejun incident list --json"
+    )]
+    List {
+        /// Only these statuses (comma-separated; `active` = not resolved or closed).
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<String>,
+        /// Only these severities (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        severity: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an incident and its timeline (runs, detections, bans, notes...).
+    #[command(
+        after_help = "Examples:\n  tejun incident show INC-7K3Q\n  TZ=Asia/Tokyo tejun incident show 7k\n  tejun incident show 7k --json"
+    )]
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the status: investigating, identified, mitigated, resolved, closed.
+    #[command(
+        after_help = "Examples:\n  tejun incident status 7k investigating\n  tejun incident status 7k mitigated --at '14:45'\n  tejun incident status 7k investigating   # reopen a resolved incident"
+    )]
+    Status {
+        id: String,
+        status: String,
+        /// When it happened, for things learned afterwards (marked backfilled).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+    /// Name who holds a role: commander, scribe, comms, responder.
+    #[command(
+        after_help = "Examples:\n  tejun incident role 7k commander 'Sato'\n  tejun incident role 7k scribe 'Suzuki'"
+    )]
+    Role {
+        id: String,
+        role: String,
+        name: String,
+    },
+    /// Add a note to the timeline.
+    #[command(
+        after_help = "Examples:\n  tejun incident note 7k 'load average 25 on db-1'\n  tejun incident note 7k 'customer reported 503s' --at 14:28"
+    )]
+    Note {
+        id: String,
+        text: String,
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+    /// Record a hypothesis; prints its id (for `verdict`).
+    #[command(
+        after_help = "Examples:\n  tejun incident hypothesis 7k 'an unindexed query exhausts the connection pool'"
+    )]
+    Hypothesis { id: String, text: String },
+    /// Confirm or reject a hypothesis, with the evidence.
+    #[command(
+        after_help = "Examples:\n  tejun incident verdict INC-7K3Q-H1 confirmed --evidence 'slow log: 50k-row filesort'\n  tejun incident verdict 7k-h2 rejected --evidence 'cache hit rate normal'"
+    )]
+    Verdict {
+        hypothesis: String,
+        verdict: String,
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Record a root cause in one layer, with its 5 whys.
+    #[command(
+        after_help = "Examples:\n  tejun incident cause 7k --layer technical 'LIKE query without index' --why 'no index on name' --why 'no query review'\n  tejun incident cause 7k --layer process 'no staging load test'"
+    )]
+    Cause {
+        id: String,
+        /// technical, process or organisational.
+        #[arg(long)]
+        layer: String,
+        text: String,
+        /// One "why", in order; repeat up to five times.
+        #[arg(long = "why")]
+        whys: Vec<String>,
+    },
+    /// Record a lesson learned.
+    #[command(
+        after_help = "Examples:\n  tejun incident lesson 7k 'trends need alerts, not only thresholds'"
+    )]
+    Lesson { id: String, text: String },
+    /// Record an improvement action with its owner.
+    #[command(
+        after_help = "Examples:\n  tejun incident action 7k --term short --owner 'DB team' 'add the missing index'\n  tejun incident action 7k --term long --owner SRE 'archive old rows monthly'"
+    )]
+    Action {
+        id: String,
+        /// short, mid or long.
+        #[arg(long)]
+        term: String,
+        #[arg(long)]
+        owner: String,
+        text: String,
+    },
+}
 
-pub fn run(command: Command, _ctx: &Context) -> Exit {
-    match command {}
+pub fn run(command: Command, ctx: &Context) -> Exit {
+    let Some(journal) = open_journal(ctx) else {
+        return Exit::Failed;
+    };
+    let settings = match settings(ctx) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
+    };
+    let ops = Incidents::new(&journal, actor())
+        .zone(ctx.zone.clone())
+        .settings(settings);
+    match execute(command, &ops, ctx) {
+        Ok(()) => Exit::Ok,
+        Err(err) => fail(ctx, &err),
+    }
+}
+
+fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), Error> {
+    let lang = ctx.lang;
+    let time = |text: &Option<String>| -> Result<Option<Timestamp>, Error> {
+        text.as_deref()
+            .map(|t| tejun_incident::time::parse(t, &ctx.zone, ops.now()))
+            .transpose()
+    };
+    match command {
+        Command::Open {
+            title,
+            severity,
+            impact,
+            started_at,
+            at,
+        } => {
+            let req = OpenRequest {
+                title,
+                severity,
+                impact,
+                started_at: time(&started_at)?,
+                detected_at: time(&at)?,
+                source: "cli".to_string(),
+            };
+            let id = ops.open(&req)?;
+            println!("{id}");
+        }
+        Command::List {
+            status,
+            severity,
+            json,
+        } => {
+            let statuses = parse_statuses(&status)?;
+            let incidents: Vec<Incident> = ops
+                .list()?
+                .into_iter()
+                .filter(|inc| statuses.is_empty() || statuses.contains(&inc.status))
+                .filter(|inc| {
+                    severity.is_empty()
+                        || severity
+                            .iter()
+                            .any(|s| s.eq_ignore_ascii_case(&inc.severity))
+                })
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&incidents).unwrap_or_default()
+                );
+            } else {
+                print_list(&incidents, ctx);
+            }
+        }
+        Command::Show { id, json } => {
+            let id = ops.resolve(&id)?;
+            let incident = ops.load(&id)?;
+            let entries = timeline::entries(ops.journal(), &id)?;
+            let rows = timeline::rows(&entries, lang);
+            if json {
+                let value = serde_json::json!({ "incident": incident, "timeline": rows });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else {
+                print_show(&incident, &rows, ctx);
+            }
+        }
+        Command::Status { id, status, at } => {
+            let id = ops.resolve(&id)?;
+            let to = Status::parse(&status)?;
+            let change = ops.set_status(&id, to, time(&at)?)?;
+            let what = if change.reopen {
+                lang.pick("reopened", "再オープンしました")
+            } else {
+                ""
+            };
+            println!("{id}: {} → {} {what}", change.from, change.to);
+        }
+        Command::Role { id, role, name } => {
+            let id = ops.resolve(&id)?;
+            let role = Role::parse(&role)?;
+            ops.assign_role(&id, role, &name)?;
+            println!("{id}: {} = {}", role.label(lang), name.trim());
+        }
+        Command::Note { id, text, at } => {
+            let id = ops.resolve(&id)?;
+            ops.note(&id, &text, time(&at)?)?;
+            println!("{id}: {}", lang.pick("note added", "メモを追加しました"));
+        }
+        Command::Hypothesis { id, text } => {
+            let id = ops.resolve(&id)?;
+            println!("{}", ops.hypothesis(&id, &text)?);
+        }
+        Command::Verdict {
+            hypothesis,
+            verdict,
+            evidence,
+        } => {
+            let verdict = Verdict::parse(&verdict)?;
+            let hyp = ops.verdict(&hypothesis, verdict, &evidence)?;
+            println!("{hyp}: {}", verdict.label(lang));
+        }
+        Command::Cause {
+            id,
+            layer,
+            text,
+            whys,
+        } => {
+            let id = ops.resolve(&id)?;
+            let layer = Layer::parse(&layer)?;
+            ops.cause(&id, layer, &text, &whys)?;
+            println!(
+                "{id}: {} ({})",
+                lang.pick("cause recorded", "原因を記録しました"),
+                layer.label(lang)
+            );
+        }
+        Command::Lesson { id, text } => {
+            let id = ops.resolve(&id)?;
+            ops.lesson(&id, &text)?;
+            println!(
+                "{id}: {}",
+                lang.pick("lesson recorded", "教訓を記録しました")
+            );
+        }
+        Command::Action {
+            id,
+            term,
+            owner,
+            text,
+        } => {
+            let id = ops.resolve(&id)?;
+            let term = Term::parse(&term)?;
+            ops.action(&id, term, &owner, &text)?;
+            println!(
+                "{id}: {} ({}, {})",
+                lang.pick("action recorded", "改善アクションを記録しました"),
+                term.label(lang),
+                owner.trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parse_statuses(words: &[String]) -> Result<Vec<Status>, Error> {
+    let mut statuses = Vec::new();
+    for word in words {
+        if word.eq_ignore_ascii_case("active") {
+            statuses.extend(Status::ALL.iter().copied().filter(|s| s.is_active()));
+        } else {
+            statuses.push(Status::parse(word)?);
+        }
+    }
+    Ok(statuses)
+}
+
+fn print_list(incidents: &[Incident], ctx: &Context) {
+    let lang = ctx.lang;
+    if incidents.is_empty() {
+        println!("{}", lang.pick("no incidents", "インシデントはありません"));
+        return;
+    }
+    let bold = Style::new().bold();
+    anstream::println!(
+        "{bold}{:<10} {:<4} {:<14} {:<24} {}{bold:#}",
+        "ID",
+        lang.pick("SEV", "重大度"),
+        lang.pick("STATUS", "状態"),
+        lang.pick("DETECTED", "検知"),
+        lang.pick("TITLE", "タイトル")
+    );
+    for inc in incidents {
+        let colour = severity_style(&inc.severity);
+        anstream::println!(
+            "{:<10} {colour}{:<4}{colour:#} {:<14} {:<24} {}",
+            inc.id,
+            inc.severity,
+            inc.status.as_str(),
+            ctx.format_time(inc.detected_at),
+            inc.title
+        );
+    }
+}
+
+fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
+    let lang = ctx.lang;
+    let bold = Style::new().bold();
+    let colour = severity_style(&inc.severity);
+    let label = inc.status.label(lang);
+    let status = if label == inc.status.as_str() {
+        label.to_string()
+    } else {
+        format!("{} ({label})", inc.status)
+    };
+    anstream::println!(
+        "{bold}{} {}{bold:#}  {colour}{}{colour:#}  {status}",
+        inc.id,
+        inc.title,
+        inc.severity
+    );
+    let field = |en: &str, ja: &str, value: String| println!("  {:<14} {value}", lang.pick(en, ja));
+    field("started", "発生", ctx.format_time(inc.started_at));
+    field("detected", "検知", ctx.format_time(inc.detected_at));
+    if let Some(at) = inc.resolved_at() {
+        field("resolved", "復旧", ctx.format_time(at));
+    }
+    field(
+        "impact",
+        "影響範囲",
+        inc.impact.clone().unwrap_or_else(|| "—".to_string()),
+    );
+    for role in Role::ALL {
+        if let Some(name) = inc.role(*role) {
+            field(role.as_str(), role.label(lang), name.to_string());
+        }
+    }
+    for hyp in &inc.hypotheses {
+        let verdict = hyp
+            .verdict
+            .as_ref()
+            .map_or(lang.pick("open", "未判定"), |v| v.verdict.label(lang));
+        field(
+            "hypothesis",
+            "仮説",
+            format!("{} [{verdict}] {}", hyp.id, hyp.text),
+        );
+    }
+    println!();
+    anstream::println!("{bold}{}{bold:#}", lang.pick("Timeline", "タイムライン"));
+    for row in rows {
+        let mark = if row.backfilled {
+            lang.pick(" (backfilled)", " (事後記入)")
+        } else {
+            ""
+        };
+        println!(
+            "  {}{mark}  {}  [{}]  {}",
+            ctx.format_time(row.at),
+            row.event,
+            row.who,
+            row.detail
+        );
+    }
+}
+
+fn severity_style(severity: &str) -> Style {
+    match severity {
+        "P0" => AnsiColor::Red.on_default().bold(),
+        "P1" => AnsiColor::Red.on_default(),
+        "P2" => AnsiColor::Yellow.on_default(),
+        _ => Style::new(),
+    }
+}
+
+/// Prints a library error in the operator's language and picks the exit
+/// code: 2 for bad input (nothing was written), 1 otherwise.
+pub(crate) fn fail(ctx: &Context, err: &Error) -> Exit {
+    let text = err.localize(ctx.lang);
+    ctx.error(&text, &text);
+    if err.is_input() {
+        Exit::BadInput
+    } else {
+        Exit::Failed
+    }
+}
+
+pub(crate) fn open_journal(ctx: &Context) -> Option<Journal> {
+    match ctx.open_journal() {
+        Ok(journal) => Some(journal),
+        Err(e) => {
+            ctx.error(
+                &format!("cannot open the journal: {e}"),
+                &format!("ジャーナルを開けません: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// The inventory's incident settings, or the defaults without an inventory.
+pub(crate) fn settings(ctx: &Context) -> Result<tejun_incident::IncidentSettings, Exit> {
+    let Some(path) = ctx.inventory_path() else {
+        return Ok(tejun_incident::IncidentSettings::default());
+    };
+    let source = std::fs::read_to_string(&path).map_err(|e| {
+        ctx.error(
+            &format!("cannot read inventory {}: {e}", path.display()),
+            &format!("インベントリ {} を読めません: {e}", path.display()),
+        );
+        Exit::BadInput
+    })?;
+    match tejun_runbook::parse_inventory(&source, &path.display().to_string()) {
+        Ok(inventory) => Ok(inventory.incidents),
+        Err(diagnostics) => {
+            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
+            Err(Exit::BadInput)
+        }
+    }
+}
+
+/// `user@host`, as written into every event.
+pub(crate) fn actor() -> String {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(account_name)
+        .unwrap_or_else(|| "unknown".to_string());
+    format!("{user}@{}", host())
+}
+
+pub(crate) fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+/// The account name of this process's uid, from /proc and /etc/passwd
+/// (when `USER` is unset, as under cron or systemd).
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_string())
+    })
 }
