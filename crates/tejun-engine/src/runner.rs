@@ -296,6 +296,7 @@ impl Runner<'_> {
     }
 
     fn start(&self, step: &PlannedStep, attempt: u32) -> Result<(), EngineError> {
+        crash_point("before-start", &step.step.id);
         self.recorder.record(RunEvent::StepStarted(StepStarted {
             run_id: self.run_id.clone(),
             phase: step.phase.as_str().to_string(),
@@ -305,7 +306,9 @@ impl Runner<'_> {
             kind: step.step.kind.name().to_string(),
             safety: step.step.safety.as_str().to_string(),
             command: step.display_command.clone(),
-        }))
+        }))?;
+        crash_point("after-start", &step.step.id);
+        Ok(())
     }
 
     fn finish(
@@ -335,7 +338,9 @@ impl Runner<'_> {
         self.replay
             .steps
             .insert(step.step.id.clone(), StepRecord::Finished(finished.clone()));
-        self.recorder.record(RunEvent::StepFinished(finished))
+        self.recorder.record(RunEvent::StepFinished(finished))?;
+        crash_point("after-finish", &step.step.id);
+        Ok(())
     }
 
     fn command_step(
@@ -567,6 +572,21 @@ fn evaluate(command: &Command, done: &Executed, timeout: Duration) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Crash testing: with `TEJUN_CRASH_AT=<point>:<step id>` (points:
+/// `before-start`, `after-start`, `after-finish`), the process sends itself
+/// SIGKILL right there, so tests can prove resume at exact points between
+/// the durable writes. A real SIGKILL, not a simulated one: nothing after it
+/// runs, no destructor, no flush.
+fn crash_point(point: &str, step_id: &str) {
+    static CRASH_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let target = CRASH_AT.get_or_init(|| std::env::var("TEJUN_CRASH_AT").ok());
+    if let Some(target) = target
+        && target.split_once(':') == Some((point, step_id))
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 /// The last lines of `text`, bounded in lines and bytes.

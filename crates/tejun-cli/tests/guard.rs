@@ -1,0 +1,295 @@
+//! The environment guard, fail-closed: every refusal happens before any
+//! step runs (proved by marker files that must not appear), exits 2, says
+//! why, and is journaled as `run.refused`.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+use tejun_journal::{Journal, Query};
+use tempfile::TempDir;
+
+const INVENTORY: &str = "\
+environments:
+  dev:
+    color: green
+  staging:
+    color: yellow
+    paths: ['**/staging-*.conf']
+  production:
+    color: red
+    protected: true
+    paths: ['**/production-*.conf']
+";
+
+struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let lab = Lab::bare();
+        lab.write("tejun.yaml", INVENTORY);
+        lab
+    }
+
+    /// No inventory anywhere.
+    fn bare() -> Lab {
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C");
+        cmd
+    }
+
+    fn marker_exists(&self) -> bool {
+        self.path("marker").exists()
+    }
+
+    fn refusals(&self) -> Vec<serde_json::Value> {
+        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
+        journal
+            .query(&Query {
+                kind_prefix: Some("run.refused"),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect()
+    }
+
+    /// A runbook for `envs` whose one step creates `marker`.
+    fn book(&self, envs: &str, extra_step_keys: &str) {
+        self.write(
+            "book.yaml",
+            &format!(
+                "name: guarded\nenv: {envs}\nexecute:\n  - id: touch-marker\n    run: touch {}\n{extra_step_keys}",
+                self.path("marker").display()
+            ),
+        );
+    }
+}
+
+fn repo_file(relative: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(relative)).unwrap()
+}
+
+#[test]
+fn a_runbook_is_refused_in_an_environment_it_was_not_written_for() {
+    let lab = Lab::new();
+    lab.book("dev", "");
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("refusing to run in environment `staging`").and(contains("written for dev")),
+        );
+    assert!(!lab.marker_exists());
+    let refusals = lab.refusals();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0]["env"], "staging");
+}
+
+#[test]
+fn an_environment_the_inventory_does_not_define_is_refused() {
+    let lab = Lab::new();
+    lab.book("[dev, qa]", "");
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "qa", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("`qa` is not defined in the inventory"));
+    assert!(!lab.marker_exists());
+}
+
+#[test]
+fn no_inventory_means_no_run_and_says_how_to_create_one() {
+    let lab = Lab::bare();
+    lab.book("dev", "");
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("no inventory").and(contains("examples/tejun.yaml")));
+    assert!(!lab.marker_exists());
+}
+
+#[test]
+fn the_wrong_file_example_is_refused_before_any_step() {
+    let lab = Lab::new();
+    let conf_dir = lab.path("nginx");
+    std::fs::create_dir(&conf_dir).unwrap();
+    let production = "upstream app {\n    server 10.0.0.1:8080;\n}\n";
+    std::fs::write(conf_dir.join("production-site.conf"), production).unwrap();
+    std::fs::write(conf_dir.join("staging-site.conf"), production).unwrap();
+    lab.write("tejun.yaml", &repo_file("examples/tejun.yaml"));
+    lab.write("wrong-file.yaml", &repo_file("examples/wrong-file.yaml"));
+    let conf_var = format!("conf_dir={}", conf_dir.display());
+    lab.tejun()
+        .args([
+            "run",
+            "wrong-file.yaml",
+            "--env",
+            "staging",
+            "--yes",
+            "--var",
+            &conf_var,
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("step `add-weights`")
+                .and(contains("production-site.conf"))
+                .and(contains("pins to environment `production`")),
+        );
+    // Not even the read-only pre check ran, and the file is untouched.
+    assert_eq!(
+        std::fs::read_to_string(conf_dir.join("production-site.conf")).unwrap(),
+        production
+    );
+    let refusals = lab.refusals();
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("production-site.conf")
+    );
+    let journal = Journal::open(&lab.path(".tejun/journal.db")).unwrap();
+    let steps = journal
+        .query(&Query {
+            kind_prefix: Some("step."),
+            ..Query::default()
+        })
+        .unwrap();
+    assert!(steps.is_empty(), "no step may start: {steps:?}");
+}
+
+#[test]
+fn a_backup_of_a_file_pinned_elsewhere_is_refused() {
+    let lab = Lab::new();
+    lab.write("production-site.conf", "x");
+    lab.book(
+        "staging",
+        "  - id: keep-copy\n    backup: production-site.conf\n",
+    );
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("keep-copy").and(contains("production")));
+    assert!(!lab.marker_exists());
+}
+
+#[test]
+fn a_protected_environment_needs_its_name_typed() {
+    let lab = Lab::new();
+    lab.book("production", "");
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "production", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("protected environment").and(contains("--confirm-env")));
+    assert!(!lab.marker_exists());
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "staging",
+        ])
+        .assert()
+        .code(2);
+    assert!(!lab.marker_exists());
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "production",
+        ])
+        .assert()
+        .code(0);
+    assert!(lab.marker_exists());
+}
+
+#[test]
+fn a_destructive_step_in_a_protected_environment_needs_its_own_confirmation() {
+    let lab = Lab::new();
+    lab.book("production", "    safety: destructive\n");
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "production",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("destructive step `touch-marker`"));
+    assert!(!lab.marker_exists());
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "production",
+            "--confirm-destructive",
+        ])
+        .assert()
+        .code(0);
+    assert!(lab.marker_exists());
+}
+
+#[test]
+fn refusals_are_in_japanese_with_lang_ja() {
+    let lab = Lab::new();
+    lab.book("dev", "");
+    lab.tejun()
+        .args([
+            "--lang",
+            "ja",
+            "run",
+            "book.yaml",
+            "--env",
+            "staging",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("実行を拒否しました"));
+}

@@ -1,0 +1,319 @@
+//! Resume after a real SIGKILL, at every point between the durable writes:
+//! before a step's start is journaled, after it is journaled but before the
+//! command runs, while the command runs, and after its end is journaled but
+//! before the next step. Each step appends a line to a marker file; the
+//! markers prove that finished steps run exactly once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+const INVENTORY: &str = "environments:\n  dev:\n    color: green\n";
+
+struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let lab = Lab {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        lab.write("tejun.yaml", INVENTORY);
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C");
+        cmd
+    }
+
+    fn markers(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("markers"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Runs `book.yaml` with `--json`, expecting it to be killed at `crash`;
+    /// returns the run id from the `run.started` line.
+    fn run_until_crash(&self, crash: &str) -> String {
+        let out = self
+            .tejun()
+            .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
+            .env("TEJUN_CRASH_AT", crash)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            None,
+            "tejun should have died of SIGKILL: {out:?}"
+        );
+        run_id(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+fn run_id(json_lines: &str) -> String {
+    let first = json_lines.lines().next().expect("a run.started line");
+    let event: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(event["kind"], "run.started");
+    event["payload"]["run_id"].as_str().unwrap().to_string()
+}
+
+/// Three steps, each appending its marker.
+fn three_steps(markers: &Path) -> String {
+    let m = markers.display();
+    format!(
+        "name: three\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
+    )
+}
+
+#[test]
+fn killed_between_two_steps_resumes_with_the_next_step() {
+    let lab = Lab::new();
+    lab.write("book.yaml", &three_steps(&lab.path("markers")));
+    let id = lab.run_until_crash("after-finish:step-1");
+    assert_eq!(lab.markers(), ["step-1"]);
+    lab.tejun().args(["resume", &id, "--yes"]).assert().code(0);
+    assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
+}
+
+#[test]
+fn killed_before_a_step_started_runs_it_once_on_resume() {
+    let lab = Lab::new();
+    lab.write("book.yaml", &three_steps(&lab.path("markers")));
+    let id = lab.run_until_crash("before-start:step-2");
+    assert_eq!(lab.markers(), ["step-1"]);
+    // Nothing is unknown: step-2's start was never recorded.
+    lab.tejun().args(["resume", &id, "--yes"]).assert().code(0);
+    assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
+}
+
+#[test]
+fn killed_after_start_is_unknown_and_retry_runs_it() {
+    let lab = Lab::new();
+    lab.write("book.yaml", &three_steps(&lab.path("markers")));
+    let id = lab.run_until_crash("after-start:step-2");
+    assert_eq!(lab.markers(), ["step-1"]);
+    // Non-interactive without --on-unknown: refused, nothing runs.
+    lab.tejun()
+        .args(["resume", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--on-unknown"));
+    assert_eq!(lab.markers(), ["step-1"]);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(0);
+    assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
+    // And the run is over: a second resume is refused.
+    lab.tejun()
+        .args(["resume", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("already ended"));
+}
+
+/// Starts a run whose step-2 is long, waits until it is running, and kills
+/// tejun with SIGKILL from outside. Returns the run id.
+fn kill_during_long_step(lab: &Lab) -> String {
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: long\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2-start >> {m}; sleep 5; echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
+        ),
+    );
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
+        .current_dir(lab.dir.path())
+        .env_remove("TEJUN_DB")
+        .env_remove("TEJUN_INVENTORY")
+        .env_remove("TEJUN_CRASH_AT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lab.markers().contains(&"step-2-start".to_string()) {
+        assert!(Instant::now() < deadline, "step-2 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let out = child.wait_with_output().unwrap();
+    run_id(&String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn killed_during_a_long_step_then_skipped() {
+    let lab = Lab::new();
+    let id = kill_during_long_step(&lab);
+    // The step's shell died with tejun: its tail never runs.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lab.markers(), ["step-1", "step-2-start"]);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "skip"])
+        .assert()
+        .code(0);
+    assert_eq!(lab.markers(), ["step-1", "step-2-start", "step-3"]);
+}
+
+#[test]
+fn killed_during_a_long_step_then_retried() {
+    let lab = Lab::new();
+    let id = kill_during_long_step(&lab);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(0);
+    assert_eq!(
+        lab.markers(),
+        ["step-1", "step-2-start", "step-2-start", "step-2", "step-3"]
+    );
+}
+
+#[test]
+fn unknown_step_resolved_by_rollback_runs_the_rollback_plan() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: rb\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2 >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-start:step-2");
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "rollback"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("ROLLED BACK"));
+    assert_eq!(lab.markers(), ["step-1", "undo"]);
+}
+
+#[test]
+fn killed_during_rollback_continues_the_rollback() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: rb\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: breaks\n    run: exit 1\nrollback:\n  steps:\n    - id: undo-1\n      run: echo undo-1 >> {m}\n    - id: undo-2\n      run: echo undo-2 >> {m}\n  checks:\n    - id: undone\n      check: grep -q undo-2 {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-finish:undo-1");
+    assert_eq!(lab.markers(), ["step-1", "undo-1"]);
+    lab.tejun()
+        .args(["resume", &id, "--yes"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("ROLLED BACK"));
+    assert_eq!(lab.markers(), ["step-1", "undo-1", "undo-2"]);
+}
+
+#[test]
+fn resume_refuses_a_changed_runbook() {
+    let lab = Lab::new();
+    let book = three_steps(&lab.path("markers"));
+    lab.write("book.yaml", &book);
+    let id = lab.run_until_crash("after-finish:step-1");
+    lab.write("book.yaml", &format!("{book}# edited after the crash\n"));
+    lab.tejun()
+        .args(["resume", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("changed since the run started"));
+    assert_eq!(lab.markers(), ["step-1"]);
+}
+
+#[test]
+fn resume_refuses_a_run_another_process_still_runs() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: busy\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}; sleep 3\n",
+            m = m.display()
+        ),
+    );
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
+        .current_dir(lab.dir.path())
+        .env_remove("TEJUN_DB")
+        .env_remove("TEJUN_INVENTORY")
+        .env_remove("TEJUN_CRASH_AT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.markers().is_empty() {
+        assert!(Instant::now() < deadline, "step-1 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let runs = std::fs::read_dir(lab.path(".tejun/runs")).unwrap();
+    let id = runs
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("still running"));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(lab.markers(), ["step-1"]);
+}
+
+#[test]
+fn a_non_interactive_run_pauses_at_a_confirm_without_auto() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: ask\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\npost:\n  - id: looks-good\n    confirm: Does the site answer?\n  - id: step-3\n    run: echo step-3 >> {m}\n"
+        ),
+    );
+    let out = lab
+        .tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"run.paused\""), "{stdout}");
+    assert!(!stdout.contains("\"run.ended\""), "{stdout}");
+    let id = run_id(&stdout);
+    // Still nobody to answer: it pauses again, and step-1 is not re-run.
+    lab.tejun().args(["resume", &id, "--yes"]).assert().code(1);
+    assert_eq!(lab.markers(), ["step-1"]);
+}
