@@ -178,6 +178,9 @@ pub enum ErrorKind {
     BadWebhook {
         value: String,
     },
+    PlaceholderInQuotes {
+        name: String,
+    },
     KeyNotForKind {
         key: String,
         kind: &'static str,
@@ -334,6 +337,14 @@ impl ErrorKind {
                 Lang::En => format!("invalid webhook URL `{value}`: use http:// or https://"),
                 Lang::Ja => format!("Webhook URL `{value}` が不正です: http:// か https:// で始めてください"),
             },
+            K::PlaceholderInQuotes { name } => match lang {
+                Lang::En => format!(
+                    "`{{{{{name}}}}}` is inside shell quotes; tejun quotes every value itself, and inside quotes a value could run commands"
+                ),
+                Lang::Ja => format!(
+                    "`{{{{{name}}}}}` がシェルのクォート内にあります。tejun は値を自動でクォートします。クォート内では値がコマンドとして実行される恐れがあります"
+                ),
+            },
             K::KeyNotForKind { key, kind } => match lang {
                 Lang::En => format!("`{key}` does not apply to a `{kind}` step"),
                 Lang::Ja => format!("`{key}` は `{kind}` ステップには指定できません"),
@@ -358,6 +369,7 @@ impl ErrorKind {
             K::Syntax(_) => lang.pick("here", "ここ"),
             K::UnknownKey { .. } => lang.pick("not a known key here", "ここでは使えないキー"),
             K::UndefinedVariable { .. } => lang.pick("not defined in `vars`", "`vars` に未定義"),
+            K::PlaceholderInQuotes { .. } => lang.pick("inside quotes", "クォート内"),
             K::DuplicateStepId { .. } => lang.pick("used again here", "ここで再使用"),
             K::UnknownEnvironment { .. } => lang.pick("not in the inventory", "インベントリに無い"),
             K::CheckNotReadOnly { .. } => lang.pick("check is read-only", "check は読み取り専用"),
@@ -389,6 +401,20 @@ impl ErrorKind {
             K::UnknownKey { allowed, .. } if !allowed.is_empty() => Some(match lang {
                 Lang::En => format!("allowed keys: {}", allowed.join(", ")),
                 Lang::Ja => format!("使えるキー: {}", allowed.join(", ")),
+            }),
+            K::Syntax(msg) if msg.contains("mapping values are not allowed") => Some(
+                lang.pick(
+                    "a plain value cannot contain `: `; quote the whole value, or write `run: >-` and the command on the next line",
+                    "クォートなしの値には `: ` を含められません。値全体をクォートするか、`run: >-` と書いて次の行にコマンドを書いてください",
+                )
+                .to_string(),
+            ),
+            K::Syntax(msg) if msg.contains("tab") => Some(
+                lang.pick("indent with spaces, not tabs", "インデントにはタブではなくスペースを使ってください").to_string(),
+            ),
+            K::PlaceholderInQuotes { name } => Some(match lang {
+                Lang::En => format!("close the quotes before it: \"Bearer \"{{{{{name}}}}} (adjacent words join)"),
+                Lang::Ja => format!("直前でクォートを閉じてください: \"Bearer \"{{{{{name}}}}} (隣接した語は連結されます)"),
             }),
             K::BadPlaceholder => Some(
                 lang.pick(

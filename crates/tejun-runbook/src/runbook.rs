@@ -20,7 +20,7 @@ use crate::model::{
     Span, Step, StepKind, Template, VarDef, VarValue, Verdict,
 };
 use crate::plan::BUILTINS;
-use crate::template::{is_identifier, placeholders};
+use crate::template::{is_identifier, placeholders, placeholders_in_quotes};
 use crate::walk::{Fields, non_empty_string, string_list, wrong_type};
 use crate::yaml::{self, Node, Value};
 
@@ -533,6 +533,21 @@ impl Reader<'_, '_> {
     fn command(&mut self, fields: &Fields, body: &Node, kind: &str) -> Option<Command> {
         let (_, _) = non_empty_string(self.sink, body, kind)?;
         let command = self.template(body, kind)?;
+        let quoted = placeholders_in_quotes(&command.source);
+        for at in &quoted {
+            let end = command.source[*at..]
+                .find("}}")
+                .map_or(command.source.len(), |e| at + e + 2);
+            let name = command.source[at + 2..end.saturating_sub(2).max(at + 2)]
+                .trim()
+                .to_string();
+            let span = self.locate(body, &command.source, *at, end - at);
+            self.sink
+                .error(span, ErrorKind::PlaceholderInQuotes { name });
+        }
+        if !quoted.is_empty() {
+            return None;
+        }
         let mut expect_exit = vec![0];
         let mut expect_stdout = None;
         let mut expect_stderr = None;

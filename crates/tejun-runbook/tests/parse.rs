@@ -25,7 +25,7 @@ pre:
   - check: test -f {{conf}}
 execute:
   - id: apply
-    run: sed -i 's/weight=1/weight={{weight}}/' {{conf}}
+    run: sed -i 's/weight=1/weight='{{weight}}/ {{conf}}
     expect: {exit: [0], stdout: "^$"}
     retries: 2
     retry_delay: 500ms
@@ -161,6 +161,15 @@ fn var_literals_may_use_builtins_and_earlier_vars_only() {
     let src =
         "name: x\nenv: dev\nvars:\n  a: '{{runbook_dir}}/a'\n  b: {value: '{{a}}/{{c}}'}\n  c: z\n";
     assert_eq!(positions(src), [(5, 21)]);
+}
+
+#[test]
+fn placeholders_inside_shell_quotes_are_refused() {
+    let src = "name: x\nvars: {t: a}\nenv: dev\nexecute:\n  - run: curl -H \"Bearer {{t}}\" -H \"Bearer \"{{t}}\n";
+    let found = errors(src);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(matches!(&found[0].2, ErrorKind::PlaceholderInQuotes { name } if name == "t"));
+    assert_eq!((found[0].0, found[0].1), (5, 26));
 }
 
 #[test]
