@@ -1,0 +1,277 @@
+//! Rollback: a failing execute/post step runs the rollback plan, and
+//! `restore` puts the backed-up file back byte for byte (content, SHA-256
+//! and mode). Pre and exit failures do not roll back; a broken rollback is
+//! reported as rollback-failed; Ctrl-C aborts and rolls back.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::str::contains;
+use tejun_journal::{Journal, Query};
+use tempfile::TempDir;
+
+struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let lab = Lab {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        lab.write("tejun.yaml", "environments:\n  dev:\n    color: green\n");
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C");
+        cmd
+    }
+
+    fn run(&self) -> assert_cmd::assert::Assert {
+        self.tejun()
+            .args(["run", "book.yaml", "--env", "dev", "--yes"])
+            .assert()
+    }
+
+    fn markers(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("markers"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
+        journal
+            .query(&Query {
+                kind_prefix: Some(kind),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect()
+    }
+
+    fn outcome(&self) -> String {
+        let ended = self.events("run.ended");
+        assert_eq!(ended.len(), 1);
+        ended[0]["outcome"].as_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn a_failing_step_rolls_back_and_restore_is_byte_identical() {
+    let lab = Lab::new();
+    // Binary content, no trailing newline, an unusual mode.
+    let original: Vec<u8> = (0u8..=255)
+        .chain(*b"upstream app { server 10.0.0.1:8080; }")
+        .collect();
+    let conf = lab.path("site.conf");
+    std::fs::write(&conf, &original).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let sha_before = tejun_engine::backup::sha256_file(&conf).unwrap();
+    let c = conf.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: printf 'server 10.9.9.9 weight=5;' >> {c} && chmod 600 {c}\n  - id: verify\n    check: grep -q 'no such upstream' {c}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n  checks:\n    - id: restored\n      check: test -f {c}\n"
+        ),
+    );
+    lab.run()
+        .code(1)
+        .stdout(contains("ROLLBACK").and(contains("ROLLED BACK")));
+    assert_eq!(std::fs::read(&conf).unwrap(), original);
+    assert_eq!(
+        tejun_engine::backup::sha256_file(&conf).unwrap(),
+        sha_before
+    );
+    assert_eq!(
+        std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    assert_eq!(lab.outcome(), "rolled-back");
+    // The journal recorded the same hash for the backup and the restore.
+    let finished = lab.events("step.finished");
+    let files = |id: &str| {
+        finished.iter().find(|e| e["step_id"] == id).unwrap()["files"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(files("keep"), sha_before);
+    assert_eq!(files("put-back"), sha_before);
+    let rollback = lab.events("rollback.started");
+    assert_eq!(rollback[0]["failed_step"], "verify");
+}
+
+use predicates::prelude::*;
+
+#[test]
+fn a_tampered_backup_is_not_restored() {
+    let lab = Lab::new();
+    let conf = lab.write("site.conf", "good\n");
+    let c = conf.display();
+    // The execute step changes the file, then corrupts the backup copy in
+    // the run folder, then fails.
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo bad > {c}; echo evil > \"$TEJUN_RUN_DIR/backup/keep{c}\"; exit 1\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
+        ),
+    );
+    lab.run()
+        .code(1)
+        .stdout(contains("ROLLBACK FAILED").and(contains("altered")));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "bad\n");
+    assert_eq!(lab.outcome(), "rollback-failed");
+}
+
+fn book_with_markers(lab: &Lab, pre: &str, execute: &str, exit: &str) {
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: phases\nenv: dev\npre:\n  - id: pre-step\n    run: echo pre >> {m}; {pre}\nexecute:\n  - id: exec-step\n    run: echo execute >> {m}; {execute}\nexit:\n  - id: exit-step\n    run: echo exit >> {m}; {exit}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+}
+
+#[test]
+fn a_pre_failure_stops_without_rollback() {
+    let lab = Lab::new();
+    book_with_markers(&lab, "exit 4", "true", "true");
+    lab.run().code(1).stdout(contains("FAILED"));
+    assert_eq!(lab.markers(), ["pre"]);
+    assert_eq!(lab.outcome(), "failed");
+}
+
+#[test]
+fn an_exit_failure_fails_without_rollback() {
+    let lab = Lab::new();
+    book_with_markers(&lab, "true", "true", "exit 1");
+    lab.run().code(1);
+    assert_eq!(lab.markers(), ["pre", "execute", "exit"]);
+    assert_eq!(lab.outcome(), "failed");
+}
+
+#[test]
+fn an_execute_failure_skips_the_rest_and_rolls_back() {
+    let lab = Lab::new();
+    book_with_markers(&lab, "true", "exit 1", "true");
+    lab.run().code(1);
+    assert_eq!(lab.markers(), ["pre", "execute", "undo"]);
+    assert_eq!(lab.outcome(), "rolled-back");
+}
+
+#[test]
+fn a_failing_rollback_step_is_rollback_failed() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nrollback:\n  steps:\n    - id: undo-1\n      run: exit 1\n    - id: undo-2\n      run: echo undo-2 >> {m}\n"
+        ),
+    );
+    lab.run().code(1).stdout(contains("ROLLBACK FAILED"));
+    assert!(
+        lab.markers().is_empty(),
+        "a rollback stops at its first failure"
+    );
+    assert_eq!(lab.outcome(), "rollback-failed");
+}
+
+#[test]
+fn a_failure_without_a_rollback_plan_is_failed() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\n",
+    );
+    lab.run().code(1);
+    assert_eq!(lab.outcome(), "failed");
+}
+
+#[test]
+fn on_failure_continue_records_the_failure_and_goes_on() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: optional\n    run: exit 1\n    on_failure: continue\n  - id: next\n    run: echo next >> {}\n",
+            m.display()
+        ),
+    );
+    lab.run().code(0);
+    assert_eq!(lab.markers(), ["next"]);
+    assert_eq!(lab.outcome(), "succeeded");
+}
+
+#[test]
+fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .current_dir(lab.dir.path())
+        .env_remove("TEJUN_DB")
+        .env_remove("TEJUN_INVENTORY")
+        .env_remove("TEJUN_CRASH_AT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.markers().is_empty() {
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let status = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "abort took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ABORTED"));
+    assert_eq!(lab.markers(), ["started", "undo"]);
+    assert_eq!(lab.outcome(), "aborted");
+    assert_eq!(lab.events("rollback.started")[0]["reason"], "aborted");
+}
