@@ -319,7 +319,15 @@ impl<'j> Incidents<'j> {
         payload: &T,
         ts: Option<Timestamp>,
     ) -> Result<()> {
-        append(self.journal, id, kind, &self.actor, payload, ts)
+        // One command, one clock: "now" is the clock this value was made with.
+        append(
+            self.journal,
+            id,
+            kind,
+            &self.actor,
+            payload,
+            Some(ts.unwrap_or(self.now)),
+        )
     }
 }
 

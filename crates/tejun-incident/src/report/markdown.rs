@@ -30,17 +30,21 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         cell(&inc.title)
     );
     let sev_def = severity::definition(&inc.severity, &opts.settings, lang);
+    let label = inc.status.label(lang);
+    let status = if label == inc.status.as_str() {
+        label.to_string()
+    } else {
+        format!("{} ({label})", inc.status)
+    };
     let _ = writeln!(
         w,
-        "{} {} · {} {} ({}) · {} {} ({})\n",
+        "{} {} · {} {} ({}) · {} {status}\n",
         l("Incident", "インシデント"),
         inc.id,
         l("severity", "重大度"),
         inc.severity,
         sev_def,
         l("status", "状態"),
-        inc.status,
-        inc.status.label(lang)
     );
     let _ = writeln!(
         w,
