@@ -1,0 +1,286 @@
+//! `tejun run`: commands with their expectations (exit codes, stdout and
+//! stderr patterns), timeouts that kill the whole process group, retries,
+//! and the three output faces (plain lines, JSON lines, exit codes).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+use tejun_journal::{Journal, Query};
+use tempfile::TempDir;
+
+struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let lab = Lab {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        lab.write("tejun.yaml", "environments:\n  dev:\n    color: green\n");
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn book(&self, steps: &str) {
+        self.write(
+            "book.yaml",
+            &format!("name: t\nenv: dev\nexecute:\n{steps}"),
+        );
+    }
+
+    fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C")
+            .timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    fn run(&self) -> assert_cmd::assert::Assert {
+        self.tejun()
+            .args(["run", "book.yaml", "--env", "dev", "--yes"])
+            .assert()
+    }
+
+    fn finished(&self) -> Vec<serde_json::Value> {
+        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
+        journal
+            .query(&Query {
+                kind_prefix: Some("step.finished"),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect()
+    }
+}
+
+#[test]
+fn a_timeout_kills_the_command_and_everything_it_started() {
+    let lab = Lab::new();
+    let pid_file = lab.path("bg.pid");
+    lab.book(&format!(
+        "  - id: hangs\n    run: sleep 60 & echo $! > {}; wait\n    timeout: 500ms\n",
+        pid_file.display()
+    ));
+    let started = Instant::now();
+    lab.run().code(1).stdout(contains("timed out after 0.5s"));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    let finished = lab.finished();
+    assert_eq!(finished[0]["status"], "timed-out");
+    // The background sleep was in the step's process group: it is gone.
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break; // a zombie waiting for its reaper is dead
+        }
+        assert!(
+            Instant::now() < deadline,
+            "background child {pid} survived the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn retries_run_the_command_again_after_the_delay() {
+    let lab = Lab::new();
+    let attempts = lab.path("attempts");
+    let a = attempts.display();
+    lab.book(&format!(
+        "  - id: flaky\n    run: echo x >> {a}; test $(wc -l < {a}) -ge 3\n    retries: 3\n    retry_delay: 100ms\n"
+    ));
+    let started = Instant::now();
+    lab.run().code(0);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        3
+    );
+    let finished = lab.finished();
+    let statuses: Vec<_> = finished
+        .iter()
+        .map(|f| {
+            (
+                f["attempt"].as_u64().unwrap(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [(1, "failed".into()), (2, "failed".into()), (3, "ok".into())]
+    );
+}
+
+#[test]
+fn retries_run_out_and_the_step_fails() {
+    let lab = Lab::new();
+    let attempts = lab.path("attempts");
+    lab.book(&format!(
+        "  - id: broken\n    run: echo x >> {}; exit 7\n    retries: 2\n    retry_delay: 10ms\n",
+        attempts.display()
+    ));
+    lab.run()
+        .code(1)
+        .stdout(contains("exit code 7, expected 0"));
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        3
+    );
+}
+
+#[test]
+fn expected_exit_codes_and_output_patterns() {
+    let lab = Lab::new();
+    lab.book(
+        "  - id: grep-miss\n    check: grep -q nothing /dev/null\n    expect:\n      exit: [1]\n  - id: version\n    run: echo nginx/1.24.0; echo syntax-is-ok >&2\n    expect:\n      stdout: 'nginx/1\\.\\d+'\n      stderr: 'syntax-is-ok'\n",
+    );
+    lab.run().code(0);
+
+    lab.book(
+        "  - id: version\n    run: echo 'nginx/0.9'\n    expect:\n      stdout: 'nginx/1\\.\\d+'\n",
+    );
+    lab.run().code(1).stdout(contains("stdout did not match"));
+    lab.book("  - id: stderr\n    run: echo fine\n    expect:\n      stderr: 'warning'\n");
+    lab.run().code(1).stdout(contains("stderr did not match"));
+}
+
+#[test]
+fn json_lines_are_the_journaled_events_in_order() {
+    let lab = Lab::new();
+    lab.book("  - id: one\n    run: echo hello\n  - id: two\n    check: 'true'\n");
+    let out = lab
+        .tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--json",
+            "--incident",
+            "INC-7",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let kinds: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run.started",
+            "step.started",
+            "step.finished",
+            "step.started",
+            "step.finished",
+            "run.ended"
+        ]
+    );
+    // Every event of the run also belongs to the incident.
+    let journal = Journal::open(&lab.path(".tejun/journal.db")).unwrap();
+    let all = journal.query(&Query::default()).unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.iter().all(|e| e.refs == ["incident/INC-7"]), "{all:?}");
+    let by_incident = journal
+        .query(&Query {
+            subject: Some("incident/INC-7"),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(by_incident.len(), 6);
+    let finished = lab.finished();
+    assert_eq!(finished[0]["stdout_tail"], "hello");
+    assert_eq!(
+        finished[0]["output_sha256"],
+        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" // sha256("hello\n")
+    );
+}
+
+#[test]
+fn plain_output_when_not_a_terminal() {
+    let lab = Lab::new();
+    lab.book("  - id: one\n    run: echo hello\n  - id: two\n    run: 'true'\n");
+    lab.run().code(0).stdout(
+        contains("[1/2] execute one")
+            .and(contains("[2/2] execute two"))
+            .and(contains("SUCCEEDED")),
+    );
+}
+
+#[test]
+fn japanese_output() {
+    let lab = Lab::new();
+    lab.book("  - id: one\n    run: exit 1\n");
+    lab.tejun()
+        .args(["--lang", "ja", "run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .code(1)
+        .stdout(contains("失敗"));
+}
+
+#[test]
+fn the_start_of_a_step_is_journaled_before_its_command_runs() {
+    let lab = Lab::new();
+    let db = lab.path(".tejun/journal.db");
+    // The step itself looks into the journal (with sqlite-free means: the
+    // WAL or database file must already mention its own id).
+    lab.book("  - id: self-aware-step\n    run: grep -qa self-aware-step .tejun/journal.db .tejun/journal.db-wal\n");
+    lab.run().code(0);
+    assert!(db.exists());
+}
+
+#[test]
+fn bad_var_syntax_and_unknown_vars_are_bad_input() {
+    let lab = Lab::new();
+    lab.book("  - id: one\n    run: 'true'\n");
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--var", "novalue"])
+        .assert()
+        .code(2);
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--var", "nope=1"])
+        .assert()
+        .code(2)
+        .stderr(contains("nope"));
+    lab.tejun()
+        .args(["run", "missing.yaml", "--env", "dev"])
+        .assert()
+        .code(2)
+        .stderr(contains("missing.yaml"));
+}
