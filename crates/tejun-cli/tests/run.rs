@@ -284,3 +284,115 @@ fn bad_var_syntax_and_unknown_vars_are_bad_input() {
         .code(2)
         .stderr(contains("missing.yaml"));
 }
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs an example from a lab holding a copy of examples/ (inventory
+/// included), so its journal stays in the lab.
+fn example(name: &str, env: &str, extra: &[&str]) -> (Lab, assert_cmd::assert::Assert) {
+    let lab = Lab::new();
+    for file in ["tejun.yaml", name] {
+        std::fs::copy(repo_root().join("examples").join(file), lab.path(file)).unwrap();
+    }
+    let assert = lab
+        .tejun()
+        .args(["run", name, "--env", env, "--yes"])
+        .args(extra)
+        .assert();
+    (lab, assert)
+}
+
+#[test]
+fn every_example_passes_check() {
+    let dir = repo_root().join("examples");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "tejun.yaml" || path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        Command::cargo_bin("tejun")
+            .unwrap()
+            .args(["check"])
+            .arg(&path)
+            .arg("--inventory")
+            .arg(dir.join("tejun.yaml"))
+            .assert()
+            .code(0);
+    }
+}
+
+#[test]
+fn the_quickstart_example_succeeds() {
+    let (_lab, assert) = example("quickstart.yaml", "dev", &[]);
+    assert.code(0).stdout(contains("SUCCEEDED"));
+}
+
+#[test]
+fn the_quickstart_example_rolls_back_when_its_check_fails() {
+    let (_lab, assert) = example("quickstart.yaml", "dev", &["--var", "greeting="]);
+    assert
+        .code(1)
+        .stdout(contains("restore-motd").and(contains("ROLLED BACK")));
+}
+
+#[test]
+fn the_nginx_example_changes_the_upstream_and_rolls_back_a_bad_weight() {
+    let lab = Lab::new();
+    let conf = lab.write(
+        "staging-site.conf",
+        "upstream app {\n    server 10.0.0.10:8080;\n    server 10.0.0.11:8080;\n}\n",
+    );
+    let original = std::fs::read(&conf).unwrap();
+    let (_lab, assert) = example(
+        "nginx-upstream-change.yaml",
+        "staging",
+        &["--var", &format!("conf={}", conf.display())],
+    );
+    assert.code(0);
+    let changed = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        changed.contains("    server 10.0.0.12:8080 weight=3;\n"),
+        "{changed}"
+    );
+
+    std::fs::write(&conf, &original).unwrap();
+    let (_lab, assert) = example(
+        "nginx-upstream-change.yaml",
+        "staging",
+        &[
+            "--var",
+            &format!("conf={}", conf.display()),
+            "--var",
+            "weight=heavy",
+        ],
+    );
+    assert.code(1).stdout(contains("ROLLED BACK"));
+    assert_eq!(std::fs::read(&conf).unwrap(), original);
+}
+
+#[test]
+fn the_leave_procedure_example_succeeds() {
+    // A free port for the stand-in service; a user with no sessions, so
+    // the test does not depend on who is logged in to the machine.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_lab, assert) = example(
+        "leave-procedure.yaml",
+        "dev",
+        &[
+            "--var",
+            &format!("service_port={port}"),
+            "--var",
+            "session_user=tejun-test-nobody",
+        ],
+    );
+    assert
+        .code(0)
+        .stdout(contains("service-answers").and(contains("SUCCEEDED")));
+}
