@@ -1,1 +1,36 @@
-//! placeholder
+//! `tejun watch`: follow logs like `tail -F`, count offenders per rule
+//! within findtime, and act (ban, webhook, journal, incident) when one
+//! reaches maxretry.
+//!
+//! The pieces, each in its own module:
+//!
+//! * [`follow`]: tails that survive rotation, truncation and files coming
+//!   and going, with checkpoints that say exactly which line is next;
+//! * [`window`]: the per-offender counting state machine (pure, property-tested);
+//! * [`offender`]: address normalisation, IPv6 aggregation, `ignoreip`;
+//! * [`ban`]: firewall backends (nftables, iptables, a command template, none);
+//! * [`ledger`]: which bans are in force, folded from the journal;
+//! * [`webhook`]: Slack-compatible posts on their own thread;
+//! * [`state`]: offsets and open windows, saved together after every batch;
+//! * [`watcher`]: the loop that ties them together.
+//!
+//! Matching lines against rules is `tejun-detect`'s job; [`rules`] is the
+//! small interface the loop needs from it.
+
+pub mod ban;
+pub mod config;
+pub mod events;
+pub mod follow;
+pub mod incident;
+pub mod ledger;
+pub mod offender;
+pub mod rules;
+pub mod state;
+pub mod watcher;
+pub mod webhook;
+pub mod window;
+
+pub use config::{Config, ConfigError};
+pub use ledger::{Ban, Ledger};
+pub use offender::Offender;
+pub use watcher::{Options, Report, WatchError, Watcher};

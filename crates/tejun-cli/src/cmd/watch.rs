@@ -1,11 +1,360 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun watch --config watch.yaml`: follow logs and act on offenders.
+//!
+//! Thin: the config, the rules and the journal are loaded here, then
+//! `tejun_watch::Watcher` runs until SIGINT/SIGTERM. What happens is
+//! printed as it happens, in the operator's language, or as one JSON object
+//! per line with `--json` (for scripts and `bench/watch.sh`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tejun_locale::{Lang, Localize};
+use tejun_watch::follow::Notice;
+use tejun_watch::rules::{DetectRules, LineRules};
+use tejun_watch::watcher::Report;
+use tejun_watch::webhook::Outcome;
+use tejun_watch::{Config, Options, Watcher};
 
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  tejun watch --config /etc/tejun/watch.yaml\n  tejun watch --config watch.yaml --json | jq -c 'select(.event == \"banned\")'\n  TZ=Asia/Tokyo tejun --lang ja watch --config watch.yaml\n\nThe config format is described in docs/watch.md. Stop with Ctrl-C or SIGTERM:\noffsets are saved, and a restart continues exactly where this one stopped."
+)]
+pub struct Args {
+    /// The watch config (YAML).
+    #[arg(long, short = 'c', value_name = "PATH")]
+    pub config: PathBuf,
+    /// Print one JSON object per event on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            anstream::eprintln!(
+                "{}: {}",
+                ctx.lang.pick("error", "エラー"),
+                e.localize(ctx.lang)
+            );
+            return Exit::BadInput;
+        }
+    };
+    let mut rules: Vec<Box<dyn LineRules>> = Vec::new();
+    for source in &config.sources {
+        let set = match tejun_watch::rules::load(source) {
+            Ok(set) => set,
+            Err(e) => {
+                ctx.error(
+                    &format!(
+                        "{}: rules of source `{}`: {e}",
+                        source.rules_at, source.name
+                    ),
+                    &format!(
+                        "{}: source `{}` のルール: {e}",
+                        source.rules_at, source.name
+                    ),
+                );
+                return Exit::BadInput;
+            }
+        };
+        let (detect, skipped) = DetectRules::new(set, config.date_zone.clone());
+        for skip in skipped {
+            anstream::eprintln!(
+                "{}: {}",
+                ctx.lang.pick("warning", "警告"),
+                ctx.lang.pick(
+                    &format!(
+                        "rule `{}`: action `{}` is not run by tejun watch",
+                        skip.rule, skip.action
+                    ),
+                    &format!(
+                        "ルール `{}`: アクション `{}` は tejun watch では実行されません",
+                        skip.rule, skip.action
+                    ),
+                )
+            );
+        }
+        rules.push(Box::new(detect));
+    }
+    let journal = match ctx.open_journal() {
+        Ok(journal) => Arc::new(journal),
+        Err(e) => {
+            ctx.error(
+                &format!("cannot open the journal: {e}"),
+                &format!("ジャーナルを開けません: {e}"),
+            );
+            return Exit::Failed;
+        }
+    };
+    let state_dir = config.state_dir.clone().unwrap_or_else(|| {
+        let db = ctx.journal_path();
+        db.parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".tejun"))
+    });
+    let settings = match super::incident::settings(ctx) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            ctx.error(
+                &format!("cannot handle signals: {e}"),
+                &format!("シグナルを扱えません: {e}"),
+            );
+            return Exit::Failed;
+        }
+    }
+    let lang = ctx.lang;
+    let opts = Options {
+        journal,
+        state_dir,
+        stop,
+        lang,
+        zone: ctx.zone.clone(),
+        incident: Some(tejun_watch::incident::hook()),
+        periodic: Some(Box::new(move |journal, webhooks| {
+            if let Err(e) =
+                tejun_watch::incident::post_reminders(journal, &settings, lang, webhooks)
+            {
+                anstream::eprintln!(
+                    "{}: {e}",
+                    lang.pick("reminders failed", "リマインダーの処理に失敗しました")
+                );
+            }
+        })),
+        periodic_every: Duration::from_secs(30),
+    };
+    let json = args.json;
+    let mut report = |r: Report| render(&r, ctx, json);
+    let watcher = match Watcher::start(config, rules, opts, &mut report) {
+        Ok(watcher) => watcher,
+        Err(e) => {
+            ctx.error(
+                &format!("cannot start watching: {e}"),
+                &format!("監視を開始できません: {e}"),
+            );
+            return Exit::Failed;
+        }
+    };
+    match watcher.run() {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            ctx.error(
+                &format!("watching stopped: {e}"),
+                &format!("監視が停止しました: {e}"),
+            );
+            Exit::Failed
+        }
+    }
+}
+
+fn render(report: &Report, ctx: &Context, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(report) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        return;
+    }
+    let lang = ctx.lang;
+    let t = |en: String, ja: String| -> String {
+        match lang {
+            Lang::En => en,
+            Lang::Ja => ja,
+        }
+    };
+    let (to_stdout, text) = match report {
+        Report::Started {
+            sources,
+            files,
+            present,
+            inotify,
+        } => {
+            let how = if *inotify {
+                "inotify"
+            } else {
+                lang.pick("polling", "ポーリング")
+            };
+            (
+                false,
+                t(
+                    format!(
+                        "watching {files} file(s) ({present} present) from {sources} source(s), {how}"
+                    ),
+                    format!(
+                        "{sources} 個のソースから {files} ファイル (存在 {present}) を監視中 ({how})"
+                    ),
+                ),
+            )
+        }
+        Report::File {
+            source,
+            path,
+            notice,
+        } => (false, notice_text(lang, source, path, notice)),
+        Report::Triggered {
+            rule,
+            offender,
+            count,
+            severity,
+            incident,
+        } => {
+            let sev = severity
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            let inc = incident
+                .as_deref()
+                .map(|i| format!(" → incident {i}"))
+                .unwrap_or_default();
+            (
+                true,
+                t(
+                    format!("detected{sev} {rule}: {offender} ({count} hits){inc}"),
+                    format!("検知{sev} {rule}: {offender} ({count} 回){inc}"),
+                ),
+            )
+        }
+        Report::Banned {
+            rule,
+            offender,
+            until,
+            backend,
+        } => {
+            let until = ctx.format_time(*until);
+            (
+                true,
+                t(
+                    format!("banned {offender} until {until} ({rule}, {backend})"),
+                    format!("{offender} を {until} まで遮断 ({rule}, {backend})"),
+                ),
+            )
+        }
+        Report::BanFailed { offender, error } => (
+            false,
+            t(
+                format!("ban of {offender} failed: {error}"),
+                format!("{offender} の遮断に失敗: {error}"),
+            ),
+        ),
+        Report::NotBannable { rule, offender } => (
+            false,
+            t(
+                format!("{rule}: `{offender}` is not an address and cannot be banned"),
+                format!("{rule}: `{offender}` はアドレスではないため遮断できません"),
+            ),
+        ),
+        Report::Unbanned { offender, reason } => {
+            let (en, ja) = match reason {
+                tejun_watch::events::RemoveReason::Expired => ("ban expired", "遮断期限切れ"),
+                tejun_watch::events::RemoveReason::Manual => ("unbanned", "遮断解除"),
+            };
+            (
+                true,
+                t(format!("{en}: {offender}"), format!("{ja}: {offender}")),
+            )
+        }
+        Report::UnbanFailed { offender, error } => (
+            false,
+            t(
+                format!("lifting the ban of {offender} failed: {error}"),
+                format!("{offender} の遮断解除に失敗: {error}"),
+            ),
+        ),
+        Report::Webhook {
+            outcome: Outcome::Sent { url, status },
+        } => (
+            false,
+            t(
+                format!("webhook {url}: {status}"),
+                format!("webhook {url}: {status}"),
+            ),
+        ),
+        Report::Webhook {
+            outcome: Outcome::Failed { url, error },
+        } => (
+            false,
+            t(
+                format!("webhook {url} failed: {error}"),
+                format!("webhook {url} の送信に失敗: {error}"),
+            ),
+        ),
+        Report::IncidentFailed { rule, error } => (
+            false,
+            t(
+                format!("{rule}: opening the incident failed: {error}"),
+                format!("{rule}: インシデントを開けませんでした: {error}"),
+            ),
+        ),
+        Report::JournalFailed { error } => (
+            false,
+            t(
+                format!("journal write failed: {error}"),
+                format!("ジャーナルへの書き込みに失敗: {error}"),
+            ),
+        ),
+    };
+    if to_stdout {
+        let mut out = anstream::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    } else {
+        anstream::eprintln!("{text}");
+    }
+}
+
+fn notice_text(lang: Lang, source: &str, path: &str, notice: &Notice) -> String {
+    let (en, ja) = match notice {
+        Notice::Appeared => (
+            "appeared, reading it".to_string(),
+            "出現しました。読み込みます".to_string(),
+        ),
+        Notice::Disappeared => (
+            "disappeared; still watching the others, and this one if it comes back".to_string(),
+            "消えました。他のファイルの監視は継続し、再出現すれば読み込みます".to_string(),
+        ),
+        Notice::Rotated => (
+            "rotated; read the old file to its end, now reading the new one".to_string(),
+            "ローテートされました。旧ファイルを最後まで読み、新ファイルに切り替えました"
+                .to_string(),
+        ),
+        Notice::Truncated => (
+            "truncated; reading again from the start".to_string(),
+            "切り詰められました。先頭から読み直します".to_string(),
+        ),
+        Notice::LongLine { len } => (
+            format!(
+                "a line of {len} bytes was cut to {} bytes",
+                tejun_watch::follow::tail::MAX_LINE
+            ),
+            format!(
+                "{len} バイトの行を {} バイトに切り詰めました",
+                tejun_watch::follow::tail::MAX_LINE
+            ),
+        ),
+        Notice::Unreadable { error } => (
+            format!("cannot be read: {error}"),
+            format!("読めません: {error}"),
+        ),
+        Notice::ResumedRotated { from } => (
+            format!(
+                "was rotated while not watched; read the rest of {}",
+                from.display()
+            ),
+            format!(
+                "監視停止中にローテートされていたため、{} の残りを読みました",
+                from.display()
+            ),
+        ),
+    };
+    format!("{source}: {path}: {}", lang.pick(&en, &ja))
 }

@@ -1,0 +1,724 @@
+//! `watch.yaml`: what to follow, which rules apply, and what to do.
+//!
+//! Parsed with serde-saphyr; values that need checking beyond their type
+//! (CIDRs, zones, URLs, paths) are read as [`Spanned`] so that every error
+//! points at `file:line:col`. Relative paths are relative to the config
+//! file, not to wherever `tejun watch` was started.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+use tejun_locale::{Lang, Localize};
+
+use crate::follow::{Pattern, PatternError, StartAt};
+
+/// The config as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    state_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    date_zone: Option<Spanned<String>>,
+    #[serde(default)]
+    ignoreip: Vec<Spanned<String>>,
+    #[serde(default)]
+    ipv6_prefix: Option<Spanned<u8>>,
+    #[serde(default)]
+    start_at: StartAt,
+    #[serde(default)]
+    poll_interval_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    ban: RawBan,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBan {
+    #[serde(default)]
+    backend: Option<Spanned<String>>,
+    #[serde(default)]
+    table: Option<Spanned<String>>,
+    #[serde(default)]
+    netns: Option<Spanned<String>>,
+    #[serde(default)]
+    add: Option<Spanned<Template>>,
+    #[serde(default)]
+    remove: Option<Spanned<Template>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Template {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Spanned<String>,
+    #[serde(default)]
+    timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    paths: Vec<Spanned<String>>,
+    #[serde(default)]
+    rules: Option<Spanned<String>>,
+    #[serde(default)]
+    builtin: Option<Spanned<String>>,
+    #[serde(default)]
+    fail2ban: Option<RawFail2ban>,
+    #[serde(default)]
+    actions: Option<Vec<Spanned<RawAction>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFail2ban {
+    filter: Spanned<String>,
+    #[serde(default)]
+    jail: Option<Spanned<String>>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawAction {
+    Name(String),
+    Incident { incident: IncidentAction },
+}
+
+/// `incident: {mode: open|attach, severity: P1}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentAction {
+    #[serde(default)]
+    pub mode: IncidentMode,
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+fn default_severity() -> String {
+    "P2".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentMode {
+    /// Open a new incident unless one is open for this rule, then attach.
+    #[default]
+    Open,
+    /// Attach to the open incident, if any; never open one.
+    Attach,
+}
+
+/// What a rule does when it triggers. The journal event is always written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Actions {
+    pub ban: bool,
+    /// Post to the config's `webhooks`.
+    pub webhook: bool,
+    /// And to these (a rule's own webhook URL).
+    pub webhook_urls: Vec<String>,
+    pub incident: Option<IncidentAction>,
+}
+
+/// The validated config.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub date_zone: TimeZone,
+    pub ignoreip: Vec<IpNet>,
+    pub ipv6_prefix: u8,
+    pub start_at: StartAt,
+    pub poll_interval_ms: u64,
+    pub ban: BanConfig,
+    pub webhooks: Vec<Webhook>,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanConfig {
+    None,
+    Nftables {
+        table: String,
+        netns: Option<String>,
+    },
+    Iptables {
+        netns: Option<String>,
+    },
+    Command {
+        add: Vec<String>,
+        remove: Vec<String>,
+        netns: Option<String>,
+    },
+}
+
+impl BanConfig {
+    /// The backend that applies bans.
+    pub fn backend(&self) -> Box<dyn crate::ban::Backend> {
+        let wrapper = |netns: &Option<String>| match netns {
+            Some(ns) => vec!["ip".to_string(), "netns".into(), "exec".into(), ns.clone()],
+            None => Vec::new(),
+        };
+        match self {
+            BanConfig::None => Box::new(crate::ban::NoBackend),
+            BanConfig::Nftables { table, netns } => {
+                Box::new(crate::ban::Nftables::new(table, wrapper(netns)))
+            }
+            BanConfig::Iptables { netns } => Box::new(crate::ban::Iptables::new(wrapper(netns))),
+            BanConfig::Command { add, remove, netns } => Box::new(crate::ban::CommandBackend::new(
+                add.clone(),
+                remove.clone(),
+                wrapper(netns),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    pub timeout_s: u64,
+}
+
+/// Which rules a source's lines are matched against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleRef {
+    /// A tejun rules file.
+    File(PathBuf),
+    /// A built-in rule set by name.
+    Builtin(String),
+    /// A fail2ban filter file, with findtime/maxretry/bantime from a jail file.
+    Fail2ban {
+        filter: PathBuf,
+        jail: Option<PathBuf>,
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub patterns: Vec<Pattern>,
+    pub rules: RuleRef,
+    /// Where `rules` was written, for errors loading it.
+    pub rules_at: At,
+    /// Overrides the rules' own actions when given.
+    pub actions: Option<Actions>,
+}
+
+/// A position in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub file: PathBuf,
+    pub line: u64,
+    pub col: u64,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// A config error, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub at: Option<At>,
+    pub en: String,
+    pub ja: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.localize(Lang::En))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Localize for ConfigError {
+    fn localize(&self, lang: Lang) -> String {
+        let text = lang.pick(&self.en, &self.ja);
+        match &self.at {
+            Some(at) => format!("{at}: {text}"),
+            None => text.to_string(),
+        }
+    }
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    base: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn at(&self, loc: &Location) -> At {
+        At {
+            file: self.file.to_path_buf(),
+            line: loc.line(),
+            col: loc.column(),
+        }
+    }
+
+    fn err(&self, loc: &Location, en: String, ja: String) -> ConfigError {
+        ConfigError {
+            at: Some(self.at(loc)),
+            en,
+            ja,
+        }
+    }
+
+    fn path(&self, text: &str) -> PathBuf {
+        self.base.join(text)
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        // Relative paths inside are relative to the file, wherever tejun runs.
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            at: None,
+            en: format!("cannot read {}: {e}", path.display()),
+            ja: format!("{} を読めません: {e}", path.display()),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates `text`, read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: Raw = serde_saphyr::from_str(text).map_err(|e| {
+            let at = e.location().map(|l| At {
+                file: path.to_path_buf(),
+                line: l.line(),
+                col: l.column(),
+            });
+            let message = e.without_snippet().to_string();
+            ConfigError {
+                at,
+                en: format!("invalid watch config: {message}"),
+                ja: format!("watch 設定が不正です: {message}"),
+            }
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let cx = Ctx { file: path, base };
+        build(raw, &cx, path)
+    }
+}
+
+fn build(raw: Raw, cx: &Ctx<'_>, path: &Path) -> Result<Config, ConfigError> {
+    let date_zone = match &raw.date_zone {
+        None => TimeZone::try_system().unwrap_or(TimeZone::UTC),
+        Some(zone) => TimeZone::get(&zone.value).map_err(|_| {
+            cx.err(
+                &zone.referenced,
+                format!(
+                    "unknown time zone `{}` (use an IANA name such as Asia/Tokyo)",
+                    zone.value
+                ),
+                format!(
+                    "不明なタイムゾーン `{}` です (Asia/Tokyo のような IANA 名を指定してください)",
+                    zone.value
+                ),
+            )
+        })?,
+    };
+    let mut ignoreip = Vec::new();
+    for entry in &raw.ignoreip {
+        let text = entry.value.trim();
+        let net = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| {
+                cx.err(
+                    &entry.referenced,
+                    format!("`{text}` in ignoreip is not an address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)"),
+                    format!("ignoreip の `{text}` はアドレスでも CIDR でもありません (例: 10.0.0.0/8, 2001:db8::/32)"),
+                )
+            })?;
+        ignoreip.push(net.trunc());
+    }
+    let ipv6_prefix = match &raw.ipv6_prefix {
+        None => 64,
+        Some(p) if (1..=128).contains(&p.value) => p.value,
+        Some(p) => {
+            return Err(cx.err(
+                &p.referenced,
+                format!("ipv6_prefix must be 1..128, not {}", p.value),
+                format!(
+                    "ipv6_prefix は 1〜128 で指定してください ({} は不可)",
+                    p.value
+                ),
+            ));
+        }
+    };
+    let poll_interval_ms = match &raw.poll_interval_ms {
+        None => 250,
+        Some(p) if (10..=60_000).contains(&p.value) => p.value,
+        Some(p) => {
+            return Err(cx.err(
+                &p.referenced,
+                format!("poll_interval_ms must be 10..60000, not {}", p.value),
+                format!(
+                    "poll_interval_ms は 10〜60000 で指定してください ({} は不可)",
+                    p.value
+                ),
+            ));
+        }
+    };
+    let ban = build_ban(raw.ban, cx)?;
+    let mut webhooks = Vec::new();
+    for hook in raw.webhooks {
+        let RawWebhook { url, timeout_s } = hook;
+        if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+            return Err(cx.err(
+                &url.referenced,
+                format!(
+                    "webhook URL `{}` must start with http:// or https://",
+                    url.value
+                ),
+                format!(
+                    "webhook URL `{}` は http:// または https:// で始めてください",
+                    url.value
+                ),
+            ));
+        }
+        webhooks.push(Webhook {
+            url: url.value,
+            timeout_s: timeout_s.unwrap_or(5).clamp(1, 60),
+        });
+    }
+    if raw.sources.is_empty() {
+        return Err(ConfigError {
+            at: Some(At {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+            }),
+            en: "no sources: list at least one under `sources:`".into(),
+            ja: "sources がありません: `sources:` に少なくとも 1 つ書いてください".into(),
+        });
+    }
+    let mut sources: Vec<Source> = Vec::new();
+    for source in raw.sources {
+        let built = build_source(source, cx)?;
+        sources.push(built);
+    }
+    let mut names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(dup) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ConfigError {
+            at: Some(At {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+            }),
+            en: format!(
+                "two sources are named `{}`: names key the checkpoints and must differ",
+                dup[0]
+            ),
+            ja: format!(
+                "source 名 `{}` が重複しています: 名前はチェックポイントの鍵なので別々にしてください",
+                dup[0]
+            ),
+        });
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        state_dir: raw.state_dir.map(|s| cx.path(&s.value)),
+        date_zone,
+        ignoreip,
+        ipv6_prefix,
+        start_at: raw.start_at,
+        poll_interval_ms,
+        ban,
+        webhooks,
+        sources,
+    })
+}
+
+fn build_ban(raw: RawBan, cx: &Ctx<'_>) -> Result<BanConfig, ConfigError> {
+    let netns = raw.netns.map(|n| n.value);
+    let backend_loc = raw
+        .backend
+        .as_ref()
+        .map(|b| b.referenced)
+        .unwrap_or(Location::UNKNOWN);
+    let backend = raw
+        .backend
+        .as_ref()
+        .map(|b| b.value.clone())
+        .unwrap_or_else(|| "nftables".into());
+    let template = |t: Option<Spanned<Template>>, key: &str| -> Result<Vec<String>, ConfigError> {
+        let Some(t) = t else {
+            return Err(cx.err(
+                &backend_loc,
+                format!("backend `command` needs `{key}:` (a command template such as [\"/usr/local/sbin/block\", \"{{ip}}\"])"),
+                format!("backend `command` には `{key}:` (例: [\"/usr/local/sbin/block\", \"{{ip}}\"]) が必要です"),
+            ));
+        };
+        let argv = match t.value {
+            Template::Argv(argv) => argv,
+            Template::Line(line) => shlex::split(&line).ok_or_else(|| {
+                cx.err(
+                    &t.referenced,
+                    format!("cannot split `{line}` into words (unbalanced quotes?)"),
+                    format!("`{line}` を単語に分割できません (引用符の対応を確認してください)"),
+                )
+            })?,
+        };
+        if argv.is_empty() {
+            return Err(cx.err(
+                &t.referenced,
+                format!("`{key}` is empty"),
+                format!("`{key}` が空です"),
+            ));
+        }
+        for word in &argv {
+            let mut rest = word.as_str();
+            while let Some(open) = rest.find('{') {
+                let close = rest[open..]
+                    .find('}')
+                    .map(|c| open + c + 1)
+                    .unwrap_or(rest.len());
+                let name = &rest[open..close];
+                if !crate::ban::PLACEHOLDERS.contains(&name) {
+                    let known = crate::ban::PLACEHOLDERS.join(", ");
+                    return Err(cx.err(
+                        &t.referenced,
+                        format!("unknown placeholder `{name}` in `{key}` (known: {known})"),
+                        format!(
+                            "`{key}` の `{name}` は不明なプレースホルダです (使えるもの: {known})"
+                        ),
+                    ));
+                }
+                rest = &rest[close..];
+            }
+        }
+        Ok(argv)
+    };
+    match backend.as_str() {
+        "none" => Ok(BanConfig::None),
+        "nftables" | "nft" => {
+            let table = raw.table.map(|t| (t.value.clone(), t.referenced));
+            let name = table.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| "tejun".into());
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && name.starts_with(|c: char| c.is_ascii_alphabetic());
+            if !valid {
+                let loc = table.map(|t| t.1).unwrap_or(Location::UNKNOWN);
+                return Err(cx.err(
+                    &loc,
+                    format!("nftables table name `{name}` must be a letter then letters, digits, _ or -"),
+                    format!("nftables のテーブル名 `{name}` は英字で始まり、英数字・_・- のみ使えます"),
+                ));
+            }
+            Ok(BanConfig::Nftables { table: name, netns })
+        }
+        "iptables" => Ok(BanConfig::Iptables { netns }),
+        "command" => {
+            let add = template(raw.add, "add")?;
+            let remove = template(raw.remove, "remove")?;
+            Ok(BanConfig::Command { add, remove, netns })
+        }
+        other => {
+            Err(cx.err(
+                &backend_loc,
+                format!("unknown ban backend `{other}`: use nftables, iptables, command or none"),
+                format!("不明な ban backend `{other}` です: nftables, iptables, command, none のいずれかです"),
+            ))
+        }
+    }
+}
+
+fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
+    let name = raw.name.value.trim().to_string();
+    if name.is_empty() || name.contains('/') {
+        return Err(cx.err(
+            &raw.name.referenced,
+            "a source name must be non-empty and contain no `/`".into(),
+            "source 名は空にできず、`/` も使えません".into(),
+        ));
+    }
+    if raw.paths.is_empty() {
+        return Err(cx.err(
+            &raw.name.referenced,
+            format!("source `{name}` has no paths"),
+            format!("source `{name}` に paths がありません"),
+        ));
+    }
+    let mut patterns = Vec::new();
+    for path in &raw.paths {
+        let pattern = Pattern::parse(&path.value, &cx.base).map_err(|e| {
+            let (en, ja) = match e {
+                PatternError::WildcardInDirectory => (
+                    format!("`{}`: wildcards are allowed in the file name only (e.g. /var/log/nginx/*.log)", path.value),
+                    format!("`{}`: ワイルドカードはファイル名部分にだけ使えます (例: /var/log/nginx/*.log)", path.value),
+                ),
+                PatternError::NoFileName => (
+                    format!("`{}` names no file", path.value),
+                    format!("`{}` はファイルを指していません", path.value),
+                ),
+                PatternError::Glob(why) => {
+                    (format!("bad glob `{}`: {why}", path.value), format!("glob `{}` が不正です: {why}", path.value))
+                }
+            };
+            cx.err(&path.referenced, en, ja)
+        })?;
+        patterns.push(pattern);
+    }
+    let mut chosen: Vec<(RuleRef, Location)> = Vec::new();
+    if let Some(rules) = raw.rules {
+        chosen.push((RuleRef::File(cx.path(&rules.value)), rules.referenced));
+    }
+    if let Some(builtin) = raw.builtin {
+        chosen.push((RuleRef::Builtin(builtin.value), builtin.referenced));
+    }
+    if let Some(f2b) = raw.fail2ban {
+        chosen.push((
+            RuleRef::Fail2ban {
+                filter: cx.path(&f2b.filter.value),
+                jail: f2b.jail.map(|j| cx.path(&j.value)),
+                name: f2b.name,
+            },
+            f2b.filter.referenced,
+        ));
+    }
+    if chosen.len() != 1 {
+        return Err(cx.err(
+            &raw.name.referenced,
+            format!("source `{name}` needs exactly one of `rules:`, `builtin:` or `fail2ban:`"),
+            format!(
+                "source `{name}` には `rules:`・`builtin:`・`fail2ban:` のどれか 1 つが必要です"
+            ),
+        ));
+    }
+    let (rules, rules_loc) = chosen.remove(0);
+    let actions = match raw.actions {
+        None => None,
+        Some(list) => {
+            let mut actions = Actions::default();
+            for action in list {
+                match action.value {
+                    RawAction::Name(n) if n == "ban" => actions.ban = true,
+                    RawAction::Name(n) if n == "webhook" => actions.webhook = true,
+                    RawAction::Name(n) if n == "journal" => {}
+                    RawAction::Incident { incident } => actions.incident = Some(incident),
+                    RawAction::Name(other) => {
+                        return Err(cx.err(
+                            &action.referenced,
+                            format!("unknown action `{other}`: use ban, webhook, journal or incident: {{mode, severity}}"),
+                            format!("不明なアクション `{other}` です: ban, webhook, journal, incident: {{mode, severity}} のいずれかです"),
+                        ));
+                    }
+                }
+            }
+            Some(actions)
+        }
+    };
+    Ok(Source {
+        name,
+        patterns,
+        rules,
+        rules_at: cx.at(&rules_loc),
+        actions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/tejun/watch.yaml"))
+    }
+
+    #[test]
+    fn a_full_config_parses() {
+        let config = parse(
+            "date_zone: Asia/Tokyo
+ignoreip: [127.0.0.1/8, '::1', 10.0.0.0/8]
+ipv6_prefix: 64
+ban: {backend: nftables, table: tejun}
+webhooks: [{url: https://hooks.slack.com/services/T/B/x}, {url: 'http://127.0.0.1:9/x', timeout_s: 2}]
+sources:
+  - name: ssh
+    paths: [/var/log/auth.log]
+    fail2ban: {filter: /etc/fail2ban/filter.d/sshd.conf, jail: /etc/fail2ban/jail.local}
+  - name: web
+    paths: [logs/*.log]
+    rules: rules.yaml
+    actions: [ban, webhook, {incident: {mode: attach, severity: P1}}]
+",
+        )
+        .unwrap();
+        assert_eq!(config.ignoreip.len(), 3);
+        assert_eq!(config.webhooks[1].timeout_s, 2);
+        assert_eq!(
+            config.sources[1].rules,
+            RuleRef::File(PathBuf::from("/etc/tejun/rules.yaml"))
+        );
+        assert_eq!(
+            config.sources[1].patterns[0].dir(),
+            Path::new("/etc/tejun/logs")
+        );
+        let actions = config.sources[1].actions.clone().unwrap();
+        assert!(actions.ban && actions.webhook);
+        assert_eq!(actions.incident.unwrap().mode, IncidentMode::Attach);
+    }
+
+    #[test]
+    fn errors_point_at_the_value() {
+        let err = parse("ignoreip: [10.0.0.0/8, nonsense]\nsources: []\n").unwrap_err();
+        assert_eq!(
+            err.at.as_ref().map(|a| (a.line, a.col)),
+            Some((1, 24)),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("/etc/tejun/watch.yaml:1:24: `nonsense`"),
+            "{err}"
+        );
+        let err = parse("sources:\n  - name: a\n    paths: [/x/*/y.log]\n    builtin: sshd\n")
+            .unwrap_err();
+        assert_eq!(err.at.map(|a| (a.line, a.col)), Some((3, 13)));
+        let err = parse("sources:\n  - name: a\n    pathz: [/x]\n").unwrap_err();
+        assert!(err.at.is_some(), "{err}");
+        assert!(err.en.contains("pathz"), "{err}");
+        let err = parse("ban: {backend: command, add: 'block {ip} {nope}', remove: [unblock, '{ip}']}\nsources: []\n").unwrap_err();
+        assert!(err.en.contains("{nope}"), "{err}");
+        assert_eq!(err.at.map(|a| a.line), Some(1));
+        let ok = parse("ban: {backend: command, add: 'block {ip}', remove: [unblock, '{ip}']}\nsources: [{name: a, paths: [x.log], builtin: sshd}]\n").unwrap();
+        assert_eq!(
+            ok.ban,
+            BanConfig::Command {
+                add: vec!["block".into(), "{ip}".into()],
+                remove: vec!["unblock".into(), "{ip}".into()],
+                netns: None
+            }
+        );
+        let err = parse("date_zone: Mars/Olympus\nsources: []\n").unwrap_err();
+        assert_eq!(err.at.map(|a| (a.line, a.col)), Some((1, 12)));
+    }
+}

@@ -1,0 +1,170 @@
+//! Who gets counted and banned.
+//!
+//! A log names a client in many spellings (`::ffff:192.0.2.7`, `[2001:db8::1]`,
+//! `192.0.2.7`). Counting only works when every spelling maps to one key, and
+//! an IPv6 attacker owns a whole /64 and rotates through it, so IPv6
+//! addresses are aggregated to the configured prefix and banned as that
+//! prefix. A host that is not an address (a DNS name, a fail2ban `<F-ID>`) is
+//! still counted and reported, but cannot be banned.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+/// The key a hit is counted under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Offender {
+    /// An address (`/32`, `/128`) or an aggregated IPv6 prefix.
+    Net(IpNet),
+    /// A captured host that is not an address.
+    Name(String),
+}
+
+impl Offender {
+    /// Parses a captured host, normalising IPv4-mapped IPv6 and aggregating
+    /// IPv6 to `/ipv6_prefix` (128 keeps single addresses).
+    pub fn from_host(host: &str, ipv6_prefix: u8) -> Offender {
+        let trimmed = host.trim().trim_start_matches('[').trim_end_matches(']');
+        match trimmed.parse::<IpAddr>() {
+            Ok(ip) => Offender::Net(aggregate(ip, ipv6_prefix)),
+            Err(_) => Offender::Name(host.trim().to_string()),
+        }
+    }
+
+    /// The network to ban, if this offender is an address.
+    pub fn net(&self) -> Option<IpNet> {
+        match self {
+            Offender::Net(net) => Some(*net),
+            Offender::Name(_) => None,
+        }
+    }
+}
+
+/// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` seen through a dual-stack socket.
+pub fn normalize(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// The network an address is counted and banned as.
+pub fn aggregate(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
+    match normalize(ip) {
+        IpAddr::V4(v4) => IpNet::V4(Ipv4Net::from(v4)),
+        IpAddr::V6(v6) => {
+            let prefix = ipv6_prefix.min(128);
+            // `new` only fails for prefix > 128, excluded just above.
+            let net = Ipv6Net::new(v6, prefix).unwrap_or_else(|_| Ipv6Net::from(v6));
+            IpNet::V6(net.trunc())
+        }
+    }
+}
+
+impl fmt::Display for Offender {
+    /// Single addresses print bare (`192.0.2.7`), prefixes with their length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Offender::Net(net) if net.prefix_len() == net.max_prefix_len() => {
+                write!(f, "{}", net.addr())
+            }
+            Offender::Net(net) => write!(f, "{net}"),
+            Offender::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl FromStr for Offender {
+    type Err = std::convert::Infallible;
+
+    /// Reads what [`Display`](fmt::Display) wrote: an address, a prefix, or a name.
+    fn from_str(text: &str) -> Result<Offender, Self::Err> {
+        let text = text.trim();
+        if let Ok(net) = text.parse::<IpNet>() {
+            let addr = normalize(net.addr());
+            let prefix = match (net.addr(), addr) {
+                // a mapped ::ffff:a.b.c.d/120 keeps its IPv4 part of the prefix
+                (IpAddr::V6(_), IpAddr::V4(_)) => net.prefix_len().saturating_sub(96),
+                _ => net.prefix_len(),
+            };
+            let net = IpNet::new(addr, prefix).map(|n| n.trunc()).unwrap_or(net);
+            return Ok(Offender::Net(net));
+        }
+        Ok(Offender::from_host(text, 128))
+    }
+}
+
+/// Addresses never counted or banned (`ignoreip`).
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreList {
+    nets: Vec<IpNet>,
+}
+
+impl IgnoreList {
+    pub fn new(nets: Vec<IpNet>) -> IgnoreList {
+        IgnoreList { nets }
+    }
+
+    /// True when the captured host is an address inside an ignored network.
+    pub fn ignores(&self, host: &str) -> bool {
+        let trimmed = host.trim().trim_start_matches('[').trim_end_matches(']');
+        match trimmed.parse::<IpAddr>() {
+            Ok(ip) => {
+                let ip = normalize(ip);
+                self.nets.iter().any(|net| net.contains(&ip))
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_ipv4_is_counted_as_ipv4() {
+        let o = Offender::from_host("::ffff:192.0.2.7", 64);
+        assert_eq!(o.to_string(), "192.0.2.7");
+        assert_eq!(o, Offender::from_host("192.0.2.7", 64));
+    }
+
+    #[test]
+    fn ipv6_is_aggregated_to_the_prefix() {
+        let a = Offender::from_host("2001:db8:1:2:3:4:5:6", 64);
+        let b = Offender::from_host("[2001:db8:1:2:ffff::1]", 64);
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(
+            Offender::from_host("2001:db8::1", 128).to_string(),
+            "2001:db8::1"
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "192.0.2.7",
+            "2001:db8:1:2::/64",
+            "2001:db8::1",
+            "host.example",
+        ] {
+            let o: Offender = text.parse().unwrap();
+            assert_eq!(o.to_string(), text);
+        }
+        let mapped: Offender = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(mapped.to_string(), "10.0.0.1");
+    }
+
+    #[test]
+    fn ignore_list_matches_cidrs_and_mapped_addresses() {
+        let list = IgnoreList::new(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ]);
+        assert!(list.ignores("10.1.2.3"));
+        assert!(list.ignores("::ffff:10.1.2.3"));
+        assert!(list.ignores("::1"));
+        assert!(!list.ignores("192.0.2.1"));
+        assert!(!list.ignores("example.org"));
+    }
+}

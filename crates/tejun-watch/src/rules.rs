@@ -1,0 +1,190 @@
+//! The rules a source's lines are matched against, as the watcher needs them.
+//!
+//! Matching belongs to `tejun-detect`; the watcher only needs, per line,
+//! which rules hit, the captured host and the line's own time, plus each
+//! rule's thresholds and actions. This small trait is that seam, so the
+//! watch loop is tested on its own and the detect crate can evolve.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::Actions;
+use crate::window::Params;
+
+/// What the watcher needs to know about a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub name: String,
+    pub findtime: SignedDuration,
+    pub maxretry: u32,
+    /// `None`: permanent (fail2ban's negative bantime).
+    pub bantime: Option<SignedDuration>,
+    pub severity: Option<String>,
+    pub actions: Actions,
+}
+
+impl RuleInfo {
+    pub fn params(&self) -> Params {
+        Params {
+            findtime: self.findtime,
+            maxretry: self.maxretry,
+            bantime: self.actions.ban.then(|| self.bantime.unwrap_or(PERMANENT)),
+        }
+    }
+}
+
+/// What "permanent" means for a ban: long enough to outlive the host.
+pub const PERMANENT: SignedDuration = SignedDuration::from_hours(24 * 365 * 100);
+
+/// One rule matching one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHit {
+    /// Index into [`LineRules::rules`].
+    pub rule: usize,
+    pub host: String,
+    pub time: Option<Timestamp>,
+}
+
+/// A source's compiled rules.
+pub trait LineRules: Send {
+    fn rules(&self) -> &[RuleInfo];
+    /// Every rule that matches `line`. `&mut` because fail2ban's multi-line
+    /// filters keep a buffer of recent lines.
+    fn match_line(&mut self, line: &str) -> Vec<RuleHit>;
+}
+
+/// Rules from `tejun-detect`: a tejun rules file, built-in sets or a
+/// fail2ban filter, matched with detect's stateful [`Matcher`] (fail2ban's
+/// multi-line filters need memory between lines).
+///
+/// [`Matcher`]: tejun_detect::Matcher
+pub struct DetectRules {
+    infos: Vec<RuleInfo>,
+    matcher: tejun_detect::Matcher<'static>,
+    zone: jiff::tz::TimeZone,
+    hits: Vec<tejun_detect::Hit>,
+    /// Hits whose date could not be read (counted at arrival time instead).
+    pub undated: u64,
+}
+
+/// A rule action the watcher does not run, said once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub rule: String,
+    pub action: &'static str,
+}
+
+impl DetectRules {
+    /// Wraps a loaded rule set. The set is leaked on purpose: it lives as
+    /// long as the watcher (the whole process), and the matcher borrows it.
+    pub fn new(
+        set: tejun_detect::RuleSet,
+        zone: jiff::tz::TimeZone,
+    ) -> (DetectRules, Vec<Skipped>) {
+        let set: &'static tejun_detect::RuleSet = Box::leak(Box::new(set));
+        let mut skipped = Vec::new();
+        let infos = set
+            .rules
+            .iter()
+            .map(|rule| info_of(rule, &mut skipped))
+            .collect();
+        (
+            DetectRules {
+                infos,
+                matcher: set.matcher(),
+                zone,
+                hits: Vec::new(),
+                undated: 0,
+            },
+            skipped,
+        )
+    }
+}
+
+fn info_of(rule: &tejun_detect::Rule, skipped: &mut Vec<Skipped>) -> RuleInfo {
+    use tejun_detect::Action;
+    let params = &rule.params;
+    let mut actions = Actions {
+        webhook: true,
+        ..Actions::default()
+    };
+    for action in &params.actions {
+        match action {
+            Action::Ban { .. } => actions.ban = true,
+            Action::Webhook { url, .. } => actions.webhook_urls.push(url.clone()),
+            Action::Journal {} => {}
+            Action::Incident { mode, severity } => {
+                actions.incident = Some(crate::config::IncidentAction {
+                    mode: match mode {
+                        tejun_detect::IncidentMode::Open => crate::config::IncidentMode::Open,
+                        tejun_detect::IncidentMode::Attach => crate::config::IncidentMode::Attach,
+                    },
+                    severity: severity.unwrap_or(params.severity).to_string(),
+                    title: None,
+                })
+            }
+            Action::Runbook { .. } => skipped.push(Skipped {
+                rule: rule.name.to_string(),
+                action: "runbook",
+            }),
+        }
+    }
+    RuleInfo {
+        name: rule.name.to_string(),
+        findtime: SignedDuration::from_secs(i64::try_from(params.findtime).unwrap_or(i64::MAX / 2)),
+        maxretry: params.maxretry,
+        bantime: (params.bantime >= 0).then(|| SignedDuration::from_secs(params.bantime)),
+        severity: Some(params.severity.to_string()),
+        actions,
+    }
+}
+
+impl LineRules for DetectRules {
+    fn rules(&self) -> &[RuleInfo] {
+        &self.infos
+    }
+
+    fn match_line(&mut self, line: &str) -> Vec<RuleHit> {
+        // "Now" for the year roll-over of syslog dates is the arrival time.
+        let ctx = tejun_detect::DateContext::new(self.zone.clone(), Timestamp::now());
+        self.hits.clear();
+        let stats = self.matcher.feed(line, &ctx, &mut self.hits);
+        self.undated += stats.undated as u64;
+        self.hits
+            .drain(..)
+            .map(|hit| RuleHit {
+                rule: hit.rule,
+                host: hit.host.to_string(),
+                time: hit.time,
+            })
+            .collect()
+    }
+}
+
+/// Loads the rules a source names.
+pub fn load(source: &crate::config::Source) -> Result<tejun_detect::RuleSet, String> {
+    use crate::config::RuleRef;
+    let loaded = match &source.rules {
+        RuleRef::File(path) => tejun_detect::RuleSet::load_yaml_file(path),
+        RuleRef::Builtin(names) => {
+            let names: Vec<&str> = names
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            tejun_detect::RuleSet::builtin(&names)
+        }
+        RuleRef::Fail2ban { filter, jail, name } => {
+            let jail_name = name.clone().unwrap_or_else(|| {
+                filter
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            tejun_detect::RuleSet::from_fail2ban(
+                filter,
+                jail.as_deref().map(|j| (j, jail_name.as_str())),
+            )
+        }
+    };
+    loaded.map_err(|e| e.to_string())
+}

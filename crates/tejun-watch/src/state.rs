@@ -1,0 +1,192 @@
+//! The watcher's own durable state: read offsets and open windows.
+//!
+//! Kept in `watch.db` in the state directory, not in the journal: offsets
+//! change with every line read and are nobody's record, only the watcher's
+//! bookmark. Offsets and windows are saved in one transaction after every
+//! batch of lines, so after a crash or restart both describe the same
+//! point in the logs: no line is read twice, none is skipped, and an
+//! offender two attempts short of a ban is still two attempts short.
+//!
+//! The database is opened in SQLite's exclusive locking mode, so only one
+//! watcher uses a state directory at a time: two would read every line twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::follow::{Checkpoint, FileId, Head};
+use crate::window::{Hit, Key};
+
+/// The durable state of one watcher.
+pub struct State {
+    conn: Connection,
+}
+
+/// A saved window: rule, offender (as displayed), hits.
+pub type SavedWindow = (String, String, Vec<Hit<LineRef>>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database {path}: {source}")]
+    Db {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("state directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state directory {path} is in use by another `tejun watch`")]
+    Locked { path: String },
+}
+
+/// A line kept with a counted hit, for the `detect.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LineRef {
+    pub text: String,
+    pub file: String,
+}
+
+impl State {
+    pub fn open(dir: &Path) -> Result<State, StateError> {
+        let io = |source| StateError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = dir.join("watch.db");
+        let db = |source| StateError::Db {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(db)?;
+        // Taking the write lock now and keeping it (exclusive mode) is what
+        // tells a second watcher that this directory is in use.
+        conn.busy_timeout(std::time::Duration::ZERO).map_err(db)?;
+        let locked = conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;");
+        if let Err(rusqlite::Error::SqliteFailure(e, _)) = &locked
+            && matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+        {
+            return Err(StateError::Locked {
+                path: dir.display().to_string(),
+            });
+        }
+        locked.map_err(db)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS checkpoint (
+                 source TEXT NOT NULL, path TEXT NOT NULL,
+                 dev INTEGER NOT NULL, ino INTEGER NOT NULL, offset INTEGER NOT NULL,
+                 head_len INTEGER NOT NULL, head_sha256 TEXT NOT NULL,
+                 PRIMARY KEY (source, path));
+             CREATE TABLE IF NOT EXISTS window (
+                 rule TEXT NOT NULL, offender TEXT NOT NULL, hits TEXT NOT NULL,
+                 PRIMARY KEY (rule, offender));",
+        )
+        .map_err(db)?;
+        Ok(State { conn })
+    }
+
+    /// The checkpoints of one source, by path.
+    pub fn checkpoints(&self, source: &str) -> rusqlite::Result<BTreeMap<PathBuf, Checkpoint>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, dev, ino, offset, head_len, head_sha256 FROM checkpoint WHERE source = ?1")?;
+        let rows = stmt.query_map([source], |row| {
+            let path: String = row.get(0)?;
+            let cp = Checkpoint {
+                id: FileId {
+                    dev: row.get::<_, i64>(1)? as u64,
+                    ino: row.get::<_, i64>(2)? as u64,
+                },
+                offset: row.get::<_, i64>(3)? as u64,
+                head: Head {
+                    len: row.get::<_, i64>(4)? as u64,
+                    sha256: row.get(5)?,
+                },
+            };
+            Ok((PathBuf::from(path), cp))
+        })?;
+        rows.collect()
+    }
+
+    /// Saved windows: (key as stored, hits).
+    pub fn windows(&self) -> rusqlite::Result<Vec<SavedWindow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT rule, offender, hits FROM window")?;
+        let rows = stmt.query_map([], |row| {
+            let hits: String = row.get(2)?;
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                serde_json::from_str(&hits).unwrap_or_default(),
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// Saves every source's checkpoints and the changed windows at once.
+    pub fn save<'a>(
+        &mut self,
+        checkpoints: impl IntoIterator<Item = (&'a str, Vec<(&'a Path, Checkpoint)>)>,
+        windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for (source, cps) in checkpoints {
+            tx.execute("DELETE FROM checkpoint WHERE source = ?1", [source])?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO checkpoint (source, path, dev, ino, offset, head_len, head_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (path, cp) in cps {
+                insert.execute(params![
+                    source,
+                    path.to_string_lossy(),
+                    cp.id.dev as i64,
+                    cp.id.ino as i64,
+                    cp.offset as i64,
+                    cp.head.len as i64,
+                    cp.head.sha256,
+                ])?;
+            }
+        }
+        for ((rule, offender), hits) in windows {
+            match hits {
+                Some(hits) if !hits.is_empty() => {
+                    let json = serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into());
+                    tx.execute(
+                        "INSERT INTO window (rule, offender, hits) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (rule, offender) DO UPDATE SET hits = excluded.hits",
+                        params![rule, offender.to_string(), json],
+                    )?;
+                }
+                _ => {
+                    tx.execute(
+                        "DELETE FROM window WHERE rule = ?1 AND offender = ?2",
+                        params![rule, offender.to_string()],
+                    )?;
+                }
+            }
+        }
+        tx.commit()
+    }
+
+    /// One saved checkpoint, for tests and diagnostics.
+    pub fn checkpoint(&self, source: &str, path: &Path) -> rusqlite::Result<Option<u64>> {
+        self.conn
+            .query_row(
+                "SELECT offset FROM checkpoint WHERE source = ?1 AND path = ?2",
+                params![source, path.to_string_lossy()],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|o| o.map(|v| v as u64))
+    }
+}
