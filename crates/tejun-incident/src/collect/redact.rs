@@ -127,10 +127,15 @@ impl Redactor {
         let joined = argv
             .iter()
             .map(|a| {
+                // One line per command, whatever its arguments hold.
+                let one_line = a
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+                    .replace('\t', "\\t");
                 if a.is_empty() || a.contains(char::is_whitespace) {
-                    format!("'{a}'")
+                    format!("'{one_line}'")
                 } else {
-                    a.clone()
+                    one_line
                 }
             })
             .collect::<Vec<_>>()

@@ -1,0 +1,274 @@
+//! `tejun incident` through the real binary: ids, prefixes, transitions,
+//! backfilled times, the operator's zone, and refusals that write nothing.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env("TEJUN_DB", self.dir.path().join("journal.db"))
+            .env("TZ", "Asia/Tokyo")
+            .env("LANG", "C")
+            .env("USER", "sato")
+            .env_remove("TEJUN_INVENTORY")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.tejun().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn event_count(&self) -> usize {
+        let journal = tejun_journal::Journal::open(&self.dir.path().join("journal.db")).unwrap();
+        journal.head().unwrap().0 as usize
+    }
+}
+
+fn open(env: &Env) -> String {
+    let id = env.ok(&[
+        "incident",
+        "open",
+        "--title",
+        "DB timeouts",
+        "--severity",
+        "p1",
+        "--impact",
+        "checkout 503",
+        "--started-at",
+        "-20m",
+        "--at",
+        "-10m",
+    ]);
+    id.trim().to_string()
+}
+
+#[test]
+fn open_prints_a_short_id_that_prefixes_resolve() {
+    let env = Env::new();
+    let id = open(&env);
+    assert!(id.starts_with("INC-") && id.len() == 8, "{id}");
+    let prefix = id[4..6].to_lowercase();
+    let shown = env.json(&["incident", "show", &prefix, "--json"]);
+    assert_eq!(shown["incident"]["id"], id.as_str());
+    assert_eq!(shown["incident"]["severity"], "P1");
+    assert_eq!(shown["incident"]["status"], "detected");
+    assert_eq!(shown["timeline"][0]["kind"], "incident.opened");
+    assert_eq!(shown["timeline"][0]["backfilled"], true);
+}
+
+#[test]
+fn the_full_life_of_an_incident() {
+    let env = Env::new();
+    let id = open(&env);
+    env.ok(&["incident", "role", &id, "commander", "Sato"]);
+    env.ok(&["incident", "status", &id, "investigating", "--at", "-8m"]);
+    env.ok(&["incident", "note", &id, "load average 25"]);
+    let hyp = env.ok(&["incident", "hypothesis", &id, "unindexed LIKE query"]);
+    assert_eq!(hyp.trim(), format!("{id}-H1"));
+    env.ok(&[
+        "incident",
+        "verdict",
+        hyp.trim(),
+        "confirmed",
+        "--evidence",
+        "slow log shows filesort",
+    ]);
+    env.ok(&["incident", "status", &id, "mitigated", "--at", "-5m"]);
+    env.ok(&["incident", "status", &id, "resolved"]);
+    env.ok(&[
+        "incident",
+        "cause",
+        &id,
+        "--layer",
+        "technical",
+        "no index",
+        "--why",
+        "no review",
+        "--why",
+        "no checklist",
+    ]);
+    env.ok(&["incident", "lesson", &id, "review query plans"]);
+    env.ok(&[
+        "incident",
+        "action",
+        &id,
+        "--term",
+        "short",
+        "--owner",
+        "DB team",
+        "add the index",
+    ]);
+    env.ok(&["incident", "status", &id, "closed"]);
+
+    let inc = &env.json(&["incident", "show", &id, "--json"])["incident"];
+    assert_eq!(inc["status"], "closed");
+    assert_eq!(inc["roles"][0]["name"], "Sato");
+    assert_eq!(inc["hypotheses"][0]["verdict"]["verdict"], "confirmed");
+    assert_eq!(inc["causes"][0]["whys"][1], "no checklist");
+    assert_eq!(inc["actions"][0]["owner"], "DB team");
+    assert_eq!(inc["history"].as_array().unwrap().len(), 4);
+
+    // Reopening is allowed and recorded as such.
+    let out = env.ok(&["incident", "status", &id, "investigating"]);
+    assert!(out.contains("reopened"), "{out}");
+    let inc = &env.json(&["incident", "show", &id, "--json"])["incident"];
+    assert_eq!(inc["history"][4]["reopen"], true);
+
+    // The human view is in the operator's zone.
+    let shown = env.ok(&["incident", "show", &id]);
+    assert!(shown.contains(" JST"), "{shown}");
+    assert!(shown.contains("(backfilled)"), "{shown}");
+    assert!(shown.contains("reopened"), "{shown}");
+}
+
+#[test]
+fn list_filters_and_json() {
+    let env = Env::new();
+    let a = open(&env);
+    let b = env
+        .ok(&["incident", "open", "--title", "latent", "--severity", "P3"])
+        .trim()
+        .to_string();
+    env.ok(&["incident", "status", &a, "resolved"]);
+    let all = env.json(&["incident", "list", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let active = env.json(&["incident", "list", "--status", "active", "--json"]);
+    assert_eq!(active.as_array().unwrap().len(), 1);
+    assert_eq!(active[0]["id"], b.as_str());
+    let p1 = env.json(&["incident", "list", "--severity", "P1,P0", "--json"]);
+    assert_eq!(p1[0]["id"], a.as_str());
+    let table = env.ok(&["incident", "list"]);
+    assert!(
+        table.contains(&a) && table.contains(&b) && table.contains("JST"),
+        "{table}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_in_both_languages_and_writes_nothing() {
+    let env = Env::new();
+    let id = open(&env);
+    let before = env.event_count();
+    let missing_hyp = format!("{id}-H7");
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["incident", "status", "NOPE", "resolved"],
+            "no incident",
+            "インシデント",
+        ),
+        (
+            vec!["incident", "status", &id, "detected"],
+            "already detected",
+            "すでに detected",
+        ),
+        (
+            vec!["incident", "status", &id, "closed"],
+            "resolve it first",
+            "先に resolved",
+        ),
+        (
+            vec!["incident", "status", &id, "mitigated", "--at", "-30m"],
+            "before the impact started",
+            "影響の開始",
+        ),
+        (
+            vec!["incident", "status", &id, "mitigated", "--at", "-15m"],
+            "before the incident was detected",
+            "検知",
+        ),
+        (
+            vec!["incident", "status", &id, "fixed"],
+            "unknown status",
+            "不明な状態",
+        ),
+        (
+            vec!["incident", "status", &id, "resolved", "--at", "yesterday"],
+            "cannot read the time",
+            "時刻",
+        ),
+        (
+            vec!["incident", "status", &id, "resolved", "--at", "+1h"],
+            "cannot read the time",
+            "時刻",
+        ),
+        (
+            vec!["incident", "open", "--title", "x", "--severity", "P9"],
+            "unknown severity",
+            "不明な重大度",
+        ),
+        (
+            vec![
+                "incident",
+                "verdict",
+                "INC-ZZZZ-H1",
+                "confirmed",
+                "--evidence",
+                "x",
+            ],
+            "no incident",
+            "インシデント",
+        ),
+        (
+            vec![
+                "incident",
+                "verdict",
+                &missing_hyp,
+                "confirmed",
+                "--evidence",
+                "x",
+            ],
+            "no hypothesis",
+            "仮説",
+        ),
+        (
+            vec!["incident", "role", &id, "hero", "x"],
+            "unknown role",
+            "不明な役割",
+        ),
+        (
+            vec!["incident", "cause", &id, "--layer", "human", "x"],
+            "unknown cause layer",
+            "原因の層",
+        ),
+        (vec!["incident", "note", &id, "  "], "empty", "空"),
+    ];
+    for (args, en, ja) in &cases {
+        env.tejun()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*en));
+        env.tejun()
+            .arg("--lang")
+            .arg("ja")
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*ja));
+    }
+    assert_eq!(env.event_count(), before, "refused commands must not write");
+}

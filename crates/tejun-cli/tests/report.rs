@@ -1,0 +1,148 @@
+//! `tejun report` through the real binary: both languages, HTML, the SLO
+//! check, and the skeleton round trip (print, edit, read back).
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn tejun(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("tejun").unwrap();
+    cmd.current_dir(dir)
+        .env("TEJUN_DB", dir.join("journal.db"))
+        .env("TZ", "Asia/Tokyo")
+        .env("LANG", "C")
+        .env("USER", "sato")
+        .env_remove("TEJUN_INVENTORY");
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn incident(d: &Path) -> String {
+    let id = stdout(tejun(d).args([
+        "incident",
+        "open",
+        "--title",
+        "nginx 502s",
+        "--severity",
+        "P1",
+        "--started-at",
+        "-12m",
+        "--at",
+        "-10m",
+    ]));
+    let id = id.trim().to_string();
+    stdout(tejun(d).args(["incident", "status", &id, "mitigated", "--at", "-6m"]));
+    stdout(tejun(d).args(["incident", "status", &id, "resolved", "--at", "-2m"]));
+    id
+}
+
+#[test]
+fn report_in_both_languages_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = incident(d);
+    let ja = stdout(tejun(d).args(["report", &id, "--lang", "ja", "--slo", "99.9"]));
+    for heading in [
+        "## 1. 事例概要",
+        "| 時刻 | イベント | 対応者 | アクション/観察 |",
+        "## 6. 根本原因",
+        "### 技術的",
+        "### プロセス",
+        "### 組織的",
+        "## 8. 学んだ教訓",
+        "## 9. 改善アクション",
+    ] {
+        assert!(ja.contains(heading), "{heading} missing:\n{ja}");
+    }
+    assert!(ja.contains("| 継続時間 (発生→復旧) | 10分00秒 |"), "{ja}");
+    assert!(ja.contains("| 緩和までの時間 | 6分00秒 |"), "{ja}");
+    assert!(ja.contains("| 検知までの時間 | 2分00秒 |"), "{ja}");
+    // 6 minutes of a 43.2-minute budget.
+    assert!(
+        ja.contains("| エラーバジェット消費 | 13.9% (6分00秒 / 43分12秒"),
+        "{ja}"
+    );
+    let en = stdout(tejun(d).args(["report", &id, "--lang", "en"]));
+    assert!(
+        en.contains("## 1. Summary") && en.contains("| Impact | TODO |"),
+        "{en}"
+    );
+    let out = d.join("pm.html");
+    stdout(
+        tejun(d)
+            .args(["report", &id, "--lang", "en", "--format", "html", "--out"])
+            .arg(&out),
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>")
+            && html.contains("<table>")
+            && html.contains("<h2>1. Summary</h2>"),
+        "{html}"
+    );
+    tejun(d)
+        .args(["report", &id, "--slo", "100"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--slo"));
+    tejun(d).args(["report", "NOPE"]).assert().code(2);
+}
+
+#[test]
+fn skeleton_edit_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = incident(d);
+    let skeleton = stdout(tejun(d).args(["report", &id, "--skeleton", "--lang", "ja"]));
+    let edited = skeleton
+        .replace("### technical — 技術的\n\n- TODO", "### technical — 技術的\n\n- upstream server that did not exist yet\n  - why: edited production-site.conf instead of staging\n  - why: both files look alike")
+        .replace("## lessons — 学んだ教訓\n\n- TODO", "## lessons — 学んだ教訓\n\n- nginx -t checks syntax, not intent")
+        .replace("<!-- - [short|mid|long] owner: 実施内容 -->\n- TODO", "- [short] web team: colour prompts per environment\n- [mid] SRE: staging test before reload");
+    std::fs::write(d.join("pm.md"), &edited).unwrap();
+    let report = stdout(tejun(d).args(["report", &id, "--from", "pm.md", "--lang", "ja"]));
+    assert!(report.contains("- upstream server that did not exist yet\n  1. なぜ? edited production-site.conf instead of staging\n  2. なぜ? both files look alike"), "{report}");
+    assert!(
+        report.contains("| 短期 | colour prompts per environment | web team |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| 中期 | staging test before reload | SRE |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("- nginx -t checks syntax, not intent"),
+        "{report}"
+    );
+    // Reading the same file again changes nothing.
+    tejun(d)
+        .args(["report", &id, "--from", "pm.md"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no changes"));
+    // A malformed line is refused with its location, and nothing is imported.
+    std::fs::write(
+        d.join("bad.md"),
+        edited.replace("- [mid] SRE:", "- [someday] SRE:"),
+    )
+    .unwrap();
+    tejun(d)
+        .args(["report", &id, "--from", "bad.md"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.md:").and(predicate::str::contains("someday")));
+    let again = stdout(tejun(d).args(["report", &id, "--lang", "ja"]));
+    assert!(
+        again.contains("| 中期 | staging test before reload | SRE |"),
+        "previous import kept: {again}"
+    );
+}
