@@ -238,6 +238,13 @@ impl Journal {
         Ok(store::head(&self.conn())?.unwrap_or((0, GENESIS.to_string())))
     }
 
+    /// The stored kind and stream of event `seq`, read leniently (whatever
+    /// text is there, even in a row that fails verification), for naming a
+    /// bad event in an audit. `None` if there is no such row.
+    pub fn describe(&self, seq: i64) -> Result<Option<(String, String)>> {
+        query::describe(&self.conn(), seq)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written:
         // every write runs in a rusqlite `Transaction`, which rolls back when

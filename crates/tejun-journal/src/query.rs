@@ -4,7 +4,7 @@
 //! need (one run, all runs, one incident and everything that refers to it)
 //! and each is served by an index.
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Row};
 
 use crate::store::parse_ts;
@@ -82,6 +82,20 @@ pub fn streams(conn: &Connection, prefix: &str) -> Result<Vec<String>> {
         |row| row.get::<_, String>(0),
     )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn describe(conn: &Connection, seq: i64) -> Result<Option<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT kind, stream FROM events WHERE seq = ?1")?;
+    let mut rows = stmt.query([seq])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let lenient = |i| match row.get_ref(i) {
+        Ok(ValueRef::Text(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(ValueRef::Integer(n)) => n.to_string(),
+        Ok(ValueRef::Real(f)) => f.to_string(),
+        Ok(ValueRef::Blob(_)) => "<blob>".to_string(),
+        Ok(ValueRef::Null) | Err(_) => "<null>".to_string(),
+    };
+    Ok(Some((lenient(0), lenient(1))))
 }
 
 fn read_entry(row: &Row<'_>) -> Result<Entry> {

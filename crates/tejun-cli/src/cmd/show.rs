@@ -1,11 +1,472 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun show RUN`: one run's timeline, as the journal recorded it.
+//!
+//! Three parts: the run's header (who, where, which runbook, how it ended),
+//! every event in order (the timeline an incident review reads), and each
+//! step's final state, including *unknown* for a step that started and never
+//! ended because the process died. `RUN` may be a unique prefix of the id.
 
+use tejun_engine::events::{Outcome, RunStarted};
+use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepState};
+use tejun_locale::{Lang, format_clock};
+
+use crate::cmd::runs::{
+    Cell, Table, format_duration, open_existing_journal, print_json, state_style,
+};
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  tejun show 0k3m9q2a\n  tejun show 0k3          # a unique prefix is enough\n  TZ=Asia/Tokyo tejun --lang ja show 0k3m9q2a\n  tejun show 0k3m9q2a --json | jq '.steps[] | select(.state == \"unknown\")'\n\nExit status: 0 shown, 2 no such run (or an ambiguous prefix)."
+)]
+pub struct Args {
+    /// The run id, or a unique prefix of it (see `tejun runs`).
+    pub run: String,
+    /// Print the timeline as JSON (times in UTC) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let no_such = || {
+        ctx.error(
+            &format!("no run matches {:?} (see `tejun runs`)", args.run),
+            &format!(
+                "{:?} に該当する実行がありません (`tejun runs` で確認してください)",
+                args.run
+            ),
+        );
+        Exit::BadInput
+    };
+    let journal = match open_existing_journal(ctx) {
+        Ok(Some(journal)) => journal,
+        Ok(None) => return no_such(),
+        Err(exit) => return exit,
+    };
+    let timeline = match history::run_timeline(&journal, &args.run) {
+        Ok(timeline) => timeline,
+        Err(HistoryError::NoSuchRun(_)) => return no_such(),
+        Err(HistoryError::Ambiguous { prefix, candidates }) => {
+            let list = candidates.join(", ");
+            ctx.error(
+                &format!("run id {prefix:?} is ambiguous: it matches {list}"),
+                &format!("実行ID {prefix:?} は曖昧です: {list} に該当します"),
+            );
+            return Exit::BadInput;
+        }
+        Err(HistoryError::Journal(err)) => {
+            ctx.error(
+                &format!("cannot read the run: {err}"),
+                &format!("実行履歴を読めません: {err}"),
+            );
+            return Exit::Failed;
+        }
+    };
+    if args.json {
+        return print_json(&timeline);
+    }
+    print_header(&timeline, ctx);
+    anstream::println!();
+    print_events(&timeline, ctx);
+    if !timeline.steps.is_empty() {
+        anstream::println!();
+        print_steps(&timeline, ctx);
+    }
+    Exit::Ok
+}
+
+fn print_header(timeline: &RunTimeline, ctx: &Context) {
+    let lang = ctx.lang;
+    let summary = &timeline.summary;
+    let bold = anstyle::Style::new().bold();
+    let style = state_style(summary.state);
+    let (en, ja) = summary.state.label();
+    anstream::println!(
+        "{bold}{} {}{bold:#}  {}  {} {}  {style}{}{style:#}",
+        lang.pick("Run", "実行"),
+        summary.id,
+        summary.runbook,
+        lang.pick("env", "環境"),
+        summary.env,
+        lang.pick(en, ja),
+    );
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    match &timeline.started {
+        Some(started) => {
+            lines.push((
+                lang.pick("operator", "作業者"),
+                format!(
+                    "{} ({} {}, pid {})",
+                    started.operator,
+                    lang.pick("on", "ホスト"),
+                    started.host,
+                    started.pid
+                ),
+            ));
+            lines.push((lang.pick("runbook", "手順書"), runbook_line(started)));
+        }
+        None => lines.push((lang.pick("operator", "作業者"), summary.operator.clone())),
+    }
+    lines.push((
+        lang.pick("started", "開始"),
+        ctx.format_time(summary.started),
+    ));
+    if let Some(ended) = summary.ended {
+        let took = summary
+            .duration_ms
+            .map(|ms| format!(" ({})", format_duration(ms)))
+            .unwrap_or_default();
+        lines.push((
+            lang.pick("ended", "終了"),
+            format!("{}{took}", ctx.format_time(ended)),
+        ));
+    }
+    lines.push((
+        lang.pick("steps", "手順"),
+        lang.pick(
+            &format!("{}/{} done", summary.steps_done, summary.steps_total),
+            &format!("{}/{} 完了", summary.steps_done, summary.steps_total),
+        )
+        .to_string(),
+    ));
+    if let Some(incident) = &summary.incident {
+        lines.push((lang.pick("incident", "インシデント"), incident.clone()));
+    }
+    if let Some(rollback) = &timeline.rollback {
+        let step = rollback
+            .failed_step
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        lines.push((
+            lang.pick("rollback", "ロールバック"),
+            format!("{}{step}", rollback.reason),
+        ));
+    }
+    if let Some(note) = &summary.note {
+        lines.push((lang.pick("note", "備考"), note.clone()));
+    }
+    if let Some(started) = &timeline.started
+        && !started.vars.is_empty()
+    {
+        let vars: Vec<String> = started
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        lines.push((lang.pick("vars", "変数"), vars.join(" ")));
+    }
+    let mut table = Table::headless();
+    for (label, value) in lines {
+        table.row(vec![Cell::plain(format!("  {label}:")), Cell::plain(value)]);
+    }
+    table.print();
+}
+
+fn runbook_line(started: &RunStarted) -> String {
+    let short = started
+        .runbook_sha256
+        .get(..12)
+        .unwrap_or(&started.runbook_sha256);
+    format!("{} (sha256 {short}…)", started.path)
+}
+
+fn print_events(timeline: &RunTimeline, ctx: &Context) {
+    let lang = ctx.lang;
+    let zone = ctx
+        .zone
+        .to_offset_info(timeline.summary.started)
+        .abbreviation()
+        .to_string();
+    let mut table = Table::new(vec![
+        Cell::plain(format!("{} ({zone})", lang.pick("TIME", "時刻"))),
+        Cell::plain(lang.pick("PHASE", "フェーズ")),
+        Cell::plain(lang.pick("STEP", "手順")),
+        Cell::plain(lang.pick("EVENT", "イベント")),
+        Cell::plain(lang.pick("STATUS", "結果")),
+        Cell::plain(lang.pick("DURATION", "所要時間")),
+        Cell::plain(lang.pick("EXIT", "終了コード")),
+        Cell::plain(lang.pick("DETAIL", "詳細")),
+    ]);
+    for event in &timeline.events {
+        let time = Cell::plain(format_clock(event.ts, &ctx.zone));
+        let dash = || Cell::plain("-");
+        let row = match &event.happening {
+            Happening::RunStarted(e) => vec![
+                time,
+                dash(),
+                dash(),
+                Cell::plain(lang.pick("run started", "実行開始")),
+                dash(),
+                dash(),
+                dash(),
+                Cell::plain(format!("{} @ {}", e.operator, e.host)),
+            ],
+            Happening::StepStarted(e) => vec![
+                time,
+                Cell::plain(&e.phase),
+                Cell::plain(&e.step_id),
+                Cell::plain(if e.attempt > 1 {
+                    format!("{} #{}", lang.pick("started", "開始"), e.attempt)
+                } else {
+                    lang.pick("started", "開始").to_string()
+                }),
+                dash(),
+                dash(),
+                dash(),
+                Cell::plain(format!(
+                    "[{}] {}",
+                    e.safety,
+                    e.command.as_deref().unwrap_or(&e.kind)
+                )),
+            ],
+            Happening::StepFinished(e) => {
+                let state = StepState::from_status(e.status);
+                let (en, ja) = state.label();
+                vec![
+                    time,
+                    Cell::plain(&e.phase),
+                    Cell::plain(&e.step_id),
+                    Cell::plain(lang.pick("finished", "終了")),
+                    Cell::styled(lang.pick(en, ja), step_style(state)),
+                    Cell::plain(format_duration(e.duration_ms)),
+                    Cell::plain(
+                        e.exit_code
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    Cell::plain(e.error.clone().unwrap_or_default()),
+                ]
+            }
+            Happening::StepConfirmed(e) => {
+                let evidence = e
+                    .evidence
+                    .as_deref()
+                    .map(|ev| format!(": {ev}"))
+                    .unwrap_or_default();
+                let auto = if e.auto {
+                    lang.pick(" (auto)", " (自動)")
+                } else {
+                    ""
+                };
+                vec![
+                    time,
+                    Cell::plain(&e.phase),
+                    Cell::plain(&e.step_id),
+                    Cell::plain(lang.pick("confirmed", "確認")),
+                    Cell::plain(answer_label(&e.answer, lang)),
+                    dash(),
+                    dash(),
+                    Cell::plain(format!(
+                        "{} {}{auto}{evidence}",
+                        lang.pick("by", "回答者"),
+                        e.who
+                    )),
+                ]
+            }
+            Happening::RollbackStarted(e) => vec![
+                time,
+                Cell::plain("rollback"),
+                dash(),
+                Cell::styled(
+                    lang.pick("rollback", "ロールバック"),
+                    anstyle::AnsiColor::Yellow.on_default().bold(),
+                ),
+                dash(),
+                dash(),
+                dash(),
+                Cell::plain(match &e.failed_step {
+                    Some(step) => format!("{} ({step})", e.reason),
+                    None => e.reason.clone(),
+                }),
+            ],
+            Happening::RunResumed(e) => vec![
+                time,
+                dash(),
+                Cell::plain(e.unknown_step.as_deref().unwrap_or("-")),
+                Cell::plain(lang.pick("resumed", "再開")),
+                Cell::plain(e.choice.as_deref().unwrap_or("-")),
+                dash(),
+                dash(),
+                Cell::plain(format!(
+                    "{} {} (pid {})",
+                    lang.pick("by", "作業者"),
+                    e.operator,
+                    e.pid
+                )),
+            ],
+            Happening::RunPaused(e) => vec![
+                time,
+                dash(),
+                Cell::plain(&e.step_id),
+                Cell::plain(lang.pick("paused", "保留")),
+                Cell::plain(&e.reason),
+                dash(),
+                dash(),
+                Cell::plain(lang.pick(
+                    "waiting for a person: tejun resume asks again",
+                    "回答待ち: tejun resume で再度確認します",
+                )),
+            ],
+            Happening::RunRefused(e) => vec![
+                time,
+                dash(),
+                dash(),
+                Cell::styled(
+                    lang.pick("refused", "拒否"),
+                    anstyle::AnsiColor::Red.on_default().bold(),
+                ),
+                dash(),
+                dash(),
+                dash(),
+                Cell::plain(&e.reason),
+            ],
+            Happening::RunEnded(e) => {
+                let state = history::RunState::from_outcome(e.outcome);
+                let (en, ja) = state.label();
+                vec![
+                    time,
+                    dash(),
+                    dash(),
+                    Cell::plain(lang.pick("run ended", "実行終了")),
+                    Cell::styled(lang.pick(en, ja), state_style(state)),
+                    Cell::plain(format_duration(e.duration_ms)),
+                    dash(),
+                    Cell::plain(outcome_hint(e.outcome, lang)),
+                ]
+            }
+            Happening::Other(_) => vec![
+                time,
+                dash(),
+                dash(),
+                Cell::plain(&event.kind),
+                dash(),
+                dash(),
+                dash(),
+                Cell::plain(format!("seq {}", event.seq)),
+            ],
+        };
+        table.row(row);
+    }
+    table.print();
+}
+
+fn print_steps(timeline: &RunTimeline, ctx: &Context) {
+    let lang = ctx.lang;
+    let mut table = Table::new(vec![
+        Cell::plain(lang.pick("PHASE", "フェーズ")),
+        Cell::plain(lang.pick("STEP", "手順")),
+        Cell::plain(lang.pick("STATE", "状態")),
+        Cell::plain(lang.pick("ATTEMPTS", "試行")),
+        Cell::plain(lang.pick("DURATION", "所要時間")),
+        Cell::plain(lang.pick("EXIT", "終了コード")),
+        Cell::plain(lang.pick("OUTPUT SHA-256", "出力 SHA-256")),
+    ]);
+    for step in &timeline.steps {
+        let (en, ja) = step.state.label();
+        let finished = step.finished.as_ref();
+        table.row(vec![
+            Cell::plain(&step.phase),
+            Cell::plain(&step.step_id),
+            Cell::styled(lang.pick(en, ja), step_style(step.state)),
+            Cell::plain(step.attempts.to_string()),
+            Cell::plain(
+                finished
+                    .map(|f| format_duration(f.duration_ms))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::plain(
+                finished
+                    .and_then(|f| f.exit_code)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::plain(
+                finished
+                    .and_then(|f| f.output_sha256.as_deref())
+                    .map(|h| format!("{}…", h.get(..12).unwrap_or(h)))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ]);
+    }
+    table.print();
+
+    // What went wrong, where the operator will look for it.
+    for step in &timeline.steps {
+        let Some(finished) = step
+            .finished
+            .as_ref()
+            .filter(|_| matches!(step.state, StepState::Failed | StepState::TimedOut))
+        else {
+            continue;
+        };
+        for (label, tail) in [
+            ("stdout", &finished.stdout_tail),
+            ("stderr", &finished.stderr_tail),
+        ] {
+            if tail.trim().is_empty() {
+                continue;
+            }
+            anstream::println!(
+                "\n{} {label} ({}):",
+                step.step_id,
+                lang.pick("last lines", "末尾")
+            );
+            for line in tail.lines() {
+                anstream::println!("  | {line}");
+            }
+        }
+    }
+    if timeline.steps.iter().any(|s| s.state == StepState::Unknown) {
+        let warn = anstyle::AnsiColor::Yellow.on_default().bold();
+        anstream::println!(
+            "\n{warn}{}{warn:#}",
+            lang.pick(
+                &format!(
+                    "A step started and never ended: whether its command took effect is unknown. `tejun resume {}` asks to retry, skip or roll back.",
+                    timeline.summary.id
+                ),
+                &format!(
+                    "開始後に終了記録のない手順があります。コマンドが実行されたかは不明です。`tejun resume {}` で再実行・スキップ・ロールバックを選べます。",
+                    timeline.summary.id
+                ),
+            )
+        );
+    }
+}
+
+fn step_style(state: StepState) -> anstyle::Style {
+    let color = match state {
+        StepState::Ok => anstyle::AnsiColor::Green,
+        StepState::Skipped | StepState::Running => anstyle::AnsiColor::Cyan,
+        StepState::Unknown => anstyle::AnsiColor::Yellow,
+        StepState::Failed | StepState::TimedOut => anstyle::AnsiColor::Red,
+    };
+    color.on_default().bold()
+}
+
+/// The verdict as the operator gave it: 正常 / 異常 / 保留.
+fn answer_label(answer: &str, lang: Lang) -> String {
+    match answer {
+        "ok" => lang.pick("ok (正常)", "正常"),
+        "abnormal" => lang.pick("abnormal (異常)", "異常"),
+        "pending" => lang.pick("pending (保留)", "保留"),
+        other => other,
+    }
+    .to_string()
+}
+
+fn outcome_hint(outcome: Outcome, lang: Lang) -> String {
+    match outcome {
+        Outcome::Succeeded => "",
+        Outcome::RolledBack => {
+            lang.pick("changes were rolled back", "変更はロールバックされました")
+        }
+        Outcome::RollbackFailed => lang.pick(
+            "ROLLBACK FAILED: the system may be half-changed",
+            "ロールバック失敗: システムが中途半端な状態の可能性があります",
+        ),
+        Outcome::Failed => lang.pick("failed without rollback", "ロールバックなしで失敗"),
+        Outcome::Aborted => lang.pick("aborted by the operator", "作業者が中止しました"),
+    }
+    .to_string()
 }
