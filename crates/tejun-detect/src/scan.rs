@@ -1,1 +1,462 @@
-//! placeholder
+//! Batch scanning of whole files, `.gz` included, on every core.
+//!
+//! Memory stays flat whatever the file size: files are streamed in buffered
+//! chunks, never loaded whole, and only per-offender counters are kept. A
+//! plain file is split into as many byte ranges as there are threads, cut at
+//! line boundaries; each thread matches its range with its own [`Matcher`]
+//! and the counters are merged afterwards (offender counts, first/last time,
+//! users). Compressed files are read by one thread (gzip cannot be split).
+//!
+//! Consequence of splitting: fail2ban state that spans lines (`maxlines`,
+//! connection ids) starts fresh at each range boundary, which can lose at
+//! most the few lines around the `threads - 1` cut points.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::RuleSet;
+use crate::date::DateContext;
+use crate::ip::Offender;
+use crate::matcher::{Hit, Matcher};
+use crate::model::EngineReport;
+
+/// Lines longer than this are matched on their first MAX_LINE bytes only
+/// (and counted), so one huge line cannot blow memory up.
+pub const MAX_LINE: usize = 1 << 20;
+/// Sample lines kept per rule for the report.
+const SAMPLES: usize = 5;
+/// Users remembered per offender.
+const USERS_PER_OFFENDER: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub zone: TimeZone,
+    pub threads: usize,
+    /// Reference time for year-less dates; default: each file's mtime.
+    pub now: Option<Timestamp>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            since: None,
+            until: None,
+            zone: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            now: None,
+        }
+    }
+}
+
+/// What one file contributed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub lines: u64,
+    pub hits: u64,
+    /// Matching lines whose date could not be read (still counted as hits).
+    pub undated: u64,
+    /// Lines on which a backtracking pattern hit its limit.
+    pub match_errors: u64,
+    /// Lines longer than [`MAX_LINE`] (matched on their beginning).
+    pub long_lines: u64,
+    /// Lines with NUL bytes or invalid UTF-8 (read lossily).
+    pub binary_lines: u64,
+    /// Hits outside --since/--until.
+    pub out_of_range: u64,
+    /// Set when the file could not be read; other files carry on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OffenderReport {
+    pub host: Offender,
+    pub count: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub users: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    pub rule: String,
+    pub matches: u64,
+    pub offenders: Vec<OffenderReport>,
+    pub samples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub files: Vec<FileReport>,
+    pub rules: Vec<RuleReport>,
+    pub engines: Vec<EngineReport>,
+}
+
+impl ScanReport {
+    pub fn total_lines(&self) -> u64 {
+        self.files.iter().map(|f| f.lines).sum()
+    }
+    pub fn failed_files(&self) -> usize {
+        self.files.iter().filter(|f| f.error.is_some()).count()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Agg {
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    users: BTreeSet<String>,
+}
+
+impl Agg {
+    fn add(&mut self, time: Option<Timestamp>, user: Option<&str>) {
+        self.count += 1;
+        if let Some(t) = time {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        if let Some(u) = user
+            && self.users.len() < USERS_PER_OFFENDER
+        {
+            self.users.insert(u.to_string());
+        }
+    }
+    fn merge(&mut self, other: Agg) {
+        self.count += other.count;
+        for t in [other.first, other.last].into_iter().flatten() {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        for u in other.users {
+            if self.users.len() < USERS_PER_OFFENDER {
+                self.users.insert(u);
+            }
+        }
+    }
+}
+
+/// Counters of one range of one file.
+#[derive(Debug, Default)]
+struct Partial {
+    file: FileReport,
+    offenders: HashMap<(usize, Offender), Agg>,
+    matches: Vec<u64>,
+    samples: Vec<Vec<String>>,
+}
+
+impl Partial {
+    fn new(rules: usize) -> Partial {
+        Partial {
+            matches: vec![0; rules],
+            samples: vec![Vec::new(); rules],
+            ..Partial::default()
+        }
+    }
+    fn merge(&mut self, other: Partial) {
+        let f = &mut self.file;
+        f.lines += other.file.lines;
+        f.hits += other.file.hits;
+        f.undated += other.file.undated;
+        f.match_errors += other.file.match_errors;
+        f.long_lines += other.file.long_lines;
+        f.binary_lines += other.file.binary_lines;
+        f.out_of_range += other.file.out_of_range;
+        for (k, v) in other.offenders {
+            self.offenders.entry(k).or_default().merge(v);
+        }
+        for (i, m) in other.matches.into_iter().enumerate() {
+            self.matches[i] += m;
+        }
+        for (i, s) in other.samples.into_iter().enumerate() {
+            for line in s {
+                if self.samples[i].len() < SAMPLES {
+                    self.samples[i].push(line);
+                }
+            }
+        }
+    }
+}
+
+/// Scans files; unreadable files are reported in their [`FileReport`] and
+/// the others are still scanned.
+pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
+    let mut total = Partial::new(rules.rules.len());
+    let mut files = Vec::new();
+    for path in paths {
+        let mut part = scan_file(rules, path, options);
+        part.file.path = path.display().to_string();
+        files.push(std::mem::take(&mut part.file));
+        total.merge(part);
+    }
+    let mut reports: Vec<RuleReport> = rules
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RuleReport {
+            rule: r.name.to_string(),
+            matches: total.matches[i],
+            offenders: Vec::new(),
+            samples: std::mem::take(&mut total.samples[i]),
+        })
+        .collect();
+    for ((rule, host), agg) in total.offenders {
+        reports[rule].offenders.push(OffenderReport {
+            host,
+            count: agg.count,
+            first: agg.first,
+            last: agg.last,
+            users: agg.users,
+        });
+    }
+    for r in &mut reports {
+        r.offenders
+            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.host.cmp(&b.host)));
+    }
+    ScanReport {
+        files,
+        rules: reports,
+        engines: rules.engine_reports(),
+    }
+}
+
+fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
+    let mut failed = Partial::new(rules.rules.len());
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            failed.file.error = Some(e.to_string());
+            return failed;
+        }
+    };
+    if meta.is_dir() {
+        failed.file.error = Some("is a directory".into());
+        return failed;
+    }
+    let now = options.now.or_else(|| {
+        meta.modified()
+            .ok()
+            .and_then(|m| Timestamp::try_from(m).ok())
+    });
+    let ctx = DateContext::new(options.zone.clone(), now.unwrap_or_else(Timestamp::now));
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    if gz {
+        return match File::open(path) {
+            Ok(f) => {
+                let reader =
+                    BufReader::with_capacity(256 << 10, flate2::read::MultiGzDecoder::new(f));
+                let mut part = scan_reader(rules, reader, u64::MAX, &ctx, options);
+                if let Some(e) = part.file.error.take() {
+                    part.file.error = Some(format!("gzip: {e}"));
+                }
+                part
+            }
+            Err(e) => {
+                failed.file.error = Some(e.to_string());
+                failed
+            }
+        };
+    }
+    let len = meta.len();
+    let threads = if len < (4 << 20) {
+        1
+    } else {
+        options.threads.max(1)
+    };
+    let bounds = match split_points(path, len, threads) {
+        Ok(b) => b,
+        Err(e) => {
+            failed.file.error = Some(e.to_string());
+            return failed;
+        }
+    };
+    let parts: Vec<Partial> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                let ctx = &ctx;
+                scope.spawn(move || -> Partial {
+                    let mut part = Partial::new(rules.rules.len());
+                    let opened = File::open(path)
+                        .and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
+                    match opened {
+                        Ok(f) => scan_reader(
+                            rules,
+                            BufReader::with_capacity(256 << 10, f),
+                            end - start,
+                            ctx,
+                            options,
+                        ),
+                        Err(e) => {
+                            part.file.error = Some(e.to_string());
+                            part
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scan thread does not panic"))
+            .collect()
+    });
+    let mut total = Partial::new(rules.rules.len());
+    for p in parts {
+        if p.file.error.is_some() && total.file.error.is_none() {
+            total.file.error = p.file.error.clone();
+        }
+        total.merge(p);
+    }
+    total
+}
+
+/// Byte offsets `[0, …, len]` cutting the file into `n` ranges at line starts.
+fn split_points(path: &Path, len: u64, n: usize) -> std::io::Result<Vec<u64>> {
+    let mut points = vec![0u64];
+    if n > 1 {
+        let mut f = File::open(path)?;
+        let mut buf = vec![0u8; 64 << 10];
+        for i in 1..n {
+            let mut pos = len * i as u64 / n as u64;
+            if pos <= *points.last().expect("non-empty") {
+                continue;
+            }
+            f.seek(SeekFrom::Start(pos))?;
+            // Bounded: at most len bytes are read looking for a newline.
+            loop {
+                let read = f.read(&mut buf)?;
+                if read == 0 {
+                    pos = len;
+                    break;
+                }
+                if let Some(nl) = memchr::memchr(b'\n', &buf[..read]) {
+                    pos += nl as u64 + 1;
+                    break;
+                }
+                pos += read as u64;
+            }
+            if pos < len && pos > *points.last().expect("non-empty") {
+                points.push(pos);
+            }
+        }
+    }
+    points.push(len);
+    Ok(points)
+}
+
+/// Matches at most `limit` bytes of `reader` line by line.
+fn scan_reader<R: BufRead>(
+    rules: &RuleSet,
+    mut reader: R,
+    limit: u64,
+    ctx: &DateContext,
+    options: &ScanOptions,
+) -> Partial {
+    let mut part = Partial::new(rules.rules.len());
+    let mut matcher = Matcher::new(rules);
+    let mut line: Vec<u8> = Vec::with_capacity(4096);
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut consumed: u64 = 0;
+    while consumed < limit {
+        line.clear();
+        let (read, truncated) = match read_line_capped(&mut reader, &mut line) {
+            Ok(r) => r,
+            Err(e) => {
+                part.file.error = Some(e.to_string());
+                break;
+            }
+        };
+        if read == 0 {
+            break;
+        }
+        consumed += read as u64;
+        part.file.lines += 1;
+        if truncated {
+            part.file.long_lines += 1;
+        }
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        let text = match std::str::from_utf8(&line) {
+            Ok(s) => {
+                if memchr::memchr(0, s.as_bytes()).is_some() {
+                    part.file.binary_lines += 1;
+                }
+                std::borrow::Cow::Borrowed(s)
+            }
+            Err(_) => {
+                part.file.binary_lines += 1;
+                String::from_utf8_lossy(&line)
+            }
+        };
+        hits.clear();
+        let stats = matcher.feed(&text, ctx, &mut hits);
+        part.file.match_errors += stats.match_errors as u64;
+        for hit in hits.drain(..) {
+            if let Some(t) = hit.time
+                && (options.since.is_some_and(|s| t < s) || options.until.is_some_and(|u| t > u))
+            {
+                part.file.out_of_range += 1;
+                continue;
+            }
+            if hit.time.is_none() {
+                part.file.undated += 1;
+            }
+            part.file.hits += 1;
+            part.matches[hit.rule] += 1;
+            if part.samples[hit.rule].len() < SAMPLES {
+                part.samples[hit.rule].push(hit.line.clone());
+            }
+            part.offenders
+                .entry((hit.rule, hit.host))
+                .or_default()
+                .add(hit.time, hit.user.as_deref());
+        }
+    }
+    part
+}
+
+/// Reads one line into `line`, keeping at most [`MAX_LINE`] bytes of it.
+/// Returns the bytes consumed and whether the line was cut.
+fn read_line_capped<R: BufRead>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut truncated = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok((consumed, truncated));
+        }
+        let (chunk, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        if chunk.len() > room {
+            truncated = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n;
+        if done {
+            return Ok((consumed, truncated));
+        }
+    }
+}

@@ -42,30 +42,14 @@ struct RuleFile {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Spanned<String>),
-    Many(Vec<Spanned<String>>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<Spanned<String>> {
-        match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleYaml {
     name: Spanned<String>,
     #[serde(default)]
     description: String,
-    regex: OneOrMany,
+    regex: Vec<Spanned<String>>,
     #[serde(default)]
-    ignore: Option<OneOrMany>,
+    ignore: Vec<Spanned<String>>,
     #[serde(default)]
     prefregex: Option<Spanned<String>>,
     #[serde(default)]
@@ -159,7 +143,13 @@ pub fn parse_rules(src: &str, file: &str) -> Result<Vec<Rule>, YamlError> {
         if let Some(p) = &r.prefregex {
             rule.prefregex = Some(compile(p).map_err(|m| err(&p.referenced, m))?);
         }
-        for re in r.regex.into_vec() {
+        if r.regex.is_empty() {
+            return Err(err(
+                &r.name.referenced,
+                "a rule needs at least one regex".into(),
+            ));
+        }
+        for re in r.regex {
             let pattern = compile(&re).map_err(|m| err(&re.referenced, m))?;
             let has_host = ["host", "ip4", "ip6", "dns", "fid"]
                 .iter()
@@ -172,7 +162,7 @@ pub fn parse_rules(src: &str, file: &str) -> Result<Vec<Rule>, YamlError> {
             }
             rule.failregex.push(pattern);
         }
-        for re in r.ignore.map(OneOrMany::into_vec).unwrap_or_default() {
+        for re in r.ignore {
             rule.ignoreregex
                 .push(compile(&re).map_err(|m| err(&re.referenced, m))?);
         }

@@ -1,11 +1,310 @@
-//! Not yet implemented: owned by the helper building this command.
+//! `tejun scan`: batch detection over whole log files (`.gz` included) with
+//! tejun rules, built-in rule sets or fail2ban filter files.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tejun_detect::RuleSet;
+use tejun_detect::scan::{ScanOptions, ScanReport, scan_files};
 
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  tejun scan /var/log/auth.log --builtin sshd
+  tejun scan /var/log/auth.log* --fail2ban-filter /etc/fail2ban/filter.d/sshd.conf
+  tejun scan auth.log --fail2ban-filter 'sshd.conf[mode=aggressive]' --jail /etc/fail2ban/jail.local --jail-name sshd
+  tejun scan access.log.gz --builtin web-attacks --since 2026-11-21T00:00:00Z --json
+  tejun scan app.log --rules rules.yaml --tz Asia/Tokyo
 
-pub fn run(_args: Args, ctx: &Context) -> Exit {
-    ctx.error("not implemented yet", "未実装です");
-    Exit::BadInput
+Built-in sets: sshd, web-auth, web-attacks, mysql (see docs/rules.md).
+Exit codes: 0 scanned, 1 a file could not be read, 2 bad rules or arguments.")]
+pub struct Args {
+    /// Log files to scan (plain or .gz).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// tejun rule file (YAML, see docs/rules.md).
+    #[arg(long, value_name = "RULES.yaml", conflicts_with_all = ["builtin", "fail2ban_filter"])]
+    rules: Option<PathBuf>,
+    /// Built-in rule sets, comma separated.
+    #[arg(
+        long,
+        value_name = "SET,...",
+        value_delimiter = ',',
+        conflicts_with = "fail2ban_filter"
+    )]
+    builtin: Vec<String>,
+    /// fail2ban filter file, optionally with options: 'sshd.conf[mode=aggressive]'.
+    #[arg(long, value_name = "PATH.conf")]
+    fail2ban_filter: Option<String>,
+    /// jail.conf / jail.local for findtime, maxretry, bantime and filter options.
+    #[arg(long, value_name = "PATH", requires = "fail2ban_filter")]
+    jail: Option<PathBuf>,
+    /// Jail section to read (default: the filter's name).
+    #[arg(long, value_name = "NAME", requires = "jail")]
+    jail_name: Option<String>,
+    /// Only hits at or after this time (RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' in --tz, or an age like 2h, 1d).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only hits at or before this time.
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// Zone of dates without one (default: TZ / the system zone).
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let lang = ctx.lang;
+    let zone = match &args.tz {
+        Some(name) => match TimeZone::get(name) {
+            Ok(z) => z,
+            Err(e) => {
+                ctx.error(
+                    &format!("--tz {name}: {e}"),
+                    &format!("--tz {name}: 不明なタイムゾーンです ({e})"),
+                );
+                return Exit::BadInput;
+            }
+        },
+        None => ctx.zone.clone(),
+    };
+    let mut times = [None, None];
+    for (slot, (flag, value)) in times
+        .iter_mut()
+        .zip([("--since", &args.since), ("--until", &args.until)])
+    {
+        if let Some(v) = value {
+            match parse_time(v, &zone) {
+                Some(t) => *slot = Some(t),
+                None => {
+                    ctx.error(
+                        &format!("{flag} {v:?}: expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' or an age like 2h"),
+                        &format!("{flag} {v:?}: RFC 3339、'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間で指定してください"),
+                    );
+                    return Exit::BadInput;
+                }
+            }
+        }
+    }
+    let rules = match load_rules(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.error(&e, &format!("ルールを読み込めません: {e}"));
+            return Exit::BadInput;
+        }
+    };
+    if rules.rules.is_empty() {
+        ctx.error(
+            "no rules: give --rules, --builtin or --fail2ban-filter",
+            "ルールがありません: --rules、--builtin または --fail2ban-filter を指定してください",
+        );
+        return Exit::BadInput;
+    }
+    for rep in rules.engine_reports() {
+        for u in &rep.unsupported {
+            anstream::eprintln!(
+                "{}: {}: {} {}: {}",
+                lang.pick("warning", "警告"),
+                rep.rule,
+                lang.pick(
+                    "unsupported pattern skipped",
+                    "未対応のパターンを除外しました"
+                ),
+                u.pattern,
+                u.reason
+            );
+        }
+    }
+    let options = ScanOptions {
+        since: times[0],
+        until: times[1],
+        zone: zone.clone(),
+        ..ScanOptions::default()
+    };
+    let report = scan_files(&rules, &args.files, &options);
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                ctx.error(&e.to_string(), &e.to_string());
+                return Exit::Failed;
+            }
+        }
+    } else {
+        print_table(&report, ctx, &zone);
+    }
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            ctx.error(
+                &format!("{}: cannot read: {e}", f.path),
+                &format!("{}: 読み込めません: {e}", f.path),
+            );
+        }
+    }
+    if report.failed_files() > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    }
+}
+
+fn load_rules(args: &Args) -> Result<RuleSet, String> {
+    if let Some(path) = &args.rules {
+        return RuleSet::load_yaml_file(path).map_err(|e| e.to_string());
+    }
+    if let Some(filter) = &args.fail2ban_filter {
+        let (name, _) = tejun_detect::fail2ban::filter::parse_filter_spec(filter);
+        let jail_name = args.jail_name.clone().unwrap_or_else(|| {
+            std::path::Path::new(&name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default()
+        });
+        let jail = args.jail.as_deref().map(|p| (p, jail_name.as_str()));
+        return RuleSet::from_fail2ban(std::path::Path::new(filter), jail)
+            .map_err(|e| e.to_string());
+    }
+    let names: Vec<&str> = args
+        .builtin
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    RuleSet::builtin(&names).map_err(|e| e.to_string())
+}
+
+/// RFC 3339, a civil date-time in `zone`, or an age (`2h` = two hours ago).
+fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Some(ts);
+    }
+    if let Ok(dt) = text.replace(' ', "T").parse::<jiff::civil::DateTime>() {
+        return zone.to_ambiguous_timestamp(dt).compatible().ok();
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return zone
+            .to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .ok();
+    }
+    let secs = tejun_detect::fail2ban::jail::parse_duration(text)?;
+    Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_secs(secs))
+        .ok()
+}
+
+fn print_table(report: &ScanReport, ctx: &Context, zone: &TimeZone) {
+    let lang = ctx.lang;
+    let time = |t: Option<Timestamp>| {
+        t.map_or_else(|| "-".to_string(), |t| tejun_locale::format_time(t, zone))
+    };
+    for rule in &report.rules {
+        anstream::println!(
+            "{} {}  {} {}  {} {}",
+            lang.pick("rule", "ルール"),
+            rule.rule,
+            lang.pick("matches", "一致"),
+            rule.matches,
+            lang.pick("offenders", "攻撃元"),
+            rule.offenders.len()
+        );
+        if rule.offenders.is_empty() {
+            continue;
+        }
+        anstream::println!(
+            "  {:<40} {:>7}  {:<23}  {:<23}  {}",
+            lang.pick("HOST", "ホスト"),
+            lang.pick("COUNT", "件数"),
+            lang.pick("FIRST", "最初"),
+            lang.pick("LAST", "最後"),
+            lang.pick("USERS", "ユーザー")
+        );
+        for o in &rule.offenders {
+            let users: Vec<&str> = o.users.iter().map(String::as_str).collect();
+            anstream::println!(
+                "  {:<40} {:>7}  {:<23}  {:<23}  {}",
+                o.host.to_string(),
+                o.count,
+                time(o.first),
+                time(o.last),
+                users.join(",")
+            );
+        }
+    }
+    for f in &report.files {
+        let mut notes = Vec::new();
+        if f.undated > 0 {
+            notes.push(format!(
+                "{} {}",
+                f.undated,
+                lang.pick("hits without a readable date", "件は日時を読めない一致")
+            ));
+        }
+        if f.out_of_range > 0 {
+            notes.push(format!(
+                "{} {}",
+                f.out_of_range,
+                lang.pick("hits outside --since/--until", "件は期間外")
+            ));
+        }
+        if f.long_lines > 0 {
+            notes.push(format!(
+                "{} {}",
+                f.long_lines,
+                lang.pick(
+                    "lines over 1 MiB matched on their start",
+                    "行は 1 MiB 超のため先頭のみ照合"
+                )
+            ));
+        }
+        if f.binary_lines > 0 {
+            notes.push(format!(
+                "{} {}",
+                f.binary_lines,
+                lang.pick(
+                    "lines with binary data or invalid UTF-8",
+                    "行はバイナリまたは不正な UTF-8"
+                )
+            ));
+        }
+        if f.match_errors > 0 {
+            notes.push(format!(
+                "{} {}",
+                f.match_errors,
+                lang.pick(
+                    "pattern runs stopped at the backtracking limit",
+                    "回バックトラック上限で照合を中断"
+                )
+            ));
+        }
+        anstream::println!(
+            "{}: {} {}, {} {}{}",
+            f.path,
+            f.lines,
+            lang.pick("lines", "行"),
+            f.hits,
+            lang.pick("hits", "件一致"),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            }
+        );
+    }
+    for e in &report.engines {
+        for b in &e.backtracking {
+            anstream::println!(
+                "{}: {} {} ({})",
+                e.rule,
+                lang.pick("backtracking engine for", "バックトラック方式で実行:"),
+                b.pattern,
+                b.needs.join(", ")
+            );
+        }
+    }
 }
