@@ -27,28 +27,56 @@ fn main() {
         "stdout_tail": "nginx: configuration file /etc/nginx/nginx.conf test is successful\n",
         "stderr_tail": "", "error": null
     });
+    let event = NewEvent {
+        stream: "run/bench",
+        refs: &[],
+        kind: "step.finished",
+        actor: "bench@host",
+        payload: &payload,
+        ts: None,
+    };
+    let single = measure(|| {
+        journal.append(event.clone()).expect("append");
+    });
+    report("durable append, 1 event", &base, single);
+    // A step boundary written as one transaction: end of N + start of N+1.
+    let pair = measure(|| {
+        journal
+            .append_all(&[event.clone(), event.clone()])
+            .expect("append_all");
+    });
+    report("durable append_all, 2 events", &base, pair);
+
+    let start = Instant::now();
+    let report_ = journal.verify().expect("verify");
+    let took = start.elapsed();
+    assert!(report_.first_bad.is_none());
+    println!(
+        "verify: {} events in {:?} ({:.0} events/s)",
+        report_.checked,
+        took,
+        report_.checked as f64 / took.as_secs_f64()
+    );
+}
+
+fn measure(mut op: impl FnMut()) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {
         let start = Instant::now();
-        journal
-            .append(NewEvent {
-                stream: "run/bench",
-                refs: &[],
-                kind: "step.finished",
-                actor: "bench@host",
-                payload: &payload,
-                ts: None,
-            })
-            .expect("append");
+        op();
         if i >= WARMUP {
             samples.push(start.elapsed());
         }
     }
     samples.sort();
+    samples
+}
+
+fn report(what: &str, base: &std::path::Path, samples: Vec<Duration>) {
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
     println!(
-        "durable append ({} samples, {}): median {:?}, p99 {:?}, mean {:?}, max {:?}",
+        "{what} ({} samples, {}): median {:?}, p99 {:?}, mean {:?}, max {:?}",
         samples.len(),
         base.display(),
         pct(0.5),

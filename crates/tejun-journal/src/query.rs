@@ -87,7 +87,9 @@ pub fn streams(conn: &Connection, prefix: &str) -> Result<Vec<String>> {
 pub fn describe(conn: &Connection, seq: i64) -> Result<Option<(String, String)>> {
     let mut stmt = conn.prepare_cached("SELECT kind, stream FROM events WHERE seq = ?1")?;
     let mut rows = stmt.query([seq])?;
-    let Some(row) = rows.next()? else { return Ok(None) };
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
     let lenient = |i| match row.get_ref(i) {
         Ok(ValueRef::Text(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
         Ok(ValueRef::Integer(n)) => n.to_string(),

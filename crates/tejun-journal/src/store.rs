@@ -138,13 +138,39 @@ pub fn parse_ts(seq: i64, text: &str) -> Result<Timestamp> {
     })
 }
 
-pub fn append(conn: &mut Connection, event: NewEvent<'_>) -> Result<Entry> {
-    let payload = chain::canonical_json(event.payload);
+pub fn append(conn: &mut Connection, events: &[NewEvent<'_>]) -> Result<Vec<Entry>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (mut count, mut prev_hash) = head(&tx)?.unwrap_or((0, GENESIS.to_string()));
     let recorded_at = Timestamp::now();
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        let entry = insert(&tx, count + 1, prev_hash, recorded_at, event)?;
+        count = entry.seq;
+        prev_hash = entry.hash.clone();
+        entries.push(entry);
+    }
+    if !entries.is_empty() {
+        tx.prepare_cached(
+            "INSERT INTO chain_head (id, count, last_hash) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash",
+        )?
+        .execute(params![count, prev_hash])?;
+    }
+    // The one fsync (WAL, synchronous=FULL) happens here.
+    tx.commit()?;
+    Ok(entries)
+}
+
+/// Writes one event as `seq` chained onto `prev_hash`, inside `tx`.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    prev_hash: String,
+    recorded_at: Timestamp,
+    event: &NewEvent<'_>,
+) -> Result<Entry> {
+    let payload = chain::canonical_json(event.payload);
     let ts = event.ts.unwrap_or(recorded_at);
-    let (count, prev_hash) = head(&tx)?.unwrap_or((0, GENESIS.to_string()));
-    let seq = count + 1;
     let ts_text = format_ts(ts);
     let recorded_text = format_ts(recorded_at);
     let hash = chain::hash(&Fields {
@@ -195,12 +221,6 @@ pub fn append(conn: &mut Connection, event: NewEvent<'_>) -> Result<Entry> {
             insert_ref.execute(params![seq, pos as i64, subject])?;
         }
     }
-    tx.prepare_cached(
-        "INSERT INTO chain_head (id, count, last_hash) VALUES (1, ?1, ?2)
-         ON CONFLICT(id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash",
-    )?
-    .execute(params![seq, hash])?;
-    tx.commit()?;
     Ok(Entry {
         seq,
         ts,

@@ -294,3 +294,110 @@ fn opening_a_non_database_file_is_an_error() {
     std::fs::write(&path, "this is not sqlite, just some words ".repeat(100)).unwrap();
     assert!(Journal::open(&path).is_err());
 }
+
+#[test]
+fn append_all_is_consecutive_and_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let journal = Journal::open(&path).unwrap();
+    let p = json!({});
+    journal
+        .append(event("run/1", "step.started", &[], &p))
+        .unwrap();
+    let both = journal
+        .append_all(&[
+            event("run/1", "step.finished", &[], &p),
+            event("run/1", "step.started", &[], &p),
+        ])
+        .unwrap();
+    assert_eq!(both.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(both[1].prev_hash, both[0].hash);
+    assert!(journal.append_all(&[]).unwrap().is_empty());
+    assert_eq!(journal.verify().unwrap().checked, 3);
+
+    // A row planted at seq 5 makes the second insert of the next batch
+    // fail: the first must not be left behind either.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO events SELECT 5, ts, recorded_at, stream, kind, actor, payload, prev_hash, hash
+             FROM events WHERE seq = 3",
+        )
+        .unwrap();
+    let err = journal
+        .append_all(&[
+            event("run/1", "step.finished", &[], &p),
+            event("run/1", "step.started", &[], &p),
+        ])
+        .unwrap_err();
+    assert!(err.to_string().contains("seq 5"), "{err}");
+    let seqs: Vec<i64> = journal
+        .query(&Query::default())
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 3, 5],
+        "nothing of the failed batch was written"
+    );
+    assert_eq!(journal.head().unwrap().0, 3);
+}
+
+/// The child half of `separate_processes_keep_one_linear_chain`: does
+/// nothing unless started by it.
+#[test]
+fn child_writer() {
+    let Ok(db) = std::env::var("TEJUN_JOURNAL_CHILD_DB") else {
+        return;
+    };
+    let name = std::env::var("TEJUN_JOURNAL_CHILD_NAME").unwrap();
+    let journal = Journal::open(std::path::Path::new(&db)).unwrap();
+    for i in 0..40 {
+        journal
+            .append(event(
+                &format!("run/{name}"),
+                "step.finished",
+                &[],
+                &json!({"i": i}),
+            ))
+            .unwrap();
+    }
+}
+
+/// Real processes (as a run and `tejun watch` would be) append to one file
+/// at the same time: every event lands, in one verifying chain.
+#[test]
+fn separate_processes_keep_one_linear_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    Journal::open(&path).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|n| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "child_writer", "--test-threads", "1"])
+                .env("TEJUN_JOURNAL_CHILD_DB", &path)
+                .env("TEJUN_JOURNAL_CHILD_NAME", format!("p{n}"))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a writer process failed");
+    }
+    let journal = Journal::open(&path).unwrap();
+    let report = journal.verify().unwrap();
+    assert_eq!((report.checked, report.first_bad), (120, None));
+    for n in 0..3 {
+        let mine = journal
+            .query(&Query {
+                subject: Some(&format!("run/p{n}")),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(mine.len(), 40);
+    }
+}

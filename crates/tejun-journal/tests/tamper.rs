@@ -345,9 +345,15 @@ fn non_text_column_is_an_edit() {
 #[test]
 fn describe_names_a_bad_event_even_when_mangled() {
     let (_dir, path) = journal(3);
-    sql(&path, "UPDATE events SET kind = x'ff', stream = 7 WHERE seq = 2");
+    sql(
+        &path,
+        "UPDATE events SET kind = x'ff', stream = 7 WHERE seq = 2",
+    );
     let journal = Journal::open(&path).unwrap();
-    assert_eq!(journal.verify().unwrap().first_bad, bad(2, TamperKind::Edited));
+    assert_eq!(
+        journal.verify().unwrap().first_bad,
+        bad(2, TamperKind::Edited)
+    );
     let (kind, stream) = journal.describe(2).unwrap().unwrap();
     assert_eq!((kind.as_str(), stream.as_str()), ("<blob>", "7"));
     assert_eq!(
