@@ -272,3 +272,127 @@ fn bad_input_exits_2_in_both_languages_and_writes_nothing() {
     }
     assert_eq!(env.event_count(), before, "refused commands must not write");
 }
+
+/// Runs land on the incident's timeline: with `--incident PREFIX`, and on
+/// their own while an incident is active when the inventory says so.
+#[test]
+fn runs_attach_by_prefix_or_to_the_active_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inventory = |attach: bool| {
+        let text = format!(
+            "environments:\n  dev:\n    color: green\nincidents:\n  attach_active_runs: {attach}\n"
+        );
+        std::fs::write(d.join("tejun.yaml"), text).unwrap();
+    };
+    inventory(false);
+    std::fs::write(
+        d.join("book.yaml"),
+        "name: relief\nenv: dev\nexecute:\n  - id: look\n    run: uptime\n",
+    )
+    .unwrap();
+    let tejun = || {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(d)
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env("LANG", "C")
+            .env("USER", "sato");
+        cmd
+    };
+    let out = tejun()
+        .args([
+            "incident",
+            "open",
+            "--title",
+            "slow site",
+            "--severity",
+            "P2",
+        ])
+        .output()
+        .unwrap();
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let runs_on_timeline = || {
+        let out = tejun()
+            .args(["incident", "show", &id, "--json"])
+            .output()
+            .unwrap();
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+        shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "run.started")
+            .count()
+    };
+
+    tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(
+        runs_on_timeline(),
+        0,
+        "not attached unless the inventory says so"
+    );
+
+    tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--incident",
+            &id[4..7],
+        ])
+        .assert()
+        .success();
+    assert_eq!(runs_on_timeline(), 1, "a prefix names the incident");
+    tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--incident",
+            "NOPE",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no incident"));
+
+    inventory(true);
+    tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "attached to the active incident {id}"
+        )));
+    assert_eq!(runs_on_timeline(), 2);
+    let out = tejun()
+        .args(["incident", "show", &id, "--json"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "step.finished")
+        .count();
+    assert_eq!(steps, 2, "each attached run's step is on the timeline");
+
+    // A resolved incident is no longer active: runs stay on their own.
+    tejun()
+        .args(["incident", "status", &id, "resolved"])
+        .assert()
+        .success();
+    tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(runs_on_timeline(), 2);
+}

@@ -491,3 +491,34 @@ fn account_name() -> Option<String> {
         (fields.nth(1)? == uid).then(|| name.to_string())
     })
 }
+
+/// The incident a run belongs to: `--incident` resolved to its full id
+/// (an unknown or ambiguous id is bad input), else, when the inventory
+/// says `incidents.attach_active_runs`, the active incident if there is one.
+pub(crate) fn incident_for_run(
+    ctx: &Context,
+    journal: &Journal,
+    given: Option<String>,
+    attach_active: bool,
+) -> Result<Option<String>, Exit> {
+    if let Some(given) = given {
+        return Incidents::new(journal, actor())
+            .resolve(&given)
+            .map(Some)
+            .map_err(|err| fail(ctx, &err));
+    }
+    if !attach_active {
+        return Ok(None);
+    }
+    let active = tejun_incident::active_incident(journal).map_err(|err| fail(ctx, &err))?;
+    if let Some(id) = &active {
+        anstream::eprintln!(
+            "{}",
+            ctx.lang.pick(
+                &format!("this run is attached to the active incident {id} (inventory: incidents.attach_active_runs)"),
+                &format!("この実行は対応中のインシデント {id} に紐付けられます (インベントリ: incidents.attach_active_runs)"),
+            )
+        );
+    }
+    Ok(active)
+}

@@ -64,6 +64,14 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let Some((journal, runs_dir)) = open_journal(ctx) else {
         return Exit::Failed;
     };
+    let attach_active = inventory
+        .as_ref()
+        .is_some_and(|inv| inv.incidents.attach_active_runs);
+    let incident =
+        match super::incident::incident_for_run(ctx, &journal, args.incident, attach_active) {
+            Ok(incident) => incident,
+            Err(exit) => return exit,
+        };
     let abort = match AbortSignal::from_signals() {
         Ok(abort) => abort,
         Err(e) => {
@@ -89,7 +97,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         inventory: inventory.as_ref(),
         env: &args.env,
         overrides: args.vars,
-        incident: args.incident,
+        incident,
         interactive,
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,
