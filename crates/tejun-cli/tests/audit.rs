@@ -238,3 +238,38 @@ fn a_file_that_is_not_a_journal_is_an_error_not_a_panic() {
     assert!(matches!(out.status.code(), Some(1 | 2)), "{out:?}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// A row with a correct seq, link and hash, made by appending to a copy of
+/// the database and pasting the row back: only the chain head catches it.
+#[test]
+fn perfectly_forged_row_is_caught_by_the_head() {
+    let (dir, path) = journal();
+    let copy = dir.path().join("copy.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
+    Journal::open(&copy)
+        .unwrap()
+        .append(NewEvent {
+            stream: "run/0k3m9q2a",
+            refs: &[],
+            kind: "step.confirmed",
+            actor: "mallory@web-01",
+            payload: &json!({"who": "carol", "answer": "ok"}),
+            ts: None,
+        })
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS copy", [copy.to_str().unwrap()])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO events SELECT * FROM copy.events WHERE seq = 9",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let report = assert_first_bad(&path, 9, "head-mismatch");
+    assert_eq!(report["first_bad"]["kind"], "step.confirmed");
+    assert_eq!(report["head"]["count"], 8);
+}

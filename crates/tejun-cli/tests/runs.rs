@@ -478,3 +478,87 @@ fn show_refuses_unknown_and_ambiguous_ids() {
                 .and(predicates::str::contains("0k3m9q2a, 0k3m9q2b")),
         );
 }
+
+/// The whole path through the real binary: a run in progress is listed as
+/// running with its step running; after `kill -9` of tejun it is
+/// interrupted and the step unknown.
+#[test]
+fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tejun.yaml"),
+        "environments:\n  dev:\n    color: green\n",
+    )
+    .unwrap();
+    // The step waits (at most 30 s) for the test to drop a file.
+    std::fs::write(
+        dir.path().join("book.yaml"),
+        "name: slow\nenv: dev\nexecute:\n  - id: first\n    run: \"true\"\n  - id: wait-for-stop\n    run: \"for i in $(seq 300); do [ -e stop ] && exit 0; sleep 0.1; done\"\n",
+    )
+    .unwrap();
+    let tejun = || {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env("LANG", "C")
+            .env("TZ", "Asia/Tokyo");
+        cmd
+    };
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .current_dir(dir.path())
+        .env_remove("TEJUN_DB")
+        .env_remove("TEJUN_INVENTORY")
+        .env("LANG", "C")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = || -> Vec<Value> {
+        let out = tejun().args(["runs", "--json"]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = loop {
+        let listed = runs();
+        let show = listed.first().map(|run| {
+            let out = tejun()
+                .args(["show", run["id"].as_str().unwrap(), "--json"])
+                .output()
+                .unwrap();
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        });
+        if let Some(timeline) = show
+            && timeline["steps"].as_array().is_some_and(|s| s.len() == 2)
+        {
+            assert_eq!(timeline["summary"]["state"], "running", "{timeline}");
+            assert_eq!(timeline["steps"][1]["state"], "running", "{timeline}");
+            break timeline["summary"]["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached its second step: {listed:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let listed = runs();
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["state"], "interrupted");
+    assert_eq!(listed[0]["steps_done"], 1);
+    let out = stdout(tejun().args(["show", &id]));
+    assert!(out.lines().next().unwrap().contains("interrupted"), "{out}");
+    assert!(
+        out.lines()
+            .rfind(|l| l.contains("wait-for-stop"))
+            .unwrap()
+            .contains("unknown"),
+        "{out}"
+    );
+    assert!(out.contains("JST"), "{out}");
+    // Let the orphaned step command finish.
+    std::fs::write(dir.path().join("stop"), "").unwrap();
+}
