@@ -562,3 +562,74 @@ fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
     // Let the orphaned step command finish.
     std::fs::write(dir.path().join("stop"), "").unwrap();
 }
+
+/// A non-interactive run stops at a confirm step nobody can answer: listed
+/// as paused (not interrupted), the step waiting (not unknown). A real run
+/// that succeeds is listed as succeeded with its confirmation's answer.
+#[test]
+fn real_runs_paused_and_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tejun.yaml"),
+        "environments:\n  dev:\n    color: green\n",
+    )
+    .unwrap();
+    let book = |name: &str, auto: &str| {
+        format!(
+            "name: {name}\nenv: dev\nexecute:\n  - id: change\n    run: \"true\"\npost:\n  - id: looks-right\n    confirm: Does the dashboard look right?\n{auto}"
+        )
+    };
+    std::fs::write(dir.path().join("paused.yaml"), book("asks", "")).unwrap();
+    std::fs::write(
+        dir.path().join("auto.yaml"),
+        book("answers", "    auto: ok\n"),
+    )
+    .unwrap();
+    let tejun = || {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env("LANG", "C");
+        cmd
+    };
+    let paused = tejun()
+        .args(["run", "paused.yaml", "--env", "dev", "--yes"])
+        .output()
+        .unwrap();
+    assert_ne!(
+        paused.status.code(),
+        Some(0),
+        "an unanswerable confirm must stop the run: {paused:?}"
+    );
+    tejun()
+        .args(["run", "auto.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .code(0);
+
+    let out = stdout(tejun().args(["runs", "--json"]));
+    let runs: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let by_name = |name: &str| runs.iter().find(|r| r["runbook"] == name).unwrap().clone();
+    assert_eq!(by_name("asks")["state"], "paused", "{out}");
+    assert_eq!(by_name("asks")["note"], "looks-right", "{out}");
+    assert_eq!(by_name("answers")["state"], "succeeded", "{out}");
+
+    let asks = by_name("asks")["id"].as_str().unwrap().to_string();
+    let timeline: Value =
+        serde_json::from_str(&stdout(tejun().args(["show", &asks, "--json"]))).unwrap();
+    let confirm = timeline["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_id"] == "looks-right")
+        .unwrap();
+    assert_eq!(confirm["state"], "waiting", "{timeline}");
+
+    let answers = by_name("answers")["id"].as_str().unwrap().to_string();
+    let out = stdout(tejun().args(["show", &answers]));
+    let confirmed = line_of(&out, "confirmed");
+    assert!(
+        confirmed.contains("ok (正常)") && confirmed.contains("(auto)"),
+        "{out}"
+    );
+}

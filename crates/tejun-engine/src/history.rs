@@ -131,6 +131,9 @@ pub enum StepState {
     /// Started and never ended, and the run is not running: the process
     /// died while it ran. Whether its command took effect is unknown.
     Unknown,
+    /// A confirm step the run paused at (保留, or no one to answer it in a
+    /// non-interactive run): waiting for a person, not crashed.
+    Waiting,
 }
 
 impl StepState {
@@ -152,6 +155,7 @@ impl StepState {
             StepState::Skipped => ("skipped", "スキップ"),
             StepState::Running => ("running", "実行中"),
             StepState::Unknown => ("unknown", "不明"),
+            StepState::Waiting => ("waiting", "回答待ち"),
         }
     }
 }
@@ -346,44 +350,32 @@ fn fold(id: &str, events: Vec<TimelineEvent>) -> Option<RunTimeline> {
             Happening::RunPaused(e) => paused_at = Some(e.step_id.clone()),
             Happening::RunResumed(_) => paused_at = None,
             Happening::StepStarted(e) => {
-                let at = *index.entry(e.step_id.clone()).or_insert_with(|| {
-                    steps.push(StepView {
-                        phase: e.phase.clone(),
-                        step_id: e.step_id.clone(),
-                        ordinal: e.ordinal,
-                        kind: e.kind.clone(),
-                        safety: e.safety.clone(),
-                        command: e.command.clone(),
-                        state: StepState::Unknown,
-                        attempts: 0,
-                        started: event.ts,
-                        ended: None,
-                        finished: None,
-                        confirmations: Vec::new(),
-                    });
-                    steps.len() - 1
-                });
-                let step = &mut steps[at];
+                let step = step_view(
+                    &mut steps, &mut index, &e.step_id, &e.phase, e.ordinal, event.ts,
+                );
+                step.kind = e.kind.clone();
+                step.safety = e.safety.clone();
                 step.attempts = step.attempts.max(e.attempt);
                 step.command = e.command.clone().or(step.command.take());
                 step.state = StepState::Unknown;
             }
             Happening::StepFinished(e) => {
-                if let Some(&at) = index.get(&e.step_id) {
-                    let step = &mut steps[at];
-                    step.state = StepState::from_status(e.status);
-                    step.ended = Some(event.ts);
-                    step.attempts = step.attempts.max(e.attempt);
-                    step.finished = Some(e.clone());
-                }
+                let step = step_view(
+                    &mut steps, &mut index, &e.step_id, &e.phase, e.ordinal, event.ts,
+                );
+                step.state = StepState::from_status(e.status);
+                step.ended = Some(event.ts);
+                step.attempts = step.attempts.max(e.attempt);
+                step.finished = Some(e.clone());
             }
             Happening::StepConfirmed(e) => {
-                if let Some(&at) = index.get(&e.step_id) {
-                    steps[at].confirmations.push(Confirmation {
-                        ts: event.ts,
-                        confirmed: e.clone(),
-                    });
-                }
+                let step = step_view(
+                    &mut steps, &mut index, &e.step_id, &e.phase, e.ordinal, event.ts,
+                );
+                step.confirmations.push(Confirmation {
+                    ts: event.ts,
+                    confirmed: e.clone(),
+                });
             }
             Happening::Other(_) => {}
         }
@@ -438,6 +430,14 @@ fn fold(id: &str, events: Vec<TimelineEvent>) -> Option<RunTimeline> {
         },
         (None, None) => return None,
     };
+    if summary.state == RunState::Paused
+        && let Some(step) = steps
+            .iter_mut()
+            .find(|s| Some(&s.step_id) == paused_at.as_ref() && s.state == StepState::Unknown)
+    {
+        // Not a crash: the step is a question waiting for its answer.
+        step.state = StepState::Waiting;
+    }
     if summary.state == RunState::Running {
         // Only the step in flight is running; an older open one (before a
         // resume chose "skip") stays unknown.
@@ -457,6 +457,38 @@ fn fold(id: &str, events: Vec<TimelineEvent>) -> Option<RunTimeline> {
         steps,
         events,
     })
+}
+
+/// The view of step `id`, created (at its first event) if this is the first
+/// event that names it. Normally that is `step.started`; a journal written
+/// by another version may lead with something else, and the step still
+/// shows.
+fn step_view<'s>(
+    steps: &'s mut Vec<StepView>,
+    index: &mut HashMap<String, usize>,
+    id: &str,
+    phase: &str,
+    ordinal: usize,
+    ts: Timestamp,
+) -> &'s mut StepView {
+    let at = *index.entry(id.to_string()).or_insert_with(|| {
+        steps.push(StepView {
+            phase: phase.to_string(),
+            step_id: id.to_string(),
+            ordinal,
+            kind: String::new(),
+            safety: String::new(),
+            command: None,
+            state: StepState::Unknown,
+            attempts: 0,
+            started: ts,
+            ended: None,
+            finished: None,
+            confirmations: Vec::new(),
+        });
+        steps.len() - 1
+    });
+    &mut steps[at]
 }
 
 /// Whether a live process holds the run's lock. A missing lock file or
@@ -651,6 +683,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = Run::new(&journal, "0k3m9q2a", dir.path());
         run.start(2);
+        run.step_start("post", "verify", 1);
         run.put(
             events::RUN_PAUSED,
             RunPaused {
@@ -662,6 +695,9 @@ mod tests {
         let summary = &list_runs(&journal).unwrap()[0];
         assert_eq!(summary.state, RunState::Paused);
         assert_eq!(summary.note.as_deref(), Some("verify"));
+        let timeline = run_timeline(&journal, "0k3m9q2a").unwrap();
+        assert_eq!(timeline.steps[0].step_id, "verify");
+        assert_eq!(timeline.steps[0].state, StepState::Waiting);
         run.put(
             events::RUN_RESUMED,
             RunResumed {

@@ -437,7 +437,7 @@ fn print_steps(timeline: &RunTimeline, ctx: &Context) {
 fn step_style(state: StepState) -> anstyle::Style {
     let color = match state {
         StepState::Ok => anstyle::AnsiColor::Green,
-        StepState::Skipped | StepState::Running => anstyle::AnsiColor::Cyan,
+        StepState::Skipped | StepState::Running | StepState::Waiting => anstyle::AnsiColor::Cyan,
         StepState::Unknown => anstyle::AnsiColor::Yellow,
         StepState::Failed | StepState::TimedOut => anstyle::AnsiColor::Red,
     };
