@@ -105,6 +105,25 @@ pub fn translate(py: &str) -> Translated {
                     need("look-behind");
                 } else if rest.starts_with('(') {
                     need("conditional");
+                    // fancy-regex reads `(?(name)` as a look-ahead for the
+                    // text "name"; Python means "if group `name` matched".
+                    let close = chars[i + 3..]
+                        .iter()
+                        .position(|&c| c == ')')
+                        .map(|p| p + i + 3);
+                    if let Some(close) = close {
+                        let name: String = chars[i + 3..close].iter().collect();
+                        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                        {
+                            if name.chars().all(|c| c.is_ascii_digit()) {
+                                out.push_str(&format!("(?({name})"));
+                            } else {
+                                out.push_str(&format!("(?(<{name}>)"));
+                            }
+                            i = close + 1;
+                            continue;
+                        }
+                    }
                 } else if rest.starts_with('>') {
                     need("atomic group");
                 } else if let Some(flags_len) = global_flags_len(&chars[i + 2..]) {

@@ -212,7 +212,10 @@ pub fn compile_filter(
         .filter(|l| !l.is_empty())
     {
         match Pattern::compile(&resolve_regex_tags(line), multi_line) {
-            Ok(p) => rule.ignoreregex.push(p),
+            Ok(mut p) => {
+                p.source = line.to_string();
+                rule.ignoreregex.push(p)
+            }
             Err(e) => rule.unsupported.push(Unsupported {
                 pattern: line.to_string(),
                 reason: e.message,
