@@ -1,0 +1,738 @@
+//! `tejun watch` end to end: the real binary follows real files with
+//! fail2ban's own sshd filter (Debian's `fail2ban` package), writes the
+//! journal, survives rotation and restarts, posts webhooks to a server in
+//! this test, and opens incidents.
+//!
+//! Every wait is bounded; a failed wait prints what the watcher said.
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tejun_journal::{Journal, Query};
+
+const SSHD_FILTER: &str = "/etc/fail2ban/filter.d/sshd.conf";
+const WAIT: Duration = Duration::from_secs(15);
+
+fn tejun() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("tejun")
+}
+
+fn require_fail2ban() {
+    assert!(
+        Path::new(SSHD_FILTER).is_file(),
+        "{SSHD_FILTER} is missing: install Debian's fail2ban package (apt-get install -y fail2ban)"
+    );
+}
+
+/// One sshd failure line from `ip`, dated now (UTC, as the config says).
+fn fail(ip: &str) -> String {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    format!(
+        "{} web1 sshd[4242]: Failed password for root from {ip} port 50022 ssh2\n",
+        now.strftime("%b %e %H:%M:%S")
+    )
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// A test directory with a jail (maxretry, bantime) and a watch config.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(maxretry: u32, bantime: u32, extra: &str, sources: &str) -> Setup {
+        require_fail2ban();
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("jail.local"),
+            format!("[sshd]\nenabled = true\nfindtime = 600\nmaxretry = {maxretry}\nbantime = {bantime}\n"),
+        )
+        .unwrap();
+        let config =
+            format!("date_zone: UTC\nban: {{backend: none}}\n{extra}\nsources:\n{sources}",);
+        fs::write(dir.path().join("watch.yaml"), config).unwrap();
+        Setup { dir }
+    }
+
+    /// The usual single source: `auth.log` with fail2ban's sshd filter.
+    fn sshd(maxretry: u32, bantime: u32, extra: &str) -> Setup {
+        let sources = format!(
+            "  - name: auth\n    paths: [auth.log]\n    fail2ban: {{filter: {SSHD_FILTER}, jail: jail.local}}\n"
+        );
+        let setup = Setup::new(maxretry, bantime, extra, &sources);
+        fs::write(setup.path("auth.log"), "").unwrap();
+        setup
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path("journal.db")
+    }
+
+    fn watch(&self) -> Watch {
+        Watch::start(self)
+    }
+
+    fn journal(&self) -> Journal {
+        Journal::open(&self.db()).unwrap()
+    }
+
+    /// Payloads of every event of `kind`, in order.
+    fn events(&self, kind: &str) -> Vec<Value> {
+        self.journal()
+            .query(&Query {
+                kind_prefix: Some(kind),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.payload)
+            .collect()
+    }
+
+    fn tejun(&self, args: &[&str]) -> std::process::Output {
+        Command::new(tejun())
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .env("LANG", "C")
+            .output()
+            .unwrap()
+    }
+}
+
+/// A running `tejun watch --json`.
+struct Watch {
+    child: Child,
+    events: Receiver<Value>,
+    /// Everything received, for failure messages.
+    seen: Vec<Value>,
+    /// Received but not yet matched by a wait.
+    unmatched: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watch {
+    fn start(setup: &Setup) -> Watch {
+        let mut child = Command::new(tejun())
+            .arg("--db")
+            .arg(setup.db())
+            .args(["watch", "--json", "--config"])
+            .arg(setup.path("watch.yaml"))
+            .env("LANG", "C")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, events) = channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut watch = Watch {
+            child,
+            events,
+            seen: Vec::new(),
+            unmatched: Vec::new(),
+            stderr,
+        };
+        watch.wait_for("started", |e| e["event"] == "started");
+        watch
+    }
+
+    /// Waits (bounded) for an event matching `pred` not seen before.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.unmatched.iter().position(&pred) {
+            return self.unmatched.remove(i);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    self.seen.push(event.clone());
+                    if pred(&event) {
+                        return event;
+                    }
+                    self.unmatched.push(event);
+                }
+                Err(_) => panic!(
+                    "no `{what}` within {WAIT:?}.\nevents: {:#?}\nstderr:\n{}",
+                    self.seen,
+                    self.stderr.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    fn wait_n(&mut self, what: &str, n: usize, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        (0..n).map(|_| self.wait_for(what, &pred)).collect()
+    }
+
+    /// Collects events for `quiet` and returns those matching `pred`: used
+    /// to prove something did NOT happen.
+    fn drain_for(&mut self, quiet: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + quiet;
+        let mut found: Vec<Value> = self.unmatched.iter().filter(|e| pred(e)).cloned().collect();
+        self.unmatched.retain(|e| !pred(e));
+        while let Ok(event) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(event.clone());
+            if pred(&event) {
+                found.push(event);
+            } else {
+                self.unmatched.push(event);
+            }
+        }
+        found
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then a bounded wait for a clean exit.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "watch exited with {status}; stderr:\n{}",
+                    self.stderr()
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "watch did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let the stderr reader catch up with the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is(kind: &'static str, offender: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["event"] == kind && e["offender"] == offender
+}
+
+#[test]
+fn maxretry_failures_ban_and_journal_the_offender() {
+    let setup = Setup::sshd(3, 600, "");
+    let mut watch = setup.watch();
+    append(&setup.path("auth.log"), &fail("192.0.2.7").repeat(2));
+    assert!(
+        watch
+            .drain_for(Duration::from_millis(500), |e| e["event"] == "triggered")
+            .is_empty()
+    );
+    append(&setup.path("auth.log"), &fail("192.0.2.7"));
+    watch.wait_for("triggered", is("triggered", "192.0.2.7"));
+    watch.wait_for("banned", is("banned", "192.0.2.7"));
+    // While banned, more failures from it neither count nor ban again.
+    append(&setup.path("auth.log"), &fail("192.0.2.7").repeat(4));
+    assert!(
+        watch
+            .drain_for(Duration::from_millis(700), |e| e["event"] == "triggered")
+            .is_empty()
+    );
+    watch.stop();
+
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 1);
+    let t = &triggered[0];
+    assert_eq!(
+        (
+            t["rule"].as_str(),
+            t["offender"].as_str(),
+            t["count"].as_u64()
+        ),
+        (Some("sshd"), Some("192.0.2.7"), Some(3))
+    );
+    assert_eq!(
+        (t["findtime_s"].as_i64(), t["maxretry"].as_u64()),
+        (Some(600), Some(3))
+    );
+    let lines = t["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Failed password for root from 192.0.2.7")
+    );
+    assert_eq!(lines[0]["sha256"].as_str().unwrap().len(), 64);
+    assert!(lines[0]["file"].as_str().unwrap().ends_with("auth.log"));
+    let bans = setup.events("ban.added");
+    assert_eq!(bans.len(), 1);
+    assert_eq!(
+        (bans[0]["offender"].as_str(), bans[0]["bantime_s"].as_i64()),
+        (Some("192.0.2.7"), Some(600))
+    );
+    assert_eq!(bans[0]["backend"], "none");
+    let entries = setup
+        .journal()
+        .query(&Query {
+            stream_prefix: Some("ban/"),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(entries[0].stream, "ban/192.0.2.7");
+    assert_eq!(entries[0].actor, "tejun-watch");
+}
+
+#[test]
+fn ignoreip_and_ipv4_mapped_addresses() {
+    let setup = Setup::sshd(3, 600, "ignoreip: [192.0.2.0/28, '::1']");
+    let mut watch = setup.watch();
+    let log = setup.path("auth.log");
+    append(&log, &fail("192.0.2.5").repeat(5));
+    append(&log, &fail("::ffff:198.51.100.9").repeat(2));
+    append(&log, &fail("198.51.100.9"));
+    watch.wait_for("banned", is("banned", "198.51.100.9"));
+    watch.stop();
+    let bans = setup.events("ban.added");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert!(
+        setup
+            .events("detect.triggered")
+            .iter()
+            .all(|t| t["offender"] != "192.0.2.5")
+    );
+}
+
+#[test]
+fn follows_rotation_truncation_late_and_vanishing_files() {
+    let sources = format!(
+        "  - name: auth\n    paths: [auth.log, 'extra-*.log']\n    fail2ban: {{filter: {SSHD_FILTER}, jail: jail.local}}\n"
+    );
+    // maxretry 1: every line is one detection, so lines can be counted.
+    let setup = Setup::new(1, 600, "", &sources);
+    let log = setup.path("auth.log");
+    fs::write(&log, "").unwrap();
+    let mut watch = setup.watch();
+    let mut n = 0;
+    let mut line = |count: usize| -> String {
+        (0..count)
+            .map(|_| {
+                n += 1;
+                fail(&format!("203.0.113.{n}"))
+            })
+            .collect()
+    };
+
+    append(&log, &line(2));
+    watch.wait_n("2 detections", 2, |e| e["event"] == "triggered");
+
+    // Rename rotation: lines written to the old file after the rename are
+    // read, then the new file from its start.
+    let rotated = setup.path("auth.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &line(1));
+    append(&log, &line(2));
+    watch.wait_n("3 detections after rename", 3, |e| {
+        e["event"] == "triggered"
+    });
+
+    // copytruncate
+    append(&log, &line(1));
+    watch.wait_n("1 detection", 1, |e| e["event"] == "triggered");
+    fs::copy(&log, setup.path("auth.log.2")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &line(2));
+    watch.wait_for("truncation notice", |e| {
+        e["event"] == "file" && e["notice"]["kind"] == "truncated"
+    });
+    watch.wait_n("2 detections after copytruncate", 2, |e| {
+        e["event"] == "triggered"
+    });
+
+    // A file that appears later, matched by the glob.
+    append(&setup.path("extra-1.log"), &line(1));
+    watch.wait_n("1 detection from a new file", 1, |e| {
+        e["event"] == "triggered"
+    });
+
+    // A file deleted mid-watch: said once, the others keep going, and it is
+    // picked up again when it comes back.
+    fs::remove_file(&log).unwrap();
+    watch.wait_for("disappeared", |e| {
+        e["event"] == "file" && e["notice"]["kind"] == "disappeared"
+    });
+    append(&setup.path("extra-1.log"), &line(1));
+    watch.wait_n("1 detection while auth.log is gone", 1, |e| {
+        e["event"] == "triggered"
+    });
+    append(&log, &line(1));
+    watch.wait_n("1 detection after auth.log came back", 1, |e| {
+        e["event"] == "triggered"
+    });
+    watch.stop();
+
+    let offenders: Vec<String> = setup
+        .events("detect.triggered")
+        .iter()
+        .map(|t| t["offender"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (1..=n).map(|i| format!("203.0.113.{i}")).collect();
+    let mut sorted = offenders.clone();
+    sorted.sort_by_key(|o| o.rsplit('.').next().unwrap().parse::<u32>().unwrap());
+    assert_eq!(sorted, expected, "every line exactly once");
+}
+
+#[test]
+fn a_restart_neither_rereads_nor_skips_and_keeps_open_windows() {
+    let setup = Setup::sshd(1, 600, "");
+    let log = setup.path("auth.log");
+    let mut watch = setup.watch();
+    append(
+        &log,
+        &(1..=5)
+            .map(|i| fail(&format!("203.0.113.{i}")))
+            .collect::<String>(),
+    );
+    watch.wait_n("5 detections", 5, |e| e["event"] == "triggered");
+    watch.stop();
+    // Written while no watcher runs, including a partial last line, and a
+    // rotation.
+    append(
+        &log,
+        &(6..=7)
+            .map(|i| fail(&format!("203.0.113.{i}")))
+            .collect::<String>(),
+    );
+    fs::rename(&log, setup.path("auth.log.1")).unwrap();
+    append(&log, &fail("203.0.113.8"));
+    let partial = fail("203.0.113.9");
+    let (head, tail) = partial.split_at(20);
+    append(&log, head);
+    let mut watch = setup.watch();
+    watch.wait_n("3 detections from the backlog", 3, |e| {
+        e["event"] == "triggered"
+    });
+    append(&log, tail);
+    watch.wait_for("the completed partial line", is("triggered", "203.0.113.9"));
+    assert!(
+        watch
+            .drain_for(Duration::from_millis(500), |e| e["event"] == "triggered")
+            .is_empty()
+    );
+    watch.stop();
+    let offenders: Vec<String> = setup
+        .events("detect.triggered")
+        .iter()
+        .map(|t| t["offender"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        offenders,
+        (1..=9)
+            .map(|i| format!("203.0.113.{i}"))
+            .collect::<Vec<_>>()
+    );
+
+    // An offender two failures into a window of three keeps them.
+    let setup = Setup::sshd(3, 600, "");
+    let log = setup.path("auth.log");
+    let watch = setup.watch();
+    append(&log, &fail("198.51.100.77").repeat(2));
+    std::thread::sleep(Duration::from_millis(600));
+    watch.stop();
+    let mut watch = setup.watch();
+    append(&log, &fail("198.51.100.77"));
+    let t = watch.wait_for(
+        "third failure after restart",
+        is("triggered", "198.51.100.77"),
+    );
+    assert_eq!(t["count"], 3);
+    watch.stop();
+}
+
+#[test]
+fn bans_expire_on_time_even_across_a_restart() {
+    let setup = Setup::sshd(2, 2, "");
+    let log = setup.path("auth.log");
+    let mut watch = setup.watch();
+    append(&log, &fail("198.51.100.1").repeat(2));
+    watch.wait_for("banned", is("banned", "198.51.100.1"));
+    // Expiry while running.
+    watch.wait_for("expired", is("unbanned", "198.51.100.1"));
+    // Banned again, then the watcher stops before the ban ends.
+    append(&log, &fail("198.51.100.1").repeat(2));
+    watch.wait_for("banned again", is("banned", "198.51.100.1"));
+    append(&log, &fail("198.51.100.2").repeat(2));
+    watch.wait_for("second ban", is("banned", "198.51.100.2"));
+    watch.stop();
+    let listed = setup.tejun(&["bans", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    std::thread::sleep(Duration::from_millis(2500));
+    // Overdue now: `tejun bans` no longer lists them, and the next watcher
+    // lifts them at start.
+    let listed: Value = serde_json::from_slice(&setup.tejun(&["bans", "--json"]).stdout).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+    let mut watch = setup.watch();
+    watch.drain_for(Duration::from_millis(300), |_| false);
+    watch.stop();
+    let removed = setup.events("ban.removed");
+    assert_eq!(removed.len(), 3, "{removed:?}");
+    assert!(removed.iter().all(|r| r["reason"] == "expired"));
+}
+
+#[test]
+fn unban_lifts_a_ban_and_the_watcher_counts_afresh() {
+    let setup = Setup::sshd(2, 3600, "");
+    let log = setup.path("auth.log");
+    let mut watch = setup.watch();
+    append(&log, &fail("198.51.100.5").repeat(2));
+    watch.wait_for("banned", is("banned", "198.51.100.5"));
+    let out = setup.tejun(&["unban", "198.51.100.5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "unbanned 198.51.100.5"
+    );
+    let listed: Value = serde_json::from_slice(&setup.tejun(&["bans", "--json"]).stdout).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+    // The watcher learns of it from the journal (within a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    append(&log, &fail("198.51.100.5").repeat(2));
+    watch.wait_for("banned again", is("banned", "198.51.100.5"));
+    watch.stop();
+    let removed = setup.events("ban.removed");
+    assert_eq!(
+        removed,
+        [serde_json::json!({"offender": "198.51.100.5", "reason": "manual"})]
+    );
+    assert_eq!(setup.events("ban.added").len(), 2);
+}
+
+/// Accepts HTTP requests on 127.0.0.1 and hands their bodies to the test.
+fn webhook_server(status: u16) -> (String, Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/services/T000/B000/secret",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10) {
+            let Ok(mut stream) = stream else { break };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
+            if tx
+                .send(String::from_utf8_lossy(&body).into_owned())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn webhooks_post_slack_json_and_failures_are_journaled() {
+    let (url, bodies) = webhook_server(200);
+    // A second hook nobody listens on: its failure must not stop anything.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/hook", dead.local_addr().unwrap());
+    drop(dead);
+    let extra = format!(
+        "webhooks:\n  - {{url: '{url}', timeout_s: 5}}\n  - {{url: '{dead_url}', timeout_s: 2}}"
+    );
+    let setup = Setup::sshd(2, 600, &extra);
+    let mut watch = setup.watch();
+    append(&setup.path("auth.log"), &fail("198.51.100.20").repeat(2));
+    let body = bodies.recv_timeout(WAIT).expect("no webhook received");
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert!(
+        text.contains("198.51.100.20") && text.contains("sshd") && text.contains("banned until"),
+        "{text}"
+    );
+    watch.wait_for("webhook sent", |e| {
+        e["event"] == "webhook" && e["outcome"]["result"] == "sent"
+    });
+    watch.wait_for("webhook failed", |e| {
+        e["event"] == "webhook" && e["outcome"]["result"] == "failed"
+    });
+    watch.stop();
+    let sent = setup.events("webhook.sent");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["status"], 200);
+    // The secret part of the URL is not written to the journal.
+    assert!(
+        !sent[0]["url"].as_str().unwrap().contains("secret"),
+        "{sent:?}"
+    );
+    assert_eq!(setup.events("webhook.failed").len(), 1);
+}
+
+#[test]
+fn a_rule_with_an_incident_action_opens_one_and_refers_to_it() {
+    require_fail2ban();
+    let setup = Setup::sshd(2, 600, "");
+    let config = fs::read_to_string(setup.path("watch.yaml")).unwrap()
+        + "    actions: [ban, {incident: {mode: attach, severity: P1}}]\n";
+    fs::write(setup.path("watch.yaml"), config).unwrap();
+    let mut watch = setup.watch();
+    append(&setup.path("auth.log"), &fail("198.51.100.30").repeat(2));
+    append(&setup.path("auth.log"), &fail("198.51.100.31").repeat(2));
+    let first = watch.wait_for("first detection", is("triggered", "198.51.100.30"));
+    let second = watch.wait_for("second detection", is("triggered", "198.51.100.31"));
+    let id = first["incident"]
+        .as_str()
+        .expect("an incident id")
+        .to_string();
+    // attach: the second detection joins the same incident.
+    assert_eq!(second["incident"], first["incident"]);
+    watch.stop();
+    let journal = setup.journal();
+    let on_incident = journal
+        .query(&Query {
+            subject: Some(&format!("incident/{id}")),
+            ..Query::default()
+        })
+        .unwrap();
+    let kinds: Vec<&str> = on_incident.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "detect.triggered").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "ban.added").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.starts_with("incident.")),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn bad_config_is_reported_at_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watch.yaml");
+    fs::write(&config, "ignoreip: [10.0.0.0/8, 300.1.1.1]\nsources: []\n").unwrap();
+    let out = Command::new(tejun())
+        .args(["--lang", "en", "watch", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:1:24: `300.1.1.1` in ignoreip",
+            config.display()
+        )),
+        "{stderr}"
+    );
+
+    fs::write(&config, "sources:\n  - name: a\n    paths: [a.log]\n    fail2ban: {filter: /nonexistent/sshd.conf}\n").unwrap();
+    let out = Command::new(tejun())
+        .args(["--lang", "ja", "watch", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:4:24", config.display())) && stderr.contains("エラー"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn one_state_directory_serves_one_watcher() {
+    let setup = Setup::sshd(3, 600, "");
+    let watch = setup.watch();
+    let out = Command::new(tejun())
+        .arg("--db")
+        .arg(setup.db())
+        .args(["--lang", "en", "watch", "--config"])
+        .arg(setup.path("watch.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another `tejun watch`"));
+    watch.stop();
+}
