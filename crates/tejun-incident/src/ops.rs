@@ -130,7 +130,9 @@ impl<'j> Incidents<'j> {
             impact: req.impact.clone().filter(|s| !s.trim().is_empty()),
             started_at: machine.started_at,
             source: req.source.clone(),
-            backfilled: req.detected_at.is_some(),
+            // A detection is dated when it happened; only an operator's
+            // `--at` is a fact learned afterwards.
+            backfilled: req.detected_at.is_some() && req.source != "detection",
         };
         self.write(&id, events::OPENED, &payload, Some(detected_at))?;
         Ok(id)

@@ -480,8 +480,8 @@ fn summary_cause(pm: &Postmortem, lang: Lang) -> String {
 }
 
 /// Makes text safe inside a table cell: no pipes, no line breaks.
+/// Backslashes stay as they are: commands are shown in code spans, where
+/// Markdown does not unescape them.
 pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\r', '\n'], " ")
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
