@@ -233,6 +233,16 @@ fn feed_rule(
         }
         let mut fail = pre.clone();
         copy_groups(&groups, &mut fail, &[]);
+        // fail2ban merges `<F-ALT_USER>` into `user` when that is empty.
+        if !fail.has("user")
+            && let Some(alt) = fail
+                .groups
+                .get("alt_user")
+                .filter(|v| !v.is_empty())
+                .cloned()
+        {
+            fail.groups.insert("user", alt);
+        }
         if multi {
             remove_matched(&mut state.buffer, content, groups.whole);
         }

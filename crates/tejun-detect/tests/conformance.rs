@@ -104,7 +104,10 @@ fn instance(
                     leaked
                 }
                 Err(e) => {
-                    let _ = write!(tally.note, "filter error: {e}; ");
+                    let note = format!("filter error: {e}; ");
+                    if !tally.note.contains(&note) {
+                        tally.note.push_str(&note);
+                    }
                     return None;
                 }
             }

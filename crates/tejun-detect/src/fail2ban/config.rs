@@ -214,6 +214,14 @@ impl Config {
                 };
                 let value = if let Some(v) = overrides.get(key) {
                     v.clone()
+                } else if let Some(base) = key.strip_prefix("known/")
+                    && self.sections.get(sec).is_none_or(|s| !s.contains_key(key))
+                    && sec != "DEFAULT"
+                    && let Some((v, o)) = self.sections.get("DEFAULT").and_then(|d| d.get(base))
+                {
+                    // `known/x` in a section that overrides x: the inherited
+                    // ([DEFAULT]) value.
+                    self.interpolate("DEFAULT", v, o, overrides, depth + 1)?
                 } else if let Some((v, o)) = self.raw(sec, key) {
                     self.interpolate(sec, v, o, overrides, depth + 1)?
                 } else if key == "__name__" {
