@@ -273,3 +273,112 @@ fn perfectly_forged_row_is_caught_by_the_head() {
     assert_eq!(report["first_bad"]["kind"], "step.confirmed");
     assert_eq!(report["head"]["count"], 8);
 }
+
+/// The limit of any local chain: cut the end and rewrite the head, and the
+/// rest verifies. A head recorded elsewhere (`--anchor`) still catches it.
+#[test]
+fn anchor_catches_a_cut_tail_with_a_rewritten_head() {
+    let (_dir, path) = journal();
+    let (_, before) = verify_json(&path);
+    let anchor = format!(
+        "{}:{}",
+        before["head"]["count"],
+        before["head"]["hash"].as_str().unwrap()
+    );
+    tejun(&path)
+        .args(["audit", "verify", "--anchor", &anchor])
+        .assert()
+        .code(0);
+
+    sql(
+        &path,
+        "DELETE FROM events WHERE seq >= 7;
+         UPDATE chain_head SET count = 6, last_hash = (SELECT hash FROM events WHERE seq = 6);",
+    );
+    tejun(&path).args(["audit", "verify"]).assert().code(0);
+    let out = tejun(&path)
+        .args(["audit", "verify", "--json", "--anchor", &anchor])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["first_bad"]["seq"], 8);
+    assert_eq!(report["first_bad"]["problem"], "anchor-missing");
+    let out = tejun(&path)
+        .args(["--lang", "ja", "audit", "verify", "--anchor", &anchor])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("アンカーのイベントがありません"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn anchor_catches_a_rewritten_history() {
+    let (_dir, path) = journal();
+    let (_, before) = verify_json(&path);
+    let anchor = format!("8:{}", before["head"]["hash"].as_str().unwrap());
+    // Rebuild the whole journal with one step's outcome changed, so that
+    // every hash and link is valid again: only the anchor knows.
+    let forged = path.with_file_name("forged.db");
+    {
+        let journal = Journal::open(&forged).unwrap();
+        let rows: Vec<(String, String, String)> = {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let mut stmt = conn
+                .prepare("SELECT stream, kind, payload FROM events ORDER BY seq")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        for (stream, kind, payload) in rows {
+            let payload: Value =
+                serde_json::from_str(&payload.replace("\"ok\"", "\"skipped\"")).unwrap();
+            journal
+                .append(NewEvent {
+                    stream: &stream,
+                    refs: &[],
+                    kind: &kind,
+                    actor: "alice@web-01",
+                    payload: &payload,
+                    ts: None,
+                })
+                .unwrap();
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("db-wal"));
+    let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    rusqlite::Connection::open(&forged)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [path.to_str().unwrap()])
+        .unwrap();
+
+    tejun(&path).args(["audit", "verify"]).assert().code(0);
+    let out = tejun(&path)
+        .args(["audit", "verify", "--json", "--anchor", &anchor])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["first_bad"]["problem"], "anchor-mismatch",
+        "{report}"
+    );
+    assert_eq!(report["first_bad"]["kind"], "run.ended");
+}
+
+#[test]
+fn a_malformed_anchor_is_a_usage_error() {
+    let (_dir, path) = journal();
+    for bad in ["8", "x:abc", "0:00", "8:xyz"] {
+        tejun(&path)
+            .args(["audit", "verify", "--anchor", bad])
+            .assert()
+            .code(2);
+    }
+}

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -246,6 +246,19 @@ impl Journal {
     /// end, even by someone able to rewrite the whole database file.
     pub fn head(&self) -> Result<(i64, String)> {
         Ok(store::head(&self.conn())?.unwrap_or((0, GENESIS.to_string())))
+    }
+
+    /// The stored hash of event `seq`, `None` if there is no such row. With
+    /// a head recorded elsewhere earlier, `hash_of(count) == hash` (plus a
+    /// clean [`verify`](Journal::verify)) proves events 1..=count are the
+    /// ones that were there then.
+    pub fn hash_of(&self, seq: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |row| {
+                row.get(0)
+            })
+            .optional()?)
     }
 
     /// The stored kind and stream of event `seq`, read leniently (whatever

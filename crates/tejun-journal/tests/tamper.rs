@@ -333,6 +333,8 @@ fn a_head_recorded_elsewhere_catches_a_rewritten_tail() {
     let journal = Journal::open(&path).unwrap();
     assert_eq!(journal.verify().unwrap().first_bad, None);
     assert_ne!(journal.head().unwrap(), recorded);
+    assert_eq!(journal.hash_of(recorded.0).unwrap(), None);
+    assert_eq!(journal.hash_of(4).unwrap().map(|h| h.len()), Some(64));
 }
 
 #[test]

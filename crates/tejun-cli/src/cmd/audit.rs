@@ -16,7 +16,7 @@ use crate::context::{Context, Exit};
 pub enum Command {
     /// Verify every event's hash and link; name the first bad one.
     #[command(
-        after_help = "Examples:\n  tejun audit verify\n  tejun --db /srv/tejun/.tejun/journal.db audit verify --json\n\nExit status: 0 intact, 1 tampered (the first bad event is named), 2 no journal or unreadable.\n\nRecord the printed head (count and hash) somewhere else, e.g. in the change ticket:\na later audit that shows a different hash for the same count proves the end of the\njournal was rewritten."
+        after_help = "Examples:\n  tejun audit verify\n  tejun --db /srv/tejun/.tejun/journal.db audit verify --json\n  tejun audit verify --anchor 1842:3c6d267e7ee2ef1580bd43464232535b569229b436946024c6cf9dcfeb2ec486\n\nExit status: 0 intact, 1 tampered (the first bad event is named), 2 no journal or unreadable.\n\nRecord the printed head (count and hash) somewhere else, e.g. in the change ticket:\n`--anchor COUNT:HASH` later proves events 1..COUNT are still exactly those, even\nagainst someone who cut the end of the journal and rewrote its head."
     )]
     Verify(VerifyArgs),
 }
@@ -26,6 +26,34 @@ pub struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// A head recorded earlier (`COUNT:HASH`, as printed by a previous
+    /// verify): event COUNT must still exist with that hash.
+    #[arg(long, value_name = "COUNT:HASH", value_parser = parse_anchor)]
+    pub anchor: Option<Anchor>,
+}
+
+/// A chain head recorded outside the journal.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    seq: i64,
+    hash: String,
+}
+
+fn parse_anchor(text: &str) -> Result<Anchor, String> {
+    let (seq, hash) = text
+        .split_once(':')
+        .ok_or_else(|| "expected COUNT:HASH, e.g. 42:3c6d…".to_string())?;
+    let seq: i64 = seq
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{seq:?} is not an event count (1 or more)"))?;
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{hash:?} is not a SHA-256 (64 hex digits)"));
+    }
+    Ok(Anchor { seq, hash })
 }
 
 pub fn run(command: Command, ctx: &Context) -> Exit {
@@ -52,7 +80,9 @@ struct JsonHead {
 #[derive(Serialize)]
 struct JsonBad {
     seq: i64,
-    problem: TamperKind,
+    /// edited, deleted, broken-link, head-mismatch, or for `--anchor`:
+    /// anchor-missing, anchor-mismatch.
+    problem: String,
     /// `None` when the event is gone (deleted).
     kind: Option<String>,
     stream: Option<String>,
@@ -88,10 +118,14 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
         }
     };
     let (count, hash) = journal.head().unwrap_or((report.checked, String::new()));
-    let bad = report
-        .first_bad
-        .as_ref()
-        .map(|tamper| describe(&journal, tamper, ctx.lang));
+    let bad = match &report.first_bad {
+        Some(tamper) => Some(describe(&journal, tamper, ctx.lang)),
+        None => args
+            .anchor
+            .as_ref()
+            .and_then(|anchor| check_anchor(&journal, anchor, ctx.lang)),
+    };
+    let failed = bad.is_some();
 
     if args.json {
         let exit = print_json(&JsonReport {
@@ -101,11 +135,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
             head: JsonHead { count, hash },
             first_bad: bad,
         });
-        return if report.first_bad.is_some() {
-            Exit::Failed
-        } else {
-            exit
-        };
+        return if failed { Exit::Failed } else { exit };
     }
 
     let lang = ctx.lang;
@@ -151,21 +181,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
                 bad.stream.as_deref().unwrap_or(gone)
             );
             anstream::println!("  {}: {}", lang.pick("problem", "問題"), bad.message);
-            anstream::println!(
-                "  {}",
-                lang.pick(
-                    &format!(
-                        "events 1..{} verify; nothing from seq {} on can be trusted.",
-                        bad.seq - 1,
-                        bad.seq
-                    ),
-                    &format!(
-                        "seq 1..{} は正常です。seq {} 以降は信頼できません。",
-                        bad.seq - 1,
-                        bad.seq
-                    ),
-                )
-            );
+            anstream::println!("  {}", trust_line(&bad, lang));
             anstream::println!("  {}: {}", lang.pick("db", "DB"), path.display());
             Exit::Failed
         }
@@ -182,11 +198,76 @@ fn describe(journal: &Journal, tamper: &Tamper, lang: Lang) -> JsonBad {
     let (kind, stream) = found.unzip();
     JsonBad {
         seq: tamper.seq,
-        problem: tamper.problem,
+        problem: problem_name(tamper.problem).to_string(),
         kind,
         stream,
         message: lang.pick(en, ja).to_string(),
         message_en: en.to_string(),
         message_ja: ja.to_string(),
     }
+}
+
+fn problem_name(problem: TamperKind) -> &'static str {
+    match problem {
+        TamperKind::Edited => "edited",
+        TamperKind::Deleted => "deleted",
+        TamperKind::BrokenLink => "broken-link",
+        TamperKind::HeadMismatch => "head-mismatch",
+    }
+}
+
+/// With an intact chain: is event `anchor.seq` still the one recorded?
+fn check_anchor(journal: &Journal, anchor: &Anchor, lang: Lang) -> Option<JsonBad> {
+    let (problem, en, ja) = match journal.hash_of(anchor.seq) {
+        Ok(Some(hash)) if hash == anchor.hash => return None,
+        Ok(Some(_)) => (
+            "anchor-mismatch",
+            "its hash differs from the recorded anchor: the events up to it were rewritten",
+            "記録済みのアンカーとハッシュが異なります: ここまでのイベントが書き換えられています",
+        ),
+        Ok(None) => (
+            "anchor-missing",
+            "the anchored event is gone: the end of the journal was cut and its head rewritten",
+            "アンカーのイベントがありません: ジャーナルの末尾が削除され、先頭記録が書き換えられています",
+        ),
+        Err(_) => (
+            "anchor-missing",
+            "the anchored event cannot be read",
+            "アンカーのイベントを読めません",
+        ),
+    };
+    let (kind, stream) = journal.describe(anchor.seq).ok().flatten().unzip();
+    Some(JsonBad {
+        seq: anchor.seq,
+        problem: problem.to_string(),
+        kind,
+        stream,
+        message: lang.pick(en, ja).to_string(),
+        message_en: en.to_string(),
+        message_ja: ja.to_string(),
+    })
+}
+
+/// What can still be trusted, given the first bad event.
+fn trust_line(bad: &JsonBad, lang: Lang) -> String {
+    let seq = bad.seq;
+    if bad.problem.starts_with("anchor-") {
+        return lang
+            .pick(
+                &format!("The chain links, but not to the anchored journal: nothing up to seq {seq} can be trusted."),
+                &format!("チェーンは繋がっていますが、アンカーを記録したジャーナルではありません: seq {seq} までのイベントは信頼できません。"),
+            )
+            .to_string();
+    }
+    if seq <= 1 {
+        return lang
+            .pick("No event can be trusted.", "どのイベントも信頼できません。")
+            .to_string();
+    }
+    let last_good = seq - 1;
+    lang.pick(
+        &format!("Events 1..{last_good} verify; nothing from seq {seq} on can be trusted."),
+        &format!("seq 1..{last_good} は正常です。seq {seq} 以降は信頼できません。"),
+    )
+    .to_string()
 }
