@@ -94,7 +94,12 @@ table inet {t} {{
         );
         match self.nft(&script) {
             // nftables' own timeout got there first.
-            Err(BanError(e)) if e.contains("No such file or directory") => Ok(()),
+            Err(BanError(e))
+                if e.contains("No such file or directory")
+                    || e.contains("element does not exist") =>
+            {
+                Ok(())
+            }
             other => other,
         }
     }
