@@ -396,3 +396,49 @@ fn runs_attach_by_prefix_or_to_the_active_incident() {
         .success();
     assert_eq!(runs_on_timeline(), 2);
 }
+
+/// `tejun audit verify` covers incident events: they are in the same chain.
+#[test]
+fn audit_verify_names_a_tampered_incident_note() {
+    let env = Env::new();
+    let id = open(&env);
+    env.ok(&["incident", "note", &id, "blocked 203.0.113.0/24 at 02:20"]);
+    env.ok(&["incident", "status", &id, "mitigated"]);
+    let intact = env
+        .tejun()
+        .args(["audit", "verify", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        intact.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&intact.stdout)
+    );
+    let db = env.dir.path().join("journal.db");
+    let note_seq: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT seq FROM events WHERE kind = 'incident.note'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    // Someone rewrites the note to hide when the block happened.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE events SET payload = replace(payload, '02:20', '02:16') WHERE seq = ?1",
+            [note_seq],
+        )
+        .unwrap();
+    let out = env
+        .tejun()
+        .args(["audit", "verify", "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report["first_bad"]["seq"], note_seq, "{report}");
+    assert_eq!(report["first_bad"]["problem"], "edited", "{report}");
+}
