@@ -14,6 +14,18 @@
 //! serialise them; this crate only guarantees order, durability and
 //! integrity.
 //!
+//! What the chain can and cannot prove: anyone able to write the database
+//! file can edit, delete, insert or reorder events, and `verify` names the
+//! first one. A `chain_head` row (count and last hash, written in the same
+//! transaction as each append) also exposes events cut from the end. What no
+//! local chain can expose is a *consistent rewrite* (cut the end and fix the
+//! head, or re-chain everything): for that, record [`Journal::head`]
+//! somewhere else and check it later with [`Journal::hash_of`]
+//! (`tejun audit verify --anchor COUNT:HASH`).
+//!
+//! Layout: `store` (schema, durability, the append transaction), `chain`
+//! (what a hash covers), `verify` (the walk), `query` (reading back).
+//!
 //! INTERFACE CONTRACT (other crates are written against these signatures).
 
 mod chain;
