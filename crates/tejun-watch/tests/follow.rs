@@ -181,3 +181,27 @@ fn bad_bytes_and_huge_lines_do_not_stop_the_tail() {
     assert!(matches!(notices[..], [Notice::LongLine { .. }]));
     assert_eq!(tail.checkpoint().unwrap().offset, bytes.len() as u64);
 }
+
+#[test]
+fn an_unreadable_path_is_reported_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    fs::create_dir(&log).unwrap();
+    let mut notices = Vec::new();
+    let mut tail = Tail::start(log.clone(), None, StartAt::End, &mut |e| {
+        if let Event::Notice(n) = e {
+            notices.push(n)
+        }
+    });
+    assert_eq!(
+        notices,
+        [Notice::Unreadable {
+            error: "not a regular file".into()
+        }]
+    );
+    assert_eq!(poll(&mut tail), (vec![], vec![]), "said once");
+    fs::remove_dir(&log).unwrap();
+    append(&log, "now a file\n");
+    let (lines, _) = poll(&mut tail);
+    assert_eq!(lines, ["now a file"]);
+}

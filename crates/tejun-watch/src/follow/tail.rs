@@ -196,6 +196,11 @@ impl Tail {
             }
             (None, None) => tail.missing = true,
         }
+        if tail.open.is_none()
+            && let Some(error) = tail.unreadable.clone()
+        {
+            sink(Event::Notice(Notice::Unreadable { error }));
+        }
         tail.read(sink, false);
         tail
     }
@@ -231,6 +236,7 @@ impl Tail {
         };
         let Some(open) = &self.open else {
             if now.is_some() {
+                let before = self.unreadable.clone();
                 if let Some((file, meta)) = self.open_path() {
                     if self.missing {
                         sink(Event::Notice(Notice::Appeared));
@@ -238,6 +244,12 @@ impl Tail {
                     self.missing = false;
                     self.adopt(file, &meta, 0);
                     self.read(sink, false);
+                } else if let Some(error) = self.unreadable.clone()
+                    && before.as_deref() != Some(error.as_str())
+                {
+                    // Permission denied, a directory, ...: said once per
+                    // distinct problem; retried on every poll.
+                    sink(Event::Notice(Notice::Unreadable { error }));
                 }
             } else if !self.missing {
                 self.missing = true;
