@@ -633,3 +633,53 @@ fn real_runs_paused_and_succeeded() {
         "{out}"
     );
 }
+
+/// A run refused by the environment guard is listed (who tried what,
+/// where, and why it was refused), and `show` tells it.
+#[test]
+fn a_refused_run_is_listed_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tejun.yaml"),
+        "environments:\n  staging:\n    color: yellow\n  production:\n    color: red\n    protected: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("book.yaml"),
+        "name: staging-only\nenv: staging\nexecute:\n  - id: change\n    run: \"true\"\n",
+    )
+    .unwrap();
+    let tejun = || {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env("LANG", "C");
+        cmd
+    };
+    let refused = tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "production",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(refused.status.code(), Some(0), "{refused:?}");
+    let runs: Vec<Value> = serde_json::from_str(&stdout(tejun().args(["runs", "--json"]))).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["state"], "refused");
+    assert_eq!(runs[0]["env"], "production");
+    assert!(
+        runs[0]["note"].as_str().unwrap().contains("staging"),
+        "{runs:?}"
+    );
+    let id = runs[0]["id"].as_str().unwrap();
+    let out = stdout(tejun().args(["show", id]));
+    assert!(out.lines().next().unwrap().contains("refused"), "{out}");
+    assert!(line_of(&out, "refused").contains("refused"), "{out}");
+}

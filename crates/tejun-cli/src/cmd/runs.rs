@@ -80,18 +80,23 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
     let mut table = Table::new(header.iter().map(|h| Cell::plain(*h)).collect());
     for run in &runs {
         let (en, ja) = run.state.label();
+        // Refused before any step: no steps, no duration to speak of.
+        let refused = run.state == RunState::Refused;
         table.row(vec![
             Cell::plain(&run.id),
             Cell::plain(ctx.format_time(run.started)),
             Cell::plain(&run.env),
             Cell::plain(&run.runbook),
             Cell::styled(lang.pick(en, ja), state_style(run.state)),
-            Cell::plain(format!("{}/{}", run.steps_done, run.steps_total)),
-            Cell::plain(
-                run.duration_ms
-                    .map(format_duration)
-                    .unwrap_or_else(|| "-".into()),
-            ),
+            Cell::plain(if refused {
+                "-".to_string()
+            } else {
+                format!("{}/{}", run.steps_done, run.steps_total)
+            }),
+            Cell::plain(match run.duration_ms {
+                Some(ms) if !refused => format_duration(ms),
+                _ => "-".into(),
+            }),
             Cell::plain(&run.operator),
             Cell::plain(run.incident.as_deref().unwrap_or("-")),
         ]);

@@ -110,7 +110,8 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
         lang.pick("started", "開始"),
         ctx.format_time(summary.started),
     ));
-    if let Some(ended) = summary.ended {
+    let refused = summary.state == history::RunState::Refused;
+    if let Some(ended) = summary.ended.filter(|_| !refused) {
         let took = summary
             .duration_ms
             .map(|ms| format!(" ({})", format_duration(ms)))
@@ -120,14 +121,16 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
             format!("{}{took}", ctx.format_time(ended)),
         ));
     }
-    lines.push((
-        lang.pick("steps", "手順"),
-        lang.pick(
-            &format!("{}/{} done", summary.steps_done, summary.steps_total),
-            &format!("{}/{} 完了", summary.steps_done, summary.steps_total),
-        )
-        .to_string(),
-    ));
+    if !refused {
+        lines.push((
+            lang.pick("steps", "手順"),
+            lang.pick(
+                &format!("{}/{} done", summary.steps_done, summary.steps_total),
+                &format!("{}/{} 完了", summary.steps_done, summary.steps_total),
+            )
+            .to_string(),
+        ));
+    }
     if let Some(incident) = &summary.incident {
         lines.push((lang.pick("incident", "インシデント"), incident.clone()));
     }
