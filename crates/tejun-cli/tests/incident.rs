@@ -442,3 +442,112 @@ fn audit_verify_names_a_tampered_incident_note() {
     assert_eq!(report["first_bad"]["seq"], note_seq, "{report}");
     assert_eq!(report["first_bad"]["problem"], "edited", "{report}");
 }
+
+/// Escalation rules from the inventory fire while `tejun watch` runs: the
+/// reminder is journalled once and posted to the webhook (a server in this
+/// test on 127.0.0.1), in the operator's language.
+#[test]
+fn reminders_reach_the_webhook_while_watch_runs() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::time::{Duration, Instant};
+
+    let filter = "/etc/fail2ban/filter.d/sshd.conf";
+    assert!(
+        std::path::Path::new(filter).is_file(),
+        "{filter} is missing: install Debian's fail2ban package (apt-get install -y fail2ban)"
+    );
+    let env = Env::new();
+    let d = env.dir.path();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::fs::write(
+        d.join("tejun.yaml"),
+        "environments:\n  dev:\n    color: green\nincidents:\n  escalation:\n    - name: p1-not-mitigated-30m\n      severities: [P1]\n      not_reached: mitigated\n      within: 30m\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("auth.log"), "").unwrap();
+    std::fs::write(
+        d.join("watch.yaml"),
+        format!(
+            "date_zone: UTC\nban: {{backend: none}}\nwebhooks:\n  - url: http://127.0.0.1:{port}/hook\nsources:\n  - name: auth\n    paths: [auth.log]\n    fail2ban: {{filter: {filter}}}\n"
+        ),
+    )
+    .unwrap();
+    // Detected 31 minutes ago and still not mitigated.
+    let id = env.ok(&[
+        "incident",
+        "open",
+        "--title",
+        "checkout down",
+        "--severity",
+        "P1",
+        "--at",
+        "-31m",
+    ]);
+    let id = id.trim().to_string();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // One request is all this test expects; accept() ends with the test.
+        if let Ok((mut stream, _)) = server.accept() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .current_dir(d)
+        .env("TEJUN_DB", d.join("journal.db"))
+        .env("TZ", "Asia/Tokyo")
+        .env_remove("TEJUN_INVENTORY")
+        .args(["--lang", "ja", "watch", "--config", "watch.yaml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Watch evaluates reminders every 30 s.
+    let body = rx.recv_timeout(Duration::from_secs(60));
+    let pid = watch.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while watch.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let body = body.expect("no reminder reached the webhook within 60 s");
+    let posted: Value = serde_json::from_str(&body).unwrap();
+    let text = posted["text"].as_str().unwrap();
+    assert!(
+        text.contains(&id) && text.contains("mitigated になっていません"),
+        "{text}"
+    );
+
+    let journal = tejun_journal::Journal::open(&d.join("journal.db")).unwrap();
+    let reminders = journal
+        .query(&tejun_journal::Query {
+            subject: Some(&format!("incident/{id}")),
+            kind_prefix: Some("incident.reminder"),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(reminders.len(), 1, "fired once per rule per incident");
+    assert_eq!(reminders[0].payload["rule"], "p1-not-mitigated-30m");
+}
