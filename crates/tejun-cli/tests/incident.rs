@@ -551,3 +551,34 @@ fn reminders_reach_the_webhook_while_watch_runs() {
     assert_eq!(reminders.len(), 1, "fired once per rule per incident");
     assert_eq!(reminders[0].payload["rule"], "p1-not-mitigated-30m");
 }
+
+/// An inventory may replace the book's severities; only its names are then
+/// accepted, and the report shows its definitions.
+#[test]
+fn severities_come_from_the_inventory_when_it_defines_them() {
+    let env = Env::new();
+    let d = env.dir.path();
+    std::fs::write(
+        d.join("tejun.yaml"),
+        "environments:\n  dev:\n    color: green\nincidents:\n  severities:\n    SEV1: customer-facing outage\n    SEV2: degraded service\n",
+    )
+    .unwrap();
+    env.tejun()
+        .args(["incident", "open", "--title", "x", "--severity", "P1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("SEV1, SEV2"));
+    let id = env.ok(&[
+        "incident",
+        "open",
+        "--title",
+        "payments slow",
+        "--severity",
+        "sev2",
+    ]);
+    let report = env.ok(&["report", id.trim(), "--lang", "en"]);
+    assert!(
+        report.contains("severity SEV2 (degraded service)"),
+        "{report}"
+    );
+}

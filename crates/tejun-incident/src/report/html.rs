@@ -1,10 +1,17 @@
 //! The postmortem as one self-contained HTML page, rendered from the same
 //! Markdown so both formats always carry the same content.
+//!
+//! Notes, hypotheses and log excerpts are written by people and attackers
+//! alike (a matched log line can hold `<script>`), so raw HTML in the
+//! Markdown is shown as text, never passed through.
 
-use pulldown_cmark::{Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, html};
 
 pub fn render(markdown: &str, title: &str, lang: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES);
+    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
     let mut body = String::new();
     html::push_html(&mut body, parser);
     format!(
@@ -18,4 +25,26 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_from_notes_or_logs_is_shown_as_text() {
+        let page = render(
+            "| a | b |\n| --- | --- |\n| note | <script>alert(1)</script> |\n\n<img src=x onerror=alert(1)>\n",
+            "<b>t</b>",
+            "en",
+        );
+        assert!(
+            !page.contains("<script>") && !page.contains("<img"),
+            "{page}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;") && page.contains("<title>&lt;b&gt;t&lt;/b&gt;</title>"),
+            "{page}"
+        );
+    }
 }
