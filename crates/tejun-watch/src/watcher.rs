@@ -273,7 +273,17 @@ impl<'r> Watcher<'r> {
         let mut last_housekeeping = Instant::now();
         let mut last_periodic = Instant::now();
         while !self.opts.stop.load(Ordering::Relaxed) {
-            let _ = rx.recv_timeout(poll);
+            let behind = self.sources.iter().any(|s| s.follower.is_behind());
+            if !behind {
+                // Directories inotify cannot watch (not there yet) are
+                // polled fast, to keep the reaction time promise.
+                let wait = if watched.len() < dirs.len() {
+                    poll.min(Duration::from_millis(50))
+                } else {
+                    poll
+                };
+                let _ = rx.recv_timeout(wait);
+            }
             while rx.try_recv().is_ok() {}
             self.poll_sources();
             self.save()?;

@@ -171,6 +171,11 @@ impl Follower {
         });
     }
 
+    /// True when some file has more to read than one poll takes.
+    pub fn is_behind(&self) -> bool {
+        self.tails.values().any(Tail::is_behind)
+    }
+
     /// Checkpoints of every open file.
     pub fn checkpoints(&self) -> impl Iterator<Item = (&Path, Checkpoint)> {
         self.tails

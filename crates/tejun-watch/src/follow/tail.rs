@@ -148,6 +148,8 @@ pub struct Tail {
     open: Option<Open>,
     /// The path is missing and that was said.
     missing: bool,
+    /// The last read stopped at its budget: more is waiting.
+    behind: bool,
     unreadable: Option<String>,
 }
 
@@ -167,6 +169,7 @@ impl Tail {
             display,
             open: None,
             missing: false,
+            behind: false,
             unreadable: None,
         };
         let current = tail.open_path();
@@ -280,6 +283,12 @@ impl Tail {
         }
         self.check_truncation(sink);
         self.read(sink, false);
+    }
+
+    /// True when the last poll left unread data (a large backlog): the
+    /// caller should poll again without waiting for a change.
+    pub fn is_behind(&self) -> bool {
+        self.behind
     }
 
     /// Where a restart should resume, if a file is open.
@@ -408,7 +417,8 @@ impl Tail {
     fn read(&mut self, sink: &mut dyn FnMut(Event), last: bool) {
         let Some(open) = &mut self.open else { return };
         let mut buf = vec![0u8; 64 * 1024];
-        let mut budget = READ_BUDGET;
+        // A file rotated away is read to its end at once: it is closed next.
+        let mut budget = if last { usize::MAX } else { READ_BUDGET };
         let mut error = None;
         while budget > 0 {
             let n = match open.file.read(&mut buf) {
@@ -423,6 +433,7 @@ impl Tail {
             budget = budget.saturating_sub(n);
             split_lines(open, &buf[..n], sink);
         }
+        self.behind = budget == 0;
         if last && !open.pending.is_empty() {
             let line = std::mem::take(&mut open.pending);
             open.offset += line.len() as u64;
