@@ -250,19 +250,29 @@ pub struct RunTimeline {
 }
 
 /// Every run in the journal, oldest first (journal order).
+///
+/// A summary needs only the run-level events and the step ends (for the
+/// done count), not every step start: reading just those keeps `tejun runs`
+/// quick on a journal of many long runs.
 pub fn list_runs(journal: &Journal) -> Result<Vec<RunSummary>> {
-    let entries = journal.query(&Query {
-        stream_prefix: Some("run/"),
-        ..Query::default()
-    })?;
+    let mut entries = Vec::new();
+    for kinds in ["run.", events::STEP_FINISHED] {
+        entries.extend(journal.query(&Query {
+            stream_prefix: Some("run/"),
+            kind_prefix: Some(kinds),
+            ..Query::default()
+        })?);
+    }
+    entries.sort_by_key(|entry| entry.seq);
     let mut order: Vec<String> = Vec::new();
     let mut by_stream: HashMap<String, Vec<TimelineEvent>> = HashMap::new();
     for entry in entries {
-        let event = timeline_event(entry.clone())?;
+        let stream = entry.stream.clone();
+        let event = timeline_event(entry)?;
         by_stream
-            .entry(entry.stream.clone())
-            .or_insert_with(|| {
-                order.push(entry.stream.clone());
+            .entry(stream)
+            .or_insert_with_key(|stream| {
+                order.push(stream.clone());
                 Vec::new()
             })
             .push(event);
