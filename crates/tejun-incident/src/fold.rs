@@ -195,27 +195,27 @@ fn apply(inc: &mut Incident, entry: &Entry) -> Result<()> {
     match entry.kind.as_str() {
         events::STATUS => {
             let ev: events::StatusChanged = entry.decode()?;
-            if ev.from != inc.machine.current {
-                return Err(corrupt(
-                    entry,
-                    "status change does not start from the current status",
-                ));
-            }
+            // Two operators may validate against the same state and both
+            // append (validation and append are separate steps). The later
+            // change then wins, starting from where the first one left the
+            // incident: an incident must stay readable whatever the race.
+            let from = inc.machine.current;
+            let reopen = ev.reopen || (!from.is_active() && ev.to.is_active());
             // Replayed without the "not in the future" rule: that was
             // checked against the writer's clock.
             inc.machine.apply(Change {
-                from: ev.from,
+                from,
                 to: ev.to,
                 at: entry.ts,
-                reopen: ev.reopen,
+                reopen,
             });
             inc.status = ev.to;
             inc.status_since = entry.ts;
             inc.history.push(StatusEntry {
-                from: ev.from,
+                from,
                 to: ev.to,
                 at: entry.ts,
-                reopen: ev.reopen,
+                reopen,
                 backfilled: ev.backfilled,
                 actor: entry.actor.clone(),
             });

@@ -215,3 +215,29 @@ fn reminders_fire_once_per_rule_or_interval() {
         .unwrap();
     assert_eq!(events.len(), 3);
 }
+
+/// Two operators validated against the same state and both appended: the
+/// incident must still fold, the later change winning.
+#[test]
+fn racing_status_changes_still_fold() {
+    let journal = Journal::open_in_memory().unwrap();
+    let id = open(&journal, t(0));
+    let ops = Incidents::new(&journal, "alice@ops").at(t(60));
+    ops.set_status(&id, Status::Mitigated, Some(t(5))).unwrap();
+    // A second writer that still saw `detected`.
+    let stale = serde_json::json!({"from": "detected", "to": "resolved", "reopen": false, "backfilled": true});
+    journal
+        .append(tejun_journal::NewEvent {
+            stream: &format!("incident/{id}"),
+            refs: &[],
+            kind: "incident.status",
+            actor: "bob@ops",
+            payload: &stale,
+            ts: Some(t(6)),
+        })
+        .unwrap();
+    let inc = ops.load(&id).unwrap();
+    assert_eq!(inc.status, Status::Resolved);
+    assert_eq!(inc.history[1].from, Status::Mitigated);
+    assert_eq!(inc.resolved_at(), Some(t(6)));
+}
