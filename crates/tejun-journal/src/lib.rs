@@ -94,7 +94,8 @@ pub struct Entry {
 impl Entry {
     /// Deserialises the payload into the producer's typed event.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(self.payload.clone()).map_err(|source| Error::Payload {
+        // `&Value` is a Deserializer: no copy of the payload.
+        T::deserialize(&self.payload).map_err(|source| Error::Payload {
             seq: self.seq,
             source,
         })
