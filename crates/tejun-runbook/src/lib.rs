@@ -21,3 +21,6 @@ pub use inventory::{
     Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
 };
 pub use runbook::{check_against_inventory, parse_runbook};
+/// Re-exported so callers rendering diagnostics need not depend on the
+/// locale crate themselves.
+pub use tejun_locale::Lang;
