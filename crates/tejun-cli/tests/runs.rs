@@ -311,6 +311,8 @@ fn runs_filters_by_env_and_limit() {
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, ["0k4aaaaa", "0k3m9q2a"]);
+    let out = stdout(tejun(&fixture).args(["runs", "--json", "--limit", "0"]));
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&out).unwrap().len(), 4);
     let out = stdout(tejun(&fixture).args(["runs", "--json", "--limit", "1"]));
     assert_eq!(
         serde_json::from_str::<Vec<Value>>(&out).unwrap()[0]["id"],

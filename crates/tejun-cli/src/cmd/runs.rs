@@ -16,7 +16,7 @@ use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  tejun runs\n  tejun runs --env production --limit 5\n  TZ=Asia/Tokyo tejun runs\n  tejun runs --json | jq '.[] | select(.state == \"interrupted\") | .id'\n\nStates: running, interrupted (resume it with `tejun resume RUN`), paused, succeeded,\nrolled-back, rollback-failed, failed, aborted, refused."
+    after_help = "Examples:\n  tejun runs\n  tejun runs --env production --limit 5\n  TZ=Asia/Tokyo tejun runs\n  tejun runs --limit 0 --json | jq '.[] | select(.state == \"interrupted\") | .id'\n\nStates: running, interrupted (resume it with `tejun resume RUN`), paused, succeeded,\nrolled-back, rollback-failed, failed, aborted, refused."
 )]
 pub struct Args {
     /// Print the runs as a JSON array (times in UTC) on stdout.
@@ -25,7 +25,7 @@ pub struct Args {
     /// Only runs in this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Show at most N runs (the most recent).
+    /// Show at most N runs (the most recent); 0 shows all.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
 }
@@ -54,7 +54,9 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
         .rev()
         .filter(|run| args.env.as_ref().is_none_or(|env| &run.env == env))
         .collect();
-    runs.truncate(args.limit);
+    if args.limit > 0 {
+        runs.truncate(args.limit);
+    }
     if args.json {
         return print_json(&runs);
     }
