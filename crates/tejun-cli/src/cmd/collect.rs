@@ -141,11 +141,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return Exit::Ok;
     }
     for o in &report.outcomes {
-        let reason = o
-            .reason
-            .as_deref()
-            .map(|r| format!("  ({r})"))
-            .unwrap_or_default();
+        let reason = match lang {
+            tejun_locale::Lang::En => o.reason.as_deref(),
+            tejun_locale::Lang::Ja => o.reason_ja.as_deref(),
+        }
+        .map(|r| format!("  ({r})"))
+        .unwrap_or_default();
         println!(
             "{:<10} {:<20} {:<10}{reason}",
             o.layer,

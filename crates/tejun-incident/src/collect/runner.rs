@@ -48,9 +48,19 @@ pub struct Outcome {
     pub duration_ms: u64,
     /// Why it was not ok, in English (stored in the manifest).
     pub reason: Option<String>,
+    /// The same, in Japanese, for the operator's screen.
+    pub reason_ja: Option<String>,
     /// Redacted stdout and stderr.
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Outcome {
+    fn set(&mut self, status: Status, en: String, ja: String) {
+        self.status = status;
+        self.reason = Some(en);
+        self.reason_ja = Some(ja);
+    }
 }
 
 pub fn run_entry(entry: &Entry, default_timeout: Duration, redactor: &mut Redactor) -> Outcome {
@@ -66,14 +76,18 @@ pub fn run_entry(entry: &Entry, default_timeout: Duration, redactor: &mut Redact
         exit_code: None,
         duration_ms: 0,
         reason: None,
+        reason_ja: None,
         stdout: String::new(),
         stderr: String::new(),
     };
     let (mut out_file, mut err_file) = match (tempfile::tempfile(), tempfile::tempfile()) {
         (Ok(o), Ok(e)) => (o, e),
         (Err(e), _) | (_, Err(e)) => {
-            outcome.status = Status::Failed;
-            outcome.reason = Some(format!("cannot create a temporary file: {e}"));
+            outcome.set(
+                Status::Failed,
+                format!("cannot create a temporary file: {e}"),
+                format!("一時ファイルを作成できません: {e}"),
+            );
             return outcome;
         }
     };
@@ -101,13 +115,19 @@ pub fn run_entry(entry: &Entry, default_timeout: Duration, redactor: &mut Redact
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            outcome.status = Status::Missing;
-            outcome.reason = Some(format!("command not found: {}", entry.run[0]));
+            outcome.set(
+                Status::Missing,
+                format!("command not found: {}", entry.run[0]),
+                format!("コマンドがありません: {}", entry.run[0]),
+            );
             return outcome;
         }
         Err(e) => {
-            outcome.status = Status::Failed;
-            outcome.reason = Some(format!("cannot start {}: {e}", entry.run[0]));
+            outcome.set(
+                Status::Failed,
+                format!("cannot start {}: {e}", entry.run[0]),
+                format!("{} を起動できません: {e}", entry.run[0]),
+            );
             return outcome;
         }
     };
@@ -115,28 +135,39 @@ pub fn run_entry(entry: &Entry, default_timeout: Duration, redactor: &mut Redact
         Ok(Some(status)) => {
             outcome.exit_code = status.code();
             if !status.success() {
-                outcome.status = Status::Failed;
-                outcome.reason = Some(match status.code() {
-                    Some(code) => format!("exited with status {code}"),
-                    None => "killed by a signal".to_string(),
-                });
+                match status.code() {
+                    Some(code) => outcome.set(
+                        Status::Failed,
+                        format!("exited with status {code}"),
+                        format!("終了コード {code} で終了しました"),
+                    ),
+                    None => outcome.set(
+                        Status::Failed,
+                        "killed by a signal".into(),
+                        "シグナルで終了しました".into(),
+                    ),
+                }
             }
         }
         Ok(None) => {
             // Our own child, by its handle: nothing else is signalled.
             let _ = child.kill();
             let _ = child.wait();
-            outcome.status = Status::TimedOut;
-            outcome.reason = Some(format!(
-                "no result within {} s; stopped",
-                timeout.as_secs_f64()
-            ));
+            let secs = timeout.as_secs_f64();
+            outcome.set(
+                Status::TimedOut,
+                format!("no result within {secs} s; stopped"),
+                format!("{secs} 秒以内に終わらないため停止しました"),
+            );
         }
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
-            outcome.status = Status::Failed;
-            outcome.reason = Some(format!("waiting failed: {e}"));
+            outcome.set(
+                Status::Failed,
+                format!("waiting failed: {e}"),
+                format!("終了待ちに失敗しました: {e}"),
+            );
         }
     }
     outcome.duration_ms = started.elapsed().as_millis() as u64;
