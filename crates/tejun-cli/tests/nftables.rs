@@ -15,7 +15,7 @@ use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tejun_watch::ban::{Backend, Nftables};
+use tejun_watch::ban::{Backend, Iptables, Nftables};
 
 const A_ADDR: &str = "10.231.0.1";
 const B_ADDR: &str = "10.231.0.2";
@@ -321,7 +321,10 @@ fn the_backend_is_idempotent_expires_and_bans_ipv6_prefixes() {
     nft.add(format!("{B_ADDR}/32").parse().unwrap(), 3).unwrap();
     nft.add(format!("{B_ADDR}/32").parse().unwrap(), 3).unwrap();
     let started = Instant::now();
-    assert!(ns.nft_in_a(&["list", "set", "inet", "tejun", "banned4"]).contains(B_ADDR));
+    assert!(
+        ns.nft_in_a(&["list", "set", "inet", "tejun", "banned4"])
+            .contains(B_ADDR)
+    );
     assert!(!ns.connects(), "B must not reach A while banned");
     std::thread::sleep(Duration::from_millis(3500).saturating_sub(started.elapsed()));
     assert!(ns.connects(), "the element's timeout must lift the ban");
@@ -334,4 +337,37 @@ fn the_backend_is_idempotent_expires_and_bans_ipv6_prefixes() {
     nft.remove("2001:db8:1:2::/64".parse().unwrap()).unwrap();
     let set = ns.nft_in_a(&["list", "set", "inet", "tejun", "banned6"]);
     assert!(!set.contains("2001:db8:1:2::"), "{set}");
+}
+
+#[test]
+fn the_iptables_backend_blocks_and_lifts_too() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v iptables"])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "`iptables` is missing: apt-get install -y iptables"
+    );
+    let mut ns = Namespaces::new("i");
+    ns.listen();
+    let ipt = Iptables::new(ns.in_a());
+    ipt.prepare().unwrap();
+    let b = format!("{B_ADDR}/32").parse().unwrap();
+    ipt.add(b, 600).unwrap();
+    ipt.add(b, 600).unwrap();
+    let rules = run(&["ip", "netns", "exec", &ns.a, "iptables", "-S", "INPUT"]);
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert_eq!(
+        rules.matches("tejun").count(),
+        1,
+        "added twice, present once:\n{rules}"
+    );
+    assert!(!ns.connects(), "B must not reach A while banned");
+    ipt.remove(b).unwrap();
+    ipt.remove(b).unwrap();
+    assert!(
+        ns.connects(),
+        "B must reach A again after the ban is lifted"
+    );
 }

@@ -126,16 +126,11 @@ impl Follower {
                 tails.insert(path, tail);
             }
         }
-        // A checkpointed file that no pattern names any more may have been
-        // rotated away while no one watched (`app.log` → `app.log.1` with a
-        // glob `app.log`): finish it, then forget it.
-        for (path, cp) in checkpoints {
-            let display = path.display().to_string();
-            let mut tail =
-                Tail::start(path.clone(), Some(cp), start_at, &mut |e| sink(&display, e));
-            tail.poll(&mut |e| sink(&display, e));
-            tails.insert(path, tail);
-        }
+        // Checkpoints of paths no pattern names any more (the config
+        // changed) are dropped: those files are no longer ours to read. A
+        // file rotated away while no one watched is found through the path
+        // that replaced it (see `Tail::start`).
+        drop(checkpoints);
         Follower { patterns, tails }
     }
 
