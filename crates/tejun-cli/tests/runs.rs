@@ -561,8 +561,9 @@ fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
         "{out}"
     );
     assert!(out.contains("JST"), "{out}");
-    // Let the orphaned step command finish.
+    // Let the orphaned step command finish before its folder goes away.
     std::fs::write(dir.path().join("stop"), "").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
 /// A non-interactive run stops at a confirm step nobody can answer: listed
