@@ -382,3 +382,15 @@ fn a_malformed_anchor_is_a_usage_error() {
             .code(2);
     }
 }
+
+#[test]
+fn dropped_tables_fail_the_audit() {
+    for table in ["events", "chain_head", "event_refs"] {
+        let (_dir, path) = journal();
+        sql(&path, &format!("DROP TABLE {table}"));
+        let out = tejun(&path).args(["audit", "verify"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "DROP TABLE {table}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(table), "names the missing table: {stderr}");
+    }
+}

@@ -102,6 +102,12 @@ pub fn open_memory() -> Result<Connection> {
 /// Creates the tables if missing; returns the schema version found (a newer
 /// one than ours is left untouched for the caller to refuse).
 fn init_schema(conn: &mut Connection) -> rusqlite::Result<i64> {
+    // The common case, an existing journal: no write lock needed, so
+    // readers (`tejun runs` during a run) never queue behind a writer.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(version);
+    }
     // IMMEDIATE so two processes opening a fresh file don't race.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
