@@ -146,3 +146,30 @@ fn skeleton_edit_and_read_back() {
         "previous import kept: {again}"
     );
 }
+
+#[test]
+fn a_skeleton_is_not_read_into_another_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = incident(d);
+    let second = incident(d);
+    let skeleton = stdout(tejun(d).args(["report", &first, "--skeleton"]));
+    std::fs::write(
+        d.join("pm.md"),
+        skeleton.replace(
+            "## lessons — Lessons learned\n\n- TODO",
+            "## lessons — Lessons learned\n\n- x",
+        ),
+    )
+    .unwrap();
+    tejun(d)
+        .args(["report", &second, "--from", "pm.md"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("skeleton of {first}")));
+    let report = stdout(tejun(d).args(["report", &second, "--lang", "en"]));
+    assert!(
+        report.contains("## 8. Lessons learned\n\n- TODO"),
+        "{report}"
+    );
+}

@@ -74,6 +74,17 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             Ok(parsed) => parsed,
             Err(err) => return fail(ctx, &err),
         };
+        if let Some(other) = parsed.incident.as_deref()
+            && !other.eq_ignore_ascii_case(&id)
+        {
+            ctx.error(
+                &format!("{name} is the skeleton of {other}, not of {id}; nothing was read"),
+                &format!(
+                    "{name} は {other} の雛形で、{id} のものではありません (何も取り込んでいません)"
+                ),
+            );
+            return Exit::BadInput;
+        }
         let (causes, lessons, actions) = (
             parsed.causes.len(),
             parsed.lessons.len(),

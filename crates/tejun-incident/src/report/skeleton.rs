@@ -111,6 +111,9 @@ pub fn render(pm: &Postmortem, lang: Lang) -> String {
 /// What an edited skeleton says.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parsed {
+    /// The incident the skeleton was written for (its `# INC-… ` title),
+    /// so a file is not read into the wrong incident.
+    pub incident: Option<String>,
     pub causes: Vec<Cause>,
     pub lessons: Vec<Lesson>,
     pub actions: Vec<Action>,
@@ -160,7 +163,13 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed> {
             };
             continue;
         }
-        if line.starts_with("# ") {
+        if let Some(title) = line.strip_prefix("# ") {
+            let word = title.split_whitespace().next().unwrap_or("");
+            if parsed.incident.is_none()
+                && word.to_ascii_uppercase().starts_with(crate::ids::PREFIX)
+            {
+                parsed.incident = Some(word.to_string());
+            }
             section = Section::Other;
             continue;
         }
@@ -305,6 +314,7 @@ mod tests {
         assert_eq!(parsed.lessons[0].text, "watch trends");
         assert_eq!(parsed.actions[1].owner, "sre team");
         assert_eq!(parsed.actions[1].term, Term::Long);
+        assert_eq!(parsed.incident.as_deref(), Some("INC-1"));
     }
 
     #[test]
