@@ -226,11 +226,11 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let to = Status::parse(&status)?;
             let change = ops.set_status(&id, to, time(&at)?)?;
             let what = if change.reopen {
-                lang.pick("reopened", "再オープンしました")
+                lang.pick(" (reopened)", " (再オープン)")
             } else {
                 ""
             };
-            println!("{id}: {} → {} {what}", change.from, change.to);
+            println!("{id}: {} → {}{what}", change.from, change.to);
         }
         Command::Role { id, role, name } => {
             let id = ops.resolve(&id)?;
@@ -380,6 +380,13 @@ fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
             "hypothesis",
             "仮説",
             format!("{} [{verdict}] {}", hyp.id, hyp.text),
+        );
+    }
+    for ev in &inc.evidence {
+        field(
+            "evidence",
+            "証拠",
+            format!("{} (sha256 {})", ev.bundle, ev.bundle_sha256),
         );
     }
     println!();
