@@ -502,7 +502,7 @@ fn a_restart_neither_rereads_nor_skips_and_keeps_open_windows() {
 
 #[test]
 fn bans_expire_on_time_even_across_a_restart() {
-    let setup = Setup::sshd(2, 2, "");
+    let setup = Setup::sshd(2, 5, "");
     let log = setup.path("auth.log");
     let mut watch = setup.watch();
     append(&log, &fail("198.51.100.1").repeat(2));
@@ -513,12 +513,17 @@ fn bans_expire_on_time_even_across_a_restart() {
     append(&log, &fail("198.51.100.1").repeat(2));
     watch.wait_for("banned again", is("banned", "198.51.100.1"));
     append(&log, &fail("198.51.100.2").repeat(2));
-    watch.wait_for("second ban", is("banned", "198.51.100.2"));
+    let last = watch.wait_for("second ban", is("banned", "198.51.100.2"));
     watch.stop();
     let listed = setup.tejun(&["bans", "--json"]);
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
-    std::thread::sleep(Duration::from_millis(2500));
+    let until: jiff::Timestamp = last["until"].as_str().unwrap().parse().unwrap();
+    let left = until
+        .duration_since(jiff::Timestamp::now())
+        .as_millis()
+        .max(0) as u64;
+    std::thread::sleep(Duration::from_millis(left + 300));
     // Overdue now: `tejun bans` no longer lists them, and the next watcher
     // lifts them at start.
     let listed: Value = serde_json::from_slice(&setup.tejun(&["bans", "--json"]).stdout).unwrap();
@@ -551,7 +556,9 @@ fn unban_lifts_a_ban_and_the_watcher_counts_afresh() {
     let listed: Value = serde_json::from_slice(&setup.tejun(&["bans", "--json"]).stdout).unwrap();
     assert_eq!(listed, serde_json::json!([]));
     // The watcher learns of it from the journal (within a second).
-    std::thread::sleep(Duration::from_millis(1500));
+    watch.wait_for("the watcher noticing", |e| {
+        e["event"] == "unbanned" && e["offender"] == "198.51.100.5" && e["reason"] == "manual"
+    });
     append(&log, &fail("198.51.100.5").repeat(2));
     watch.wait_for("banned again", is("banned", "198.51.100.5"));
     watch.stop();

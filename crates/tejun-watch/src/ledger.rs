@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use tejun_journal::{Journal, Query};
 
-use crate::events::{BAN_ADDED, BAN_REMOVED, BanAdded, BanRemoved};
+use crate::events::{BAN_ADDED, BAN_REMOVED, BanAdded, BanRemoved, RemoveReason};
 
 /// A ban as recorded.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -38,7 +38,7 @@ pub struct Ledger {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     pub added: Vec<Ban>,
-    pub removed: Vec<String>,
+    pub removed: Vec<(String, RemoveReason)>,
 }
 
 impl Ledger {
@@ -77,7 +77,7 @@ impl Ledger {
                 BAN_REMOVED => {
                     let removed: BanRemoved = entry.decode()?;
                     if self.bans.remove(&removed.offender).is_some() {
-                        changes.removed.push(removed.offender);
+                        changes.removed.push((removed.offender, removed.reason));
                     }
                 }
                 _ => {}

@@ -480,7 +480,7 @@ impl<'r> Watcher<'r> {
                                 &added,
                                 Some(now),
                             );
-                            let _ = self.ledger.refresh(&self.opts.journal);
+                            let _ = self.refresh_ledger();
                             ban_note = Some(until);
                             (self.report)(Report::Banned {
                                 rule: info.name.clone(),
@@ -635,22 +635,25 @@ impl<'r> Watcher<'r> {
                 reason: RemoveReason::Expired,
             };
             self.journal(&ban_stream(&ban.offender), &[], BAN_REMOVED, &removed, None);
-            self.windows.lift(&offender);
-            (self.report)(Report::Unbanned {
-                offender: ban.offender.clone(),
-                reason: RemoveReason::Expired,
+        }
+        if let Err(e) = self.refresh_ledger() {
+            (self.report)(Report::JournalFailed {
+                error: e.to_string(),
             });
         }
-        let _ = self.ledger.refresh(&self.opts.journal);
     }
 
     /// Once a second: learn about bans made or lifted by other processes
     /// (`tejun unban`), expire bans, forget idle windows.
-    fn housekeeping(&mut self) -> Result<(), WatchError> {
+    /// Folds ban events written since the last look, by this watcher or
+    /// another process (`tejun unban`), into the windows: a lifted ban
+    /// makes the offender count afresh, a ban made elsewhere stops counting.
+    fn refresh_ledger(&mut self) -> Result<(), WatchError> {
         let changes = self.ledger.refresh(&self.opts.journal)?;
-        for offender in changes.removed {
+        for (offender, reason) in changes.removed {
             let key: Offender = offender.parse().unwrap_or(Offender::Name(offender.clone()));
             self.windows.lift(&key);
+            (self.report)(Report::Unbanned { offender, reason });
         }
         for ban in changes.added {
             let key: Offender = ban
@@ -659,6 +662,11 @@ impl<'r> Watcher<'r> {
                 .unwrap_or(Offender::Name(ban.offender.clone()));
             self.windows.mark_banned(key, ban.until);
         }
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) -> Result<(), WatchError> {
+        self.refresh_ledger()?;
         let now = Timestamp::now();
         self.expire(now);
         let findtimes: Vec<(String, SignedDuration)> = self
