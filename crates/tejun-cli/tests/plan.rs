@@ -225,6 +225,20 @@ fn refuses_the_wrong_file() {
 }
 
 #[test]
+fn refuses_the_wrong_file_named_through_a_variable() {
+    let dir = setup();
+    tejun(dir.path())
+        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+        .args(["--var", "conf=/etc/nginx/production-site.conf"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "step `save` touches /etc/nginx/production-site.conf, which belongs to environment `production`",
+        ));
+}
+
+#[test]
 fn variable_problems_are_bad_input() {
     let dir = setup();
     tejun(dir.path())

@@ -14,9 +14,9 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::duration::format_duration;
-use tejun_runbook::model::{PhaseName, Runbook, Safety};
+use tejun_runbook::model::{PhaseName, Runbook, Safety, StepKind};
 use tejun_runbook::plan::{FailureOutcome, PlannedStep, RunContext, plan, redact, resolve_vars};
-use tejun_runbook::{Environment, check_against_inventory, parse_runbook};
+use tejun_runbook::{Environment, Inventory, check_against_inventory, parse_runbook};
 
 use super::check::{InventoryLoad, JsonDiagnostic, load_inventory, print_diagnostics, read_source};
 use crate::context::{Context, Exit};
@@ -64,7 +64,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::BadInput;
         }
     };
-    let Some(environment) = guard_environment(&runbook, &args.env, &source, ctx) else {
+    let Some(inventory) = guard_environment(&runbook, &args.env, &source, ctx) else {
+        return Exit::BadInput;
+    };
+    let Some(environment) = inventory.environment(&args.env).cloned() else {
         return Exit::BadInput;
     };
     let context = RunContext {
@@ -83,6 +86,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let plan = plan(&runbook, &vars);
     let hide = |text: &str| redact(text, &vars.secrets);
+    if !rendered_paths_belong(&plan, &inventory, &args.env, ctx, &hide) {
+        return Exit::BadInput;
+    }
     if args.json {
         print_json(&plan, &environment, &hide);
     } else {
@@ -98,7 +104,7 @@ fn guard_environment(
     env: &str,
     source: &super::check::Source,
     ctx: &Context,
-) -> Option<Environment> {
+) -> Option<Inventory> {
     if !runbook.environments.iter().any(|e| e == env) {
         let written = runbook.environments.join(", ");
         ctx.error(
@@ -126,7 +132,33 @@ fn guard_environment(
         print_diagnostics(&diags, source, ctx);
         return None;
     }
-    inventory.environment(env).cloned()
+    Some(inventory)
+}
+
+/// Paths known only once variables are substituted (`{{conf}}`) get the
+/// same check the literal ones had: pinned to another environment, refused.
+fn rendered_paths_belong(
+    plan: &tejun_runbook::plan::Plan,
+    inventory: &Inventory,
+    env: &str,
+    ctx: &Context,
+    hide: &dyn Fn(&str) -> String,
+) -> bool {
+    for step in plan.main.iter().chain(&plan.rollback) {
+        for path in &step.paths {
+            if let Some(pinned) = inventory.pinned_environment(path)
+                && pinned != env
+            {
+                let (id, path) = (&step.step.id, hide(path));
+                ctx.error(
+                    &format!("step `{id}` touches {path}, which belongs to environment `{pinned}`, not `{env}`; refusing"),
+                    &format!("ステップ `{id}` が扱う {path} は環境 `{pinned}` のもので、`{env}` ではありません。中止します"),
+                );
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn runbook_dir(file: &Path) -> String {
@@ -234,14 +266,21 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
         .as_deref()
         .map(|n| format!("  {n}"))
         .unwrap_or_default();
+    // A person answering a confirm is not timed out.
+    let timeout = match s.kind {
+        StepKind::Confirm(_) => String::new(),
+        _ => format!(
+            "  {dim}{} {}{dim:#}",
+            lang.pick("timeout", "タイムアウト"),
+            format_duration(s.timeout)
+        ),
+    };
     anstream::println!(
-        "{:>3}. {}  {}  {style}{}{style:#}  {dim}{} {}{dim:#}{name}",
+        "{:>3}. {}  {}  {style}{}{style:#}{timeout}{name}",
         step.ordinal,
         s.id,
         s.kind.name(),
         safety_label(s.safety, lang),
-        lang.pick("timeout", "タイムアウト"),
-        format_duration(s.timeout),
     );
     if let Some(command) = &step.display_command {
         anstream::println!("     $ {command}");
@@ -249,7 +288,7 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
     if let Some(prompt) = &step.prompt {
         anstream::println!("     ? {}", hide(prompt));
     }
-    if let tejun_runbook::model::StepKind::Restore(r) = &s.kind {
+    if let StepKind::Restore(r) = &s.kind {
         anstream::println!("     {} {}", lang.pick("from backup", "復元元"), r.from);
     }
     if !step.paths.is_empty() {
