@@ -419,7 +419,10 @@ fn print_steps(timeline: &RunTimeline, ctx: &Context) {
             }
         }
     }
-    if timeline.steps.iter().any(|s| s.state == StepState::Unknown) {
+    // Only a run that can still be resumed gets the hint.
+    if !timeline.summary.state.is_final()
+        && timeline.steps.iter().any(|s| s.state == StepState::Unknown)
+    {
         let warn = anstyle::AnsiColor::Yellow.on_default().bold();
         anstream::println!(
             "\n{warn}{}{warn:#}",
