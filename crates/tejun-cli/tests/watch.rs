@@ -743,3 +743,15 @@ fn one_state_directory_serves_one_watcher() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another `tejun watch`"));
     watch.stop();
 }
+
+#[test]
+fn lines_without_a_readable_date_are_counted_at_arrival_and_reported() {
+    let setup = Setup::sshd(2, 600, "");
+    let mut watch = setup.watch();
+    let undated = "web1 sshd[4242]: Failed password for root from 198.51.100.60 port 50022 ssh2\n";
+    append(&setup.path("auth.log"), &undated.repeat(2));
+    watch.wait_for("a detection", is("triggered", "198.51.100.60"));
+    let said = watch.wait_for("undated report", |e| e["event"] == "undated");
+    assert_eq!(said["total"], 2);
+    watch.stop();
+}

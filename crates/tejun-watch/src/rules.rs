@@ -50,6 +50,10 @@ pub trait LineRules: Send {
     /// Every rule that matches `line`. `&mut` because fail2ban's multi-line
     /// filters keep a buffer of recent lines.
     fn match_line(&mut self, line: &str) -> Vec<RuleHit>;
+    /// Hits so far whose line had no readable date (counted at arrival time).
+    fn undated(&self) -> u64 {
+        0
+    }
 }
 
 /// Rules from `tejun-detect`: a tejun rules file, built-in sets or a
@@ -141,6 +145,10 @@ fn info_of(rule: &tejun_detect::Rule, skipped: &mut Vec<Skipped>) -> RuleInfo {
 impl LineRules for DetectRules {
     fn rules(&self) -> &[RuleInfo] {
         &self.infos
+    }
+
+    fn undated(&self) -> u64 {
+        self.undated
     }
 
     fn match_line(&mut self, line: &str) -> Vec<RuleHit> {

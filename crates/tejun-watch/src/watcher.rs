@@ -90,6 +90,12 @@ pub enum Report {
     JournalFailed {
         error: String,
     },
+    /// Hits whose line had no readable date, counted at arrival time
+    /// instead (total so far for the source).
+    Undated {
+        source: String,
+        total: u64,
+    },
 }
 
 /// Fatal errors: the watcher cannot start or cannot keep its promises.
@@ -142,6 +148,8 @@ struct SourceRun {
     name: String,
     follower: Follower,
     rules: Box<dyn LineRules>,
+    /// Undated hits already reported.
+    undated_said: u64,
 }
 
 /// The running watcher.
@@ -155,6 +163,9 @@ pub struct Watcher<'r> {
     ignore: IgnoreList,
     webhooks: Webhooks,
     webhook_results: Receiver<webhook::Outcome>,
+    /// Offenders whose expiry the firewall refused: retried every second,
+    /// said once.
+    unban_failed: BTreeSet<String>,
     opts: Options,
     report: &'r mut dyn FnMut(Report),
 }
@@ -201,6 +212,7 @@ impl<'r> Watcher<'r> {
             ignore,
             webhooks,
             webhook_results,
+            unban_failed: BTreeSet::new(),
             opts,
             report,
             config,
@@ -219,6 +231,7 @@ impl<'r> Watcher<'r> {
                 name: source.name.clone(),
                 follower,
                 rules,
+                undated_said: 0,
             });
         }
         for (index, path, event) in pending {
@@ -624,10 +637,12 @@ impl<'r> Watcher<'r> {
                 && ban.backend == self.backend.name()
                 && let Err(e) = self.backend.remove(net)
             {
-                (self.report)(Report::UnbanFailed {
-                    offender: ban.offender.clone(),
-                    error: e.0,
-                });
+                if self.unban_failed.insert(ban.offender.clone()) {
+                    (self.report)(Report::UnbanFailed {
+                        offender: ban.offender.clone(),
+                        error: e.0,
+                    });
+                }
                 continue;
             }
             let removed = BanRemoved {
@@ -635,6 +650,7 @@ impl<'r> Watcher<'r> {
                 reason: RemoveReason::Expired,
             };
             self.journal(&ban_stream(&ban.offender), &[], BAN_REMOVED, &removed, None);
+            self.unban_failed.remove(&ban.offender);
         }
         if let Err(e) = self.refresh_ledger() {
             (self.report)(Report::JournalFailed {
@@ -667,6 +683,16 @@ impl<'r> Watcher<'r> {
 
     fn housekeeping(&mut self) -> Result<(), WatchError> {
         self.refresh_ledger()?;
+        for source in &mut self.sources {
+            let total = source.rules.undated();
+            if total > source.undated_said {
+                source.undated_said = total;
+                (self.report)(Report::Undated {
+                    source: source.name.clone(),
+                    total,
+                });
+            }
+        }
         let now = Timestamp::now();
         self.expire(now);
         let findtimes: Vec<(String, SignedDuration)> = self

@@ -295,6 +295,17 @@ fn render(report: &Report, ctx: &Context, json: bool) {
                 format!("{rule}: インシデントを開けませんでした: {error}"),
             ),
         ),
+        Report::Undated { source, total } => (
+            false,
+            t(
+                format!(
+                    "{source}: {total} matching line(s) so far had no readable date; counted at arrival time"
+                ),
+                format!(
+                    "{source}: 日時を読めない一致行がこれまでに {total} 行あり、到着時刻で数えました"
+                ),
+            ),
+        ),
         Report::JournalFailed { error } => (
             false,
             t(
