@@ -401,3 +401,23 @@ fn separate_processes_keep_one_linear_chain() {
         assert_eq!(mine.len(), 40);
     }
 }
+
+#[test]
+fn a_journal_from_a_newer_tejun_is_refused_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    Journal::open(&path).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let err = Journal::open(&path)
+        .err()
+        .expect("newer schema must be refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99);
+}
