@@ -112,6 +112,13 @@ fn the_full_life_of_an_incident() {
         "no checklist",
     ]);
     env.ok(&["incident", "lesson", &id, "review query plans"]);
+    env.ok(&["incident", "severity", &id, "P0"]);
+    env.ok(&[
+        "incident",
+        "impact",
+        &id,
+        "all checkouts fail; about 5M JPY per hour",
+    ]);
     env.ok(&[
         "incident",
         "action",
@@ -126,6 +133,8 @@ fn the_full_life_of_an_incident() {
 
     let inc = &env.json(&["incident", "show", &id, "--json"])["incident"];
     assert_eq!(inc["status"], "closed");
+    assert_eq!(inc["severity"], "P0");
+    assert_eq!(inc["impact"], "all checkouts fail; about 5M JPY per hour");
     assert_eq!(inc["roles"][0]["name"], "Sato");
     assert_eq!(inc["hypotheses"][0]["verdict"]["verdict"], "confirmed");
     assert_eq!(inc["causes"][0]["whys"][1], "no checklist");
@@ -255,6 +264,12 @@ fn bad_input_exits_2_in_both_languages_and_writes_nothing() {
             "原因の層",
         ),
         (vec!["incident", "note", &id, "  "], "empty", "空"),
+        (
+            vec!["incident", "severity", &id, "P1"],
+            "already P1",
+            "すでに P1",
+        ),
+        (vec!["incident", "impact", &id, ""], "empty", "空"),
     ];
     for (args, en, ja) in &cases {
         env.tejun()

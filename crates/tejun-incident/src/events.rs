@@ -20,6 +20,8 @@ pub const VERDICT: &str = "incident.verdict";
 pub const CAUSE: &str = "incident.cause";
 pub const LESSON: &str = "incident.lesson";
 pub const ACTION: &str = "incident.action";
+pub const SEVERITY: &str = "incident.severity";
+pub const IMPACT: &str = "incident.impact";
 pub const POSTMORTEM: &str = "incident.postmortem";
 pub const REMINDER: &str = "incident.reminder";
 pub const EVIDENCE: &str = "evidence.collected";
@@ -87,6 +89,19 @@ pub struct Cause {
     /// The 5 whys, in order.
     #[serde(default)]
     pub whys: Vec<String>,
+}
+
+/// The severity was reassessed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeverityChanged {
+    pub from: String,
+    pub to: String,
+}
+
+/// The impact statement was written or rewritten.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpactStated {
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -259,6 +259,14 @@ fn apply(inc: &mut Incident, entry: &Entry) -> Result<()> {
                 actor: entry.actor.clone(),
             });
         }
+        events::SEVERITY => {
+            let ev: events::SeverityChanged = entry.decode()?;
+            inc.severity = ev.to;
+        }
+        events::IMPACT => {
+            let ev: events::ImpactStated = entry.decode()?;
+            inc.impact = Some(ev.text);
+        }
         events::CAUSE => inc.causes.push(entry.decode()?),
         events::LESSON => inc.lessons.push(entry.decode()?),
         events::ACTION => inc.actions.push(entry.decode()?),

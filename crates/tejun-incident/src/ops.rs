@@ -249,6 +249,31 @@ impl<'j> Incidents<'j> {
         self.write(id, events::CAUSE, &Cause { layer, text, whys }, None)
     }
 
+    /// Reassesses the severity (as the impact becomes clearer).
+    pub fn set_severity(&self, id: &str, severity: &str) -> Result<String> {
+        let inc = self.load(id)?;
+        let to = severity::parse(severity, &self.settings)?;
+        if to == inc.severity {
+            return Err(Error::input(
+                format!("the incident is already {to}"),
+                format!("インシデントはすでに {to} です"),
+            ));
+        }
+        let payload = events::SeverityChanged {
+            from: inc.severity,
+            to: to.clone(),
+        };
+        self.write(id, events::SEVERITY, &payload, None)?;
+        Ok(to)
+    }
+
+    /// Writes (or rewrites) who and what is affected.
+    pub fn impact(&self, id: &str, text: &str) -> Result<()> {
+        self.load(id)?;
+        let text = non_empty(text, "impact", "影響範囲")?;
+        self.write(id, events::IMPACT, &events::ImpactStated { text }, None)
+    }
+
     pub fn lesson(&self, id: &str, text: &str) -> Result<()> {
         self.load(id)?;
         let text = non_empty(text, "lesson", "教訓")?;

@@ -113,6 +113,11 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             )
         }
         events::LESSON => (lang.pick("lesson recorded", "教訓の記録"), s("text")),
+        events::SEVERITY => (
+            lang.pick("severity changed", "重大度の変更"),
+            format!("{} → {}", s("from"), s("to")),
+        ),
+        events::IMPACT => (lang.pick("impact stated", "影響範囲の記録"), s("text")),
         events::ACTION => {
             let term = parse_word(p, "term", Term::parse)
                 .map(|t| t.label(lang))

@@ -117,6 +117,14 @@ pub enum Command {
         #[arg(long = "why")]
         whys: Vec<String>,
     },
+    /// Reassess the severity.
+    #[command(after_help = "Examples:\n  tejun incident severity 7k P0")]
+    Severity { id: String, severity: String },
+    /// Write or rewrite the impact (who and what is affected).
+    #[command(
+        after_help = "Examples:\n  tejun incident impact 7k 'checkout fails for all users; about 5M JPY per hour'"
+    )]
+    Impact { id: String, text: String },
     /// Record a lesson learned.
     #[command(
         after_help = "Examples:\n  tejun incident lesson 7k 'trends need alerts, not only thresholds'"
@@ -269,6 +277,19 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 "{id}: {} ({})",
                 lang.pick("cause recorded", "原因を記録しました"),
                 layer.label(lang)
+            );
+        }
+        Command::Severity { id, severity } => {
+            let id = ops.resolve(&id)?;
+            let to = ops.set_severity(&id, &severity)?;
+            println!("{id}: {} {to}", lang.pick("severity", "重大度"));
+        }
+        Command::Impact { id, text } => {
+            let id = ops.resolve(&id)?;
+            ops.impact(&id, &text)?;
+            println!(
+                "{id}: {}",
+                lang.pick("impact recorded", "影響範囲を記録しました")
             );
         }
         Command::Lesson { id, text } => {
