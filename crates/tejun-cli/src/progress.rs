@@ -334,6 +334,17 @@ impl Operator for Progress {
         self.line(text);
     }
 
+    fn on_abort(&self) {
+        let red = AnsiColor::Red.on_default().bold();
+        self.line(&format!(
+            "{red}■ {}{red:#}",
+            self.pick(
+                "Interrupted: the running command was stopped; rolling back where needed. Ctrl-C again quits at once (tejun resume continues).",
+                "中断しました: 実行中のコマンドを停止し、必要ならロールバックします。もう一度 Ctrl-C で即時終了します (tejun resume で再開できます)。"
+            )
+        ));
+    }
+
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer> {
         let bold = Style::new().bold();
         self.line(&format!(

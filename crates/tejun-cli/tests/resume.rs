@@ -89,21 +89,43 @@ fn three_steps(markers: &Path) -> String {
 
 #[test]
 fn killed_between_two_steps_resumes_with_the_next_step() {
+    // Step 1's end and step 2's start are one commit; the kill comes right
+    // after it, before step 2's command is spawned. Step 2 is unknown to
+    // resume (its start is durable): retry runs it, once.
     let lab = Lab::new();
     lab.write("book.yaml", &three_steps(&lab.path("markers")));
     let id = lab.run_until_crash("after-finish:step-1");
     assert_eq!(lab.markers(), ["step-1"]);
-    lab.tejun().args(["resume", &id, "--yes"]).assert().code(0);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(0);
     assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
 }
 
 #[test]
-fn killed_before_a_step_started_runs_it_once_on_resume() {
+fn killed_before_a_step_started_leaves_the_previous_step_unknown() {
+    // Step 1's command ran, but the kill comes before its end (and step
+    // 2's start) were committed: step 1 is unknown. The operator knows it
+    // ran (its marker is there) and skips it; it is not run again.
     let lab = Lab::new();
     lab.write("book.yaml", &three_steps(&lab.path("markers")));
     let id = lab.run_until_crash("before-start:step-2");
     assert_eq!(lab.markers(), ["step-1"]);
-    // Nothing is unknown: step-2's start was never recorded.
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "skip"])
+        .assert()
+        .code(0);
+    assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
+}
+
+#[test]
+fn killed_before_the_first_step_resumes_from_the_start() {
+    let lab = Lab::new();
+    lab.write("book.yaml", &three_steps(&lab.path("markers")));
+    let id = lab.run_until_crash("before-start:step-1");
+    assert!(lab.markers().is_empty());
+    // Nothing had started: no question to answer.
     lab.tejun().args(["resume", &id, "--yes"]).assert().code(0);
     assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
 }
@@ -229,7 +251,7 @@ fn killed_during_rollback_continues_the_rollback() {
     let id = lab.run_until_crash("after-finish:undo-1");
     assert_eq!(lab.markers(), ["step-1", "undo-1"]);
     lab.tejun()
-        .args(["resume", &id, "--yes"])
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
         .assert()
         .code(1)
         .stdout(predicates::str::contains("ROLLED BACK"));

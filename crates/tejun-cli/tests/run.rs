@@ -176,6 +176,13 @@ fn expected_exit_codes_and_output_patterns() {
 fn json_lines_are_the_journaled_events_in_order() {
     let lab = Lab::new();
     lab.book("  - id: one\n    run: echo hello\n  - id: two\n    check: 'true'\n");
+    let opened = lab
+        .tejun()
+        .args(["incident", "open", "--title", "json", "--severity", "P3"])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{opened:?}");
+    let incident = String::from_utf8(opened.stdout).unwrap().trim().to_string();
     let out = lab
         .tejun()
         .args([
@@ -186,7 +193,7 @@ fn json_lines_are_the_journaled_events_in_order() {
             "--yes",
             "--json",
             "--incident",
-            "INC-7",
+            &incident,
         ])
         .output()
         .unwrap();
@@ -214,16 +221,28 @@ fn json_lines_are_the_journaled_events_in_order() {
     );
     // Every event of the run also belongs to the incident.
     let journal = Journal::open(&lab.path(".tejun/journal.db")).unwrap();
-    let all = journal.query(&Query::default()).unwrap();
-    assert_eq!(all.len(), 6);
-    assert!(all.iter().all(|e| e.refs == ["incident/INC-7"]), "{all:?}");
-    let by_incident = journal
+    let run = journal
         .query(&Query {
-            subject: Some("incident/INC-7"),
+            stream_prefix: Some("run/"),
             ..Query::default()
         })
         .unwrap();
-    assert_eq!(by_incident.len(), 6);
+    assert_eq!(run.len(), 6);
+    let tag = format!("incident/{incident}");
+    assert!(run.iter().all(|e| e.refs == [tag.clone()]), "{run:?}");
+    let by_incident = journal
+        .query(&Query {
+            subject: Some(&tag),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(
+        by_incident
+            .iter()
+            .filter(|e| e.stream.starts_with("run/"))
+            .count(),
+        6
+    );
     let finished = lab.finished();
     assert_eq!(finished[0]["stdout_tail"], "hello");
     assert_eq!(

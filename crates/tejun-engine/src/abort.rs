@@ -22,9 +22,19 @@ impl AbortSignal {
         AbortSignal::default()
     }
 
-    /// A flag set by SIGINT and SIGTERM.
+    /// A flag set by SIGINT and SIGTERM. A second SIGINT while the flag is
+    /// already set ends the process at once (exit 130): the way out of a
+    /// stuck prompt or a rollback the operator wants to leave. The journal
+    /// keeps the run resumable either way.
     pub fn from_signals() -> io::Result<AbortSignal> {
         let signal = AbortSignal::default();
+        // Order matters: the shutdown check must see the flag as it was
+        // before this signal set it.
+        signal_hook::flag::register_conditional_shutdown(
+            signal_hook::consts::SIGINT,
+            130,
+            Arc::clone(&signal.flag),
+        )?;
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(sig, Arc::clone(&signal.flag))?;
         }

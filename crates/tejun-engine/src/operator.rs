@@ -141,6 +141,9 @@ pub trait Operator {
     /// Something worth saying that is not an event (a refusal's detail, a
     /// skipped Ctrl-C). Already in the operator's language.
     fn notice(&self, _text: &str) {}
+    /// The operator pressed Ctrl-C (or SIGTERM arrived): the running
+    /// command is being stopped and the rollback plan will run.
+    fn on_abort(&self) {}
     /// Asks for a verdict on a confirm step.
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer>;
     /// Shows the protected-environment banner and reads the typed name.

@@ -155,17 +155,18 @@ pub fn resume(
         ..
     } = prepared;
     let actor = identity::operator();
-    let recorder = Recorder {
-        journal: engine.journal,
-        operator: engine.operator,
-        stream: events::stream(&run_id),
-        refs: started
-            .incident
-            .iter()
-            .map(|i| format!("incident/{i}"))
-            .collect(),
-        actor: actor.clone(),
-    };
+    let refs = started
+        .incident
+        .iter()
+        .map(|i| format!("incident/{i}"))
+        .collect();
+    let recorder = Recorder::new(
+        engine.journal,
+        engine.operator,
+        events::stream(&run_id),
+        refs,
+        actor.clone(),
+    );
     let refuse = |refusal: Refusal| -> Result<Report, EngineError> {
         recorder.record(RunEvent::RunRefused(RunRefused {
             runbook: started.path.clone(),

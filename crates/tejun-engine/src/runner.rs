@@ -101,11 +101,14 @@ impl Runner<'_> {
         }
         let plan = self.plan;
         for step in &plan.main {
-            let end = if self.abort.is_set() {
+            // Aborted between steps: no step is to blame.
+            let between = self.abort.is_set();
+            let end = if between {
                 StepEnd::Aborted
             } else {
                 self.step(step, false)?
             };
+            let blamed = (!between).then_some(step.step.id.as_str());
             match end {
                 StepEnd::Ok => {}
                 StepEnd::Paused(reason) => return self.pause(step, reason),
@@ -118,13 +121,11 @@ impl Runner<'_> {
                     );
                 }
                 StepEnd::Aborted => {
+                    self.operator.on_abort();
                     return match step.phase {
-                        PhaseName::Execute | PhaseName::Post => self.rollback(
-                            "aborted",
-                            Some(&step.step.id),
-                            Outcome::Aborted,
-                            Outcome::Aborted,
-                        ),
+                        PhaseName::Execute | PhaseName::Post => {
+                            self.rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
+                        }
                         _ => self.end(Outcome::Aborted),
                     };
                 }
@@ -296,7 +297,6 @@ impl Runner<'_> {
     }
 
     fn start(&self, step: &PlannedStep, attempt: u32) -> Result<(), EngineError> {
-        crash_point("before-start", &step.step.id);
         self.recorder.record(RunEvent::StepStarted(StepStarted {
             run_id: self.run_id.clone(),
             phase: step.phase.as_str().to_string(),
@@ -306,9 +306,7 @@ impl Runner<'_> {
             kind: step.step.kind.name().to_string(),
             safety: step.step.safety.as_str().to_string(),
             command: step.display_command.clone(),
-        }))?;
-        crash_point("after-start", &step.step.id);
-        Ok(())
+        }))
     }
 
     fn finish(
@@ -338,8 +336,8 @@ impl Runner<'_> {
         self.replay
             .steps
             .insert(step.step.id.clone(), StepRecord::Finished(finished.clone()));
-        self.recorder.record(RunEvent::StepFinished(finished))?;
-        crash_point("after-finish", &step.step.id);
+        // Committed with whatever comes next (see `recorder`).
+        self.recorder.defer(RunEvent::StepFinished(finished));
         Ok(())
     }
 
@@ -355,8 +353,12 @@ impl Runner<'_> {
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
         for attempt in first_attempt..=max_attempts {
-            if attempt > first_attempt && !self.sleep_abortable(command.retry_delay) {
-                return Ok(StepEnd::Aborted);
+            if attempt > first_attempt {
+                // The failed attempt's end must not wait unwritten.
+                self.recorder.flush()?;
+                if !self.sleep_abortable(command.retry_delay) {
+                    return Ok(StepEnd::Aborted);
+                }
             }
             self.start(step, attempt)?;
             let exec = Exec {
@@ -449,6 +451,10 @@ impl Runner<'_> {
             });
             (auto, true)
         };
+        if self.abort.is_set() {
+            // Ctrl-C while the question was open: an abort, not an answer.
+            return Ok(StepEnd::Aborted);
+        }
         let Some(answer) = answer else {
             return Ok(StepEnd::Paused("unanswered".to_string()));
         };
@@ -572,21 +578,6 @@ fn evaluate(command: &Command, done: &Executed, timeout: Duration) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// Crash testing: with `TEJUN_CRASH_AT=<point>:<step id>` (points:
-/// `before-start`, `after-start`, `after-finish`), the process sends itself
-/// SIGKILL right there, so tests can prove resume at exact points between
-/// the durable writes. A real SIGKILL, not a simulated one: nothing after it
-/// runs, no destructor, no flush.
-fn crash_point(point: &str, step_id: &str) {
-    static CRASH_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let target = CRASH_AT.get_or_init(|| std::env::var("TEJUN_CRASH_AT").ok());
-    if let Some(target) = target
-        && target.split_once(':') == Some((point, step_id))
-    {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-    }
 }
 
 /// The last lines of `text`, bounded in lines and bytes.

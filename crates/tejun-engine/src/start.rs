@@ -69,13 +69,13 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         .iter()
         .map(|i| format!("incident/{i}"))
         .collect();
-    let recorder = Recorder {
-        journal: engine.journal,
-        operator: engine.operator,
-        stream: events::stream(&run_id),
+    let recorder = Recorder::new(
+        engine.journal,
+        engine.operator,
+        events::stream(&run_id),
         refs,
-        actor: actor.clone(),
-    };
+        actor.clone(),
+    );
     let runbook_path = std::path::absolute(request.runbook_path)
         .unwrap_or_else(|_| request.runbook_path.to_path_buf());
     let context = RunContext {

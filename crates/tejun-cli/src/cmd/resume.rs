@@ -1,6 +1,7 @@
 //! `tejun resume RUN`: continue an interrupted (or paused) run from its
 //! journal.
 
+use tejun_engine::history::{self, HistoryError};
 use tejun_engine::resume::{ResumeRequest, prepare, resume};
 use tejun_engine::{AbortSignal, Engine, LocalTarget, UnknownChoice};
 use tejun_locale::Localize;
@@ -51,7 +52,22 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let Some((journal, _)) = open_journal(ctx) else {
         return Exit::Failed;
     };
-    let prepared = match prepare(&journal, &args.run) {
+    // Like git, a unique prefix of the run id is enough.
+    let run_id = match history::resolve_run_id(&journal, &args.run) {
+        Ok(id) => id,
+        Err(HistoryError::Ambiguous { prefix, candidates }) => {
+            ctx.error(
+                &format!("run id `{prefix}` is ambiguous: {}", candidates.join(", ")),
+                &format!(
+                    "実行 ID `{prefix}` が複数に一致します: {}",
+                    candidates.join(", ")
+                ),
+            );
+            return Exit::BadInput;
+        }
+        Err(_) => args.run.clone(),
+    };
+    let prepared = match prepare(&journal, &run_id) {
         Ok(prepared) => prepared,
         Err(e) => {
             ctx.error(
