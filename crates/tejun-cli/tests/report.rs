@@ -173,3 +173,31 @@ fn a_skeleton_is_not_read_into_another_incident() {
         "{report}"
     );
 }
+
+#[test]
+fn blaming_words_get_a_nudge_but_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = incident(d);
+    stdout(tejun(d).args([
+        "incident",
+        "cause",
+        &id,
+        "--layer",
+        "technical",
+        "careless edit of the production config",
+    ]));
+    let out = tejun(d)
+        .args(["report", &id, "--lang", "en"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"careless\"") && stderr.contains("blameless"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("careless edit of the production config")
+    );
+}

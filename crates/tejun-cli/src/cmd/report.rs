@@ -116,6 +116,22 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(pm) => pm,
         Err(err) => return fail(ctx, &err),
     };
+    for finding in tejun_incident::report::blameless::check(&pm.incident) {
+        anstream::eprintln!(
+            "{}: {}",
+            lang.pick("note", "注意"),
+            lang.pick(
+                &format!(
+                    "{} {:?} contains {:?}: a blameless postmortem describes what the system and the process allowed, not who failed",
+                    finding.field, finding.text, finding.word
+                ),
+                &format!(
+                    "{} {:?} に {:?} が含まれています。非難しないポストモーテムでは、誰が失敗したかではなく、仕組みとプロセスが何を許したかを書きます",
+                    finding.field, finding.text, finding.word
+                ),
+            )
+        );
+    }
     let text = if args.skeleton {
         skeleton::render(&pm, lang)
     } else {

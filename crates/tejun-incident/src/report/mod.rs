@@ -9,6 +9,7 @@
 //! Causes, lessons and actions can also be edited in a Markdown skeleton
 //! ([`skeleton`]) that is read back into the journal.
 
+pub mod blameless;
 pub mod figures;
 pub mod html;
 pub mod markdown;
