@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tejun_incident::Incidents;
 use tejun_incident::collect::{self, Catalog, Request};
 
+use super::incident::outln;
 use super::incident::{actor, fail, host, open_journal};
 use crate::context::{Context, Exit};
 
@@ -134,7 +135,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             "bundle": report.bundle.path, "sha256": report.bundle.sha256, "incident": req.incident,
             "files": report.bundle.files, "commands": outcomes,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
@@ -147,21 +148,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
         .map(|r| format!("  ({r})"))
         .unwrap_or_default();
-        println!(
+        outln!(
             "{:<10} {:<20} {:<10}{reason}",
             o.layer,
             o.id,
             o.status.as_str()
         );
     }
-    println!(
+    outln!(
         "{}: {}",
         lang.pick("bundle", "バンドル"),
         report.bundle.path.display()
     );
-    println!("sha256: {}", report.bundle.sha256);
+    outln!("sha256: {}", report.bundle.sha256);
     if let Some(id) = &req.incident {
-        println!(
+        outln!(
             "{}",
             lang.pick(
                 &format!("attached to {id}"),
@@ -204,13 +205,13 @@ fn list(catalog: &Catalog, layers: &[String], json: bool, ctx: &Context) -> Exit
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     } else {
         for e in entries {
-            println!(
+            outln!(
                 "{:<10} {:<20} {:<40} {}",
                 e.layer,
                 e.id,

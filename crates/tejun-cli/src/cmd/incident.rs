@@ -13,6 +13,26 @@ use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
 
+/// `println!` that does not panic when stdout is closed early
+/// (`tejun incident list | head`): the reader left, so there is no one to
+/// tell.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(anstream::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(anstream::stdout(), $($arg)*);
+    }};
+}
+
+pub(crate) use {out, outln};
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open an incident; prints its short id.
@@ -186,7 +206,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 source: "cli".to_string(),
             };
             let id = ops.open(&req)?;
-            println!("{id}");
+            outln!("{id}");
         }
         Command::List {
             status,
@@ -206,7 +226,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 })
                 .collect();
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&incidents).unwrap_or_default()
                 );
@@ -221,7 +241,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let rows = timeline::rows(&entries, lang);
             if json {
                 let value = serde_json::json!({ "incident": incident, "timeline": rows });
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&value).unwrap_or_default()
                 );
@@ -238,22 +258,22 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             } else {
                 ""
             };
-            println!("{id}: {} → {}{what}", change.from, change.to);
+            outln!("{id}: {} → {}{what}", change.from, change.to);
         }
         Command::Role { id, role, name } => {
             let id = ops.resolve(&id)?;
             let role = Role::parse(&role)?;
             ops.assign_role(&id, role, &name)?;
-            println!("{id}: {} = {}", role.label(lang), name.trim());
+            outln!("{id}: {} = {}", role.label(lang), name.trim());
         }
         Command::Note { id, text, at } => {
             let id = ops.resolve(&id)?;
             ops.note(&id, &text, time(&at)?)?;
-            println!("{id}: {}", lang.pick("note added", "メモを追加しました"));
+            outln!("{id}: {}", lang.pick("note added", "メモを追加しました"));
         }
         Command::Hypothesis { id, text } => {
             let id = ops.resolve(&id)?;
-            println!("{}", ops.hypothesis(&id, &text)?);
+            outln!("{}", ops.hypothesis(&id, &text)?);
         }
         Command::Verdict {
             hypothesis,
@@ -262,7 +282,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
         } => {
             let verdict = Verdict::parse(&verdict)?;
             let hyp = ops.verdict(&hypothesis, verdict, &evidence)?;
-            println!("{hyp}: {}", verdict.label(lang));
+            outln!("{hyp}: {}", verdict.label(lang));
         }
         Command::Cause {
             id,
@@ -273,7 +293,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let id = ops.resolve(&id)?;
             let layer = Layer::parse(&layer)?;
             ops.cause(&id, layer, &text, &whys)?;
-            println!(
+            outln!(
                 "{id}: {} ({})",
                 lang.pick("cause recorded", "原因を記録しました"),
                 layer.label(lang)
@@ -282,12 +302,12 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
         Command::Severity { id, severity } => {
             let id = ops.resolve(&id)?;
             let to = ops.set_severity(&id, &severity)?;
-            println!("{id}: {} {to}", lang.pick("severity", "重大度"));
+            outln!("{id}: {} {to}", lang.pick("severity", "重大度"));
         }
         Command::Impact { id, text } => {
             let id = ops.resolve(&id)?;
             ops.impact(&id, &text)?;
-            println!(
+            outln!(
                 "{id}: {}",
                 lang.pick("impact recorded", "影響範囲を記録しました")
             );
@@ -295,7 +315,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
         Command::Lesson { id, text } => {
             let id = ops.resolve(&id)?;
             ops.lesson(&id, &text)?;
-            println!(
+            outln!(
                 "{id}: {}",
                 lang.pick("lesson recorded", "教訓を記録しました")
             );
@@ -309,7 +329,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let id = ops.resolve(&id)?;
             let term = Term::parse(&term)?;
             ops.action(&id, term, &owner, &text)?;
-            println!(
+            outln!(
                 "{id}: {} ({}, {})",
                 lang.pick("action recorded", "改善アクションを記録しました"),
                 term.label(lang),
@@ -335,11 +355,11 @@ fn parse_statuses(words: &[String]) -> Result<Vec<Status>, Error> {
 fn print_list(incidents: &[Incident], ctx: &Context) {
     let lang = ctx.lang;
     if incidents.is_empty() {
-        println!("{}", lang.pick("no incidents", "インシデントはありません"));
+        outln!("{}", lang.pick("no incidents", "インシデントはありません"));
         return;
     }
     let bold = Style::new().bold();
-    anstream::println!(
+    outln!(
         "{bold}{:<10} {:<4} {:<14} {:<24} {}{bold:#}",
         "ID",
         lang.pick("SEV", "重大度"),
@@ -349,7 +369,7 @@ fn print_list(incidents: &[Incident], ctx: &Context) {
     );
     for inc in incidents {
         let colour = severity_style(&inc.severity);
-        anstream::println!(
+        outln!(
             "{:<10} {colour}{:<4}{colour:#} {:<14} {:<24} {}",
             inc.id,
             inc.severity,
@@ -370,13 +390,13 @@ fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
     } else {
         format!("{} ({label})", inc.status)
     };
-    anstream::println!(
+    outln!(
         "{bold}{} {}{bold:#}  {colour}{}{colour:#}  {status}",
         inc.id,
         inc.title,
         inc.severity
     );
-    let field = |en: &str, ja: &str, value: String| println!("  {:<14} {value}", lang.pick(en, ja));
+    let field = |en: &str, ja: &str, value: String| outln!("  {:<14} {value}", lang.pick(en, ja));
     field("started", "発生", ctx.format_time(inc.started_at));
     field("detected", "検知", ctx.format_time(inc.detected_at));
     if let Some(at) = inc.resolved_at() {
@@ -410,15 +430,15 @@ fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
             format!("{} (sha256 {})", ev.bundle, ev.bundle_sha256),
         );
     }
-    println!();
-    anstream::println!("{bold}{}{bold:#}", lang.pick("Timeline", "タイムライン"));
+    outln!();
+    outln!("{bold}{}{bold:#}", lang.pick("Timeline", "タイムライン"));
     for row in rows {
         let mark = if row.backfilled {
             lang.pick(" (backfilled)", " (事後記入)")
         } else {
             ""
         };
-        println!(
+        outln!(
             "  {}{mark}  {}  [{}]  {}",
             ctx.format_time(row.at),
             row.event,

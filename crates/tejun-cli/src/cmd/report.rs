@@ -8,6 +8,7 @@ use tejun_incident::Incidents;
 use tejun_incident::events::PostmortemImported;
 use tejun_incident::report::{Options, Postmortem, html, markdown, skeleton};
 
+use super::incident::out;
 use super::incident::{actor, fail, open_journal, settings};
 use crate::context::{Context, Exit};
 
@@ -159,7 +160,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 return Exit::Failed;
             }
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Exit::Ok
 }
