@@ -686,3 +686,30 @@ fn a_refused_run_is_listed_with_its_reason() {
     assert!(out.lines().next().unwrap().contains("refused"), "{out}");
     assert!(line_of(&out, "refused").contains("refused"), "{out}");
 }
+
+/// `tejun runs | head -1`: when the reader goes away, tejun stops quietly
+/// instead of panicking on the broken pipe.
+#[test]
+#[allow(clippy::incompatible_msrv)] // std::io::pipe is 1.87; see history.rs on MSRV.
+fn a_closed_stdout_is_not_a_panic() {
+    let fixture = fixture();
+    for args in [
+        &["runs"][..],
+        &["runs", "--json"],
+        &["show", "0k3m9q2b"],
+        &["audit", "verify"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
+            .arg("--db")
+            .arg(&fixture.db)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

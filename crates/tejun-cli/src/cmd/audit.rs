@@ -9,7 +9,7 @@ use serde::Serialize;
 use tejun_journal::{Journal, Tamper, TamperKind};
 use tejun_locale::Lang;
 
-use crate::cmd::runs::{open_existing_journal, print_json};
+use crate::cmd::runs::{open_existing_journal, outln, print_json};
 use crate::context::{Context, Exit};
 
 #[derive(clap::Subcommand, Debug)]
@@ -142,7 +142,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
     match bad {
         None => {
             let ok = anstyle::AnsiColor::Green.on_default().bold();
-            anstream::println!(
+            outln!(
                 "{ok}{}{ok:#}",
                 lang.pick(
                     &format!("journal intact: {} events verified", report.checked),
@@ -152,13 +152,13 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
                     ),
                 )
             );
-            anstream::println!("  {}: {}", lang.pick("db", "DB"), path.display());
-            anstream::println!("  {}: {count} {hash}", lang.pick("head", "先頭"));
+            outln!("  {}: {}", lang.pick("db", "DB"), path.display());
+            outln!("  {}: {count} {hash}", lang.pick("head", "先頭"));
             Exit::Ok
         }
         Some(bad) => {
             let alarm = anstyle::AnsiColor::Red.on_default().bold();
-            anstream::println!(
+            outln!(
                 "{alarm}{}{alarm:#}",
                 lang.pick(
                     &format!("journal TAMPERED: first bad event is seq {}", bad.seq),
@@ -169,20 +169,20 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
                 )
             );
             let gone = lang.pick("(gone)", "(なし)");
-            anstream::println!("  seq: {}", bad.seq);
-            anstream::println!(
+            outln!("  seq: {}", bad.seq);
+            outln!(
                 "  {}: {}",
                 lang.pick("kind", "種別"),
                 bad.kind.as_deref().unwrap_or(gone)
             );
-            anstream::println!(
+            outln!(
                 "  {}: {}",
                 lang.pick("stream", "ストリーム"),
                 bad.stream.as_deref().unwrap_or(gone)
             );
-            anstream::println!("  {}: {}", lang.pick("problem", "問題"), bad.message);
-            anstream::println!("  {}", trust_line(&bad, lang));
-            anstream::println!("  {}: {}", lang.pick("db", "DB"), path.display());
+            outln!("  {}: {}", lang.pick("problem", "問題"), bad.message);
+            outln!("  {}", trust_line(&bad, lang));
+            outln!("  {}: {}", lang.pick("db", "DB"), path.display());
             Exit::Failed
         }
     }

@@ -14,6 +14,17 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::context::{Context, Exit};
 
+/// `println!` through anstream (colour only on a terminal, NO_COLOR
+/// respected) that stops quietly when stdout is closed, as in
+/// `tejun runs | head -3`, instead of panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(anstream::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  tejun runs\n  tejun runs --env production --limit 5\n  TZ=Asia/Tokyo tejun runs\n  tejun runs --limit 0 --json | jq '.[] | select(.state == \"interrupted\") | .id'\n\nStates: running, interrupted (resume it with `tejun resume RUN`), paused, succeeded,\nrolled-back, rollback-failed, failed, aborted, refused."
@@ -62,7 +73,7 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
     }
     let lang = ctx.lang;
     if runs.is_empty() {
-        anstream::println!(
+        outln!(
             "{}",
             lang.pick("No runs yet.", "実行履歴はまだありません。")
         );
@@ -110,7 +121,7 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Exit {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             Exit::Ok
         }
         // Plain data: cannot fail, but never panic over it.
@@ -238,7 +249,7 @@ impl Table {
                     line.push_str(&" ".repeat(widths[c].saturating_sub(text.width()) + 2));
                 }
             }
-            anstream::println!("{}", line.trim_end());
+            outln!("{}", line.trim_end());
         }
     }
 }

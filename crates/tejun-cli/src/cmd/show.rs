@@ -10,7 +10,7 @@ use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepStat
 use tejun_locale::{Lang, format_clock};
 
 use crate::cmd::runs::{
-    Cell, Table, format_duration, open_existing_journal, print_json, state_style,
+    Cell, Table, format_duration, open_existing_journal, outln, print_json, state_style,
 };
 use crate::context::{Context, Exit};
 
@@ -65,10 +65,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return print_json(&timeline);
     }
     print_header(&timeline, ctx);
-    anstream::println!();
+    outln!();
     print_events(&timeline, ctx);
     if !timeline.steps.is_empty() {
-        anstream::println!();
+        outln!();
         print_steps(&timeline, ctx);
     }
     Exit::Ok
@@ -80,7 +80,7 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
     let bold = anstyle::Style::new().bold();
     let style = state_style(summary.state);
     let (en, ja) = summary.state.label();
-    anstream::println!(
+    outln!(
         "{bold}{} {}{bold:#}  {}  {} {}  {style}{}{style:#}",
         lang.pick("Run", "実行"),
         summary.id,
@@ -409,13 +409,13 @@ fn print_steps(timeline: &RunTimeline, ctx: &Context) {
             if tail.trim().is_empty() {
                 continue;
             }
-            anstream::println!(
+            outln!(
                 "\n{} {label} ({}):",
                 step.step_id,
                 lang.pick("last lines", "末尾")
             );
             for line in tail.lines() {
-                anstream::println!("  | {line}");
+                outln!("  | {line}");
             }
         }
     }
@@ -424,7 +424,7 @@ fn print_steps(timeline: &RunTimeline, ctx: &Context) {
         && timeline.steps.iter().any(|s| s.state == StepState::Unknown)
     {
         let warn = anstyle::AnsiColor::Yellow.on_default().bold();
-        anstream::println!(
+        outln!(
             "\n{warn}{}{warn:#}",
             lang.pick(
                 &format!(
