@@ -755,3 +755,65 @@ fn lines_without_a_readable_date_are_counted_at_arrival_and_reported() {
     assert_eq!(said["total"], 2);
     watch.stop();
 }
+
+#[test]
+fn escalation_reminders_of_detection_incidents_reach_the_inventory_webhook() {
+    let (url, bodies) = webhook_server(200);
+    let setup = Setup::sshd(2, 600, "reminder_check_s: 1");
+    let config = fs::read_to_string(setup.path("watch.yaml")).unwrap()
+        + "    actions: [ban, {incident: {mode: open, severity: P1, title: SSH brute force}}]\n";
+    fs::write(setup.path("watch.yaml"), config).unwrap();
+    fs::write(
+        setup.path("tejun.yaml"),
+        format!("incidents:\n  webhook: '{url}'\n  escalation:\n    - {{name: stale, no_update_for: 1s}}\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(tejun())
+        .arg("--db")
+        .arg(setup.db())
+        .arg("--inventory")
+        .arg(setup.path("tejun.yaml"))
+        .args(["watch", "--json", "--config"])
+        .arg(setup.path("watch.yaml"))
+        .env("LANG", "C")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, events) = channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx
+                .send(serde_json::from_str(&line).unwrap_or(Value::Null))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    while events
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .expect("watch did not start")["event"]
+        != "started"
+    {}
+    append(&setup.path("auth.log"), &fail("198.51.100.40").repeat(2));
+    // No watch.yaml webhooks: the only POSTs are reminders, to the inventory's URL.
+    let body = bodies.recv_timeout(WAIT).expect("no reminder posted");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = serde_json::from_str::<Value>(&body).unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!text.is_empty());
+    let reminders = setup
+        .journal()
+        .query(&Query {
+            kind_prefix: Some("incident.reminder"),
+            ..Query::default()
+        })
+        .unwrap();
+    assert!(!reminders.is_empty(), "the reminder is journaled");
+}

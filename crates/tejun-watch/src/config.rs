@@ -33,6 +33,8 @@ struct Raw {
     #[serde(default)]
     poll_interval_ms: Option<Spanned<u64>>,
     #[serde(default)]
+    reminder_check_s: Option<Spanned<u64>>,
+    #[serde(default)]
     ban: RawBan,
     #[serde(default)]
     webhooks: Vec<RawWebhook>,
@@ -148,6 +150,8 @@ pub struct Config {
     pub ipv6_prefix: u8,
     pub start_at: StartAt,
     pub poll_interval_ms: u64,
+    /// How often incident escalation reminders are checked.
+    pub reminder_check_s: u64,
     pub ban: BanConfig,
     pub webhooks: Vec<Webhook>,
     pub sources: Vec<Source>,
@@ -385,6 +389,20 @@ fn build(raw: Raw, cx: &Ctx<'_>, path: &Path) -> Result<Config, ConfigError> {
             ));
         }
     };
+    let reminder_check_s = match &raw.reminder_check_s {
+        None => 30,
+        Some(p) if (1..=3600).contains(&p.value) => p.value,
+        Some(p) => {
+            return Err(cx.err(
+                &p.referenced,
+                format!("reminder_check_s must be 1..3600, not {}", p.value),
+                format!(
+                    "reminder_check_s は 1〜3600 で指定してください ({} は不可)",
+                    p.value
+                ),
+            ));
+        }
+    };
     let ban = build_ban(raw.ban, cx)?;
     let mut webhooks = Vec::new();
     for hook in raw.webhooks {
@@ -450,6 +468,7 @@ fn build(raw: Raw, cx: &Ctx<'_>, path: &Path) -> Result<Config, ConfigError> {
         ipv6_prefix,
         start_at: raw.start_at,
         poll_interval_ms,
+        reminder_check_s,
         ban,
         webhooks,
         sources,

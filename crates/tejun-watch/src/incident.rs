@@ -42,10 +42,12 @@ pub fn post_reminders(
     let due = tejun_incident::reminders::due(journal, settings, Timestamp::now())
         .map_err(|e| e.to_string())?;
     for reminder in &due {
+        // The inventory's `incidents.webhook` is where reminders belong;
+        // without one they go to watch.yaml's webhooks.
         webhooks.send(Message {
             text: lang.pick(&reminder.text_en, &reminder.text_ja).to_string(),
-            global: true,
-            urls: Vec::new(),
+            global: settings.webhook.is_none(),
+            urls: settings.webhook.iter().cloned().collect(),
             stream: format!("incident/{}", reminder.incident),
             refs: Vec::new(),
         });

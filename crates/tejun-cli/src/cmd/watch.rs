@@ -113,6 +113,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
     }
     let lang = ctx.lang;
+    let reminder_check_s = config.reminder_check_s;
     let opts = Options {
         journal,
         state_dir,
@@ -130,7 +131,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 );
             }
         })),
-        periodic_every: Duration::from_secs(30),
+        periodic_every: Duration::from_secs(reminder_check_s),
     };
     let json = args.json;
     let mut report = |r: Report| render(&r, ctx, json);
