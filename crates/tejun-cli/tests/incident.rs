@@ -11,6 +11,10 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        assert!(
+            std::path::Path::new("/usr/share/zoneinfo/Asia/Tokyo").exists(),
+            "times are checked in JST: install Debian's tzdata package"
+        );
         Env {
             dir: tempfile::tempdir().unwrap(),
         }

@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn reads_the_documented_forms() {
-        let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+        let tokyo = TimeZone::get("Asia/Tokyo")
+            .expect("the Asia/Tokyo zone: install Debian's tzdata package");
         let now: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
         let at = |s| parse(s, &tokyo, now).unwrap().to_string();
         assert_eq!(at("2026-11-22T10:15:00+09:00"), "2026-11-22T01:15:00Z");

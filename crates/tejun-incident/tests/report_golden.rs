@@ -237,7 +237,8 @@ fn case(journal: &Journal) -> String {
 fn opts(lang: Lang) -> Options {
     Options {
         lang,
-        zone: TimeZone::get("Asia/Tokyo").unwrap(),
+        zone: TimeZone::get("Asia/Tokyo")
+            .expect("the Asia/Tokyo zone: install Debian's tzdata package"),
         slo: Some(99.9),
         now: t("08:00"),
         settings: IncidentSettings::default(),
