@@ -6,7 +6,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use tejun_journal::{Journal, NewEvent, TamperKind};
+use tejun_journal::{Journal, NewEvent, Query, TamperKind};
 
 #[derive(Debug, Clone)]
 struct Ev {
@@ -124,9 +124,57 @@ proptest! {
         prop_assert_eq!(report.checked, events.len() as i64);
         prop_assert_eq!(report.first_bad, None);
         let back = journal.query(&Default::default()).unwrap();
+        prop_assert_eq!(back.len(), events.len());
         for (entry, ev) in back.iter().zip(&events) {
             prop_assert_eq!(&entry.payload, &ev.payload);
             prop_assert_eq!(&entry.refs, &ev.refs);
+            prop_assert_eq!(&entry.stream, &ev.stream);
+        }
+    }
+
+    /// Every filter returns exactly the events a plain scan would.
+    #[test]
+    fn query_filters_match_a_scan(
+        events in prop::collection::vec(event(), 0..20),
+        subject_pick in any::<prop::sample::Index>(),
+        prefix_len in 0usize..6,
+        after in 0i64..20,
+    ) {
+        let journal = Journal::open_in_memory().unwrap();
+        write(&journal, &events);
+        let numbered = || events.iter().enumerate().map(|(i, ev)| (i as i64 + 1, ev));
+        let seqs = |q: Query<'_>| journal.query(&q).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
+
+        let subjects: Vec<&String> = events.iter().flat_map(|e| std::iter::once(&e.stream).chain(&e.refs)).collect();
+        if !subjects.is_empty() {
+            let subject = subjects[subject_pick.index(subjects.len())].as_str();
+            let expected: Vec<i64> = numbered()
+                .filter(|(_, ev)| ev.stream == subject || ev.refs.iter().any(|r| r == subject))
+                .map(|(seq, _)| seq)
+                .collect();
+            prop_assert_eq!(seqs(Query { subject: Some(subject), ..Default::default() }), expected);
+        }
+        if let Some(first) = events.first() {
+            let prefix: String = first.stream.chars().take(prefix_len).collect();
+            let expected: Vec<i64> =
+                numbered().filter(|(_, ev)| ev.stream.starts_with(&prefix)).map(|(seq, _)| seq).collect();
+            prop_assert_eq!(seqs(Query { stream_prefix: Some(&prefix), ..Default::default() }), expected);
+            let kind_prefix: String = first.kind.chars().take(prefix_len).collect();
+            let expected: Vec<i64> = numbered()
+                .filter(|(seq, ev)| ev.kind.starts_with(&kind_prefix) && *seq > after)
+                .map(|(seq, _)| seq)
+                .collect();
+            prop_assert_eq!(
+                seqs(Query { kind_prefix: Some(&kind_prefix), after_seq: Some(after), ..Default::default() }),
+                expected
+            );
+            let mut streams: Vec<String> = Vec::new();
+            for ev in &events {
+                if ev.stream.starts_with(&prefix) && !streams.contains(&ev.stream) {
+                    streams.push(ev.stream.clone());
+                }
+            }
+            prop_assert_eq!(journal.streams(&prefix).unwrap(), streams);
         }
     }
 
