@@ -234,7 +234,26 @@ fn refuses_the_wrong_file_named_through_a_variable() {
         .code(2)
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains(
-            "step `save` touches /etc/nginx/production-site.conf, which belongs to environment `production`",
+            "step `save` touches `/etc/nginx/production-site.conf`",
+        ))
+        .stderr(predicate::str::contains("`production`"));
+}
+
+#[test]
+fn refuses_the_wrong_file_named_only_in_a_command() {
+    let dir = setup();
+    let wrong = RUNBOOK.replace(
+        "run: sed -i s/weight=1/weight={{weight}}/ {{conf}}",
+        "run: sed -i s/weight=1/weight={{weight}}/ /srv/www/production-site.conf",
+    );
+    std::fs::write(dir.path().join("change.yaml"), wrong).unwrap();
+    tejun(dir.path())
+        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "step `apply` touches `/srv/www/production-site.conf`",
         ));
 }
 

@@ -86,7 +86,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let plan = plan(&runbook, &vars);
     let hide = |text: &str| redact(text, &vars.secrets);
-    if !rendered_paths_belong(&plan, &inventory, &args.env, ctx, &hide) {
+    if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, ctx, &hide) {
         return Exit::BadInput;
     }
     if args.json {
@@ -135,30 +135,29 @@ fn guard_environment(
     Some(inventory)
 }
 
-/// Paths known only once variables are substituted (`{{conf}}`) get the
-/// same check the literal ones had: pinned to another environment, refused.
+/// The checks `tejun run` makes before its first step, on the rendered
+/// plan: paths known only after substitution (`{{conf}}`) and path-like
+/// words of commands (`sed -i ... production-site.conf`) pinned to another
+/// environment are refused here too, so a plan is never shown for a run
+/// that would be refused.
 fn rendered_paths_belong(
+    runbook: &Runbook,
     plan: &tejun_runbook::plan::Plan,
     inventory: &Inventory,
     env: &str,
     ctx: &Context,
     hide: &dyn Fn(&str) -> String,
 ) -> bool {
-    for step in plan.main.iter().chain(&plan.rollback) {
-        for path in &step.paths {
-            if let Some(pinned) = inventory.pinned_environment(path)
-                && pinned != env
-            {
-                let (id, path) = (&step.step.id, hide(path));
-                ctx.error(
-                    &format!("step `{id}` touches {path}, which belongs to environment `{pinned}`, not `{env}`; refusing"),
-                    &format!("ステップ `{id}` が扱う {path} は環境 `{pinned}` のもので、`{env}` ではありません。中止します"),
-                );
-                return false;
-            }
+    match tejun_engine::guard::check(runbook, Some(inventory), env, plan) {
+        Ok(()) => true,
+        Err(refusal) => {
+            ctx.error(
+                &hide(&refusal.localize(Lang::En)),
+                &hide(&refusal.localize(Lang::Ja)),
+            );
+            false
         }
     }
-    true
 }
 
 fn runbook_dir(file: &Path) -> String {
@@ -283,10 +282,14 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
         safety_label(s.safety, lang),
     );
     if let Some(command) = &step.display_command {
-        anstream::println!("     $ {command}");
+        // Continuation lines of a multi-line command stay under the `$`.
+        anstream::println!("     $ {}", command.trim_end().replace('\n', "\n       "));
     }
     if let Some(prompt) = &step.prompt {
-        anstream::println!("     ? {}", hide(prompt));
+        anstream::println!(
+            "     ? {}",
+            hide(prompt).trim_end().replace('\n', "\n       ")
+        );
     }
     if let StepKind::Restore(r) = &s.kind {
         anstream::println!("     {} {}", lang.pick("from backup", "復元元"), r.from);
