@@ -148,8 +148,8 @@ pub enum TamperKind {
 }
 
 impl TamperKind {
-    /// A short description for people, in `lang`-agnostic English and
-    /// Japanese; callers pick one.
+    /// A short description for people as (English, 日本語); the caller
+    /// picks one with `Lang::pick` (this crate has no presentation layer).
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
             TamperKind::Edited => (
