@@ -159,7 +159,7 @@ fn row(entry: &Entry, lang: Lang) -> Row {
                     &format!("{} 回一致", num(p, "count"))
                 ),
                 num(p, "findtime_s"),
-            ),
+            ) + &excerpts(p, lang),
         ),
         events::BAN_ADDED => (
             lang.pick("ban", "遮断 (BAN)"),
@@ -244,6 +244,30 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             .unwrap_or(false),
     }
 }
+
+/// Up to [`EXCERPT_LINES`] matched log lines with their SHA-256, so the
+/// timeline itself shows what was seen and how to prove it.
+fn excerpts(p: &Value, lang: Lang) -> String {
+    let Some(lines) = p.get("lines").and_then(Value::as_array) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for line in lines.iter().take(EXCERPT_LINES) {
+        let excerpt: String = text(line, "text").chars().take(EXCERPT_CHARS).collect();
+        out.push_str(&format!(
+            " — \"{excerpt}\" (sha256 {})",
+            text(line, "sha256")
+        ));
+    }
+    if lines.len() > EXCERPT_LINES {
+        let more = lines.len() - EXCERPT_LINES;
+        out.push_str(lang.pick(&format!(" (+{more} more)"), &format!(" (他 {more} 行)")));
+    }
+    out
+}
+
+const EXCERPT_LINES: usize = 2;
+const EXCERPT_CHARS: usize = 160;
 
 fn text(p: &Value, key: &str) -> String {
     match p.get(key) {
