@@ -92,6 +92,37 @@ fn every_malformed_runbook_is_reported_at_its_line_and_column() {
 }
 
 #[test]
+fn every_corpus_error_has_a_japanese_message_at_the_same_place() {
+    let mut failures = Vec::new();
+    for case in manifest() {
+        let out = tejun(&corpus())
+            .args([
+                "--lang",
+                "ja",
+                "--inventory",
+                "inventory/tejun.yaml",
+                "check",
+                &case.file,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let headline = format!("{}:{}:{}: エラー: ", case.file, case.line, case.col);
+        let translated = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&headline))
+            .is_some_and(|message| !message.is_ascii());
+        if out.status.code() != Some(2) || !translated {
+            failures.push(format!(
+                "{}: want `{headline}` + Japanese text, got:\n{stderr}",
+                case.file
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn japanese_messages_with_snippet() {
     tejun(&corpus())
         .args([

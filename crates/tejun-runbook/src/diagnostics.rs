@@ -218,7 +218,7 @@ impl ErrorKind {
             },
             K::MissingField { field, within } => match lang {
                 Lang::En => format!("{within} is missing required key `{field}`"),
-                Lang::Ja => format!("{within} に必須のキー `{field}` がありません"),
+                Lang::Ja => format!("{} に必須のキー `{field}` がありません", within_ja(within)),
             },
             K::EmptyValue { field } => match lang {
                 Lang::En => format!("`{field}` must not be empty"),
@@ -432,6 +432,15 @@ impl ErrorKind {
             ),
             _ => None,
         }
+    }
+}
+
+/// The containers `MissingField` names, in Japanese.
+fn within_ja(within: &str) -> &str {
+    match within {
+        "the runbook" => "runbook",
+        "escalation rule" => "エスカレーションルール",
+        other => other,
     }
 }
 
