@@ -283,6 +283,13 @@ impl<'j> Incidents<'j> {
     pub fn action(&self, id: &str, term: Term, owner: &str, text: &str) -> Result<()> {
         self.load(id)?;
         let owner = non_empty(owner, "owner", "担当者")?;
+        // The skeleton writes `owner: text`; a colon would move the split.
+        if owner.contains(':') {
+            return Err(Error::input(
+                format!("the owner {owner:?} may not contain ':'"),
+                format!("担当者 {owner:?} に ':' は使えません"),
+            ));
+        }
         let text = non_empty(text, "action", "対策")?;
         self.write(id, events::ACTION, &Action { term, owner, text }, None)
     }

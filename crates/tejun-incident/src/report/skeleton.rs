@@ -317,6 +317,70 @@ mod tests {
         assert_eq!(parsed.incident.as_deref(), Some("INC-1"));
     }
 
+    mod round_trip {
+        use super::super::*;
+        use crate::fold::fold;
+        use crate::ops::{Incidents, OpenRequest};
+        use proptest::prelude::*;
+        use tejun_journal::Journal;
+
+        /// Text an operator could type on one line (no TODO placeholder).
+        fn words() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9ぁ-んァ-ン漢字 .,:'%()/-]{1,24}"
+                .prop_map(|s| s.trim().to_string())
+                .prop_filter("non-empty, not a placeholder", |s| {
+                    !s.is_empty() && !s.eq_ignore_ascii_case("todo")
+                })
+        }
+
+        fn layer() -> impl Strategy<Value = Layer> {
+            proptest::sample::select(Layer::ALL.to_vec())
+        }
+
+        fn term() -> impl Strategy<Value = Term> {
+            proptest::sample::select(Term::ALL.to_vec())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// Whatever was entered from the CLI comes back unchanged
+            /// from the skeleton it renders into.
+            #[test]
+            fn what_the_cli_entered_reads_back_unchanged(
+                causes in proptest::collection::vec((layer(), words(), proptest::collection::vec(words(), 0..5)), 0..6),
+                lessons in proptest::collection::vec(words(), 0..4),
+                actions in proptest::collection::vec((term(), words().prop_filter("no colon", |o| !o.contains(':')), words()), 0..4),
+            ) {
+                let journal = Journal::open_in_memory().unwrap();
+                let ops = Incidents::new(&journal, "t@h");
+                let id = ops.open(&OpenRequest {
+                    title: "t".into(), severity: "P2".into(), impact: None,
+                    started_at: None, detected_at: None, source: "cli".into(),
+                }).unwrap();
+                for (layer, text, whys) in &causes {
+                    ops.cause(&id, *layer, text, whys).unwrap();
+                }
+                for text in &lessons {
+                    ops.lesson(&id, text).unwrap();
+                }
+                for (term, owner, text) in &actions {
+                    ops.action(&id, *term, owner, text).unwrap();
+                }
+                let entries = crate::timeline::entries(&journal, &id).unwrap();
+                let incident = fold(&id, &entries).unwrap();
+                let pm = super::super::super::Postmortem::load(&journal, &id).unwrap();
+                let parsed = parse(&render(&pm, Lang::Ja), "pm.md").unwrap();
+                // The skeleton groups causes by layer, in the book's order.
+                let mut expected = incident.causes.clone();
+                expected.sort_by_key(|c| c.layer);
+                prop_assert_eq!(parsed.causes, expected);
+                prop_assert_eq!(parsed.lessons, incident.lessons);
+                prop_assert_eq!(parsed.actions, incident.actions);
+                prop_assert_eq!(parsed.incident, Some(id));
+            }
+        }
+    }
+
     #[test]
     fn errors_point_at_the_line() {
         let err = parse("## actions\n- [soon] bob: x\n", "pm.md").unwrap_err();
