@@ -817,3 +817,21 @@ fn escalation_reminders_of_detection_incidents_reach_the_inventory_webhook() {
         .unwrap();
     assert!(!reminders.is_empty(), "the reminder is journaled");
 }
+
+#[test]
+fn source_actions_override_the_rules_own() {
+    let setup = Setup::sshd(2, 600, "");
+    let config = fs::read_to_string(setup.path("watch.yaml")).unwrap() + "    actions: [journal]\n";
+    fs::write(setup.path("watch.yaml"), config).unwrap();
+    let mut watch = setup.watch();
+    append(&setup.path("auth.log"), &fail("198.51.100.70").repeat(2));
+    watch.wait_for("a detection", is("triggered", "198.51.100.70"));
+    assert!(
+        watch
+            .drain_for(Duration::from_millis(500), |e| e["event"] == "banned")
+            .is_empty()
+    );
+    watch.stop();
+    assert_eq!(setup.events("detect.triggered").len(), 1);
+    assert!(setup.events("ban.added").is_empty());
+}

@@ -107,8 +107,11 @@ impl DetectRules {
 fn info_of(rule: &tejun_detect::Rule, skipped: &mut Vec<Skipped>) -> RuleInfo {
     use tejun_detect::Action;
     let params = &rule.params;
+    // A fail2ban filter is watched the way fail2ban would: a jail bans.
+    let from_fail2ban = matches!(rule.origin, tejun_detect::model::Origin::Fail2ban { .. });
     let mut actions = Actions {
         webhook: true,
+        ban: from_fail2ban,
         ..Actions::default()
     };
     for action in &params.actions {
