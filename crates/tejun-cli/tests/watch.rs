@@ -835,3 +835,28 @@ fn source_actions_override_the_rules_own() {
     assert_eq!(setup.events("detect.triggered").len(), 1);
     assert!(setup.events("ban.added").is_empty());
 }
+
+#[test]
+fn builtin_rules_and_ipv6_offenders_banned_as_their_slash_64() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("watch.yaml"),
+        "date_zone: UTC\nipv6_prefix: 64\nban: {backend: none}\nsources:\n  - {name: ssh, paths: [auth.log], builtin: sshd}\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("auth.log"), "").unwrap();
+    let setup = Setup { dir };
+    let mut watch = setup.watch();
+    // Five addresses of one /64 (the built-in sshd rule has maxretry 5).
+    let lines: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|h| fail(&format!("2001:db8:1:2::{h}")))
+        .collect();
+    append(&setup.path("auth.log"), &lines);
+    let banned = watch.wait_for("the /64 banned", |e| e["event"] == "banned");
+    assert_eq!(banned["offender"], "2001:db8:1:2::/64");
+    watch.stop();
+    let journal = setup.journal();
+    let streams = journal.streams("ban/").unwrap();
+    assert_eq!(streams, ["ban/2001:db8:1:2::/64"]);
+}
