@@ -6,6 +6,7 @@
 #   bench/steps.sh                 # 200 steps, 10 runs (3 for ansible)
 #   STEPS=50 RUNS=5 bench/steps.sh
 #   SKIP_ANSIBLE=1 bench/steps.sh  # no pip install
+#   TEJUN=/path/to/tejun bench/steps.sh  # an already built release binary
 #
 # Every contender spawns one `sh -c true` (or /bin/true) per step, so the
 # difference is what each tool adds around a process spawn.
@@ -21,9 +22,11 @@ VENV=${ANSIBLE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tejun-bench-venv}
 WORK=$(mktemp -d /tmp/tejun-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-echo "== building tejun (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet -p tejun-cli)
-TEJUN="$TARGET/release/tejun"
+if [ -z "${TEJUN:-}" ]; then
+    echo "== building tejun (release)" >&2
+    (cd "$ROOT" && cargo build --release --quiet -p tejun-cli)
+    TEJUN="$TARGET/release/tejun"
+fi
 
 echo "== generating $STEPS steps in $WORK" >&2
 printf 'environments:\n  bench:\n    color: green\n' > "$WORK/tejun.yaml"
@@ -50,7 +53,9 @@ if [ -z "${SKIP_ANSIBLE:-}" ]; then
         python3 -m venv "$VENV"
         "$VENV/bin/pip" install --quiet -r "$ROOT/bench/steps/requirements.txt"
     fi
-    ANSIBLE_CMD="ANSIBLE_NOCOWS=1 $VENV/bin/ansible-playbook -i localhost, -c local $WORK/playbook.yml > /dev/null"
+    # The venv's own python runs the modules: interpreter discovery may
+    # pick a shim (pyenv) that cannot run them.
+    ANSIBLE_CMD="ANSIBLE_NOCOWS=1 $VENV/bin/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$VENV/bin/python $WORK/playbook.yml > /dev/null"
     echo "== $("$VENV/bin/ansible-playbook" --version | head -1)" >&2
 fi
 # One run first: creates the journal, warms caches, proves it succeeds.
