@@ -72,6 +72,20 @@ impl Lab {
     }
 }
 
+/// The state `tejun runs` shows for `id`.
+fn state_of(lab: &Lab, id: &str) -> String {
+    let out = lab.tejun().args(["runs", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .expect("the run is listed");
+    run["state"].as_str().unwrap().to_string()
+}
+
 fn run_id(json_lines: &str) -> String {
     let first = json_lines.lines().next().expect("a run.started line");
     let event: serde_json::Value = serde_json::from_str(first).unwrap();
@@ -96,11 +110,13 @@ fn killed_between_two_steps_resumes_with_the_next_step() {
     lab.write("book.yaml", &three_steps(&lab.path("markers")));
     let id = lab.run_until_crash("after-finish:step-1");
     assert_eq!(lab.markers(), ["step-1"]);
+    assert_eq!(state_of(&lab, &id), "interrupted");
     lab.tejun()
         .args(["resume", &id, "--yes", "--on-unknown", "retry"])
         .assert()
         .code(0);
     assert_eq!(lab.markers(), ["step-1", "step-2", "step-3"]);
+    assert_eq!(state_of(&lab, &id), "succeeded");
 }
 
 #[test]
@@ -192,6 +208,7 @@ fn kill_during_long_step(lab: &Lab) -> String {
 fn killed_during_a_long_step_then_skipped() {
     let lab = Lab::new();
     let id = kill_during_long_step(&lab);
+    assert_eq!(state_of(&lab, &id), "interrupted");
     // The step's shell died with tejun: its tail never runs.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lab.markers(), ["step-1", "step-2-start"]);
@@ -335,6 +352,7 @@ fn a_non_interactive_run_pauses_at_a_confirm_without_auto() {
     assert!(stdout.contains("\"run.paused\""), "{stdout}");
     assert!(!stdout.contains("\"run.ended\""), "{stdout}");
     let id = run_id(&stdout);
+    assert_eq!(state_of(&lab, &id), "paused");
     // Still nobody to answer: it pauses again, and step-1 is not re-run.
     lab.tejun().args(["resume", &id, "--yes"]).assert().code(1);
     assert_eq!(lab.markers(), ["step-1"]);
