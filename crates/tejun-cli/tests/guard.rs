@@ -20,6 +20,7 @@ environments:
   production:
     color: red
     protected: true
+    hosts: [web-1, web-2]
     paths: ['**/production-*.conf']
 ";
 
@@ -292,4 +293,26 @@ fn refusals_are_in_japanese_with_lang_ja() {
         .assert()
         .code(2)
         .stderr(contains("実行を拒否しました"));
+}
+
+#[test]
+fn a_host_the_inventory_lists_under_another_environment_is_refused() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: h\nenv: staging\nexecute:\n  - id: local\n    run: touch {}\n  - id: remote\n    run: ssh deploy@WEB-2 systemctl reload nginx\n",
+            lab.path("marker").display()
+        ),
+    );
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("step `remote`")
+                .and(contains("WEB-2"))
+                .and(contains("`production`")),
+        );
+    assert!(!lab.marker_exists());
 }

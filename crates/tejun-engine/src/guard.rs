@@ -41,6 +41,20 @@ pub fn check(
     }
     let cwd = std::env::current_dir().ok();
     for step in plan.main.iter().chain(&plan.rollback) {
+        if let Some(command) = &step.command {
+            for host in host_words(command) {
+                if let Some(pinned) = inventory.host_environment(&host)
+                    && pinned != env
+                {
+                    return Err(Refusal::HostPinned {
+                        step_id: step.step.id.clone(),
+                        host,
+                        pinned_to: pinned.to_string(),
+                        env: env.to_string(),
+                    });
+                }
+            }
+        }
         for path in touched_paths(step, plan) {
             let mut candidates = vec![path.clone()];
             if !path.starts_with('/')
@@ -101,6 +115,26 @@ pub fn path_words(command: &str) -> Vec<String> {
         .collect()
 }
 
+/// Shell words of `command` that may name a host: the word itself, and
+/// the host part of `user@host`, `host:port` and `user@host:path`. Only exact
+/// (case-insensitive) matches with an inventory's `hosts` count, so ordinary
+/// words never match by accident.
+pub fn host_words(command: &str) -> Vec<String> {
+    let words = shlex::split(command)
+        .unwrap_or_else(|| command.split_whitespace().map(str::to_string).collect());
+    let mut hosts = Vec::new();
+    for word in &words {
+        for piece in word.split(|c: char| ";|&()<>=`".contains(c)) {
+            let after_user = piece.rsplit('@').next().unwrap_or(piece);
+            let host = after_user.split(':').next().unwrap_or(after_user);
+            if !host.is_empty() && !host.starts_with('-') {
+                hosts.push(host.to_string());
+            }
+        }
+    }
+    hosts
+}
+
 fn looks_like_path(piece: &str) -> bool {
     if piece.is_empty() || piece.starts_with('-') || piece.contains("://") {
         return false;
@@ -132,6 +166,14 @@ mod tests {
         assert!(words.contains(&"/etc/x".to_string()), "{words:?}");
         assert!(words.contains(&"/srv/y".to_string()), "{words:?}");
         assert!(!words.contains(&"1.5".to_string()));
+    }
+
+    #[test]
+    fn host_words_find_ssh_and_scp_targets() {
+        let words = host_words("ssh deploy@web-1 uptime && scp f web-2:/tmp/ && curl db-1:5432");
+        for host in ["web-1", "web-2", "db-1"] {
+            assert!(words.contains(&host.to_string()), "{host} in {words:?}");
+        }
     }
 
     #[test]

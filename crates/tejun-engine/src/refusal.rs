@@ -25,6 +25,14 @@ pub enum Refusal {
         pinned_to: String,
         env: String,
     },
+    /// A step's command names a host the inventory lists under another
+    /// environment.
+    HostPinned {
+        step_id: String,
+        host: String,
+        pinned_to: String,
+        env: String,
+    },
     /// A protected environment's name was not typed (or `--confirm-env` was
     /// missing or different).
     ProtectedNotConfirmed { env: String, given: Option<String> },
@@ -95,6 +103,24 @@ impl Localize for Refusal {
                 l("touches", "が触れるパス"),
                 l(
                     "which the inventory pins to environment",
+                    "はインベントリで環境"
+                ),
+                l(
+                    "— refusing to run in",
+                    "に属しています。実行を拒否しました。実行環境:"
+                ),
+            ),
+            Refusal::HostPinned {
+                step_id,
+                host,
+                pinned_to,
+                env,
+            } => format!(
+                "{} `{step_id}` {} `{host}`, {} `{pinned_to}` {} `{env}`",
+                l("step", "ステップ"),
+                l("names host", "が指すホスト"),
+                l(
+                    "which the inventory lists under environment",
                     "はインベントリで環境"
                 ),
                 l(
