@@ -258,7 +258,7 @@ fn one_line(command: &str) -> String {
 
 fn new_spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    let style = ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+    let style = ProgressStyle::with_template("{spinner:.cyan} {elapsed:>3.dim} {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(100));
