@@ -334,6 +334,18 @@ impl Operator for Progress {
         self.line(text);
     }
 
+    fn on_leftover_stopped(&self, step_id: &str, group: u32) {
+        let yellow = AnsiColor::Yellow.on_default().bold();
+        self.line(&format!(
+            "{yellow}! {} `{step_id}` {} {group}{yellow:#}",
+            self.pick("the command of unknown step", "状態不明のステップ"),
+            self.pick(
+                "was still running after the crash; stopped its process group",
+                "のコマンドがクラッシュ後も実行中でした。プロセスグループを停止しました:"
+            ),
+        ));
+    }
+
     fn on_abort(&self) {
         let red = AnsiColor::Red.on_default().bold();
         self.line(&format!(

@@ -180,7 +180,7 @@ fn kill_during_long_step(lab: &Lab) -> String {
     lab.write(
         "book.yaml",
         &format!(
-            "name: long\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2-start >> {m}; sleep 5; echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
+            "name: long\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2-start >> {m}; test -e {m}.once || {{ touch {m}.once; sleep 30; }}; echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
         ),
     );
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
@@ -209,13 +209,17 @@ fn killed_during_a_long_step_then_skipped() {
     let lab = Lab::new();
     let id = kill_during_long_step(&lab);
     assert_eq!(state_of(&lab, &id), "interrupted");
-    // The step's shell died with tejun: its tail never runs.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(lab.markers(), ["step-1", "step-2-start"]);
+    // The step's command outlived tejun (still sleeping); resume stops it
+    // before skipping, so its tail never runs.
     lab.tejun()
         .args(["resume", &id, "--yes", "--on-unknown", "skip"])
         .assert()
-        .code(0);
+        .code(0)
+        .stdout(predicates::str::contains(
+            "was still running after the crash",
+        ));
+    assert_eq!(lab.markers(), ["step-1", "step-2-start", "step-3"]);
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lab.markers(), ["step-1", "step-2-start", "step-3"]);
 }
 

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod history;
 pub mod identity;
 pub mod operator;
+pub mod orphan;
 mod recorder;
 pub mod refusal;
 pub mod replay;

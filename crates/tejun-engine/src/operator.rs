@@ -144,6 +144,9 @@ pub trait Operator {
     /// The operator pressed Ctrl-C (or SIGTERM arrived): the running
     /// command is being stopped and the rollback plan will run.
     fn on_abort(&self) {}
+    /// Resume found the unknown step's command still running and stopped
+    /// its process group.
+    fn on_leftover_stopped(&self, _step_id: &str, _group: u32) {}
     /// Asks for a verdict on a confirm step.
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer>;
     /// Shows the protected-environment banner and reads the typed name.

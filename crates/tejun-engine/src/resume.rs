@@ -19,7 +19,6 @@ use tejun_runbook::plan::{BUILTINS, RunContext, plan, resolve_vars};
 
 use crate::error::EngineError;
 use crate::events::{self, RunEnded, RunRefused, RunResumed, RunStarted};
-use crate::identity;
 use crate::operator::{RunEvent, UnknownChoice, UnknownStep};
 use crate::recorder::Recorder;
 use crate::refusal::Refusal;
@@ -27,6 +26,7 @@ use crate::replay::Replay;
 use crate::runid::is_run_id;
 use crate::runner::Runner;
 use crate::start::{Engine, Guard, Report, command_env, sha256_hex};
+use crate::{identity, orphan};
 
 /// An interrupted run, loaded and locked: ready to be resumed once the CLI
 /// has parsed its runbook from `source`.
@@ -225,6 +225,15 @@ pub fn resume(
 
     let mut choice = None;
     let unknown = replay.unknown().cloned();
+    // A command that outlived the crash must be stopped before anyone
+    // decides to run it again.
+    if let Some(open) = &unknown {
+        let file = PathBuf::from(&started.run_dir).join(orphan::GROUP_FILE);
+        if let Some(group) = orphan::stop_leftover(&file, &orphan::tag(&open.step_id, open.attempt))
+        {
+            engine.operator.on_leftover_stopped(&open.step_id, group);
+        }
+    }
     if let Some(open) = &unknown
         && open.kind != "confirm"
     {

@@ -367,6 +367,10 @@ impl Runner<'_> {
                 keep_bytes: if has_regex { KEEP_FOR_MATCH } else { KEEP_TAIL },
                 env: &env,
                 cwd: None,
+                group_file: Some((
+                    self.run_dir.join(crate::orphan::GROUP_FILE),
+                    crate::orphan::tag(&step.step.id, attempt),
+                )),
             };
             let (status, outcome, aborted) = match self.target.exec(&exec, &self.abort) {
                 Ok(done) => {

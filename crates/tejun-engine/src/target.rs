@@ -5,9 +5,13 @@
 //! Each command runs as `sh -c CMD` in its own process group, so a timeout or
 //! an abort can kill everything it started (pipelines, subshells), and so the
 //! terminal's Ctrl-C reaches tejun, which then decides, rather than the
-//! command. If tejun itself dies (`kill -9`), the kernel kills the command's
-//! shell too (`PR_SET_PDEATHSIG`): a step never keeps going unobserved, which
-//! keeps a resumed run's *unknown* step from racing its previous attempt.
+//! command.
+//!
+//! Spawning uses `posix_spawn` (no `pre_exec` hook): forking a copy of
+//! tejun's address space for every step cost as much as the step itself.
+//! The price is that a command outlives a `kill -9` of tejun; its process
+//! group is written to [`Exec::group_file`] so `tejun resume` can find and
+//! stop it before deciding about the unknown step (see [`crate::orphan`]).
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -42,6 +46,9 @@ pub struct Exec<'a> {
     /// Extra environment variables for the command.
     pub env: &'a [(String, String)],
     pub cwd: Option<PathBuf>,
+    /// Where to note the command's process group, with a tag (step and
+    /// attempt), while it runs.
+    pub group_file: Option<(PathBuf, String)>,
 }
 
 /// What happened to a command.
@@ -90,15 +97,11 @@ impl Target for LocalTarget {
         if let Some(cwd) = &exec.cwd {
             command.current_dir(cwd);
         }
-        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches
-        // no memory of the parent; it is the only thing done after fork.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)
-            });
-        }
         let mut child = command.spawn()?;
         let pgid = Pid::from_raw(child.id() as i32);
+        if let Some((path, tag)) = &exec.group_file {
+            crate::orphan::record(path, child.id(), tag);
+        }
 
         let stdout = Arc::new(Mutex::new(Capture::new(exec.keep_bytes, false)));
         let stderr = Arc::new(Mutex::new(Capture::new(exec.keep_bytes, true)));
@@ -234,6 +237,7 @@ mod tests {
             keep_bytes: 1024,
             env: &[],
             cwd: None,
+            group_file: None,
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
     }
@@ -282,6 +286,7 @@ mod tests {
             keep_bytes: 16,
             env: &[],
             cwd: None,
+            group_file: None,
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();
         assert!(done.aborted);
