@@ -37,19 +37,25 @@ import json, os, select, statistics, subprocess, sys, time
 tejun, work, lines = sys.argv[1], sys.argv[2], int(sys.argv[3])
 proc = subprocess.Popen(
     [tejun, "--db", f"{work}/journal.db", "watch", "--json", "--config", f"{work}/watch.yaml"],
-    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+fd = proc.stdout.fileno()
+pending = b""
 
 def next_event(deadline):
-    while True:
+    # Raw reads: a buffered reader could hold a line select() no longer sees.
+    global pending
+    while b"\n" not in pending:
         left = deadline - time.monotonic()
         if left <= 0:
             raise SystemExit("timed out waiting for tejun watch")
-        ready, _, _ = select.select([proc.stdout], [], [], left)
+        ready, _, _ = select.select([fd], [], [], left)
         if ready:
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 raise SystemExit("tejun watch exited")
-            return json.loads(line)
+            pending += chunk
+    line, pending = pending.split(b"\n", 1)
+    return json.loads(line)
 
 try:
     deadline = time.monotonic() + 30
