@@ -42,9 +42,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// Formats a duration the way it would be written: `500ms`, `30s`, `5m`,
 /// `1h30m`.
 pub fn format_duration(d: Duration) -> String {
-    let millis = d.as_millis();
-    if millis % 1000 != 0 {
-        return format!("{millis}ms");
+    if d.subsec_millis() != 0 {
+        return format!("{}ms", d.as_millis());
     }
     let mut secs = d.as_secs();
     if secs == 0 {

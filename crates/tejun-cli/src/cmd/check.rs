@@ -124,7 +124,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }
-    let (diags, shown_against) = validate(&source, &inventory);
+    let (runbook, diags, shown_against) = validate(&source, &inventory);
     let inv_name = match &inventory {
         InventoryLoad::Found(_, s) | InventoryLoad::Invalid(_, s) => Some(s.name.clone()),
         InventoryLoad::Missing | InventoryLoad::Unreadable => None,
@@ -142,7 +142,6 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else if valid {
-        let runbook = parse_runbook(&source.text, &source.name).ok();
         print_valid(&source, runbook.as_ref(), inv_name.as_deref(), ctx);
     } else {
         let shown = shown_against.unwrap_or(&source);
@@ -159,18 +158,18 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if valid { Exit::Ok } else { Exit::BadInput }
 }
 
-/// All problems: the runbook's own; if it parses, the inventory's or the
-/// runbook-against-inventory ones. The second value is set when the
-/// diagnostics belong to the inventory file rather than the runbook.
+/// The runbook if it parses, and all problems: its own; if it parses, the
+/// inventory's or the runbook-against-inventory ones. The third value is
+/// set when the diagnostics belong to the inventory file.
 fn validate<'a>(
     source: &Source,
     inventory: &'a InventoryLoad,
-) -> (Diagnostics, Option<&'a Source>) {
+) -> (Option<Runbook>, Diagnostics, Option<&'a Source>) {
     let runbook = match parse_runbook(&source.text, &source.name) {
         Ok(runbook) => runbook,
-        Err(diags) => return (diags, None),
+        Err(diags) => return (None, diags, None),
     };
-    match inventory {
+    let (diags, shown_against) = match inventory {
         InventoryLoad::Found(inv, _) => {
             let diags = check_against_inventory(&runbook, inv, &source.text, &source.name)
                 .err()
@@ -179,7 +178,8 @@ fn validate<'a>(
         }
         InventoryLoad::Invalid(diags, inv_source) => (diags.clone(), Some(inv_source)),
         InventoryLoad::Missing | InventoryLoad::Unreadable => (Diagnostics::default(), None),
-    }
+    };
+    (Some(runbook), diags, shown_against)
 }
 
 fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&str>, ctx: &Context) {
