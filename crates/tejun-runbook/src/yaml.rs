@@ -81,12 +81,19 @@ pub struct SyntaxError {
 
 /// Parses `source` into a located tree. An empty document is `Null`.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
-    let index = LineIndex::new(source);
+    // Editors on Windows may save a byte-order mark. The parser skips it and
+    // counts offsets from after it; spans here count from the file's start.
+    let (text, bom) = match source.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, '\u{feff}'.len_utf8()),
+        None => (source, 0),
+    };
+    let mut index = LineIndex::new(source);
+    index.parser_shift = bom;
     let options = Options {
         with_snippet: false,
         ..Options::default()
     };
-    let raw: Option<Raw> = serde_saphyr::from_str_with_options(source, options).map_err(|e| {
+    let raw: Option<Raw> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let span = e
             .location()
             .map(|l| index.span(&l))
@@ -294,13 +301,19 @@ pub struct LineIndex<'a> {
     source: &'a str,
     /// Byte offset of the start of each line.
     starts: Vec<usize>,
+    /// Added to parser offsets: they start after a byte-order mark.
+    parser_shift: usize,
 }
 
 impl<'a> LineIndex<'a> {
     pub fn new(source: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { source, starts }
+        LineIndex {
+            source,
+            starts,
+            parser_shift: 0,
+        }
     }
 
     pub fn start(&self) -> Span {
@@ -319,7 +332,7 @@ impl<'a> LineIndex<'a> {
     fn span(&self, loc: &Location) -> Span {
         let raw = loc.span();
         if raw.offset() != 0 || !raw.is_empty() || loc.line() <= 1 && loc.column() <= 1 {
-            return self.at(raw.offset(), raw.len());
+            return self.at(raw.offset() + self.parser_shift, raw.len());
         }
         let line = (loc.line() as usize).max(1);
         let Some(&line_start) = self.starts.get(line - 1) else {

@@ -258,6 +258,18 @@ fn env_is_required_and_checked_against_inventory() {
 }
 
 #[test]
+fn byte_order_mark_and_crlf_keep_columns_exact() {
+    for src in [
+        "\u{feff}name: x\nenv: dev\nexecute:\n  - run: echo {{nope}}\n",
+        "\u{feff}name: x\r\nenv: dev\r\nexecute:\r\n  - run: echo {{nope}}\r\n",
+        "name: x\r\nenv: dev\r\nexecute:\r\n  - run: echo {{nope}}\r\n",
+    ] {
+        assert_eq!(positions(src), [(4, 15)], "{src:?}");
+    }
+    assert!(parse_runbook("\u{feff}name: x\r\nenv: dev\r\n", "bom.yaml").is_ok());
+}
+
+#[test]
 fn never_panics_on_odd_documents() {
     for src in [
         "",
