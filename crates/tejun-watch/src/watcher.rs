@@ -5,9 +5,11 @@
 //! It sleeps until inotify reports a change in a watched directory (or the
 //! poll interval passes, as a fallback), then polls every followed path.
 //!
-//! Order of effects for a trigger: incident (if the rule opens or attaches
-//! one, so the detection can refer to it), `detect.triggered`, the ban and
-//! `ban.added`, then the webhook (queued to its own thread). Offsets and
+//! Order of effects for a trigger: the firewall ban (first, because every
+//! journal write costs an fsync the attacker should not get), the incident
+//! (if the rule opens or attaches one, so the detection can refer to it),
+//! `detect.triggered`, `ban.added`, then the webhook (queued to its own
+//! thread). Offsets and
 //! windows are saved after the batch. A crash between acting and saving
 //! re-reads that batch on restart: actions are at-least-once, and a ban is
 //! not repeated because the journal already says the offender is banned.
@@ -409,6 +411,15 @@ impl<'r> Watcher<'r> {
         now: Timestamp,
     ) {
         let offender_text = offender.to_string();
+        // The firewall first: every durable write below costs an fsync,
+        // and the attacker should not get those milliseconds. The record
+        // follows in causal order (detection, then ban).
+        let ban = until.and_then(|until| {
+            offender.net().map(|net| {
+                let bantime_s = until.duration_since(now).as_secs();
+                (until, bantime_s, self.backend.add(net, bantime_s))
+            })
+        });
         let mut refs: Vec<String> = Vec::new();
         let mut incident_id = None;
         if let (Some(action), Some(hook)) = (&info.actions.incident, &mut self.opts.incident) {
@@ -469,60 +480,56 @@ impl<'r> Watcher<'r> {
             incident: incident_id,
         });
         let mut ban_note = None;
-        if let Some(until) = until {
-            match offender.net() {
-                None => (self.report)(Report::NotBannable {
+        if until.is_some() && ban.is_none() {
+            (self.report)(Report::NotBannable {
+                rule: info.name.clone(),
+                offender: offender_text.clone(),
+            });
+        }
+        match ban {
+            None => {}
+            Some((until, bantime_s, Ok(()))) => {
+                let added = BanAdded {
+                    offender: offender_text.clone(),
+                    rule: info.name.clone(),
+                    until,
+                    bantime_s,
+                    backend: self.backend.name().to_string(),
+                };
+                self.journal(
+                    &ban_stream(&offender_text),
+                    &refs,
+                    BAN_ADDED,
+                    &added,
+                    Some(now),
+                );
+                let _ = self.refresh_ledger();
+                ban_note = Some(until);
+                (self.report)(Report::Banned {
                     rule: info.name.clone(),
                     offender: offender_text.clone(),
-                }),
-                Some(net) => {
-                    let bantime_s = until.duration_since(now).as_secs();
-                    match self.backend.add(net, bantime_s) {
-                        Ok(()) => {
-                            let added = BanAdded {
-                                offender: offender_text.clone(),
-                                rule: info.name.clone(),
-                                until,
-                                bantime_s,
-                                backend: self.backend.name().to_string(),
-                            };
-                            self.journal(
-                                &ban_stream(&offender_text),
-                                &refs,
-                                BAN_ADDED,
-                                &added,
-                                Some(now),
-                            );
-                            let _ = self.refresh_ledger();
-                            ban_note = Some(until);
-                            (self.report)(Report::Banned {
-                                rule: info.name.clone(),
-                                offender: offender_text.clone(),
-                                until,
-                                backend: self.backend.name().to_string(),
-                            });
-                        }
-                        Err(e) => {
-                            let failed = BanFailed {
-                                offender: offender_text.clone(),
-                                rule: info.name.clone(),
-                                backend: self.backend.name().to_string(),
-                                error: e.0.clone(),
-                            };
-                            self.journal(
-                                &ban_stream(&offender_text),
-                                &refs,
-                                BAN_FAILED,
-                                &failed,
-                                None,
-                            );
-                            (self.report)(Report::BanFailed {
-                                offender: offender_text.clone(),
-                                error: e.0,
-                            });
-                        }
-                    }
-                }
+                    until,
+                    backend: self.backend.name().to_string(),
+                });
+            }
+            Some((_, _, Err(e))) => {
+                let failed = BanFailed {
+                    offender: offender_text.clone(),
+                    rule: info.name.clone(),
+                    backend: self.backend.name().to_string(),
+                    error: e.0.clone(),
+                };
+                self.journal(
+                    &ban_stream(&offender_text),
+                    &refs,
+                    BAN_FAILED,
+                    &failed,
+                    None,
+                );
+                (self.report)(Report::BanFailed {
+                    offender: offender_text.clone(),
+                    error: e.0,
+                });
             }
         }
         if info.actions.webhook || !info.actions.webhook_urls.is_empty() {
