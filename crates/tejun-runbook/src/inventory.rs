@@ -509,6 +509,64 @@ incidents:
     }
 
     #[test]
+    fn escalation_rules_are_checked() {
+        let src = "incidents:\n  severities: {SEV1: worst, SEV2: bad}\n  webhook: ftp://x\n  escalation:\n    - {name: a, severities: [P0], no_update_for: 5m}\n    - {name: a, no_update_for: 5m}\n    - {name: b, not_reached: mitigated}\n    - {name: c, not_reached: mitigated, within: 1m, no_update_for: 1m}\n";
+        let errs = parse_inventory(src, "inv.yaml").unwrap_err();
+        let kinds: Vec<_> = errs
+            .iter()
+            .map(|d| (d.span.line, d.span.col, d.kind.clone()))
+            .collect();
+        assert!(
+            matches!(&kinds[0], (3, 12, ErrorKind::BadWebhook { .. })),
+            "{kinds:#?}"
+        );
+        assert!(
+            matches!(&kinds[1], (5, 30, ErrorKind::UnknownSeverity { value }) if value == "P0"),
+            "{kinds:#?}"
+        );
+        assert!(
+            matches!(&kinds[2], (6, 7, ErrorKind::DuplicateName { .. })),
+            "{kinds:#?}"
+        );
+        assert!(
+            matches!(
+                &kinds[3],
+                (
+                    7,
+                    7,
+                    ErrorKind::MissingField {
+                        field: "within",
+                        ..
+                    }
+                )
+            ),
+            "{kinds:#?}"
+        );
+        assert!(
+            matches!(&kinds[4], (8, 7, ErrorKind::BadEscalation)),
+            "{kinds:#?}"
+        );
+        assert_eq!(kinds.len(), 5);
+    }
+
+    #[test]
+    fn custom_severities_replace_the_defaults() {
+        let inv = parse_inventory(
+            "incidents:\n  severities: {SEV1: worst}\n  attach_active_runs: false\n",
+            "i.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.incidents.severities.keys().collect::<Vec<_>>(),
+            ["SEV1"]
+        );
+        assert!(!inv.incidents.attach_active_runs);
+        let empty = parse_inventory("", "i.yaml").unwrap();
+        assert!(empty.environments.is_empty());
+        assert_eq!(empty.incidents, IncidentSettings::default());
+    }
+
+    #[test]
     fn reports_every_problem_with_location() {
         let src = "environments:\n  prod:\n    colour: red\n    protected: yes please\n    paths: ['a[']\nincidents:\n  escalation:\n    - {name: x, not_reached: fixed, within: 30}\n";
         let errs = parse_inventory(src, "inv.yaml").unwrap_err();
