@@ -531,27 +531,19 @@ impl Reader<'_, '_> {
     }
 
     fn command(&mut self, fields: &Fields, body: &Node, kind: &str) -> Option<Command> {
-        let (_, _) = non_empty_string(self.sink, body, kind)?;
+        non_empty_string(self.sink, body, kind)?;
         let command = self.template(body, kind)?;
         let quoted = placeholders_in_quotes(&command.source);
-        for at in &quoted {
-            let end = command.source[*at..]
-                .find("}}")
-                .map_or(command.source.len(), |e| at + e + 2);
-            let name = command.source[at + 2..end.saturating_sub(2).max(at + 2)]
-                .trim()
-                .to_string();
-            let span = self.locate(body, &command.source, *at, end - at);
+        let mut ok = quoted.is_empty();
+        for p in quoted {
+            let span = self.locate(body, &command.source, p.start, p.end - p.start);
+            let name = p.name.to_string();
             self.sink
                 .error(span, ErrorKind::PlaceholderInQuotes { name });
-        }
-        if !quoted.is_empty() {
-            return None;
         }
         let mut expect_exit = vec![0];
         let mut expect_stdout = None;
         let mut expect_stderr = None;
-        let mut ok = true;
         if let Some(node) = fields.get("expect") {
             let expect = Fields::of(self.sink, node, "expect", EXPECT_KEYS)?;
             if let Some(exit) = expect.get("exit") {

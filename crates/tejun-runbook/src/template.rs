@@ -64,7 +64,7 @@ pub fn placeholders(source: &str) -> Result<Vec<Placeholder<'_>>, usize> {
 /// `"..."` or `'...'` that quoting is undone, so `"{{v}}"` with `v =
 /// $(id)` would run `id`. The parser rejects these. Backslash escapes are
 /// honoured outside quotes and inside double quotes, as the shell does.
-pub fn placeholders_in_quotes(source: &str) -> Vec<usize> {
+pub fn placeholders_in_quotes(source: &str) -> Vec<Placeholder<'_>> {
     let Ok(found) = placeholders(source) else {
         return Vec::new();
     };
@@ -84,7 +84,7 @@ pub fn placeholders_in_quotes(source: &str) -> Vec<usize> {
             && p.start == i
         {
             if state != State::Plain {
-                quoted.push(p.start);
+                quoted.push((*p).clone());
             }
             i = p.end;
             next.next();
@@ -219,9 +219,9 @@ mod tests {
         let src = r#"curl -H "Bearer {{t}}" {{u}} 'x {{v}}' "a\"{{w}}" \"{{x}}\" "q"{{y}}"#;
         let found: Vec<&str> = placeholders_in_quotes(src)
             .into_iter()
-            .map(|i| &src[i..i + 5])
+            .map(|p| p.name)
             .collect();
-        assert_eq!(found, ["{{t}}", "{{v}}", "{{w}}"]);
+        assert_eq!(found, ["t", "v", "w"]);
     }
 
     #[test]
