@@ -104,7 +104,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+        // The first signal stops after the current batch (offsets saved);
+        // a second one, while that is under way, exits at once.
+        let registered =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+                .and_then(|_| signal_hook::flag::register(signal, stop.clone()));
+        if let Err(e) = registered {
             ctx.error(
                 &format!("cannot handle signals: {e}"),
                 &format!("シグナルを扱えません: {e}"),
