@@ -14,14 +14,13 @@
 //! stop it before deciding about the unknown step (see [`crate::orphan`]).
 
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::{ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -103,59 +102,49 @@ impl Target for LocalTarget {
             crate::orphan::record(path, child.id(), tag);
         }
 
-        let stdout = Arc::new(Mutex::new(Capture::new(exec.keep_bytes, false)));
-        let stderr = Arc::new(Mutex::new(Capture::new(exec.keep_bytes, true)));
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let readers = [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
-                &stdout,
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
-                &stderr,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(pipe, capture)| pipe.map(|p| (p, Arc::clone(capture))))
-        .map(|(pipe, capture)| {
-            let done = done_tx.clone();
-            thread::spawn(move || {
-                drain_into(pipe, &capture);
-                let _ = done.send(());
-            })
-        })
-        .count();
-        drop(done_tx);
-
-        let (status_tx, status_rx) = mpsc::channel::<io::Result<ExitStatus>>();
-        thread::spawn(move || {
-            let _ = status_tx.send(child.wait());
-        });
-
+        // One thread does it all: poll both pipes, notice the exit, enforce
+        // the timeout and the abort. (Three threads per step cost more than
+        // the step.)
+        let mut pipes = Pipes {
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+            out: Capture::new(exec.keep_bytes, false),
+            err: Capture::new(exec.keep_bytes, true),
+        };
+        let mut status: Option<ExitStatus> = None;
+        let mut exited_at = started;
         let mut timed_out = false;
         let mut aborted = false;
         let mut kill_sent: Option<Instant> = None;
-        let status = loop {
-            let wait = if kill_sent.is_some() {
-                POLL
-            } else {
-                exec.timeout
+        // When the pipes are closed but the exit is not yet visible (the
+        // kernel closes files before it reports the exit), look again soon,
+        // backing off up to POLL.
+        let mut idle = Duration::from_micros(50);
+        loop {
+            let tick = match status {
+                Some(_) => DRAIN_GRACE.saturating_sub(exited_at.elapsed()),
+                None if pipes.open() => exec
+                    .timeout
                     .saturating_sub(started.elapsed())
-                    .clamp(Duration::from_millis(1), POLL)
-            };
-            match status_rx.recv_timeout(wait) {
-                Ok(status) => break status?,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(io::Error::other("lost track of the child process"));
+                    .clamp(Duration::from_millis(1), POLL),
+                None => {
+                    idle = (idle * 2).min(POLL);
+                    idle
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+            };
+            if status.is_some() && (!pipes.open() || tick.is_zero()) {
+                break;
+            }
+            pipes.pump(tick)?;
+            if status.is_none()
+                && let Some(done) = child.try_wait()?
+            {
+                status = Some(done);
+                exited_at = Instant::now();
+                continue;
+            }
+            if status.is_some() {
+                continue;
             }
             match kill_sent {
                 None => {
@@ -174,21 +163,17 @@ impl Target for LocalTarget {
                 }
                 Some(_) => {}
             }
-        };
+        }
         if kill_sent.is_some() {
             // Whatever the shell left behind in its group goes too.
             let _ = killpg(pgid, Signal::SIGKILL);
         }
-
-        let deadline = Instant::now() + DRAIN_GRACE;
-        for _ in 0..readers {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if done_rx.recv_timeout(left).is_err() {
-                break;
-            }
-        }
-        let stdout = take(&stdout);
-        let mut stderr = take(&stderr);
+        let status = status.unwrap_or_else(|| ExitStatus::from_raw(0));
+        let Pipes {
+            out: stdout,
+            err: mut stderr,
+            ..
+        } = pipes;
         let output_sha256 = combined_sha256(&stdout, &mut stderr);
         Ok(Executed {
             exit_code: status.code(),
@@ -203,32 +188,78 @@ impl Target for LocalTarget {
     }
 }
 
-fn drain_into(pipe: Box<dyn io::Read + Send>, capture: &Mutex<Capture>) {
-    let mut pipe = pipe;
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => lock(capture).push(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+/// A command's two output pipes and what was read from them.
+struct Pipes {
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    out: Capture,
+    err: Capture,
+}
+
+impl Pipes {
+    fn open(&self) -> bool {
+        self.stdout.is_some() || self.stderr.is_some()
+    }
+
+    /// Waits up to `tick` for output and reads what is there; a pipe at
+    /// end of file is closed.
+    fn pump(&mut self, tick: Duration) -> io::Result<()> {
+        let timeout = PollTimeout::try_from(tick).unwrap_or(PollTimeout::MAX);
+        let (out_ready, err_ready) = {
+            let mut fds = Vec::with_capacity(2);
+            if let Some(p) = &self.stdout {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(p) = &self.stderr {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => return Ok(()),
+                Err(e) => return Err(io::Error::from(e)),
+            }
+            let ready = |fd: Option<&PollFd<'_>>| {
+                fd.and_then(|f| f.revents()).is_some_and(|r| !r.is_empty())
+            };
+            match (self.stdout.is_some(), self.stderr.is_some()) {
+                (true, true) => (ready(fds.first()), ready(fds.get(1))),
+                (true, false) => (ready(fds.first()), false),
+                (false, true) => (false, ready(fds.first())),
+                (false, false) => (false, false),
+            }
+        };
+        if out_ready && read_some(self.stdout.as_mut(), &mut self.out) {
+            self.stdout = None;
         }
+        if err_ready && read_some(self.stderr.as_mut(), &mut self.err) {
+            self.stderr = None;
+        }
+        Ok(())
     }
 }
 
-fn lock(capture: &Mutex<Capture>) -> std::sync::MutexGuard<'_, Capture> {
-    capture.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Takes the capture out, leaving an empty one for a reader that may still
-/// be attached to a pipe a background child holds open.
-fn take(capture: &Mutex<Capture>) -> Capture {
-    std::mem::replace(&mut *lock(capture), Capture::new(0, false))
+/// Reads once from a ready pipe into `capture`; true at end of file (or a
+/// read error, which ends the capture the same way).
+fn read_some(pipe: Option<&mut impl io::Read>, capture: &mut Capture) -> bool {
+    let Some(pipe) = pipe else { return true };
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                capture.push(&buf[..n]);
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
 
     fn run(command: &str, timeout_ms: u64) -> Executed {
         let exec = Exec {
@@ -270,6 +301,31 @@ mod tests {
         let done = run("sleep 5 & echo ok", 10_000);
         assert_eq!(done.exit_code, Some(0));
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn large_output_on_both_streams_is_hashed_whole_and_tailed() {
+        let done = run(
+            "head -c 300000 /dev/zero | tr '\\0' a; head -c 200000 /dev/zero | tr '\\0' b >&2; echo end",
+            10_000,
+        );
+        assert_eq!(done.exit_code, Some(0));
+        assert_eq!(done.stdout.total(), 300_004);
+        assert_eq!(done.stderr.total(), 200_000);
+        assert!(done.stdout.tail_text().ends_with("aaaend\n"));
+        use sha2::{Digest, Sha256};
+        let mut all = vec![b'a'; 300_000];
+        all.extend_from_slice(b"end\n");
+        all.extend(std::iter::repeat_n(b'b', 200_000));
+        assert_eq!(done.output_sha256, hex::encode(Sha256::digest(&all)));
+    }
+
+    #[test]
+    fn a_command_that_closes_its_output_early_still_times_out() {
+        let started = Instant::now();
+        let done = run("exec > /dev/null 2>&1; sleep 30", 300);
+        assert!(done.timed_out);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
