@@ -211,7 +211,15 @@ fn feed_rule(
         None => buf,
     };
 
+    let candidates = match rule.prefilter() {
+        Some(pf) if pf.all_linear() && !pf.is_match(content) => return,
+        Some(pf) => Some(pf.candidates(content)),
+        None => None,
+    };
     for (pattern_index, pattern) in rule.failregex.iter().enumerate() {
+        if candidates.as_ref().is_some_and(|c| !c[pattern_index]) {
+            continue;
+        }
         let groups = match pattern.captures(content) {
             Ok(Some(g)) => g,
             Ok(None) => continue,

@@ -173,6 +173,8 @@ pub struct Rule {
     pub decode: Decode,
     pub params: RuleParams,
     pub unsupported: Vec<Unsupported>,
+    /// Built on first use from `failregex`.
+    pub prefilter: std::sync::OnceLock<Option<crate::pattern::Prefilter>>,
 }
 
 /// Which engine each pattern of a rule runs on, for reports.
@@ -206,7 +208,16 @@ impl Rule {
             decode: Decode::None,
             params: RuleParams::default(),
             unsupported: Vec::new(),
+            prefilter: std::sync::OnceLock::new(),
         }
+    }
+
+    /// One-pass prefilter over the failregex list (when it has at least two
+    /// linear patterns).
+    pub fn prefilter(&self) -> Option<&crate::pattern::Prefilter> {
+        self.prefilter
+            .get_or_init(|| crate::pattern::Prefilter::new(&self.failregex))
+            .as_ref()
     }
 
     pub fn engine_report(&self) -> EngineReport {

@@ -41,6 +41,69 @@ pub struct Pattern {
     pub needs: Vec<&'static str>,
     engine: Engine,
     names: Vec<(String, usize)>,
+    /// For a backtracking pattern: a linear superset used as a prefilter.
+    relaxed: Option<String>,
+}
+
+/// Linear patterns of one list in a single `RegexSet`: one pass over a line
+/// says which of them can match, so most lines skip every full match.
+#[derive(Debug)]
+pub struct Prefilter {
+    set: regex::RegexSet,
+    /// Set index of each pattern (`None`: backtracking, always tried).
+    slots: Vec<Option<usize>>,
+}
+
+impl Prefilter {
+    pub fn new(patterns: &[Pattern]) -> Option<Prefilter> {
+        let mut sources = Vec::new();
+        let mut slots = Vec::new();
+        for p in patterns {
+            match &p.engine {
+                Engine::Linear(re) => {
+                    slots.push(Some(sources.len()));
+                    sources.push(re.as_str().to_string());
+                }
+                Engine::Backtracking(_) => {
+                    match p.relaxed.as_ref().filter(|r| regex::Regex::new(r).is_ok()) {
+                        Some(r) => {
+                            slots.push(Some(sources.len()));
+                            sources.push(r.clone());
+                        }
+                        None => slots.push(None),
+                    }
+                }
+            }
+        }
+        if sources.len() < 2 {
+            return None;
+        }
+        let set = regex::RegexSetBuilder::new(&sources)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .ok()?;
+        Some(Prefilter { set, slots })
+    }
+
+    /// Which patterns may match `hay` (exact for linear ones, a superset for
+    /// backtracking ones).
+    pub fn candidates(&self, hay: &str) -> Vec<bool> {
+        let matches = self.set.matches(hay);
+        self.slots
+            .iter()
+            .map(|slot| slot.is_none_or(|i| matches.matched(i)))
+            .collect()
+    }
+
+    /// Whether no linear pattern matches and there is no other pattern.
+    pub fn all_linear(&self) -> bool {
+        self.slots.iter().all(Option::is_some)
+    }
+
+    pub fn is_match(&self, hay: &str) -> bool {
+        self.set.is_match(hay)
+    }
 }
 
 /// The pattern does not compile on either engine.
@@ -114,6 +177,7 @@ impl Pattern {
             needs: translated.backtracking,
             engine: Engine::Backtracking(fancy),
             names,
+            relaxed: Some(pyregex::relax(&rust)),
         })
     }
 
@@ -128,6 +192,7 @@ impl Pattern {
             needs: Vec::new(),
             engine: Engine::Linear(re),
             names,
+            relaxed: None,
         }
     }
 

@@ -247,3 +247,136 @@ mod tests {
         assert!(translate(r"(?P<n>x)+?").backtracking.is_empty());
     }
 }
+
+/// A linear-engine superset of a backtracking pattern (already in Rust
+/// spelling): look-arounds dropped, conditionals turned into plain
+/// alternations, back-references into `.*?`, atomic groups and possessive
+/// quantifiers made ordinary. Anything the original matches, this matches,
+/// so a line it rejects can skip the backtracking engine entirely.
+pub fn relax(rust: &str) -> String {
+    let chars: Vec<char> = rust.chars().collect();
+    let mut out = String::with_capacity(rust.len());
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            let next = chars.get(i + 1).copied();
+            match next {
+                Some('k') if !in_class && chars.get(i + 2) == Some(&'<') => {
+                    let end = chars[i..]
+                        .iter()
+                        .position(|&c| c == '>')
+                        .map_or(chars.len(), |p| p + i);
+                    out.push_str("(?s:.*?)");
+                    i = end + 1;
+                }
+                Some('1'..='9') if !in_class => {
+                    out.push_str("(?s:.*?)");
+                    i += 2;
+                }
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                    i += 2;
+                }
+                None => i += 1,
+            }
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '[' {
+            in_class = true;
+            out.push('[');
+            i += 1;
+            // A leading `]` or `^]` is literal.
+            if chars.get(i) == Some(&'^') {
+                out.push('^');
+                i += 1;
+            }
+            if chars.get(i) == Some(&']') {
+                out.push(']');
+                i += 1;
+            }
+            continue;
+        }
+        if c == '(' && chars.get(i + 1) == Some(&'?') {
+            let rest: String = chars[i + 2..chars.len().min(i + 4)].iter().collect();
+            if rest.starts_with('=')
+                || rest.starts_with('!')
+                || rest.starts_with("<=")
+                || rest.starts_with("<!")
+            {
+                i = group_end(&chars, i) + 1;
+                continue;
+            }
+            if rest.starts_with('(') {
+                let close = chars[i + 3..]
+                    .iter()
+                    .position(|&c| c == ')')
+                    .map_or(chars.len(), |p| p + i + 3);
+                out.push_str("(?:");
+                i = close + 1;
+                continue;
+            }
+            if rest.starts_with('>') {
+                out.push_str("(?:");
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+        if matches!(c, '*' | '+' | '?' | '}') && chars.get(i) == Some(&'+') {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Index of the `)` closing the group that opens at `open`.
+fn group_end(chars: &[char], open: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = open;
+    let mut in_class = false;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+#[cfg(test)]
+mod relax_tests {
+    use super::*;
+
+    #[test]
+    fn relaxed_pattern_is_linear_superset() {
+        let t = translate(
+            r"^Failed (?P<i>invalid )?(?P<u>\S+|(?(i)(?:(?! from ).)*?|[^:]+)) from (?P=u)(?(u): |$)",
+        );
+        let relaxed = relax(&t.rust);
+        let re = regex::Regex::new(&relaxed).expect(&relaxed);
+        assert!(re.is_match("Failed invalid x from x: "));
+        assert!(!re.is_match("Accepted x from y"));
+    }
+}

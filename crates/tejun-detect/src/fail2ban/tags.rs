@@ -12,7 +12,9 @@ const IP4: &str = r"(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})";
 // fail2ban ends with `(?<=:):`; every repetition before it ends in ':', so
 // the look-behind always holds and a plain ':' is equivalent (and linear).
 const IP6: &str = r"(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:))";
-const DNS: &str = r"(?P<dns>[\w\-.^_]*\w)";
+// ASCII word characters: host names are ASCII (IDNs appear as punycode),
+// and the Unicode class would multiply the automaton size of every pattern.
+const DNS: &str = r"(?P<dns>[0-9A-Za-z_\-.^]*[0-9A-Za-z_])";
 const CIDR: &str = r"(?P<cidr>\d+)";
 
 fn addr() -> String {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Detection benchmark: tejun scan vs fail2ban-regex vs ripgrep (floor).
+# Needs: apt-get install -y fail2ban ripgrep time python3
+# Usage: bench/detect.sh [LINES]   (default 1000000; results in bench/detect/results.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LINES=${1:-1000000}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/tejun-bench.XXXXXX)}
+OUT=bench/detect/results.md
+for tool in fail2ban-regex rg /usr/bin/time python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y fail2ban ripgrep time python3" >&2; exit 2; }
+done
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build --release -p tejun-cli >&2
+TEJUN="$CARGO_TARGET_DIR/release/tejun"
+[ -s "$WORK/auth.log" ] || python3 bench/detect/gen_logs.py "$WORK" "$LINES"
+SSHD=/etc/fail2ban/filter.d/sshd.conf
+
+# run NAME LINES CMD... : prints a table row with wall time, lines/s and peak RSS.
+run() {
+  local name=$1 lines=$2; shift 2
+  local log="$WORK/time.$$"
+  /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$$" || true
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
+  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$log")
+  local cpu; cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$log")
+  printf '| %s | %s | %.2f | %s | %s | %s |\n' "$name" "$lines" "$wall" \
+    "$(awk -v l="$lines" -v w="$wall" 'BEGIN{ if (w>0) printf "%.0f", l/w; else print "inf" }')" "$rss" "$cpu"
+}
+
+{
+  echo "# Detection benchmark ($(nproc) cores, $(date -u +%F))"
+  echo
+  echo "| run | lines | wall s | lines/s | peak RSS MB | CPU |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  run "tejun scan, Debian sshd filter" "$LINES" "$TEJUN" scan "$WORK/auth.log" --fail2ban-filter "$SSHD"
+  run "tejun scan, built-in sshd rules" "$LINES" "$TEJUN" scan "$WORK/auth.log" --builtin sshd
+  run "rg -c (floor, counting only)" "$LINES" rg -c 'sshd\[\d+\]: (Failed \S+ for|Invalid user|pam_unix\(sshd:auth\): authentication failure)' "$WORK/auth.log"
+  run "tejun scan, web-attacks on access.log" "$LINES" "$TEJUN" scan "$WORK/access.log" --builtin web-attacks
+  if [ "${SKIP_FAIL2BAN:-0}" != 1 ]; then
+    run "fail2ban-regex, Debian sshd filter" "$LINES" fail2ban-regex "$WORK/auth.log" "$SSHD"
+  fi
+} | tee "$OUT"
+echo "inputs in $WORK" >&2
