@@ -193,6 +193,49 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A stable identifier for scripts (`tejun check --json`), e.g.
+    /// `undefined-variable`.
+    pub fn code(&self) -> &'static str {
+        use ErrorKind as K;
+        match self {
+            K::Syntax(_) => "syntax",
+            K::NotAMapping => "not-a-mapping",
+            K::UnknownKey { .. } => "unknown-key",
+            K::WrongType { .. } => "wrong-type",
+            K::MissingField { .. } => "missing-field",
+            K::EmptyValue { .. } => "empty-value",
+            K::UndefinedVariable { .. } => "undefined-variable",
+            K::BadPlaceholder => "bad-placeholder",
+            K::NoStepKind => "no-step-kind",
+            K::TwoStepKinds { .. } => "two-step-kinds",
+            K::InvalidRegex { .. } => "invalid-regex",
+            K::DuplicateStepId { .. } => "duplicate-step-id",
+            K::BadStepId { .. } => "bad-step-id",
+            K::BadDuration { .. } => "bad-duration",
+            K::BadSafety { .. } => "bad-safety",
+            K::CheckNotReadOnly { .. } => "check-not-read-only",
+            K::BadChoice { .. } => "bad-choice",
+            K::RestoreFromUnknown { .. } => "restore-from-unknown",
+            K::RestoreFromNotBackup { .. } => "restore-from-not-backup",
+            K::RestoreBeforeBackup { .. } => "restore-before-backup",
+            K::BadVarName { .. } => "bad-var-name",
+            K::VarShadowsBuiltin { .. } => "var-shadows-builtin",
+            K::VarSources { .. } => "var-sources",
+            K::BadEnvName { .. } => "bad-env-name",
+            K::BadExitCode { .. } => "bad-exit-code",
+            K::UnknownEnvironment { .. } => "unknown-environment",
+            K::BadColor { .. } => "bad-color",
+            K::BadGlob { .. } => "bad-glob",
+            K::BadEscalation => "bad-escalation",
+            K::UnknownSeverity { .. } => "unknown-severity",
+            K::DuplicateName { .. } => "duplicate-name",
+            K::BadWebhook { .. } => "bad-webhook",
+            K::PlaceholderInQuotes { .. } => "placeholder-in-quotes",
+            K::KeyNotForKind { .. } => "key-not-for-kind",
+            K::PathPinnedElsewhere { .. } => "path-pinned-elsewhere",
+        }
+    }
+
     /// The headline, in `lang`.
     pub fn message(&self, lang: Lang) -> String {
         use ErrorKind as K;

@@ -41,12 +41,15 @@ pub struct Reported;
 /// One diagnostic in `--json` output, in both languages.
 #[derive(Serialize)]
 pub struct JsonDiagnostic {
+    /// Stable error code, e.g. `undefined-variable`.
+    pub code: &'static str,
     pub file: String,
     pub line: usize,
     pub col: usize,
     pub message: String,
     pub message_en: String,
     pub message_ja: String,
+    pub help: Option<String>,
 }
 
 impl JsonDiagnostic {
@@ -54,12 +57,14 @@ impl JsonDiagnostic {
         diags
             .iter()
             .map(|d| JsonDiagnostic {
+                code: d.kind.code(),
                 file: d.file.clone(),
                 line: d.span.line,
                 col: d.span.col,
                 message: d.kind.message(lang),
                 message_en: d.kind.message(Lang::En),
                 message_ja: d.kind.message(Lang::Ja),
+                help: d.kind.help(lang),
             })
             .collect()
     }
