@@ -71,6 +71,7 @@ impl Fail {
 #[derive(Debug, Default)]
 struct RuleState {
     last_template: usize,
+    last_time: Option<Timestamp>,
     buffer: Vec<String>,
     mlfid: HashMap<String, Fail>,
 }
@@ -150,14 +151,23 @@ fn feed_rule(
         if known_time.is_some() {
             (Cow::Borrowed(line), known_time, true)
         } else if rule.cut_date {
-            match rule.dates.find(line, ctx, &mut state.last_template) {
+            match rule
+                .dates
+                .find(line, ctx, &mut state.last_template)
+                .filter(|f| f.end > f.start)
+            {
                 Some(found) => {
+                    if found.time.is_some() {
+                        state.last_time = found.time;
+                    }
                     let mut cut = String::with_capacity(line.len());
                     cut.push_str(&line[..found.start]);
                     cut.push_str(&line[found.end..]);
                     (Cow::Owned(cut), found.time, true)
                 }
-                None => (Cow::Borrowed(line), None, true),
+                // fail2ban: a line without a date (a continuation line)
+                // takes the date of the last line that had one.
+                None => (Cow::Borrowed(line), state.last_time, true),
             }
         } else {
             (Cow::Borrowed(line), None, false)

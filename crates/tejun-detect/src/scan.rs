@@ -110,12 +110,14 @@ impl ScanReport {
     }
 }
 
+/// Per-offender counters: kept small (a Vec, not a set) because a large
+/// file can have hundreds of thousands of distinct offenders.
 #[derive(Debug, Default)]
 struct Agg {
     count: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
-    users: BTreeSet<String>,
+    users: Vec<Box<str>>,
 }
 
 impl Agg {
@@ -127,8 +129,9 @@ impl Agg {
         }
         if let Some(u) = user
             && self.users.len() < USERS_PER_OFFENDER
+            && !self.users.iter().any(|x| &**x == u)
         {
-            self.users.insert(u.to_string());
+            self.users.push(u.into());
         }
     }
     fn merge(&mut self, other: Agg) {
@@ -138,8 +141,8 @@ impl Agg {
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
         }
         for u in other.users {
-            if self.users.len() < USERS_PER_OFFENDER {
-                self.users.insert(u);
+            if self.users.len() < USERS_PER_OFFENDER && !self.users.contains(&u) {
+                self.users.push(u);
             }
         }
     }
@@ -215,7 +218,7 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
             count: agg.count,
             first: agg.first,
             last: agg.last,
-            users: agg.users,
+            users: agg.users.into_iter().map(String::from).collect(),
         });
     }
     for r in &mut reports {
