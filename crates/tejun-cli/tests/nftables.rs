@@ -172,6 +172,16 @@ impl Drop for Namespaces {
     }
 }
 
+/// A child process killed when the test ends, also by a panic.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn tejun() -> PathBuf {
     assert_cmd::cargo::cargo_bin("tejun")
 }
@@ -221,7 +231,7 @@ fn a_ban_blocks_tcp_from_the_other_namespace_until_unban() {
     fs::write(&log, "").unwrap();
 
     // `tejun watch` with the default backend (nftables), inside A.
-    let mut watch = Command::new("ip")
+    let watch = Command::new("ip")
         .args(["netns", "exec", &ns.a])
         .arg(tejun())
         .arg("--db")
@@ -232,8 +242,9 @@ fn a_ban_blocks_tcp_from_the_other_namespace_until_unban() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    let mut watch = KillOnDrop(watch);
     let (tx, rx) = channel::<Value>();
-    let stdout = watch.stdout.take().unwrap();
+    let stdout = watch.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str(&line)
@@ -290,13 +301,12 @@ fn a_ban_blocks_tcp_from_the_other_namespace_until_unban() {
     );
     assert!(ns.connects(), "B must reach A again after unban");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &watch.id().to_string()])
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", watch.0.id())])
         .status();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while watch.try_wait().unwrap().is_none() {
+    while watch.0.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
-            let _ = watch.kill();
             panic!("tejun watch did not stop on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(20));

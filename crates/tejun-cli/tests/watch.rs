@@ -234,7 +234,11 @@ impl Watch {
     /// SIGTERM, then a bounded wait for a clean exit.
     fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        // The shell's own `kill`: no procps needed.
+        Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
