@@ -126,10 +126,17 @@ impl Progress {
                     Mode::Spinner => {
                         let mut bar = self.bar.borrow_mut();
                         let bar = bar.get_or_insert_with(new_spinner);
-                        bar.set_message(format!(
+                        // indicatif writes the message itself, past anstream: strip
+                        // the styles when colour is off (NO_COLOR, dumb terminal).
+                        let message = format!(
                             "[{position}] {} {}{attempt} {label}{command}",
                             e.phase, e.step_id
-                        ));
+                        );
+                        bar.set_message(if colors_on() {
+                            message
+                        } else {
+                            anstream::adapter::strip_str(&message).to_string()
+                        });
                         bar.reset_elapsed();
                     }
                     _ => self.line(&format!(
@@ -246,6 +253,12 @@ impl Progress {
             }
         })
     }
+}
+
+/// Whether stderr gets colours (anstream's decision: NO_COLOR, CLICOLOR,
+/// terminal).
+fn colors_on() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
 }
 
 /// A command for a status line: the first line, marked when there are more.
