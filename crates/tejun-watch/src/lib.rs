@@ -11,6 +11,9 @@
 //! * [`ban`]: firewall backends (nftables, iptables, a command template, none);
 //! * [`ledger`]: which bans are in force, folded from the journal;
 //! * [`webhook`]: Slack-compatible posts on their own thread;
+//! * [`incident`]: open/attach incidents and post escalation reminders
+//!   through `tejun-incident`;
+//! * [`config`]: `watch.yaml`, every error at `file:line:col`;
 //! * [`state`]: offsets and open windows, saved together after every batch;
 //! * [`watcher`]: the loop that ties them together.
 //!

@@ -42,12 +42,14 @@ impl Offender {
     }
 }
 
-/// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` seen through a dual-stack socket.
+/// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` seen through a dual-stack
+/// socket (detect's normalisation, so scan and watch agree).
 pub fn normalize(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
+    tejun_detect::normalize_ip(ip)
 }
 
-/// The network an address is counted and banned as.
+/// The network an address is counted and banned as. Unlike detect's
+/// `aggregate_ipv6` this keeps the prefix length: the ban needs it.
 pub fn aggregate(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
     match normalize(ip) {
         IpAddr::V4(v4) => IpNet::V4(Ipv4Net::from(v4)),
