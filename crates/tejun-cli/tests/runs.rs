@@ -230,8 +230,6 @@ fn stdout(cmd: &mut Command) -> String {
 }
 
 /// Holds the live run's lock, as its process would.
-// std's flock (1.89) is what the engine uses too; see history.rs on MSRV.
-#[allow(clippy::incompatible_msrv)]
 fn hold_lock(fixture: &Fixture, id: &str) -> File {
     let file = File::options()
         .write(true)
@@ -690,7 +688,6 @@ fn a_refused_run_is_listed_with_its_reason() {
 /// `tejun runs | head -1`: when the reader goes away, tejun stops quietly
 /// instead of panicking on the broken pipe.
 #[test]
-#[allow(clippy::incompatible_msrv)] // std::io::pipe is 1.87; see history.rs on MSRV.
 fn a_closed_stdout_is_not_a_panic() {
     let fixture = fixture();
     for args in [

@@ -503,10 +503,6 @@ fn step_view<'s>(
 
 /// Whether a live process holds the run's lock. A missing lock file or
 /// folder means nobody can be holding it.
-// std's flock wrapper is 1.89; the workspace already needs 1.88+ (let
-// chains), and the toolchain here is 1.95. The workspace rust-version
-// should say 1.89.
-#[allow(clippy::incompatible_msrv)]
 fn lock_is_held(run_dir: &Path) -> bool {
     let Ok(file) = File::open(run_dir.join(events::LOCK_FILE)) else {
         return false;

@@ -40,9 +40,6 @@ pub struct Prepared {
     lock: File,
 }
 
-// std's file locks are stable since 1.89; the workspace's let-chains
-// already need 1.88, so the declared 1.85 is out of date.
-#[allow(clippy::incompatible_msrv)]
 pub fn prepare(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError> {
     let no_such = || {
         EngineError::Refused(Refusal::NoSuchRun {

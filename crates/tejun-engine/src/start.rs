@@ -248,7 +248,6 @@ fn reserve_run_dir(runs_dir: &Path) -> Result<(String, PathBuf), EngineError> {
 /// Takes the run's exclusive lock, held (with the returned file) for as
 /// long as this process works on the run. Views tell a running run from an
 /// interrupted one by trying to take it.
-#[allow(clippy::incompatible_msrv)] // see resume::prepare
 pub(crate) fn lock_run_dir(run_dir: &Path) -> Result<File, EngineError> {
     let path = run_dir.join(events::LOCK_FILE);
     let file = File::options()
