@@ -5,6 +5,7 @@
 mod cmd;
 mod context;
 mod progress;
+mod style;
 
 use std::process::ExitCode;
 

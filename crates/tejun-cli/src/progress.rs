@@ -18,7 +18,7 @@ use tejun_engine::events::{Outcome, StepStatus};
 use tejun_engine::operator::{ConfirmRequest, DestructiveChallenge, EnvChallenge, UnknownStep};
 use tejun_engine::{Answer, Operator, RunEvent, UnknownChoice};
 use tejun_locale::Lang;
-use tejun_runbook::model::Verdict;
+use tejun_runbook::model::{Safety, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -278,14 +278,11 @@ fn new_spinner() -> ProgressBar {
     bar
 }
 
+/// The step's safety label, coloured; `safety` is the journaled string.
 pub fn safety_label(safety: &str, lang: Lang) -> String {
-    let (text, color) = match safety {
-        "read-only" => (lang.pick("[Read-only]", "[読み取り]"), AnsiColor::Green),
-        "changes" => (lang.pick("[Changes]", "[状態変更]"), AnsiColor::Yellow),
-        _ => (lang.pick("[Destructive]", "[破壊的]"), AnsiColor::Red),
-    };
-    let style = color.on_default();
-    format!("{style}{text}{style:#}")
+    let safety = Safety::parse(safety).unwrap_or(Safety::Destructive);
+    let style = crate::style::safety(safety);
+    format!("{style}{}{style:#}", safety.label(lang))
 }
 
 fn verdict_text(answer: &str, lang: Lang) -> String {
@@ -294,19 +291,6 @@ fn verdict_text(answer: &str, lang: Lang) -> String {
         "abnormal" => lang.pick("abnormal (異常)", "異常").to_string(),
         "pending" => lang.pick("pending (保留)", "保留").to_string(),
         other => other.to_string(),
-    }
-}
-
-pub fn env_color(name: &str) -> AnsiColor {
-    match name {
-        "red" => AnsiColor::Red,
-        "yellow" => AnsiColor::Yellow,
-        "green" => AnsiColor::Green,
-        "blue" => AnsiColor::Blue,
-        "magenta" => AnsiColor::Magenta,
-        "cyan" => AnsiColor::Cyan,
-        "gray" => AnsiColor::BrightBlack,
-        _ => AnsiColor::White,
     }
 }
 
@@ -411,7 +395,7 @@ impl Operator for Progress {
     fn type_env_name(&self, challenge: &EnvChallenge<'_>) -> Option<String> {
         let style = Style::new()
             .bold()
-            .bg_color(Some(env_color(challenge.color).into()))
+            .bg_color(Some(crate::style::env_color(challenge.color).into()))
             .fg_color(Some(AnsiColor::Black.into()));
         let banner = format!(
             "{style}  ██ {} ██ {}  {style:#}{}",

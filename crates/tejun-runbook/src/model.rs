@@ -203,6 +203,25 @@ impl Safety {
             Safety::Destructive => "destructive",
         }
     }
+
+    /// Reads the label back from [`Safety::as_str`] (as journaled).
+    pub fn parse(label: &str) -> Option<Safety> {
+        match label {
+            "read-only" => Some(Safety::ReadOnly),
+            "changes" => Some(Safety::Changes),
+            "destructive" => Some(Safety::Destructive),
+            _ => None,
+        }
+    }
+
+    /// The book's operation label, as shown beside every step.
+    pub fn label(self, lang: tejun_locale::Lang) -> &'static str {
+        match self {
+            Safety::ReadOnly => lang.pick("[read-only]", "[読み取り専用]"),
+            Safety::Changes => lang.pick("[changes]", "[状態変更]"),
+            Safety::Destructive => lang.pick("[destructive]", "[破壊的]"),
+        }
+    }
 }
 
 /// What a failing step does to its phase.

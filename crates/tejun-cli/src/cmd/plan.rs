@@ -10,11 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anstyle::{AnsiColor, Style};
+use anstyle::Style;
 use serde::Serialize;
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::duration::format_duration;
-use tejun_runbook::model::{PhaseName, Runbook, Safety, StepKind};
+use tejun_runbook::model::{PhaseName, Runbook, StepKind};
 use tejun_runbook::plan::{FailureOutcome, PlannedStep, RunContext, plan, redact, resolve_vars};
 use tejun_runbook::{Environment, Inventory, check_against_inventory, parse_runbook};
 
@@ -171,34 +171,8 @@ fn runbook_dir(file: &Path) -> String {
         .to_string()
 }
 
-fn safety_label(safety: Safety, lang: Lang) -> &'static str {
-    match safety {
-        Safety::ReadOnly => lang.pick("[read-only]", "[読み取り専用]"),
-        Safety::Changes => lang.pick("[changes]", "[状態変更]"),
-        Safety::Destructive => lang.pick("[destructive]", "[破壊的]"),
-    }
-}
-
-fn safety_style(safety: Safety) -> Style {
-    match safety {
-        Safety::ReadOnly => AnsiColor::Green.on_default(),
-        Safety::Changes => AnsiColor::Yellow.on_default().bold(),
-        Safety::Destructive => AnsiColor::Red.on_default().bold(),
-    }
-}
-
 fn env_style(color: &str) -> Style {
-    let color = match color {
-        "red" => AnsiColor::Red,
-        "yellow" => AnsiColor::Yellow,
-        "green" => AnsiColor::Green,
-        "blue" => AnsiColor::Blue,
-        "magenta" => AnsiColor::Magenta,
-        "cyan" => AnsiColor::Cyan,
-        "gray" => AnsiColor::BrightBlack,
-        _ => AnsiColor::White,
-    };
-    color.on_default().bold()
+    crate::style::env_color(color).on_default().bold()
 }
 
 fn phase_title(phase: PhaseName, lang: Lang) -> &'static str {
@@ -258,7 +232,7 @@ fn print_text(
 
 fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
     let s = &step.step;
-    let style = safety_style(s.safety);
+    let style = crate::style::safety(s.safety);
     let dim = Style::new().dimmed();
     let name = s
         .name
@@ -279,7 +253,7 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
         step.ordinal,
         s.id,
         s.kind.name(),
-        safety_label(s.safety, lang),
+        s.safety.label(lang),
     );
     if let Some(command) = &step.display_command {
         // Continuation lines of a multi-line command stay under the `$`.
