@@ -17,7 +17,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "TEJUN_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Inventory file (default: tejun.yaml in this directory or a parent).
-    #[arg(long, short = 'i', global = true, env = "TEJUN_INVENTORY", value_name = "PATH")]
+    #[arg(
+        long,
+        short = 'i',
+        global = true,
+        env = "TEJUN_INVENTORY",
+        value_name = "PATH"
+    )]
     pub inventory: Option<PathBuf>,
 }
 
@@ -91,6 +97,10 @@ impl Context {
 
     /// Prints an error in the operator's language to stderr.
     pub fn error(&self, en: &str, ja: &str) {
-        anstream::eprintln!("{}: {}", self.lang.pick("error", "エラー"), self.lang.pick(en, ja));
+        anstream::eprintln!(
+            "{}: {}",
+            self.lang.pick("error", "エラー"),
+            self.lang.pick(en, ja)
+        );
     }
 }

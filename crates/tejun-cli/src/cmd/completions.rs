@@ -6,7 +6,9 @@ use clap_complete::Shell;
 use crate::context::Exit;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  tejun completions bash > /etc/bash_completion.d/tejun\n  tejun completions zsh > ~/.zfunc/_tejun")]
+#[command(
+    after_help = "Examples:\n  tejun completions bash > /etc/bash_completion.d/tejun\n  tejun completions zsh > ~/.zfunc/_tejun"
+)]
 pub struct Args {
     /// bash, zsh, fish, elvish or powershell.
     shell: Shell,
