@@ -864,3 +864,20 @@ fn builtin_rules_and_ipv6_offenders_banned_as_their_slash_64() {
     let streams = journal.streams("ban/").unwrap();
     assert_eq!(streams, ["ban/2001:db8:1:2::/64"]);
 }
+
+#[test]
+fn polling_alone_follows_too() {
+    let setup = Setup::sshd(1, 600, "inotify: false");
+    let log = setup.path("auth.log");
+    let mut watch = setup.watch();
+    assert_eq!(watch.seen[0]["inotify"], false);
+    append(&log, &fail("203.0.113.200"));
+    watch.wait_for("a detection by polling", is("triggered", "203.0.113.200"));
+    fs::rename(&log, setup.path("auth.log.1")).unwrap();
+    append(&log, &fail("203.0.113.201"));
+    watch.wait_for(
+        "after rotation, by polling",
+        is("triggered", "203.0.113.201"),
+    );
+    watch.stop();
+}

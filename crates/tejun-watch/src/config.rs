@@ -34,6 +34,8 @@ struct Raw {
     poll_interval_ms: Option<Spanned<u64>>,
     #[serde(default)]
     reminder_check_s: Option<Spanned<u64>>,
+    #[serde(default = "yes")]
+    inotify: bool,
     #[serde(default)]
     ban: RawBan,
     #[serde(default)]
@@ -115,6 +117,10 @@ pub struct IncidentAction {
     pub title: Option<String>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_severity() -> String {
     "P2".into()
 }
@@ -152,6 +158,8 @@ pub struct Config {
     pub poll_interval_ms: u64,
     /// How often incident escalation reminders are checked.
     pub reminder_check_s: u64,
+    /// `false` follows by polling alone (file systems without inotify).
+    pub inotify: bool,
     pub ban: BanConfig,
     pub webhooks: Vec<Webhook>,
     pub sources: Vec<Source>,
@@ -469,6 +477,7 @@ fn build(raw: Raw, cx: &Ctx<'_>, path: &Path) -> Result<Config, ConfigError> {
         start_at: raw.start_at,
         poll_interval_ms,
         reminder_check_s,
+        inotify: raw.inotify,
         ban,
         webhooks,
         sources,

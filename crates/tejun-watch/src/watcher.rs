@@ -246,11 +246,17 @@ impl<'r> Watcher<'r> {
     /// Runs until `stop` is set.
     pub fn run(mut self) -> Result<(), WatchError> {
         let (tx, rx) = channel::<()>();
-        let mut inotify =
+        // Keeps the channel open without inotify, so the wait below is a
+        // wait and not a busy loop.
+        let _keep_open = tx.clone();
+        let mut inotify = if self.config.inotify {
             notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
                 let _ = tx.send(());
             })
-            .ok();
+            .ok()
+        } else {
+            None
+        };
         let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
         let dirs: BTreeSet<PathBuf> = self
             .sources

@@ -11,6 +11,14 @@ use tejun_watch::Ledger;
 use super::runs::{Cell, Table, open_existing_journal, print_json};
 use crate::context::{Context, Exit};
 
+/// `println!` that stops quietly when stdout is closed (`tejun bans | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  tejun bans\n  TZ=Asia/Tokyo tejun bans\n  tejun bans --json | jq -r '.[].offender'\n\nBans are made by `tejun watch` and lifted at expiry or with `tejun unban ADDRESS`."
@@ -26,7 +34,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(Some(journal)) => journal,
         Ok(None) if args.json => return print_json(&Vec::<tejun_watch::Ban>::new()),
         Ok(None) => {
-            println!(
+            say!(
                 "{}",
                 ctx.lang.pick("no active bans", "有効な遮断はありません")
             );
@@ -49,7 +57,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return print_json(&active);
     }
     if active.is_empty() {
-        println!(
+        say!(
             "{}",
             ctx.lang.pick("no active bans", "有効な遮断はありません")
         );

@@ -18,6 +18,14 @@ use tejun_watch::{Config, Ledger, Offender};
 use super::runs::open_existing_journal;
 use crate::context::{Context, Exit};
 
+/// `println!` that stops quietly when stdout is closed (`tejun bans | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  tejun unban 192.0.2.7\n  tejun unban 2001:db8:1:2::/64\n  tejun unban 192.0.2.7 --config /etc/tejun/watch.yaml\n\nThe firewall is the one the ban was made with (nftables table `tejun` by default);\n--config reads the table name or the `command` backend's templates from watch.yaml."
@@ -121,12 +129,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return Exit::Failed;
     }
     if args.json {
-        println!(
+        say!(
             "{}",
             json!({"offender": key, "removed": true, "backend": backend.name()})
         );
     } else {
-        println!(
+        say!(
             "{}",
             ctx.lang.pick(
                 &format!("unbanned {key}"),
