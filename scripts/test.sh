@@ -13,7 +13,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # nftables and network namespaces for bans, procps/iproute2 for evidence
 # collection, tzdata for operator time zones (Asia/Tokyo), ripgrep as the
 # benchmark floor.
-packages=(fail2ban nftables iproute2 procps ripgrep util-linux tzdata)
+packages=(fail2ban nftables iptables iproute2 procps ripgrep util-linux tzdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
