@@ -11,8 +11,11 @@ for tool in fail2ban-regex rg /usr/bin/time python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y fail2ban ripgrep time python3" >&2; exit 2; }
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -p tejun-cli >&2
-TEJUN="$CARGO_TARGET_DIR/release/tejun"
+# TEJUN=/path/to/tejun skips the build (e.g. to bench an existing binary).
+if [ -z "${TEJUN:-}" ]; then
+  cargo build --release -p tejun-cli >&2
+  TEJUN="$CARGO_TARGET_DIR/release/tejun"
+fi
 [ -s "$WORK/auth.log" ] || python3 bench/detect/gen_logs.py "$WORK" "$LINES"
 SSHD=/etc/fail2ban/filter.d/sshd.conf
 

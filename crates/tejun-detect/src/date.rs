@@ -284,7 +284,10 @@ impl DateTemplate {
         } else {
             regex_body
         };
-        let regex = match regex::Regex::new(&full) {
+        let regex = match regex::RegexBuilder::new(&full)
+            .dfa_size_limit(256 << 10)
+            .build()
+        {
             Ok(re) => DateRegex::Linear(re),
             Err(_) => DateRegex::Backtracking(
                 fancy_regex::RegexBuilder::new(&full)

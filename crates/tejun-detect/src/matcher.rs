@@ -52,11 +52,16 @@ pub struct LineStats {
     pub match_errors: usize,
 }
 
-/// Bound on remembered connection ids per rule (fail2ban keeps 100).
-const MLFID_CACHE_MAX: usize = 10_000;
+/// Bound on remembered connection ids per rule and thread (fail2ban keeps
+/// 100 for 5 minutes).
+const MLFID_CACHE_MAX: usize = 1_000;
+const MLFID_MAX_AGE_SECS: i64 = 300;
 
 #[derive(Debug, Clone, Default)]
 struct Fail {
+    /// Date of the line that created the cache entry (entries expire after
+    /// five minutes of log time, as in fail2ban).
+    since: Option<Timestamp>,
     groups: HashMap<&'static str, String>,
     users: Vec<String>,
     pending: bool,
@@ -266,6 +271,8 @@ fn feed_rule(
         }
         let mlfid = fail.groups.get("mlfid").cloned();
         if let Some(id) = &mlfid {
+            expire(&mut state.mlfid, id, time);
+            fail.since = time;
             fail = merge_failure(&mut state.mlfid, id, fail);
             if fail.has("nofail") {
                 return;
@@ -355,6 +362,18 @@ fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usi
     if first < buffer.len() {
         let last = last.min(buffer.len() - 1);
         buffer.drain(first..=last);
+    }
+}
+
+/// Forgets a connection id last seen more than five minutes (log time)
+/// before `now`.
+fn expire(cache: &mut HashMap<String, Fail>, mlfid: &str, now: Option<Timestamp>) {
+    let stale = match (cache.get(mlfid).and_then(|f| f.since), now) {
+        (Some(since), Some(now)) => now.as_second() - since.as_second() > MLFID_MAX_AGE_SECS,
+        _ => false,
+    };
+    if stale {
+        cache.remove(mlfid);
     }
 }
 

@@ -80,7 +80,7 @@ impl Prefilter {
         }
         let set = regex::RegexSetBuilder::new(&sources)
             .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
+            .dfa_size_limit(2 << 20)
             .build()
             .ok()?;
         Some(Prefilter { set, slots })
@@ -152,7 +152,11 @@ impl Pattern {
             translated.rust
         };
         if translated.backtracking.is_empty() {
-            match regex::RegexBuilder::new(&rust).size_limit(64 << 20).build() {
+            match regex::RegexBuilder::new(&rust)
+                .size_limit(64 << 20)
+                .dfa_size_limit(512 << 10)
+                .build()
+            {
                 Ok(re) => return Ok(Pattern::linear(python, re)),
                 Err(err) => {
                     return Err(PatternError {

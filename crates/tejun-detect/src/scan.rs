@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -31,8 +32,8 @@ use crate::model::EngineReport;
 pub const MAX_LINE: usize = 1 << 20;
 /// Sample lines kept per rule for the report.
 const SAMPLES: usize = 5;
-/// Users remembered per offender.
-const USERS_PER_OFFENDER: usize = 10;
+/// Users remembered per offender (the first ones seen).
+const USERS_PER_OFFENDER: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -110,41 +111,64 @@ impl ScanReport {
     }
 }
 
-/// Per-offender counters: kept small (a Vec, not a set) because a large
-/// file can have hundreds of thousands of distinct offenders.
-#[derive(Debug, Default)]
+/// Per-offender counters, 40 bytes and allocation-free: a large file can
+/// have hundreds of thousands of distinct offenders. Times are Unix seconds
+/// (`i64::MIN`/`MAX` = none yet), users are indices into the range's
+/// [`Partial::user_names`] (`u32::MAX` = empty slot).
+#[derive(Debug)]
 struct Agg {
     count: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    users: Vec<Box<str>>,
+    first: i64,
+    last: i64,
+    users: [u32; USERS_PER_OFFENDER],
+}
+
+impl Default for Agg {
+    fn default() -> Agg {
+        Agg {
+            count: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+            users: [u32::MAX; USERS_PER_OFFENDER],
+        }
+    }
 }
 
 impl Agg {
-    fn add(&mut self, time: Option<Timestamp>, user: Option<&str>) {
+    fn add(&mut self, time: Option<Timestamp>, user: Option<u32>) {
         self.count += 1;
         if let Some(t) = time {
-            self.first = Some(self.first.map_or(t, |f| f.min(t)));
-            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+            self.first = self.first.min(t.as_second());
+            self.last = self.last.max(t.as_second());
         }
-        if let Some(u) = user
-            && self.users.len() < USERS_PER_OFFENDER
-            && !self.users.iter().any(|x| &**x == u)
-        {
-            self.users.push(u.into());
+        if let Some(u) = user {
+            self.add_user(u);
         }
     }
-    fn merge(&mut self, other: Agg) {
-        self.count += other.count;
-        for t in [other.first, other.last].into_iter().flatten() {
-            self.first = Some(self.first.map_or(t, |f| f.min(t)));
-            self.last = Some(self.last.map_or(t, |l| l.max(t)));
-        }
-        for u in other.users {
-            if self.users.len() < USERS_PER_OFFENDER && !self.users.contains(&u) {
-                self.users.push(u);
+    fn add_user(&mut self, user: u32) {
+        for slot in &mut self.users {
+            if *slot == user {
+                return;
+            }
+            if *slot == u32::MAX {
+                *slot = user;
+                return;
             }
         }
+    }
+    /// Merges counters whose user indices were remapped by `map`.
+    fn merge(&mut self, other: Agg, map: &[u32]) {
+        self.count += other.count;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        for u in other.users.into_iter().filter(|u| *u != u32::MAX) {
+            self.add_user(map[u as usize]);
+        }
+    }
+    fn time(secs: i64) -> Option<Timestamp> {
+        (secs != i64::MAX && secs != i64::MIN)
+            .then(|| Timestamp::from_second(secs).ok())
+            .flatten()
     }
 }
 
@@ -152,6 +176,9 @@ impl Agg {
 #[derive(Debug, Default)]
 struct Partial {
     file: FileReport,
+    /// User names seen, indexed by [`Agg::users`].
+    user_names: Vec<Arc<str>>,
+    user_index: HashMap<Arc<str>, u32>,
     offenders: HashMap<(usize, Offender), Agg>,
     matches: Vec<u64>,
     samples: Vec<Vec<String>>,
@@ -165,7 +192,19 @@ impl Partial {
             ..Partial::default()
         }
     }
+    fn intern(&mut self, user: &str) -> u32 {
+        if let Some(i) = self.user_index.get(user) {
+            return *i;
+        }
+        let shared: Arc<str> = Arc::from(user);
+        let index = self.user_names.len() as u32;
+        self.user_names.push(shared.clone());
+        self.user_index.insert(shared, index);
+        index
+    }
+
     fn merge(&mut self, other: Partial) {
+        let map: Vec<u32> = other.user_names.iter().map(|u| self.intern(u)).collect();
         let f = &mut self.file;
         f.lines += other.file.lines;
         f.hits += other.file.hits;
@@ -175,7 +214,7 @@ impl Partial {
         f.binary_lines += other.file.binary_lines;
         f.out_of_range += other.file.out_of_range;
         for (k, v) in other.offenders {
-            self.offenders.entry(k).or_default().merge(v);
+            self.offenders.entry(k).or_default().merge(v, &map);
         }
         for (i, m) in other.matches.into_iter().enumerate() {
             self.matches[i] += m;
@@ -213,12 +252,18 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         })
         .collect();
     for ((rule, host), agg) in total.offenders {
+        let users = agg
+            .users
+            .iter()
+            .filter(|u| **u != u32::MAX)
+            .map(|u| total.user_names[*u as usize].to_string())
+            .collect();
         reports[rule].offenders.push(OffenderReport {
             host,
             count: agg.count,
-            first: agg.first,
-            last: agg.last,
-            users: agg.users.into_iter().map(String::from).collect(),
+            first: Agg::time(agg.first),
+            last: Agg::time(agg.last),
+            users,
         });
     }
     for r in &mut reports {
@@ -313,7 +358,11 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
             .map(|h| h.join().expect("scan thread does not panic"))
             .collect()
     });
-    let mut total = Partial::new(rules.rules.len());
+    // Merge into the first range's counters (no extra full copy).
+    let mut parts = parts.into_iter();
+    let mut total = parts
+        .next()
+        .unwrap_or_else(|| Partial::new(rules.rules.len()));
     for p in parts {
         if p.file.error.is_some() && total.file.error.is_none() {
             total.file.error = p.file.error.clone();
@@ -420,10 +469,11 @@ fn scan_reader<R: BufRead>(
             if part.samples[hit.rule].len() < SAMPLES {
                 part.samples[hit.rule].push(hit.line.clone());
             }
+            let user = hit.user.as_deref().map(|u| part.intern(u));
             part.offenders
                 .entry((hit.rule, hit.host))
                 .or_default()
-                .add(hit.time, hit.user.as_deref());
+                .add(hit.time, user);
         }
     }
     part
