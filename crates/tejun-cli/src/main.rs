@@ -4,6 +4,7 @@
 
 mod cmd;
 mod context;
+mod output;
 mod progress;
 mod style;
 

@@ -9,8 +9,9 @@ use serde::Serialize;
 use tejun_journal::{Journal, Tamper, TamperKind};
 use tejun_locale::Lang;
 
-use crate::cmd::runs::{open_existing_journal, outln, print_json};
+use crate::cmd::runs::open_existing_journal;
 use crate::context::{Context, Exit};
+use crate::output::{outln, print_json};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {

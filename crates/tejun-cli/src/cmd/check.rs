@@ -16,6 +16,7 @@ use tejun_runbook::{
 };
 
 use crate::context::{Context, Exit};
+use crate::output::{outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -142,10 +143,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             inventory: inv_name,
             errors: JsonDiagnostic::list(&diags, ctx.lang),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        print_json(&report);
     } else if valid {
         print_valid(&source, runbook.as_ref(), inv_name.as_deref(), ctx);
     } else {
@@ -202,7 +200,7 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
         .map(|rb| rb.environments.join(", "))
         .unwrap_or_default();
     let green = anstyle::AnsiColor::Green.on_default().bold();
-    anstream::println!(
+    outln!(
         "{green}{}{green:#} {}: {}",
         lang.pick("ok", "OK"),
         source.name,
@@ -212,14 +210,14 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
         )
     );
     match inventory {
-        Some(inv) => anstream::println!(
+        Some(inv) => outln!(
             "{}",
             lang.pick(
                 &format!("environments and paths checked against {inv}"),
                 &format!("環境とパスを {inv} と照合しました"),
             )
         ),
-        None => anstream::println!(
+        None => outln!(
             "{}",
             lang.pick(
                 "note: no inventory (tejun.yaml) found; environments were not checked",

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use tejun_incident::Incidents;
 use tejun_incident::collect::{self, Catalog, Request};
 
-use super::incident::outln;
 use super::incident::{actor, fail, host, open_journal};
 use crate::context::{Context, Exit};
+use crate::output::{outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -135,11 +135,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             "bundle": report.bundle.path, "sha256": report.bundle.sha256, "incident": req.incident,
             "files": report.bundle.files, "commands": outcomes,
         });
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-        return Exit::Ok;
+        return print_json(&value);
     }
     for o in &report.outcomes {
         let reason = match lang {
@@ -205,10 +201,7 @@ fn list(catalog: &Catalog, layers: &[String], json: bool, ctx: &Context) -> Exit
                 })
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        print_json(&value);
     } else {
         for e in entries {
             outln!(

@@ -20,6 +20,7 @@ use tejun_runbook::{Environment, Inventory, check_against_inventory, parse_runbo
 
 use super::check::{InventoryLoad, JsonDiagnostic, load_inventory, print_diagnostics, read_source};
 use crate::context::{Context, Exit};
+use crate::output::{self, outln};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -203,7 +204,7 @@ fn print_text(
         ""
     };
     let total = plan.main.len() + plan.rollback.len();
-    anstream::println!(
+    outln!(
         "{bold}{}{bold:#} {}  {}: {env_color}{}{protected}{env_color:#}  ({})",
         lang.pick("Plan:", "計画:"),
         plan.runbook_name,
@@ -215,18 +216,18 @@ fn print_text(
         ),
     );
     if let Some(description) = &runbook.description {
-        anstream::println!("{}", description.trim());
+        outln!("{}", description.trim());
     }
     let mut current = None;
     for step in plan.main.iter().chain(&plan.rollback) {
         if current != Some(step.phase) {
             current = Some(step.phase);
-            anstream::println!("\n{bold}== {} =={bold:#}", phase_title(step.phase, lang));
+            outln!("\n{bold}== {} =={bold:#}", phase_title(step.phase, lang));
         }
         print_step(step, lang, hide);
     }
     if plan.main.is_empty() && plan.rollback.is_empty() {
-        anstream::println!("{}", lang.pick("(no steps)", "(ステップなし)"));
+        outln!("{}", lang.pick("(no steps)", "(ステップなし)"));
     }
 }
 
@@ -248,7 +249,7 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
             format_duration(s.timeout)
         ),
     };
-    anstream::println!(
+    outln!(
         "{:>3}. {}  {}  {style}{}{style:#}{timeout}{name}",
         step.ordinal,
         s.id,
@@ -257,23 +258,23 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
     );
     if let Some(command) = &step.display_command {
         // Continuation lines of a multi-line command stay under the `$`.
-        anstream::println!("     $ {}", command.trim_end().replace('\n', "\n       "));
+        outln!("     $ {}", command.trim_end().replace('\n', "\n       "));
     }
     if let Some(prompt) = &step.prompt {
-        anstream::println!(
+        outln!(
             "     ? {}",
             hide(prompt).trim_end().replace('\n', "\n       ")
         );
     }
     if let StepKind::Restore(r) = &s.kind {
-        anstream::println!("     {} {}", lang.pick("from backup", "復元元"), r.from);
+        outln!("     {} {}", lang.pick("from backup", "復元元"), r.from);
     }
     if !step.paths.is_empty() {
         let paths: Vec<String> = step.paths.iter().map(|p| hide(p)).collect();
-        anstream::println!("     {} {}", lang.pick("paths:", "パス:"), paths.join(", "));
+        outln!("     {} {}", lang.pick("paths:", "パス:"), paths.join(", "));
     }
     let outcome = FailureOutcome::of(step.phase, s);
-    anstream::println!(
+    outln!(
         "     {dim}{} {}{dim:#}",
         lang.pick("on failure:", "失敗時:"),
         outcome.localize(lang)
@@ -337,10 +338,7 @@ fn print_json(plan: &tejun_runbook::plan::Plan, env: &Environment, hide: &dyn Fn
         protected: env.protected,
         steps,
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json).unwrap_or_default()
-    );
+    output::print_json(&json);
 }
 
 fn outcome_code(outcome: FailureOutcome) -> &'static str {
@@ -355,8 +353,5 @@ fn outcome_code(outcome: FailureOutcome) -> &'static str {
 
 fn print_json_errors(errors: &[JsonDiagnostic]) {
     let json = serde_json::json!({ "valid": false, "errors": errors });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json).unwrap_or_default()
-    );
+    output::print_json(&json);
 }

@@ -8,9 +8,9 @@ use tejun_incident::Incidents;
 use tejun_incident::events::PostmortemImported;
 use tejun_incident::report::{Options, Postmortem, html, markdown, skeleton};
 
-use super::incident::out;
 use super::incident::{actor, fail, open_journal, settings};
 use crate::context::{Context, Exit};
+use crate::output::out;
 
 #[derive(clap::Args, Debug)]
 #[command(

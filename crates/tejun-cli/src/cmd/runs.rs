@@ -4,26 +4,18 @@
 //! `tejun_engine::history`. Times are shown in the operator's zone (`TZ`);
 //! `--json` prints the same summaries with UTC times for scripts.
 //!
-//! The table helpers here are shared with `tejun show`: both print columns
-//! that must line up although Japanese labels are two cells wide.
+//! The run-state colours, durations and read-only journal opening here are
+//! shared with `tejun show`; tables and stdout go through `crate::output`.
 
 use anstyle::{AnsiColor, Style};
 use tejun_engine::history::{self, RunState, RunSummary};
 use tejun_journal::Journal;
-use unicode_width::UnicodeWidthStr;
 
 use crate::context::{Context, Exit};
-
-/// `println!` through anstream (colour only on a terminal, NO_COLOR
-/// respected) that stops quietly when stdout is closed, as in
-/// `tejun runs | head -3`, instead of panicking on the broken pipe.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(anstream::stdout(), $($arg)*);
-    }};
-}
-pub(crate) use outln;
+use crate::output::outln;
+// Re-exported for `tejun bans`, which imported them from here before they
+// moved to `crate::output`.
+pub(crate) use crate::output::{Cell, Table, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -118,20 +110,6 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
     Exit::Ok
 }
 
-pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Exit {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => {
-            outln!("{text}");
-            Exit::Ok
-        }
-        // Plain data: cannot fail, but never panic over it.
-        Err(err) => {
-            eprintln!("error: {err}");
-            Exit::Failed
-        }
-    }
-}
-
 /// Opens the journal for reading, without creating it: a read-only command
 /// must not leave a database behind where none was. `Ok(None)` when there is
 /// no journal yet.
@@ -172,91 +150,6 @@ pub(crate) fn format_duration(ms: u64) -> String {
         60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
         _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
-}
-
-/// One table cell: its text and how to colour it.
-pub(crate) struct Cell {
-    text: String,
-    style: Style,
-}
-
-impl Cell {
-    pub(crate) fn plain(text: impl Into<String>) -> Cell {
-        Cell {
-            text: text.into(),
-            style: Style::new(),
-        }
-    }
-
-    pub(crate) fn styled(text: impl Into<String>, style: Style) -> Cell {
-        Cell {
-            text: text.into(),
-            style,
-        }
-    }
-}
-
-/// Left-aligned columns sized by display width (CJK is two cells), two
-/// spaces apart; the last column is not padded. Colour goes through
-/// anstream, so NO_COLOR and pipes get plain text.
-pub(crate) struct Table {
-    rows: Vec<Vec<Cell>>,
-}
-
-impl Table {
-    pub(crate) fn new(header: Vec<Cell>) -> Table {
-        let header = header
-            .into_iter()
-            .map(|cell| Cell {
-                style: cell.style.bold(),
-                ..cell
-            })
-            .collect();
-        Table { rows: vec![header] }
-    }
-
-    pub(crate) fn headless() -> Table {
-        Table { rows: Vec::new() }
-    }
-
-    pub(crate) fn row(&mut self, cells: Vec<Cell>) {
-        self.rows.push(cells);
-    }
-
-    pub(crate) fn print(&self) {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..columns)
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .filter_map(|row| row.get(c))
-                    .map(|cell| single_line(&cell.text).width())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        for row in &self.rows {
-            let mut line = String::new();
-            for (c, cell) in row.iter().enumerate() {
-                let text = single_line(&cell.text);
-                line.push_str(&format!(
-                    "{}{}{}",
-                    cell.style.render(),
-                    text,
-                    cell.style.render_reset()
-                ));
-                if c + 1 < row.len() {
-                    line.push_str(&" ".repeat(widths[c].saturating_sub(text.width()) + 2));
-                }
-            }
-            outln!("{}", line.trim_end());
-        }
-    }
-}
-
-/// Newlines and tabs in recorded text would break the table's lines.
-pub(crate) fn single_line(text: &str) -> String {
-    text.replace(['\n', '\r', '\t'], " ")
 }
 
 #[cfg(test)]

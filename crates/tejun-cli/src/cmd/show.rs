@@ -9,10 +9,9 @@ use tejun_engine::events::{Outcome, RunStarted};
 use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepState};
 use tejun_locale::{Lang, format_clock};
 
-use crate::cmd::runs::{
-    Cell, Table, format_duration, open_existing_journal, outln, print_json, state_style,
-};
+use crate::cmd::runs::{format_duration, open_existing_journal, state_style};
 use crate::context::{Context, Exit};
+use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
