@@ -20,13 +20,12 @@ use tejun_runbook::plan::{BUILTINS, RunContext, plan, resolve_vars};
 use crate::error::EngineError;
 use crate::events::{self, RunEnded, RunRefused, RunResumed, RunStarted};
 use crate::operator::{RunEvent, UnknownChoice, UnknownStep};
-use crate::recorder::Recorder;
+use crate::orphan;
 use crate::refusal::Refusal;
 use crate::replay::Replay;
 use crate::runid::is_run_id;
 use crate::runner::Runner;
 use crate::start::{Engine, Guard, Report, command_env, sha256_hex};
-use crate::{identity, orphan};
 
 /// An interrupted run, loaded and locked: ready to be resumed once the CLI
 /// has parsed its runbook from `source`.
@@ -151,19 +150,8 @@ pub fn resume(
         lock: _lock,
         ..
     } = prepared;
-    let actor = identity::operator();
-    let refs = started
-        .incident
-        .iter()
-        .map(|i| format!("incident/{i}"))
-        .collect();
-    let recorder = Recorder::new(
-        engine.journal,
-        engine.operator,
-        events::stream(&run_id),
-        refs,
-        actor.clone(),
-    );
+    let recorder = engine.recorder(&run_id, started.incident.as_deref());
+    let actor = recorder.actor.clone();
     let refuse = |refusal: Refusal| -> Result<Report, EngineError> {
         recorder.record(RunEvent::RunRefused(RunRefused {
             runbook: started.path.clone(),

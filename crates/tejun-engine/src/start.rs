@@ -35,6 +35,24 @@ pub struct Engine<'a> {
     pub abort: AbortSignal,
 }
 
+impl<'a> Engine<'a> {
+    /// Where one run's events go, as the operator running this process.
+    /// Every event of a run started for an incident refers to it, so the
+    /// incident's timeline finds the run whether it was started or resumed.
+    pub(crate) fn recorder(&self, run_id: &str, incident: Option<&str>) -> Recorder<'a> {
+        Recorder::new(
+            self.journal,
+            self.operator,
+            events::stream(run_id),
+            incident
+                .map(|i| format!("incident/{i}"))
+                .into_iter()
+                .collect(),
+            identity::operator(),
+        )
+    }
+}
+
 pub struct RunRequest<'a> {
     /// The runbook file (made absolute for the journal).
     pub runbook_path: &'a Path,
@@ -63,19 +81,7 @@ pub struct Report {
 
 pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, EngineError> {
     let (run_id, run_dir) = reserve_run_dir(&request.runs_dir)?;
-    let actor = identity::operator();
-    let refs: Vec<String> = request
-        .incident
-        .iter()
-        .map(|i| format!("incident/{i}"))
-        .collect();
-    let recorder = Recorder::new(
-        engine.journal,
-        engine.operator,
-        events::stream(&run_id),
-        refs,
-        actor.clone(),
-    );
+    let recorder = engine.recorder(&run_id, request.incident.as_deref());
     let runbook_path = std::path::absolute(request.runbook_path)
         .unwrap_or_else(|_| request.runbook_path.to_path_buf());
     let context = RunContext {
@@ -117,7 +123,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         recorder.record(RunEvent::RunRefused(RunRefused {
             runbook: runbook_path.display().to_string(),
             env: request.env.to_string(),
-            operator: actor,
+            operator: recorder.actor.clone(),
             reason: refusal.to_string(),
         }))?;
         return Err(EngineError::Refused(refusal));

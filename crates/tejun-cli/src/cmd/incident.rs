@@ -12,26 +12,7 @@ use tejun_journal::Journal;
 use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
-
-/// `println!` that does not panic when stdout is closed early
-/// (`tejun incident list | head`): the reader left, so there is no one to
-/// tell.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(anstream::stdout(), $($arg)*);
-    }};
-}
-
-/// `print!` counterpart of [`outln!`].
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(anstream::stdout(), $($arg)*);
-    }};
-}
-
-pub(crate) use {out, outln};
+use crate::output::{outln, print_json};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -226,10 +207,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 })
                 .collect();
             if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&incidents).unwrap_or_default()
-                );
+                print_json(&incidents);
             } else {
                 print_list(&incidents, ctx);
             }
@@ -241,10 +219,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let rows = timeline::rows(&entries, lang);
             if json {
                 let value = serde_json::json!({ "incident": incident, "timeline": rows });
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
+                print_json(&value);
             } else {
                 print_show(&incident, &rows, ctx);
             }
@@ -487,20 +462,7 @@ pub(crate) fn settings(ctx: &Context) -> Result<tejun_incident::IncidentSettings
     let Some(path) = ctx.inventory_path() else {
         return Ok(tejun_incident::IncidentSettings::default());
     };
-    let source = std::fs::read_to_string(&path).map_err(|e| {
-        ctx.error(
-            &format!("cannot read inventory {}: {e}", path.display()),
-            &format!("インベントリ {} を読めません: {e}", path.display()),
-        );
-        Exit::BadInput
-    })?;
-    match tejun_runbook::parse_inventory(&source, &path.display().to_string()) {
-        Ok(inventory) => Ok(inventory.incidents),
-        Err(diagnostics) => {
-            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
-            Err(Exit::BadInput)
-        }
-    }
+    super::run::read_inventory(ctx, &path).map(|inventory| inventory.incidents)
 }
 
 /// `user@host`, as written into every event.

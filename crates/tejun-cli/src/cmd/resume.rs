@@ -3,10 +3,12 @@
 
 use tejun_engine::history::{self, HistoryError};
 use tejun_engine::resume::{ResumeRequest, prepare, resume};
-use tejun_engine::{AbortSignal, Engine, LocalTarget, UnknownChoice};
-use tejun_locale::Localize;
+use tejun_engine::{Engine, LocalTarget, UnknownChoice};
 
-use super::run::{finish, is_interactive, load_inventory, mode, open_journal, parse_var};
+use super::run::{
+    abort_on_signals, engine_error, finish, is_interactive, load_inventory, mode, open_journal,
+    parse_runbook, parse_var,
+};
 use crate::context::{Context, Exit};
 use crate::progress::Progress;
 
@@ -69,39 +71,19 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let prepared = match prepare(&journal, &run_id) {
         Ok(prepared) => prepared,
-        Err(e) => {
-            ctx.error(
-                &e.localize(tejun_locale::Lang::En),
-                &e.localize(tejun_locale::Lang::Ja),
-            );
-            return if e.is_bad_input() {
-                Exit::BadInput
-            } else {
-                Exit::Failed
-            };
-        }
+        Err(e) => return engine_error(&e, ctx),
     };
     let file = prepared.started.path.clone();
-    let runbook = match tejun_runbook::runbook::parse_runbook(&prepared.source, &file) {
-        Ok(runbook) => runbook,
-        Err(diagnostics) => {
-            anstream::eprint!("{}", diagnostics.render(&prepared.source, ctx.lang, true));
-            return Exit::BadInput;
-        }
+    let Some(runbook) = parse_runbook(&prepared.source, &file, ctx) else {
+        return Exit::BadInput;
     };
     let inventory = match load_inventory(ctx, std::path::Path::new(&file)) {
         Ok(inventory) => inventory,
         Err(exit) => return exit,
     };
-    let abort = match AbortSignal::from_signals() {
+    let abort = match abort_on_signals(ctx) {
         Ok(abort) => abort,
-        Err(e) => {
-            ctx.error(
-                &format!("cannot handle signals: {e}"),
-                &format!("シグナルを処理できません: {e}"),
-            );
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let progress = Progress::new(mode(args.json), ctx.lang);
     let engine = Engine {

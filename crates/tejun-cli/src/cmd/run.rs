@@ -1,6 +1,6 @@
 //! `tejun run FILE --env ENV`: guard, execute, journal, show the outcome.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use tejun_engine::events::Outcome;
@@ -10,6 +10,7 @@ use tejun_runbook::model::Runbook;
 use tejun_runbook::{Inventory, parse_inventory};
 
 use crate::context::{Context, Exit};
+use crate::output::outln;
 use crate::progress::{Mode, Progress, outcome_line};
 
 #[derive(clap::Args, Debug)]
@@ -72,15 +73,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             Ok(incident) => incident,
             Err(exit) => return exit,
         };
-    let abort = match AbortSignal::from_signals() {
+    let abort = match abort_on_signals(ctx) {
         Ok(abort) => abort,
-        Err(e) => {
-            ctx.error(
-                &format!("cannot handle signals: {e}"),
-                &format!("シグナルを処理できません: {e}"),
-            );
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let interactive = is_interactive(args.yes);
     let progress = Progress::new(mode(args.json), ctx.lang);
@@ -127,13 +122,12 @@ pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: b
         Ok(report) => match report.finish {
             Finish::Ended(outcome) => {
                 if !json {
-                    let line = format!(
+                    outln!(
                         "{}  ({} {})",
                         outcome_line(outcome, ctx.lang),
                         ctx.lang.pick("run", "実行"),
                         report.run_id
                     );
-                    let _ = writeln!(anstream::stdout(), "{line}");
                 }
                 if outcome == Outcome::Succeeded {
                     Exit::Ok
@@ -143,19 +137,34 @@ pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: b
             }
             Finish::Paused { .. } => Exit::Failed,
         },
-        Err(e) => {
-            let (en, ja) = (
-                e.localize(tejun_locale::Lang::En),
-                e.localize(tejun_locale::Lang::Ja),
-            );
-            ctx.error(&en, &ja);
-            if e.is_bad_input() {
-                Exit::BadInput
-            } else {
-                Exit::Failed
-            }
-        }
+        Err(e) => engine_error(&e, ctx),
     }
+}
+
+/// Prints an engine error in the operator's language: bad input (a refusal,
+/// an unknown run) exits 2, anything else 1.
+pub(crate) fn engine_error(e: &EngineError, ctx: &Context) -> Exit {
+    ctx.error(
+        &e.localize(tejun_locale::Lang::En),
+        &e.localize(tejun_locale::Lang::Ja),
+    );
+    if e.is_bad_input() {
+        Exit::BadInput
+    } else {
+        Exit::Failed
+    }
+}
+
+/// Ctrl-C and SIGTERM stop the run between steps (and the running command)
+/// instead of killing tejun mid-write.
+pub(crate) fn abort_on_signals(ctx: &Context) -> Result<AbortSignal, Exit> {
+    AbortSignal::from_signals().map_err(|e| {
+        ctx.error(
+            &format!("cannot handle signals: {e}"),
+            &format!("シグナルを処理できません: {e}"),
+        );
+        Exit::Failed
+    })
 }
 
 /// Reads and validates a runbook; prints every diagnostic on failure.
@@ -170,13 +179,17 @@ pub(crate) fn load_runbook(path: &Path, ctx: &Context) -> Option<(String, Runboo
             return None;
         }
     };
-    match tejun_runbook::runbook::parse_runbook(&source, &path.display().to_string()) {
-        Ok(runbook) => Some((source, runbook)),
-        Err(diagnostics) => {
-            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
-            None
-        }
-    }
+    let runbook = parse_runbook(&source, &path.display().to_string(), ctx)?;
+    Some((source, runbook))
+}
+
+/// Parses runbook text read from `name`; prints every diagnostic on failure.
+pub(crate) fn parse_runbook(source: &str, name: &str, ctx: &Context) -> Option<Runbook> {
+    tejun_runbook::runbook::parse_runbook(source, name)
+        .map_err(|diagnostics| {
+            anstream::eprint!("{}", diagnostics.render(source, ctx.lang, true));
+        })
+        .ok()
 }
 
 /// The inventory if one is found: `--inventory`, else `tejun.yaml` in the
@@ -193,19 +206,23 @@ pub(crate) fn load_inventory(ctx: &Context, runbook: &Path) -> Result<Option<Inv
     let Some(path) = ctx.inventory_path().or_else(beside_runbook) else {
         return Ok(None);
     };
-    let source = std::fs::read_to_string(&path).map_err(|e| {
+    read_inventory(ctx, &path).map(Some)
+}
+
+/// Reads and parses the inventory at `path`; an unreadable or invalid one
+/// is bad input, with every diagnostic printed.
+pub(crate) fn read_inventory(ctx: &Context, path: &Path) -> Result<Inventory, Exit> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
         ctx.error(
             &format!("cannot read inventory {}: {e}", path.display()),
             &format!("インベントリ {} を読めません: {e}", path.display()),
         );
         Exit::BadInput
     })?;
-    parse_inventory(&source, &path.display().to_string())
-        .map(Some)
-        .map_err(|diagnostics| {
-            anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
-            Exit::BadInput
-        })
+    parse_inventory(&source, &path.display().to_string()).map_err(|diagnostics| {
+        anstream::eprint!("{}", diagnostics.render(&source, ctx.lang, true));
+        Exit::BadInput
+    })
 }
 
 pub(crate) fn open_journal(ctx: &Context) -> Option<(tejun_journal::Journal, PathBuf)> {
