@@ -7,30 +7,12 @@
 use std::path::Path;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn tejun(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("tejun").unwrap();
-    cmd.current_dir(dir)
-        .env("TEJUN_DB", dir.join("journal.db"))
-        .env("TZ", "Asia/Tokyo")
-        .env("LANG", "C")
-        .env("USER", "sato")
-        .env_remove("TEJUN_INVENTORY");
-    cmd
-}
+mod common;
 
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{stdout, tejun_in};
 
 fn sha256sum(path: &Path) -> String {
     let out = Process::new("sha256sum")
@@ -74,7 +56,7 @@ fn a_bundle_with_hashes_attached_to_the_incident() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("mine.yaml"), CATALOG).unwrap();
-    let id = stdout(tejun(d).args([
+    let id = stdout(tejun_in(d).args([
         "incident",
         "open",
         "--title",
@@ -84,7 +66,7 @@ fn a_bundle_with_hashes_attached_to_the_incident() {
     ]));
     let id = id.trim();
     let started = std::time::Instant::now();
-    let out: Value = serde_json::from_str(&stdout(tejun(d).args([
+    let out: Value = serde_json::from_str(&stdout(tejun_in(d).args([
         "collect",
         "--catalog",
         "mine.yaml",
@@ -166,8 +148,10 @@ fn a_bundle_with_hashes_attached_to_the_incident() {
     );
 
     // The journal event is on the incident's timeline with the same hashes.
-    let shown: Value =
-        serde_json::from_str(&stdout(tejun(d).args(["incident", "show", id, "--json"]))).unwrap();
+    let shown: Value = serde_json::from_str(&stdout(
+        tejun_in(d).args(["incident", "show", id, "--json"]),
+    ))
+    .unwrap();
     let evidence = &shown["incident"]["evidence"][0];
     assert_eq!(evidence["bundle_sha256"], out["sha256"]);
     assert_eq!(
@@ -196,7 +180,7 @@ fn a_catalogue_entry_that_is_not_read_only_stops_everything() {
         "run: [ls, /tejun/not/here]\n    safety: changes-state",
     );
     std::fs::write(d.join("bad.yaml"), bad).unwrap();
-    tejun(d)
+    tejun_in(d)
         .args(["collect", "--catalog", "bad.yaml", "--out", "ev"])
         .assert()
         .code(2)
@@ -205,7 +189,7 @@ fn a_catalogue_entry_that_is_not_read_only_stops_everything() {
         );
     let sneaky = CATALOG.replace("run: [ls, /tejun/not/here]", "run: [rm, -rf, /tmp/tejun-x]");
     std::fs::write(d.join("sneaky.yaml"), sneaky).unwrap();
-    tejun(d)
+    tejun_in(d)
         .args([
             "--lang",
             "ja",
@@ -219,16 +203,16 @@ fn a_catalogue_entry_that_is_not_read_only_stops_everything() {
         .code(2)
         .stderr(predicate::str::contains("拒否").and(predicate::str::contains("rm")));
     assert!(!d.join("ev").exists(), "nothing ran, no bundle");
-    tejun(d)
+    tejun_in(d)
         .args(["collect", "--layers", "kernel"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unknown layer"));
-    tejun(d)
+    tejun_in(d)
         .args(["collect", "--incident", "NOPE"])
         .assert()
         .code(2);
-    tejun(d)
+    tejun_in(d)
         .args(["collect", "--timeout", "soon"])
         .assert()
         .code(2);
@@ -238,7 +222,7 @@ fn a_catalogue_entry_that_is_not_read_only_stops_everything() {
 fn the_catalogue_lists_every_layer_of_the_book() {
     let dir = tempfile::tempdir().unwrap();
     let list: Value = serde_json::from_str(&stdout(
-        tejun(dir.path()).args(["collect", "--list", "--json"]),
+        tejun_in(dir.path()).args(["collect", "--list", "--json"]),
     ))
     .unwrap();
     let layers: Vec<&str> = list

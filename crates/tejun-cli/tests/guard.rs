@@ -2,13 +2,13 @@
 //! step runs (proved by marker files that must not appear), exits 2, says
 //! why, and is journaled as `run.refused`.
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 use tejun_journal::{Journal, Query};
-use tempfile::TempDir;
+
+mod common;
+
+use common::{Lab, repo_root};
 
 const INVENTORY: &str = "\
 environments:
@@ -24,59 +24,25 @@ environments:
     paths: ['**/production-*.conf']
 ";
 
-struct Lab {
-    dir: TempDir,
+/// A lab with the inventory above.
+fn lab() -> Lab {
+    Lab::with_inventory(INVENTORY)
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let lab = Lab::bare();
-        lab.write("tejun.yaml", INVENTORY);
-        lab
-    }
+/// What only the guard tests ask of a lab.
+trait GuardLab {
+    fn marker_exists(&self) -> bool;
+    fn refusals(&self) -> Vec<serde_json::Value>;
+    fn book(&self, envs: &str, extra_step_keys: &str);
+}
 
-    /// No inventory anywhere.
-    fn bare() -> Lab {
-        Lab {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn tejun(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env_remove("TEJUN_CRASH_AT")
-            .env("LANG", "C");
-        cmd
-    }
-
+impl GuardLab for Lab {
     fn marker_exists(&self) -> bool {
         self.path("marker").exists()
     }
 
     fn refusals(&self) -> Vec<serde_json::Value> {
-        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
-        journal
-            .query(&Query {
-                kind_prefix: Some("run.refused"),
-                ..Query::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|e| e.payload)
-            .collect()
+        self.events("run.refused")
     }
 
     /// A runbook for `envs` whose one step creates `marker`.
@@ -92,13 +58,12 @@ impl Lab {
 }
 
 fn repo_file(relative: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::read_to_string(root.join(relative)).unwrap()
+    std::fs::read_to_string(repo_root().join(relative)).unwrap()
 }
 
 #[test]
 fn a_runbook_is_refused_in_an_environment_it_was_not_written_for() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("dev", "");
     lab.tejun()
         .args(["run", "book.yaml", "--env", "staging", "--yes"])
@@ -115,7 +80,7 @@ fn a_runbook_is_refused_in_an_environment_it_was_not_written_for() {
 
 #[test]
 fn an_environment_the_inventory_does_not_define_is_refused() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("[dev, qa]", "");
     lab.tejun()
         .args(["run", "book.yaml", "--env", "qa", "--yes"])
@@ -139,7 +104,7 @@ fn no_inventory_means_no_run_and_says_how_to_create_one() {
 
 #[test]
 fn the_wrong_file_example_is_refused_before_any_step() {
-    let lab = Lab::new();
+    let lab = lab();
     let conf_dir = lab.path("nginx");
     std::fs::create_dir(&conf_dir).unwrap();
     let production = "upstream app {\n    server 10.0.0.1:8080;\n}\n";
@@ -190,7 +155,7 @@ fn the_wrong_file_example_is_refused_before_any_step() {
 
 #[test]
 fn a_backup_of_a_file_pinned_elsewhere_is_refused() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.write("production-site.conf", "x");
     lab.book(
         "staging",
@@ -206,7 +171,7 @@ fn a_backup_of_a_file_pinned_elsewhere_is_refused() {
 
 #[test]
 fn a_protected_environment_needs_its_name_typed() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("production", "");
     lab.tejun()
         .args(["run", "book.yaml", "--env", "production", "--yes"])
@@ -244,7 +209,7 @@ fn a_protected_environment_needs_its_name_typed() {
 
 #[test]
 fn a_destructive_step_in_a_protected_environment_needs_its_own_confirmation() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("production", "    safety: destructive\n");
     lab.tejun()
         .args([
@@ -278,7 +243,7 @@ fn a_destructive_step_in_a_protected_environment_needs_its_own_confirmation() {
 
 #[test]
 fn refusals_are_in_japanese_with_lang_ja() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("dev", "");
     lab.tejun()
         .args([
@@ -297,7 +262,7 @@ fn refusals_are_in_japanese_with_lang_ja() {
 
 #[test]
 fn a_host_the_inventory_lists_under_another_environment_is_refused() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.write(
         "book.yaml",
         &format!(

@@ -5,6 +5,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+mod common;
+
 struct Env {
     dir: tempfile::TempDir,
 }
@@ -21,14 +23,8 @@ impl Env {
     }
 
     fn tejun(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env("TEJUN_DB", self.dir.path().join("journal.db"))
-            .env("TZ", "Asia/Tokyo")
-            .env("LANG", "C")
-            .env("USER", "sato")
-            .env_remove("TEJUN_INVENTORY")
-            .env("NO_COLOR", "1");
+        let mut cmd = common::tejun_in(self.dir.path());
+        cmd.env("NO_COLOR", "1");
         cmd
     }
 

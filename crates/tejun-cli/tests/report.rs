@@ -3,32 +3,14 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn tejun(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("tejun").unwrap();
-    cmd.current_dir(dir)
-        .env("TEJUN_DB", dir.join("journal.db"))
-        .env("TZ", "Asia/Tokyo")
-        .env("LANG", "C")
-        .env("USER", "sato")
-        .env_remove("TEJUN_INVENTORY");
-    cmd
-}
+mod common;
 
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{stdout, tejun_in};
 
 fn incident(d: &Path) -> String {
-    let id = stdout(tejun(d).args([
+    let id = stdout(tejun_in(d).args([
         "incident",
         "open",
         "--title",
@@ -41,8 +23,8 @@ fn incident(d: &Path) -> String {
         "-10m",
     ]));
     let id = id.trim().to_string();
-    stdout(tejun(d).args(["incident", "status", &id, "mitigated", "--at", "-6m"]));
-    stdout(tejun(d).args(["incident", "status", &id, "resolved", "--at", "-2m"]));
+    stdout(tejun_in(d).args(["incident", "status", &id, "mitigated", "--at", "-6m"]));
+    stdout(tejun_in(d).args(["incident", "status", &id, "resolved", "--at", "-2m"]));
     id
 }
 
@@ -51,7 +33,7 @@ fn report_in_both_languages_and_html() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let id = incident(d);
-    let ja = stdout(tejun(d).args(["report", &id, "--lang", "ja", "--slo", "99.9"]));
+    let ja = stdout(tejun_in(d).args(["report", &id, "--lang", "ja", "--slo", "99.9"]));
     for heading in [
         "## 1. 事例概要",
         "| 時刻 | イベント | 対応者 | アクション/観察 |",
@@ -72,14 +54,14 @@ fn report_in_both_languages_and_html() {
         ja.contains("| エラーバジェット消費 | 13.9% (6分00秒 / 43分12秒"),
         "{ja}"
     );
-    let en = stdout(tejun(d).args(["report", &id, "--lang", "en"]));
+    let en = stdout(tejun_in(d).args(["report", &id, "--lang", "en"]));
     assert!(
         en.contains("## 1. Summary") && en.contains("| Impact | TODO |"),
         "{en}"
     );
     let out = d.join("pm.html");
     stdout(
-        tejun(d)
+        tejun_in(d)
             .args(["report", &id, "--lang", "en", "--format", "html", "--out"])
             .arg(&out),
     );
@@ -90,12 +72,12 @@ fn report_in_both_languages_and_html() {
             && html.contains("<h2>1. Summary</h2>"),
         "{html}"
     );
-    tejun(d)
+    tejun_in(d)
         .args(["report", &id, "--slo", "100"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--slo"));
-    tejun(d).args(["report", "NOPE"]).assert().code(2);
+    tejun_in(d).args(["report", "NOPE"]).assert().code(2);
 }
 
 #[test]
@@ -103,13 +85,13 @@ fn skeleton_edit_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let id = incident(d);
-    let skeleton = stdout(tejun(d).args(["report", &id, "--skeleton", "--lang", "ja"]));
+    let skeleton = stdout(tejun_in(d).args(["report", &id, "--skeleton", "--lang", "ja"]));
     let edited = skeleton
         .replace("### technical — 技術的\n\n- TODO", "### technical — 技術的\n\n- upstream server that did not exist yet\n  - why: edited production-site.conf instead of staging\n  - why: both files look alike")
         .replace("## lessons — 学んだ教訓\n\n- TODO", "## lessons — 学んだ教訓\n\n- nginx -t checks syntax, not intent")
         .replace("<!-- - [short|mid|long] owner: 実施内容 -->\n- TODO", "- [short] web team: colour prompts per environment\n- [mid] SRE: staging test before reload");
     std::fs::write(d.join("pm.md"), &edited).unwrap();
-    let report = stdout(tejun(d).args(["report", &id, "--from", "pm.md", "--lang", "ja"]));
+    let report = stdout(tejun_in(d).args(["report", &id, "--from", "pm.md", "--lang", "ja"]));
     assert!(report.contains("- upstream server that did not exist yet\n  1. なぜ? edited production-site.conf instead of staging\n  2. なぜ? both files look alike"), "{report}");
     assert!(
         report.contains("| 短期 | colour prompts per environment | web team |"),
@@ -124,7 +106,7 @@ fn skeleton_edit_and_read_back() {
         "{report}"
     );
     // Reading the same file again changes nothing.
-    tejun(d)
+    tejun_in(d)
         .args(["report", &id, "--from", "pm.md"])
         .assert()
         .success()
@@ -135,12 +117,12 @@ fn skeleton_edit_and_read_back() {
         edited.replace("- [mid] SRE:", "- [someday] SRE:"),
     )
     .unwrap();
-    tejun(d)
+    tejun_in(d)
         .args(["report", &id, "--from", "bad.md"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("bad.md:").and(predicate::str::contains("someday")));
-    let again = stdout(tejun(d).args(["report", &id, "--lang", "ja"]));
+    let again = stdout(tejun_in(d).args(["report", &id, "--lang", "ja"]));
     assert!(
         again.contains("| 中期 | staging test before reload | SRE |"),
         "previous import kept: {again}"
@@ -153,7 +135,7 @@ fn a_skeleton_is_not_read_into_another_incident() {
     let d = dir.path();
     let first = incident(d);
     let second = incident(d);
-    let skeleton = stdout(tejun(d).args(["report", &first, "--skeleton"]));
+    let skeleton = stdout(tejun_in(d).args(["report", &first, "--skeleton"]));
     std::fs::write(
         d.join("pm.md"),
         skeleton.replace(
@@ -162,12 +144,12 @@ fn a_skeleton_is_not_read_into_another_incident() {
         ),
     )
     .unwrap();
-    tejun(d)
+    tejun_in(d)
         .args(["report", &second, "--from", "pm.md"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!("skeleton of {first}")));
-    let report = stdout(tejun(d).args(["report", &second, "--lang", "en"]));
+    let report = stdout(tejun_in(d).args(["report", &second, "--lang", "en"]));
     assert!(
         report.contains("## 8. Lessons learned\n\n- TODO"),
         "{report}"
@@ -179,7 +161,7 @@ fn blaming_words_get_a_nudge_but_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let id = incident(d);
-    stdout(tejun(d).args([
+    stdout(tejun_in(d).args([
         "incident",
         "cause",
         &id,
@@ -187,7 +169,7 @@ fn blaming_words_get_a_nudge_but_are_kept() {
         "technical",
         "careless edit of the production config",
     ]));
-    let out = tejun(d)
+    let out = tejun_in(d)
         .args(["report", &id, "--lang", "en"])
         .output()
         .unwrap();

@@ -4,56 +4,20 @@
 //! before the next step. Each step appends a line to a marker file; the
 //! markers prove that finished steps run exactly once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use tempfile::TempDir;
+mod common;
 
-const INVENTORY: &str = "environments:\n  dev:\n    color: green\n";
+use common::Lab;
 
-struct Lab {
-    dir: TempDir,
+/// What only the crash tests ask of a lab.
+trait CrashLab {
+    fn run_until_crash(&self, crash: &str) -> String;
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let lab = Lab {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        lab.write("tejun.yaml", INVENTORY);
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn tejun(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env_remove("TEJUN_CRASH_AT")
-            .env("LANG", "C");
-        cmd
-    }
-
-    fn markers(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("markers"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
+impl CrashLab for Lab {
     /// Runs `book.yaml` with `--json`, expecting it to be killed at `crash`;
     /// returns the run id from the `run.started` line.
     fn run_until_crash(&self, crash: &str) -> String {

@@ -4,75 +4,21 @@
 //! reported as rollback-failed; Ctrl-C aborts and rolls back.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::str::contains;
-use tejun_journal::{Journal, Query};
-use tempfile::TempDir;
 
-struct Lab {
-    dir: TempDir,
+mod common;
+
+use common::Lab;
+
+/// What only the rollback tests ask of a lab.
+trait RollbackLab {
+    fn outcome(&self) -> String;
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let lab = Lab {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        lab.write("tejun.yaml", "environments:\n  dev:\n    color: green\n");
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn tejun(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env_remove("TEJUN_CRASH_AT")
-            .env("LANG", "C");
-        cmd
-    }
-
-    fn run(&self) -> assert_cmd::assert::Assert {
-        self.tejun()
-            .args(["run", "book.yaml", "--env", "dev", "--yes"])
-            .assert()
-    }
-
-    fn markers(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("markers"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
-        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
-        journal
-            .query(&Query {
-                kind_prefix: Some(kind),
-                ..Query::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|e| e.payload)
-            .collect()
-    }
-
+impl RollbackLab for Lab {
     fn outcome(&self) -> String {
         let ended = self.events("run.ended");
         assert_eq!(ended.len(), 1);

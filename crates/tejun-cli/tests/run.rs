@@ -2,38 +2,30 @@
 //! stderr patterns), timeouts that kill the whole process group, retries,
 //! and the three output faces (plain lines, JSON lines, exit codes).
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tejun_journal::{Journal, Query};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
-use tejun_journal::{Journal, Query};
-use tempfile::TempDir;
 
-struct Lab {
-    dir: TempDir,
+mod common;
+
+use common::{Lab, repo_root};
+
+/// A lab whose commands are killed after a minute: these tests start
+/// commands that could hang (timeouts, retries).
+fn lab() -> Lab {
+    Lab::new().with_timeout(Duration::from_secs(60))
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let lab = Lab {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        lab.write("tejun.yaml", "environments:\n  dev:\n    color: green\n");
-        lab
-    }
+/// What only these tests ask of a lab.
+trait RunLab {
+    fn book(&self, steps: &str);
+    fn finished(&self) -> Vec<serde_json::Value>;
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
+impl RunLab for Lab {
     fn book(&self, steps: &str) {
         self.write(
             "book.yaml",
@@ -41,40 +33,14 @@ impl Lab {
         );
     }
 
-    fn tejun(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env_remove("TEJUN_CRASH_AT")
-            .env("LANG", "C")
-            .timeout(Duration::from_secs(60));
-        cmd
-    }
-
-    fn run(&self) -> assert_cmd::assert::Assert {
-        self.tejun()
-            .args(["run", "book.yaml", "--env", "dev", "--yes"])
-            .assert()
-    }
-
     fn finished(&self) -> Vec<serde_json::Value> {
-        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
-        journal
-            .query(&Query {
-                kind_prefix: Some("step.finished"),
-                ..Query::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|e| e.payload)
-            .collect()
+        self.events("step.finished")
     }
 }
 
 #[test]
 fn a_timeout_kills_the_command_and_everything_it_started() {
-    let lab = Lab::new();
+    let lab = lab();
     let pid_file = lab.path("bg.pid");
     lab.book(&format!(
         "  - id: hangs\n    run: sleep 60 & echo $! > {}; wait\n    timeout: 500ms\n",
@@ -110,7 +76,7 @@ fn a_timeout_kills_the_command_and_everything_it_started() {
 
 #[test]
 fn retries_run_the_command_again_after_the_delay() {
-    let lab = Lab::new();
+    let lab = lab();
     let attempts = lab.path("attempts");
     let a = attempts.display();
     lab.book(&format!(
@@ -141,7 +107,7 @@ fn retries_run_the_command_again_after_the_delay() {
 
 #[test]
 fn retries_run_out_and_the_step_fails() {
-    let lab = Lab::new();
+    let lab = lab();
     let attempts = lab.path("attempts");
     lab.book(&format!(
         "  - id: broken\n    run: echo x >> {}; exit 7\n    retries: 2\n    retry_delay: 10ms\n",
@@ -158,7 +124,7 @@ fn retries_run_out_and_the_step_fails() {
 
 #[test]
 fn expected_exit_codes_and_output_patterns() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book(
         "  - id: grep-miss\n    check: grep -q nothing /dev/null\n    expect:\n      exit: [1]\n  - id: version\n    run: echo nginx/1.24.0; echo syntax-is-ok >&2\n    expect:\n      stdout: 'nginx/1\\.\\d+'\n      stderr: 'syntax-is-ok'\n",
     );
@@ -174,7 +140,7 @@ fn expected_exit_codes_and_output_patterns() {
 
 #[test]
 fn json_lines_are_the_journaled_events_in_order() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("  - id: one\n    run: echo hello\n  - id: two\n    check: 'true'\n");
     let opened = lab
         .tejun()
@@ -253,7 +219,7 @@ fn json_lines_are_the_journaled_events_in_order() {
 
 #[test]
 fn plain_output_when_not_a_terminal() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("  - id: one\n    run: echo hello\n  - id: two\n    run: 'true'\n");
     lab.run().code(0).stdout(
         contains("[1/2] execute one")
@@ -264,7 +230,7 @@ fn plain_output_when_not_a_terminal() {
 
 #[test]
 fn japanese_output() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("  - id: one\n    run: exit 1\n");
     lab.tejun()
         .args(["--lang", "ja", "run", "book.yaml", "--env", "dev", "--yes"])
@@ -275,7 +241,7 @@ fn japanese_output() {
 
 #[test]
 fn the_start_of_a_step_is_journaled_before_its_command_runs() {
-    let lab = Lab::new();
+    let lab = lab();
     let db = lab.path(".tejun/journal.db");
     // The step itself looks into the journal (with sqlite-free means: the
     // WAL or database file must already mention its own id).
@@ -286,7 +252,7 @@ fn the_start_of_a_step_is_journaled_before_its_command_runs() {
 
 #[test]
 fn bad_var_syntax_and_unknown_vars_are_bad_input() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.book("  - id: one\n    run: 'true'\n");
     lab.tejun()
         .args(["run", "book.yaml", "--env", "dev", "--var", "novalue"])
@@ -304,14 +270,10 @@ fn bad_var_syntax_and_unknown_vars_are_bad_input() {
         .stderr(contains("missing.yaml"));
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Runs an example from a lab holding a copy of examples/ (inventory
 /// included), so its journal stays in the lab.
 fn example(name: &str, env: &str, extra: &[&str]) -> (Lab, assert_cmd::assert::Assert) {
-    let lab = Lab::new();
+    let lab = lab();
     for file in ["tejun.yaml", name] {
         std::fs::copy(repo_root().join("examples").join(file), lab.path(file)).unwrap();
     }
@@ -359,7 +321,7 @@ fn the_quickstart_example_rolls_back_when_its_check_fails() {
 
 #[test]
 fn the_nginx_example_changes_the_upstream_and_rolls_back_a_bad_weight() {
-    let lab = Lab::new();
+    let lab = lab();
     let conf = lab.write(
         "staging-site.conf",
         "upstream app {\n    server 10.0.0.10:8080;\n    server 10.0.0.11:8080;\n}\n",

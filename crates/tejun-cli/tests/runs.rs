@@ -15,6 +15,10 @@ use tejun_engine::events::{
 };
 use tejun_journal::{Journal, NewEvent};
 
+mod common;
+
+use common::Lab;
+
 /// 2026-11-22 10:54:36 in Tokyo.
 const T0: &str = "2026-11-22T01:54:36Z";
 
@@ -484,30 +488,20 @@ fn show_refuses_unknown_and_ambiguous_ids() {
 /// interrupted and the step unknown.
 #[test]
 fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tejun.yaml"),
-        "environments:\n  dev:\n    color: green\n",
-    )
-    .unwrap();
+    let lab = Lab::new();
     // The step waits (at most 30 s) for the test to drop a file.
-    std::fs::write(
-        dir.path().join("book.yaml"),
+    lab.write(
+        "book.yaml",
         "name: slow\nenv: dev\nexecute:\n  - id: first\n    run: \"true\"\n  - id: wait-for-stop\n    run: \"for i in $(seq 300); do [ -e stop ] && exit 0; sleep 0.1; done\"\n",
-    )
-    .unwrap();
+    );
     let tejun = || {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env("LANG", "C")
-            .env("TZ", "Asia/Tokyo");
+        let mut cmd = lab.tejun();
+        cmd.env("TZ", "Asia/Tokyo");
         cmd
     };
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
         .args(["run", "book.yaml", "--env", "dev", "--yes"])
-        .current_dir(dir.path())
+        .current_dir(lab.dir.path())
         .env_remove("TEJUN_DB")
         .env_remove("TEJUN_INVENTORY")
         .env("LANG", "C")
@@ -560,7 +554,7 @@ fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
     );
     assert!(out.contains("JST"), "{out}");
     // Let the orphaned step command finish before its folder goes away.
-    std::fs::write(dir.path().join("stop"), "").unwrap();
+    lab.write("stop", "");
     std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
@@ -569,31 +563,15 @@ fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
 /// that succeeds is listed as succeeded with its confirmation's answer.
 #[test]
 fn real_runs_paused_and_succeeded() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tejun.yaml"),
-        "environments:\n  dev:\n    color: green\n",
-    )
-    .unwrap();
+    let lab = Lab::new();
     let book = |name: &str, auto: &str| {
         format!(
             "name: {name}\nenv: dev\nexecute:\n  - id: change\n    run: \"true\"\npost:\n  - id: looks-right\n    confirm: Does the dashboard look right?\n{auto}"
         )
     };
-    std::fs::write(dir.path().join("paused.yaml"), book("asks", "")).unwrap();
-    std::fs::write(
-        dir.path().join("auto.yaml"),
-        book("answers", "    auto: ok\n"),
-    )
-    .unwrap();
-    let tejun = || {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env("LANG", "C");
-        cmd
-    };
+    lab.write("paused.yaml", &book("asks", ""));
+    lab.write("auto.yaml", &book("answers", "    auto: ok\n"));
+    let tejun = || lab.tejun();
     let paused = tejun()
         .args(["run", "paused.yaml", "--env", "dev", "--yes"])
         .output()
@@ -639,25 +617,14 @@ fn real_runs_paused_and_succeeded() {
 /// where, and why it was refused), and `show` tells it.
 #[test]
 fn a_refused_run_is_listed_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tejun.yaml"),
+    let lab = Lab::with_inventory(
         "environments:\n  staging:\n    color: yellow\n  production:\n    color: red\n    protected: true\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("book.yaml"),
+    );
+    lab.write(
+        "book.yaml",
         "name: staging-only\nenv: staging\nexecute:\n  - id: change\n    run: \"true\"\n",
-    )
-    .unwrap();
-    let tejun = || {
-        let mut cmd = Command::cargo_bin("tejun").unwrap();
-        cmd.current_dir(dir.path())
-            .env_remove("TEJUN_DB")
-            .env_remove("TEJUN_INVENTORY")
-            .env("LANG", "C");
-        cmd
-    };
+    );
+    let tejun = || lab.tejun();
     let refused = tejun()
         .args([
             "run",

@@ -6,25 +6,20 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use tempfile::TempDir;
-
 const TOKEN: &str = "s3cr3t-Tok3n-9f8e71";
 const API_KEY: &str = "k3y-Env-77aa0c";
 
-fn lab() -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tejun.yaml"),
-        "environments:\n  dev:\n    color: green\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("book.yaml"),
+mod common;
+
+use common::Lab;
+
+fn lab() -> Lab {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
         "name: secrets\nenv: dev\nvars:\n  token:\n    required: true\n    secret: true\nsecret_env: [API_KEY]\nexecute:\n  - id: use-token\n    run: echo token={{token}}; echo key=$API_KEY >&2\n  - id: check-token\n    check: echo {{token}} $API_KEY; test {{token}} = wrong\n    expect:\n      stdout: \"never-matches\"\n",
-    )
-    .unwrap();
-    dir
+    );
+    lab
 }
 
 fn all_bytes(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -44,12 +39,9 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-fn run(dir: &TempDir, json: bool) -> (Vec<u8>, Vec<u8>) {
-    let mut cmd = Command::cargo_bin("tejun").unwrap();
-    cmd.current_dir(dir.path())
-        .env_remove("TEJUN_DB")
-        .env_remove("TEJUN_INVENTORY")
-        .env("API_KEY", API_KEY)
+fn run(lab: &Lab, json: bool) -> (Vec<u8>, Vec<u8>) {
+    let mut cmd = lab.tejun();
+    cmd.env("API_KEY", API_KEY)
         .args(["run", "book.yaml", "--env", "dev", "--yes", "--var"])
         .arg(format!("token={TOKEN}"));
     if json {
@@ -66,10 +58,10 @@ fn run(dir: &TempDir, json: bool) -> (Vec<u8>, Vec<u8>) {
 
 #[test]
 fn secrets_never_reach_the_journal_or_the_screen() {
-    let dir = lab();
+    let lab = lab();
     let mut printed = Vec::new();
     for json in [false, true] {
-        let (stdout, stderr) = run(&dir, json);
+        let (stdout, stderr) = run(&lab, json);
         printed.push(("stdout", stdout));
         printed.push(("stderr", stderr));
     }
@@ -88,7 +80,7 @@ fn secrets_never_reach_the_journal_or_the_screen() {
     assert!(json_out.contains("key=***"), "{json_out}");
 
     let mut files = Vec::new();
-    all_bytes(&dir.path().join(".tejun"), &mut files);
+    all_bytes(&lab.path(".tejun"), &mut files);
     assert!(files.iter().any(|(p, _)| p.ends_with("journal.db")));
     for (path, bytes) in &files {
         for secret in [TOKEN, API_KEY] {

@@ -1,0 +1,138 @@
+//! Helpers the CLI's integration tests share: a throw-away workspace with an
+//! inventory, the real `tejun` binary started in it with a predictable
+//! environment, and the journal read back. Kept in one place so that every
+//! test drives tejun the same way and a change to how it is started (a new
+//! environment variable to clear, say) is made once.
+//!
+//! Each test file uses only some of these, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use assert_cmd::assert::Assert;
+use tejun_journal::{Journal, Query};
+use tempfile::TempDir;
+
+/// One unprotected environment, enough for a runbook to run.
+pub const DEV_INVENTORY: &str = "environments:\n  dev:\n    color: green\n";
+
+/// A temporary directory to run tejun in. Its journal is the default one,
+/// `.tejun/journal.db` beside the files the test writes.
+pub struct Lab {
+    pub dir: TempDir,
+    timeout: Option<Duration>,
+}
+
+impl Lab {
+    /// A lab whose `tejun.yaml` defines only `dev`.
+    pub fn new() -> Lab {
+        Lab::with_inventory(DEV_INVENTORY)
+    }
+
+    pub fn with_inventory(inventory: &str) -> Lab {
+        let lab = Lab::bare();
+        lab.write("tejun.yaml", inventory);
+        lab
+    }
+
+    /// No inventory anywhere.
+    pub fn bare() -> Lab {
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+            timeout: None,
+        }
+    }
+
+    /// Every `tejun` this lab starts is killed after `limit`, so a hung
+    /// command fails the test instead of hanging it.
+    pub fn with_timeout(mut self, limit: Duration) -> Lab {
+        self.timeout = Some(limit);
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `tejun` in the lab, in English, ignoring the caller's journal,
+    /// inventory and crash-point settings.
+    pub fn tejun(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tejun").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C");
+        if let Some(limit) = self.timeout {
+            cmd.timeout(limit);
+        }
+        cmd
+    }
+
+    /// `tejun run book.yaml --env dev --yes`.
+    pub fn run(&self) -> Assert {
+        self.tejun()
+            .args(["run", "book.yaml", "--env", "dev", "--yes"])
+            .assert()
+    }
+
+    /// The lines steps appended to the `markers` file, in order.
+    pub fn markers(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("markers"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The payloads of the journaled events whose kind starts with `kind`.
+    pub fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        let journal = Journal::open(&self.path(".tejun/journal.db")).unwrap();
+        journal
+            .query(&Query {
+                kind_prefix: Some(kind),
+                ..Query::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect()
+    }
+}
+
+/// `tejun` in `dir` with its journal at `dir/journal.db`, Tokyo time, in
+/// English, as operator `sato`, with no inventory from the caller.
+pub fn tejun_in(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("tejun").unwrap();
+    cmd.current_dir(dir)
+        .env("TEJUN_DB", dir.join("journal.db"))
+        .env("TZ", "Asia/Tokyo")
+        .env("LANG", "C")
+        .env("USER", "sato")
+        .env_remove("TEJUN_INVENTORY");
+    cmd
+}
+
+/// Stdout of a command that must succeed; its stderr is shown if not.
+pub fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The repository root, for the examples and docs tests check.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
