@@ -2,6 +2,7 @@
 //! step runs (proved by marker files that must not appear), exits 2, says
 //! why, and is journaled as `run.refused`.
 
+use assert_cmd::assert::Assert;
 use predicates::prelude::*;
 use predicates::str::contains;
 use tejun_journal::{Journal, Query};
@@ -34,9 +35,18 @@ trait GuardLab {
     fn marker_exists(&self) -> bool;
     fn refusals(&self) -> Vec<serde_json::Value>;
     fn book(&self, envs: &str, extra_step_keys: &str);
+    fn run_in(&self, env: &str, extra: &[&str]) -> Assert;
 }
 
 impl GuardLab for Lab {
+    /// `tejun run book.yaml --env ENV --yes EXTRA...`.
+    fn run_in(&self, env: &str, extra: &[&str]) -> Assert {
+        self.tejun()
+            .args(["run", "book.yaml", "--env", env, "--yes"])
+            .args(extra)
+            .assert()
+    }
+
     fn marker_exists(&self) -> bool {
         self.path("marker").exists()
     }
@@ -65,13 +75,9 @@ fn repo_file(relative: &str) -> String {
 fn a_runbook_is_refused_in_an_environment_it_was_not_written_for() {
     let lab = lab();
     lab.book("dev", "");
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "staging", "--yes"])
-        .assert()
-        .code(2)
-        .stderr(
-            contains("refusing to run in environment `staging`").and(contains("written for dev")),
-        );
+    lab.run_in("staging", &[]).code(2).stderr(
+        contains("refusing to run in environment `staging`").and(contains("written for dev")),
+    );
     assert!(!lab.marker_exists());
     let refusals = lab.refusals();
     assert_eq!(refusals.len(), 1);
@@ -82,9 +88,7 @@ fn a_runbook_is_refused_in_an_environment_it_was_not_written_for() {
 fn an_environment_the_inventory_does_not_define_is_refused() {
     let lab = lab();
     lab.book("[dev, qa]", "");
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "qa", "--yes"])
-        .assert()
+    lab.run_in("qa", &[])
         .code(2)
         .stderr(contains("`qa` is not defined in the inventory"));
     assert!(!lab.marker_exists());
@@ -94,9 +98,7 @@ fn an_environment_the_inventory_does_not_define_is_refused() {
 fn no_inventory_means_no_run_and_says_how_to_create_one() {
     let lab = Lab::bare();
     lab.book("dev", "");
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "dev", "--yes"])
-        .assert()
+    lab.run_in("dev", &[])
         .code(2)
         .stderr(contains("no inventory").and(contains("examples/tejun.yaml")));
     assert!(!lab.marker_exists());
@@ -161,9 +163,7 @@ fn a_backup_of_a_file_pinned_elsewhere_is_refused() {
         "staging",
         "  - id: keep-copy\n    backup: production-site.conf\n",
     );
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "staging", "--yes"])
-        .assert()
+    lab.run_in("staging", &[])
         .code(2)
         .stderr(contains("keep-copy").and(contains("production")));
     assert!(!lab.marker_exists());
@@ -173,36 +173,14 @@ fn a_backup_of_a_file_pinned_elsewhere_is_refused() {
 fn a_protected_environment_needs_its_name_typed() {
     let lab = lab();
     lab.book("production", "");
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "production", "--yes"])
-        .assert()
+    lab.run_in("production", &[])
         .code(2)
         .stderr(contains("protected environment").and(contains("--confirm-env")));
     assert!(!lab.marker_exists());
-    lab.tejun()
-        .args([
-            "run",
-            "book.yaml",
-            "--env",
-            "production",
-            "--yes",
-            "--confirm-env",
-            "staging",
-        ])
-        .assert()
+    lab.run_in("production", &["--confirm-env", "staging"])
         .code(2);
     assert!(!lab.marker_exists());
-    lab.tejun()
-        .args([
-            "run",
-            "book.yaml",
-            "--env",
-            "production",
-            "--yes",
-            "--confirm-env",
-            "production",
-        ])
-        .assert()
+    lab.run_in("production", &["--confirm-env", "production"])
         .code(0);
     assert!(lab.marker_exists());
 }
@@ -211,33 +189,15 @@ fn a_protected_environment_needs_its_name_typed() {
 fn a_destructive_step_in_a_protected_environment_needs_its_own_confirmation() {
     let lab = lab();
     lab.book("production", "    safety: destructive\n");
-    lab.tejun()
-        .args([
-            "run",
-            "book.yaml",
-            "--env",
-            "production",
-            "--yes",
-            "--confirm-env",
-            "production",
-        ])
-        .assert()
+    lab.run_in("production", &["--confirm-env", "production"])
         .code(2)
         .stderr(contains("destructive step `touch-marker`"));
     assert!(!lab.marker_exists());
-    lab.tejun()
-        .args([
-            "run",
-            "book.yaml",
-            "--env",
-            "production",
-            "--yes",
-            "--confirm-env",
-            "production",
-            "--confirm-destructive",
-        ])
-        .assert()
-        .code(0);
+    lab.run_in(
+        "production",
+        &["--confirm-env", "production", "--confirm-destructive"],
+    )
+    .code(0);
     assert!(lab.marker_exists());
 }
 
@@ -270,14 +230,10 @@ fn a_host_the_inventory_lists_under_another_environment_is_refused() {
             lab.path("marker").display()
         ),
     );
-    lab.tejun()
-        .args(["run", "book.yaml", "--env", "staging", "--yes"])
-        .assert()
-        .code(2)
-        .stderr(
-            contains("step `remote`")
-                .and(contains("WEB-2"))
-                .and(contains("`production`")),
-        );
+    lab.run_in("staging", &[]).code(2).stderr(
+        contains("step `remote`")
+            .and(contains("WEB-2"))
+            .and(contains("`production`")),
+    );
     assert!(!lab.marker_exists());
 }

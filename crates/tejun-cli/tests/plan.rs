@@ -64,6 +64,13 @@ fn tejun(dir: &Path) -> Command {
     cmd
 }
 
+/// `tejun plan change.yaml --env staging` with its one required var set.
+fn plan_staging(dir: &Path) -> Command {
+    let mut cmd = tejun(dir);
+    cmd.args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"]);
+    cmd
+}
+
 #[test]
 fn prints_every_step_phase_by_phase() {
     let dir = setup();
@@ -188,14 +195,12 @@ fn refuses_an_environment_the_runbook_is_not_written_for() {
 fn refuses_without_inventory_or_when_it_lacks_the_env() {
     let dir = setup();
     std::fs::remove_file(dir.path().join("tejun.yaml")).unwrap();
-    tejun(dir.path())
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+    plan_staging(dir.path())
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no inventory found"));
     std::fs::write(dir.path().join("tejun.yaml"), "environments:\n  dev: {}\n").unwrap();
-    tejun(dir.path())
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+    plan_staging(dir.path())
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -215,8 +220,7 @@ fn refuses_the_wrong_file() {
         "backup: [/etc/nginx/production-site.conf]",
     );
     std::fs::write(dir.path().join("change.yaml"), wrong).unwrap();
-    tejun(dir.path())
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+    plan_staging(dir.path())
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -227,8 +231,7 @@ fn refuses_the_wrong_file() {
 #[test]
 fn refuses_the_wrong_file_named_through_a_variable() {
     let dir = setup();
-    tejun(dir.path())
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+    plan_staging(dir.path())
         .args(["--var", "conf=/etc/nginx/production-site.conf"])
         .assert()
         .code(2)
@@ -247,8 +250,7 @@ fn refuses_the_wrong_file_named_only_in_a_command() {
         "run: sed -i s/weight=1/weight={{weight}}/ /srv/www/production-site.conf",
     );
     std::fs::write(dir.path().join("change.yaml"), wrong).unwrap();
-    tejun(dir.path())
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
+    plan_staging(dir.path())
         .assert()
         .code(2)
         .stdout(predicate::str::is_empty())
@@ -281,9 +283,8 @@ fn variable_problems_are_bad_input() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("does not declare: `nope`"));
-    tejun(dir.path())
+    plan_staging(dir.path())
         .env_remove("PLAN_TEST_TOKEN")
-        .args(["plan", "change.yaml", "--env", "staging", "--var", "note=x"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("`PLAN_TEST_TOKEN` is not set"));

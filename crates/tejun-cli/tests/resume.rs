@@ -5,8 +5,8 @@
 //! markers prove that finished steps run exactly once.
 
 use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 mod common;
 
@@ -147,22 +147,15 @@ fn kill_during_long_step(lab: &Lab) -> String {
             "name: long\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2-start >> {m}; test -e {m}.once || {{ touch {m}.once; sleep 30; }}; echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
         ),
     );
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+    let mut child = lab
+        .background()
         .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
-        .current_dir(lab.dir.path())
-        .env_remove("TEJUN_DB")
-        .env_remove("TEJUN_INVENTORY")
-        .env_remove("TEJUN_CRASH_AT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !lab.markers().contains(&"step-2-start".to_string()) {
-        assert!(Instant::now() < deadline, "step-2 never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    lab.wait_for_markers("step-2 never started", |m| {
+        m.iter().any(|line| line == "step-2-start")
+    });
     child.kill().unwrap(); // SIGKILL
     let out = child.wait_with_output().unwrap();
     run_id(&String::from_utf8_lossy(&out.stdout))
@@ -269,21 +262,13 @@ fn resume_refuses_a_run_another_process_still_runs() {
             m = m.display()
         ),
     );
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+    let child = lab
+        .background()
         .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
-        .current_dir(lab.dir.path())
-        .env_remove("TEJUN_DB")
-        .env_remove("TEJUN_INVENTORY")
-        .env_remove("TEJUN_CRASH_AT")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while lab.markers().is_empty() {
-        assert!(Instant::now() < deadline, "step-1 never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    lab.wait_for_markers("step-1 never started", |m| !m.is_empty());
     let runs = std::fs::read_dir(lab.path(".tejun/runs")).unwrap();
     let id = runs
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -4,7 +4,7 @@
 //! reported as rollback-failed; Ctrl-C aborts and rolls back.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 use std::time::{Duration, Instant};
 
 use predicates::str::contains;
@@ -188,21 +188,12 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
             "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
         ),
     );
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("tejun"))
+    let child = lab
+        .background()
         .args(["run", "book.yaml", "--env", "dev", "--yes"])
-        .current_dir(lab.dir.path())
-        .env_remove("TEJUN_DB")
-        .env_remove("TEJUN_INVENTORY")
-        .env_remove("TEJUN_CRASH_AT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while lab.markers().is_empty() {
-        assert!(Instant::now() < deadline, "the slow step never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    lab.wait_for_markers("the slow step never started", |m| !m.is_empty());
     let started = Instant::now();
     let status = StdCommand::new("sh")
         // The shell's builtin kill: no dependency on procps.

@@ -499,12 +499,9 @@ fn a_killed_run_shows_as_interrupted_with_its_step_unknown() {
         cmd.env("TZ", "Asia/Tokyo");
         cmd
     };
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
+    let mut child = lab
+        .background()
         .args(["run", "book.yaml", "--env", "dev", "--yes"])
-        .current_dir(lab.dir.path())
-        .env_remove("TEJUN_DB")
-        .env_remove("TEJUN_INVENTORY")
-        .env("LANG", "C")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

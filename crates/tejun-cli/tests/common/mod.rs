@@ -8,7 +8,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
@@ -75,6 +76,32 @@ impl Lab {
             cmd.timeout(limit);
         }
         cmd
+    }
+
+    /// `tejun` to start in the background, for tests that kill it or race
+    /// it: the environment of [`Lab::tejun`], no stdin, stdout and stderr
+    /// piped (a caller that never reads them sets them to null).
+    pub fn background(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("TEJUN_DB")
+            .env_remove("TEJUN_INVENTORY")
+            .env_remove("TEJUN_CRASH_AT")
+            .env("LANG", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Polls the markers until `ready` holds; after 20 s the test fails
+    /// with `what`.
+    pub fn wait_for_markers(&self, what: &str, ready: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ready(&self.markers()) {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `tejun run book.yaml --env dev --yes`.
