@@ -85,6 +85,11 @@ impl Table {
         Table { rows: vec![header] }
     }
 
+    /// A table whose header is plain column names.
+    pub(crate) fn with_header<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Table {
+        Table::new(names.into_iter().map(Cell::plain).collect())
+    }
+
     pub(crate) fn headless() -> Table {
         Table { rows: Vec::new() }
     }
@@ -94,6 +99,13 @@ impl Table {
     }
 
     pub(crate) fn print(&self) {
+        for line in self.lines() {
+            outln!("{line}");
+        }
+    }
+
+    /// The rendered lines, colour codes included.
+    fn lines(&self) -> Vec<String> {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|c| {
@@ -105,26 +117,60 @@ impl Table {
                     .unwrap_or(0)
             })
             .collect();
-        for row in &self.rows {
-            let mut line = String::new();
-            for (c, cell) in row.iter().enumerate() {
-                let text = single_line(&cell.text);
-                line.push_str(&format!(
-                    "{}{}{}",
-                    cell.style.render(),
-                    text,
-                    cell.style.render_reset()
-                ));
-                if c + 1 < row.len() {
-                    line.push_str(&" ".repeat(widths[c].saturating_sub(text.width()) + 2));
+        self.rows
+            .iter()
+            .map(|row| {
+                let mut line = String::new();
+                for (c, cell) in row.iter().enumerate() {
+                    let text = single_line(&cell.text);
+                    line.push_str(&format!(
+                        "{}{}{}",
+                        cell.style.render(),
+                        text,
+                        cell.style.render_reset()
+                    ));
+                    if c + 1 < row.len() {
+                        line.push_str(&" ".repeat(widths[c].saturating_sub(text.width()) + 2));
+                    }
                 }
-            }
-            outln!("{}", line.trim_end());
-        }
+                line.trim_end().to_string()
+            })
+            .collect()
     }
 }
 
 /// Newlines and tabs in recorded text would break the table's lines.
 pub(crate) fn single_line(text: &str) -> String {
     text.replace(['\n', '\r', '\t'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_columns_line_up_by_display_width() {
+        let mut table = Table::headless();
+        table.row(vec![
+            Cell::plain("重大度"),
+            Cell::plain("状態"),
+            Cell::plain("x"),
+        ]);
+        table.row(vec![
+            Cell::plain("P1"),
+            Cell::plain("open"),
+            Cell::plain("y"),
+        ]);
+        // 重大度 is six cells wide, 状態 four: the next column starts two
+        // cells after the widest entry.
+        assert_eq!(table.lines(), ["重大度  状態  x", "P1      open  y"]);
+    }
+
+    #[test]
+    fn the_last_column_is_not_padded_and_newlines_are_flattened() {
+        let mut table = Table::headless();
+        table.row(vec![Cell::plain("a"), Cell::plain("")]);
+        table.row(vec![Cell::plain("bb"), Cell::plain("two\nlines")]);
+        assert_eq!(table.lines(), ["a", "bb  two lines"]);
+    }
 }

@@ -9,7 +9,7 @@ use tejun_incident::collect::{self, Catalog, Request};
 
 use super::incident::{actor, fail, host, open_journal};
 use crate::context::{Context, Exit};
-use crate::output::{outln, print_json};
+use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -137,20 +137,22 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         });
         return print_json(&value);
     }
+    let mut table = Table::headless();
     for o in &report.outcomes {
         let reason = match lang {
             tejun_locale::Lang::En => o.reason.as_deref(),
             tejun_locale::Lang::Ja => o.reason_ja.as_deref(),
         }
-        .map(|r| format!("  ({r})"))
+        .map(|r| format!("({r})"))
         .unwrap_or_default();
-        outln!(
-            "{:<10} {:<20} {:<10}{reason}",
-            o.layer,
-            o.id,
-            o.status.as_str()
-        );
+        table.row(vec![
+            Cell::plain(&o.layer),
+            Cell::plain(&o.id),
+            Cell::plain(o.status.as_str()),
+            Cell::plain(reason),
+        ]);
     }
+    table.print();
     outln!(
         "{}: {}",
         lang.pick("bundle", "バンドル"),
@@ -203,15 +205,18 @@ fn list(catalog: &Catalog, layers: &[String], json: bool, ctx: &Context) -> Exit
             .collect();
         print_json(&value);
     } else {
+        // The command goes last: one long command would otherwise push
+        // every title off the screen.
+        let mut table = Table::headless();
         for e in entries {
-            outln!(
-                "{:<10} {:<20} {:<40} {}",
-                e.layer,
-                e.id,
-                e.run.join(" "),
-                ctx.lang.pick(&e.title_en, &e.title_ja)
-            );
+            table.row(vec![
+                Cell::plain(&e.layer),
+                Cell::plain(&e.id),
+                Cell::plain(ctx.lang.pick(&e.title_en, &e.title_ja)),
+                Cell::plain(e.run.join(" ")),
+            ]);
         }
+        table.print();
     }
     Exit::Ok
 }

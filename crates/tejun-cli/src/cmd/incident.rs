@@ -12,7 +12,7 @@ use tejun_journal::Journal;
 use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
-use crate::output::{outln, print_json};
+use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -333,26 +333,23 @@ fn print_list(incidents: &[Incident], ctx: &Context) {
         outln!("{}", lang.pick("no incidents", "インシデントはありません"));
         return;
     }
-    let bold = Style::new().bold();
-    outln!(
-        "{bold}{:<10} {:<4} {:<14} {:<24} {}{bold:#}",
+    let mut table = Table::with_header([
         "ID",
         lang.pick("SEV", "重大度"),
         lang.pick("STATUS", "状態"),
         lang.pick("DETECTED", "検知"),
-        lang.pick("TITLE", "タイトル")
-    );
+        lang.pick("TITLE", "タイトル"),
+    ]);
     for inc in incidents {
-        let colour = severity_style(&inc.severity);
-        outln!(
-            "{:<10} {colour}{:<4}{colour:#} {:<14} {:<24} {}",
-            inc.id,
-            inc.severity,
-            inc.status.as_str(),
-            ctx.format_time(inc.detected_at),
-            inc.title
-        );
+        table.row(vec![
+            Cell::plain(&inc.id),
+            Cell::styled(&inc.severity, severity_style(&inc.severity)),
+            Cell::plain(inc.status.as_str()),
+            Cell::plain(ctx.format_time(inc.detected_at)),
+            Cell::plain(&inc.title),
+        ]);
     }
+    table.print();
 }
 
 fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {

@@ -82,7 +82,7 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
         lang.pick("OPERATOR", "作業者"),
         lang.pick("INCIDENT", "インシデント"),
     ];
-    let mut table = Table::new(header.iter().map(|h| Cell::plain(*h)).collect());
+    let mut table = Table::with_header(header);
     for run in &runs {
         let (en, ja) = run.state.label();
         // Refused before any step: no steps, no duration to speak of.
