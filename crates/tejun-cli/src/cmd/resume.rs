@@ -1,12 +1,12 @@
 //! `tejun resume RUN`: continue an interrupted (or paused) run from its
 //! journal.
 
+use tejun_engine::UnknownChoice;
 use tejun_engine::history::{self, HistoryError};
 use tejun_engine::resume::{ResumeRequest, prepare, resume};
-use tejun_engine::{Engine, LocalTarget, UnknownChoice};
 
 use super::run::{
-    abort_on_signals, engine_error, finish, is_interactive, load_inventory, mode, open_journal,
+    engine_error, finish, is_interactive, load_inventory, local_engine, mode, open_journal,
     parse_runbook, parse_var,
 };
 use crate::context::{Context, Exit};
@@ -81,16 +81,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(inventory) => inventory,
         Err(exit) => return exit,
     };
-    let abort = match abort_on_signals(ctx) {
-        Ok(abort) => abort,
-        Err(exit) => return exit,
-    };
     let progress = Progress::new(mode(args.json), ctx.lang);
-    let engine = Engine {
-        journal: &journal,
-        operator: &progress,
-        target: &LocalTarget,
-        abort,
+    let engine = match local_engine(&journal, &progress, ctx) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
     let request = ResumeRequest {
         runbook: &runbook,

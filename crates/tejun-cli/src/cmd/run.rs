@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tejun_engine::events::Outcome;
 use tejun_engine::{AbortSignal, Engine, EngineError, Finish, LocalTarget, Report, RunRequest};
+use tejun_journal::Journal;
 use tejun_locale::Localize;
 use tejun_runbook::model::Runbook;
 use tejun_runbook::{Inventory, parse_inventory};
@@ -73,17 +74,11 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             Ok(incident) => incident,
             Err(exit) => return exit,
         };
-    let abort = match abort_on_signals(ctx) {
-        Ok(abort) => abort,
-        Err(exit) => return exit,
-    };
     let interactive = is_interactive(args.yes);
     let progress = Progress::new(mode(args.json), ctx.lang);
-    let engine = Engine {
-        journal: &journal,
-        operator: &progress,
-        target: &LocalTarget,
-        abort,
+    let engine = match local_engine(&journal, &progress, ctx) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
     let request = RunRequest {
         runbook_path: &args.file,
@@ -155,15 +150,26 @@ pub(crate) fn engine_error(e: &EngineError, ctx: &Context) -> Exit {
     }
 }
 
+/// The engine for a run on this machine, reporting through `progress`.
 /// Ctrl-C and SIGTERM stop the run between steps (and the running command)
 /// instead of killing tejun mid-write.
-pub(crate) fn abort_on_signals(ctx: &Context) -> Result<AbortSignal, Exit> {
-    AbortSignal::from_signals().map_err(|e| {
+pub(crate) fn local_engine<'a>(
+    journal: &'a Journal,
+    progress: &'a Progress,
+    ctx: &Context,
+) -> Result<Engine<'a>, Exit> {
+    let abort = AbortSignal::from_signals().map_err(|e| {
         ctx.error(
             &format!("cannot handle signals: {e}"),
             &format!("シグナルを処理できません: {e}"),
         );
         Exit::Failed
+    })?;
+    Ok(Engine {
+        journal,
+        operator: progress,
+        target: &LocalTarget,
+        abort,
     })
 }
 
