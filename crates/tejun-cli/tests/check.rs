@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+mod common;
+
+use common::Lab;
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
@@ -162,14 +166,12 @@ fn lang_comes_from_the_environment() {
 
 #[test]
 fn all_errors_of_a_file_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("many.yaml");
-    std::fs::write(
-        &file,
+    let lab = Lab::bare();
+    lab.write(
+        "many.yaml",
         "name: x\nenv: dev\nexecute:\n  - run: echo {{a}}\n    timeout: 1 hour\n  - check: ls\n    safety: destructive\n",
-    )
-    .unwrap();
-    let out = tejun(dir.path())
+    );
+    let out = tejun(lab.dir.path())
         .args(["check", "many.yaml", "--json"])
         .output()
         .unwrap();
@@ -193,14 +195,9 @@ fn all_errors_of_a_file_are_reported() {
 
 #[test]
 fn valid_runbook_passes_with_inventory() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tejun.yaml"), "environments:\n  dev: {}\n").unwrap();
-    std::fs::write(
-        dir.path().join("ok.yaml"),
-        "name: ok\nenv: dev\nexecute:\n  - run: 'true'\n",
-    )
-    .unwrap();
-    tejun(dir.path())
+    let lab = Lab::with_inventory("environments:\n  dev: {}\n");
+    lab.write("ok.yaml", "name: ok\nenv: dev\nexecute:\n  - run: 'true'\n");
+    tejun(lab.dir.path())
         .args(["check", "ok.yaml"])
         .assert()
         .code(0)
@@ -208,7 +205,7 @@ fn valid_runbook_passes_with_inventory() {
             "ok.yaml: valid (1 steps, env dev)",
         ))
         .stdout(predicate::str::contains("checked against"));
-    let out = tejun(dir.path())
+    let out = tejun(lab.dir.path())
         .args(["check", "ok.yaml", "--json"])
         .output()
         .unwrap();
@@ -219,9 +216,9 @@ fn valid_runbook_passes_with_inventory() {
 
 #[test]
 fn without_inventory_environments_are_not_checked_and_it_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ok.yaml"), "name: ok\nenv: anywhere\n").unwrap();
-    tejun(dir.path())
+    let lab = Lab::bare();
+    lab.write("ok.yaml", "name: ok\nenv: anywhere\n");
+    tejun(lab.dir.path())
         .args(["check", "ok.yaml"])
         .assert()
         .code(0)
@@ -230,14 +227,9 @@ fn without_inventory_environments_are_not_checked_and_it_says_so() {
 
 #[test]
 fn invalid_inventory_is_reported_against_its_own_file() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tejun.yaml"),
-        "environments:\n  dev: {colour: red}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("ok.yaml"), "name: ok\nenv: dev\n").unwrap();
-    tejun(dir.path())
+    let lab = Lab::with_inventory("environments:\n  dev: {colour: red}\n");
+    lab.write("ok.yaml", "name: ok\nenv: dev\n");
+    tejun(lab.dir.path())
         .args(["check", "ok.yaml"])
         .assert()
         .code(2)
