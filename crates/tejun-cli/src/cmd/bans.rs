@@ -8,16 +8,9 @@
 use jiff::Timestamp;
 use tejun_watch::Ledger;
 
-use super::runs::{Cell, Table, open_existing_journal, print_json};
+use super::runs::open_existing_journal;
 use crate::context::{Context, Exit};
-
-/// `println!` that stops quietly when stdout is closed (`tejun bans | head -1`).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
+use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -34,7 +27,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(Some(journal)) => journal,
         Ok(None) if args.json => return print_json(&Vec::<tejun_watch::Ban>::new()),
         Ok(None) => {
-            say!(
+            outln!(
                 "{}",
                 ctx.lang.pick("no active bans", "有効な遮断はありません")
             );
@@ -57,7 +50,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return print_json(&active);
     }
     if active.is_empty() {
-        say!(
+        outln!(
             "{}",
             ctx.lang.pick("no active bans", "有効な遮断はありません")
         );

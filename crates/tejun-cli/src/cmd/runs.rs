@@ -15,7 +15,7 @@ use crate::context::{Context, Exit};
 use crate::output::outln;
 // Re-exported for `tejun bans`, which imported them from here before they
 // moved to `crate::output`.
-pub(crate) use crate::output::{Cell, Table, print_json};
+use crate::output::{Cell, Table, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(

@@ -17,14 +17,7 @@ use tejun_watch::{Config, Ledger, Offender};
 
 use super::runs::open_existing_journal;
 use crate::context::{Context, Exit};
-
-/// `println!` that stops quietly when stdout is closed (`tejun bans | head -1`).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
+use crate::output::outln;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -129,12 +122,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return Exit::Failed;
     }
     if args.json {
-        say!(
+        outln!(
             "{}",
             json!({"offender": key, "removed": true, "backend": backend.name()})
         );
     } else {
-        say!(
+        outln!(
             "{}",
             ctx.lang.pick(
                 &format!("unbanned {key}"),
