@@ -43,7 +43,11 @@ impl Lang {
         let lower = value.to_ascii_lowercase();
         if lower.starts_with("ja") {
             Some(Lang::Ja)
-        } else if lower.starts_with("en") || lower == "c" || lower.starts_with("c.") || lower == "posix" {
+        } else if lower.starts_with("en")
+            || lower == "c"
+            || lower.starts_with("c.")
+            || lower == "posix"
+        {
             Some(Lang::En)
         } else {
             None
