@@ -33,7 +33,10 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$test_log"
+summary=$(awk '/^test result:/ {p += $4; f += $6} END {printf "%d passed, %d failed", p, f}' "$test_log")
 
 fuzz_seconds="${FUZZ_SECONDS:-45}"
 if [ "$fuzz_seconds" != 0 ]; then
@@ -43,8 +46,17 @@ if [ "$fuzz_seconds" != 0 ]; then
   # toolchain, and RUSTC_BOOTSTRAP unlocks those flags on it.
   export RUSTC_BOOTSTRAP=1
   for target in $(cd fuzz && cargo fuzz list); do
-    (cd fuzz && cargo fuzz run "$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 2>&1 | tail -n 3)
+    fuzz_log=$(mktemp)
+    if (cd fuzz && cargo fuzz run "$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 > "$fuzz_log" 2>&1); then
+      echo "$target: $(grep -E '^Done [0-9]+ runs' "$fuzz_log" || echo 'done')"
+      rm -f "$fuzz_log"
+    else
+      tail -n 60 "$fuzz_log"
+      echo "fuzz target $target failed; reproduce with: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $target" >&2
+      exit 1
+    fi
   done
 fi
 
 step "all checks passed"
+echo "tests: $summary"
