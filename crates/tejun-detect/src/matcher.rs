@@ -86,6 +86,16 @@ struct RuleState {
 pub struct Matcher<'r> {
     rules: &'r RuleSet,
     states: Vec<RuleState>,
+    scratch: Scratch,
+}
+
+/// Buffers reused from line to line so matching a line does not allocate.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The line with its date cut out.
+    cut: String,
+    set_matches: Vec<bool>,
+    candidates: Vec<bool>,
 }
 
 impl<'r> Matcher<'r> {
@@ -93,6 +103,7 @@ impl<'r> Matcher<'r> {
         Matcher {
             rules,
             states: rules.rules.iter().map(|_| RuleState::default()).collect(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -105,6 +116,7 @@ impl<'r> Matcher<'r> {
                 index,
                 rule,
                 &mut self.states[index],
+                &mut self.scratch,
                 line,
                 None,
                 ctx,
@@ -130,6 +142,7 @@ impl<'r> Matcher<'r> {
                 index,
                 rule,
                 &mut self.states[index],
+                &mut self.scratch,
                 line,
                 Some(time),
                 ctx,
@@ -146,6 +159,7 @@ fn feed_rule(
     index: usize,
     rule: &Rule,
     state: &mut RuleState,
+    scratch: &mut Scratch,
     line: &str,
     known_time: Option<Timestamp>,
     ctx: &DateContext,
@@ -165,10 +179,11 @@ fn feed_rule(
                     if found.time.is_some() {
                         state.last_time = found.time;
                     }
-                    let mut cut = String::with_capacity(line.len());
+                    let cut = &mut scratch.cut;
+                    cut.clear();
                     cut.push_str(&line[..found.start]);
                     cut.push_str(&line[found.end..]);
-                    (Cow::Owned(cut), found.time, true)
+                    (Cow::Borrowed(cut.as_str()), found.time, true)
                 }
                 // fail2ban: a line without a date (a continuation line)
                 // takes the date of the last line that had one.
@@ -191,10 +206,11 @@ fn feed_rule(
         state.buffer.push(text.into_owned());
         let excess = state.buffer.len().saturating_sub(rule.maxlines);
         state.buffer.drain(..excess);
-        owned_buf = state.buffer.join("\n") + "\n";
+        owned_buf = Cow::Owned(state.buffer.join("\n") + "\n");
         &owned_buf
     } else {
-        owned_buf = text.into_owned();
+        // Borrowed unless the date was cut or the line decoded: no copy.
+        owned_buf = text;
         &owned_buf
     };
 
@@ -228,11 +244,14 @@ fn feed_rule(
 
     let candidates = match rule.prefilter() {
         Some(pf) if pf.all_linear() && !pf.is_match(content) => return,
-        Some(pf) => Some(pf.candidates(content)),
+        Some(pf) => {
+            pf.candidates_into(content, &mut scratch.set_matches, &mut scratch.candidates);
+            Some(&scratch.candidates)
+        }
         None => None,
     };
     for (pattern_index, pattern) in rule.failregex.iter().enumerate() {
-        if candidates.as_ref().is_some_and(|c| !c[pattern_index]) {
+        if candidates.is_some_and(|c| !c[pattern_index]) {
             continue;
         }
         let groups = match pattern.captures(content) {

@@ -6,7 +6,6 @@
 //! compiled with `fancy-regex`, with a backtracking limit: a line that hits
 //! the limit is an error for that line (counted and reported), never a hang.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -88,12 +87,19 @@ impl Prefilter {
 
     /// Which patterns may match `hay` (exact for linear ones, a superset for
     /// backtracking ones).
-    pub fn candidates(&self, hay: &str) -> Vec<bool> {
-        let matches = self.set.matches(hay);
-        self.slots
-            .iter()
-            .map(|slot| slot.is_none_or(|i| matches.matched(i)))
-            .collect()
+    ///
+    /// `set_matches` and `out` are caller-owned so the per-line path does
+    /// not allocate.
+    pub fn candidates_into(&self, hay: &str, set_matches: &mut Vec<bool>, out: &mut Vec<bool>) {
+        set_matches.clear();
+        set_matches.resize(self.set.len(), false);
+        self.set.matches_read_at(set_matches, hay, 0);
+        out.clear();
+        out.extend(
+            self.slots
+                .iter()
+                .map(|slot| slot.is_none_or(|i| set_matches[i])),
+        );
     }
 
     /// Whether no linear pattern matches and there is no other pattern.
@@ -123,21 +129,30 @@ impl fmt::Display for PatternError {
 pub struct MatchError;
 
 /// Byte spans of the named groups of one match.
+///
+/// A handful of names at most, so a small vector (no hashing, and no
+/// allocation until a group is seen) beats a map on the per-line path.
 #[derive(Debug, Clone, Default)]
 pub struct Groups<'h> {
     pub whole: (usize, usize),
-    map: HashMap<&'static str, &'h str>,
+    map: Vec<(&'static str, &'h str)>,
 }
 
 impl<'h> Groups<'h> {
     pub fn get(&self, name: &str) -> Option<&'h str> {
-        self.map.get(name).copied()
+        self.map.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
     pub fn has(&self, name: &str) -> bool {
-        self.map.contains_key(name)
+        self.map.iter().any(|(k, _)| *k == name)
     }
     pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &&'h str)> {
-        self.map.iter()
+        self.map.iter().map(|(k, v)| (k, v))
+    }
+    /// Keeps the first value of a name (fail2ban's first-group-wins).
+    fn insert_first(&mut self, key: &'static str, value: &'h str) {
+        if !self.has(key) {
+            self.map.push((key, value));
+        }
     }
 }
 
@@ -235,7 +250,7 @@ impl Pattern {
                 groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
                 for (name, index) in &self.names {
                     if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                        groups.map.entry(key).or_insert(m.as_str());
+                        groups.insert_first(key, m.as_str());
                     }
                 }
             }
@@ -246,7 +261,7 @@ impl Pattern {
                 groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
                 for (name, index) in &self.names {
                     if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                        groups.map.entry(key).or_insert(m.as_str());
+                        groups.insert_first(key, m.as_str());
                     }
                 }
             }
