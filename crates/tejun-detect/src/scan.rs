@@ -11,7 +11,7 @@
 //! connection ids) starts fresh at each range boundary, which can lose at
 //! most the few lines around the `threads - 1` cut points.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -84,7 +84,10 @@ pub struct OffenderReport {
     pub count: u64,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
-    pub users: BTreeSet<String>,
+    /// Sorted, without duplicates. A vector rather than a set: a report can
+    /// hold hundreds of thousands of offenders, and a B-tree node per
+    /// offender dominated peak memory.
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,13 +254,23 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
             samples: std::mem::take(&mut total.samples[i]),
         })
         .collect();
+    // Exact capacities: growing by doubling would briefly hold two copies.
+    let mut per_rule = vec![0usize; reports.len()];
+    for (rule, _) in total.offenders.keys() {
+        per_rule[*rule] += 1;
+    }
+    for (report, n) in reports.iter_mut().zip(per_rule) {
+        report.offenders.reserve_exact(n);
+    }
     for ((rule, host), agg) in total.offenders {
-        let users = agg
+        let mut users: Vec<String> = agg
             .users
             .iter()
             .filter(|u| **u != u32::MAX)
             .map(|u| total.user_names[*u as usize].to_string())
             .collect();
+        users.sort_unstable();
+        users.dedup();
         reports[rule].offenders.push(OffenderReport {
             host,
             count: agg.count,
