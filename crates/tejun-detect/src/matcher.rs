@@ -8,7 +8,7 @@
 //! `Filter._mergeFailure` so annotated test logs agree.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -65,6 +65,8 @@ struct Fail {
     groups: HashMap<&'static str, String>,
     users: Vec<String>,
     pending: bool,
+    /// Insertion number in the cache (FIFO eviction, see [`MlfidOrder`]).
+    seq: u64,
 }
 
 impl Fail {
@@ -79,6 +81,44 @@ struct RuleState {
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
     mlfid: HashMap<String, Fail>,
+    mlfid_order: MlfidOrder,
+}
+
+/// Insertion order of the connection-id cache. fail2ban's cache is an
+/// `OrderedDict` that evicts its oldest entry when full; evicting an
+/// arbitrary hash-map key instead made results differ from run to run.
+/// Entries whose id was removed or re-inserted since stay here until they
+/// reach the front or a compaction (their `seq` no longer matches).
+#[derive(Debug, Default)]
+struct MlfidOrder {
+    queue: VecDeque<(u64, String)>,
+    next: u64,
+}
+
+impl MlfidOrder {
+    fn is_live(cache: &HashMap<String, Fail>, (seq, id): &(u64, String)) -> bool {
+        cache.get(id).is_some_and(|f| f.seq == *seq)
+    }
+
+    fn evict_oldest(&mut self, cache: &mut HashMap<String, Fail>) {
+        while let Some(entry) = self.queue.pop_front() {
+            if Self::is_live(cache, &entry) {
+                cache.remove(&entry.1);
+                return;
+            }
+        }
+    }
+
+    /// Records a new cache entry and returns its insertion number.
+    fn push(&mut self, cache: &HashMap<String, Fail>, id: &str) -> u64 {
+        // Bounded: stale entries are dropped once they outnumber live ones.
+        if self.queue.len() > 2 * MLFID_CACHE_MAX + 16 {
+            self.queue.retain(|e| Self::is_live(cache, e));
+        }
+        self.next += 1;
+        self.queue.push_back((self.next, id.to_string()));
+        self.next
+    }
 }
 
 /// Stateful matching of a rule set over a stream of lines.
@@ -292,7 +332,7 @@ fn feed_rule(
         if let Some(id) = &mlfid {
             expire(&mut state.mlfid, id, time);
             fail.since = time;
-            fail = merge_failure(&mut state.mlfid, id, fail);
+            fail = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
             if fail.has("nofail") {
                 return;
             }
@@ -397,7 +437,12 @@ fn expire(cache: &mut HashMap<String, Fail>, mlfid: &str, now: Option<Timestamp>
 }
 
 /// fail2ban's `_mergeFailure`: combines what is known about one connection.
-fn merge_failure(cache: &mut HashMap<String, Fail>, mlfid: &str, mut fail: Fail) -> Fail {
+fn merge_failure(
+    cache: &mut HashMap<String, Fail>,
+    order: &mut MlfidOrder,
+    mlfid: &str,
+    mut fail: Fail,
+) -> Fail {
     let mut flags = 0u8;
     if fail.has("mlfgained") {
         flags |= 8 | 1;
@@ -448,11 +493,10 @@ fn merge_failure(cache: &mut HashMap<String, Fail>, mlfid: &str, mut fail: Fail)
             fail.users.push(u.clone());
         }
         users_len = fail.users.len();
-        if cache.len() >= MLFID_CACHE_MAX
-            && let Some(key) = cache.keys().next().cloned()
-        {
-            cache.remove(&key);
+        if cache.len() >= MLFID_CACHE_MAX {
+            order.evict_oldest(cache);
         }
+        fail.seq = order.push(cache, mlfid);
         cache.insert(mlfid.to_string(), fail);
         fail = Fail::default();
         in_cache = true;
@@ -471,4 +515,27 @@ fn merge_failure(cache: &mut HashMap<String, Fail>, mlfid: &str, mut fail: Fail)
         target.groups.remove("mlfgained");
     }
     target.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_connection_cache_evicts_the_oldest_id() {
+        let mut cache = HashMap::new();
+        let mut order = MlfidOrder::default();
+        for i in 0..MLFID_CACHE_MAX {
+            merge_failure(&mut cache, &mut order, &format!("c{i}"), Fail::default());
+        }
+        // A forgotten and re-opened id counts as new.
+        cache.remove("c0");
+        merge_failure(&mut cache, &mut order, "c0", Fail::default());
+        merge_failure(&mut cache, &mut order, "extra", Fail::default());
+        assert_eq!(cache.len(), MLFID_CACHE_MAX);
+        assert!(cache.contains_key("c0"));
+        assert!(!cache.contains_key("c1"));
+        assert!(cache.contains_key("c2"));
+        assert!(cache.contains_key("extra"));
+    }
 }
