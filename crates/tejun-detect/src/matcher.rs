@@ -262,16 +262,16 @@ fn feed_rule(
         return;
     }
 
-    let mut pre = Fail::default();
+    // The prefregex groups stay borrowed until a failregex matches: most
+    // lines that pass the prefregex match nothing, and copying them into a
+    // `Fail` cost two allocations per line.
+    let mut pre: Option<Groups<'_>> = None;
     let content: &str = match &rule.prefregex {
         Some(p) => match p.captures(buf) {
             Ok(Some(groups)) => {
-                let content = groups.get("content");
-                copy_groups(&groups, &mut pre, &["content"]);
-                match content {
-                    Some(c) => c,
-                    None => buf,
-                }
+                let content = groups.get("content").unwrap_or(buf);
+                pre = Some(groups);
+                content
             }
             Ok(None) => return,
             Err(_) => {
@@ -302,18 +302,23 @@ fn feed_rule(
                 continue;
             }
         };
-        let ignore_in = if multi {
-            matched_lines(content, groups.whole)
-        } else {
-            content.to_string()
-        };
-        if !rule.ignoreregex.is_empty() && ignored(rule, &ignore_in, stats) {
+        if !rule.ignoreregex.is_empty() && {
+            let ignore_in: Cow<'_, str> = if multi {
+                Cow::Owned(matched_lines(content, groups.whole))
+            } else {
+                Cow::Borrowed(content)
+            };
+            ignored(rule, &ignore_in, stats)
+        } {
             if multi {
                 remove_matched(&mut state.buffer, content, groups.whole);
             }
             return;
         }
-        let mut fail = pre.clone();
+        let mut fail = Fail::default();
+        if let Some(pre) = &pre {
+            copy_groups(pre, &mut fail, &["content"]);
+        }
         copy_groups(&groups, &mut fail, &[]);
         // fail2ban merges `<F-ALT_USER>` into `user` when that is empty.
         if !fail.has("user")
