@@ -92,42 +92,34 @@ impl Localize for Refusal {
                     known.join(", ")
                 }
             ),
+            // Whole sentences per language: Japanese word order differs,
+            // so stitched fragments read badly.
             Refusal::PathPinned {
                 step_id,
                 path,
                 pinned_to,
                 env,
-            } => format!(
-                "{} `{step_id}` {} `{path}`, {} `{pinned_to}` {} `{env}`",
-                l("step", "ステップ"),
-                l("touches", "が触れるパス"),
-                l(
-                    "which the inventory pins to environment",
-                    "はインベントリで環境"
+            } => match lang {
+                Lang::En => format!(
+                    "step `{step_id}` touches `{path}`, which the inventory pins to environment `{pinned_to}` — refusing to run in `{env}`"
                 ),
-                l(
-                    "— refusing to run in",
-                    "に属しています。実行を拒否しました。実行環境:"
+                Lang::Ja => format!(
+                    "ステップ `{step_id}` が触れるパス `{path}` は、インベントリで環境 `{pinned_to}` に属しています。環境 `{env}` での実行を拒否しました"
                 ),
-            ),
+            },
             Refusal::HostPinned {
                 step_id,
                 host,
                 pinned_to,
                 env,
-            } => format!(
-                "{} `{step_id}` {} `{host}`, {} `{pinned_to}` {} `{env}`",
-                l("step", "ステップ"),
-                l("names host", "が指すホスト"),
-                l(
-                    "which the inventory lists under environment",
-                    "はインベントリで環境"
+            } => match lang {
+                Lang::En => format!(
+                    "step `{step_id}` names host `{host}`, which the inventory lists under environment `{pinned_to}` — refusing to run in `{env}`"
                 ),
-                l(
-                    "— refusing to run in",
-                    "に属しています。実行を拒否しました。実行環境:"
+                Lang::Ja => format!(
+                    "ステップ `{step_id}` が指すホスト `{host}` は、インベントリで環境 `{pinned_to}` に属しています。環境 `{env}` での実行を拒否しました"
                 ),
-            ),
+            },
             Refusal::ProtectedNotConfirmed { env, given } => match given {
                 Some(given) => format!(
                     "{} `{env}`, {} `{given}`",
