@@ -63,28 +63,13 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         l("Item", "項目"),
         l("Details", "内容")
     );
-    let _ = writeln!(
-        w,
-        "| {} | {} |",
-        l("Started", "発生日時"),
-        time(inc.started_at)
-    );
-    let _ = writeln!(
-        w,
-        "| {} | {} |",
-        l("Detected", "検知日時"),
-        time(inc.detected_at)
-    );
+    row(w, l("Started", "発生日時"), time(inc.started_at));
+    row(w, l("Detected", "検知日時"), time(inc.detected_at));
     let resolved = inc.resolved_at().map_or_else(|| TODO.to_string(), time);
-    let _ = writeln!(w, "| {} | {} |", l("Resolved", "復旧日時"), resolved);
+    row(w, l("Resolved", "復旧日時"), resolved);
     let impact = inc.impact.as_deref().map_or_else(|| TODO.to_string(), cell);
-    let _ = writeln!(w, "| {} | {} |", l("Impact", "影響範囲"), impact);
-    let _ = writeln!(
-        w,
-        "| {} | {} |",
-        l("Cause", "原因"),
-        summary_cause(pm, lang)
-    );
+    row(w, l("Impact", "影響範囲"), impact);
+    row(w, l("Cause", "原因"), summary_cause(pm, lang));
     let roles: Vec<String> = Role::ALL
         .iter()
         .filter_map(|r| {
@@ -137,29 +122,25 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         l("Measure", "指標"),
         l("Value", "値")
     );
-    let _ = writeln!(
+    row(
         w,
-        "| {} | {} |",
         l("Duration (started → resolved)", "継続時間 (発生→復旧)"),
-        dur(fig.to_recover)
+        dur(fig.to_recover),
     );
-    let _ = writeln!(
+    row(
         w,
-        "| {} | {} |",
         l("Time to detect", "検知までの時間"),
-        human(fig.to_detect, lang)
+        human(fig.to_detect, lang),
     );
-    let _ = writeln!(
+    row(
         w,
-        "| {} | {} |",
         l("Time to mitigate", "緩和までの時間"),
-        dur(fig.to_mitigate)
+        dur(fig.to_mitigate),
     );
-    let _ = writeln!(
+    row(
         w,
-        "| {} | {} |",
         l("Time to recover", "復旧までの時間"),
-        dur(fig.to_recover)
+        dur(fig.to_recover),
     );
     let budget = match (opts.slo, fig.budget) {
         (None, _) => l(
@@ -482,6 +463,11 @@ fn summary_cause(pm: &Postmortem, lang: Lang) -> String {
 /// Makes text safe inside a table cell: no pipes, no line breaks.
 /// Backslashes stay as they are: commands are shown in code spans, where
 /// Markdown does not unescape them.
+/// One `| label | value |` line of a two-column table.
+fn row(w: &mut String, label: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(w, "| {label} | {value} |");
+}
+
 pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
