@@ -222,6 +222,16 @@ impl Pattern {
         }
     }
 
+    /// A linear-engine pattern (Rust syntax) matching at least every text
+    /// this pattern matches: the pattern itself when linear, its relaxed
+    /// form otherwise. `None` when no such pattern could be built.
+    pub fn linear_superset(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Linear(re) => Some(re.as_str()),
+            Engine::Backtracking(_) => self.relaxed.as_deref(),
+        }
+    }
+
     pub fn has_group(&self, name: &str) -> bool {
         self.names.iter().any(|(n, _)| n == name)
     }
