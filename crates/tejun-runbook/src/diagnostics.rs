@@ -190,6 +190,17 @@ pub enum ErrorKind {
         pinned: String,
         written_for: Vec<String>,
     },
+    /// An inventory's `environments:` is written but defines none.
+    NoEnvironments,
+    /// An environment's name (not an environment *variable*) is not usable
+    /// in `--env`, banners and file names.
+    BadEnvironmentName {
+        name: String,
+    },
+    /// An inventory path pin neither absolute nor starting with `**/`.
+    RelativePathPin {
+        pattern: String,
+    },
 }
 
 impl ErrorKind {
@@ -233,6 +244,9 @@ impl ErrorKind {
             K::PlaceholderInQuotes { .. } => "placeholder-in-quotes",
             K::KeyNotForKind { .. } => "key-not-for-kind",
             K::PathPinnedElsewhere { .. } => "path-pinned-elsewhere",
+            K::NoEnvironments => "no-environments",
+            K::BadEnvironmentName { .. } => "bad-environment-name",
+            K::RelativePathPin { .. } => "relative-path-pin",
         }
     }
 
@@ -402,6 +416,24 @@ impl ErrorKind {
                     written_for.join(", ")
                 ),
             },
+            K::NoEnvironments => lang
+                .pick(
+                    "`environments` defines no environment, so every run would be refused",
+                    "`environments` に環境が1つも定義されていないため、すべての実行が拒否されます",
+                )
+                .to_string(),
+            K::BadEnvironmentName { name } => match lang {
+                Lang::En => format!("invalid environment name `{name}`: use letters, digits, `-` and `_` (at most 64)"),
+                Lang::Ja => format!("環境名 `{name}` が不正です: 英数字、`-`、`_` を使ってください (64 文字以内)"),
+            },
+            K::RelativePathPin { pattern } => match lang {
+                Lang::En => format!(
+                    "path pin `{pattern}` is relative: it would match only paths spelled the same relative way, and miss the same file written as an absolute path"
+                ),
+                Lang::Ja => format!(
+                    "パスの指定 `{pattern}` が相対パスです。同じ相対表記のパスにしか一致せず、絶対パスで書かれた同じファイルを見逃します"
+                ),
+            },
         }
     }
 
@@ -421,6 +453,8 @@ impl ErrorKind {
             }
             K::TwoStepKinds { .. } => lang.pick("second kind", "2つ目の種類"),
             K::WrongType { .. } => lang.pick("wrong type", "型が違う"),
+            K::NoEnvironments => lang.pick("no environment here", "環境が無い"),
+            K::RelativePathPin { .. } => lang.pick("relative pattern", "相対パターン"),
             _ => lang.pick("here", "ここ"),
         }
         .to_string()
@@ -452,6 +486,13 @@ impl ErrorKind {
                 )
                 .to_string(),
             ),
+            K::Syntax(msg) if msg.contains("duplicate mapping key") => Some(
+                lang.pick(
+                    "each key may appear once in a mapping: it is already written above; merge the two or rename one",
+                    "マッピング内で同じキーは1回しか書けません。上で既に書かれています。1つにまとめるか名前を変えてください",
+                )
+                .to_string(),
+            ),
             K::Syntax(msg) if msg.contains("tab") => Some(
                 lang.pick("indent with spaces, not tabs", "インデントにはタブではなくスペースを使ってください").to_string(),
             ),
@@ -473,6 +514,24 @@ impl ErrorKind {
                 )
                 .to_string(),
             ),
+            K::NoEnvironments => Some(
+                lang.pick(
+                    "indent each environment under it, e.g. `environments:` then `  dev: {}` on the next line",
+                    "環境名を `environments:` の下にインデントして書いてください (例: 次の行に `  dev: {}`)",
+                )
+                .to_string(),
+            ),
+            K::RelativePathPin { pattern } => {
+                let rest = pattern.trim_start_matches("./");
+                Some(match lang {
+                    Lang::En => format!(
+                        "write `/{rest}` for that place under the root, or `**/{rest}` for any directory"
+                    ),
+                    Lang::Ja => format!(
+                        "ルートからの場所なら `/{rest}`、任意のディレクトリなら `**/{rest}` と書いてください"
+                    ),
+                })
+            }
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use indexmap::IndexMap;
 
-use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink};
+use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink, suggest};
 use crate::model::Span;
 use crate::walk::{Fields, non_empty_string, wrong_type};
 use crate::yaml::{self, Node, Value};
@@ -176,6 +176,55 @@ fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
 }
 
 const TOP_KEYS: &[&str] = &["environments", "incidents"];
+/// Top-level keys only a runbook has (see docs/runbook.md).
+const RUNBOOK_KEYS: &[&str] = &[
+    "name",
+    "env",
+    "vars",
+    "secret_env",
+    "defaults",
+    "pre",
+    "execute",
+    "post",
+    "exit",
+    "rollback",
+];
+
+/// Whether `source` is shaped like an inventory rather than a runbook: a
+/// top-level `environments:` or `incidents:` and none of a runbook's keys
+/// (no name, no phases). `tejun check FILE` uses it to pick the parser, so
+/// an operator can validate `tejun.yaml` on its own. A file whose YAML does
+/// not parse is judged by its unindented `key:` lines, so that a syntax
+/// error in an inventory is still reported as the inventory's.
+pub fn looks_like_inventory(source: &str) -> bool {
+    let keys: Vec<String> = match yaml::parse(source) {
+        Ok(root) => match root.as_map() {
+            Some(entries) => entries.iter().map(|(k, _)| k.name.clone()).collect(),
+            None => return false,
+        },
+        Err(_) => top_level_keys_by_line(source),
+    };
+    // A misspelt `environment:` is still an inventory, to be told so.
+    let inventory_key = |k: &String| suggest(k, TOP_KEYS.iter().copied()).is_some();
+    keys.iter().any(inventory_key) && !keys.iter().any(|k| RUNBOOK_KEYS.contains(&k.as_str()))
+}
+
+/// The `key` of each line that starts at column 0 with `key:` (comments,
+/// document markers and list items skipped).
+fn top_level_keys_by_line(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start_matches('\u{feff}');
+            let (key, _) = line.split_once(':')?;
+            let simple = !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            simple.then(|| key.to_string())
+        })
+        .collect()
+}
 const ENV_KEYS: &[&str] = &["description", "color", "protected", "hosts", "paths"];
 const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
 const RULE_KEYS: &[&str] = &[
@@ -214,8 +263,8 @@ fn read_inventory(sink: &mut Sink, root: &Node) -> Inventory {
     let Some(top) = Fields::of(sink, root, "inventory", TOP_KEYS) else {
         return inventory;
     };
-    if let Some(envs) = top.get("environments") {
-        read_environments(sink, envs, &mut inventory);
+    if let Some((key, envs)) = top.entries().iter().find(|(k, _)| k.name == "environments") {
+        read_environments(sink, key.span, envs, &mut inventory);
     }
     if let Some(incidents) = top.get("incidents") {
         inventory.incidents = read_incidents(sink, incidents);
@@ -223,16 +272,21 @@ fn read_inventory(sink: &mut Sink, root: &Node) -> Inventory {
     inventory
 }
 
-fn read_environments(sink: &mut Sink, node: &Node, inventory: &mut Inventory) {
-    let Value::Map(envs) = &node.value else {
-        wrong_type(sink, node, "environments", Expected::Mapping);
-        return;
+fn read_environments(sink: &mut Sink, key: Span, node: &Node, inventory: &mut Inventory) {
+    let envs = match &node.value {
+        Value::Map(envs) if !envs.is_empty() => envs,
+        // Written but empty: most often the environments below it were not
+        // indented, and an inventory without environments refuses every
+        // run. An empty *file* stays valid; an empty key is a mistake.
+        Value::Null => return sink.error(key, ErrorKind::NoEnvironments),
+        Value::Map(_) => return sink.error(node.span, ErrorKind::NoEnvironments),
+        _ => return wrong_type(sink, node, "environments", Expected::Mapping),
     };
     for (key, value) in envs {
         if !is_env_name(&key.name) {
             sink.error(
                 key.span,
-                ErrorKind::BadEnvName {
+                ErrorKind::BadEnvironmentName {
                     name: key.name.clone(),
                 },
             );
@@ -306,10 +360,25 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
                     error: e.kind().to_string(),
                 },
             );
+        } else if !is_anchored_pin(&pattern) {
+            sink.error(
+                span,
+                ErrorKind::RelativePathPin {
+                    pattern: pattern.clone(),
+                },
+            );
         }
         env.paths.push(pattern);
     }
     env
+}
+
+/// A pin must say where it applies: from the root (`/etc/nginx/**`) or in
+/// any directory (`**/production-*.conf`). A relative pattern such as
+/// `etc/nginx/*.conf` would match only a path the runbook happens to spell
+/// the same relative way, so the guard could silently miss production.
+fn is_anchored_pin(pattern: &str) -> bool {
+    pattern.starts_with('/') || pattern == "**" || pattern.starts_with("**/")
 }
 
 fn read_incidents(sink: &mut Sink, node: &Node) -> IncidentSettings {
@@ -576,5 +645,51 @@ incidents:
             [(3, 5), (4, 16), (5, 13), (8, 30), (8, 45)],
             "{errs:#?}"
         );
+    }
+
+    #[test]
+    fn pins_must_be_absolute_or_start_anywhere() {
+        let src = "environments:\n  a: {paths: ['/etc/**', '**/x-*.conf', '**', 'etc/nginx/*.conf', './y', '*.conf']}\n";
+        let errs = parse_inventory(src, "i.yaml").unwrap_err();
+        let found: Vec<_> = errs
+            .iter()
+            .map(|d| match &d.kind {
+                ErrorKind::RelativePathPin { pattern } => (d.span.col, pattern.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [(47, "etc/nginx/*.conf"), (67, "./y"), (74, "*.conf")]
+        );
+    }
+
+    #[test]
+    fn written_but_empty_environments_is_an_error() {
+        for (src, at) in [
+            ("environments:\n", (1, 1)),
+            ("incidents: {}\nenvironments: {}\n", (2, 15)),
+        ] {
+            let errs = parse_inventory(src, "i.yaml").unwrap_err();
+            let d = &errs.0[0];
+            assert_eq!(
+                (d.span.line, d.span.col, &d.kind),
+                (at.0, at.1, &ErrorKind::NoEnvironments)
+            );
+        }
+    }
+
+    #[test]
+    fn an_inventory_is_told_from_a_runbook_by_its_shape() {
+        assert!(looks_like_inventory(SAMPLE));
+        assert!(looks_like_inventory("incidents: {}\n"));
+        assert!(looks_like_inventory("enviroments:\n  dev: {}\n"), "a typo");
+        // Broken YAML is judged by its unindented keys.
+        assert!(looks_like_inventory("environments:\n  dev: [\n"));
+        assert!(!looks_like_inventory("name: x\nenv: dev\nexecute: []\n"));
+        assert!(!looks_like_inventory("name: x\nenvironments: {}\n"));
+        assert!(!looks_like_inventory("name: [\nexecute:\n"));
+        assert!(!looks_like_inventory(""));
+        assert!(!looks_like_inventory("- a\n"));
     }
 }

@@ -1,15 +1,20 @@
-//! `tejun check FILE`: validate a runbook without running anything.
+//! `tejun check FILE`: validate a runbook or an inventory without running
+//! anything.
 //!
 //! Every problem is printed as `file:line:col: error: message` with the
 //! source line underlined, in the operator's language, and the exit code is
-//! 2. When an inventory is found the runbook's environments and literal
-//! paths are checked against it too. The loading helpers here are shared
-//! with `tejun plan`.
+//! 2. Which parser applies is decided by the file's shape, so an operator
+//! who edits `tejun.yaml` validates it with the same command as a runbook;
+//! the output says which kind was checked. When an inventory is found the
+//! runbook's environments and literal paths are checked against it too, and
+//! an invalid inventory is reported against its own file. The loading
+//! helpers here are shared with `tejun plan`.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tejun_locale::Lang;
+use tejun_runbook::inventory::looks_like_inventory;
 use tejun_runbook::model::Runbook;
 use tejun_runbook::{
     Diagnostics, Inventory, check_against_inventory, parse_inventory, parse_runbook,
@@ -19,12 +24,22 @@ use crate::context::{Context, Exit};
 use crate::output::{outln, print_json};
 
 #[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Examples:\n  tejun check examples/quickstart.yaml\n  tejun check runbook.yaml --json\n  tejun --lang ja check runbook.yaml\n\nExit status: 0 valid, 2 invalid or unreadable."
-)]
+#[command(after_help = "Examples:
+  tejun check examples/quickstart.yaml
+  tejun check tejun.yaml                 # an inventory, recognised by its shape
+  tejun check --inventory envs/prod.yaml # an inventory, said explicitly
+  tejun check runbook.yaml --json
+  tejun --lang ja check runbook.yaml
+
+A file with a top-level `environments:` (or `incidents:`) and no runbook keys
+(name, env, phases) is checked as an inventory; anything else as a runbook,
+against the inventory found (--inventory, else tejun.yaml here or in a parent).
+Without FILE the inventory itself is checked.
+
+Exit status: 0 valid, 2 invalid or unreadable.")]
 pub struct Args {
-    /// The runbook to validate.
-    pub file: PathBuf,
+    /// The runbook or inventory to validate (default: the inventory).
+    pub file: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -71,11 +86,26 @@ impl JsonDiagnostic {
     }
 }
 
+/// What `tejun check` validated, said in its output and `--json`.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    Runbook,
+    Inventory,
+}
+
 #[derive(Serialize)]
 struct Report {
     file: String,
+    kind: Kind,
     valid: bool,
+    /// For a runbook: the inventory it was checked against, if any.
     inventory: Option<String>,
+    /// For an inventory: the environments it defines, in file order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environments: Option<Vec<String>>,
+    /// Every problem, each naming the file it is in (the runbook's or the
+    /// inventory's).
     errors: Vec<JsonDiagnostic>,
 }
 
@@ -123,66 +153,166 @@ pub fn load_inventory(ctx: &Context) -> InventoryLoad {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    let Ok(source) = read_source(&args.file, ctx) else {
-        return Exit::BadInput;
-    };
-    let inventory = load_inventory(ctx);
-    if matches!(inventory, InventoryLoad::Unreadable) {
-        return Exit::BadInput;
-    }
-    let (runbook, diags, shown_against) = validate(&source, &inventory);
-    let inv_name = match &inventory {
-        InventoryLoad::Found(_, s) | InventoryLoad::Invalid(_, s) => Some(s.name.clone()),
-        InventoryLoad::Missing | InventoryLoad::Unreadable => None,
-    };
-    let valid = diags.is_empty();
-    if args.json {
-        let report = Report {
-            file: source.name.clone(),
-            valid,
-            inventory: inv_name,
-            errors: JsonDiagnostic::list(&diags, ctx.lang),
+    let Some(file) = args.file else {
+        // `tejun check --inventory PATH`, or `tejun check` beside a tejun.yaml.
+        let Some(path) = ctx.inventory_path() else {
+            ctx.error(
+                "nothing to check: give a runbook or inventory FILE, or --inventory PATH (no tejun.yaml in this directory or a parent)",
+                "検査する対象がありません: runbook かインベントリのファイル、または --inventory PATH を指定してください (このディレクトリにも親にも tejun.yaml がありません)",
+            );
+            return Exit::BadInput;
         };
-        print_json(&report);
-    } else if valid {
-        print_valid(&source, runbook.as_ref(), inv_name.as_deref(), ctx);
+        let Ok(source) = read_source(&path, ctx) else {
+            return Exit::BadInput;
+        };
+        return check_inventory(&source, args.json, ctx);
+    };
+    let Ok(source) = read_source(&file, ctx) else {
+        return Exit::BadInput;
+    };
+    if looks_like_inventory(&source.text) {
+        check_inventory(&source, args.json, ctx)
     } else {
-        let shown = shown_against.unwrap_or(&source);
-        print_diagnostics(&diags, shown, ctx);
-        let count = diags.len();
-        anstream::eprintln!(
-            "{}",
-            ctx.lang.pick(
-                &format!("{}: {count} error(s); nothing was run", shown.name),
-                &format!("{}: エラー {count} 件 (何も実行していません)", shown.name),
-            )
-        );
+        check_runbook(&source, args.json, ctx)
+    }
+}
+
+/// Validates an inventory file on its own, the way `tejun run` will read it.
+fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
+    let parsed = parse_inventory(&source.text, &source.name);
+    let diags = parsed.as_ref().err().cloned().unwrap_or_default();
+    let valid = diags.is_empty();
+    if json {
+        print_json(&Report {
+            file: source.name.clone(),
+            kind: Kind::Inventory,
+            valid,
+            inventory: None,
+            environments: parsed
+                .as_ref()
+                .ok()
+                .map(|inv| inv.environments.keys().cloned().collect()),
+            errors: JsonDiagnostic::list(&diags, ctx.lang),
+        });
+    } else {
+        match &parsed {
+            Ok(inventory) => print_valid_inventory(source, inventory, ctx),
+            Err(diags) => print_failed(diags, source, Kind::Inventory, ctx),
+        }
     }
     if valid { Exit::Ok } else { Exit::BadInput }
 }
 
-/// The runbook if it parses, and all problems: its own; if it parses, the
-/// inventory's or the runbook-against-inventory ones. The third value is
-/// set when the diagnostics belong to the inventory file.
-fn validate<'a>(
-    source: &Source,
-    inventory: &'a InventoryLoad,
-) -> (Option<Runbook>, Diagnostics, Option<&'a Source>) {
-    let runbook = match parse_runbook(&source.text, &source.name) {
-        Ok(runbook) => runbook,
-        Err(diags) => return (None, diags, None),
-    };
-    let (diags, shown_against) = match inventory {
-        InventoryLoad::Found(inv, _) => {
-            let diags = check_against_inventory(&runbook, inv, &source.text, &source.name)
+/// Validates a runbook, and against the inventory when one is found. An
+/// invalid inventory is reported against its own file, beside (not
+/// instead of) the runbook's own problems.
+fn check_runbook(source: &Source, json: bool, ctx: &Context) -> Exit {
+    let inventory = load_inventory(ctx);
+    if matches!(inventory, InventoryLoad::Unreadable) {
+        return Exit::BadInput;
+    }
+    let parsed = parse_runbook(&source.text, &source.name);
+    let own = match (&parsed, &inventory) {
+        (Err(diags), _) => diags.clone(),
+        (Ok(runbook), InventoryLoad::Found(inv, _)) => {
+            check_against_inventory(runbook, inv, &source.text, &source.name)
                 .err()
-                .unwrap_or_default();
-            (diags, None)
+                .unwrap_or_default()
         }
-        InventoryLoad::Invalid(diags, inv_source) => (diags.clone(), Some(inv_source)),
-        InventoryLoad::Missing | InventoryLoad::Unreadable => (Diagnostics::default(), None),
+        (Ok(_), _) => Diagnostics::default(),
     };
-    (Some(runbook), diags, shown_against)
+    let (inv_name, inv_diags) = match &inventory {
+        InventoryLoad::Found(_, s) => (Some(s), None),
+        InventoryLoad::Invalid(diags, s) => (Some(s), Some(diags)),
+        InventoryLoad::Missing | InventoryLoad::Unreadable => (None, None),
+    };
+    let valid = own.is_empty() && inv_diags.is_none();
+    if json {
+        let mut errors = JsonDiagnostic::list(&own, ctx.lang);
+        if let Some(diags) = inv_diags {
+            errors.extend(JsonDiagnostic::list(diags, ctx.lang));
+        }
+        print_json(&Report {
+            file: source.name.clone(),
+            kind: Kind::Runbook,
+            valid,
+            inventory: inv_name.map(|s| s.name.clone()),
+            environments: None,
+            errors,
+        });
+    } else if valid {
+        let runbook = parsed.as_ref().ok();
+        print_valid(source, runbook, inv_name.map(|s| s.name.as_str()), ctx);
+    } else {
+        if !own.is_empty() {
+            print_failed(&own, source, Kind::Runbook, ctx);
+        }
+        if let (Some(diags), Some(inv_source)) = (inv_diags, inv_name) {
+            print_failed(diags, inv_source, Kind::Inventory, ctx);
+        }
+    }
+    if valid { Exit::Ok } else { Exit::BadInput }
+}
+
+/// Every diagnostic against the file it belongs to, then one summary line
+/// saying which kind of file it is.
+fn print_failed(diags: &Diagnostics, source: &Source, kind: Kind, ctx: &Context) {
+    print_diagnostics(diags, source, ctx);
+    let count = diags.len();
+    let name = &source.name;
+    let line = match (kind, ctx.lang) {
+        (Kind::Runbook, Lang::En) => {
+            format!("{name}: {count} error(s) in the runbook; nothing was run")
+        }
+        (Kind::Runbook, Lang::Ja) => {
+            format!("{name}: runbook にエラー {count} 件 (何も実行していません)")
+        }
+        (Kind::Inventory, Lang::En) => {
+            format!("{name}: {count} error(s) in the inventory; nothing was run")
+        }
+        (Kind::Inventory, Lang::Ja) => {
+            format!("{name}: インベントリにエラー {count} 件 (何も実行していません)")
+        }
+    };
+    anstream::eprintln!("{line}");
+}
+
+fn print_valid_inventory(source: &Source, inventory: &Inventory, ctx: &Context) {
+    let lang = ctx.lang;
+    let names: Vec<&str> = inventory.environments.keys().map(String::as_str).collect();
+    let protected: Vec<&str> = inventory
+        .environments
+        .values()
+        .filter(|env| env.protected)
+        .map(|env| env.name.as_str())
+        .collect();
+    let protected = if protected.is_empty() {
+        "-".to_string()
+    } else {
+        protected.join(", ")
+    };
+    let count = names.len();
+    let names = names.join(", ");
+    let detail = match (count, lang) {
+        (0, _) => lang
+            .pick(
+                "valid inventory, with no environments: every run is refused",
+                "インベントリとして問題なし。環境が無いため、すべての実行が拒否されます",
+            )
+            .to_string(),
+        (_, Lang::En) => {
+            format!("valid inventory ({count} environments: {names}; protected: {protected})")
+        }
+        (_, Lang::Ja) => {
+            format!("インベントリとして問題なし (環境 {count} 件: {names}、保護: {protected})")
+        }
+    };
+    let green = anstyle::AnsiColor::Green.on_default().bold();
+    outln!(
+        "{green}{}{green:#} {}: {detail}",
+        lang.pick("ok", "OK"),
+        source.name
+    );
 }
 
 fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&str>, ctx: &Context) {
@@ -205,8 +335,8 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
         lang.pick("ok", "OK"),
         source.name,
         lang.pick(
-            &format!("valid ({steps} steps, env {envs})"),
-            &format!("問題なし (ステップ {steps} 件、環境 {envs})"),
+            &format!("valid runbook ({steps} steps, env {envs})"),
+            &format!("runbook として問題なし (ステップ {steps} 件、環境 {envs})"),
         )
     );
     match inventory {
