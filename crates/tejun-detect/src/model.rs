@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
 
 use crate::date::DateDetector;
 use crate::pattern::{EngineKind, Pattern};
@@ -49,14 +50,27 @@ pub enum IncidentMode {
 /// `tejun-watch`; parsed and validated here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
+// Rules hold a handful of actions, read once: boxing the larger variant
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Ban the offender for the rule's bantime (nftables unless `backend`
     /// says `iptables`).
     Ban {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// `nftables` or `iptables`; checked when read, so a typo is an
+        /// error at its file:line:col instead of a silent default.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "ban_backend"
+        )]
         backend: Option<String>,
         /// Aggregate IPv6 offenders to this prefix before banning (e.g. 64).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "ipv6_prefix"
+        )]
         ipv6_prefix: Option<u8>,
     },
     /// POST a Slack-compatible JSON message.
@@ -75,12 +89,50 @@ pub enum Action {
         #[serde(default)]
         severity: Option<Severity>,
     },
-    /// Start a runbook (path), with parameters.
+    /// Start a runbook (path), with parameters, in environment `env`
+    /// (`confirm_env` repeats a protected environment's name, since no one
+    /// is there to type it). Values keep their place in the rule file so
+    /// `tejun watch` can point at the one that is wrong (a runbook that does
+    /// not exist, an environment the inventory does not define).
     Runbook {
-        path: String,
+        path: Spanned<String>,
+        env: Spanned<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm_env: Option<Spanned<String>>,
+        /// How long the run may take (`600`, `10m`, `1h`; default 10m).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Spanned<RunbookTimeout>>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        params: BTreeMap<String, String>,
+        params: BTreeMap<String, Spanned<String>>,
     },
+}
+
+/// A runbook action's `timeout:` as written: seconds or `10m`/`1h`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunbookTimeout {
+    Seconds(u64),
+    Text(String),
+}
+
+fn ban_backend<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(de)?;
+    match name.as_str() {
+        "nftables" | "iptables" => Ok(Some(name)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown ban backend `{other}`: use nftables or iptables"
+        ))),
+    }
+}
+
+fn ipv6_prefix<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u8>, D::Error> {
+    let prefix = u32::deserialize(de)?;
+    match u8::try_from(prefix) {
+        Ok(p) if (1..=128).contains(&p) => Ok(Some(p)),
+        _ => Err(serde::de::Error::custom(format!(
+            "ipv6_prefix must be 1..128, not {prefix}"
+        ))),
+    }
 }
 
 fn default_incident_mode() -> IncidentMode {

@@ -139,11 +139,18 @@ pub enum IncidentMode {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Actions {
     pub ban: bool,
+    /// The rule's own `ban: {backend}` (`nftables`, `iptables`); `None`
+    /// uses watch.yaml's `ban.backend`.
+    pub ban_backend: Option<String>,
+    /// The rule's own `ban: {ipv6_prefix}`; `None` uses watch.yaml's.
+    pub ipv6_prefix: Option<u8>,
     /// Post to the config's `webhooks`.
     pub webhook: bool,
     /// And to these (a rule's own webhook URL).
     pub webhook_urls: Vec<String>,
     pub incident: Option<IncidentAction>,
+    /// Runbooks started for the offender (validated at start).
+    pub runbooks: Vec<crate::runbook::RunbookAction>,
 }
 
 /// The validated config.
@@ -183,6 +190,31 @@ pub enum BanConfig {
 }
 
 impl BanConfig {
+    /// The backend a rule's `ban: {backend: NAME}` asks for, sharing this
+    /// config's network namespace (and table, for nftables). `None` for a
+    /// name no backend has (rule files only accept nftables and iptables).
+    pub fn named(&self, name: &str) -> Option<BanConfig> {
+        let netns = match self {
+            BanConfig::None => None,
+            BanConfig::Nftables { netns, .. }
+            | BanConfig::Iptables { netns }
+            | BanConfig::Command { netns, .. } => netns.clone(),
+        };
+        match name {
+            "nftables" | "nft" => Some(match self {
+                BanConfig::Nftables { .. } => self.clone(),
+                _ => BanConfig::Nftables {
+                    table: "tejun".into(),
+                    netns,
+                },
+            }),
+            "iptables" => Some(BanConfig::Iptables { netns }),
+            "none" => Some(BanConfig::None),
+            "command" => matches!(self, BanConfig::Command { .. }).then(|| self.clone()),
+            _ => None,
+        }
+    }
+
     /// The backend that applies bans.
     pub fn backend(&self) -> Box<dyn crate::ban::Backend> {
         let wrapper = |netns: &Option<String>| match netns {

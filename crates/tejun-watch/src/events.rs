@@ -13,6 +13,7 @@ pub const BAN_REMOVED: &str = "ban.removed";
 pub const BAN_FAILED: &str = "ban.failed";
 pub const WEBHOOK_SENT: &str = "webhook.sent";
 pub const WEBHOOK_FAILED: &str = "webhook.failed";
+pub const RUNBOOK_FINISHED: &str = "runbook.finished";
 
 /// Who writes these events.
 pub const ACTOR: &str = "tejun-watch";
@@ -28,6 +29,11 @@ pub fn ban_stream(offender: &str) -> String {
 /// A rule reached maxretry for an offender.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectTriggered {
+    /// The detection's id: the events its actions write (`ban.added`,
+    /// `webhook.sent`, `runbook.finished`) carry it as `detection`, and a
+    /// restart uses it to tell an action already done from one still due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub rule: String,
     pub offender: String,
     pub count: u32,
@@ -50,6 +56,9 @@ pub struct LineEvidence {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BanAdded {
+    /// The detection this was done for (`None`: a reminder, older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
     pub offender: String,
     pub rule: String,
     pub until: Timestamp,
@@ -74,6 +83,9 @@ pub struct BanRemoved {
 /// the firewall is not hammered), and the failure is on record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BanFailed {
+    /// The detection this was done for (`None`: a reminder, older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
     pub offender: String,
     pub rule: String,
     pub backend: String,
@@ -82,6 +94,9 @@ pub struct BanFailed {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookSent {
+    /// The detection this was done for (`None`: a reminder, older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
     /// Scheme and host only: webhook URLs carry their secret in the path.
     pub url: String,
     pub status: u16,
@@ -90,7 +105,32 @@ pub struct WebhookSent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookFailed {
+    /// The detection this was done for (`None`: a reminder, older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
     pub url: String,
     pub error: String,
     pub text: String,
+}
+
+/// A runbook started by a detection ended (or could not start). Stream
+/// `detect/<rule>`, refs `run/<run_id>` (and the incident, if any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunbookFinished {
+    pub detection: String,
+    pub rule: String,
+    pub offender: String,
+    /// Absolute path of the runbook.
+    pub runbook: String,
+    pub env: String,
+    pub run_id: Option<String>,
+    /// succeeded, rolled_back, rollback_failed, failed, aborted, paused,
+    /// refused, timed_out, interrupted (the watcher stopped; it runs again
+    /// at the next start) or not_started.
+    pub state: String,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The end of the run's stderr when it did not succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

@@ -50,6 +50,8 @@ pub fn post_reminders(
             urls: settings.webhook.iter().cloned().collect(),
             stream: format!("incident/{}", reminder.incident),
             refs: Vec::new(),
+            detection: None,
+            done: None,
         });
     }
     Ok(due.len())

@@ -11,6 +11,9 @@
 //! * [`ban`]: firewall backends (nftables, iptables, a command template, none);
 //! * [`ledger`]: which bans are in force, folded from the journal;
 //! * [`webhook`]: Slack-compatible posts on their own thread;
+//! * [`runbook`]: `runbook:` actions, run as a child `tejun run` with a timeout;
+//! * [`detection`]: a detection's actions as one pending record, so a crash
+//!   loses none;
 //! * [`incident`]: open/attach incidents and post escalation reminders
 //!   through `tejun-incident`;
 //! * [`config`]: `watch.yaml`, every error at `file:line:col`;
@@ -22,12 +25,14 @@
 
 pub mod ban;
 pub mod config;
+pub mod detection;
 pub mod events;
 pub mod follow;
 pub mod incident;
 pub mod ledger;
 pub mod offender;
 pub mod rules;
+pub mod runbook;
 pub mod state;
 pub mod watcher;
 pub mod webhook;

@@ -7,7 +7,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::Actions;
+use std::path::PathBuf;
+
+use crate::config::{Actions, ConfigError};
+use crate::runbook::RunbookContext;
 use crate::window::Params;
 
 /// What the watcher needs to know about a rule.
@@ -70,53 +73,59 @@ pub struct DetectRules {
     pub undated: u64,
 }
 
-/// A rule action the watcher does not run, said once at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    pub rule: String,
-    pub action: &'static str,
-}
-
 impl DetectRules {
-    /// Wraps a loaded rule set. The set is leaked on purpose: it lives as
-    /// long as the watcher (the whole process), and the matcher borrows it.
+    /// Wraps a loaded rule set, checking its `runbook:` actions (the
+    /// runbook, its environment, the variables) before anything is watched.
+    /// The set is leaked on purpose: it lives as long as the watcher (the
+    /// whole process), and the matcher borrows it.
     pub fn new(
         set: tejun_detect::RuleSet,
         zone: jiff::tz::TimeZone,
-    ) -> (DetectRules, Vec<Skipped>) {
+        runbooks: &RunbookContext,
+    ) -> Result<DetectRules, ConfigError> {
         let set: &'static tejun_detect::RuleSet = Box::leak(Box::new(set));
-        let mut skipped = Vec::new();
         let infos = set
             .rules
             .iter()
-            .map(|rule| info_of(rule, &mut skipped))
-            .collect();
-        (
-            DetectRules {
-                infos,
-                matcher: set.matcher(),
-                zone,
-                hits: Vec::new(),
-                undated: 0,
-            },
-            skipped,
-        )
+            .map(|rule| info_of(rule, runbooks))
+            .collect::<Result<_, _>>()?;
+        Ok(DetectRules {
+            infos,
+            matcher: set.matcher(),
+            zone,
+            hits: Vec::new(),
+            undated: 0,
+        })
     }
 }
 
-fn info_of(rule: &tejun_detect::Rule, skipped: &mut Vec<Skipped>) -> RuleInfo {
+fn info_of(rule: &tejun_detect::Rule, runbooks: &RunbookContext) -> Result<RuleInfo, ConfigError> {
     use tejun_detect::Action;
+    use tejun_detect::model::Origin;
     let params = &rule.params;
     // A fail2ban filter is watched the way fail2ban would: a jail bans.
-    let from_fail2ban = matches!(rule.origin, tejun_detect::model::Origin::Fail2ban { .. });
+    let from_fail2ban = matches!(rule.origin, Origin::Fail2ban { .. });
     let mut actions = Actions {
         webhook: true,
         ban: from_fail2ban,
         ..Actions::default()
     };
+    let file = match &rule.origin {
+        Origin::Yaml { file } => PathBuf::from(file),
+        Origin::Builtin { set } => PathBuf::from(format!("builtin:{set}")),
+        Origin::Fail2ban { filter } => PathBuf::from(filter),
+    };
     for action in &params.actions {
         match action {
-            Action::Ban { .. } => actions.ban = true,
+            // Rule values were range-checked when the rule file was read.
+            Action::Ban {
+                backend,
+                ipv6_prefix,
+            } => {
+                actions.ban = true;
+                actions.ban_backend = backend.clone();
+                actions.ipv6_prefix = *ipv6_prefix;
+            }
             Action::Webhook { url, .. } => actions.webhook_urls.push(url.clone()),
             Action::Journal {} => {}
             Action::Incident { mode, severity } => {
@@ -129,20 +138,37 @@ fn info_of(rule: &tejun_detect::Rule, skipped: &mut Vec<Skipped>) -> RuleInfo {
                     title: None,
                 })
             }
-            Action::Runbook { .. } => skipped.push(Skipped {
-                rule: rule.name.to_string(),
-                action: "runbook",
-            }),
+            Action::Runbook {
+                path,
+                env,
+                confirm_env,
+                timeout,
+                params,
+            } => {
+                let spec = crate::runbook::Spec {
+                    path,
+                    env,
+                    confirm_env: confirm_env.as_ref(),
+                    timeout: timeout.as_ref(),
+                    params,
+                };
+                let checked = crate::runbook::check(&spec, &file, runbooks).map_err(|mut e| {
+                    e.en = format!("rule `{}`: {}", rule.name, e.en);
+                    e.ja = format!("ルール `{}`: {}", rule.name, e.ja);
+                    e
+                })?;
+                actions.runbooks.push(checked);
+            }
         }
     }
-    RuleInfo {
+    Ok(RuleInfo {
         name: rule.name.to_string(),
         findtime: SignedDuration::from_secs(i64::try_from(params.findtime).unwrap_or(i64::MAX / 2)),
         maxretry: params.maxretry,
         bantime: (params.bantime >= 0).then(|| SignedDuration::from_secs(params.bantime)),
         severity: Some(params.severity.to_string()),
         actions,
-    }
+    })
 }
 
 impl LineRules for DetectRules {

@@ -87,7 +87,9 @@ impl State {
                  PRIMARY KEY (source, path));
              CREATE TABLE IF NOT EXISTS window (
                  rule TEXT NOT NULL, offender TEXT NOT NULL, hits TEXT NOT NULL,
-                 PRIMARY KEY (rule, offender));",
+                 PRIMARY KEY (rule, offender));
+             CREATE TABLE IF NOT EXISTS pending (
+                 id TEXT PRIMARY KEY, detection TEXT NOT NULL);",
         )
         .map_err(db)?;
         Ok(State { conn })
@@ -132,13 +134,36 @@ impl State {
         rows.collect()
     }
 
-    /// Saves every source's checkpoints and the changed windows at once.
+    /// Detections whose actions were not all done: (id, detection as JSON).
+    pub fn pending(&self) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, detection FROM pending ORDER BY rowid")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// Saves every source's checkpoints and the changed windows at once,
+    /// with the detections of the batch as pending (so they are acted on
+    /// after a crash, and their lines are not read again) and forgetting
+    /// those whose actions are done.
     pub fn save<'a>(
         &mut self,
         checkpoints: impl IntoIterator<Item = (&'a str, Vec<(&'a Path, Checkpoint)>)>,
         windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
+        pending: &[(String, String)],
+        done: &[String],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
+        for (id, detection) in pending {
+            tx.execute(
+                "INSERT OR REPLACE INTO pending (id, detection) VALUES (?1, ?2)",
+                params![id, detection],
+            )?;
+        }
+        for id in done {
+            tx.execute("DELETE FROM pending WHERE id = ?1", [id])?;
+        }
         for (source, cps) in checkpoints {
             tx.execute("DELETE FROM checkpoint WHERE source = ?1", [source])?;
             let mut insert = tx.prepare_cached(

@@ -5,16 +5,18 @@
 //! It sleeps until inotify reports a change in a watched directory (or the
 //! poll interval passes, as a fallback), then polls every followed path.
 //!
-//! Order of effects for a trigger: the firewall ban (first, because every
-//! journal write costs an fsync the attacker should not get), the incident
-//! (if the rule opens or attaches one, so the detection can refer to it),
-//! `detect.triggered`, `ban.added`, then the webhook (queued to its own
-//! thread). Offsets and
-//! windows are saved after the batch. A crash between acting and saving
-//! re-reads that batch on restart: actions are at-least-once, and a ban is
-//! not repeated because the journal already says the offender is banned.
+//! Order of effects for a trigger: the firewall ban at once (idempotent,
+//! and the attacker should not get the milliseconds of the fsyncs below);
+//! at the end of the batch the detection is saved as pending together
+//! with the offsets (see [`crate::detection`]); then the incident (if the
+//! rule opens or attaches one, so the detection can refer to it),
+//! `detect.triggered`, `ban.added`, the webhook (its own thread) and the
+//! runbooks (a child `tejun run` each, on their own threads). When all are
+//! done the pending record goes. A crash anywhere in between is finished at
+//! the next start: actions are at-least-once, and the journal (every action
+//! event carries the detection's id) keeps a done action from being redone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,11 +30,13 @@ use tejun_journal::{Journal, NewEvent};
 
 use crate::ban::Backend;
 use crate::config::{Config, IncidentAction};
+use crate::detection::{BanPlan, Detection, crash_point};
 use crate::events::*;
 use crate::follow::{Event, Follower, Notice};
 use crate::ledger::{Ban, Ledger};
 use crate::offender::{IgnoreList, Offender};
 use crate::rules::{LineRules, RuleInfo};
+use crate::runbook::{Finished, Launch, Launcher};
 use crate::state::{LineRef, State, StateError};
 use crate::webhook::{self, Webhooks};
 use crate::window::{Hit, Outcome, Windows};
@@ -84,6 +88,27 @@ pub enum Report {
     },
     Webhook {
         outcome: webhook::Outcome,
+    },
+    /// A `runbook:` action started `tejun run` for a detection.
+    RunbookStarted {
+        rule: String,
+        offender: String,
+        runbook: String,
+        env: String,
+    },
+    /// ... and it ended (`state` as in `runbook.finished`).
+    RunbookFinished {
+        rule: String,
+        offender: String,
+        runbook: String,
+        run_id: Option<String>,
+        state: String,
+        exit_code: Option<i32>,
+    },
+    /// Detections found pending at start (the previous watcher died before
+    /// their actions were all done): finished now.
+    Resumed {
+        detections: usize,
     },
     IncidentFailed {
         rule: String,
@@ -144,6 +169,9 @@ pub struct Options {
     /// Called every `periodic_every` (incident reminders, for instance).
     pub periodic: Option<Periodic>,
     pub periodic_every: Duration,
+    /// Starts `runbook:` actions; without it they are journaled as
+    /// `not_started`.
+    pub runbooks: Option<Launcher>,
 }
 
 struct SourceRun {
@@ -160,7 +188,8 @@ pub struct Watcher<'r> {
     sources: Vec<SourceRun>,
     windows: Windows<LineRef>,
     ledger: Ledger,
-    backend: Box<dyn Backend>,
+    /// watch.yaml's backend first, then those rules name for themselves.
+    backends: Vec<Box<dyn Backend>>,
     state: State,
     ignore: IgnoreList,
     webhooks: Webhooks,
@@ -168,6 +197,17 @@ pub struct Watcher<'r> {
     /// Offenders whose expiry the firewall refused: retried every second,
     /// said once.
     unban_failed: BTreeSet<String>,
+    /// Detections of the current batch, saved as pending with its offsets,
+    /// with the firewall's answer to their ban.
+    fresh: Vec<(Detection, Option<Result<(), String>>)>,
+    /// Detections being acted on, by id, with their async actions
+    /// (webhook, runbooks) still running.
+    outstanding: HashMap<String, usize>,
+    /// Detections whose actions are all done: deleted at the next save.
+    done: Vec<String>,
+    webhook_done: (std::sync::mpsc::Sender<String>, Receiver<String>),
+    runbook_done: (std::sync::mpsc::Sender<Finished>, Receiver<Finished>),
+    runbook_threads: Vec<std::thread::JoinHandle<()>>,
     opts: Options,
     report: &'r mut dyn FnMut(Report),
 }
@@ -182,20 +222,7 @@ impl<'r> Watcher<'r> {
         report: &'r mut dyn FnMut(Report),
     ) -> Result<Watcher<'r>, WatchError> {
         let state = State::open(&opts.state_dir)?;
-        let backend = config.ban.backend();
-        let bans_needed = rules
-            .iter()
-            .any(|r| r.rules().iter().any(|i| i.actions.ban))
-            || config
-                .sources
-                .iter()
-                .any(|s| s.actions.as_ref().is_some_and(|a| a.ban));
-        if bans_needed {
-            backend.prepare().map_err(|e| WatchError::Backend {
-                backend: backend.name().into(),
-                error: e.0,
-            })?;
-        }
+        let backends = prepare_backends(&config, &rules)?;
         let (result_tx, webhook_results) = channel();
         let webhooks = webhook::start(config.webhooks.clone(), opts.journal.clone(), result_tx);
         let mut windows = Windows::new();
@@ -209,17 +236,24 @@ impl<'r> Watcher<'r> {
             sources: Vec::new(),
             windows,
             ledger,
-            backend,
+            backends,
             state,
             ignore,
             webhooks,
             webhook_results,
             unban_failed: BTreeSet::new(),
+            fresh: Vec::new(),
+            outstanding: HashMap::new(),
+            done: Vec::new(),
+            webhook_done: channel(),
+            runbook_done: channel(),
+            runbook_threads: Vec::new(),
             opts,
             report,
             config,
         };
         watcher.restore_bans();
+        watcher.resume_pending()?;
         let mut pending: Vec<(usize, String, Event)> = Vec::new();
         for (index, (source, rules)) in watcher.config.sources.iter().zip(rules).enumerate() {
             let checkpoints = watcher.state.checkpoints(&source.name)?;
@@ -309,6 +343,7 @@ impl<'r> Watcher<'r> {
             self.poll_sources();
             self.save()?;
             self.drain_webhook_results();
+            self.drain_done();
             if last_housekeeping.elapsed() >= Duration::from_secs(1) {
                 last_housekeeping = Instant::now();
                 watch_dirs(&mut inotify, &mut watched);
@@ -324,16 +359,19 @@ impl<'r> Watcher<'r> {
         self.poll_sources();
         self.save()?;
         drop(inotify);
-        let Watcher {
-            webhooks,
-            webhook_results,
-            report,
-            ..
-        } = self;
-        drop(webhooks); // lets queued webhooks finish
-        for outcome in webhook_results.try_iter() {
-            report(Report::Webhook { outcome });
+        // Lets queued webhooks finish; running runbooks see `stop` and are
+        // interrupted (they stay pending and run again at the next start).
+        let webhooks = std::mem::replace(
+            &mut self.webhooks,
+            webhook::start(Vec::new(), self.opts.journal.clone(), channel().0),
+        );
+        drop(webhooks);
+        for thread in std::mem::take(&mut self.runbook_threads) {
+            let _ = thread.join();
         }
+        self.drain_webhook_results();
+        self.drain_done();
+        self.save()?;
         Ok(())
     }
 
@@ -393,7 +431,10 @@ impl<'r> Watcher<'r> {
             if let Some(actions) = &override_actions {
                 info.actions = actions.clone();
             }
-            let offender = Offender::from_host(&hit.host, self.config.ipv6_prefix);
+            // The rule's own `ban: {ipv6_prefix}` wins over watch.yaml's,
+            // for counting as for the ban.
+            let prefix = info.actions.ipv6_prefix.unwrap_or(self.config.ipv6_prefix);
+            let offender = Offender::from_host(&hit.host, prefix);
             let at = hit.time.unwrap_or(now);
             let data = LineRef {
                 text: line.to_string(),
@@ -403,12 +444,14 @@ impl<'r> Watcher<'r> {
                 self.windows
                     .record(&info.name, &info.params(), &offender, Hit { at, data }, now);
             if let Outcome::Triggered { hits, banned_until } = outcome {
-                self.act(&info, &offender, hits, banned_until, now);
+                self.trigger(&info, &offender, hits, banned_until, now);
             }
         }
     }
 
-    fn act(
+    /// An offender reached maxretry: ban at once, and plan the rest for
+    /// after the batch is saved (with this detection as pending).
+    fn trigger(
         &mut self,
         info: &RuleInfo,
         offender: &Offender,
@@ -416,47 +459,23 @@ impl<'r> Watcher<'r> {
         until: Option<Timestamp>,
         now: Timestamp,
     ) {
-        let offender_text = offender.to_string();
-        // The firewall first: every durable write below costs an fsync,
-        // and the attacker should not get those milliseconds. The record
-        // follows in causal order (detection, then ban).
+        let backend = self.backend_for(info);
         let ban = until.and_then(|until| {
-            offender.net().map(|net| {
-                let bantime_s = until.duration_since(now).as_secs();
-                (until, bantime_s, self.backend.add(net, bantime_s))
+            offender.net().map(|net| BanPlan {
+                net,
+                until,
+                bantime_s: until.duration_since(now).as_secs(),
+                backend: backend.to_string(),
             })
         });
-        let mut refs: Vec<String> = Vec::new();
-        let mut incident_id = None;
-        if let (Some(action), Some(hook)) = (&info.actions.incident, &mut self.opts.incident) {
-            let severity = Some(action.severity.clone()).or(info.severity.clone());
-            let request = IncidentRequest {
-                rule: info.name.clone(),
-                offender: offender_text.clone(),
-                action: action.clone(),
-                severity,
-                title: action.title.clone().unwrap_or_else(|| {
-                    format!("{}: {} ({})", info.name, offender_text, hits.len())
-                }),
-                at: now,
-            };
-            match hook(&self.opts.journal, &request) {
-                Ok(id) if !id.is_empty() => {
-                    refs.push(format!("incident/{id}"));
-                    incident_id = Some(id);
-                }
-                Ok(_) => {}
-                Err(error) => (self.report)(Report::IncidentFailed {
-                    rule: info.name.clone(),
-                    error,
-                }),
-            }
-        }
-        let count = u32::try_from(hits.len()).unwrap_or(u32::MAX);
-        let triggered = DetectTriggered {
+        // The firewall first: the durable writes cost fsyncs the attacker
+        // should not get. Applying a ban again (on replay) is harmless.
+        let applied = ban.as_ref().map(|plan| self.apply_ban(plan, now));
+        let detection = Detection {
+            id: crate::detection::new_id(now),
             rule: info.name.clone(),
-            offender: offender_text.clone(),
-            count,
+            offender: offender.to_string(),
+            count: u32::try_from(hits.len()).unwrap_or(u32::MAX),
             findtime_s: info.findtime.as_secs(),
             maxretry: info.maxretry,
             severity: info.severity.clone(),
@@ -470,105 +489,389 @@ impl<'r> Watcher<'r> {
                     file: h.data.file.clone(),
                 })
                 .collect(),
+            at: now,
+            not_bannable: until.is_some() && ban.is_none(),
+            ban,
+            webhook: info.actions.webhook,
+            webhook_urls: info.actions.webhook_urls.clone(),
+            incident: info.actions.incident.clone(),
+            runbooks: info.actions.runbooks.clone(),
         };
-        self.journal(
-            &detect_stream(&info.name),
-            &refs,
-            DETECT_TRIGGERED,
-            &triggered,
-            None,
-        );
-        (self.report)(Report::Triggered {
-            rule: info.name.clone(),
-            offender: offender_text.clone(),
-            count,
-            severity: info.severity.clone(),
-            incident: incident_id,
-        });
-        let mut ban_note = None;
-        if until.is_some() && ban.is_none() {
-            (self.report)(Report::NotBannable {
-                rule: info.name.clone(),
-                offender: offender_text.clone(),
-            });
-        }
-        match ban {
-            None => {}
-            Some((until, bantime_s, Ok(()))) => {
-                let added = BanAdded {
-                    offender: offender_text.clone(),
-                    rule: info.name.clone(),
-                    until,
-                    bantime_s,
-                    backend: self.backend.name().to_string(),
-                };
-                self.journal(
-                    &ban_stream(&offender_text),
-                    &refs,
-                    BAN_ADDED,
-                    &added,
-                    Some(now),
-                );
-                let _ = self.refresh_ledger();
-                ban_note = Some(until);
-                (self.report)(Report::Banned {
-                    rule: info.name.clone(),
-                    offender: offender_text.clone(),
-                    until,
-                    backend: self.backend.name().to_string(),
-                });
-            }
-            Some((_, _, Err(e))) => {
-                let failed = BanFailed {
-                    offender: offender_text.clone(),
-                    rule: info.name.clone(),
-                    backend: self.backend.name().to_string(),
-                    error: e.0.clone(),
-                };
-                self.journal(
-                    &ban_stream(&offender_text),
-                    &refs,
-                    BAN_FAILED,
-                    &failed,
-                    None,
-                );
-                (self.report)(Report::BanFailed {
-                    offender: offender_text.clone(),
-                    error: e.0,
-                });
-            }
-        }
-        if info.actions.webhook || !info.actions.webhook_urls.is_empty() {
-            let text = self.message_text(info, &offender_text, count, ban_note);
-            self.webhooks.send(webhook::Message {
-                text,
-                global: info.actions.webhook,
-                urls: info.actions.webhook_urls.clone(),
-                stream: detect_stream(&info.name),
-                refs: refs.clone(),
-            });
+        self.fresh.push((detection, applied));
+    }
+
+    /// The backend a rule bans with: its own `ban: {backend}`, else
+    /// watch.yaml's.
+    fn backend_for(&self, info: &RuleInfo) -> &'static str {
+        let wanted = info.actions.ban_backend.as_deref();
+        self.backends
+            .iter()
+            .find(|b| {
+                wanted.is_none_or(|w| b.name() == w || (w == "nft" && b.name() == "nftables"))
+            })
+            .or(self.backends.first())
+            .map_or("none", |b| b.name())
+    }
+
+    fn backend_named(&self, name: &str) -> Option<&dyn Backend> {
+        self.backends
+            .iter()
+            .find(|b| b.name() == name)
+            .map(|b| b.as_ref())
+    }
+
+    /// Bans for what is left of the plan at `now`.
+    fn apply_ban(&self, plan: &BanPlan, now: Timestamp) -> Result<(), String> {
+        let remaining = plan.until.duration_since(now).as_secs().max(1);
+        match self.backend_named(&plan.backend) {
+            Some(backend) => backend.add(plan.net, remaining).map_err(|e| e.0),
+            None => Err(format!("ban backend {} is not configured", plan.backend)),
         }
     }
 
-    fn message_text(
-        &self,
-        info: &RuleInfo,
-        offender: &str,
-        count: u32,
-        until: Option<Timestamp>,
-    ) -> String {
+    /// Carries out a saved detection's actions. On `replay` (a detection
+    /// found pending at start) each action is first looked up in the
+    /// journal by the detection's id, and skipped if it was done.
+    fn execute(&mut self, mut d: Detection, applied: Option<Result<(), String>>, replay: bool) {
+        let mut refs: Vec<String> = Vec::new();
+        let mut incident_id = None;
+        let recorded = if replay {
+            self.recorded_detection(&d)
+        } else {
+            None
+        };
+        match recorded {
+            Some(recorded_refs) => {
+                incident_id = recorded_refs
+                    .iter()
+                    .find_map(|r| r.strip_prefix("incident/").map(str::to_string));
+                refs = recorded_refs;
+            }
+            None => {
+                if let (Some(action), Some(hook)) = (&d.incident, &mut self.opts.incident) {
+                    let severity = Some(action.severity.clone()).or(d.severity.clone());
+                    let request = IncidentRequest {
+                        rule: d.rule.clone(),
+                        offender: d.offender.clone(),
+                        action: action.clone(),
+                        severity,
+                        title: action
+                            .title
+                            .clone()
+                            .unwrap_or_else(|| format!("{}: {} ({})", d.rule, d.offender, d.count)),
+                        at: d.at,
+                    };
+                    match hook(&self.opts.journal, &request) {
+                        Ok(id) if !id.is_empty() => {
+                            refs.push(format!("incident/{id}"));
+                            incident_id = Some(id);
+                        }
+                        Ok(_) => {}
+                        Err(error) => (self.report)(Report::IncidentFailed {
+                            rule: d.rule.clone(),
+                            error,
+                        }),
+                    }
+                }
+                let triggered = DetectTriggered {
+                    id: Some(d.id.clone()),
+                    rule: d.rule.clone(),
+                    offender: d.offender.clone(),
+                    count: d.count,
+                    findtime_s: d.findtime_s,
+                    maxretry: d.maxretry,
+                    severity: d.severity.clone(),
+                    first_seen: d.first_seen,
+                    last_seen: d.last_seen,
+                    lines: std::mem::take(&mut d.lines),
+                };
+                self.journal(
+                    &detect_stream(&d.rule),
+                    &refs,
+                    DETECT_TRIGGERED,
+                    &triggered,
+                    Some(d.at),
+                );
+                (self.report)(Report::Triggered {
+                    rule: d.rule.clone(),
+                    offender: d.offender.clone(),
+                    count: d.count,
+                    severity: d.severity.clone(),
+                    incident: incident_id.clone(),
+                });
+                if d.not_bannable {
+                    (self.report)(Report::NotBannable {
+                        rule: d.rule.clone(),
+                        offender: d.offender.clone(),
+                    });
+                }
+            }
+        }
+        let mut ban_note = None;
+        if let Some(plan) = d.ban.clone() {
+            // A restart re-applies (the firewall may have lost it).
+            let result = applied.unwrap_or_else(|| self.apply_ban(&plan, Timestamp::now()));
+            let stream = ban_stream(&d.offender);
+            let recorded = replay && self.recorded(&stream, "ban.", &d.id) > 0;
+            match result {
+                _ if recorded => ban_note = Some(plan.until),
+                Ok(()) => {
+                    let added = BanAdded {
+                        offender: d.offender.clone(),
+                        rule: d.rule.clone(),
+                        until: plan.until,
+                        bantime_s: plan.bantime_s,
+                        backend: plan.backend.clone(),
+                        detection: Some(d.id.clone()),
+                    };
+                    self.journal(&stream, &refs, BAN_ADDED, &added, Some(d.at));
+                    let _ = self.refresh_ledger();
+                    ban_note = Some(plan.until);
+                    (self.report)(Report::Banned {
+                        rule: d.rule.clone(),
+                        offender: d.offender.clone(),
+                        until: plan.until,
+                        backend: plan.backend.clone(),
+                    });
+                }
+                Err(error) => {
+                    let failed = BanFailed {
+                        offender: d.offender.clone(),
+                        rule: d.rule.clone(),
+                        backend: plan.backend.clone(),
+                        error: error.clone(),
+                        detection: Some(d.id.clone()),
+                    };
+                    self.journal(&stream, &refs, BAN_FAILED, &failed, None);
+                    (self.report)(Report::BanFailed {
+                        offender: d.offender.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        let mut waiting = 0;
+        let targets = webhook::targets(&self.config.webhooks, d.webhook, &d.webhook_urls);
+        let posted = replay && self.recorded(&detect_stream(&d.rule), "webhook.", &d.id) >= targets;
+        if targets > 0 && !posted {
+            let text = self.message_text(&d, ban_note);
+            self.webhooks.send(webhook::Message {
+                text,
+                global: d.webhook,
+                urls: d.webhook_urls.clone(),
+                stream: detect_stream(&d.rule),
+                refs: refs.clone(),
+                detection: Some(d.id.clone()),
+                done: Some(self.webhook_done.0.clone()),
+            });
+            waiting += 1;
+        }
+        for action in &d.runbooks {
+            if replay && self.runbook_recorded(&d, action) {
+                continue;
+            }
+            let launch = Launch {
+                detection: d.id.clone(),
+                rule: d.rule.clone(),
+                offender: d.offender.clone(),
+                count: d.count,
+                incident: incident_id.clone(),
+                refs: refs.clone(),
+                action: action.clone(),
+            };
+            (self.report)(Report::RunbookStarted {
+                rule: d.rule.clone(),
+                offender: d.offender.clone(),
+                runbook: action.path.display().to_string(),
+                env: action.env.clone(),
+            });
+            let spawned = match &self.opts.runbooks {
+                Some(launcher) => launcher
+                    .spawn(
+                        launch.clone(),
+                        self.opts.journal.clone(),
+                        self.opts.stop.clone(),
+                        self.runbook_done.0.clone(),
+                    )
+                    .map_err(|e| e.to_string()),
+                None => Err("no runbook launcher".to_string()),
+            };
+            match spawned {
+                Ok(thread) => {
+                    self.runbook_threads.push(thread);
+                    waiting += 1;
+                }
+                Err(error) => self.runbook_not_started(&launch, error),
+            }
+        }
+        if waiting == 0 {
+            self.done.push(d.id);
+        } else {
+            self.outstanding.insert(d.id, waiting);
+        }
+    }
+
+    /// A run that could not even start is its outcome: journaled, said,
+    /// and done (starting it again would fail the same way).
+    fn runbook_not_started(&mut self, launch: &Launch, error: String) {
+        let event = RunbookFinished {
+            detection: launch.detection.clone(),
+            rule: launch.rule.clone(),
+            offender: launch.offender.clone(),
+            runbook: launch.action.path.display().to_string(),
+            env: launch.action.env.clone(),
+            run_id: None,
+            state: "not_started".into(),
+            exit_code: None,
+            duration_ms: 0,
+            error: Some(error),
+        };
+        self.journal(
+            &detect_stream(&launch.rule),
+            &launch.refs,
+            RUNBOOK_FINISHED,
+            &event,
+            None,
+        );
+        self.report_runbook(&event);
+    }
+
+    fn report_runbook(&mut self, event: &RunbookFinished) {
+        (self.report)(Report::RunbookFinished {
+            rule: event.rule.clone(),
+            offender: event.offender.clone(),
+            runbook: event.runbook.clone(),
+            run_id: event.run_id.clone(),
+            state: event.state.clone(),
+            exit_code: event.exit_code,
+        });
+    }
+
+    /// The refs of this detection's `detect.triggered`, if it was written.
+    fn recorded_detection(&self, d: &Detection) -> Option<Vec<String>> {
+        let entries = self
+            .opts
+            .journal
+            .query(&tejun_journal::Query {
+                subject: Some(&detect_stream(&d.rule)),
+                kind_prefix: Some(DETECT_TRIGGERED),
+                ..tejun_journal::Query::default()
+            })
+            .ok()?;
+        entries
+            .into_iter()
+            .find(|e| e.stream == detect_stream(&d.rule) && e.payload["id"] == d.id.as_str())
+            .map(|e| e.refs)
+    }
+
+    /// How many events of `kind_prefix` on `stream` were written for
+    /// detection `id`.
+    fn recorded(&self, stream: &str, kind_prefix: &str, id: &str) -> usize {
+        self.opts
+            .journal
+            .query(&tejun_journal::Query {
+                subject: Some(stream),
+                kind_prefix: Some(kind_prefix),
+                ..tejun_journal::Query::default()
+            })
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e.stream == stream && e.payload["detection"] == id)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// True when this runbook ran to an end for this detection (an
+    /// `interrupted` run, stopped with the watcher, runs again).
+    fn runbook_recorded(&self, d: &Detection, action: &crate::runbook::RunbookAction) -> bool {
+        let stream = detect_stream(&d.rule);
+        let runbook = action.path.display().to_string();
+        self.opts
+            .journal
+            .query(&tejun_journal::Query {
+                subject: Some(&stream),
+                kind_prefix: Some(RUNBOOK_FINISHED),
+                ..tejun_journal::Query::default()
+            })
+            .map(|entries| {
+                entries.iter().any(|e| {
+                    e.payload["detection"] == d.id.as_str()
+                        && e.payload["runbook"] == runbook.as_str()
+                        && e.payload["state"] != "interrupted"
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// Finishes the detections a previous watcher left pending.
+    fn resume_pending(&mut self) -> Result<(), WatchError> {
+        let pending = self.state.pending()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        (self.report)(Report::Resumed {
+            detections: pending.len(),
+        });
+        for (id, json) in pending {
+            match serde_json::from_str::<Detection>(&json) {
+                Ok(detection) => self.execute(detection, None, true),
+                Err(e) => {
+                    (self.report)(Report::JournalFailed {
+                        error: format!("pending detection {id} is unreadable: {e}"),
+                    });
+                    self.done.push(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Webhooks posted and runbooks ended: a detection whose last action
+    /// ended is done.
+    fn drain_done(&mut self) {
+        let mut ended: Vec<(String, bool)> = Vec::new();
+        while let Ok(id) = self.webhook_done.1.try_recv() {
+            ended.push((id, true));
+        }
+        while let Ok(finished) = self.runbook_done.1.try_recv() {
+            self.report_runbook(&finished.event);
+            ended.push((finished.detection, finished.completed));
+        }
+        for (id, completed) in ended {
+            let Some(left) = self.outstanding.get_mut(&id) else {
+                continue;
+            };
+            if !completed {
+                // Stays pending: the next start runs what was cut short.
+                self.outstanding.remove(&id);
+                continue;
+            }
+            *left -= 1;
+            if *left == 0 {
+                self.outstanding.remove(&id);
+                self.done.push(id);
+            }
+        }
+        self.runbook_threads.retain(|t| !t.is_finished());
+    }
+
+    fn message_text(&self, d: &Detection, until: Option<Timestamp>) -> String {
         let lang = self.opts.lang;
-        let severity = info
+        let severity = d
             .severity
             .as_deref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
         let mut text = format!(
-            "tejun{severity} {}: {offender} {} {count} {} {}s",
-            info.name,
+            "tejun{severity} {}: {} {} {} {} {}s",
+            d.rule,
+            d.offender,
             lang.pick("reached", "が"),
+            d.count,
             lang.pick("matches within", "回一致 (期間"),
-            info.findtime.as_secs(),
+            d.findtime_s,
         );
         if lang == tejun_locale::Lang::Ja {
             text.push(')');
@@ -622,11 +925,11 @@ impl<'r> Watcher<'r> {
                 .parse()
                 .unwrap_or(Offender::Name(ban.offender.clone()));
             self.windows.mark_banned(offender.clone(), ban.until);
-            if ban.backend == self.backend.name()
+            if let Some(backend) = self.backend_named(&ban.backend)
                 && let Some(net) = offender.net()
             {
                 let remaining = ban.until.duration_since(now).as_secs().max(1);
-                if let Err(e) = self.backend.add(net, remaining) {
+                if let Err(e) = backend.add(net, remaining) {
                     (self.report)(Report::BanFailed {
                         offender: ban.offender.clone(),
                         error: e.0,
@@ -647,8 +950,8 @@ impl<'r> Watcher<'r> {
                 .parse()
                 .unwrap_or(Offender::Name(ban.offender.clone()));
             if let Some(net) = offender.net()
-                && ban.backend == self.backend.name()
-                && let Err(e) = self.backend.remove(net)
+                && let Some(backend) = self.backend_named(&ban.backend)
+                && let Err(e) = backend.remove(net)
             {
                 if self.unban_failed.insert(ban.offender.clone()) {
                     (self.report)(Report::UnbanFailed {
@@ -743,7 +1046,75 @@ impl<'r> Watcher<'r> {
                 (key, hits)
             })
             .collect();
-        self.state.save(checkpoints, windows)?;
+        let fresh = std::mem::take(&mut self.fresh);
+        let pending: Vec<(String, String)> = fresh
+            .iter()
+            .filter_map(|(d, _)| {
+                serde_json::to_string(d)
+                    .ok()
+                    .map(|json| (d.id.clone(), json))
+            })
+            .collect();
+        let done = std::mem::take(&mut self.done);
+        if !done.is_empty() {
+            crash_point("before-done");
+        }
+        self.state.save(checkpoints, windows, &pending, &done)?;
+        if !pending.is_empty() {
+            crash_point("after-pending");
+        }
+        for (detection, applied) in fresh {
+            self.execute(detection, applied, false);
+        }
         Ok(())
     }
+}
+
+/// The backends bans need: watch.yaml's (when any rule bans without naming
+/// one) and every backend a rule names, each prepared once. The first is
+/// watch.yaml's, the default.
+fn prepare_backends(
+    config: &Config,
+    rules: &[Box<dyn LineRules>],
+) -> Result<Vec<Box<dyn Backend>>, WatchError> {
+    let source_bans = config
+        .sources
+        .iter()
+        .any(|s| s.actions.as_ref().is_some_and(|a| a.ban));
+    let mut wanted: BTreeMap<String, bool> = BTreeMap::new();
+    let default = config.ban.backend();
+    if source_bans {
+        wanted.insert(default.name().to_string(), true);
+    }
+    for (source, rules) in config.sources.iter().zip(rules) {
+        // A source's `actions:` replaces its rules' own.
+        if source.actions.is_some() {
+            continue;
+        }
+        for info in rules.rules().iter().filter(|i| i.actions.ban) {
+            let name = info
+                .actions
+                .ban_backend
+                .as_deref()
+                .map_or(default.name(), |n| if n == "nft" { "nftables" } else { n });
+            wanted.insert(name.to_string(), true);
+        }
+    }
+    let mut backends: Vec<Box<dyn Backend>> = vec![default];
+    for name in wanted.keys() {
+        if backends.iter().all(|b| b.name() != name)
+            && let Some(config) = config.ban.named(name)
+        {
+            backends.push(config.backend());
+        }
+    }
+    for backend in &backends {
+        if wanted.contains_key(backend.name()) {
+            backend.prepare().map_err(|e| WatchError::Backend {
+                backend: backend.name().into(),
+                error: e.0,
+            })?;
+        }
+    }
+    Ok(backends)
 }

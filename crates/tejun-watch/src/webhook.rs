@@ -28,6 +28,11 @@ pub struct Message {
     /// Journal stream and refs the result is recorded under.
     pub stream: String,
     pub refs: Vec<String>,
+    /// The detection this message reports, recorded with the result.
+    pub detection: Option<String>,
+    /// Told the detection once every target was tried and journaled, so
+    /// the watcher can mark the action done.
+    pub done: Option<Sender<String>>,
 }
 
 /// The result of one POST, for the operator.
@@ -106,6 +111,7 @@ fn work(rx: Receiver<Message>, hooks: &[Webhook], journal: &Journal, report: &Se
                         url: url.clone(),
                         status: *status,
                         text: message.text.clone(),
+                        detection: message.detection.clone(),
                     }),
                 ),
                 Outcome::Failed { url, error } => (
@@ -114,6 +120,7 @@ fn work(rx: Receiver<Message>, hooks: &[Webhook], journal: &Journal, report: &Se
                         url: url.clone(),
                         error: error.clone(),
                         text: message.text.clone(),
+                        detection: message.detection.clone(),
                     }),
                 ),
             };
@@ -129,7 +136,16 @@ fn work(rx: Receiver<Message>, hooks: &[Webhook], journal: &Journal, report: &Se
             }
             let _ = report.send(outcome);
         }
+        if let (Some(detection), Some(done)) = (&message.detection, &message.done) {
+            let _ = done.send(detection.clone());
+        }
     }
+}
+
+/// How many posts a message makes.
+pub fn targets(hooks: &[Webhook], global: bool, urls: &[String]) -> usize {
+    let global = if global { hooks.len() } else { 0 };
+    global + urls.len()
 }
 
 /// POSTs `{"text": ...}`; returns the HTTP status.

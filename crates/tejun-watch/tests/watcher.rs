@@ -67,6 +67,7 @@ fn options(dir: &Path, journal: &Arc<Journal>) -> Options {
         incident: None,
         periodic: None,
         periodic_every: Duration::from_secs(3600),
+        runbooks: None,
     }
 }
 
@@ -157,6 +158,8 @@ fn a_rule_without_ban_triggers_again_after_maxretry_fresh_hits() {
     .unwrap();
     append(&log, &"fail 198.51.100.1\n".repeat(5));
     watcher.poll_sources();
+    // Detections are acted on once the batch that found them is saved.
+    watcher.save().unwrap();
     drop(watcher);
     assert_eq!(kinds(&journal, "detect.triggered").len(), 2);
     assert!(kinds(&journal, "ban.added").is_empty());

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tejun_locale::{Lang, Localize};
 use tejun_watch::follow::Notice;
 use tejun_watch::rules::{DetectRules, LineRules};
+use tejun_watch::runbook::{Launcher, RunbookContext};
 use tejun_watch::watcher::Report;
 use tejun_watch::webhook::Outcome;
 use tejun_watch::{Config, Options, Watcher};
@@ -45,6 +46,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::BadInput;
         }
     };
+    // `runbook:` actions: relative paths start at the config's directory,
+    // and the inventory is the one `tejun run` from here would use.
+    let runbook_cx = RunbookContext {
+        base: config.path.parent().map(PathBuf::from).unwrap_or_default(),
+        inventory: ctx.inventory_path(),
+    };
     let mut rules: Vec<Box<dyn LineRules>> = Vec::new();
     for source in &config.sources {
         let set = match tejun_watch::rules::load(source) {
@@ -63,24 +70,17 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 return Exit::BadInput;
             }
         };
-        let (detect, skipped) = DetectRules::new(set, config.date_zone.clone());
-        for skip in skipped {
-            anstream::eprintln!(
-                "{}: {}",
-                ctx.lang.pick("warning", "警告"),
-                ctx.lang.pick(
-                    &format!(
-                        "rule `{}`: action `{}` is not run by tejun watch",
-                        skip.rule, skip.action
-                    ),
-                    &format!(
-                        "ルール `{}`: アクション `{}` は tejun watch では実行されません",
-                        skip.rule, skip.action
-                    ),
-                )
-            );
+        match DetectRules::new(set, config.date_zone.clone(), &runbook_cx) {
+            Ok(detect) => rules.push(Box::new(detect)),
+            Err(e) => {
+                anstream::eprintln!(
+                    "{}: {}",
+                    ctx.lang.pick("error", "エラー"),
+                    e.localize(ctx.lang)
+                );
+                return Exit::BadInput;
+            }
         }
-        rules.push(Box::new(detect));
     }
     let journal = match ctx.open_journal() {
         Ok(journal) => Arc::new(journal),
@@ -98,6 +98,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from(".tejun"))
     });
+    // Runbooks run as `tejun run` children of this very binary, on the
+    // same journal.
+    let runbooks = match std::env::current_exe() {
+        Ok(exe) => Some(Launcher {
+            exe,
+            db: std::path::absolute(ctx.journal_path()).unwrap_or_else(|_| ctx.journal_path()),
+        }),
+        Err(e) => {
+            ctx.error(
+                &format!("cannot find the tejun binary for runbook actions: {e}"),
+                &format!("runbook アクション用の tejun 実行ファイルが見つかりません: {e}"),
+            );
+            return Exit::Failed;
+        }
+    };
     let settings = match super::incident::settings(ctx) {
         Ok(settings) => settings,
         Err(exit) => return exit,
@@ -137,6 +152,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             }
         })),
         periodic_every: Duration::from_secs(reminder_check_s),
+        runbooks,
     };
     let json = args.json;
     let mut report = |r: Report| render(&r, ctx, json);
@@ -294,6 +310,53 @@ fn render(report: &Report, ctx: &Context, json: bool) {
                 format!("webhook {url} の送信に失敗: {error}"),
             ),
         ),
+        Report::RunbookStarted {
+            rule,
+            offender,
+            runbook,
+            env,
+        } => (
+            true,
+            t(
+                format!("{rule}: {offender}: starting runbook {runbook} in {env}"),
+                format!("{rule}: {offender}: runbook {runbook} を {env} で開始"),
+            ),
+        ),
+        Report::RunbookFinished {
+            rule,
+            offender,
+            runbook,
+            run_id,
+            state,
+            exit_code,
+        } => {
+            let run = run_id.as_deref().unwrap_or("-");
+            let code = exit_code.map_or("-".to_string(), |c| c.to_string());
+            (
+                true,
+                t(
+                    format!(
+                        "{rule}: {offender}: runbook {runbook}: {} (run {run}, exit {code})",
+                        runbook_state(Lang::En, state)
+                    ),
+                    format!(
+                        "{rule}: {offender}: runbook {runbook}: {} (実行 {run}, 終了コード {code})",
+                        runbook_state(Lang::Ja, state)
+                    ),
+                ),
+            )
+        }
+        Report::Resumed { detections } => (
+            false,
+            t(
+                format!(
+                    "{detections} detection(s) left with actions not done by the previous watcher: doing them now"
+                ),
+                format!(
+                    "前回の監視が完了できなかった検知が {detections} 件あります: 残りのアクションを実行します"
+                ),
+            ),
+        ),
         Report::IncidentFailed { rule, error } => (
             false,
             t(
@@ -374,4 +437,31 @@ fn notice_text(lang: Lang, source: &str, path: &str, notice: &Notice) -> String 
         ),
     };
     format!("{source}: {path}: {}", lang.pick(&en, &ja))
+}
+
+/// A runbook's end in words (`state` of `runbook.finished`).
+fn runbook_state(lang: Lang, state: &str) -> String {
+    let (en, ja) = match state {
+        "succeeded" => ("succeeded", "成功"),
+        "rolled_back" => ("failed and rolled back", "失敗しロールバック済み"),
+        "rollback_failed" => (
+            "failed, and its rollback failed",
+            "失敗し、ロールバックも失敗",
+        ),
+        "failed" => ("failed", "失敗"),
+        "aborted" => ("aborted", "中断"),
+        "paused" => ("paused, waiting for a person", "一時停止 (人の確認待ち)"),
+        "refused" => (
+            "refused (see tejun runs / the journal)",
+            "拒否されました (tejun runs / ジャーナルを確認)",
+        ),
+        "timed_out" => ("stopped at its timeout", "タイムアウトで停止"),
+        "interrupted" => (
+            "interrupted by the watcher stopping; runs again at the next start",
+            "監視の停止で中断。次回起動時に再実行します",
+        ),
+        "not_started" => ("could not start", "開始できませんでした"),
+        other => (other, other),
+    };
+    lang.pick(en, ja).to_string()
 }
