@@ -19,6 +19,7 @@ pub mod matcher;
 pub mod model;
 pub mod pattern;
 pub mod pyregex;
+pub mod reject;
 pub mod scan;
 pub mod yaml;
 

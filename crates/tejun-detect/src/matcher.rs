@@ -20,6 +20,7 @@ use crate::decode::url_decode;
 use crate::ip::Offender;
 use crate::model::{Decode, Rule};
 use crate::pattern::Groups;
+use crate::reject::{FastReject, RejectCache};
 
 /// One offending line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,6 +128,9 @@ pub struct Matcher<'r> {
     rules: &'r RuleSet,
     states: Vec<RuleState>,
     scratch: Scratch,
+    /// Per rule: the search state of its fast reject (`None`: the rule has
+    /// none, or the matcher was built with [`Matcher::full_path`]).
+    rejects: Vec<Option<RejectCache>>,
 }
 
 /// Buffers reused from line to line so matching a line does not allocate.
@@ -144,7 +148,21 @@ impl<'r> Matcher<'r> {
             rules,
             states: rules.rules.iter().map(|_| RuleState::default()).collect(),
             scratch: Scratch::default(),
+            rejects: rules
+                .rules
+                .iter()
+                .map(|r| r.fast_reject().map(FastReject::cache))
+                .collect(),
         }
+    }
+
+    /// A matcher that runs every line through the full fail2ban path, with
+    /// no fast reject. Results are the same; this exists so tests can prove
+    /// it (`tests/fast_reject.rs`).
+    pub fn full_path(rules: &'r RuleSet) -> Matcher<'r> {
+        let mut m = Matcher::new(rules);
+        m.rejects.iter_mut().for_each(|r| *r = None);
+        m
     }
 
     /// Matches one line (without its newline) against every rule, appending
@@ -157,6 +175,7 @@ impl<'r> Matcher<'r> {
                 rule,
                 &mut self.states[index],
                 &mut self.scratch,
+                self.rejects[index].as_mut(),
                 line,
                 None,
                 ctx,
@@ -183,6 +202,7 @@ impl<'r> Matcher<'r> {
                 rule,
                 &mut self.states[index],
                 &mut self.scratch,
+                self.rejects[index].as_mut(),
                 line,
                 Some(time),
                 ctx,
@@ -200,6 +220,7 @@ fn feed_rule(
     rule: &Rule,
     state: &mut RuleState,
     scratch: &mut Scratch,
+    reject: Option<&mut RejectCache>,
     line: &str,
     known_time: Option<Timestamp>,
     ctx: &DateContext,
@@ -253,6 +274,14 @@ fn feed_rule(
         owned_buf = text;
         &owned_buf
     };
+
+    // Exact: a line no failregex can match is skipped before the capturing
+    // prefregex match (see `reject`).
+    if let (Some(cache), Some(fast)) = (reject, rule.fast_reject())
+        && !fast.may_hit(cache, buf)
+    {
+        return;
+    }
 
     // fail2ban checks ignoreregex up front when there are few of them.
     if !rule.ignoreregex.is_empty()
