@@ -57,21 +57,13 @@ pub enum Action {
     /// Ban the offender for the rule's bantime (nftables unless `backend`
     /// says `iptables`).
     Ban {
-        /// `nftables` or `iptables`; checked when read, so a typo is an
-        /// error at its file:line:col instead of a silent default.
-        #[serde(
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "ban_backend"
-        )]
-        backend: Option<String>,
+        /// `nftables` or `iptables` (checked by `tejun watch`, which knows
+        /// the backends, at this value's file:line:col).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<Spanned<String>>,
         /// Aggregate IPv6 offenders to this prefix before banning (e.g. 64).
-        #[serde(
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "ipv6_prefix"
-        )]
-        ipv6_prefix: Option<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ipv6_prefix: Option<Spanned<u32>>,
     },
     /// POST a Slack-compatible JSON message.
     Webhook {
@@ -113,26 +105,6 @@ pub enum Action {
 pub enum RunbookTimeout {
     Seconds(u64),
     Text(String),
-}
-
-fn ban_backend<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    let name = String::deserialize(de)?;
-    match name.as_str() {
-        "nftables" | "iptables" => Ok(Some(name)),
-        other => Err(serde::de::Error::custom(format!(
-            "unknown ban backend `{other}`: use nftables or iptables"
-        ))),
-    }
-}
-
-fn ipv6_prefix<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u8>, D::Error> {
-    let prefix = u32::deserialize(de)?;
-    match u8::try_from(prefix) {
-        Ok(p) if (1..=128).contains(&p) => Ok(Some(p)),
-        _ => Err(serde::de::Error::custom(format!(
-            "ipv6_prefix must be 1..128, not {prefix}"
-        ))),
-    }
 }
 
 fn default_incident_mode() -> IncidentMode {

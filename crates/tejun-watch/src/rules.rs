@@ -7,7 +7,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
 
 use crate::config::{Actions, ConfigError};
 use crate::runbook::RunbookContext;
@@ -117,14 +119,19 @@ fn info_of(rule: &tejun_detect::Rule, runbooks: &RunbookContext) -> Result<RuleI
     };
     for action in &params.actions {
         match action {
-            // Rule values were range-checked when the rule file was read.
             Action::Ban {
                 backend,
                 ipv6_prefix,
             } => {
                 actions.ban = true;
-                actions.ban_backend = backend.clone();
-                actions.ipv6_prefix = *ipv6_prefix;
+                actions.ban_backend = backend
+                    .as_ref()
+                    .map(|b| rule_backend(b, &file, &rule.name))
+                    .transpose()?;
+                actions.ipv6_prefix = ipv6_prefix
+                    .as_ref()
+                    .map(|p| rule_prefix(p, &file, &rule.name))
+                    .transpose()?;
             }
             Action::Webhook { url, .. } => actions.webhook_urls.push(url.clone()),
             Action::Journal {} => {}
@@ -224,4 +231,52 @@ pub fn load(source: &crate::config::Source) -> Result<tejun_detect::RuleSet, Str
         }
     };
     loaded.map_err(|e| e.to_string())
+}
+
+/// A rule's `ban: {backend}`: the firewalls a rule may pick for itself
+/// (`command` needs watch.yaml's templates, so it is chosen there).
+fn rule_backend(backend: &Spanned<String>, file: &Path, rule: &str) -> Result<String, ConfigError> {
+    match backend.value.trim() {
+        "nftables" | "nft" => Ok("nftables".into()),
+        "iptables" => Ok("iptables".into()),
+        other => Err(located(
+            file,
+            &backend.referenced,
+            format!("rule `{rule}`: unknown ban backend `{other}`: use nftables or iptables"),
+            format!(
+                "ルール `{rule}`: 不明な ban backend `{other}` です: nftables か iptables を指定してください"
+            ),
+        )),
+    }
+}
+
+/// A rule's `ban: {ipv6_prefix}`: 1..128.
+fn rule_prefix(prefix: &Spanned<u32>, file: &Path, rule: &str) -> Result<u8, ConfigError> {
+    match u8::try_from(prefix.value) {
+        Ok(p) if (1..=128).contains(&p) => Ok(p),
+        _ => Err(located(
+            file,
+            &prefix.referenced,
+            format!(
+                "rule `{rule}`: ipv6_prefix must be 1..128, not {}",
+                prefix.value
+            ),
+            format!(
+                "ルール `{rule}`: ipv6_prefix は 1〜128 で指定してください ({} は不可)",
+                prefix.value
+            ),
+        )),
+    }
+}
+
+fn located(file: &Path, loc: &serde_saphyr::Location, en: String, ja: String) -> ConfigError {
+    ConfigError {
+        at: Some(crate::config::At {
+            file: file.to_path_buf(),
+            line: loc.line(),
+            col: loc.column(),
+        }),
+        en,
+        ja,
+    }
 }

@@ -222,6 +222,31 @@ pub fn check(
         (true, Some(_)) => Some(env.clone()),
         (false, _) => None,
     };
+    // In a protected environment each destructive step needs its id typed
+    // by a person; an unattended run would be refused every time.
+    if environment.protected {
+        let phases = &runbook.phases;
+        let destructive = [&phases.pre, &phases.execute, &phases.post, &phases.exit]
+            .into_iter()
+            .chain([&runbook.rollback.steps, &runbook.rollback.checks])
+            .flatten()
+            .find(|step| step.safety == tejun_runbook::model::Safety::Destructive);
+        if let Some(step) = destructive {
+            return Err(err(
+                env_loc,
+                format!(
+                    "runbook {} has the destructive step `{}`, which needs a person in the protected `{env}`: it cannot run unattended",
+                    path.display(),
+                    step.id
+                ),
+                format!(
+                    "runbook {} には破壊的ステップ `{}` があり、保護された `{env}` では人の確認が必要なため無人では実行できません",
+                    path.display(),
+                    step.id
+                ),
+            ));
+        }
+    }
     let timeout = match spec.timeout {
         None => DEFAULT_TIMEOUT,
         Some(t) => {

@@ -81,7 +81,13 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         None => None,
     };
     let backend: Box<dyn Backend> = match (&config, ban.backend.as_str()) {
-        (Some(config), _) => config.ban.backend(),
+        // A rule may ban with its own backend (`ban: {backend: iptables}`):
+        // lift it there, in watch.yaml's namespace.
+        (Some(config), made_with) => config
+            .ban
+            .named(made_with)
+            .unwrap_or_else(|| config.ban.clone())
+            .backend(),
         (None, "nftables") => Box::new(Nftables::new("tejun", Vec::new())),
         (None, "iptables") => Box::new(Iptables::new(Vec::new())),
         (None, "none") => Box::new(NoBackend),
