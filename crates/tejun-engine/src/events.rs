@@ -42,6 +42,13 @@ pub struct RunStarted {
     pub total_steps: usize,
     /// Incident this run belongs to, if any (also in the event's refs).
     pub incident: Option<String>,
+    /// Names (never values) of the variables given with `--var`. Resume
+    /// needs them: a secret given on the command line must be given again,
+    /// and a runbook literal that was not overridden is rendered afresh
+    /// rather than replayed from its redacted copy. `None` for runs
+    /// journaled before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_vars: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -567,6 +567,7 @@ mod tests {
                     vars: vec![],
                     total_steps,
                     incident: Some("INC-1".into()),
+                    given_vars: None,
                 },
             );
         }

@@ -52,8 +52,10 @@ pub enum Refusal {
     },
     /// Resume: the runbook file cannot be read any more.
     RunbookMissing { path: String, error: String },
-    /// Resume: a secret variable given with `--var` must be given again.
-    SecretNeeded { var: String },
+    /// Resume: secret variables are never journaled, and these could not
+    /// be had again (not given with `--var`, not answered at a prompt).
+    /// Each with the environment variable it may come from instead.
+    SecretsNeeded { vars: Vec<(String, Option<String>)> },
     /// Resume: a step of unknown state and no way to ask about it.
     UnknownNeedsChoice { step_id: String },
 }
@@ -193,14 +195,36 @@ impl Localize for Refusal {
                     "この実行の runbook を読めません"
                 )
             ),
-            Refusal::SecretNeeded { var } => format!(
-                "{} `{var}` {}",
-                l("secret variable", "秘密変数"),
-                l(
-                    "is not stored in the journal; give it again with --var NAME=VALUE",
-                    "はジャーナルに保存されません。--var NAME=VALUE で再度指定してください"
-                )
-            ),
+            Refusal::SecretsNeeded { vars } => {
+                let names: Vec<String> = vars.iter().map(|(n, _)| format!("`{n}`")).collect();
+                let flags: Vec<String> = vars
+                    .iter()
+                    .map(|(n, _)| format!("--var {n}=VALUE"))
+                    .collect();
+                let envs: Vec<String> = vars
+                    .iter()
+                    .filter_map(|(n, env)| env.as_ref().map(|e| format!("{e} ({n})")))
+                    .collect();
+                let mut text = match lang {
+                    Lang::En => format!(
+                        "refusing to resume: secret variable(s) {} are never stored in the journal and were not given again; nothing was run. Add: {}",
+                        names.join(", "),
+                        flags.join(" ")
+                    ),
+                    Lang::Ja => format!(
+                        "再開を拒否しました: 秘密変数 {} はジャーナルに保存されず、再指定もされていません。何も実行していません。次を追加してください: {}",
+                        names.join(", "),
+                        flags.join(" ")
+                    ),
+                };
+                if !envs.is_empty() {
+                    text.push_str(&match lang {
+                        Lang::En => format!(" (or set {})", envs.join(", ")),
+                        Lang::Ja => format!(" (または環境変数 {} を設定)", envs.join(", ")),
+                    });
+                }
+                text
+            }
             Refusal::UnknownNeedsChoice { step_id } => format!(
                 "{} `{step_id}` {}",
                 l("step", "ステップ"),

@@ -3,10 +3,13 @@
 //! The journal is the only state: which steps finished (never run again),
 //! which one started without an end (*unknown*: the operator chooses retry,
 //! skip or rollback), whether rollback had begun (it continues), and the
-//! variables the run used. Resume refuses when the runbook file changed
-//! (its SHA-256 differs from `run.started`), when the run already ended, and
-//! when another live process still holds the run's lock. The environment
-//! guard runs again in full: the inventory may have changed since.
+//! variables the run used. Secret values are the exception: never
+//! journaled, they must come again from the operator (see
+//! [`missing_secrets`]), or resume refuses before anything runs. Resume
+//! also refuses when the runbook file changed (its SHA-256 differs from
+//! `run.started`), when the run already ended, and when another live
+//! process still holds the run's lock. The environment guard runs again in
+//! full: the inventory may have changed since.
 
 use std::fs::{self, File, TryLockError};
 use std::path::PathBuf;
@@ -137,6 +140,95 @@ pub struct ResumeRequest<'a> {
     pub confirm_destructive: bool,
 }
 
+/// A secret variable resume cannot take from the journal and was not given
+/// again: the CLI asks for it on a terminal, or refuses naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSecret {
+    pub name: String,
+    /// The runbook's `description` of it, for the prompt.
+    pub description: Option<String>,
+    /// The environment variable it may come from instead (`from_env`).
+    pub from_env: Option<String>,
+}
+
+/// The secret variables `tejun resume` must be given again for this run,
+/// with `given` the `--var`s of the resume. Empty when none is missing.
+pub fn missing_secrets(
+    prepared: &Prepared,
+    runbook: &Runbook,
+    given: &[(String, String)],
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<MissingSecret> {
+    restore_vars(&prepared.started, runbook, given, lookup_env).missing
+}
+
+/// How each variable of an interrupted run gets its value back.
+struct Restored {
+    /// Recorded values to use again, as if given with `--var`.
+    replay: Vec<(String, String)>,
+    /// Secrets that cannot be had: never journaled, not given again.
+    missing: Vec<MissingSecret>,
+}
+
+/// Decides, for each runbook variable not given again with `--var`,
+/// whether its value is replayed from `run.started`, resolved afresh (a
+/// runbook literal, which renders the same from the recorded built-ins; a
+/// secret read from the environment), or missing (a secret that only the
+/// operator knows: `required`, or given with `--var` when the run started).
+fn restore_vars(
+    started: &RunStarted,
+    runbook: &Runbook,
+    given: &[(String, String)],
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Restored {
+    let mut restored = Restored {
+        replay: Vec::new(),
+        missing: Vec::new(),
+    };
+    for (name, def) in &runbook.vars {
+        if given.iter().any(|(k, _)| k == name) {
+            continue;
+        }
+        let recorded = started.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        // `None` for runs journaled before the names were recorded.
+        let given_at_start = started
+            .given_vars
+            .as_ref()
+            .map(|names| names.contains(name));
+        let masked = recorded.is_none_or(|v| v == "***");
+        if def.secret && masked {
+            let missing = match &def.value {
+                VarValue::Required => true,
+                VarValue::Literal(_) => given_at_start == Some(true),
+                VarValue::FromEnv(env) => given_at_start == Some(true) || lookup_env(env).is_none(),
+            };
+            if missing {
+                restored.missing.push(MissingSecret {
+                    name: name.clone(),
+                    description: def.description.clone(),
+                    from_env: match &def.value {
+                        VarValue::FromEnv(env) => Some(env.clone()),
+                        _ => None,
+                    },
+                });
+            }
+            continue;
+        }
+        let Some(value) = recorded else { continue };
+        let fresh_literal = match (&def.value, given_at_start) {
+            (VarValue::Literal(_), Some(given)) => !given,
+            // An older run: a literal whose recorded copy had a secret
+            // redacted out of it must be rendered again, not replayed.
+            (VarValue::Literal(_), None) => value.contains("***"),
+            _ => false,
+        };
+        if !fresh_literal {
+            restored.replay.push((name.clone(), value.clone()));
+        }
+    }
+    restored
+}
+
 pub fn resume(
     engine: &Engine<'_>,
     prepared: Prepared,
@@ -162,6 +254,17 @@ pub fn resume(
         Err(EngineError::Refused(refusal))
     };
 
+    let lookup_env = |name: &str| std::env::var(name).ok();
+    let restored = restore_vars(&started, request.runbook, &request.overrides, &lookup_env);
+    if !restored.missing.is_empty() {
+        return refuse(Refusal::SecretsNeeded {
+            vars: restored
+                .missing
+                .into_iter()
+                .map(|m| (m.name, m.from_env))
+                .collect(),
+        });
+    }
     let recorded = |name: &str| {
         started
             .vars
@@ -169,17 +272,7 @@ pub fn resume(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let mut overrides = Vec::new();
-    for (name, def) in &request.runbook.vars {
-        let given = request.overrides.iter().any(|(k, _)| k == name);
-        match recorded(name) {
-            Some(value) if value != "***" && !given => overrides.push((name.clone(), value)),
-            Some(_) if def.secret && !given && matches!(def.value, VarValue::Required) => {
-                return refuse(Refusal::SecretNeeded { var: name.clone() });
-            }
-            _ => {}
-        }
-    }
+    let mut overrides = restored.replay;
     overrides.extend(request.overrides.iter().cloned());
     let context = RunContext {
         env: started.env.clone(),
@@ -191,8 +284,7 @@ pub fn resume(
             .filter(|(k, _)| !BUILTINS.contains(&k.as_str()))
             .collect(),
     };
-    let vars = resolve_vars(request.runbook, &context, &|name| std::env::var(name).ok())
-        .map_err(EngineError::Vars)?;
+    let vars = resolve_vars(request.runbook, &context, &lookup_env).map_err(EngineError::Vars)?;
     let plan = plan(request.runbook, &vars);
     let guard = Guard {
         runbook: request.runbook,
@@ -271,4 +363,92 @@ pub fn resume(
         run_dir,
         finish,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOOK: &str = "name: x\nenv: dev\nvars:\n  token: {required: true, secret: true}\n  key: {value: default-key, secret: true}\n  pass: {from_env: PASS, secret: true}\n  url: \"https://u:{{token}}@h\"\n  host: {from_env: HOST}\n  ticket: {required: true}\n";
+
+    fn started(given: Option<&[&str]>) -> RunStarted {
+        let vars = [
+            ("token", "***"),
+            ("key", "***"),
+            ("pass", "***"),
+            ("url", "https://u:***@h"),
+            ("host", "web-1"),
+            ("ticket", "CHG-1"),
+        ];
+        RunStarted {
+            run_id: "r".into(),
+            runbook: "x".into(),
+            path: "/x.yaml".into(),
+            runbook_sha256: String::new(),
+            env: "dev".into(),
+            operator: "a@h".into(),
+            host: "h".into(),
+            pid: 1,
+            run_dir: "/tmp".into(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            total_steps: 0,
+            incident: None,
+            given_vars: given.map(|g| g.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    fn names(restored: &Restored) -> (Vec<&str>, Vec<&str>) {
+        (
+            restored.missing.iter().map(|m| m.name.as_str()).collect(),
+            restored.replay.iter().map(|(k, _)| k.as_str()).collect(),
+        )
+    }
+
+    #[test]
+    fn secrets_the_journal_cannot_give_back_are_missing() {
+        let runbook = tejun_runbook::parse_runbook(BOOK, "x.yaml").unwrap();
+        let no_env = |_: &str| None;
+        let with_env = |name: &str| (name == "PASS").then(|| "p".to_string());
+
+        // Given at the start: token (required), key (over its default),
+        // ticket (plain). The literal url is rendered again, not replayed.
+        let run = started(Some(&["token", "key", "ticket"]));
+        let restored = restore_vars(&run, &runbook, &[], &no_env);
+        assert_eq!(
+            names(&restored),
+            (vec!["token", "key", "pass"], vec!["host", "ticket"])
+        );
+        assert_eq!(restored.missing[2].from_env.as_deref(), Some("PASS"));
+        let restored = restore_vars(&run, &runbook, &[], &with_env);
+        assert_eq!(names(&restored).0, ["token", "key"]);
+        let given = [
+            ("token".to_string(), "t".to_string()),
+            ("key".into(), "k".into()),
+        ];
+        assert!(
+            restore_vars(&run, &runbook, &given, &with_env)
+                .missing
+                .is_empty()
+        );
+
+        // key kept its default: nothing to ask for it.
+        let run = started(Some(&["token", "ticket"]));
+        assert_eq!(
+            names(&restore_vars(&run, &runbook, &[], &with_env)).0,
+            ["token"]
+        );
+    }
+
+    #[test]
+    fn older_runs_replay_all_but_redacted_literals() {
+        let runbook = tejun_runbook::parse_runbook(BOOK, "x.yaml").unwrap();
+        let restored = restore_vars(&started(None), &runbook, &[], &|_| None);
+        assert_eq!(
+            names(&restored),
+            (vec!["token", "pass"], vec!["host", "ticket"])
+        );
+    }
 }

@@ -144,6 +144,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         vars: journal_vars(&vars),
         total_steps: plan.main.len(),
         incident: request.incident.clone(),
+        given_vars: Some(given_names(&request.overrides)),
     }))?;
     let runner = Runner {
         recorder,
@@ -285,6 +286,17 @@ pub(crate) fn journal_vars(vars: &ResolvedVars) -> Vec<(String, String)> {
             (k.clone(), shown)
         })
         .collect()
+}
+
+/// The distinct names given with `--var`, in order.
+fn given_names(overrides: &[(String, String)]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (name, _) in overrides {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 pub(crate) fn command_env(run_id: &str, run_dir: &Path, env: &str) -> Vec<(String, String)> {

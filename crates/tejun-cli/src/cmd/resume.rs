@@ -1,9 +1,14 @@
 //! `tejun resume RUN`: continue an interrupted (or paused) run from its
 //! journal.
+//!
+//! Secret variables are never journaled, so a run that was given one with
+//! `--var` cannot be continued from the journal alone. They are taken from
+//! `--var` again, else asked for without echo on a terminal, else the
+//! resume is refused before anything runs, naming each `--var` to add.
 
 use tejun_engine::UnknownChoice;
 use tejun_engine::history::{self, HistoryError};
-use tejun_engine::resume::{ResumeRequest, prepare, resume};
+use tejun_engine::resume::{MissingSecret, ResumeRequest, missing_secrets, prepare, resume};
 
 use super::run::{
     engine_error, finish, is_interactive, load_inventory, local_engine, mode, open_journal,
@@ -20,8 +25,11 @@ use crate::progress::Progress;
 
 Finished steps never run again. A step that started but has no recorded end
 is unknown: choose retry, skip or rollback (asked on a terminal, or
---on-unknown). Refused (exit 2) when the runbook file changed since the run
-started, when the run already ended, or while another process still runs it.")]
+--on-unknown). Secret variables are never journaled: give them again with
+--var, or type them when asked (input hidden). Refused (exit 2) before
+anything runs when a secret is missing and there is no terminal to ask on,
+when the runbook file changed since the run started, when the run already
+ended, or while another process still runs it.")]
 pub struct Args {
     /// The run id (see `tejun runs`).
     pub run: String,
@@ -31,7 +39,7 @@ pub struct Args {
     /// Non-interactive: never prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Secret variables are never journaled: give them again.
+    /// Secret variables are never journaled: give them again (else asked on a terminal).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
     /// Confirm a protected environment without the typed prompt.
@@ -81,6 +89,18 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(inventory) => inventory,
         Err(exit) => return exit,
     };
+    let interactive = is_interactive(args.yes);
+    let mut vars = args.vars;
+    if interactive {
+        let lookup_env = |name: &str| std::env::var(name).ok();
+        for secret in missing_secrets(&prepared, &runbook, &vars, &lookup_env) {
+            if let Some(value) = ask_secret(&secret, ctx) {
+                vars.push((secret.name, value));
+            }
+        }
+    }
+    // Anything still missing is refused by the engine, naming every
+    // secret and the `--var` to add, before any step runs.
     let progress = Progress::new(mode(args.json), ctx.lang);
     let engine = match local_engine(&journal, &progress, ctx) {
         Ok(engine) => engine,
@@ -89,11 +109,38 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let request = ResumeRequest {
         runbook: &runbook,
         inventory: inventory.as_ref(),
-        overrides: args.vars,
+        overrides: vars,
         on_unknown: args.on_unknown,
-        interactive: is_interactive(args.yes),
+        interactive,
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,
     };
     finish(resume(&engine, prepared, request), ctx, args.json)
+}
+
+/// Asks for one secret on the terminal without echoing it. `None` when
+/// nothing was typed or the terminal cannot be read (the resume is then
+/// refused with the `--var` to give).
+fn ask_secret(secret: &MissingSecret, ctx: &Context) -> Option<String> {
+    let name = &secret.name;
+    let about = secret
+        .description
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let prompt = ctx.lang.pick(
+        &format!("secret `{name}`{about} is not stored in the journal; type it (hidden): "),
+        &format!("秘密変数 `{name}`{about} はジャーナルに保存されていません。入力してください (表示されません): "),
+    ).to_string();
+    match rpassword::prompt_password(prompt) {
+        Ok(value) if !value.is_empty() => Some(value),
+        Ok(_) => None,
+        Err(e) => {
+            ctx.error(
+                &format!("cannot read `{name}` from the terminal: {e}"),
+                &format!("端末から `{name}` を読み取れません: {e}"),
+            );
+            None
+        }
+    }
 }
