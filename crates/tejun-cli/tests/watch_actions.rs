@@ -471,3 +471,42 @@ fn actions_done_before_a_crash_are_not_repeated_after_restart() {
     );
     again.stop();
 }
+
+#[test]
+fn a_runbook_cut_short_by_stopping_the_watcher_runs_again_at_the_next_start() {
+    let setup = app("      - runbook: {path: slow.yaml, env: dev}\n", "");
+    let gate = setup.path("gate");
+    fs::write(&gate, "").unwrap();
+    fs::write(
+        setup.path("slow.yaml"),
+        format!(
+            "name: slow\nenv: dev\nvars:\n  offender: {{required: true}}\n  markers: {}\n  gate: {}\nexecute:\n  - id: note\n    run: echo {{{{offender}}}} >> {{{{markers}}}}\n  - id: wait\n    run: while [ -e {{{{gate}}}} ]; do sleep 0.1; done\n",
+            setup.path("markers").display(),
+            gate.display()
+        ),
+    )
+    .unwrap();
+    let mut watch = setup.watch();
+    append(&setup.path("app.log"), &hit("203.0.113.9").repeat(2));
+    watch.wait_for("the runbook start", |e| e["event"] == "runbook_started");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while markers(&setup).is_empty() {
+        assert!(Instant::now() < deadline, "the runbook did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGTERM: the watcher stops the run (it rolls back) and exits.
+    watch.stop();
+    let ends = setup.events("runbook.finished");
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0]["state"], "interrupted", "{ends:#?}");
+
+    fs::remove_file(&gate).unwrap();
+    let mut watch = setup.watch();
+    let resumed = watch.wait_for("resumed", |e| e["event"] == "resumed");
+    assert_eq!(resumed["detections"], 1);
+    let end = watch.wait_for("the second run", |e| e["event"] == "runbook_finished");
+    assert_eq!(end["state"], "succeeded", "{end}");
+    assert_eq!(markers(&setup), ["203.0.113.9", "203.0.113.9"]);
+    assert_eq!(setup.events("detect.triggered").len(), 1);
+    watch.stop();
+}

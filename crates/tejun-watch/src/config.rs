@@ -748,6 +748,31 @@ sources:
     }
 
     #[test]
+    fn a_rules_backend_shares_the_namespace_and_table() {
+        let nft = BanConfig::Nftables {
+            table: "fw".into(),
+            netns: Some("ns1".into()),
+        };
+        assert_eq!(nft.named("nftables"), Some(nft.clone()));
+        assert_eq!(
+            nft.named("iptables"),
+            Some(BanConfig::Iptables {
+                netns: Some("ns1".into())
+            })
+        );
+        assert_eq!(
+            BanConfig::None.named("nft"),
+            Some(BanConfig::Nftables {
+                table: "tejun".into(),
+                netns: None
+            })
+        );
+        // `command` needs watch.yaml's own templates.
+        assert_eq!(nft.named("command"), None);
+        assert_eq!(nft.named("pf"), None);
+    }
+
+    #[test]
     fn errors_point_at_the_value() {
         let err = parse("ignoreip: [10.0.0.0/8, nonsense]\nsources: []\n").unwrap_err();
         assert_eq!(

@@ -361,11 +361,7 @@ impl<'r> Watcher<'r> {
         drop(inotify);
         // Lets queued webhooks finish; running runbooks see `stop` and are
         // interrupted (they stay pending and run again at the next start).
-        let webhooks = std::mem::replace(
-            &mut self.webhooks,
-            webhook::start(Vec::new(), self.opts.journal.clone(), channel().0),
-        );
-        drop(webhooks);
+        self.webhooks.finish();
         for thread in std::mem::take(&mut self.runbook_threads) {
             let _ = thread.join();
         }

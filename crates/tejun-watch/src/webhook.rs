@@ -70,12 +70,20 @@ impl Webhooks {
     }
 }
 
-impl Drop for Webhooks {
-    fn drop(&mut self) {
+impl Webhooks {
+    /// Lets the worker post what is queued, and waits for it. Messages
+    /// sent afterwards are dropped.
+    pub fn finish(&mut self) {
         self.tx.take();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
+    }
+}
+
+impl Drop for Webhooks {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
