@@ -29,7 +29,7 @@ use std::path::Path;
 
 pub use date::{DateContext, DateDetector};
 pub use ip::{Offender, aggregate_ipv6, normalize_ip};
-pub use matcher::{Hit, LineStats, Matcher};
+pub use matcher::{Hit, HitRef, HitSink, LineStats, Matcher};
 pub use model::{Action, Decode, EngineReport, IncidentMode, Rule, RuleParams, Severity};
 pub use pattern::{EngineKind, Pattern};
 

@@ -8,7 +8,7 @@
 //! `Filter._mergeFailure` so annotated test logs agree.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -21,6 +21,10 @@ use crate::ip::Offender;
 use crate::model::{Decode, Rule};
 use crate::pattern::Groups;
 use crate::reject::{FastReject, RejectCache};
+
+/// Hash map for keys read from logs: foldhash is several times faster than
+/// SipHash on short keys and still seeded per process.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One offending line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +42,45 @@ pub struct Hit {
     /// `None` when the line's date could not be read (counted by callers).
     pub time: Option<Timestamp>,
     pub line: String,
+}
+
+/// A hit borrowed from the line being matched (see [`Matcher::feed_into`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HitRef<'a> {
+    pub rule: usize,
+    pub rule_name: &'a Arc<str>,
+    pub pattern: usize,
+    /// The host exactly as captured (parse it with [`Offender::parse`]).
+    pub host_text: &'a str,
+    pub user: Option<&'a str>,
+    pub time: Option<Timestamp>,
+    pub line: &'a str,
+}
+
+impl HitRef<'_> {
+    pub fn to_hit(&self) -> Hit {
+        Hit {
+            rule: self.rule,
+            rule_name: self.rule_name.clone(),
+            pattern: self.pattern,
+            host: Offender::parse(self.host_text),
+            host_text: self.host_text.to_string(),
+            user: self.user.map(str::to_string),
+            time: self.time,
+            line: self.line.to_string(),
+        }
+    }
+}
+
+/// Where [`Matcher::feed_into`] puts hits.
+pub trait HitSink {
+    fn hit(&mut self, hit: HitRef<'_>);
+}
+
+impl HitSink for Vec<Hit> {
+    fn hit(&mut self, hit: HitRef<'_>) {
+        self.push(hit.to_hit());
+    }
 }
 
 fn serialize_arc_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
@@ -63,7 +106,7 @@ struct Fail {
     /// Date of the line that created the cache entry (entries expire after
     /// five minutes of log time, as in fail2ban).
     since: Option<Timestamp>,
-    groups: HashMap<&'static str, String>,
+    groups: GroupMap<String>,
     users: Vec<String>,
     pending: bool,
     /// Insertion number in the cache (FIFO eviction, see [`MlfidOrder`]).
@@ -76,12 +119,58 @@ impl Fail {
     }
 }
 
+/// The named groups of one failure: a handful of known names, so a small
+/// vector (no hashing, one allocation) instead of a hash map. Values are
+/// borrowed from the line until a connection id needs them stored.
+#[derive(Debug, Clone)]
+struct GroupMap<V>(Vec<(&'static str, V)>);
+
+impl<V> Default for GroupMap<V> {
+    fn default() -> Self {
+        GroupMap(Vec::new())
+    }
+}
+
+impl<V: AsRef<str>> GroupMap<V> {
+    fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| !v.as_ref().is_empty())
+    }
+    /// Sets `key`, replacing an earlier value (a map's insert).
+    fn insert(&mut self, key: &'static str, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+    fn remove(&mut self, key: &str) -> Option<V> {
+        let i = self.0.iter().position(|(k, _)| *k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    /// The offender as captured: the first host-like group present.
+    fn host(&self) -> Option<&str> {
+        ["host", "ip4", "ip6", "dns", "fid"]
+            .iter()
+            .find_map(|k| self.get(k))
+            .map(AsRef::as_ref)
+    }
+    /// The user: `user` when not empty, else `alt_user`.
+    fn user(&self) -> Option<&str> {
+        self.get("user")
+            .map(AsRef::as_ref)
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.get("alt_user").map(AsRef::as_ref))
+    }
+}
+
 #[derive(Debug, Default)]
 struct RuleState {
     last_template: usize,
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
-    mlfid: HashMap<String, Fail>,
+    mlfid: FastMap<String, Fail>,
     mlfid_order: MlfidOrder,
 }
 
@@ -97,11 +186,11 @@ struct MlfidOrder {
 }
 
 impl MlfidOrder {
-    fn is_live(cache: &HashMap<String, Fail>, (seq, id): &(u64, String)) -> bool {
+    fn is_live(cache: &FastMap<String, Fail>, (seq, id): &(u64, String)) -> bool {
         cache.get(id).is_some_and(|f| f.seq == *seq)
     }
 
-    fn evict_oldest(&mut self, cache: &mut HashMap<String, Fail>) {
+    fn evict_oldest(&mut self, cache: &mut FastMap<String, Fail>) {
         while let Some(entry) = self.queue.pop_front() {
             if Self::is_live(cache, &entry) {
                 cache.remove(&entry.1);
@@ -111,7 +200,7 @@ impl MlfidOrder {
     }
 
     /// Records a new cache entry and returns its insertion number.
-    fn push(&mut self, cache: &HashMap<String, Fail>, id: &str) -> u64 {
+    fn push(&mut self, cache: &FastMap<String, Fail>, id: &str) -> u64 {
         // Bounded: stale entries are dropped once they outnumber live ones.
         if self.queue.len() > 2 * MLFID_CACHE_MAX + 16 {
             self.queue.retain(|e| Self::is_live(cache, e));
@@ -168,22 +257,7 @@ impl<'r> Matcher<'r> {
     /// Matches one line (without its newline) against every rule, appending
     /// hits to `out`.
     pub fn feed(&mut self, line: &str, ctx: &DateContext, out: &mut Vec<Hit>) -> LineStats {
-        let mut stats = LineStats::default();
-        for (index, rule) in self.rules.rules.iter().enumerate() {
-            feed_rule(
-                index,
-                rule,
-                &mut self.states[index],
-                &mut self.scratch,
-                self.rejects[index].as_mut(),
-                line,
-                None,
-                ctx,
-                out,
-                &mut stats,
-            );
-        }
-        stats
+        self.feed_into(line, None, ctx, out)
     }
 
     /// Like [`Matcher::feed`] for a line whose time is already known (a
@@ -195,6 +269,18 @@ impl<'r> Matcher<'r> {
         ctx: &DateContext,
         out: &mut Vec<Hit>,
     ) -> LineStats {
+        self.feed_into(line, Some(time), ctx, out)
+    }
+
+    /// Matches one line and hands each hit, borrowed, to `sink`: callers
+    /// that only count (batch scans) copy nothing per hit.
+    pub fn feed_into<S: HitSink + ?Sized>(
+        &mut self,
+        line: &str,
+        time: Option<Timestamp>,
+        ctx: &DateContext,
+        sink: &mut S,
+    ) -> LineStats {
         let mut stats = LineStats::default();
         for (index, rule) in self.rules.rules.iter().enumerate() {
             feed_rule(
@@ -204,9 +290,9 @@ impl<'r> Matcher<'r> {
                 &mut self.scratch,
                 self.rejects[index].as_mut(),
                 line,
-                Some(time),
+                time,
                 ctx,
-                out,
+                sink,
                 &mut stats,
             );
         }
@@ -215,7 +301,7 @@ impl<'r> Matcher<'r> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn feed_rule(
+fn feed_rule<S: HitSink + ?Sized>(
     index: usize,
     rule: &Rule,
     state: &mut RuleState,
@@ -224,7 +310,7 @@ fn feed_rule(
     line: &str,
     known_time: Option<Timestamp>,
     ctx: &DateContext,
-    out: &mut Vec<Hit>,
+    sink: &mut S,
     stats: &mut LineStats,
 ) {
     let (text, mut time, date_done): (Cow<'_, str>, Option<Timestamp>, bool) =
@@ -276,11 +362,14 @@ fn feed_rule(
     };
 
     // Exact: a line no failregex can match is skipped before the capturing
-    // prefregex match (see `reject`).
-    if let (Some(cache), Some(fast)) = (reject, rule.fast_reject())
-        && !fast.may_hit(cache, buf)
-    {
-        return;
+    // prefregex match (see `reject`). The same pass names the candidate
+    // failregexes, so the content is not searched a second time.
+    let mut from_reject = false;
+    if let (Some(cache), Some(fast)) = (reject, rule.fast_reject()) {
+        if !fast.candidates_into(cache, buf, &mut scratch.candidates) {
+            return;
+        }
+        from_reject = true;
     }
 
     // fail2ban checks ignoreregex up front when there are few of them.
@@ -312,6 +401,8 @@ fn feed_rule(
     };
 
     let candidates = match rule.prefilter() {
+        // Candidates on the whole line include those on the content.
+        _ if from_reject => Some(&scratch.candidates),
         Some(pf) if pf.all_linear() && !pf.is_match(content) => return,
         Some(pf) => {
             pf.candidates_into(content, &mut scratch.set_matches, &mut scratch.candidates);
@@ -344,40 +435,48 @@ fn feed_rule(
             }
             return;
         }
-        let mut fail = Fail::default();
+        // Borrowed from the line: a failure without a connection id (most
+        // rules) is reported without copying any group.
+        let mut found: GroupMap<&str> = GroupMap::default();
         if let Some(pre) = &pre {
-            copy_groups(pre, &mut fail, &["content"]);
+            for (k, v) in pre.iter().filter(|(k, _)| **k != "content") {
+                found.insert(k, v);
+            }
         }
-        copy_groups(&groups, &mut fail, &[]);
+        for (k, v) in groups.iter() {
+            found.insert(k, v);
+        }
         // fail2ban merges `<F-ALT_USER>` into `user` when that is empty.
-        if !fail.has("user")
-            && let Some(alt) = fail
-                .groups
-                .get("alt_user")
-                .filter(|v| !v.is_empty())
-                .cloned()
+        if !found.has("user")
+            && let Some(alt) = found.get("alt_user").filter(|v| !v.is_empty())
         {
-            fail.groups.insert("user", alt);
+            found.insert("user", *alt);
         }
         if multi {
             remove_matched(&mut state.buffer, content, groups.whole);
         }
-        let mlfid = fail.groups.get("mlfid").cloned();
-        if let Some(id) = &mlfid {
-            expire(&mut state.mlfid, id, time);
-            fail.since = time;
-            fail = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
-            if fail.has("nofail") {
-                return;
+        let mlfid = found.get("mlfid").copied();
+        let merged;
+        let (host_text, user) = match mlfid {
+            None => (found.host(), found.user()),
+            Some(id) => {
+                expire(&mut state.mlfid, id, time);
+                let mut fail = Fail {
+                    since: time,
+                    ..Fail::default()
+                };
+                fail.groups.0 = found.0.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                merged = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
+                if merged.nofail {
+                    return;
+                }
+                (merged.host.as_deref(), merged.user.as_deref())
             }
-        }
-        let host_text = ["host", "ip4", "ip6", "dns", "fid"]
-            .iter()
-            .find_map(|k| fail.groups.get(k).cloned());
+        };
         let Some(host_text) = host_text else {
             // A connection whose address is not known yet: remember that a
             // failure is pending for it.
-            if let Some(id) = &mlfid
+            if let Some(id) = mlfid
                 && let Some(cached) = state.mlfid.get_mut(id)
             {
                 cached.pending = true;
@@ -393,21 +492,14 @@ fn feed_rule(
         if time.is_none() {
             stats.undated += 1;
         }
-        let user = fail
-            .groups
-            .get("user")
-            .filter(|u| !u.is_empty())
-            .cloned()
-            .or_else(|| fail.groups.get("alt_user").cloned());
-        out.push(Hit {
+        sink.hit(HitRef {
             rule: index,
-            rule_name: rule.name.clone(),
+            rule_name: &rule.name,
             pattern: pattern_index,
-            host: Offender::parse(&host_text),
             host_text,
             user,
             time,
-            line: line.to_string(),
+            line,
         });
         return;
     }
@@ -421,14 +513,6 @@ fn ignored(rule: &Rule, text: &str, stats: &mut LineStats) -> bool {
             false
         }
     })
-}
-
-fn copy_groups(groups: &Groups<'_>, fail: &mut Fail, skip: &[&str]) {
-    for (k, v) in groups.iter() {
-        if !skip.contains(k) {
-            fail.groups.insert(k, (*v).to_string());
-        }
-    }
 }
 
 /// The whole lines a match spans in a multi-line buffer.
@@ -460,7 +544,7 @@ fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usi
 
 /// Forgets a connection id last seen more than five minutes (log time)
 /// before `now`.
-fn expire(cache: &mut HashMap<String, Fail>, mlfid: &str, now: Option<Timestamp>) {
+fn expire(cache: &mut FastMap<String, Fail>, mlfid: &str, now: Option<Timestamp>) {
     let stale = match (cache.get(mlfid).and_then(|f| f.since), now) {
         (Some(since), Some(now)) => now.as_second() - since.as_second() > MLFID_MAX_AGE_SECS,
         _ => false,
@@ -470,18 +554,25 @@ fn expire(cache: &mut HashMap<String, Fail>, mlfid: &str, now: Option<Timestamp>
     }
 }
 
+/// What a merged failure says about the line that produced it.
+struct Merged {
+    nofail: bool,
+    host: Option<String>,
+    user: Option<String>,
+}
+
 /// fail2ban's `_mergeFailure`: combines what is known about one connection.
 fn merge_failure(
-    cache: &mut HashMap<String, Fail>,
+    cache: &mut FastMap<String, Fail>,
     order: &mut MlfidOrder,
     mlfid: &str,
     mut fail: Fail,
-) -> Fail {
+) -> Merged {
     let mut flags = 0u8;
     if fail.has("mlfgained") {
         flags |= 8 | 1;
         if !fail.has("nofail") {
-            let gained = fail.groups["mlfgained"].clone();
+            let gained = fail.groups.get("mlfgained").cloned().unwrap_or_default();
             fail.groups.insert("nofail", gained);
         }
     } else if fail.has("nofail") {
@@ -513,7 +604,7 @@ fn merge_failure(
         if flags & 8 != 0 {
             cached.pending = false;
         }
-        for (k, v) in fail.groups.drain() {
+        for (k, v) in fail.groups.0.drain(..) {
             cached.groups.insert(k, v);
         }
         if flags & 2 != 0 {
@@ -548,7 +639,11 @@ fn merge_failure(
         target.groups.remove("nofail");
         target.groups.remove("mlfgained");
     }
-    target.clone()
+    Merged {
+        nofail: target.has("nofail"),
+        host: target.groups.host().map(str::to_string),
+        user: target.groups.user().map(str::to_string),
+    }
 }
 
 #[cfg(test)]
@@ -557,7 +652,7 @@ mod tests {
 
     #[test]
     fn full_connection_cache_evicts_the_oldest_id() {
-        let mut cache = HashMap::new();
+        let mut cache = FastMap::default();
         let mut order = MlfidOrder::default();
         for i in 0..MLFID_CACHE_MAX {
             merge_failure(&mut cache, &mut order, &format!("c{i}"), Fail::default());

@@ -29,22 +29,26 @@
 //! this check, so continuation lines keep their date.
 
 use regex_automata::meta;
-use regex_automata::{Anchored, Input};
+use regex_automata::{Input, MatchKind, PatternID, PatternSet};
 use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 
 use crate::model::Rule;
 use crate::pattern::{EngineKind, Pattern};
 
-/// One combined regex per rule: "some failregex could match in this line".
+/// The widened failregexes of one rule, searched together in one pass.
 #[derive(Debug)]
 pub struct FastReject {
+    /// Pattern `i` is the widened failregex `i` of the rule.
     regex: meta::Regex,
 }
 
 /// Per-thread search state of a [`FastReject`] (kept by the matcher so the
 /// hot path never touches the regex's shared cache pool).
 #[derive(Debug, Clone)]
-pub struct RejectCache(meta::Cache);
+pub struct RejectCache {
+    cache: meta::Cache,
+    found: PatternSet,
+}
 
 impl FastReject {
     /// The reject for `rule`, or `None` when the rule is not eligible (see
@@ -62,41 +66,62 @@ impl FastReject {
         FastReject::for_patterns(&rule.failregex)
     }
 
-    /// A regex that matches every text in which one of `patterns` matches
-    /// some substring, or `None` when a pattern has no linear form.
+    /// Widened forms of `patterns`, each matching every text in which its
+    /// pattern matches some substring; `None` when a pattern has no linear
+    /// form or its widened form matches the empty string (it would pass
+    /// every line: nothing to reject).
     pub fn for_patterns(patterns: &[Pattern]) -> Option<FastReject> {
-        let mut alternatives = Vec::with_capacity(patterns.len());
+        let mut widened = Vec::with_capacity(patterns.len());
         for p in patterns {
             let hir = regex_syntax::Parser::new()
                 .parse(p.linear_superset()?)
                 .ok()?;
-            alternatives.push(without_assertions(hir));
-        }
-        let hir = Hir::alternation(alternatives);
-        // A widened pattern that matches the empty string matches every
-        // line: there is nothing to reject.
-        if hir.properties().minimum_len() == Some(0) {
-            return None;
+            let hir = without_assertions(hir);
+            if hir.properties().minimum_len() == Some(0) {
+                return None;
+            }
+            widened.push(hir);
         }
         let regex = meta::Regex::builder()
             .configure(
                 meta::Config::new()
+                    .match_kind(MatchKind::All)
                     .nfa_size_limit(Some(64 << 20))
-                    .hybrid_cache_capacity(4 << 20),
+                    .hybrid_cache_capacity(2 << 20),
             )
-            .build_from_hir(&hir)
+            .build_many_from_hir(&widened)
             .ok()?;
         Some(FastReject { regex })
     }
 
     pub fn cache(&self) -> RejectCache {
-        RejectCache(self.regex.create_cache())
+        RejectCache {
+            cache: self.regex.create_cache(),
+            found: PatternSet::new(self.regex.pattern_len()),
+        }
     }
 
-    /// `false` only when no failregex can match anywhere in `text`.
-    pub fn may_hit(&self, cache: &mut RejectCache, text: &str) -> bool {
-        let input = Input::new(text).anchored(Anchored::No).earliest(true);
-        self.regex.search_half_with(&mut cache.0, &input).is_some()
+    /// Which failregexes may match somewhere in `text` (`out[i]` for
+    /// failregex `i`; every one that can match is marked). Returns `false`,
+    /// with `out` all unmarked, when none can: the line cannot hit.
+    pub fn candidates_into(
+        &self,
+        cache: &mut RejectCache,
+        text: &str,
+        out: &mut Vec<bool>,
+    ) -> bool {
+        cache.found.clear();
+        self.regex.which_overlapping_matches_with(
+            &mut cache.cache,
+            &Input::new(text),
+            &mut cache.found,
+        );
+        out.clear();
+        out.extend(
+            (0..self.regex.pattern_len())
+                .map(|i| PatternID::new(i).is_ok_and(|id| cache.found.contains(id))),
+        );
+        !cache.found.is_empty()
     }
 }
 
@@ -133,7 +158,17 @@ mod tests {
     }
 
     fn may_hit(r: &FastReject, text: &str) -> bool {
-        r.may_hit(&mut r.cache(), text)
+        r.candidates_into(&mut r.cache(), text, &mut Vec::new())
+    }
+
+    #[test]
+    fn candidates_name_each_pattern_that_may_match() {
+        let r = reject(&[r"^a(?P<host>\d)$", r"^b\d", r"c"]);
+        let mut out = Vec::new();
+        assert!(r.candidates_into(&mut r.cache(), "x a1 c", &mut out));
+        assert_eq!(out, [true, false, true]);
+        assert!(!r.candidates_into(&mut r.cache(), "nothing", &mut out));
+        assert_eq!(out, [false, false, false]);
     }
 
     #[test]
@@ -164,7 +199,10 @@ mod tests {
 
     #[test]
     fn a_pattern_that_matches_everything_is_not_eligible() {
-        let compiled = vec![Pattern::compile(r"^(?:x)?$", false).expect("compiles")];
+        let compiled = vec![
+            Pattern::compile(r"^y$", false).expect("compiles"),
+            Pattern::compile(r"^(?:x)?$", false).expect("compiles"),
+        ];
         assert!(FastReject::for_patterns(&compiled).is_none());
     }
 }

@@ -11,7 +11,6 @@
 //! connection ids) starts fresh at each range boundary, which can lose at
 //! most the few lines around the `threads - 1` cut points.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -24,7 +23,7 @@ use serde::Serialize;
 use crate::RuleSet;
 use crate::date::DateContext;
 use crate::ip::Offender;
-use crate::matcher::{Hit, Matcher};
+use crate::matcher::{FastMap, HitRef, HitSink, Matcher};
 use crate::model::EngineReport;
 
 /// Lines longer than this are matched on their first MAX_LINE bytes only
@@ -181,8 +180,8 @@ struct Partial {
     file: FileReport,
     /// User names seen, indexed by [`Agg::users`].
     user_names: Vec<Arc<str>>,
-    user_index: HashMap<Arc<str>, u32>,
-    offenders: HashMap<(usize, Offender), Agg>,
+    user_index: FastMap<Arc<str>, u32>,
+    offenders: FastMap<(usize, Offender), Agg>,
     matches: Vec<u64>,
     samples: Vec<Vec<String>>,
 }
@@ -430,7 +429,6 @@ fn scan_reader<R: BufRead>(
     let mut part = Partial::new(rules.rules.len());
     let mut matcher = Matcher::new(rules);
     let mut line: Vec<u8> = Vec::with_capacity(4096);
-    let mut hits: Vec<Hit> = Vec::new();
     let mut consumed: u64 = 0;
     while consumed < limit {
         line.clear();
@@ -464,32 +462,50 @@ fn scan_reader<R: BufRead>(
                 String::from_utf8_lossy(&line)
             }
         };
-        hits.clear();
-        let stats = matcher.feed(&text, ctx, &mut hits);
+        let stats = matcher.feed_into(
+            &text,
+            None,
+            ctx,
+            &mut Counting {
+                part: &mut part,
+                options,
+            },
+        );
         part.file.match_errors += stats.match_errors as u64;
-        for hit in hits.drain(..) {
-            if let Some(t) = hit.time
-                && (options.since.is_some_and(|s| t < s) || options.until.is_some_and(|u| t > u))
-            {
-                part.file.out_of_range += 1;
-                continue;
-            }
-            if hit.time.is_none() {
-                part.file.undated += 1;
-            }
-            part.file.hits += 1;
-            part.matches[hit.rule] += 1;
-            if part.samples[hit.rule].len() < SAMPLES {
-                part.samples[hit.rule].push(hit.line.clone());
-            }
-            let user = hit.user.as_deref().map(|u| part.intern(u));
-            part.offenders
-                .entry((hit.rule, hit.host))
-                .or_default()
-                .add(hit.time, user);
-        }
     }
     part
+}
+
+/// Adds each hit to a range's counters straight from the matched line: no
+/// per-hit copy of the line, host or user.
+struct Counting<'p> {
+    part: &'p mut Partial,
+    options: &'p ScanOptions,
+}
+
+impl HitSink for Counting<'_> {
+    fn hit(&mut self, hit: HitRef<'_>) {
+        let (part, options) = (&mut *self.part, self.options);
+        if let Some(t) = hit.time
+            && (options.since.is_some_and(|s| t < s) || options.until.is_some_and(|u| t > u))
+        {
+            part.file.out_of_range += 1;
+            return;
+        }
+        if hit.time.is_none() {
+            part.file.undated += 1;
+        }
+        part.file.hits += 1;
+        part.matches[hit.rule] += 1;
+        if part.samples[hit.rule].len() < SAMPLES {
+            part.samples[hit.rule].push(hit.line.to_string());
+        }
+        let user = hit.user.map(|u| part.intern(u));
+        part.offenders
+            .entry((hit.rule, Offender::parse(hit.host_text)))
+            .or_default()
+            .add(hit.time, user);
+    }
 }
 
 /// Reads one line into `line`, keeping at most [`MAX_LINE`] bytes of it.
