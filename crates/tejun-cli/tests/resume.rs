@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -136,6 +136,26 @@ fn killed_after_start_is_unknown_and_retry_runs_it() {
         .stderr(predicates::str::contains("already ended"));
 }
 
+/// Polls `ready` until it holds; a loaded machine gets a generous minute
+/// before the test fails with `what`.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The step attempt (`step-2#1`) whose command the lab's only run last
+/// started, from the run folder's `running` file (`PID START TAG`).
+fn running_tag(lab: &Lab) -> Option<String> {
+    let runs = std::fs::read_dir(lab.path(".tejun/runs")).ok()?;
+    runs.flatten().find_map(|run| {
+        let text = std::fs::read_to_string(run.path().join("running")).ok()?;
+        text.split_whitespace().nth(2).map(str::to_string)
+    })
+}
+
 /// Starts a run whose step-2 is long, waits until it is running, and kills
 /// tejun with SIGKILL from outside. Returns the run id.
 fn kill_during_long_step(lab: &Lab) -> String {
@@ -153,8 +173,16 @@ fn kill_during_long_step(lab: &Lab) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    lab.wait_for_markers("step-2 never started", |m| {
-        m.iter().any(|line| line == "step-2-start")
+    // Kill only once the step is really in its long sleep *and* tejun has
+    // recorded its process group. The marker alone is not enough on a
+    // loaded machine: the shell can print it before tejun, descheduled
+    // right after spawning, writes `running` (still naming step-1), or
+    // before the shell reaches `touch` (then a retry would sleep again).
+    let once = lab.path("markers.once");
+    wait_until("step-2 never got to its sleep", || {
+        lab.markers().iter().any(|line| line == "step-2-start")
+            && once.exists()
+            && running_tag(lab).as_deref() == Some("step-2#1")
     });
     child.kill().unwrap(); // SIGKILL
     let out = child.wait_with_output().unwrap();
@@ -255,11 +283,16 @@ fn resume_refuses_a_changed_runbook() {
 fn resume_refuses_a_run_another_process_still_runs() {
     let lab = Lab::new();
     let m = lab.path("markers");
+    // The step holds the run until the test releases it (at most 60 s), so
+    // the resume below meets a live run however slow the machine is; a
+    // fixed `sleep` could end first and turn "still running" into "ended".
+    let release = lab.path("release");
     lab.write(
         "book.yaml",
         &format!(
-            "name: busy\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}; sleep 3\n",
-            m = m.display()
+            "name: busy\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}; i=0; while [ ! -e {r} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; test -e {r}\n",
+            m = m.display(),
+            r = release.display()
         ),
     );
     let child = lab
@@ -279,6 +312,7 @@ fn resume_refuses_a_run_another_process_still_runs() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("still running"));
+    std::fs::write(&release, "").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(lab.markers(), ["step-1"]);
