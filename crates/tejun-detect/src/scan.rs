@@ -42,6 +42,71 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Reference time for year-less dates; default: each file's mtime.
     pub now: Option<Timestamp>,
+    /// Told how many more bytes of input were read (on disk: compressed
+    /// bytes for `.gz`), about once per MiB and from every scan thread.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback for long scans (the CLI draws a bar with it).
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// Bytes gathered before the progress callback is called.
+const PROGRESS_STEP: u64 = 1 << 20;
+
+/// Reports bytes to a [`Progress`] in steps of [`PROGRESS_STEP`], the rest
+/// when dropped (so a finished file always adds up to its size).
+struct ProgressCount<'a> {
+    progress: Option<&'a Progress>,
+    pending: u64,
+}
+
+impl<'a> ProgressCount<'a> {
+    fn new(progress: Option<&'a Progress>) -> Self {
+        ProgressCount {
+            progress,
+            pending: 0,
+        }
+    }
+    fn add(&mut self, bytes: u64) {
+        if let Some(p) = self.progress {
+            self.pending += bytes;
+            if self.pending >= PROGRESS_STEP {
+                (p.0)(std::mem::take(&mut self.pending));
+            }
+        }
+    }
+}
+
+impl Drop for ProgressCount<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.progress
+            && self.pending > 0
+        {
+            (p.0)(self.pending);
+        }
+    }
+}
+
+/// A compressed file counted as it is read (a gzip stream cannot say how
+/// far into the file its decompressed lines are).
+struct CountingReader<'a, R> {
+    inner: R,
+    count: ProgressCount<'a>,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.add(n as u64);
+        Ok(n)
+    }
 }
 
 impl Default for ScanOptions {
@@ -52,6 +117,7 @@ impl Default for ScanOptions {
             zone: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             now: None,
+            progress: None,
         }
     }
 }
@@ -85,8 +151,15 @@ pub struct OffenderReport {
     pub last: Option<Timestamp>,
     /// Sorted, without duplicates. A vector rather than a set: a report can
     /// hold hundreds of thousands of offenders, and a B-tree node per
-    /// offender dominated peak memory.
-    pub users: Vec<String>,
+    /// offender dominated peak memory. Names are shared with the scan's
+    /// interned names rather than copied per offender (a few users each
+    /// over 65k offenders cost ≈13 MB as separate strings).
+    #[serde(serialize_with = "serialize_names")]
+    pub users: Vec<Arc<str>>,
+}
+
+fn serialize_names<S: serde::Serializer>(names: &[Arc<str>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(names.iter().map(|n| &**n))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -205,7 +278,15 @@ impl Partial {
         index
     }
 
-    fn merge(&mut self, other: Partial) {
+    fn merge(&mut self, mut other: Partial) {
+        if self.offenders.is_empty() && self.user_names.is_empty() {
+            // The first contribution is adopted rather than copied: copying
+            // held two tables of every offender at once (≈10 MB each for
+            // 65k offenders), the largest part of peak memory.
+            std::mem::swap(&mut self.offenders, &mut other.offenders);
+            std::mem::swap(&mut self.user_names, &mut other.user_names);
+            std::mem::swap(&mut self.user_index, &mut other.user_index);
+        }
         let map: Vec<u32> = other.user_names.iter().map(|u| self.intern(u)).collect();
         let f = &mut self.file;
         f.lines += other.file.lines;
@@ -262,11 +343,11 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         report.offenders.reserve_exact(n);
     }
     for ((rule, host), agg) in total.offenders {
-        let mut users: Vec<String> = agg
+        let mut users: Vec<Arc<str>> = agg
             .users
             .iter()
             .filter(|u| **u != u32::MAX)
-            .map(|u| total.user_names[*u as usize].to_string())
+            .map(|u| total.user_names[*u as usize].clone())
             .collect();
         users.sort_unstable();
         users.dedup();
@@ -312,9 +393,13 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
     if gz {
         return match File::open(path) {
             Ok(f) => {
+                let counted = CountingReader {
+                    inner: f,
+                    count: ProgressCount::new(options.progress.as_ref()),
+                };
                 let reader =
-                    BufReader::with_capacity(256 << 10, flate2::read::MultiGzDecoder::new(f));
-                let mut part = scan_reader(rules, reader, u64::MAX, &ctx, options);
+                    BufReader::with_capacity(256 << 10, flate2::read::MultiGzDecoder::new(counted));
+                let mut part = scan_reader(rules, reader, u64::MAX, &ctx, options, false);
                 if let Some(e) = part.file.error.take() {
                     part.file.error = Some(format!("gzip: {e}"));
                 }
@@ -356,6 +441,7 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
                             end - start,
                             ctx,
                             options,
+                            true,
                         ),
                         Err(e) => {
                             part.file.error = Some(e.to_string());
@@ -418,16 +504,19 @@ fn split_points(path: &Path, len: u64, n: usize) -> std::io::Result<Vec<u64>> {
     Ok(points)
 }
 
-/// Matches at most `limit` bytes of `reader` line by line.
+/// Matches at most `limit` bytes of `reader` line by line (counting them
+/// as progress when `count_progress`).
 fn scan_reader<R: BufRead>(
     rules: &RuleSet,
     mut reader: R,
     limit: u64,
     ctx: &DateContext,
     options: &ScanOptions,
+    count_progress: bool,
 ) -> Partial {
     let mut part = Partial::new(rules.rules.len());
     let mut matcher = Matcher::new(rules);
+    let mut progress = ProgressCount::new(options.progress.as_ref().filter(|_| count_progress));
     let mut line: Vec<u8> = Vec::with_capacity(4096);
     let mut consumed: u64 = 0;
     while consumed < limit {
@@ -443,6 +532,7 @@ fn scan_reader<R: BufRead>(
             break;
         }
         consumed += read as u64;
+        progress.add(read as u64);
         part.file.lines += 1;
         if truncated {
             part.file.long_lines += 1;
