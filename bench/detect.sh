@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-1000000}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/tejun-bench.XXXXXX)}
-OUT=bench/detect/results.md
+OUT=${OUT:-bench/detect/results.md}
 for tool in fail2ban-regex rg /usr/bin/time python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y fail2ban ripgrep time python3" >&2; exit 2; }
 done
@@ -38,6 +38,7 @@ run() {
   echo "| run | lines | wall s | lines/s | peak RSS MB | CPU |"
   echo "|---|---:|---:|---:|---:|---:|"
   run "tejun scan, Debian sshd filter" "$LINES" "$TEJUN" scan "$WORK/auth.log" --fail2ban-filter "$SSHD"
+  run "tejun scan --json, Debian sshd filter" "$LINES" "$TEJUN" scan "$WORK/auth.log" --fail2ban-filter "$SSHD" --json
   run "tejun scan, built-in sshd rules" "$LINES" "$TEJUN" scan "$WORK/auth.log" --builtin sshd
   run "rg -c (floor, counting only)" "$LINES" rg -c 'sshd\[\d+\]: (Failed \S+ for|Invalid user|pam_unix\(sshd:auth\): authentication failure)' "$WORK/auth.log"
   run "tejun scan, web-attacks on access.log" "$LINES" "$TEJUN" scan "$WORK/access.log" --builtin web-attacks

@@ -66,6 +66,9 @@ pub struct DateTemplate {
     word_end: bool,
     /// Group holding the date (1 when the pattern has its own group).
     group: usize,
+    /// Index and name of each named group (looked up by index per line: a
+    /// lookup by name hashes the name every time).
+    names: Vec<(usize, String)>,
 }
 
 /// A datepattern that does not compile.
@@ -297,6 +300,10 @@ impl DateTemplate {
             ),
         };
         let word_begin = word_begin && !matches!(kind, Kind::Epoch { .. });
+        let names: Vec<(usize, String)> = match &regex {
+            DateRegex::Linear(re) => named_groups(re.capture_names()),
+            DateRegex::Backtracking(re) => named_groups(re.capture_names()),
+        };
         Ok(DateTemplate {
             name: pattern.to_string(),
             regex,
@@ -304,6 +311,7 @@ impl DateTemplate {
             word_begin,
             word_end,
             group: 1,
+            names,
         })
     }
 
@@ -362,8 +370,8 @@ impl DateTemplate {
                 let caps = re.captures_at(line, from)?;
                 let m = caps.get(self.group).or_else(|| caps.get(0))?;
                 span = (m.start(), m.end());
-                for name in re.capture_names().flatten() {
-                    if let Some(v) = caps.name(name) {
+                for (index, name) in &self.names {
+                    if let Some(v) = caps.get(*index) {
                         fields.set(name, v.as_str());
                     }
                 }
@@ -372,8 +380,8 @@ impl DateTemplate {
                 let caps = re.captures_from_pos(line, from).ok()??;
                 let m = caps.get(self.group).or_else(|| caps.get(0))?;
                 span = (m.start(), m.end());
-                for name in re.capture_names().flatten() {
-                    if let Some(v) = caps.name(name) {
+                for (index, name) in &self.names {
+                    if let Some(v) = caps.get(*index) {
                         fields.set(name, v.as_str());
                     }
                 }
@@ -381,6 +389,13 @@ impl DateTemplate {
         }
         Some((span, fields))
     }
+}
+
+fn named_groups<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<(usize, String)> {
+    names
+        .enumerate()
+        .filter_map(|(i, n)| n.map(|n| (i, n.to_string())))
+        .collect()
 }
 
 /// Wraps a template regex in a capture group unless it has its own (a
