@@ -170,7 +170,9 @@ struct RuleState {
     last_template: usize,
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
-    mlfid: FastMap<String, Fail>,
+    /// Connection id → what is known about it; the id is shared with
+    /// [`MlfidOrder`] (one allocation per new connection).
+    mlfid: FastMap<Arc<str>, Fail>,
     mlfid_order: MlfidOrder,
 }
 
@@ -181,16 +183,16 @@ struct RuleState {
 /// reach the front or a compaction (their `seq` no longer matches).
 #[derive(Debug, Default)]
 struct MlfidOrder {
-    queue: VecDeque<(u64, String)>,
+    queue: VecDeque<(u64, Arc<str>)>,
     next: u64,
 }
 
 impl MlfidOrder {
-    fn is_live(cache: &FastMap<String, Fail>, (seq, id): &(u64, String)) -> bool {
+    fn is_live(cache: &FastMap<Arc<str>, Fail>, (seq, id): &(u64, Arc<str>)) -> bool {
         cache.get(id).is_some_and(|f| f.seq == *seq)
     }
 
-    fn evict_oldest(&mut self, cache: &mut FastMap<String, Fail>) {
+    fn evict_oldest(&mut self, cache: &mut FastMap<Arc<str>, Fail>) {
         while let Some(entry) = self.queue.pop_front() {
             if Self::is_live(cache, &entry) {
                 cache.remove(&entry.1);
@@ -200,13 +202,13 @@ impl MlfidOrder {
     }
 
     /// Records a new cache entry and returns its insertion number.
-    fn push(&mut self, cache: &FastMap<String, Fail>, id: &str) -> u64 {
+    fn push(&mut self, cache: &FastMap<Arc<str>, Fail>, id: Arc<str>) -> u64 {
         // Bounded: stale entries are dropped once they outnumber live ones.
         if self.queue.len() > 2 * MLFID_CACHE_MAX + 16 {
             self.queue.retain(|e| Self::is_live(cache, e));
         }
         self.next += 1;
-        self.queue.push_back((self.next, id.to_string()));
+        self.queue.push_back((self.next, id));
         self.next
     }
 }
@@ -465,7 +467,13 @@ fn feed_rule<S: HitSink + ?Sized>(
                     since: time,
                     ..Fail::default()
                 };
-                fail.groups.0 = found.0.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                // The id itself is the cache key; no copy of it is read back.
+                fail.groups.0 = found
+                    .0
+                    .iter()
+                    .filter(|(k, _)| *k != "mlfid")
+                    .map(|(k, v)| (*k, v.to_string()))
+                    .collect();
                 merged = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
                 if merged.nofail {
                     return;
@@ -544,7 +552,7 @@ fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usi
 
 /// Forgets a connection id last seen more than five minutes (log time)
 /// before `now`.
-fn expire(cache: &mut FastMap<String, Fail>, mlfid: &str, now: Option<Timestamp>) {
+fn expire(cache: &mut FastMap<Arc<str>, Fail>, mlfid: &str, now: Option<Timestamp>) {
     let stale = match (cache.get(mlfid).and_then(|f| f.since), now) {
         (Some(since), Some(now)) => now.as_second() - since.as_second() > MLFID_MAX_AGE_SECS,
         _ => false,
@@ -563,7 +571,7 @@ struct Merged {
 
 /// fail2ban's `_mergeFailure`: combines what is known about one connection.
 fn merge_failure(
-    cache: &mut FastMap<String, Fail>,
+    cache: &mut FastMap<Arc<str>, Fail>,
     order: &mut MlfidOrder,
     mlfid: &str,
     mut fail: Fail,
@@ -621,8 +629,9 @@ fn merge_failure(
         if cache.len() >= MLFID_CACHE_MAX {
             order.evict_oldest(cache);
         }
-        fail.seq = order.push(cache, mlfid);
-        cache.insert(mlfid.to_string(), fail);
+        let id: Arc<str> = Arc::from(mlfid);
+        fail.seq = order.push(cache, id.clone());
+        cache.insert(id, fail);
         fail = Fail::default();
         in_cache = true;
     } else {
