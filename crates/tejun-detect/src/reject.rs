@@ -4,9 +4,13 @@
 //! (connection id, content) on every line it matches, then asks whether a
 //! failregex matches the content. On a busy sshd log nearly every line
 //! passes the prefregex and nearly none hits a failregex, so the capturing
-//! match was paid for nothing. This module builds, per rule, one regex that
-//! matches every line on which some failregex could match its content; a
-//! line it does not match is skipped before any capture.
+//! match was paid for nothing. This module builds, per rule, one
+//! multi-pattern regex that matches every line on which some failregex
+//! could match its content; a line it does not match is skipped before any
+//! capture. The same pass says which failregexes may match, so a line that
+//! goes on is not searched again to pick candidates (trying a candidate
+//! that then fails changes nothing: the first failregex that matches wins
+//! either way).
 //!
 //! Why it is exact (a true superset): a failregex matches a substring of
 //! the content, and the content is a substring of the (date-cut) line. The
