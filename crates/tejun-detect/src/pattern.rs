@@ -12,6 +12,11 @@ use serde::Serialize;
 
 use crate::pyregex;
 
+mod rewrite;
+mod tree;
+
+use rewrite::{Exact, Verdict};
+
 /// Backtracking steps allowed per line on the fallback engine.
 pub const BACKTRACK_LIMIT: usize = 100_000;
 
@@ -27,6 +32,13 @@ pub enum EngineKind {
 #[derive(Debug)]
 enum Engine {
     Linear(regex::Regex),
+    /// Rewritten for the linear engine (see [`rewrite`]); the original runs
+    /// on the backtracking engine only for lines a look-around check
+    /// rejects.
+    Exact {
+        exact: Exact,
+        fallback: fancy_regex::Regex,
+    },
     Backtracking(fancy_regex::Regex),
 }
 
@@ -63,7 +75,7 @@ impl Prefilter {
                     slots.push(Some(sources.len()));
                     sources.push(re.as_str().to_string());
                 }
-                Engine::Backtracking(_) => {
+                Engine::Exact { .. } | Engine::Backtracking(_) => {
                     match p.relaxed.as_ref().filter(|r| regex::Regex::new(r).is_ok()) {
                         Some(r) => {
                             slots.push(Some(sources.len()));
@@ -191,12 +203,25 @@ impl Pattern {
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
             .collect();
+        let (engine, relaxed) = match Exact::build(&rust, 64 << 20) {
+            Ok(exact) => {
+                let superset = exact.as_str().to_string();
+                (
+                    Engine::Exact {
+                        exact,
+                        fallback: fancy,
+                    },
+                    superset,
+                )
+            }
+            Err(_) => (Engine::Backtracking(fancy), pyregex::relax(&rust)),
+        };
         Ok(Pattern {
             source: python.to_string(),
             needs: translated.backtracking,
-            engine: Engine::Backtracking(fancy),
+            engine,
             names,
-            relaxed: Some(pyregex::relax(&rust)),
+            relaxed: Some(relaxed),
         })
     }
 
@@ -215,9 +240,12 @@ impl Pattern {
         }
     }
 
+    /// Where lines are matched. A rewritten pattern counts as linear: only
+    /// a line failing one of its look-around checks (crafted input) goes to
+    /// the backtracking engine, under its step limit.
     pub fn engine(&self) -> EngineKind {
         match self.engine {
-            Engine::Linear(_) => EngineKind::Linear,
+            Engine::Linear(_) | Engine::Exact { .. } => EngineKind::Linear,
             Engine::Backtracking(_) => EngineKind::Backtracking,
         }
     }
@@ -228,7 +256,7 @@ impl Pattern {
     pub fn linear_superset(&self) -> Option<&str> {
         match &self.engine {
             Engine::Linear(re) => Some(re.as_str()),
-            Engine::Backtracking(_) => self.relaxed.as_deref(),
+            Engine::Exact { .. } | Engine::Backtracking(_) => self.relaxed.as_deref(),
         }
     }
 
@@ -244,6 +272,10 @@ impl Pattern {
     pub fn is_match(&self, hay: &str) -> Result<bool, MatchError> {
         match &self.engine {
             Engine::Linear(re) => Ok(re.is_match(hay)),
+            Engine::Exact { exact, fallback } => match exact.is_match(hay) {
+                Some(found) => Ok(found),
+                None => fallback.is_match(hay).map_err(|_| MatchError),
+            },
             Engine::Backtracking(re) => re.is_match(hay).map_err(|_| MatchError),
         }
     }
@@ -264,19 +296,60 @@ impl Pattern {
                     }
                 }
             }
-            Engine::Backtracking(re) => {
-                let Some(caps) = re.captures(hay).map_err(|_| MatchError)? else {
-                    return Ok(None);
-                };
-                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
-                for (name, index) in &self.names {
-                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                        groups.insert_first(key, m.as_str());
+            Engine::Exact { exact, fallback } => match exact.captures(hay) {
+                Verdict::NoMatch => return Ok(None),
+                Verdict::Match {
+                    whole,
+                    groups: found,
+                } => {
+                    groups.whole = whole;
+                    for (name, (start, end)) in &found {
+                        if let Some(key) = known_name(name) {
+                            groups.insert_first(key, &hay[*start..*end]);
+                        }
                     }
                 }
+                Verdict::Undecided => return self.backtracking_captures(fallback, hay),
+            },
+            Engine::Backtracking(re) => return self.backtracking_captures(re, hay),
+        }
+        Ok(Some(groups))
+    }
+
+    fn backtracking_captures<'h>(
+        &self,
+        re: &fancy_regex::Regex,
+        hay: &'h str,
+    ) -> Result<Option<Groups<'h>>, MatchError> {
+        let Some(caps) = re.captures(hay).map_err(|_| MatchError)? else {
+            return Ok(None);
+        };
+        let mut groups = Groups {
+            whole: caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
+            ..Groups::default()
+        };
+        for (name, index) in &self.names {
+            if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
+                groups.insert_first(key, m.as_str());
             }
         }
         Ok(Some(groups))
+    }
+
+    /// [`Pattern::captures`] on the original pattern alone, bypassing the
+    /// linear rewrite: the reference the rewrite is tested against.
+    #[doc(hidden)]
+    pub fn captures_reference<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
+        match &self.engine {
+            Engine::Exact { fallback, .. } => self.backtracking_captures(fallback, hay),
+            _ => self.captures(hay),
+        }
+    }
+
+    /// Whether the pattern runs rewritten on the linear engine.
+    #[doc(hidden)]
+    pub fn is_rewritten(&self) -> bool {
+        matches!(self.engine, Engine::Exact { .. })
     }
 }
 
