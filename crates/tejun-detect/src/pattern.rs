@@ -203,18 +203,16 @@ impl Pattern {
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
             .collect();
-        let (engine, relaxed) = match Exact::build(&rust, 64 << 20) {
-            Ok(exact) => {
-                let superset = exact.as_str().to_string();
-                (
-                    Engine::Exact {
-                        exact,
-                        fallback: fancy,
-                    },
-                    superset,
-                )
-            }
-            Err(_) => (Engine::Backtracking(fancy), pyregex::relax(&rust)),
+        // The prefilters take the relaxed form either way: it is smaller
+        // than the rewrite (no copied continuations), so their DFA caches
+        // stay small.
+        let relaxed = pyregex::relax(&rust);
+        let engine = match Exact::build(&rust, 64 << 20) {
+            Ok(exact) => Engine::Exact {
+                exact,
+                fallback: fancy,
+            },
+            Err(_) => Engine::Backtracking(fancy),
         };
         Ok(Pattern {
             source: python.to_string(),

@@ -135,12 +135,6 @@ impl Exact {
         })
     }
 
-    /// The rewritten pattern (look-arounds dropped): matches a superset of
-    /// the original.
-    pub fn as_str(&self) -> &str {
-        self.regex.as_str()
-    }
-
     pub fn is_match(&self, hay: &str) -> Option<bool> {
         if self.checks.is_empty() {
             return Some(self.regex.is_match(hay));
