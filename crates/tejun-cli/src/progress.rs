@@ -207,19 +207,22 @@ impl Progress {
                     .map(|s| format!(": {s}"))
                     .unwrap_or_default()
             )),
-            RunEvent::RunResumed(e) => self.line(&format!(
-                "{bold}⟳ {} {}{bold:#} {}{}",
-                self.pick("resumed", "再開"),
-                e.run_id,
-                e.operator,
-                match (&e.unknown_step, &e.choice) {
-                    (Some(step), Some(choice)) => format!(
-                        " · {} {step}: {choice}",
-                        self.pick("unknown step", "不明なステップ")
-                    ),
-                    _ => String::new(),
-                }
-            )),
+            RunEvent::RunResumed(e) => {
+                self.total.set(e.total_steps);
+                self.line(&format!(
+                    "{bold}⟳ {} {}{bold:#} {}{}",
+                    self.pick("resumed", "再開"),
+                    e.run_id,
+                    e.operator,
+                    match (&e.unknown_step, &e.choice) {
+                        (Some(step), Some(choice)) => format!(
+                            " · {} {step}: {choice}",
+                            self.pick("unknown step", "不明なステップ")
+                        ),
+                        _ => String::new(),
+                    }
+                ))
+            }
             RunEvent::RunRefused(_) => {}
             RunEvent::RunPaused(e) => {
                 self.stop_spinner();

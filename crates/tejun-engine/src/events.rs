@@ -122,6 +122,9 @@ pub struct RunResumed {
     pub run_id: String,
     pub operator: String,
     pub pid: u32,
+    /// Total main steps, as at the start (older journals lack it).
+    #[serde(default)]
+    pub total_steps: usize,
     /// The step that had started with no end, and what the operator chose.
     pub unknown_step: Option<String>,
     /// retry / skip / rollback

@@ -711,6 +711,7 @@ mod tests {
                 run_id: run.id.into(),
                 operator: "bob@host".into(),
                 pid: 7,
+                total_steps: 1,
                 unknown_step: None,
                 choice: None,
             },

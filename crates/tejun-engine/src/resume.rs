@@ -336,6 +336,7 @@ pub fn resume(
         run_id: run_id.clone(),
         operator: actor.clone(),
         pid: std::process::id(),
+        total_steps: plan.main.len(),
         unknown_step: unknown.as_ref().map(|u| u.step_id.clone()),
         choice: unknown
             .as_ref()
