@@ -214,6 +214,35 @@ fn killed_during_a_long_step_then_skipped() {
 }
 
 #[test]
+fn killed_right_after_spawning_a_step_still_stops_its_command() {
+    // The kill lands after the spawn but before tejun noted the command's
+    // process group in `running`: resume finds the command by the
+    // TEJUN_STEP variable it inherited and stops it before skipping.
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: long\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\n  - id: step-2\n    run: echo step-2-start >> {m}; sleep 30; echo step-2 >> {m}\n  - id: step-3\n    run: echo step-3 >> {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-spawn:step-2");
+    assert_eq!(running_tag(&lab).as_deref(), Some("step-1#1"));
+    wait_until("step-2's command never started", || {
+        lab.markers().iter().any(|line| line == "step-2-start")
+    });
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "skip"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "was still running after the crash",
+        ));
+    assert_eq!(lab.markers(), ["step-1", "step-2-start", "step-3"]);
+}
+
+#[test]
 fn killed_during_a_long_step_then_retried() {
     let lab = Lab::new();
     let id = kill_during_long_step(&lab);

@@ -99,9 +99,11 @@ impl<'a> Recorder<'a> {
 /// itself SIGKILL right there, so tests can prove resume at exact points
 /// around the durable writes. Points: `before-start` (the step's start, and
 /// the previous step's end, are not yet durable), `after-start` (its start
-/// is durable, its command not yet spawned), `after-finish` (its end is
-/// durable). A real SIGKILL: nothing after it runs, no destructor, no flush.
-fn crash_point(point: &str, step_id: &str) {
+/// is durable, its command not yet spawned), `after-spawn` (its command
+/// runs, its process group not yet noted in `running`), `after-finish` (its
+/// end is durable). A real SIGKILL: nothing after it runs, no destructor,
+/// no flush.
+pub(crate) fn crash_point(point: &str, step_id: &str) {
     static CRASH_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let target = CRASH_AT.get_or_init(|| std::env::var("TEJUN_CRASH_AT").ok());
     if let Some(target) = target

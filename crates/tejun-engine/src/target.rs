@@ -96,9 +96,13 @@ impl Target for LocalTarget {
         if let Some(cwd) = &exec.cwd {
             command.current_dir(cwd);
         }
+        if let Some((path, tag)) = &exec.group_file {
+            command.env(crate::orphan::STEP_ENV, crate::orphan::identity(path, tag));
+        }
         let mut child = command.spawn()?;
         let pgid = Pid::from_raw(child.id() as i32);
         if let Some((path, tag)) = &exec.group_file {
+            crate::recorder::crash_point("after-spawn", tag.split('#').next().unwrap_or(tag));
             crate::orphan::record(path, child.id(), tag);
         }
 

@@ -239,7 +239,8 @@ impl Reader<'_, '_> {
         let mut spans = Vec::new();
         for (name, span) in list {
             if !is_env_name(&name) {
-                self.sink.error(span, ErrorKind::BadEnvironmentName { name });
+                self.sink
+                    .error(span, ErrorKind::BadEnvironmentName { name });
                 continue;
             }
             names.push(name);
