@@ -432,6 +432,10 @@ impl Rewriter {
                 if let Some(literal) = tempered(node)
                     && matches!(quantifier.as_str(), "*" | "*?" | "+" | "+?")
                 {
+                    if in_repeat {
+                        // The marker would record the last iteration only.
+                        return Err(Unsupported("look-around inside a repetition"));
+                    }
                     let mut marker = self.check(Check::Tempered { literal });
                     if let Node::Group(group) = &mut marker {
                         group.alternatives = vec![vec![Node::Repeat {
