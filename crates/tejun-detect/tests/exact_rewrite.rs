@@ -234,3 +234,11 @@ fn assert_agrees(pattern: &str, line: &str) {
 fn tempered_dot_inside_a_repetition_checks_every_iteration() {
     assert_agrees(r"^(?:(?:(?!x).)*?;)*$", "x;a;");
 }
+
+/// In verbose mode the space in the look-ahead is not part of its literal:
+/// the check looked for " b" where the original looks for "b".
+#[test]
+fn verbose_mode_look_around_is_not_read_literally() {
+    assert_agrees(r"(?x)a(?! b)", "ab");
+    assert_agrees(r"(?x:a(?! b))", "ab");
+}

@@ -95,7 +95,12 @@ impl Exact {
             prefix = format!("(?{flags})");
             alternatives[0].remove(0);
         }
-        let case_insensitive = prefix.contains('i') || has_case_insensitive_group(&alternatives);
+        if prefix.contains('x') || sets_flag(&alternatives, 'x') {
+            // Verbose mode: spaces and `#` comments are not what the tree
+            // reads them as (a look-around's literal, a group).
+            return Err(Unsupported("verbose mode"));
+        }
+        let case_insensitive = prefix.contains('i') || sets_flag(&alternatives, 'i');
         let mut rewriter = Rewriter {
             relevant: conditional_groups(&alternatives),
             ..Rewriter::default()
@@ -232,9 +237,9 @@ fn conditional_groups(alternatives: &[Vec<Node>]) -> BTreeSet<usize> {
     out
 }
 
-/// Whether some group turns case-insensitivity on.
-fn has_case_insensitive_group(alternatives: &[Vec<Node>]) -> bool {
-    fn walk(node: &Node) -> bool {
+/// Whether some group turns `flag` on.
+fn sets_flag(alternatives: &[Vec<Node>], flag: char) -> bool {
+    fn walk(node: &Node, flag: char) -> bool {
         match node {
             Node::Atom(_) => false,
             Node::Group(Group { kind, alternatives }) => {
@@ -244,14 +249,16 @@ fn has_case_insensitive_group(alternatives: &[Vec<Node>]) -> bool {
                     }
                     _ => "",
                 };
-                flags.contains('i') || alternatives.iter().flatten().any(walk)
+                flags.contains(flag) || alternatives.iter().flatten().any(|n| walk(n, flag))
             }
-            Node::Look(Look { alternatives, .. }) => alternatives.iter().flatten().any(walk),
-            Node::Cond { yes, no, .. } => yes.iter().chain(no).any(walk),
-            Node::Repeat { node, .. } => walk(node),
+            Node::Look(Look { alternatives, .. }) => {
+                alternatives.iter().flatten().any(|n| walk(n, flag))
+            }
+            Node::Cond { yes, no, .. } => yes.iter().chain(no).any(|n| walk(n, flag)),
+            Node::Repeat { node, .. } => walk(node, flag),
         }
     }
-    alternatives.iter().flatten().any(walk)
+    alternatives.iter().flatten().any(|n| walk(n, flag))
 }
 
 /// Which referenced groups have taken part so far on this path.
