@@ -242,3 +242,12 @@ fn verbose_mode_look_around_is_not_read_literally() {
     assert_agrees(r"(?x)a(?! b)", "ab");
     assert_agrees(r"(?x:a(?! b))", "ab");
 }
+
+/// With two groups of one name, fancy-regex's `(?(user)…)` asks about the
+/// last of them; the rewrite asked about the first.
+#[test]
+fn conditional_on_a_name_used_twice_follows_the_backtracking_engine() {
+    let pattern = r"(?P<user>a)?(?P<user>b)?(?(user)c|d)";
+    assert_agrees(pattern, "bc");
+    assert_agrees(pattern, "bd");
+}

@@ -307,11 +307,14 @@ impl Parser<'_> {
                 .iter()
                 .find(|(p, _)| *p == placeholder)
                 .ok_or(Unsupported("conditional"))?;
-            self.names
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, i)| *i)
-                .ok_or(Unsupported("conditional on an unknown group"))
+            // Python refuses a name given twice; fancy-regex reads it as
+            // the last such group. Neither is worth copying.
+            let mut groups = self.names.iter().filter(|(n, _)| n == name);
+            match (groups.next(), groups.next()) {
+                (Some((_, index)), None) => Ok(*index),
+                (None, _) => Err(Unsupported("conditional on an unknown group")),
+                (Some(_), Some(_)) => Err(Unsupported("conditional on a name used twice")),
+            }
         };
         visit_mut(tree, &mut |node| {
             if let Node::Cond { group, .. } = node
