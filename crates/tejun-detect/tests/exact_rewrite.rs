@@ -251,3 +251,14 @@ fn conditional_on_a_name_used_twice_follows_the_backtracking_engine() {
     assert_agrees(pattern, "bc");
     assert_agrees(pattern, "bd");
 }
+
+/// A conditional inside the group it asks about: Python takes the "no"
+/// branch (the group has not closed yet), fancy-regex the "yes" one. The
+/// rewrite followed Python, so lines whose check failed (run on
+/// fancy-regex) would have been read the other way: the pattern stays on
+/// one engine.
+#[test]
+fn conditional_inside_its_own_group_follows_the_backtracking_engine() {
+    assert_agrees(r"(?P<host>a(?(host)b|c))", "ac");
+    assert_agrees(r"(a(?:x|(?(1)b|c)))", "ac");
+}

@@ -100,6 +100,11 @@ impl Exact {
             // reads them as (a look-around's literal, a group).
             return Err(Unsupported("verbose mode"));
         }
+        if conditional_inside_its_group(&alternatives) {
+            // Python takes the "no" branch there, fancy-regex (which runs
+            // lines a check rejects) the "yes" one.
+            return Err(Unsupported("conditional inside the group it refers to"));
+        }
         let case_insensitive = prefix.contains('i') || sets_flag(&alternatives, 'i');
         let mut rewriter = Rewriter {
             relevant: conditional_groups(&alternatives),
@@ -235,6 +240,38 @@ fn conditional_groups(alternatives: &[Vec<Node>]) -> BTreeSet<usize> {
         .flatten()
         .for_each(|n| walk(n, &mut out));
     out
+}
+
+/// Whether a conditional sits inside the capture group it refers to.
+fn conditional_inside_its_group(alternatives: &[Vec<Node>]) -> bool {
+    fn walk(node: &Node, open: &mut Vec<usize>) -> bool {
+        match node {
+            Node::Atom(_) => false,
+            Node::Group(Group { kind, alternatives }) => {
+                let index = match kind {
+                    GroupKind::Capture { index, .. } => Some(*index),
+                    _ => None,
+                };
+                open.extend(index);
+                let found = alternatives.iter().flatten().any(|n| walk(n, open));
+                if index.is_some() {
+                    open.pop();
+                }
+                found
+            }
+            Node::Look(Look { alternatives, .. }) => {
+                alternatives.iter().flatten().any(|n| walk(n, open))
+            }
+            Node::Cond { group, yes, no } => {
+                open.contains(group) || yes.iter().chain(no).any(|n| walk(n, open))
+            }
+            Node::Repeat { node, .. } => walk(node, open),
+        }
+    }
+    alternatives
+        .iter()
+        .flatten()
+        .any(|n| walk(n, &mut Vec::new()))
 }
 
 /// Whether some group turns `flag` on.
