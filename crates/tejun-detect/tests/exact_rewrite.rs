@@ -262,3 +262,13 @@ fn conditional_inside_its_own_group_follows_the_backtracking_engine() {
     assert_agrees(r"(?P<host>a(?(host)b|c))", "ac");
     assert_agrees(r"(a(?:x|(?(1)b|c)))", "ac");
 }
+
+/// Two groups of one name and no conditional: fancy-regex reports the
+/// name for one of them only, the rewrite for the first that took part.
+#[test]
+fn group_name_used_twice_follows_the_backtracking_engine() {
+    assert_agrees(
+        r"ab(?P<host>|(?P<host>)(?:(?! from ).)*\S+?):(?:(?! from ).)*",
+        "\naéabaé:\n\nb",
+    );
+}

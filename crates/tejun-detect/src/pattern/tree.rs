@@ -200,6 +200,11 @@ impl Parser<'_> {
             self.pos += close + 1;
             self.captures += 1;
             let index = self.captures;
+            if self.names.iter().any(|(n, _)| *n == name) {
+                // Python refuses it; fancy-regex reads the name as its last
+                // group, in conditionals and in captures alike.
+                return Err(Unsupported("group name used twice"));
+            }
             self.names.push((name.clone(), index));
             self.group_body(GroupKind::Capture {
                 index,
@@ -307,14 +312,11 @@ impl Parser<'_> {
                 .iter()
                 .find(|(p, _)| *p == placeholder)
                 .ok_or(Unsupported("conditional"))?;
-            // Python refuses a name given twice; fancy-regex reads it as
-            // the last such group. Neither is worth copying.
-            let mut groups = self.names.iter().filter(|(n, _)| n == name);
-            match (groups.next(), groups.next()) {
-                (Some((_, index)), None) => Ok(*index),
-                (None, _) => Err(Unsupported("conditional on an unknown group")),
-                (Some(_), Some(_)) => Err(Unsupported("conditional on a name used twice")),
-            }
+            self.names
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, i)| *i)
+                .ok_or(Unsupported("conditional on an unknown group"))
         };
         visit_mut(tree, &mut |node| {
             if let Node::Cond { group, .. } = node
