@@ -272,3 +272,13 @@ fn group_name_used_twice_follows_the_backtracking_engine() {
         "\naéabaé:\n\nb",
     );
 }
+
+/// A conditional with nothing in either branch: Python (and the rewrite)
+/// go on, fancy-regex fails when the group did not take part.
+#[test]
+fn empty_conditional_follows_the_backtracking_engine() {
+    for pattern in [r"(a)?(?(1))c", r"(a)?(?(1)|)c", r"(a)?(?(1)(?:)|(?:))c"] {
+        assert_agrees(pattern, "c");
+        assert_agrees(pattern, "ac");
+    }
+}

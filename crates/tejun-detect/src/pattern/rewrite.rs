@@ -105,6 +105,11 @@ impl Exact {
             // lines a check rejects) the "yes" one.
             return Err(Unsupported("conditional inside the group it refers to"));
         }
+        if has_empty_conditional(&alternatives) {
+            // fancy-regex (which runs lines a check rejects) fails there
+            // when the group did not take part; Python goes on.
+            return Err(Unsupported("conditional with empty branches"));
+        }
         let case_insensitive = prefix.contains('i') || sets_flag(&alternatives, 'i');
         let mut rewriter = Rewriter {
             relevant: conditional_groups(&alternatives),
@@ -272,6 +277,29 @@ fn conditional_inside_its_group(alternatives: &[Vec<Node>]) -> bool {
         .iter()
         .flatten()
         .any(|n| walk(n, &mut Vec::new()))
+}
+
+/// Whether a conditional has nothing but empty groups in both branches.
+fn has_empty_conditional(alternatives: &[Vec<Node>]) -> bool {
+    fn empty(node: &Node) -> bool {
+        match node {
+            Node::Group(Group { alternatives, .. }) => alternatives.iter().flatten().all(empty),
+            _ => false,
+        }
+    }
+    fn walk(node: &Node) -> bool {
+        match node {
+            Node::Atom(_) => false,
+            Node::Group(Group { alternatives, .. }) | Node::Look(Look { alternatives, .. }) => {
+                alternatives.iter().flatten().any(walk)
+            }
+            Node::Cond { yes, no, .. } => {
+                (yes.iter().all(empty) && no.iter().all(empty)) || yes.iter().chain(no).any(walk)
+            }
+            Node::Repeat { node, .. } => walk(node),
+        }
+    }
+    alternatives.iter().flatten().any(walk)
 }
 
 /// Whether some group turns `flag` on.
