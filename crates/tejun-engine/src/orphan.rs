@@ -155,6 +155,15 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
+        // Until the child has exec'd, /proc shows this process's environment.
+        let wanted = format!("{STEP_ENV}=");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && !std::fs::read(format!("/proc/{}/environ", child.id()))
+                .is_ok_and(|env| env.windows(wanted.len()).any(|w| w == wanted.as_bytes()))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         // No `running` file: only the variable can name the command.
         assert_eq!(stop_leftover(&file, &tag("long", 2)), None);
         assert_eq!(stop_leftover(&file, &tag("long", 1)), Some(child.id()));
