@@ -27,11 +27,15 @@ pub struct DateContext {
     /// "Now" for year roll-over: a date more than a day after it moves back
     /// one year. For a file being scanned, its modification time.
     pub now: Timestamp,
+    /// `now`'s date in `zone`, for dates missing their year or day (worked
+    /// out once, not per line).
+    today: jiff::civil::Date,
 }
 
 impl DateContext {
     pub fn new(zone: TimeZone, now: Timestamp) -> DateContext {
-        DateContext { zone, now }
+        let today = now.to_zoned(zone.clone()).date();
+        DateContext { zone, now, today }
     }
 
     /// The local zone and the current time.
@@ -481,7 +485,7 @@ fn num<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
 /// Reads strptime fields into a timestamp, with fail2ban's defaults for
 /// what is missing.
 fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
-    let now_zoned = ctx.now.to_zoned(ctx.zone.clone());
+    let today = ctx.today;
     let mut assume_year = false;
     let year: i16 = if let Some(y) = num::<i16>(f.year4) {
         y
@@ -489,13 +493,13 @@ fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
         if y <= 2000 { y + 2000 } else { y }
     } else {
         assume_year = true;
-        now_zoned.year()
+        today.year()
     };
     let month: Option<i8> = num(f.month).or_else(|| f.month_name.and_then(month_from_name));
     let day: Option<i8> = num(f.day);
     let assume_today = month.is_none() && day.is_none();
     let (month, day) = if assume_today {
-        (now_zoned.month(), now_zoned.day())
+        (today.month(), today.day())
     } else {
         (month.unwrap_or(1), day.unwrap_or(1))
     };

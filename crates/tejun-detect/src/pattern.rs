@@ -13,9 +13,11 @@ use serde::Serialize;
 use crate::pyregex;
 
 mod rewrite;
+mod tail;
 mod tree;
 
 use rewrite::{Exact, Verdict};
+use tail::Tail;
 
 /// Backtracking steps allowed per line on the fallback engine.
 pub const BACKTRACK_LIMIT: usize = 100_000;
@@ -54,6 +56,9 @@ pub struct Pattern {
     names: Vec<(String, usize)>,
     /// For a backtracking pattern: a linear superset used as a prefilter.
     relaxed: Option<String>,
+    /// For a linear pattern ending in `(?P<g>.+)$`: captures one-line texts
+    /// without walking the rest of the line (see [`tail`]).
+    tail: Option<Tail>,
 }
 
 /// Linear patterns of one list in a single `RegexSet`: one pass over a line
@@ -220,6 +225,7 @@ impl Pattern {
             engine,
             names,
             relaxed: Some(relaxed),
+            tail: None,
         })
     }
 
@@ -232,6 +238,7 @@ impl Pattern {
         Pattern {
             source: python.to_string(),
             needs: Vec::new(),
+            tail: Tail::build(re.as_str()),
             engine: Engine::Linear(re),
             names,
             relaxed: None,
@@ -284,15 +291,8 @@ impl Pattern {
         let mut groups = Groups::default();
         match &self.engine {
             Engine::Linear(re) => {
-                let Some(caps) = re.captures(hay) else {
-                    return Ok(None);
-                };
-                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
-                for (name, index) in &self.names {
-                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                        groups.insert_first(key, m.as_str());
-                    }
-                }
+                let one_line = memchr::memchr(b'\n', hay.as_bytes()).is_none();
+                return Ok(self.linear_captures(re, self.tail.as_ref().filter(|_| one_line), hay));
             }
             Engine::Exact { exact, fallback } => match exact.captures(hay) {
                 Verdict::NoMatch => return Ok(None),
@@ -312,6 +312,34 @@ impl Pattern {
             Engine::Backtracking(re) => return self.backtracking_captures(re, hay),
         }
         Ok(Some(groups))
+    }
+
+    /// Captures on the linear engine; with `tail`, on its shortened
+    /// pattern (`hay` must then hold no newline).
+    fn linear_captures<'h>(
+        &self,
+        re: &regex::Regex,
+        tail: Option<&Tail>,
+        hay: &'h str,
+    ) -> Option<Groups<'h>> {
+        let caps = tail.map_or(re, |t| &t.regex).captures(hay)?;
+        let mut groups = Groups {
+            whole: caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
+            ..Groups::default()
+        };
+        for (name, index) in &self.names {
+            if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
+                let end = match tail {
+                    Some(t) if t.slot == *index => hay.len(),
+                    _ => m.end(),
+                };
+                groups.insert_first(key, &hay[m.start()..end]);
+            }
+        }
+        if tail.is_some() {
+            groups.whole.1 = hay.len();
+        }
+        Some(groups)
     }
 
     fn backtracking_captures<'h>(
@@ -335,11 +363,13 @@ impl Pattern {
     }
 
     /// [`Pattern::captures`] on the original pattern alone, bypassing the
-    /// linear rewrite: the reference the rewrite is tested against.
+    /// linear rewrite and the shortened tail: the reference both are tested
+    /// against.
     #[doc(hidden)]
     pub fn captures_reference<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
         match &self.engine {
             Engine::Exact { fallback, .. } => self.backtracking_captures(fallback, hay),
+            Engine::Linear(re) => Ok(self.linear_captures(re, None, hay)),
             _ => self.captures(hay),
         }
     }
@@ -348,6 +378,12 @@ impl Pattern {
     #[doc(hidden)]
     pub fn is_rewritten(&self) -> bool {
         matches!(self.engine, Engine::Exact { .. })
+    }
+
+    /// Whether one-line texts are captured with a shortened tail.
+    #[doc(hidden)]
+    pub fn has_tail(&self) -> bool {
+        self.tail.is_some()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The linear rewrite of conditionals and look-arounds agrees with the
-//! backtracking engine on every fail2ban pattern that needs them.
+//! backtracking engine on every fail2ban pattern that needs them, and the
+//! shortened `(?P<content>.+)$` tail agrees with the full pattern.
 //!
 //! Every failregex of every Debian filter (in each `mode`) that was
 //! rewritten runs over every line of fail2ban's test logs, each line's
@@ -19,7 +20,9 @@ use tejun_detect::{Pattern, RuleSet};
 const FILTER_DIR: &str = "/etc/fail2ban/filter.d";
 const LOG_DIR: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
 
-fn rewritten_patterns() -> Vec<(String, Pattern)> {
+/// Every distinct prefregex and failregex of the Debian filters, in each
+/// `mode`, that `keep` selects.
+fn debian_patterns(keep: fn(&Pattern) -> bool) -> Vec<(String, Pattern)> {
     let mut out = Vec::new();
     let mut filters: Vec<_> = std::fs::read_dir(FILTER_DIR)
         .expect("fail2ban filters (apt-get install -y fail2ban)")
@@ -36,7 +39,7 @@ fn rewritten_patterns() -> Vec<(String, Pattern)> {
             for rule in set.rules {
                 let name = format!("{} [mode={mode}]", filter.display());
                 let patterns = rule.prefregex.into_iter().chain(rule.failregex);
-                for pattern in patterns.filter(Pattern::is_rewritten) {
+                for pattern in patterns.filter(keep) {
                     if !out
                         .iter()
                         .any(|(_, p): &(String, Pattern)| p.source == pattern.source)
@@ -110,18 +113,44 @@ fn describe(groups: Option<tejun_detect::pattern::Groups<'_>>) -> Option<String>
 
 #[test]
 fn rewritten_patterns_agree_with_the_backtracking_engine() {
-    let patterns = rewritten_patterns();
+    let patterns = debian_patterns(Pattern::is_rewritten);
     // sshd's `^Failed …` and `Failed publickey …` at least.
     assert!(
         patterns.iter().filter(|(f, _)| f.contains("sshd")).count() >= 2,
         "expected sshd's conditional patterns to be rewritten, got {:?}",
         patterns.iter().map(|(f, _)| f).collect::<Vec<_>>()
     );
+    let matched = assert_same_as_reference(&patterns);
+    eprintln!(
+        "{} rewritten patterns: identical ({matched} matches)",
+        patterns.len()
+    );
+}
+
+#[test]
+fn shortened_tails_agree_with_the_full_pattern() {
+    let patterns = debian_patterns(Pattern::has_tail);
+    // Most prefregexes end in `<F-CONTENT>.+</F-CONTENT>$`.
+    assert!(
+        patterns.len() >= 10,
+        "expected prefregexes with a tail, got {}",
+        patterns.len()
+    );
+    let matched = assert_same_as_reference(&patterns);
+    eprintln!(
+        "{} tail patterns: identical ({matched} matches)",
+        patterns.len()
+    );
+}
+
+/// Runs `patterns` over [`inputs`] on their fast path and on the reference
+/// path; returns how many lines matched.
+fn assert_same_as_reference(patterns: &[(String, Pattern)]) -> usize {
     let lines = inputs();
     assert!(lines.len() > 5_000, "too few test lines: {}", lines.len());
     let mut matched = 0;
     let mut disagreements = Vec::new();
-    for (filter, pattern) in &patterns {
+    for (filter, pattern) in patterns {
         for line in &lines {
             let fast = pattern.captures(line).map(describe);
             let reference = pattern.captures_reference(line).map(describe);
@@ -130,7 +159,7 @@ fn rewritten_patterns_agree_with_the_backtracking_engine() {
             }
             if fast != reference && disagreements.len() < 20 {
                 disagreements.push(format!(
-                    "{filter}\n  pattern: {}\n  line: {line:?}\n  rewrite: {fast:?}\n  fancy:   {reference:?}",
+                    "{filter}\n  pattern: {}\n  line: {line:?}\n  fast:      {fast:?}\n  reference: {reference:?}",
                     pattern.source
                 ));
             }
@@ -141,11 +170,7 @@ fn rewritten_patterns_agree_with_the_backtracking_engine() {
         matched > 100,
         "the inputs should exercise the patterns: {matched} matches"
     );
-    eprintln!(
-        "{} rewritten patterns × {} lines: identical ({matched} matches)",
-        patterns.len(),
-        lines.len()
-    );
+    matched
 }
 
 /// Hand-written patterns using every construct the rewrite handles: a

@@ -68,13 +68,13 @@ enum Check {
 
 /// The outcome of matching one text.
 #[derive(Debug)]
-pub enum Verdict {
+pub enum Verdict<'p> {
     NoMatch,
     /// The exact match: whole span and the original named groups that took
     /// part, in the order of their groups in the pattern.
     Match {
         whole: (usize, usize),
-        groups: Vec<(String, (usize, usize))>,
+        groups: Vec<(&'p str, (usize, usize))>,
     },
     /// The linear match failed a look-around check: ask the original.
     Undecided,
@@ -161,7 +161,7 @@ impl Exact {
         }
     }
 
-    pub fn captures(&self, hay: &str) -> Verdict {
+    pub fn captures(&self, hay: &str) -> Verdict<'_> {
         let Some(caps) = self.regex.captures(hay) else {
             return Verdict::NoMatch;
         };
@@ -191,7 +191,7 @@ impl Exact {
             whole,
             groups: groups
                 .into_iter()
-                .map(|(_, name, span)| (name.clone(), span))
+                .map(|(_, name, span)| (name.as_str(), span))
                 .collect(),
         }
     }
