@@ -19,15 +19,19 @@ fi
 [ -s "$WORK/auth.log" ] || python3 bench/detect/gen_logs.py "$WORK" "$LINES"
 SSHD=/etc/fail2ban/filter.d/sshd.conf
 
-# run NAME LINES CMD... : prints a table row with wall time, lines/s and peak RSS.
+# run NAME LINES CMD... : runs CMD $RUNS times (default 3) and prints a table row
+# with the median wall time, lines/s at that median, and the largest peak RSS.
+RUNS=${RUNS:-3}
 run() {
   local name=$1 lines=$2; shift 2
-  local log="$WORK/time.$$"
-  /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$$" || true
-  local wall rss
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
-  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$log")
-  local cpu; cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$log")
+  local log="$WORK/time.$$" walls=() rss=0 cpu=""
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$WORK/stderr.$$" || true
+    walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")")
+    rss=$(awk -F': ' -v m="$rss" '/Maximum resident set size/ {r=$2/1024; printf "%.1f", (r>m ? r : m)}' "$log")
+    cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$log")
+  done
+  local wall; wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   printf '| %s | %s | %.2f | %s | %s | %s |\n' "$name" "$lines" "$wall" \
     "$(awk -v l="$lines" -v w="$wall" 'BEGIN{ if (w>0) printf "%.0f", l/w; else print "inf" }')" "$rss" "$cpu"
 }
@@ -35,7 +39,9 @@ run() {
 {
   echo "# Detection benchmark ($(nproc) cores, $(date -u +%F))"
   echo
-  echo "| run | lines | wall s | lines/s | peak RSS MB | CPU |"
+  echo "Median of $RUNS runs per row; peak RSS is the largest seen."
+  echo
+  echo "| run | lines | median wall s | lines/s | peak RSS MB | CPU |"
   echo "|---|---:|---:|---:|---:|---:|"
   run "tejun scan, Debian sshd filter" "$LINES" "$TEJUN" scan "$WORK/auth.log" --fail2ban-filter "$SSHD"
   run "tejun scan --json, Debian sshd filter" "$LINES" "$TEJUN" scan "$WORK/auth.log" --fail2ban-filter "$SSHD" --json
