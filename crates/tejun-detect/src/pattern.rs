@@ -322,22 +322,32 @@ impl Pattern {
         tail: Option<&Tail>,
         hay: &'h str,
     ) -> Option<Groups<'h>> {
-        let caps = tail.map_or(re, |t| &t.regex).captures(hay)?;
-        let mut groups = Groups {
-            whole: caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
-            ..Groups::default()
-        };
-        for (name, index) in &self.names {
-            if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                let end = match tail {
-                    Some(t) if t.slot == *index => hay.len(),
-                    _ => m.end(),
-                };
-                groups.insert_first(key, &hay[m.start()..end]);
+        let mut groups = Groups::default();
+        match tail {
+            Some(tail) => {
+                let caps = tail.captures(hay)?;
+                let whole = caps.get_match()?;
+                groups.whole = (whole.start(), hay.len());
+                for (name, index) in &self.names {
+                    if let (Some(key), Some(span)) = (known_name(name), caps.get_group(*index)) {
+                        let end = if *index == tail.group {
+                            hay.len()
+                        } else {
+                            span.end
+                        };
+                        groups.insert_first(key, &hay[span.start..end]);
+                    }
+                }
             }
-        }
-        if tail.is_some() {
-            groups.whole.1 = hay.len();
+            None => {
+                let caps = re.captures(hay)?;
+                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
+                for (name, index) in &self.names {
+                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
+                        groups.insert_first(key, m.as_str());
+                    }
+                }
+            }
         }
         Some(groups)
     }

@@ -236,6 +236,57 @@ proptest! {
     }
 }
 
+/// Prefixes for `(?P<content>.+)$` patterns: optional and alternated
+/// groups whose choice depends on how much of the line is left.
+fn tail_prefix() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        r"(?P<host>\S+) ",
+        r"(?:x+)?",
+        r"(?P<user>\w*)",
+        r"(?:(?P<a>ab)|a)?",
+        r"\s*",
+        r".?",
+        r"(?:sshd\[\d+\]: )?",
+        r"(?P<fid>[^:]+): ",
+    ])
+}
+
+fn tail_char() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "a",
+        "b",
+        "x",
+        " ",
+        ":",
+        "1",
+        "sshd[12]: ",
+        "é",
+        "ユ",
+        "\n",
+        "\r",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn shortened_tail_matches_the_full_pattern(
+        prefix in prop::collection::vec(tail_prefix(), 0..5),
+        chars in prop::collection::vec(tail_char(), 0..12),
+    ) {
+        let source = format!("^{}(?P<content>.+)$", prefix.concat());
+        let Ok(pattern) = Pattern::compile(&source, false) else {
+            return Ok(()); // a group name used twice
+        };
+        prop_assert!(pattern.has_tail(), "{source} should be shortened");
+        let line: String = chars.concat();
+        let fast = pattern.captures(&line).map(describe);
+        let reference = pattern.captures_reference(&line).map(describe);
+        prop_assert_eq!(fast, reference, "pattern {} on {:?}", source, line);
+    }
+}
+
 /// `pattern` on `line`: the rewrite (when the pattern is rewritten) gives
 /// the backtracking engine's match and groups, and its verdict.
 fn assert_agrees(pattern: &str, line: &str) {

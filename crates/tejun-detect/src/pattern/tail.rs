@@ -9,14 +9,20 @@
 //! picks the same prefix, in the same priority order, and the group's end is
 //! the end of the text. Texts holding a newline (multi-line buffers) keep
 //! the full pattern.
+//!
+//! The shortened pattern is compiled from its syntax tree, never printed
+//! back to text: regex-syntax prints `(?:x+)?` as `x+?`, a lazy `x+`.
 
+use regex_automata::meta;
+use regex_automata::util::captures::Captures;
 use regex_syntax::hir::{Capture, Class, Hir, HirKind, Look, Repetition};
 
-/// The shortened pattern and the capture slot of the tail group.
+/// The shortened pattern and the capture group of the tail.
 #[derive(Debug)]
 pub struct Tail {
-    pub regex: regex::Regex,
-    pub slot: usize,
+    regex: meta::Regex,
+    /// Index of the tail group (the same in the full pattern).
+    pub group: usize,
 }
 
 impl Tail {
@@ -60,15 +66,26 @@ impl Tail {
             name: capture.name.clone(),
             sub: sub.clone(),
         }));
-        let regex = regex::RegexBuilder::new(&Hir::concat(shortened).to_string())
-            .size_limit(64 << 20)
-            .dfa_size_limit(512 << 10)
-            .build()
+        let regex = meta::Regex::builder()
+            .configure(
+                meta::Config::new()
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid_cache_capacity(512 << 10),
+            )
+            .build_from_hir(&Hir::concat(shortened))
             .ok()?;
         Some(Tail {
             regex,
-            slot: capture.index as usize,
+            group: capture.index as usize,
         })
+    }
+
+    /// The shortened pattern's captures on `hay`, which must hold no
+    /// newline; the tail group then runs to the end of `hay`.
+    pub fn captures(&self, hay: &str) -> Option<Captures> {
+        let mut caps = self.regex.create_captures();
+        self.regex.captures(hay, &mut caps);
+        caps.is_match().then_some(caps)
     }
 }
 
@@ -104,23 +121,26 @@ mod tests {
 
     #[test]
     fn the_shortened_pattern_picks_the_same_prefix() {
-        let full = regex::Regex::new(r"^(?P<a>x*)(?:y|(?P<b>xy))?(?P<content>.+)$").unwrap();
-        let tail = Tail::build(full.as_str()).unwrap();
-        for text in ["xxy z", "x", "y", "xy", "xyz", "", "zz", "xxxxyy"] {
+        let source = r"^(?P<a>x*)(?:y|(?P<b>xy))?(?:z+)?(?P<content>.+)$";
+        let full = regex::Regex::new(source).unwrap();
+        let tail = Tail::build(source).unwrap();
+        for text in [
+            "xxy z", "x", "y", "xy", "xyz", "", "zz", "xxxxyy", "a", "zzz",
+        ] {
             let want = full.captures(text).map(|c| {
-                let g = c.get(tail.slot).unwrap();
+                let g = c.get(tail.group).unwrap();
                 (
                     c.name("a").map(|m| m.range()),
                     c.name("b").map(|m| m.range()),
                     g.start(),
                 )
             });
-            let got = tail.regex.captures(text).map(|c| {
-                let g = c.get(tail.slot).unwrap();
+            let got = tail.captures(text).map(|c| {
+                let g = c.get_group(tail.group).unwrap();
                 (
-                    c.name("a").map(|m| m.range()),
-                    c.name("b").map(|m| m.range()),
-                    g.start(),
+                    c.get_group_by_name("a").map(|s| s.range()),
+                    c.get_group_by_name("b").map(|s| s.range()),
+                    g.start,
                 )
             });
             assert_eq!(got, want, "{text:?}");
