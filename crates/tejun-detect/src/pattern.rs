@@ -291,8 +291,12 @@ impl Pattern {
         let mut groups = Groups::default();
         match &self.engine {
             Engine::Linear(re) => {
-                let one_line = memchr::memchr(b'\n', hay.as_bytes()).is_none();
-                return Ok(self.linear_captures(re, self.tail.as_ref().filter(|_| one_line), hay));
+                // Only a pattern with a tail pays for the newline scan.
+                let tail = self
+                    .tail
+                    .as_ref()
+                    .filter(|_| memchr::memchr(b'\n', hay.as_bytes()).is_none());
+                return Ok(self.linear_captures(re, tail, hay));
             }
             Engine::Exact { exact, fallback } => match exact.captures(hay) {
                 Verdict::NoMatch => return Ok(None),
@@ -322,34 +326,29 @@ impl Pattern {
         tail: Option<&Tail>,
         hay: &'h str,
     ) -> Option<Groups<'h>> {
-        let mut groups = Groups::default();
         match tail {
             Some(tail) => {
                 let caps = tail.captures(hay)?;
                 let whole = caps.get_match()?;
-                groups.whole = (whole.start(), hay.len());
-                for (name, index) in &self.names {
-                    if let (Some(key), Some(span)) = (known_name(name), caps.get_group(*index)) {
-                        let end = if *index == tail.group {
-                            hay.len()
-                        } else {
-                            span.end
-                        };
-                        groups.insert_first(key, &hay[span.start..end]);
-                    }
-                }
+                Some(self.named_groups(hay, (whole.start(), hay.len()), |index| {
+                    let span = caps.get_group(index)?;
+                    let end = if index == tail.group {
+                        hay.len()
+                    } else {
+                        span.end
+                    };
+                    Some((span.start, end))
+                }))
             }
             None => {
                 let caps = re.captures(hay)?;
-                groups.whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
-                for (name, index) in &self.names {
-                    if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                        groups.insert_first(key, m.as_str());
-                    }
-                }
+                Some(self.named_groups(
+                    hay,
+                    caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
+                    |index| caps.get(index).map(|m| (m.start(), m.end())),
+                ))
             }
         }
-        Some(groups)
     }
 
     fn backtracking_captures<'h>(
@@ -360,16 +359,30 @@ impl Pattern {
         let Some(caps) = re.captures(hay).map_err(|_| MatchError)? else {
             return Ok(None);
         };
+        Ok(Some(self.named_groups(
+            hay,
+            caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
+            |index| caps.get(index).map(|m| (m.start(), m.end())),
+        )))
+    }
+
+    /// The groups tejun interprets, read by index through `span_of`.
+    fn named_groups<'h>(
+        &self,
+        hay: &'h str,
+        whole: (usize, usize),
+        span_of: impl Fn(usize) -> Option<(usize, usize)>,
+    ) -> Groups<'h> {
         let mut groups = Groups {
-            whole: caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
+            whole,
             ..Groups::default()
         };
         for (name, index) in &self.names {
-            if let (Some(key), Some(m)) = (known_name(name), caps.get(*index)) {
-                groups.insert_first(key, m.as_str());
+            if let (Some(key), Some((start, end))) = (known_name(name), span_of(*index)) {
+                groups.insert_first(key, &hay[start..end]);
             }
         }
-        Ok(Some(groups))
+        groups
     }
 
     /// [`Pattern::captures`] on the original pattern alone, bypassing the
