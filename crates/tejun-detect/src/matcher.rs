@@ -19,7 +19,7 @@ use crate::date::DateContext;
 use crate::decode::url_decode;
 use crate::ip::Offender;
 use crate::model::{Decode, Rule};
-use crate::pattern::Groups;
+use crate::pattern::{Groups, Memo};
 use crate::reject::{FastReject, RejectCache};
 
 /// Hash map for keys read from logs: foldhash is several times faster than
@@ -222,6 +222,15 @@ pub struct Matcher<'r> {
     /// Per rule: the search state of its fast reject (`None`: the rule has
     /// none, or the matcher was built with [`Matcher::full_path`]).
     rejects: Vec<Option<RejectCache>>,
+    /// Per rule: capture results remembered by shape of text.
+    memos: Vec<RuleMemos>,
+}
+
+/// One rule's [`Memo`]s: its prefregex's, then one per failregex.
+#[derive(Debug, Default)]
+struct RuleMemos {
+    prefregex: Memo,
+    failregex: Vec<Memo>,
 }
 
 /// Buffers reused from line to line so matching a line does not allocate.
@@ -243,6 +252,14 @@ impl<'r> Matcher<'r> {
                 .rules
                 .iter()
                 .map(|r| r.fast_reject().map(FastReject::cache))
+                .collect(),
+            memos: rules
+                .rules
+                .iter()
+                .map(|r| RuleMemos {
+                    prefregex: Memo::default(),
+                    failregex: r.failregex.iter().map(|_| Memo::default()).collect(),
+                })
                 .collect(),
         }
     }
@@ -291,6 +308,7 @@ impl<'r> Matcher<'r> {
                 &mut self.states[index],
                 &mut self.scratch,
                 self.rejects[index].as_mut(),
+                &mut self.memos[index],
                 line,
                 time,
                 ctx,
@@ -309,6 +327,7 @@ fn feed_rule<S: HitSink + ?Sized>(
     state: &mut RuleState,
     scratch: &mut Scratch,
     reject: Option<&mut RejectCache>,
+    memos: &mut RuleMemos,
     line: &str,
     known_time: Option<Timestamp>,
     ctx: &DateContext,
@@ -387,7 +406,7 @@ fn feed_rule<S: HitSink + ?Sized>(
     // `Fail` cost two allocations per line.
     let mut pre: Option<Groups<'_>> = None;
     let content: &str = match &rule.prefregex {
-        Some(p) => match p.captures(buf) {
+        Some(p) => match p.captures_with(&mut memos.prefregex, buf) {
             Ok(Some(groups)) => {
                 let content = groups.get("content").unwrap_or(buf);
                 pre = Some(groups);
@@ -416,7 +435,7 @@ fn feed_rule<S: HitSink + ?Sized>(
         if candidates.is_some_and(|c| !c[pattern_index]) {
             continue;
         }
-        let groups = match pattern.captures(content) {
+        let groups = match pattern.captures_with(&mut memos.failregex[pattern_index], content) {
             Ok(Some(g)) => g,
             Ok(None) => continue,
             Err(_) => {

@@ -12,10 +12,13 @@ use serde::Serialize;
 
 use crate::pyregex;
 
+mod memo;
 mod rewrite;
 mod tail;
 mod tree;
 
+pub use memo::Memo;
+use memo::{Shape, Slot, spans_of};
 use rewrite::{Exact, Verdict};
 use tail::Tail;
 
@@ -59,6 +62,9 @@ pub struct Pattern {
     /// For a linear pattern ending in `(?P<g>.+)$`: captures one-line texts
     /// without walking the rest of the line (see [`tail`]).
     tail: Option<Tail>,
+    /// For a linear or rewritten pattern: how its automaton sees bytes, so
+    /// results can be remembered per shape of text (see [`memo`]).
+    shape: Option<Shape>,
 }
 
 /// Linear patterns of one list in a single `RegexSet`: one pass over a line
@@ -212,12 +218,15 @@ impl Pattern {
         // than the rewrite (no copied continuations), so their DFA caches
         // stay small.
         let relaxed = pyregex::relax(&rust);
-        let engine = match Exact::build(&rust, 64 << 20) {
-            Ok(exact) => Engine::Exact {
-                exact,
-                fallback: fancy,
-            },
-            Err(_) => Engine::Backtracking(fancy),
+        let (shape, engine) = match Exact::build(&rust, 64 << 20) {
+            Ok(exact) => (
+                Shape::of(exact.as_str()),
+                Engine::Exact {
+                    exact,
+                    fallback: fancy,
+                },
+            ),
+            Err(_) => (None, Engine::Backtracking(fancy)),
         };
         Ok(Pattern {
             source: python.to_string(),
@@ -226,6 +235,7 @@ impl Pattern {
             names,
             relaxed: Some(relaxed),
             tail: None,
+            shape,
         })
     }
 
@@ -239,6 +249,7 @@ impl Pattern {
             source: python.to_string(),
             needs: Vec::new(),
             tail: Tail::build(re.as_str()),
+            shape: Shape::of(re.as_str()),
             engine: Engine::Linear(re),
             names,
             relaxed: None,
@@ -288,66 +299,84 @@ impl Pattern {
     /// The first match and its named groups (groups that did not take part
     /// are absent; only the names tejun interprets are kept).
     pub fn captures<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
-        let mut groups = Groups::default();
-        match &self.engine {
-            Engine::Linear(re) => {
-                // Only a pattern with a tail pays for the newline scan.
-                let tail = self
-                    .tail
-                    .as_ref()
-                    .filter(|_| memchr::memchr(b'\n', hay.as_bytes()).is_none());
-                return Ok(self.linear_captures(re, tail, hay));
-            }
-            Engine::Exact { exact, fallback } => match exact.captures(hay) {
-                Verdict::NoMatch => return Ok(None),
-                Verdict::Match {
-                    whole,
-                    groups: found,
-                } => {
-                    groups.whole = whole;
-                    for (name, (start, end)) in &found {
-                        if let Some(key) = known_name(name) {
-                            groups.insert_first(key, &hay[*start..*end]);
-                        }
-                    }
-                }
-                Verdict::Undecided => return self.backtracking_captures(fallback, hay),
-            },
-            Engine::Backtracking(re) => return self.backtracking_captures(re, hay),
-        }
-        Ok(Some(groups))
+        self.captures_in(&mut Memo::default(), None, hay)
     }
 
-    /// Captures on the linear engine; with `tail`, on its shortened
-    /// pattern (`hay` must then hold no newline).
-    fn linear_captures<'h>(
+    /// [`Pattern::captures`], remembering results in `memo` by the shape of
+    /// the text (see [`memo`]): the path of a thread matching many lines.
+    pub fn captures_with<'h>(
         &self,
-        re: &regex::Regex,
-        tail: Option<&Tail>,
+        memo: &mut Memo,
         hay: &'h str,
-    ) -> Option<Groups<'h>> {
+    ) -> Result<Option<Groups<'h>>, MatchError> {
+        self.captures_in(memo, self.shape.as_ref(), hay)
+    }
+
+    fn captures_in<'h>(
+        &self,
+        memo: &mut Memo,
+        shape: Option<&Shape>,
+        hay: &'h str,
+    ) -> Result<Option<Groups<'h>>, MatchError> {
+        match &self.engine {
+            Engine::Linear(re) => {
+                let spans = memo.spans(shape, hay, || self.linear_spans(re, hay));
+                Ok(spans.map(|spans| self.named_groups(hay, spans)))
+            }
+            Engine::Exact { exact, fallback } => {
+                let Some(spans) = memo.spans(shape, hay, || exact.spans(hay)) else {
+                    return Ok(None);
+                };
+                match exact.verdict(hay, spans) {
+                    Verdict::NoMatch => Ok(None),
+                    Verdict::Match {
+                        whole,
+                        groups: found,
+                    } => {
+                        let mut groups = Groups {
+                            whole,
+                            ..Groups::default()
+                        };
+                        for (name, (start, end)) in &found {
+                            if let Some(key) = known_name(name) {
+                                groups.insert_first(key, &hay[*start..*end]);
+                            }
+                        }
+                        Ok(Some(groups))
+                    }
+                    Verdict::Undecided => self.backtracking_captures(fallback, hay),
+                }
+            }
+            Engine::Backtracking(re) => self.backtracking_captures(re, hay),
+        }
+    }
+
+    /// The group spans of a linear pattern's match; with a tail, from its
+    /// shortened pattern when `hay` holds no newline.
+    fn linear_spans(&self, re: &regex::Regex, hay: &str) -> Option<Box<[Slot]>> {
+        // Only a pattern with a tail pays for the newline scan.
+        let tail = self
+            .tail
+            .as_ref()
+            .filter(|_| memchr::memchr(b'\n', hay.as_bytes()).is_none());
         match tail {
             Some(tail) => {
                 let caps = tail.captures(hay)?;
-                let whole = caps.get_match()?;
-                Some(self.named_groups(hay, (whole.start(), hay.len()), |index| {
-                    let span = caps.get_group(index)?;
-                    let end = if index == tail.group {
-                        hay.len()
-                    } else {
-                        span.end
-                    };
-                    Some((span.start, end))
-                }))
+                Some(
+                    (0..caps.group_len())
+                        .map(|index| {
+                            let span = caps.get_group(index)?;
+                            let end = if index == 0 || index == tail.group {
+                                hay.len()
+                            } else {
+                                span.end
+                            };
+                            Some((span.start, end))
+                        })
+                        .collect(),
+                )
             }
-            None => {
-                let caps = re.captures(hay)?;
-                Some(self.named_groups(
-                    hay,
-                    caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
-                    |index| caps.get(index).map(|m| (m.start(), m.end())),
-                ))
-            }
+            None => re.captures(hay).as_ref().map(spans_of),
         }
     }
 
@@ -359,27 +388,21 @@ impl Pattern {
         let Some(caps) = re.captures(hay).map_err(|_| MatchError)? else {
             return Ok(None);
         };
-        Ok(Some(self.named_groups(
-            hay,
-            caps.get(0).map_or((0, 0), |m| (m.start(), m.end())),
-            |index| caps.get(index).map(|m| (m.start(), m.end())),
-        )))
+        let spans: Vec<Slot> = (0..caps.len())
+            .map(|index| caps.get(index).map(|m| (m.start(), m.end())))
+            .collect();
+        Ok(Some(self.named_groups(hay, &spans)))
     }
 
-    /// The groups tejun interprets, read by index through `span_of`.
-    fn named_groups<'h>(
-        &self,
-        hay: &'h str,
-        whole: (usize, usize),
-        span_of: impl Fn(usize) -> Option<(usize, usize)>,
-    ) -> Groups<'h> {
+    /// The groups tejun interprets, from the spans of every group.
+    fn named_groups<'h>(&self, hay: &'h str, spans: &[Slot]) -> Groups<'h> {
         let mut groups = Groups {
-            whole,
+            whole: spans.first().copied().flatten().unwrap_or((0, 0)),
             ..Groups::default()
         };
         for (name, index) in &self.names {
-            if let (Some(key), Some((start, end))) = (known_name(name), span_of(*index)) {
-                groups.insert_first(key, &hay[start..end]);
+            if let (Some(key), Some(Some((start, end)))) = (known_name(name), spans.get(*index)) {
+                groups.insert_first(key, &hay[*start..*end]);
             }
         }
         groups
@@ -392,7 +415,9 @@ impl Pattern {
     pub fn captures_reference<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
         match &self.engine {
             Engine::Exact { fallback, .. } => self.backtracking_captures(fallback, hay),
-            Engine::Linear(re) => Ok(self.linear_captures(re, None, hay)),
+            Engine::Linear(re) => Ok(re
+                .captures(hay)
+                .map(|caps| self.named_groups(hay, &spans_of(&caps)))),
             _ => self.captures(hay),
         }
     }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use proptest::prelude::*;
+use tejun_detect::pattern::Memo;
 use tejun_detect::{Pattern, RuleSet};
 
 const FILTER_DIR: &str = "/etc/fail2ban/filter.d";
@@ -151,15 +152,19 @@ fn assert_same_as_reference(patterns: &[(String, Pattern)]) -> usize {
     let mut matched = 0;
     let mut disagreements = Vec::new();
     for (filter, pattern) in patterns {
+        // One memo over all lines, as a scan thread has: lines of a shape
+        // seen before take the remembered result.
+        let mut memo = Memo::default();
         for line in &lines {
             let fast = pattern.captures(line).map(describe);
+            let remembered = pattern.captures_with(&mut memo, line).map(describe);
             let reference = pattern.captures_reference(line).map(describe);
             if let Ok(Some(_)) = &reference {
                 matched += 1;
             }
-            if fast != reference && disagreements.len() < 20 {
+            if (fast != reference || remembered != reference) && disagreements.len() < 20 {
                 disagreements.push(format!(
-                    "{filter}\n  pattern: {}\n  line: {line:?}\n  fast:      {fast:?}\n  reference: {reference:?}",
+                    "{filter}\n  pattern: {}\n  line: {line:?}\n  fast:       {fast:?}\n  remembered: {remembered:?}\n  reference:  {reference:?}",
                     pattern.source
                 ));
             }
@@ -232,6 +237,51 @@ proptest! {
             let fast = pattern.captures(&line).map(describe);
             let reference = pattern.captures_reference(&line).map(describe);
             prop_assert_eq!(fast, reference, "pattern {} on {:?}", source, line);
+        }
+    }
+}
+
+/// Linear patterns for the memo: a tail, digits in counted repetitions, and
+/// Unicode word boundaries (remembered on ASCII lines only).
+const LINEAR_PATTERNS: &[&str] = &[
+    r"^(?P<pre>\S+ \d+)?(?: port (?P<port>\d{1,3}))?(?P<content>.+)$",
+    r"from (?P<host>\d+\.\d+\.\d+\.\d{1,2}|[0-9a-f:]+)\b",
+    r"\bx\w*\b(?P<rest>.*)",
+];
+
+/// The line with every ASCII digit shifted by `by` (mod 10): a text of the
+/// same shape for most patterns, since digits usually share a byte class.
+fn shift_digits(line: &str, by: u8) -> String {
+    line.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from(b'0' + (c as u8 - b'0' + by) % 10),
+            _ => c,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// A result remembered for one text is only reused where the search
+    /// would have found the same: on a line that differs in its digits.
+    #[test]
+    fn remembered_results_match_a_fresh_search(
+        tokens in prop::collection::vec(token(), 0..14),
+        other in prop::collection::vec(token(), 0..14),
+        by in 1u8..10,
+    ) {
+        let first: String = tokens.concat();
+        let other: String = other.concat();
+        let second = shift_digits(&first, by);
+        for source in PATTERNS.iter().chain(LINEAR_PATTERNS) {
+            let pattern = Pattern::compile(source, false).unwrap();
+            let mut memo = Memo::default();
+            for line in [&first, &other, &second, &shift_digits(&other, by)] {
+                let remembered = pattern.captures_with(&mut memo, line).map(describe);
+                let reference = pattern.captures_reference(line).map(describe);
+                prop_assert_eq!(remembered, reference, "pattern {} on {:?}", source, line);
+            }
         }
     }
 }

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeSet;
 
+use super::memo::{Slot, spans_of};
 use super::tree::{self, Group, GroupKind, Look, Node, Unsupported};
 
 /// Largest rewritten pattern accepted (copies of the continuation grow it).
@@ -161,34 +162,49 @@ impl Exact {
         }
     }
 
+    /// The rewritten pattern, for its [`super::memo::Shape`].
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+
     pub fn captures(&self, hay: &str) -> Verdict<'_> {
-        let Some(caps) = self.regex.captures(hay) else {
-            return Verdict::NoMatch;
-        };
+        match self.spans(hay) {
+            Some(spans) => self.verdict(hay, &spans),
+            None => Verdict::NoMatch,
+        }
+    }
+
+    /// The spans of every group of the rewritten pattern (checks not run).
+    pub fn spans(&self, hay: &str) -> Option<Box<[Slot]>> {
+        self.regex.captures(hay).as_ref().map(spans_of)
+    }
+
+    /// Runs the checks on a match found by [`Exact::spans`] and maps its
+    /// groups back to the original pattern's.
+    pub fn verdict(&self, hay: &str, spans: &[Slot]) -> Verdict<'_> {
         let mut groups = Vec::new();
         let mut starts = Vec::new();
-        for (slot, role) in self.roles.iter().enumerate() {
-            let Some(m) = caps.get(slot) else { continue };
+        for (role, span) in self.roles.iter().zip(spans) {
+            let Some((start, end)) = *span else { continue };
             match role {
                 Role::Unused => {}
-                Role::Group(index, name) => groups.push((*index, name, (m.start(), m.end()))),
-                Role::Start(index, _) => starts.push((*index, m.start())),
+                Role::Group(index, name) => groups.push((*index, name, (start, end))),
+                Role::Start(index, _) => starts.push((*index, start)),
                 Role::End(index, name) => {
-                    if let Some((_, start)) = starts.iter().find(|(i, _)| i == index) {
-                        groups.push((*index, name, (*start, m.start())));
+                    if let Some((_, open)) = starts.iter().find(|(i, _)| i == index) {
+                        groups.push((*index, name, (*open, start)));
                     }
                 }
                 Role::Check(check) => {
-                    if !self.checks[*check].holds(hay, m.start(), m.end()) {
+                    if !self.checks[*check].holds(hay, start, end) {
                         return Verdict::Undecided;
                     }
                 }
             }
         }
         groups.sort_by_key(|(index, _, _)| *index);
-        let whole = caps.get(0).map_or((0, 0), |m| (m.start(), m.end()));
         Verdict::Match {
-            whole,
+            whole: spans.first().copied().flatten().unwrap_or((0, 0)),
             groups: groups
                 .into_iter()
                 .map(|(_, name, span)| (name.as_str(), span))

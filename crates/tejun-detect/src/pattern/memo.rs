@@ -1,0 +1,195 @@
+//! Match results remembered by the shape of the text.
+//!
+//! regex-automata sorts the 256 byte values into classes that no transition
+//! of a pattern's automaton tells apart (the lazy DFA's alphabet is made of
+//! them). Two texts of the same length whose bytes fall, position by
+//! position, in the same classes therefore take the same path through every
+//! engine: same match, same group spans. Log lines come in few shapes — an
+//! address or a port changes, and its digits share a class — so after the
+//! first line of a shape, the capture search (microseconds per hit on
+//! fail2ban's large patterns) becomes a table lookup. The result is exact,
+//! not a guess: the differential tests compare both paths.
+//!
+//! One exception: a Unicode word boundary decodes the characters around it,
+//! which their byte classes do not tell. Patterns that have one are
+//! remembered on ASCII texts only.
+//!
+//! Texts of one shape cost a lookup; texts that never repeat cost the
+//! lookup on top of the search, so the memo stops filling itself when it
+//! rarely hits, and tries again later.
+
+use regex_automata::nfa::thompson;
+use regex_automata::util::alphabet::ByteClasses;
+
+use crate::matcher::FastMap;
+
+/// Byte span of one capture group (`None`: it did not take part).
+pub type Slot = Option<(usize, usize)>;
+
+/// The spans of every group of a `regex` match.
+pub fn spans_of(caps: &regex::Captures<'_>) -> Box<[Slot]> {
+    (0..caps.len())
+        .map(|index| caps.get(index).map(|m| (m.start(), m.end())))
+        .collect()
+}
+
+/// Texts longer than this are always searched (keys would be large and the
+/// shapes of long lines rarely repeat).
+const MAX_TEXT: usize = 512;
+/// Shapes remembered per pattern and thread before the memo starts over.
+const MAX_SHAPES: usize = 4096;
+/// After a fill with fewer hits than this share of its lookups, the memo
+/// stands aside for [`PAUSE`] lookups.
+const MIN_HIT_RATE_DIVISOR: u64 = 8;
+const PAUSE: u32 = 1 << 16;
+
+/// How a pattern sees bytes: its byte classes.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    classes: ByteClasses,
+    /// Set when the pattern has a Unicode word boundary.
+    ascii_only: bool,
+}
+
+impl Shape {
+    /// The byte classes of `pattern` (regex crate syntax and defaults).
+    /// `None` if its automaton cannot be built.
+    pub fn of(pattern: &str) -> Option<Shape> {
+        let nfa = thompson::NFA::compiler()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(64 << 20))
+                    .which_captures(thompson::WhichCaptures::None),
+            )
+            .build(pattern)
+            .ok()?;
+        Some(Shape {
+            classes: *nfa.byte_classes(),
+            ascii_only: nfa.look_set_any().contains_word_unicode(),
+        })
+    }
+
+    fn applies_to(&self, hay: &str) -> bool {
+        hay.len() <= MAX_TEXT && (!self.ascii_only || hay.is_ascii())
+    }
+}
+
+/// One thread's remembered results for one pattern.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// Shape → index into `results`.
+    index: FastMap<Box<[u8]>, u32>,
+    /// Group spans of the match (group 0 is the whole match), or `None`
+    /// when the pattern does not match.
+    results: Vec<Option<Box<[Slot]>>>,
+    /// The current text's shape, and a result that was not kept.
+    key: Vec<u8>,
+    unkept: Option<Box<[Slot]>>,
+    hits: u64,
+    lookups: u64,
+    paused: u32,
+}
+
+impl Memo {
+    /// The group spans of the match in `hay`: remembered when a text of the
+    /// same shape was seen, else from `search` (and remembered).
+    /// Without a shape (a pattern whose automaton has none), always
+    /// searches.
+    pub fn spans(
+        &mut self,
+        shape: Option<&Shape>,
+        hay: &str,
+        search: impl FnOnce() -> Option<Box<[Slot]>>,
+    ) -> Option<&[Slot]> {
+        let shape = match shape {
+            Some(shape) if self.paused == 0 && shape.applies_to(hay) => shape,
+            _ => {
+                self.paused = self.paused.saturating_sub(1);
+                self.unkept = search();
+                return self.unkept.as_deref();
+            }
+        };
+        self.key.clear();
+        self.key
+            .extend(hay.bytes().map(|byte| shape.classes.get(byte)));
+        self.lookups += 1;
+        if let Some(&at) = self.index.get(self.key.as_slice()) {
+            self.hits += 1;
+            return self.results[at as usize].as_deref();
+        }
+        if self.results.len() >= MAX_SHAPES {
+            self.start_over();
+        }
+        let at = self.results.len();
+        self.results.push(search());
+        self.index.insert(self.key.as_slice().into(), at as u32);
+        self.results[at].as_deref()
+    }
+
+    /// Forgets every shape; pauses first if they were rarely reused.
+    fn start_over(&mut self) {
+        if self.hits * MIN_HIT_RATE_DIVISOR < self.lookups {
+            self.paused = PAUSE;
+        }
+        self.index.clear();
+        self.results.clear();
+        self.hits = 0;
+        self.lookups = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(re: &regex::Regex, hay: &str) -> Option<Box<[Slot]>> {
+        re.captures(hay).as_ref().map(spans_of)
+    }
+
+    #[test]
+    fn a_text_of_a_known_shape_is_not_searched_again() {
+        let pattern = r"^Failed \S+ for (?P<user>\S+) from (?P<host>\d+\.\d+\.\d+\.\d+)";
+        let re = regex::Regex::new(pattern).unwrap();
+        let shape = Shape::of(pattern).unwrap();
+        let mut memo = Memo::default();
+        let first = "Failed password for root from 10.0.0.1";
+        let same_shape = "Failed password for root from 10.9.8.7";
+        let got = memo
+            .spans(Some(&shape), first, || search(&re, first))
+            .map(<[_]>::to_vec);
+        assert_eq!(got, search(&re, first).map(|s| s.to_vec()));
+        let again = memo.spans(Some(&shape), same_shape, || {
+            panic!("searched a known shape")
+        });
+        assert_eq!(again, search(&re, same_shape).as_deref());
+        // Another length is another shape.
+        let longer = "Failed password for root from 10.0.0.12";
+        let got = memo
+            .spans(Some(&shape), longer, || search(&re, longer))
+            .map(<[_]>::to_vec);
+        assert_eq!(got.unwrap()[2], Some((30, 39)));
+    }
+
+    #[test]
+    fn a_memo_that_rarely_hits_stands_aside() {
+        let shape = Shape::of(r"x(\d+)").unwrap();
+        let mut memo = Memo::default();
+        // Every text a new shape: `n` in binary, written with `x` and `a`.
+        for n in 0..=MAX_SHAPES {
+            let hay: String = (0..13)
+                .map(|bit| if n >> bit & 1 == 1 { 'x' } else { 'a' })
+                .collect();
+            memo.spans(Some(&shape), &hay, || None);
+        }
+        assert!(memo.paused > 0);
+        assert!(memo.results.len() <= 1);
+    }
+
+    #[test]
+    fn unicode_word_boundaries_are_remembered_on_ascii_texts_only() {
+        let shape = Shape::of(r"\bé\b").unwrap();
+        assert!(shape.applies_to("abc"));
+        assert!(!shape.applies_to("aé"));
+        assert!(Shape::of(r"(?-u:\b)x").unwrap().applies_to("aé"));
+    }
+}
