@@ -1,7 +1,8 @@
 #![no_main]
 //! The linear rewrite of conditionals and look-arounds never panics and
 //! never disagrees with the backtracking engine, and a shortened
-//! `(?P<content>.+)$` tail never disagrees with the full pattern.
+//! `(?P<content>.+)$` tail never disagrees with the full pattern, nor does
+//! a result remembered by shape (`tejun_detect::memo`).
 //!
 //! The first bytes pick a pattern from tokens of the constructs the rewrite
 //! handles (so most inputs compile); the rest is the line. Raw bytes are
@@ -9,6 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tejun_detect::Pattern;
+use tejun_detect::memo::Memo;
 
 const TOKENS: &[&str] = &[
     "a", "b", " ", " from ", ": ", "x", "é", r"\S+", r"\d+", "[^:]+", ".*?", ".*", r"\s*",
@@ -66,4 +68,23 @@ fuzz_target!(|data: &[u8]| {
         describe(reference),
         "pattern {source:?} on {line:?}"
     );
+
+    // The line with other digits (usually the same shape) after the line.
+    let shifted: String = line
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from(b'0' + (c as u8 - b'0' + 1) % 10),
+            _ => c,
+        })
+        .collect();
+    let mut memo = Memo::default();
+    let _ = pattern.captures_with(&mut memo, &line);
+    if let Ok(reference) = pattern.captures_reference(&shifted) {
+        let remembered = pattern.captures_with(&mut memo, &shifted).ok().flatten();
+        assert_eq!(
+            describe(remembered),
+            describe(reference),
+            "pattern {source:?} on {shifted:?} after {line:?}"
+        );
+    }
 });

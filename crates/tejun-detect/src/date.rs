@@ -12,11 +12,13 @@
 //! line read in January belongs to last year).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 use jiff::{Span, Timestamp, ToSpan};
 
+use crate::memo::{Memo, Shape, spans_of};
 use crate::pyregex;
 
 /// What dates without year or zone are relative to.
@@ -73,6 +75,36 @@ pub struct DateTemplate {
     /// Index and name of each named group (looked up by index per line: a
     /// lookup by name hashes the name every time).
     names: Vec<(usize, String)>,
+    /// For a linear template: how its automaton sees bytes, so the groups
+    /// of a date are remembered by its shape (see [`crate::memo`]). Built
+    /// on first use: most templates never match a given log.
+    shape: OnceLock<Option<Shape>>,
+}
+
+/// What one reader of lines keeps between them: the template that matched
+/// last, and each template's remembered date shapes.
+#[derive(Debug)]
+pub struct DateState {
+    last: usize,
+    memos: Vec<Memo>,
+    new_memo: fn() -> Memo,
+}
+
+impl Default for DateState {
+    fn default() -> DateState {
+        DateState::new(Memo::default)
+    }
+}
+
+impl DateState {
+    /// A state whose templates get their memos from `new_memo`.
+    pub fn new(new_memo: fn() -> Memo) -> DateState {
+        DateState {
+            last: 0,
+            memos: Vec::new(),
+            new_memo,
+        }
+    }
 }
 
 /// A datepattern that does not compile.
@@ -197,21 +229,27 @@ impl DateDetector {
         Ok(DateDetector { templates, none })
     }
 
-    /// Finds the date in `line`: `last` is the index of the template that
-    /// matched last time and is updated.
-    pub fn find(&self, line: &str, ctx: &DateContext, last: &mut usize) -> Option<FoundDate> {
+    /// Finds the date in `line`, trying first the template that matched
+    /// last time (kept in `state`).
+    pub fn find(&self, line: &str, ctx: &DateContext, state: &mut DateState) -> Option<FoundDate> {
         if self.none {
             return None;
         }
-        if let Some(tpl) = self.templates.get(*last)
-            && let Some(found) = tpl.find(line, ctx)
+        if state.memos.len() != self.templates.len() {
+            state
+                .memos
+                .resize_with(self.templates.len(), state.new_memo);
+        }
+        let last = state.last;
+        if let Some(tpl) = self.templates.get(last)
+            && let Some(found) = tpl.find(line, ctx, &mut state.memos[last])
             && (found.start == 0 || tpl.is_line_begin())
         {
             return Some(found);
         }
         let mut best: Option<(usize, FoundDate)> = None;
         for (index, tpl) in self.templates.iter().enumerate() {
-            if let Some(found) = tpl.find(line, ctx) {
+            if let Some(found) = tpl.find(line, ctx, &mut state.memos[index]) {
                 if best.is_none_or(|(_, b)| found.start < b.start) {
                     best = Some((index, found));
                 }
@@ -221,7 +259,7 @@ impl DateDetector {
             }
         }
         let (index, found) = best?;
-        *last = index;
+        state.last = index;
         Some(found)
     }
 }
@@ -304,7 +342,7 @@ impl DateTemplate {
             ),
         };
         let word_begin = word_begin && !matches!(kind, Kind::Epoch { .. });
-        let names: Vec<(usize, String)> = match &regex {
+        let names = match &regex {
             DateRegex::Linear(re) => named_groups(re.capture_names()),
             DateRegex::Backtracking(re) => named_groups(re.capture_names()),
         };
@@ -316,6 +354,7 @@ impl DateTemplate {
             word_end,
             group: 1,
             names,
+            shape: OnceLock::new(),
         })
     }
 
@@ -327,11 +366,11 @@ impl DateTemplate {
         src.starts_with('^') || src.starts_with("(?i)^")
     }
 
-    fn find(&self, line: &str, ctx: &DateContext) -> Option<FoundDate> {
+    fn find(&self, line: &str, ctx: &DateContext, memo: &mut Memo) -> Option<FoundDate> {
         let mut from = 0;
         // Bounded: each turn starts at least one byte later.
         while from <= line.len() {
-            let (span, fields) = self.captures_at(line, from)?;
+            let (span, fields) = self.captures_at(line, from, memo)?;
             if self.bounds_ok(line, span) {
                 let time = match self.kind {
                     Kind::Fields => fields_to_time(&fields, ctx),
@@ -366,17 +405,34 @@ impl DateTemplate {
     }
 
     /// The date's span and its strptime fields, searching from `from`.
-    fn captures_at<'l>(&self, line: &'l str, from: usize) -> Option<((usize, usize), Fields<'l>)> {
+    fn captures_at<'l>(
+        &self,
+        line: &'l str,
+        from: usize,
+        memo: &mut Memo,
+    ) -> Option<((usize, usize), Fields<'l>)> {
         let mut fields = Fields::default();
         let span;
         match &self.regex {
             DateRegex::Linear(re) => {
-                let caps = re.captures_at(line, from)?;
-                let m = caps.get(self.group).or_else(|| caps.get(0))?;
-                span = (m.start(), m.end());
+                // The match itself on the lazy DFA; its groups by shape.
+                let found = re.find_at(line, from)?;
+                let offset = found.start();
+                let shape = self.shape.get_or_init(|| Shape::of(re.as_str()));
+                let slots = memo.spans_of_match(
+                    shape.as_ref(),
+                    line,
+                    (found.start(), found.end()),
+                    || re.captures_at(line, from).as_ref().map(spans_of),
+                )?;
+                let at = |index: usize| {
+                    let (start, end) = slots.get(index).copied().flatten()?;
+                    Some((offset + start, offset + end))
+                };
+                span = at(self.group).or_else(|| at(0))?;
                 for (index, name) in &self.names {
-                    if let Some(v) = caps.get(*index) {
-                        fields.set(name, v.as_str());
+                    if let Some((start, end)) = at(*index) {
+                        fields.set(name, &line[start..end]);
                     }
                 }
             }
@@ -474,8 +530,11 @@ fn month_from_name(name: &str) -> Option<i8> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let lower = name.get(..3)?.to_ascii_lowercase();
-    MONTHS.iter().position(|m| *m == lower).map(|p| p as i8 + 1)
+    let abbreviation = name.get(..3)?;
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(abbreviation))
+        .map(|p| p as i8 + 1)
 }
 
 fn num<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
@@ -695,7 +754,7 @@ mod tests {
     }
 
     fn find(det: &DateDetector, line: &str, c: &DateContext) -> Option<FoundDate> {
-        det.find(line, c, &mut 0)
+        det.find(line, c, &mut DateState::default())
     }
 
     #[test]

@@ -16,10 +16,10 @@ pub mod decode;
 pub mod fail2ban;
 pub mod ip;
 pub mod matcher;
+pub mod memo;
 pub mod model;
 pub mod pattern;
 pub mod pyregex;
-pub mod reject;
 pub mod scan;
 pub mod yaml;
 

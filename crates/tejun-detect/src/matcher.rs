@@ -15,12 +15,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::RuleSet;
-use crate::date::DateContext;
+use crate::date::{DateContext, DateState};
 use crate::decode::url_decode;
 use crate::ip::Offender;
+use crate::memo::Memo;
 use crate::model::{Decode, Rule};
-use crate::pattern::{Groups, Memo};
-use crate::reject::{FastReject, RejectCache};
+use crate::pattern::Groups;
 
 /// Hash map for keys read from logs: foldhash is several times faster than
 /// SipHash on short keys and still seeded per process.
@@ -167,7 +167,7 @@ impl<V: AsRef<str>> GroupMap<V> {
 
 #[derive(Debug, Default)]
 struct RuleState {
-    last_template: usize,
+    dates: DateState,
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
     /// Connection id → what is known about it; the id is shared with
@@ -219,9 +219,6 @@ pub struct Matcher<'r> {
     rules: &'r RuleSet,
     states: Vec<RuleState>,
     scratch: Scratch,
-    /// Per rule: the search state of its fast reject (`None`: the rule has
-    /// none, or the matcher was built with [`Matcher::full_path`]).
-    rejects: Vec<Option<RejectCache>>,
     /// Per rule: capture results remembered by shape of text.
     memos: Vec<RuleMemos>,
 }
@@ -244,33 +241,37 @@ struct Scratch {
 
 impl<'r> Matcher<'r> {
     pub fn new(rules: &'r RuleSet) -> Matcher<'r> {
+        Matcher::build(rules, Memo::default)
+    }
+
+    /// A matcher that searches every line afresh, remembering nothing by
+    /// shape (see [`crate::memo`]). Results are the same; this exists so
+    /// tests can prove it (`tests/remembered.rs`).
+    pub fn full_path(rules: &'r RuleSet) -> Matcher<'r> {
+        Matcher::build(rules, Memo::disabled)
+    }
+
+    fn build(rules: &'r RuleSet, memo: fn() -> Memo) -> Matcher<'r> {
         Matcher {
             rules,
-            states: rules.rules.iter().map(|_| RuleState::default()).collect(),
-            scratch: Scratch::default(),
-            rejects: rules
+            states: rules
                 .rules
                 .iter()
-                .map(|r| r.fast_reject().map(FastReject::cache))
+                .map(|_| RuleState {
+                    dates: DateState::new(memo),
+                    ..RuleState::default()
+                })
                 .collect(),
+            scratch: Scratch::default(),
             memos: rules
                 .rules
                 .iter()
                 .map(|r| RuleMemos {
-                    prefregex: Memo::default(),
-                    failregex: r.failregex.iter().map(|_| Memo::default()).collect(),
+                    prefregex: memo(),
+                    failregex: r.failregex.iter().map(|_| memo()).collect(),
                 })
                 .collect(),
         }
-    }
-
-    /// A matcher that runs every line through the full fail2ban path, with
-    /// no fast reject. Results are the same; this exists so tests can prove
-    /// it (`tests/fast_reject.rs`).
-    pub fn full_path(rules: &'r RuleSet) -> Matcher<'r> {
-        let mut m = Matcher::new(rules);
-        m.rejects.iter_mut().for_each(|r| *r = None);
-        m
     }
 
     /// Matches one line (without its newline) against every rule, appending
@@ -307,7 +308,6 @@ impl<'r> Matcher<'r> {
                 rule,
                 &mut self.states[index],
                 &mut self.scratch,
-                self.rejects[index].as_mut(),
                 &mut self.memos[index],
                 line,
                 time,
@@ -326,7 +326,6 @@ fn feed_rule<S: HitSink + ?Sized>(
     rule: &Rule,
     state: &mut RuleState,
     scratch: &mut Scratch,
-    reject: Option<&mut RejectCache>,
     memos: &mut RuleMemos,
     line: &str,
     known_time: Option<Timestamp>,
@@ -340,7 +339,7 @@ fn feed_rule<S: HitSink + ?Sized>(
         } else if rule.cut_date {
             match rule
                 .dates
-                .find(line, ctx, &mut state.last_template)
+                .find(line, ctx, &mut state.dates)
                 .filter(|f| f.end > f.start)
             {
                 Some(found) => {
@@ -382,17 +381,6 @@ fn feed_rule<S: HitSink + ?Sized>(
         &owned_buf
     };
 
-    // Exact: a line no failregex can match is skipped before the capturing
-    // prefregex match (see `reject`). The same pass names the candidate
-    // failregexes, so the content is not searched a second time.
-    let mut from_reject = false;
-    if let (Some(cache), Some(fast)) = (reject, rule.fast_reject()) {
-        if !fast.candidates_into(cache, buf, &mut scratch.candidates) {
-            return;
-        }
-        from_reject = true;
-    }
-
     // fail2ban checks ignoreregex up front when there are few of them.
     if !rule.ignoreregex.is_empty()
         && rule.ignoreregex.len() + 2 < rule.failregex.len()
@@ -422,8 +410,6 @@ fn feed_rule<S: HitSink + ?Sized>(
     };
 
     let candidates = match rule.prefilter() {
-        // Candidates on the whole line include those on the content.
-        _ if from_reject => Some(&scratch.candidates),
         Some(pf) if pf.all_linear() && !pf.is_match(content) => return,
         Some(pf) => {
             pf.candidates_into(content, &mut scratch.set_matches, &mut scratch.candidates);
@@ -513,7 +499,7 @@ fn feed_rule<S: HitSink + ?Sized>(
         if !date_done {
             time = rule
                 .dates
-                .find(line, ctx, &mut state.last_template)
+                .find(line, ctx, &mut state.dates)
                 .and_then(|f| f.time);
         }
         if time.is_none() {

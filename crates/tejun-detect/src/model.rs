@@ -199,8 +199,6 @@ pub struct Rule {
     pub unsupported: Vec<Unsupported>,
     /// Built on first use from `failregex`.
     pub prefilter: std::sync::OnceLock<Option<crate::pattern::Prefilter>>,
-    /// Built on first use from the patterns (see [`crate::reject`]).
-    pub fast_reject: std::sync::OnceLock<Option<crate::reject::FastReject>>,
 }
 
 /// Which engine each pattern of a rule runs on, for reports.
@@ -235,7 +233,6 @@ impl Rule {
             params: RuleParams::default(),
             unsupported: Vec::new(),
             prefilter: std::sync::OnceLock::new(),
-            fast_reject: std::sync::OnceLock::new(),
         }
     }
 
@@ -244,14 +241,6 @@ impl Rule {
     pub fn prefilter(&self) -> Option<&crate::pattern::Prefilter> {
         self.prefilter
             .get_or_init(|| crate::pattern::Prefilter::new(&self.failregex))
-            .as_ref()
-    }
-
-    /// The exact fast reject of this rule, when it is eligible (see
-    /// [`crate::reject`]).
-    pub fn fast_reject(&self) -> Option<&crate::reject::FastReject> {
-        self.fast_reject
-            .get_or_init(|| crate::reject::FastReject::for_rule(self))
             .as_ref()
     }
 

@@ -7,18 +7,17 @@
 //! the limit is an error for that line (counted and reported), never a hang.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
 use crate::pyregex;
 
-mod memo;
 mod rewrite;
 mod tail;
 mod tree;
 
-pub use memo::Memo;
-use memo::{Shape, Slot, spans_of};
+use crate::memo::{Memo, Shape, Slot, spans_of};
 use rewrite::{Exact, Verdict};
 use tail::Tail;
 
@@ -63,8 +62,9 @@ pub struct Pattern {
     /// without walking the rest of the line (see [`tail`]).
     tail: Option<Tail>,
     /// For a linear or rewritten pattern: how its automaton sees bytes, so
-    /// results can be remembered per shape of text (see [`memo`]).
-    shape: Option<Shape>,
+    /// results can be remembered per shape of text (see [`crate::memo`]).
+    /// Built on first capture: most patterns of a filter never match.
+    shape: OnceLock<Option<Shape>>,
 }
 
 /// Linear patterns of one list in a single `RegexSet`: one pass over a line
@@ -218,15 +218,12 @@ impl Pattern {
         // than the rewrite (no copied continuations), so their DFA caches
         // stay small.
         let relaxed = pyregex::relax(&rust);
-        let (shape, engine) = match Exact::build(&rust, 64 << 20) {
-            Ok(exact) => (
-                Shape::of(exact.as_str()),
-                Engine::Exact {
-                    exact,
-                    fallback: fancy,
-                },
-            ),
-            Err(_) => (None, Engine::Backtracking(fancy)),
+        let engine = match Exact::build(&rust, 64 << 20) {
+            Ok(exact) => Engine::Exact {
+                exact,
+                fallback: fancy,
+            },
+            Err(_) => Engine::Backtracking(fancy),
         };
         Ok(Pattern {
             source: python.to_string(),
@@ -235,7 +232,7 @@ impl Pattern {
             names,
             relaxed: Some(relaxed),
             tail: None,
-            shape,
+            shape: OnceLock::new(),
         })
     }
 
@@ -249,7 +246,7 @@ impl Pattern {
             source: python.to_string(),
             needs: Vec::new(),
             tail: Tail::build(re.as_str()),
-            shape: Shape::of(re.as_str()),
+            shape: OnceLock::new(),
             engine: Engine::Linear(re),
             names,
             relaxed: None,
@@ -303,13 +300,18 @@ impl Pattern {
     }
 
     /// [`Pattern::captures`], remembering results in `memo` by the shape of
-    /// the text (see [`memo`]): the path of a thread matching many lines.
+    /// the text (see [`crate::memo`]): the path of a thread matching many lines.
     pub fn captures_with<'h>(
         &self,
         memo: &mut Memo,
         hay: &'h str,
     ) -> Result<Option<Groups<'h>>, MatchError> {
-        self.captures_in(memo, self.shape.as_ref(), hay)
+        let shape = self.shape.get_or_init(|| match &self.engine {
+            Engine::Linear(re) => Shape::of(re.as_str()),
+            Engine::Exact { exact, .. } => Shape::of(exact.as_str()),
+            Engine::Backtracking(_) => None,
+        });
+        self.captures_in(memo, shape.as_ref(), hay)
     }
 
     fn captures_in<'h>(

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use proptest::prelude::*;
-use tejun_detect::pattern::Memo;
+use tejun_detect::memo::Memo;
 use tejun_detect::{Pattern, RuleSet};
 
 const FILTER_DIR: &str = "/etc/fail2ban/filter.d";

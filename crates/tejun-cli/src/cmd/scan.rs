@@ -157,7 +157,19 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::Failed;
         }
     } else {
-        print_table(&report, ctx, &zone);
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, anstream::stdout().lock());
+        match write_table(&mut out, &report, ctx.lang, &zone) {
+            // The reader left (`| head`): no one to tell.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                ctx.error(
+                    &format!("cannot write the report: {e}"),
+                    &format!("結果を書き出せません: {e}"),
+                );
+                return Exit::Failed;
+            }
+            Ok(()) => {}
+        }
     }
     for f in &report.files {
         if let Some(e) = &f.error {
@@ -239,13 +251,20 @@ fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
         .ok()
 }
 
-fn print_table(report: &ScanReport, ctx: &Context, zone: &TimeZone) {
-    let lang = ctx.lang;
+/// The report as a table. Buffered: stdout flushes every line otherwise,
+/// and a report lists tens of thousands of offenders.
+fn write_table(
+    out: &mut impl Write,
+    report: &ScanReport,
+    lang: Lang,
+    zone: &TimeZone,
+) -> std::io::Result<()> {
     let time = |t: Option<Timestamp>| {
         t.map_or_else(|| "-".to_string(), |t| tejun_locale::format_time(t, zone))
     };
     for rule in &report.rules {
-        anstream::println!(
+        writeln!(
+            out,
             "{} {}  {} {}  {} {}",
             lang.pick("rule", "ルール"),
             rule.rule,
@@ -253,28 +272,30 @@ fn print_table(report: &ScanReport, ctx: &Context, zone: &TimeZone) {
             rule.matches,
             lang.pick("offenders", "攻撃元"),
             rule.offenders.len()
-        );
+        )?;
         if rule.offenders.is_empty() {
             continue;
         }
-        anstream::println!(
+        writeln!(
+            out,
             "  {:<40} {:>7}  {:<23}  {:<23}  {}",
             lang.pick("HOST", "ホスト"),
             lang.pick("COUNT", "件数"),
             lang.pick("FIRST", "最初"),
             lang.pick("LAST", "最後"),
             lang.pick("USERS", "ユーザー")
-        );
+        )?;
         for o in &rule.offenders {
             let users: Vec<&str> = o.users.iter().map(|u| &**u).collect();
-            anstream::println!(
+            writeln!(
+                out,
                 "  {:<40} {:>7}  {:<23}  {:<23}  {}",
                 o.host.to_string(),
                 o.count,
                 time(o.first),
                 time(o.last),
                 users.join(",")
-            );
+            )?;
         }
     }
     for f in &report.files {
@@ -323,7 +344,8 @@ fn print_table(report: &ScanReport, ctx: &Context, zone: &TimeZone) {
                 )
             ));
         }
-        anstream::println!(
+        writeln!(
+            out,
             "{}: {} {}, {} {}{}",
             f.path,
             f.lines,
@@ -335,17 +357,19 @@ fn print_table(report: &ScanReport, ctx: &Context, zone: &TimeZone) {
             } else {
                 format!(" ({})", notes.join("; "))
             }
-        );
+        )?;
     }
     for e in &report.engines {
         for b in &e.backtracking {
-            anstream::println!(
+            writeln!(
+                out,
                 "{}: {} {} ({})",
                 e.rule,
                 lang.pick("backtracking engine for", "バックトラック方式で実行:"),
                 b.pattern,
                 b.needs.join(", ")
-            );
+            )?;
         }
     }
+    out.flush()
 }

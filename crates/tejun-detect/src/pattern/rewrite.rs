@@ -27,8 +27,8 @@
 
 use std::collections::BTreeSet;
 
-use super::memo::{Slot, spans_of};
 use super::tree::{self, Group, GroupKind, Look, Node, Unsupported};
+use crate::memo::{Slot, spans_of};
 
 /// Largest rewritten pattern accepted (copies of the continuation grow it).
 const MAX_REWRITTEN_LEN: usize = 64 << 10;
@@ -162,7 +162,7 @@ impl Exact {
         }
     }
 
-    /// The rewritten pattern, for its [`super::memo::Shape`].
+    /// The rewritten pattern, for its [`crate::memo::Shape`].
     pub fn as_str(&self) -> &str {
         self.regex.as_str()
     }

@@ -10,6 +10,11 @@
 //! fail2ban's large patterns) becomes a table lookup. The result is exact,
 //! not a guess: the differential tests compare both paths.
 //!
+//! A match found elsewhere (a date inside a line) is remembered by the
+//! shape of its span and of the byte on either side, which is all its
+//! groups depend on once the match itself is known (look-arounds read one
+//! byte beyond a position).
+//!
 //! One exception: a Unicode word boundary decodes the characters around it,
 //! which their byte classes do not tell. Patterns that have one are
 //! remembered on ASCII texts only.
@@ -31,6 +36,17 @@ pub fn spans_of(caps: &regex::Captures<'_>) -> Box<[Slot]> {
     (0..caps.len())
         .map(|index| caps.get(index).map(|m| (m.start(), m.end())))
         .collect()
+}
+
+/// `slots` made relative to `start`.
+fn shift(mut slots: Box<[Slot]>, start: usize) -> Box<[Slot]> {
+    if start > 0 {
+        for (from, to) in slots.iter_mut().flatten() {
+            *from -= start;
+            *to -= start;
+        }
+    }
+    slots
 }
 
 /// Texts longer than this are always searched (keys would be large and the
@@ -69,8 +85,8 @@ impl Shape {
         })
     }
 
-    fn applies_to(&self, hay: &str) -> bool {
-        hay.len() <= MAX_TEXT && (!self.ascii_only || hay.is_ascii())
+    fn applies_to(&self, hay: &str, len: usize) -> bool {
+        len <= MAX_TEXT && (!self.ascii_only || hay.is_ascii())
     }
 }
 
@@ -88,9 +104,19 @@ pub struct Memo {
     hits: u64,
     lookups: u64,
     paused: u32,
+    /// Set by [`Memo::disabled`].
+    disabled: bool,
 }
 
 impl Memo {
+    /// A memo that always searches (the reference the tests compare with).
+    pub fn disabled() -> Memo {
+        Memo {
+            disabled: true,
+            ..Memo::default()
+        }
+    }
+
     /// The group spans of the match in `hay`: remembered when a text of the
     /// same shape was seen, else from `search` (and remembered).
     /// Without a shape (a pattern whose automaton has none), always
@@ -101,17 +127,51 @@ impl Memo {
         hay: &str,
         search: impl FnOnce() -> Option<Box<[Slot]>>,
     ) -> Option<&[Slot]> {
+        self.lookup(shape, hay, (0, hay.len()), search)
+    }
+
+    /// The group spans of the match `found` already known to be the one
+    /// `search` finds in `hay`, relative to the start of the match.
+    pub fn spans_of_match(
+        &mut self,
+        shape: Option<&Shape>,
+        hay: &str,
+        found: (usize, usize),
+        search: impl FnOnce() -> Option<Box<[Slot]>>,
+    ) -> Option<&[Slot]> {
+        self.lookup(shape, hay, found, search)
+    }
+
+    /// Results are stored relative to `window.0`.
+    fn lookup(
+        &mut self,
+        shape: Option<&Shape>,
+        hay: &str,
+        (start, end): (usize, usize),
+        search: impl FnOnce() -> Option<Box<[Slot]>>,
+    ) -> Option<&[Slot]> {
+        let relative = || search().map(|slots| shift(slots, start));
         let shape = match shape {
-            Some(shape) if self.paused == 0 && shape.applies_to(hay) => shape,
+            Some(shape)
+                if !self.disabled && self.paused == 0 && shape.applies_to(hay, end - start) =>
+            {
+                shape
+            }
             _ => {
                 self.paused = self.paused.saturating_sub(1);
-                self.unkept = search();
+                self.unkept = relative();
                 return self.unkept.as_deref();
             }
         };
+        let bytes = hay.as_bytes();
         self.key.clear();
         self.key
-            .extend(hay.bytes().map(|byte| shape.classes.get(byte)));
+            .push(u8::from(start == 0) | u8::from(end == bytes.len()) << 1);
+        self.key.extend(
+            bytes[start.saturating_sub(1)..(end + 1).min(bytes.len())]
+                .iter()
+                .map(|&byte| shape.classes.get(byte)),
+        );
         self.lookups += 1;
         if let Some(&at) = self.index.get(self.key.as_slice()) {
             self.hits += 1;
@@ -121,7 +181,7 @@ impl Memo {
             self.start_over();
         }
         let at = self.results.len();
-        self.results.push(search());
+        self.results.push(relative());
         self.index.insert(self.key.as_slice().into(), at as u32);
         self.results[at].as_deref()
     }
@@ -171,6 +231,29 @@ mod tests {
     }
 
     #[test]
+    fn a_match_inside_a_line_is_remembered_with_its_neighbours() {
+        let pattern = r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d+) (?P<time>\d\d:\d\d)\b";
+        let re = regex::Regex::new(pattern).unwrap();
+        let shape = Shape::of(pattern).unwrap();
+        let mut memo = Memo::default();
+        let mut relative = |hay: &str| {
+            let found = re.find(hay).unwrap();
+            let search = || re.captures(hay).as_ref().map(spans_of);
+            memo.spans_of_match(Some(&shape), hay, (found.start(), found.end()), search)
+                .map(<[_]>::to_vec)
+                .unwrap()
+        };
+        let first = relative("x Nov  1 00:00 web1");
+        // Same shape, elsewhere in another line: found in the memo.
+        assert_eq!(relative("ab Dec  2 13:45 other"), first);
+        assert_eq!(first[2], Some((5, 6)));
+        // A neighbour of another class is another shape (here: the line
+        // start, which `^` or `\b` could see).
+        assert_eq!(relative("Nov 12 00:00 web1")[2], Some((4, 6)));
+        assert_eq!(memo.hits, 1);
+    }
+
+    #[test]
     fn a_memo_that_rarely_hits_stands_aside() {
         let shape = Shape::of(r"x(\d+)").unwrap();
         let mut memo = Memo::default();
@@ -188,8 +271,8 @@ mod tests {
     #[test]
     fn unicode_word_boundaries_are_remembered_on_ascii_texts_only() {
         let shape = Shape::of(r"\bé\b").unwrap();
-        assert!(shape.applies_to("abc"));
-        assert!(!shape.applies_to("aé"));
-        assert!(Shape::of(r"(?-u:\b)x").unwrap().applies_to("aé"));
+        assert!(shape.applies_to("abc", 3));
+        assert!(!shape.applies_to("aé", 1));
+        assert!(Shape::of(r"(?-u:\b)x").unwrap().applies_to("aé", 1));
     }
 }
