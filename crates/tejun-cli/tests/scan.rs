@@ -264,3 +264,42 @@ fn since_until_and_bad_times() {
         .code(2)
         .stderr(predicate::str::contains("web-attacks"));
 }
+
+/// `tejun scan big.log | head -3` is how a table gets read: the reader
+/// leaving must end the scan quietly, not panic on the closed pipe.
+#[test]
+fn a_closed_pipe_ends_the_table_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    // Enough offenders that the table outgrows the pipe and the buffer.
+    let log: String = (0..40_000)
+        .map(|i| {
+            format!(
+                "Nov 21 10:00:01 web1 sshd[1]: Invalid user u from 10.{}.{}.{} port 22\n",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255
+            )
+        })
+        .collect();
+    let log = write(&dir, "auth.log", log.as_bytes());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
+        .env("TZ", "UTC")
+        .env("LANG", "C")
+        .arg("scan")
+        .arg(&log)
+        .args(["--builtin", "sshd"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("rule sshd"), "{first}");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

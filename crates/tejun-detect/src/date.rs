@@ -28,16 +28,24 @@ pub struct DateContext {
     pub zone: TimeZone,
     /// "Now" for year roll-over: a date more than a day after it moves back
     /// one year. For a file being scanned, its modification time.
-    pub now: Timestamp,
-    /// `now`'s date in `zone`, for dates missing their year or day (worked
-    /// out once, not per line).
+    now: Timestamp,
+    /// `now`'s date in `zone`, for dates missing their year or day, and the
+    /// latest time a year-less date may have before it moves back a year
+    /// (both worked out once, not per line).
     today: jiff::civil::Date,
+    latest: Timestamp,
 }
 
 impl DateContext {
     pub fn new(zone: TimeZone, now: Timestamp) -> DateContext {
         let today = now.to_zoned(zone.clone()).date();
-        DateContext { zone, now, today }
+        let latest = now.checked_add(24.hours()).unwrap_or(Timestamp::MAX);
+        DateContext {
+            zone,
+            now,
+            today,
+            latest,
+        }
     }
 
     /// The local zone and the current time.
@@ -593,7 +601,7 @@ fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
     if assume_today && ts > ctx.now {
         ts = ts.checked_sub(Span::new().hours(24)).ok()?;
     }
-    if assume_year && ts > ctx.now.checked_add(24.hours()).ok()? {
+    if assume_year && ts > ctx.latest {
         ts = to_ts(civil.with().year(year - 1).build().ok()?)?;
     }
     Some(ts)

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use proptest::prelude::*;
 use tejun_detect::memo::Memo;
@@ -194,6 +195,24 @@ const PATTERNS: &[&str] = &[
     r"(?:(?P<a>user=)|name=)(?P<user>\S+)(?(a) ok| no)",
 ];
 
+/// `sources` compiled once for all proptest cases (compiling per case
+/// dominated the test's time).
+fn compiled(sources: &'static [&'static str]) -> &'static [Pattern] {
+    static CACHE: Mutex<Vec<(usize, &'static [Pattern])>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap();
+    let key = sources.as_ptr() as usize;
+    if let Some((_, patterns)) = cache.iter().find(|(k, _)| *k == key) {
+        return patterns;
+    }
+    let patterns: Vec<Pattern> = sources
+        .iter()
+        .map(|s| Pattern::compile(s, false).unwrap())
+        .collect();
+    let patterns: &'static [Pattern] = Vec::leak(patterns);
+    cache.push((key, patterns));
+    patterns
+}
+
 fn token() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
         "Failed ",
@@ -231,8 +250,7 @@ proptest! {
     #[test]
     fn rewrite_matches_the_backtracking_engine(tokens in prop::collection::vec(token(), 0..14)) {
         let line: String = tokens.concat();
-        for source in PATTERNS {
-            let pattern = Pattern::compile(source, false).unwrap();
+        for (source, pattern) in PATTERNS.iter().zip(compiled(PATTERNS)) {
             prop_assert!(pattern.is_rewritten(), "{source} should run rewritten");
             let fast = pattern.captures(&line).map(describe);
             let reference = pattern.captures_reference(&line).map(describe);
@@ -274,8 +292,8 @@ proptest! {
         let first: String = tokens.concat();
         let other: String = other.concat();
         let second = shift_digits(&first, by);
-        for source in PATTERNS.iter().chain(LINEAR_PATTERNS) {
-            let pattern = Pattern::compile(source, false).unwrap();
+        let patterns = compiled(PATTERNS).iter().chain(compiled(LINEAR_PATTERNS));
+        for (source, pattern) in PATTERNS.iter().chain(LINEAR_PATTERNS).zip(patterns) {
             let mut memo = Memo::default();
             for line in [&first, &other, &second, &shift_digits(&other, by)] {
                 let remembered = pattern.captures_with(&mut memo, line).map(describe);
