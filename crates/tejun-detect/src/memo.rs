@@ -238,8 +238,8 @@ mod tests {
         let mut memo = Memo::default();
         let mut relative = |hay: &str| {
             let found = re.find(hay).unwrap();
-            let search = || re.captures(hay).as_ref().map(spans_of);
-            memo.spans_of_match(Some(&shape), hay, (found.start(), found.end()), search)
+            let found = (found.start(), found.end());
+            memo.spans_of_match(Some(&shape), hay, found, || search(&re, hay))
                 .map(<[_]>::to_vec)
                 .unwrap()
         };
