@@ -139,6 +139,17 @@ impl Table {
     }
 }
 
+/// `text` followed by spaces up to `width` display cells: `{:<width$}`
+/// counts characters, and a Japanese label is two cells a character.
+pub(crate) fn pad_end(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
+}
+
+/// `text` after spaces up to `width` display cells (right-aligned).
+pub(crate) fn pad_start(text: &str, width: usize) -> String {
+    format!("{}{text}", " ".repeat(width.saturating_sub(text.width())))
+}
+
 /// Newlines and tabs in recorded text would break the table's lines.
 pub(crate) fn single_line(text: &str) -> String {
     text.replace(['\n', '\r', '\t'], " ")
@@ -164,6 +175,14 @@ mod tests {
         // 重大度 is six cells wide, 状態 four: the next column starts two
         // cells after the widest entry.
         assert_eq!(table.lines(), ["重大度  状態  x", "P1      open  y"]);
+    }
+
+    #[test]
+    fn padding_counts_display_cells() {
+        assert_eq!(pad_end("件数", 7), "件数   ");
+        assert_eq!(pad_start("件数", 7), "   件数");
+        assert_eq!(pad_end("COUNT", 7), format!("{:<7}", "COUNT"));
+        assert_eq!(pad_end("toolong", 3), "toolong");
     }
 
     #[test]

@@ -303,3 +303,34 @@ fn a_closed_pipe_ends_the_table_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+#[test]
+fn japanese_table_header_lines_up_with_its_rows() {
+    use unicode_width::UnicodeWidthStr;
+    let dir = tempfile::tempdir().unwrap();
+    let log = write(&dir, "auth.log", AUTH.as_bytes());
+    let out = tejun()
+        .env("LANG", "ja_JP.UTF-8")
+        .arg("scan")
+        .arg(&log)
+        .args(["--builtin", "sshd"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let header = text.lines().find(|l| l.contains("件数")).unwrap();
+    let row = text.lines().find(|l| l.contains("203.0.113.5")).unwrap();
+    // Where each column ends, in display cells: the count is right-aligned
+    // under 件数, and the first time starts where 最初 does.
+    let cells_to = |line: &str, needle: &str, end: bool| {
+        let at = line.find(needle).unwrap() + if end { needle.len() } else { 0 };
+        line[..at].width()
+    };
+    assert_eq!(
+        cells_to(header, "件数", true),
+        cells_to(row, " 2 ", true) - 1
+    );
+    assert_eq!(
+        cells_to(header, "最初", false),
+        cells_to(row, "2026", false)
+    );
+}

@@ -14,6 +14,7 @@ use tejun_detect::scan::{Progress, ScanOptions, ScanReport, scan_files};
 use tejun_locale::Lang;
 
 use crate::context::{Context, Exit};
+use crate::output::{pad_end, pad_start};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -278,13 +279,14 @@ fn write_table(
         if rule.offenders.is_empty() {
             continue;
         }
+        // Labels padded by display width, so Japanese ones line up too.
         writeln!(
             out,
-            "  {:<40} {:>7}  {:<23}  {:<23}  {}",
-            lang.pick("HOST", "ホスト"),
-            lang.pick("COUNT", "件数"),
-            lang.pick("FIRST", "最初"),
-            lang.pick("LAST", "最後"),
+            "  {} {}  {}  {}  {}",
+            pad_end(lang.pick("HOST", "ホスト"), 40),
+            pad_start(lang.pick("COUNT", "件数"), 7),
+            pad_end(lang.pick("FIRST", "最初"), 23),
+            pad_end(lang.pick("LAST", "最後"), 23),
             lang.pick("USERS", "ユーザー")
         )?;
         // Reused: a row per offender, tens of thousands of them.
