@@ -12,7 +12,7 @@
 //! line read in January belongs to last year).
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
@@ -74,12 +74,27 @@ enum Kind {
 #[derive(Debug, Clone)]
 pub struct DateTemplate {
     pub name: String,
-    regex: DateRegex,
     kind: Kind,
     word_begin: bool,
     word_end: bool,
+    line_begin: bool,
     /// Group holding the date (1 when the pattern has its own group).
     group: usize,
+    /// The regex, compiled on first use and shared by clones: fail2ban's
+    /// default list has 33 templates, a log uses one or two, and compiling
+    /// them all cost more than reading 10,000 lines.
+    regex: Arc<LazyRegex>,
+}
+
+#[derive(Debug)]
+struct LazyRegex {
+    source: String,
+    compiled: OnceLock<Compiled>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    regex: DateRegex,
     /// Index and name of each named group (looked up by index per line: a
     /// lookup by name hashes the name every time).
     names: Vec<(usize, String)>,
@@ -87,6 +102,32 @@ pub struct DateTemplate {
     /// of a date are remembered by its shape (see [`crate::memo`]). Built
     /// on first use: most templates never match a given log.
     shape: OnceLock<Option<Shape>>,
+}
+
+impl Compiled {
+    fn new(source: &str) -> Result<Compiled, String> {
+        let regex = match regex::RegexBuilder::new(source)
+            .dfa_size_limit(256 << 10)
+            .build()
+        {
+            Ok(re) => DateRegex::Linear(re),
+            Err(_) => DateRegex::Backtracking(
+                fancy_regex::RegexBuilder::new(source)
+                    .backtrack_limit(crate::pattern::BACKTRACK_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
+        let names = match &regex {
+            DateRegex::Linear(re) => named_groups(re.capture_names()),
+            DateRegex::Backtracking(re) => named_groups(re.capture_names()),
+        };
+        Ok(Compiled {
+            regex,
+            names,
+            shape: OnceLock::new(),
+        })
+    }
 }
 
 /// What one reader of lines keeps between them: the template that matched
@@ -178,15 +219,14 @@ impl DateDetector {
         let mut anchored = Vec::new();
         let mut anywhere = Vec::new();
         for pattern in DEFAULT_TEMPLATES {
-            let tpl = DateTemplate::new(pattern).expect("built-in date template compiles");
+            let tpl = DateTemplate::builtin(pattern);
             if !tpl.is_line_begin() {
                 let wrapped = if pattern.starts_with("{^LN-BEG}") {
                     pattern.to_string()
                 } else {
                     format!("{{^LN-BEG}}{pattern}")
                 };
-                anchored
-                    .push(DateTemplate::new(&wrapped).expect("built-in date template compiles"));
+                anchored.push(DateTemplate::builtin(&wrapped));
             }
             anywhere.push(tpl);
         }
@@ -275,6 +315,16 @@ impl DateDetector {
 impl DateTemplate {
     /// Compiles one template.
     pub fn new(pattern: &str) -> Result<DateTemplate, DatePatternError> {
+        DateTemplate::build(pattern, true)
+    }
+
+    /// A built-in template, compiled when first used (`tests` compile them
+    /// all).
+    fn builtin(pattern: &str) -> DateTemplate {
+        DateTemplate::build(pattern, false).expect("built-in date template is well-formed")
+    }
+
+    fn build(pattern: &str, eager: bool) -> Result<DateTemplate, DatePatternError> {
         let err = |message: String| DatePatternError {
             pattern: pattern.to_string(),
             message,
@@ -337,41 +387,33 @@ impl DateTemplate {
         } else {
             regex_body
         };
-        let regex = match regex::RegexBuilder::new(&full)
-            .dfa_size_limit(256 << 10)
-            .build()
-        {
-            Ok(re) => DateRegex::Linear(re),
-            Err(_) => DateRegex::Backtracking(
-                fancy_regex::RegexBuilder::new(&full)
-                    .backtrack_limit(crate::pattern::BACKTRACK_LIMIT)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            ),
-        };
+        let compiled = OnceLock::new();
+        if eager {
+            let _ = compiled.set(Compiled::new(&full).map_err(err)?);
+        }
         let word_begin = word_begin && !matches!(kind, Kind::Epoch { .. });
-        let names = match &regex {
-            DateRegex::Linear(re) => named_groups(re.capture_names()),
-            DateRegex::Backtracking(re) => named_groups(re.capture_names()),
-        };
         Ok(DateTemplate {
             name: pattern.to_string(),
-            regex,
             kind,
             word_begin,
             word_end,
+            line_begin: full.starts_with('^') || full.starts_with("(?i)^"),
             group: 1,
-            names,
-            shape: OnceLock::new(),
+            regex: Arc::new(LazyRegex {
+                source: full,
+                compiled,
+            }),
         })
     }
 
+    fn compiled(&self) -> &Compiled {
+        let lazy = &*self.regex;
+        lazy.compiled
+            .get_or_init(|| Compiled::new(&lazy.source).expect("built-in date template compiles"))
+    }
+
     pub fn is_line_begin(&self) -> bool {
-        let src = match &self.regex {
-            DateRegex::Linear(re) => re.as_str(),
-            DateRegex::Backtracking(re) => re.as_str(),
-        };
-        src.starts_with('^') || src.starts_with("(?i)^")
+        self.line_begin
     }
 
     fn find(&self, line: &str, ctx: &DateContext, memo: &mut Memo) -> Option<FoundDate> {
@@ -421,12 +463,13 @@ impl DateTemplate {
     ) -> Option<((usize, usize), Fields<'l>)> {
         let mut fields = Fields::default();
         let span;
-        match &self.regex {
+        let compiled = self.compiled();
+        match &compiled.regex {
             DateRegex::Linear(re) => {
                 // The match itself on the lazy DFA; its groups by shape.
                 let found = re.find_at(line, from)?;
                 let offset = found.start();
-                let shape = self.shape.get_or_init(|| Shape::of(re.as_str()));
+                let shape = compiled.shape.get_or_init(|| Shape::of(re.as_str()));
                 let slots = memo.spans_of_match(
                     shape.as_ref(),
                     line,
@@ -438,7 +481,7 @@ impl DateTemplate {
                     Some((offset + start, offset + end))
                 };
                 span = at(self.group).or_else(|| at(0))?;
-                for (index, name) in &self.names {
+                for (index, name) in &compiled.names {
                     if let Some((start, end)) = at(*index) {
                         fields.set(name, &line[start..end]);
                     }
@@ -448,7 +491,7 @@ impl DateTemplate {
                 let caps = re.captures_from_pos(line, from).ok()??;
                 let m = caps.get(self.group).or_else(|| caps.get(0))?;
                 span = (m.start(), m.end());
-                for (index, name) in &self.names {
+                for (index, name) in &compiled.names {
                     if let Some(v) = caps.get(*index) {
                         fields.set(name, v.as_str());
                     }
@@ -763,6 +806,25 @@ mod tests {
 
     fn find(det: &DateDetector, line: &str, c: &DateContext) -> Option<FoundDate> {
         det.find(line, c, &mut DateState::default())
+    }
+
+    #[test]
+    fn every_default_template_compiles_on_the_linear_engine() {
+        let det = DateDetector::defaults();
+        assert_eq!(det.templates.len(), 2 * DEFAULT_TEMPLATES.len() - 3);
+        for tpl in &det.templates {
+            assert!(
+                matches!(tpl.compiled().regex, DateRegex::Linear(_)),
+                "{}",
+                tpl.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_user_template_is_refused_when_loaded() {
+        let err = DateDetector::from_pattern("^(%H:%M").unwrap_err();
+        assert_eq!(err.pattern, "^(%H:%M");
     }
 
     #[test]
