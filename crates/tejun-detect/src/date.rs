@@ -406,6 +406,11 @@ impl DateTemplate {
         })
     }
 
+    /// The regex the template runs.
+    pub(crate) fn source(&self) -> &str {
+        &self.regex.source
+    }
+
     fn compiled(&self) -> &Compiled {
         let lazy = &*self.regex;
         lazy.compiled
@@ -469,7 +474,7 @@ impl DateTemplate {
                 // The match itself on the lazy DFA; its groups by shape.
                 let found = re.find_at(line, from)?;
                 let offset = found.start();
-                let shape = compiled.shape.get_or_init(|| Shape::of(re.as_str()));
+                let shape = compiled.shape.get_or_init(|| Shape::of(self.source()));
                 let slots = memo.spans_of_match(
                     shape.as_ref(),
                     line,

@@ -23,8 +23,8 @@
 //! lookup on top of the search, so the memo stops filling itself when it
 //! rarely hits, and tries again later.
 
-use regex_automata::nfa::thompson;
 use regex_automata::util::alphabet::ByteClasses;
+use regex_syntax::hir::{Class, Hir, HirKind, Look, Visitor};
 
 use crate::matcher::FastMap;
 
@@ -68,14 +68,28 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The byte classes of `pattern` (regex crate syntax and defaults).
-    /// `None` if its automaton cannot be built.
+    /// Byte classes for `pattern` (regex crate syntax and defaults), read
+    /// from its syntax tree: every ASCII range, literal byte and
+    /// look-around of the pattern splits the classes where the automaton's
+    /// transitions do, and each non-ASCII byte is a class of its own. That
+    /// partition is the automaton's or finer, so a text's shape still
+    /// decides its result (`tests::classes_refine_the_automatons`), without
+    /// compiling an automaton (up to ten million instructions for one of
+    /// fail2ban's patterns). `None` if the pattern does not parse.
     pub fn of(pattern: &str) -> Option<Shape> {
-        let nfa = thompson::NFA::compiler()
+        let hir = regex_syntax::parse(pattern).ok()?;
+        regex_syntax::hir::visit(&hir, Boundaries::default()).ok()
+    }
+
+    /// The byte classes of `pattern`'s compiled automaton: the reference
+    /// [`Shape::of`] is tested against.
+    #[cfg(test)]
+    fn of_automaton(pattern: &str) -> Option<Shape> {
+        let nfa = regex_automata::nfa::thompson::NFA::compiler()
             .configure(
-                thompson::Config::new()
+                regex_automata::nfa::thompson::Config::new()
                     .nfa_size_limit(Some(64 << 20))
-                    .which_captures(thompson::WhichCaptures::None),
+                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
             )
             .build(pattern)
             .ok()?;
@@ -87,6 +101,113 @@ impl Shape {
 
     fn applies_to(&self, hay: &str, len: usize) -> bool {
         len <= MAX_TEXT && (!self.ascii_only || hay.is_ascii())
+    }
+}
+
+/// Where [`Shape::of`] splits the byte values: `split[b]` when `b - 1`
+/// and `b` may be told apart.
+struct Boundaries {
+    split: [bool; 256],
+    ascii_only: bool,
+}
+
+impl Default for Boundaries {
+    fn default() -> Boundaries {
+        let mut split = [false; 256];
+        // Non-ASCII bytes: one class each (the pattern's UTF-8 sequences
+        // are not worked out; finer classes are still exact).
+        split[0x80..].fill(true);
+        Boundaries {
+            split,
+            ascii_only: false,
+        }
+    }
+}
+
+impl Boundaries {
+    fn range(&mut self, start: u8, end: u8) {
+        self.split[usize::from(start)] = true;
+        if let Some(after) = self.split.get_mut(usize::from(end) + 1) {
+            *after = true;
+        }
+    }
+
+    fn look(&mut self, look: Look) {
+        match look {
+            Look::Start | Look::End => {}
+            Look::StartLF | Look::EndLF => self.range(b'\n', b'\n'),
+            Look::StartCRLF | Look::EndCRLF => {
+                self.range(b'\n', b'\n');
+                self.range(b'\r', b'\r');
+            }
+            Look::WordAscii
+            | Look::WordAsciiNegate
+            | Look::WordStartAscii
+            | Look::WordEndAscii
+            | Look::WordStartHalfAscii
+            | Look::WordEndHalfAscii => self.word_bytes(),
+            Look::WordUnicode
+            | Look::WordUnicodeNegate
+            | Look::WordStartUnicode
+            | Look::WordEndUnicode
+            | Look::WordStartHalfUnicode
+            | Look::WordEndHalfUnicode => {
+                self.ascii_only = true;
+                self.word_bytes();
+            }
+        }
+    }
+
+    fn word_bytes(&mut self) {
+        for (start, end) in [(b'0', b'9'), (b'A', b'Z'), (b'_', b'_'), (b'a', b'z')] {
+            self.range(start, end);
+        }
+    }
+}
+
+impl Visitor for Boundaries {
+    type Output = Shape;
+    type Err = ();
+
+    fn visit_pre(&mut self, hir: &Hir) -> Result<(), ()> {
+        match hir.kind() {
+            HirKind::Literal(literal) => {
+                for &byte in literal.0.iter() {
+                    self.range(byte, byte);
+                }
+            }
+            HirKind::Class(Class::Unicode(class)) => {
+                for range in class.ranges() {
+                    let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                    if start < 0x80 {
+                        self.range(start as u8, end.min(0x7f) as u8);
+                    }
+                }
+            }
+            HirKind::Class(Class::Bytes(class)) => {
+                for range in class.ranges() {
+                    self.range(range.start(), range.end());
+                }
+            }
+            HirKind::Look(look) => self.look(*look),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Shape, ()> {
+        let mut classes = ByteClasses::empty();
+        let mut class = 0u8;
+        for byte in 1..=255u8 {
+            if self.split[usize::from(byte)] {
+                class += 1;
+            }
+            classes.set(byte, class);
+        }
+        Ok(Shape {
+            classes,
+            ascii_only: self.ascii_only,
+        })
     }
 }
 
@@ -267,6 +388,104 @@ mod tests {
         assert!(memo.paused > 0);
         assert!(memo.results.len() <= 1);
     }
+
+    /// Bytes [`Shape::of`] puts in one class share the automaton's class
+    /// too (classes are ranges, so neighbours suffice), and both agree on
+    /// Unicode word boundaries.
+    fn assert_refines(pattern: &str) {
+        let (Some(fast), Some(reference)) = (Shape::of(pattern), Shape::of_automaton(pattern))
+        else {
+            return;
+        };
+        assert_eq!(fast.ascii_only, reference.ascii_only, "{pattern}");
+        for byte in 1..=255u8 {
+            if fast.classes.get(byte - 1) == fast.classes.get(byte) {
+                assert_eq!(
+                    reference.classes.get(byte - 1),
+                    reference.classes.get(byte),
+                    "{pattern}: {:#04x} and {byte:#04x}",
+                    byte - 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn classes_refine_the_automatons_on_every_debian_pattern() {
+        let mut checked = 0;
+        for template in &crate::DateDetector::defaults().templates {
+            assert_refines(template.source());
+            checked += 1;
+        }
+        let dir = std::path::Path::new("/etc/fail2ban/filter.d");
+        let mut filters: Vec<_> = std::fs::read_dir(dir)
+            .expect("apt-get install -y fail2ban")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        filters.sort();
+        for filter in filters {
+            let Ok(rules) = crate::RuleSet::from_fail2ban(&filter, None) else {
+                continue;
+            };
+            for rule in &rules.rules {
+                let patterns = rule.prefregex.iter();
+                for pattern in patterns.chain(&rule.failregex).chain(&rule.ignoreregex) {
+                    if let Some(source) = pattern.linear_source() {
+                        assert_refines(source);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} patterns");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn classes_refine_the_automatons_on_generated_patterns(
+            picks in proptest::collection::vec(0usize..TOKENS.len(), 1..12)
+        ) {
+            let pattern: String = picks.iter().map(|&i| TOKENS[i]).collect();
+            assert_refines(&pattern);
+        }
+    }
+
+    const TOKENS: &[&str] = &[
+        "a",
+        "Z",
+        "é",
+        "日",
+        r"\d",
+        r"\w",
+        r"\s",
+        r"\S",
+        ".",
+        "(?s:.)",
+        "[^:]",
+        "[a-f0-9]",
+        r"(?i)k",
+        r"(?-u:\xff)",
+        r"(?-u:[\x80-\xfe])",
+        "^",
+        "$",
+        "(?m:^)",
+        "(?m:$)",
+        "(?Rm:$)",
+        r"\b",
+        r"\B",
+        r"(?-u:\b)",
+        r"\<",
+        r"\>",
+        r"\b{start-half}",
+        "(",
+        ")",
+        "|",
+        "*",
+        "+?",
+        "{2}",
+        "?",
+    ];
 
     #[test]
     fn unicode_word_boundaries_are_remembered_on_ascii_texts_only() {

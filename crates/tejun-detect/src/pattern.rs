@@ -306,12 +306,19 @@ impl Pattern {
         memo: &mut Memo,
         hay: &'h str,
     ) -> Result<Option<Groups<'h>>, MatchError> {
-        let shape = self.shape.get_or_init(|| match &self.engine {
-            Engine::Linear(re) => Shape::of(re.as_str()),
-            Engine::Exact { exact, .. } => Shape::of(exact.as_str()),
-            Engine::Backtracking(_) => None,
-        });
+        let shape = self
+            .shape
+            .get_or_init(|| self.linear_source().and_then(Shape::of));
         self.captures_in(memo, shape.as_ref(), hay)
+    }
+
+    /// The regex the linear engine runs (`None` on the backtracker).
+    pub(crate) fn linear_source(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Linear(re) => Some(re.as_str()),
+            Engine::Exact { exact, .. } => Some(exact.as_str()),
+            Engine::Backtracking(_) => None,
+        }
     }
 
     fn captures_in<'h>(
