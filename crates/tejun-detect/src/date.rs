@@ -474,7 +474,9 @@ impl DateTemplate {
                 // The match itself on the lazy DFA; its groups by shape.
                 let found = re.find_at(line, from)?;
                 let offset = found.start();
-                let shape = compiled.shape.get_or_init(|| Shape::of(self.source()));
+                let shape = compiled
+                    .shape
+                    .get_or_init(|| Shape::with_steps(self.source()));
                 let slots = memo.spans_of_match(
                     shape.as_ref(),
                     line,

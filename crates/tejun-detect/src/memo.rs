@@ -28,6 +28,8 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look, Visitor};
 
 use crate::matcher::FastMap;
 
+mod steps;
+
 /// Byte span of one capture group (`None`: it did not take part).
 pub type Slot = Option<(usize, usize)>;
 
@@ -65,6 +67,8 @@ pub struct Shape {
     classes: ByteClasses,
     /// Set when the pattern has a Unicode word boundary.
     ascii_only: bool,
+    /// Set by [`Shape::with_steps`]: matches are keyed step by step.
+    automaton: Option<steps::Automaton>,
 }
 
 impl Shape {
@@ -79,6 +83,16 @@ impl Shape {
     pub fn of(pattern: &str) -> Option<Shape> {
         let hir = regex_syntax::parse(pattern).ok()?;
         regex_syntax::hir::visit(&hir, Boundaries::default()).ok()
+    }
+
+    /// Like [`Shape::of`], and a match found elsewhere
+    /// ([`Memo::spans_of_match`]) is keyed by the classes its automaton
+    /// tells apart at each step (see [`steps`]) when the pattern allows:
+    /// many more dates share a key than share a shape. Costs compiling the
+    /// automaton.
+    pub fn with_steps(pattern: &str) -> Option<Shape> {
+        let automaton = steps::Automaton::of(pattern);
+        Shape::of(pattern).map(|shape| Shape { automaton, ..shape })
     }
 
     /// The byte classes of `pattern`'s compiled automaton: the reference
@@ -96,6 +110,7 @@ impl Shape {
         Some(Shape {
             classes: *nfa.byte_classes(),
             ascii_only: nfa.look_set_any().contains_word_unicode(),
+            automaton: None,
         })
     }
 
@@ -207,6 +222,7 @@ impl Visitor for Boundaries {
         Ok(Shape {
             classes,
             ascii_only: self.ascii_only,
+            automaton: None,
         })
     }
 }
@@ -222,6 +238,8 @@ pub struct Memo {
     /// The current text's shape, and a result that was not kept.
     key: Vec<u8>,
     unkept: Option<Box<[Slot]>>,
+    /// Steps of the shape's automaton, when it has one.
+    steps: steps::Steps,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -248,7 +266,7 @@ impl Memo {
         hay: &str,
         search: impl FnOnce() -> Option<Box<[Slot]>>,
     ) -> Option<&[Slot]> {
-        self.lookup(shape, hay, (0, hay.len()), search)
+        self.lookup(shape, hay, (0, hay.len()), false, search)
     }
 
     /// The group spans of the match `found` already known to be the one
@@ -260,15 +278,17 @@ impl Memo {
         found: (usize, usize),
         search: impl FnOnce() -> Option<Box<[Slot]>>,
     ) -> Option<&[Slot]> {
-        self.lookup(shape, hay, found, search)
+        self.lookup(shape, hay, found, true, search)
     }
 
-    /// Results are stored relative to `window.0`.
+    /// Results are stored relative to `window.0`; `known_match` says the
+    /// window is the match `search` finds.
     fn lookup(
         &mut self,
         shape: Option<&Shape>,
         hay: &str,
         (start, end): (usize, usize),
+        known_match: bool,
         search: impl FnOnce() -> Option<Box<[Slot]>>,
     ) -> Option<&[Slot]> {
         let relative = || search().map(|slots| shift(slots, start));
@@ -285,14 +305,28 @@ impl Memo {
             }
         };
         let bytes = hay.as_bytes();
+        let flags = u8::from(start == 0) | u8::from(end == bytes.len()) << 1;
         self.key.clear();
-        self.key
-            .push(u8::from(start == 0) | u8::from(end == bytes.len()) << 1);
-        self.key.extend(
-            bytes[start.saturating_sub(1)..(end + 1).min(bytes.len())]
-                .iter()
-                .map(|&byte| shape.classes.get(byte)),
-        );
+        // A known match is keyed step by step where the automaton allows
+        // (its look-arounds are `^` and `$`, so neighbours do not matter).
+        // Otherwise, and when the step table is full, by shape with the
+        // neighbours. (Whole texts walked from the unanchored start cost
+        // more than they saved on fail2ban's large patterns.)
+        let walked = known_match
+            && shape.automaton.as_ref().is_some_and(|automaton| {
+                self.key.push(flags | 4);
+                self.steps
+                    .push_key(automaton, &bytes[start..end], start == 0, &mut self.key)
+            });
+        if !walked {
+            self.key.clear();
+            self.key.push(flags);
+            self.key.extend(
+                bytes[start.saturating_sub(1)..(end + 1).min(bytes.len())]
+                    .iter()
+                    .map(|&byte| shape.classes.get(byte)),
+            );
+        }
         self.lookups += 1;
         if let Some(&at) = self.index.get(self.key.as_slice()) {
             self.hits += 1;
@@ -372,6 +406,88 @@ mod tests {
         // start, which `^` or `\b` could see).
         assert_eq!(relative("Nov 12 00:00 web1")[2], Some((4, 6)));
         assert_eq!(memo.hits, 1);
+    }
+
+    /// Finds `hay`'s first match and its groups through `memo`.
+    fn remembered(
+        memo: &mut Memo,
+        shape: &Shape,
+        re: &regex::Regex,
+        hay: &str,
+    ) -> Option<Vec<Slot>> {
+        let found = re.find(hay)?;
+        let found = (found.start(), found.end());
+        memo.spans_of_match(Some(shape), hay, found, || search(re, hay))
+            .map(<[_]>::to_vec)
+    }
+
+    /// The same as `remembered`, searched afresh.
+    fn fresh(re: &regex::Regex, hay: &str) -> Option<Vec<Slot>> {
+        let start = re.find(hay)?.start();
+        search(re, hay).map(|slots| shift(slots, start).to_vec())
+    }
+
+    const SYSLOG: &str = r"(?i)^(?:\W{0,2})?((?P<b>Jan|Feb|Nov) (?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1]) ?(?P<H>2[0-3]|[0-1]?\d):(?P<M>[0-5]?\d):(?P<S>6[0-1]|[0-5]?\d))";
+
+    #[test]
+    fn dates_that_differ_where_no_step_looks_share_a_key() {
+        let re = regex::Regex::new(SYSLOG).unwrap();
+        let shape = Shape::with_steps(SYSLOG).unwrap();
+        assert!(shape.automaton.is_some());
+        let mut memo = Memo::default();
+        for hay in [
+            "Nov  1 00:00:02 a",
+            "Nov  1 00:00:04 b",
+            "Nov  1 00:51:48 c",
+        ] {
+            assert_eq!(
+                remembered(&mut memo, &shape, &re, hay),
+                fresh(&re, hay),
+                "{hay}"
+            );
+        }
+        // The global classes tell 2, 4 and 5 apart; the steps do not.
+        assert_eq!(memo.hits, 2);
+        // A 6 where the seconds start takes another branch (`6[0-1]`).
+        let other = "Nov  1 00:00:60 d";
+        assert_eq!(remembered(&mut memo, &shape, &re, other), fresh(&re, other));
+        assert_eq!(memo.hits, 2);
+    }
+
+    #[test]
+    fn look_arounds_other_than_text_anchors_are_not_walked() {
+        assert!(Shape::with_steps(r"^a(b)").unwrap().automaton.is_some());
+        assert!(Shape::with_steps(r"^a(b)$").unwrap().automaton.is_some());
+        for pattern in [r"a\b", r"(?m)a$", r"(?m)^a", r"\Ba"] {
+            assert!(
+                Shape::with_steps(pattern).unwrap().automaton.is_none(),
+                "{pattern}"
+            );
+        }
+    }
+
+    /// Text around dates of the default templates' kinds, digits and
+    /// separators free, so most texts match and many share a key.
+    const DATE_TEXT: &str = "[ \\[(a日]{0,2}((Jan|nov|Dec|Mon Nov) [ 0-3][0-9] [ 0-2]?[0-9]:[0-6]?[0-9]:[0-6][0-9]|(19|20)[0-9]{2}[-/.][01]?[0-9][-/.][0-3][0-9][ T] ?[0-2][0-9]:[0-6][0-9]:[0-6][0-9]|[0-3][0-9][-/][01][0-9][-/][0-9]{2,4} [0-2]?[0-9]:[0-6][0-9]:[0-6][0-9]|[0-9]{10}|@[0-9a-f]{24})[ .,0-9Z+:]{0,5}";
+
+    proptest::proptest! {
+        /// Every default date template, over texts made of the bytes they
+        /// care about: the memo's answer is always the fresh search's.
+        #[test]
+        fn remembered_dates_match_a_fresh_search(
+            template in 0usize..40,
+            texts in proptest::collection::vec(DATE_TEXT, 1..40),
+        ) {
+            let templates = crate::DateDetector::defaults().templates;
+            let source = templates[template % templates.len()].source();
+            let re = regex::Regex::new(source).unwrap();
+            let shape = Shape::with_steps(source).unwrap();
+            proptest::prop_assume!(shape.automaton.is_some());
+            let mut memo = Memo::default();
+            for text in &texts {
+                proptest::prop_assert_eq!(remembered(&mut memo, &shape, &re, text), fresh(&re, text), "{} on {:?}", source, text);
+            }
+        }
     }
 
     #[test]

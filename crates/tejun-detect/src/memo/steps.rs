@@ -1,0 +1,225 @@
+//! Keys that tell two texts apart only where the automaton does, step by
+//! step.
+//!
+//! A pattern's byte classes are global: `6[0-1]|[0-5]?\d` puts 6 apart from
+//! 5 everywhere, so `00:00:02` and `00:00:04` have different shapes although
+//! no state that reads the last digit cares. Here the key of a text is the
+//! sequence of classes each byte falls in *for the states active at that
+//! step* (anchored at the text's start). Two texts with one key drive every
+//! state they reach the same way, byte for byte, so the automaton has the
+//! same paths through both and any leftmost-first engine reports the same
+//! groups. The states are those of a Thompson NFA of the pattern; sets of
+//! them are interned lazily, like a lazy DFA, and a key costs one table
+//! lookup per byte.
+//!
+//! Only patterns whose look-arounds are `^` and `$` (text start and end) are
+//! walked: `^` holds at the first step only, and `$` after the last, which
+//! no class is read for; other assertions read bytes around the step they
+//! guard.
+
+use std::sync::Arc;
+
+use regex_automata::nfa::thompson::{NFA, State};
+use regex_automata::util::look::Look;
+use regex_automata::util::primitives::StateID;
+
+use crate::matcher::FastMap;
+
+/// Interned state sets per thread and pattern before keys give up (the
+/// caller then falls back to the pattern's global classes).
+const MAX_STEPS: usize = 4096;
+/// A transition not worked out yet.
+const UNKNOWN: u32 = u32::MAX;
+
+/// A pattern's automaton, shared by the threads that walk it.
+#[derive(Debug, Clone)]
+pub struct Automaton(Arc<NFA>);
+
+impl Automaton {
+    /// `None` when the pattern does not compile or has a look-around other
+    /// than `^` and `$`.
+    pub fn of(pattern: &str) -> Option<Automaton> {
+        let nfa = NFA::compiler()
+            .configure(NFA::config().nfa_size_limit(Some(1 << 20)))
+            .build(pattern)
+            .ok()?;
+        let text_anchors_only = nfa.states().iter().all(|state| match state {
+            State::Look { look, .. } => matches!(look, Look::Start | Look::End),
+            _ => true,
+        });
+        text_anchors_only.then(|| Automaton(Arc::new(nfa)))
+    }
+}
+
+/// One set of active states: the class of each byte for them, and where
+/// each class leads.
+#[derive(Debug)]
+struct Step {
+    /// The active states, sorted.
+    states: Box<[StateID]>,
+    classes: [u8; 256],
+    /// A byte of each class.
+    representatives: Vec<u8>,
+    next: Vec<u32>,
+}
+
+/// One thread's interned steps for one [`Automaton`].
+#[derive(Debug, Default)]
+pub struct Steps {
+    steps: Vec<Step>,
+    index: FastMap<Box<[StateID]>, u32>,
+    /// Start steps elsewhere and at the text's start.
+    starts: [Option<u32>; 2],
+    stack: Vec<StateID>,
+    seen: Vec<bool>,
+}
+
+impl Steps {
+    /// Appends the key of `text`, a match of the pattern, walked from its
+    /// anchored start (`^` holds when `at_text_start`). False when the
+    /// table is full: `key` is then partly written and must not be used.
+    pub fn push_key(
+        &mut self,
+        automaton: &Automaton,
+        text: &[u8],
+        at_text_start: bool,
+        key: &mut Vec<u8>,
+    ) -> bool {
+        let nfa = &*automaton.0;
+        let start = usize::from(at_text_start);
+        let mut at = match self.starts[start] {
+            Some(at) => at,
+            None => {
+                let set = self.closure(nfa, [nfa.start_anchored()], at_text_start);
+                let Some(at) = self.intern(nfa, set) else {
+                    return false;
+                };
+                self.starts[start] = Some(at);
+                at
+            }
+        };
+        for &byte in text {
+            let step = &self.steps[at as usize];
+            let class = step.classes[usize::from(byte)];
+            key.push(class);
+            at = match step.next[usize::from(class)] {
+                UNKNOWN => {
+                    let byte = step.representatives[usize::from(class)];
+                    let targets: Vec<StateID> = step
+                        .states
+                        .iter()
+                        .filter_map(|&id| transition(nfa.state(id), byte))
+                        .collect();
+                    let set = self.closure(nfa, targets, false);
+                    let Some(next) = self.intern(nfa, set) else {
+                        return false;
+                    };
+                    self.steps[at as usize].next[usize::from(class)] = next;
+                    next
+                }
+                next => next,
+            };
+        }
+        true
+    }
+
+    /// The byte-reading and matching states reachable from `seeds` without
+    /// reading a byte, sorted.
+    fn closure(
+        &mut self,
+        nfa: &NFA,
+        seeds: impl IntoIterator<Item = StateID>,
+        at_text_start: bool,
+    ) -> Vec<StateID> {
+        self.seen.clear();
+        self.seen.resize(nfa.states().len(), false);
+        self.stack.clear();
+        self.stack.extend(seeds);
+        let mut set = Vec::new();
+        while let Some(id) = self.stack.pop() {
+            if std::mem::replace(&mut self.seen[id.as_usize()], true) {
+                continue;
+            }
+            match nfa.state(id) {
+                State::ByteRange { .. }
+                | State::Sparse(_)
+                | State::Dense(_)
+                | State::Match { .. } => set.push(id),
+                State::Union { alternates } => self.stack.extend(alternates.iter().copied()),
+                State::BinaryUnion { alt1, alt2 } => self.stack.extend([*alt1, *alt2]),
+                State::Capture { next, .. } => self.stack.push(*next),
+                // `$` is never followed: it holds only after the last step.
+                State::Look {
+                    look: Look::Start,
+                    next,
+                } if at_text_start => self.stack.push(*next),
+                State::Look { .. } | State::Fail => {}
+            }
+        }
+        set.sort_unstable();
+        set
+    }
+
+    /// The step of a state set, made on first sight (`None`: table full).
+    fn intern(&mut self, nfa: &NFA, set: Vec<StateID>) -> Option<u32> {
+        if let Some(&at) = self.index.get(set.as_slice()) {
+            return Some(at);
+        }
+        if self.steps.len() >= MAX_STEPS {
+            return None;
+        }
+        let mut split = [false; 256];
+        for &id in &set {
+            match nfa.state(id) {
+                State::ByteRange { trans } => split_around(&mut split, trans.start, trans.end),
+                State::Sparse(sparse) => {
+                    for trans in sparse.transitions.iter() {
+                        split_around(&mut split, trans.start, trans.end);
+                    }
+                }
+                State::Dense(dense) => {
+                    for (byte, pair) in dense.transitions.windows(2).enumerate() {
+                        split[byte + 1] |= pair[0] != pair[1];
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut classes = [0u8; 256];
+        let mut representatives = vec![0u8];
+        for byte in 1..=255u8 {
+            if split[usize::from(byte)] {
+                representatives.push(byte);
+            }
+            classes[usize::from(byte)] = (representatives.len() - 1) as u8;
+        }
+        let at = self.steps.len() as u32;
+        let states = set.into_boxed_slice();
+        self.index.insert(states.clone(), at);
+        self.steps.push(Step {
+            states,
+            classes,
+            next: vec![UNKNOWN; representatives.len()],
+            representatives,
+        });
+        Some(at)
+    }
+}
+
+/// Marks the class boundaries around `start..=end`.
+fn split_around(split: &mut [bool; 256], start: u8, end: u8) {
+    split[usize::from(start)] = true;
+    if let Some(after) = split.get_mut(usize::from(end) + 1) {
+        *after = true;
+    }
+}
+
+/// Where `state` goes on `byte`, if it reads it.
+fn transition(state: &State, byte: u8) -> Option<StateID> {
+    match state {
+        State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
+        State::Sparse(sparse) => sparse.matches_byte(byte),
+        State::Dense(dense) => dense.matches_byte(byte),
+        _ => None,
+    }
+}
