@@ -129,14 +129,20 @@ pub fn format_time(ts: Timestamp, zone: &TimeZone) -> String {
 
 /// `value` in decimal, zero-padded to at least `width` digits.
 fn push_digits(out: &mut String, value: u32, width: usize) {
-    let digits = value.checked_ilog10().map_or(1, |log| log as usize + 1);
-    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits)));
-    let start = out.len();
+    // u32::MAX has ten digits; the buffer starts as the padding.
+    let mut digits = [b'0'; 10];
+    let mut start = digits.len();
     let mut rest = value;
-    for _ in 0..digits {
-        out.insert(start, char::from(b'0' + (rest % 10) as u8));
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
+        if rest == 0 {
+            break;
+        }
     }
+    let start = start.min(digits.len().saturating_sub(width));
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Formats only the time of day, for dense timelines: `10:54:36`.
