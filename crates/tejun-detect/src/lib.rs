@@ -18,6 +18,7 @@ pub mod ip;
 pub mod matcher;
 pub mod memo;
 pub mod model;
+pub mod parallel;
 pub mod pattern;
 pub mod pyregex;
 pub mod scan;

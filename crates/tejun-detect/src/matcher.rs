@@ -681,4 +681,35 @@ mod tests {
         assert!(cache.contains_key("c2"));
         assert!(cache.contains_key("extra"));
     }
+
+    /// A scan thread that finds the prefilter being built by another goes
+    /// on without it: same hits on fail2ban's sshd test log.
+    #[test]
+    fn lines_matched_while_the_prefilter_is_built_elsewhere_hit_the_same() {
+        let filter = std::path::Path::new("/etc/fail2ban/filter.d/sshd.conf");
+        let log = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd";
+        let text = std::fs::read_to_string(log).expect("apt-get install -y fail2ban");
+        let ctx = DateContext::new(
+            jiff::tz::TimeZone::UTC,
+            "2026-12-01T00:00:00Z".parse().unwrap(),
+        );
+        let hits = |rules: &RuleSet| {
+            let mut matcher = Matcher::new(rules);
+            let mut hits = Vec::new();
+            for line in text.lines() {
+                matcher.feed(line, &ctx, &mut hits);
+            }
+            hits
+        };
+        let with = RuleSet::from_fail2ban(filter, None).unwrap();
+        assert!(with.rules[0].prefilter().is_some());
+        let without = RuleSet::from_fail2ban(filter, None).unwrap();
+        without.rules[0]
+            .prefilter_claimed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(without.rules[0].prefilter().is_none());
+        let expected = hits(&with);
+        assert!(expected.len() > 50, "{} hits", expected.len());
+        assert_eq!(hits(&without), expected);
+    }
 }

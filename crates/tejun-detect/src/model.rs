@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -197,8 +198,9 @@ pub struct Rule {
     pub decode: Decode,
     pub params: RuleParams,
     pub unsupported: Vec<Unsupported>,
-    /// Built on first use from `failregex`.
-    pub prefilter: std::sync::OnceLock<Option<crate::pattern::Prefilter>>,
+    /// Built on first use from `failregex`, by the thread that claims it.
+    prefilter: std::sync::OnceLock<Option<crate::pattern::Prefilter>>,
+    pub(crate) prefilter_claimed: AtomicBool,
 }
 
 /// Which engine each pattern of a rule runs on, for reports.
@@ -233,12 +235,22 @@ impl Rule {
             params: RuleParams::default(),
             unsupported: Vec::new(),
             prefilter: std::sync::OnceLock::new(),
+            prefilter_claimed: AtomicBool::new(false),
         }
     }
 
     /// One-pass prefilter over the failregex list (when it has at least two
-    /// linear patterns).
+    /// linear patterns), or `None` while another thread builds it. It only
+    /// skips failregexes that cannot match, so a line matched without it
+    /// gets the same result, and the other scan threads need not wait
+    /// (building it for sshd takes as long as reading 20,000 lines).
     pub fn prefilter(&self) -> Option<&crate::pattern::Prefilter> {
+        if let Some(built) = self.prefilter.get() {
+            return built.as_ref();
+        }
+        if self.prefilter_claimed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
         self.prefilter
             .get_or_init(|| crate::pattern::Prefilter::new(&self.failregex))
             .as_ref()

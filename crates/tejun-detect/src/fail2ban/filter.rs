@@ -166,11 +166,32 @@ pub fn compile_filter(
             message: e.to_string(),
         })?;
     }
-    if let Some(pref) = option("prefregex")?
-        && !pref.trim().is_empty()
-    {
-        let resolved = resolve_regex_tags(pref.trim());
-        match Pattern::compile(&resolved, multi_line) {
+    // Every pattern of the filter, compiled at once on all cores.
+    let lines = |key: &str| -> Result<Vec<String>, FilterError> {
+        Ok(option(key)?
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
+    };
+    let prefregex = option("prefregex")?
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
+    let failregex = lines("failregex")?;
+    let ignoreregex = lines("ignoreregex")?;
+    let sources: Vec<&String> = prefregex
+        .iter()
+        .chain(&failregex)
+        .chain(&ignoreregex)
+        .collect();
+    let mut compiled = crate::parallel::map(&sources, |source| {
+        Pattern::compile(&resolve_regex_tags(source), multi_line)
+    })
+    .into_iter();
+    if prefregex.is_some() {
+        match compiled.next().expect("one result per source") {
             Ok(p) => rule.prefregex = Some(p),
             Err(e) => {
                 return Err(FilterError::Invalid {
@@ -184,40 +205,29 @@ pub fn compile_filter(
         .prefregex
         .as_ref()
         .is_some_and(|p| FAILURE_ID_GROUPS.iter().any(|g| p.has_group(g)));
-    for line in option("failregex")?
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        let resolved = resolve_regex_tags(line);
-        match Pattern::compile(&resolved, multi_line) {
+    for (line, result) in failregex.iter().zip(compiled.by_ref()) {
+        match result {
             Ok(p) if pref_has_id || FAILURE_ID_GROUPS.iter().any(|g| p.has_group(g)) => {
                 rule.failregex.push(p)
             }
             Ok(_) => rule.unsupported.push(Unsupported {
-                pattern: line.to_string(),
+                pattern: line.clone(),
                 reason: "no <HOST>, <ADDR> or <F-ID> group: no offender to count".into(),
             }),
             Err(e) => rule.unsupported.push(Unsupported {
-                pattern: line.to_string(),
+                pattern: line.clone(),
                 reason: e.message,
             }),
         }
     }
-    for line in option("ignoreregex")?
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        match Pattern::compile(&resolve_regex_tags(line), multi_line) {
+    for (line, result) in ignoreregex.iter().zip(compiled) {
+        match result {
             Ok(mut p) => {
-                p.source = line.to_string();
+                p.source = line.clone();
                 rule.ignoreregex.push(p)
             }
             Err(e) => rule.unsupported.push(Unsupported {
-                pattern: line.to_string(),
+                pattern: line.clone(),
                 reason: e.message,
             }),
         }
