@@ -391,13 +391,7 @@ mod tests {
         let re = regex::Regex::new(pattern).unwrap();
         let shape = Shape::of(pattern).unwrap();
         let mut memo = Memo::default();
-        let mut relative = |hay: &str| {
-            let found = re.find(hay).unwrap();
-            let found = (found.start(), found.end());
-            memo.spans_of_match(Some(&shape), hay, found, || search(&re, hay))
-                .map(<[_]>::to_vec)
-                .unwrap()
-        };
+        let mut relative = |hay: &str| remembered(&mut memo, &shape, &re, hay).unwrap();
         let first = relative("x Nov  1 00:00 web1");
         // Same shape, elsewhere in another line: found in the memo.
         assert_eq!(relative("ab Dec  2 13:45 other"), first);
