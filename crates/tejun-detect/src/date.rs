@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
-use jiff::{Span, Timestamp, ToSpan};
+use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
 use crate::memo::{Memo, Shape, spans_of};
 use crate::pyregex;
@@ -137,6 +137,7 @@ pub struct DateState {
     last: usize,
     memos: Vec<Memo>,
     new_memo: fn() -> Memo,
+    minute: MinuteCache,
 }
 
 impl Default for DateState {
@@ -152,6 +153,64 @@ impl DateState {
             last: 0,
             memos: Vec::new(),
             new_memo,
+            minute: MinuteCache::default(),
+        }
+    }
+}
+
+/// The instant the last minute read began: log lines come in order, so
+/// most lines fall in the minute before them and skip the zone lookup.
+#[derive(Debug, Default)]
+struct MinuteCache(Option<CachedMinute>);
+
+#[derive(Debug)]
+struct CachedMinute {
+    /// Year, month, day, hour, minute as read.
+    civil: (i16, i8, i8, i8, i8),
+    /// The offset written in the date, else the zone it was read in.
+    offset: Option<Offset>,
+    zone: TimeZone,
+    start: Timestamp,
+}
+
+impl MinuteCache {
+    /// `civil` as an instant: `to_ts` is the zone lookup, made once per
+    /// minute. A minute is remembered only when its 59th second is 59
+    /// seconds after its start (no offset change inside it).
+    fn instant(
+        &mut self,
+        civil: DateTime,
+        offset: Option<Offset>,
+        zone: &TimeZone,
+        to_ts: impl Fn(DateTime) -> Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        let key = (
+            civil.year(),
+            civil.month(),
+            civil.day(),
+            civil.hour(),
+            civil.minute(),
+        );
+        let within = SignedDuration::new(i64::from(civil.second()), civil.subsec_nanosecond());
+        if let Some(c) = &self.0
+            && c.civil == key
+            && c.offset == offset
+            && (offset.is_some() || c.zone == *zone)
+        {
+            return c.start.checked_add(within).ok();
+        }
+        let start = to_ts(civil.with().second(0).subsec_nanosecond(0).build().ok()?)?;
+        let last = to_ts(civil.with().second(59).subsec_nanosecond(0).build().ok()?);
+        self.0 =
+            (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then(|| CachedMinute {
+                civil: key,
+                offset,
+                zone: zone.clone(),
+                start,
+            });
+        match self.0 {
+            Some(_) => start.checked_add(within).ok(),
+            None => to_ts(civil),
         }
     }
 }
@@ -290,14 +349,14 @@ impl DateDetector {
         }
         let last = state.last;
         if let Some(tpl) = self.templates.get(last)
-            && let Some(found) = tpl.find(line, ctx, &mut state.memos[last])
+            && let Some(found) = tpl.find(line, ctx, &mut state.memos[last], &mut state.minute)
             && (found.start == 0 || tpl.is_line_begin())
         {
             return Some(found);
         }
         let mut best: Option<(usize, FoundDate)> = None;
         for (index, tpl) in self.templates.iter().enumerate() {
-            if let Some(found) = tpl.find(line, ctx, &mut state.memos[index]) {
+            if let Some(found) = tpl.find(line, ctx, &mut state.memos[index], &mut state.minute) {
                 if best.is_none_or(|(_, b)| found.start < b.start) {
                     best = Some((index, found));
                 }
@@ -421,14 +480,20 @@ impl DateTemplate {
         self.line_begin
     }
 
-    fn find(&self, line: &str, ctx: &DateContext, memo: &mut Memo) -> Option<FoundDate> {
+    fn find(
+        &self,
+        line: &str,
+        ctx: &DateContext,
+        memo: &mut Memo,
+        minute: &mut MinuteCache,
+    ) -> Option<FoundDate> {
         let mut from = 0;
         // Bounded: each turn starts at least one byte later.
         while from <= line.len() {
             let (span, fields) = self.captures_at(line, from, memo)?;
             if self.bounds_ok(line, span) {
                 let time = match self.kind {
-                    Kind::Fields => fields_to_time(&fields, ctx),
+                    Kind::Fields => fields_to_time(&fields, ctx, minute),
                     Kind::Epoch { long } => epoch_to_time(&line[span.0..span.1], long),
                     Kind::Tai64n => {
                         let text = &line[span.0..span.1];
@@ -595,13 +660,27 @@ fn month_from_name(name: &str) -> Option<i8> {
         .map(|p| p as i8 + 1)
 }
 
-fn num<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
-    s.map(str::trim).and_then(|s| s.parse().ok())
+fn num<T: TryFrom<u32> + std::str::FromStr>(s: Option<&str>) -> Option<T> {
+    let s = s?;
+    // Dates are short runs of ASCII digits, maybe space-padded (` 1`);
+    // `parse` handles anything else.
+    let digits = s.trim_ascii().as_bytes();
+    if !digits.is_empty() && digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit) {
+        let value = digits
+            .iter()
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+        return T::try_from(value).ok();
+    }
+    s.trim().parse().ok()
 }
 
 /// Reads strptime fields into a timestamp, with fail2ban's defaults for
 /// what is missing.
-fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
+fn fields_to_time(
+    f: &Fields<'_>,
+    ctx: &DateContext,
+    minutes: &mut MinuteCache,
+) -> Option<Timestamp> {
     let today = ctx.today;
     let mut assume_year = false;
     let year: i16 = if let Some(y) = num::<i16>(f.year4) {
@@ -632,13 +711,7 @@ fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
     }
     let minute: i8 = num(f.minute).unwrap_or(0);
     let second: i8 = num::<i8>(f.second).unwrap_or(0).min(59);
-    let nanos: i32 = f
-        .fraction
-        .map(|s| {
-            let digits: String = s.chars().take(9).collect();
-            format!("{digits:0<9}").parse().unwrap_or(0)
-        })
-        .unwrap_or(0);
+    let nanos: i32 = f.fraction.map_or(0, fraction_nanos);
     let civil = DateTime::new(year, month, day, hour, minute, second, nanos).ok()?;
     let offset = zone_offset(f);
     let to_ts = |dt: DateTime| -> Option<Timestamp> {
@@ -647,7 +720,7 @@ fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
             None => ctx.zone.to_ambiguous_timestamp(dt).compatible().ok(),
         }
     };
-    let mut ts = to_ts(civil)?;
+    let mut ts = minutes.instant(civil, offset, &ctx.zone, to_ts)?;
     if assume_today && ts > ctx.now {
         ts = ts.checked_sub(Span::new().hours(24)).ok()?;
     }
@@ -655,6 +728,20 @@ fn fields_to_time(f: &Fields<'_>, ctx: &DateContext) -> Option<Timestamp> {
         ts = to_ts(civil.with().year(year - 1).build().ok()?)?;
     }
     Some(ts)
+}
+
+/// `%f`: up to nine digits of a second, as nanoseconds (`5` is 500ms).
+fn fraction_nanos(digits: &str) -> i32 {
+    let mut nanos = 0;
+    let mut scale = 100_000_000;
+    for b in digits.bytes().take(9) {
+        let Some(d) = char::from(b).to_digit(10) else {
+            return 0;
+        };
+        nanos += d as i32 * scale;
+        scale /= 10;
+    }
+    nanos
 }
 
 fn zone_offset(f: &Fields<'_>) -> Option<Offset> {
@@ -870,5 +957,49 @@ mod tests {
         assert_eq!(found.time.unwrap().to_string(), "2026-11-21T00:00:00Z");
         assert!(find(&det, "no date here", &c).is_none());
         assert!(DateDetector::from_pattern("%Q").is_err());
+    }
+
+    /// Lines read one after another share one [`DateState`], so later lines
+    /// take the remembered minute; across a clock change they must still be
+    /// read as a fresh search reads them.
+    #[test]
+    fn remembered_minutes_agree_with_fresh_reads_across_clock_changes() {
+        let det = DateDetector::from_pattern(r"^%Y-%m-%d %H:%M:%S(?:\.%f)?").unwrap();
+        let c = DateContext::new(
+            TimeZone::get("America/New_York").unwrap(),
+            "2026-12-01T00:00:00Z".parse().unwrap(),
+        );
+        let mut state = DateState::default();
+        let mut lines = Vec::new();
+        // Spring forward (02:xx does not exist) and fall back (01:xx twice).
+        // Minute by minute, then the same minute of each hour in a row.
+        for day in ["2026-03-08", "2026-11-01"] {
+            for hour in 0..4 {
+                for (minute, second) in [(0, 0), (0, 1), (30, 59), (59, 58), (59, 59)] {
+                    lines.push(format!("{day} {hour:02}:{minute:02}:{second:02}.25 x"));
+                }
+            }
+            for hour in 0..4 {
+                lines.push(format!("{day} {hour:02}:30:00.25 x"));
+            }
+        }
+        for line in &lines {
+            let remembered = det.find(line, &c, &mut state).map(|f| f.time);
+            assert_eq!(remembered, find(&det, line, &c).map(|f| f.time), "{line}");
+        }
+        let found = det
+            .find("2026-03-08 03:00:01.25 x", &c, &mut state)
+            .unwrap();
+        assert_eq!(found.time.unwrap().to_string(), "2026-03-08T07:00:01.25Z");
+    }
+
+    #[test]
+    fn fields_read_padded_days_and_fractions() {
+        assert_eq!(num::<i8>(Some(" 1")), Some(1));
+        assert_eq!(num::<i8>(Some("300")), None);
+        assert_eq!(num::<i16>(Some("+5")), Some(5));
+        assert_eq!(fraction_nanos("5"), 500_000_000);
+        assert_eq!(fraction_nanos("0012345678"), 1_234_567);
+        assert_eq!(fraction_nanos("1x"), 0);
     }
 }

@@ -11,8 +11,10 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use jiff::Timestamp;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::RuleSet;
 use crate::date::{DateContext, DateState};
@@ -106,8 +108,8 @@ struct Fail {
     /// Date of the line that created the cache entry (entries expire after
     /// five minutes of log time, as in fail2ban).
     since: Option<Timestamp>,
-    groups: GroupMap<String>,
-    users: Vec<String>,
+    groups: GroupMap<CompactString>,
+    users: Vec<CompactString>,
     pending: bool,
     /// Insertion number in the cache (FIFO eviction, see [`MlfidOrder`]).
     seq: u64,
@@ -119,15 +121,15 @@ impl Fail {
     }
 }
 
-/// The named groups of one failure: a handful of known names, so a small
-/// vector (no hashing, one allocation) instead of a hash map. Values are
-/// borrowed from the line until a connection id needs them stored.
+/// The named groups of one failure: a handful of known names, so an
+/// inline vector (no hashing, no allocation) instead of a hash map. Values
+/// are borrowed from the line until a connection id needs them stored.
 #[derive(Debug, Clone)]
-struct GroupMap<V>(Vec<(&'static str, V)>);
+struct GroupMap<V>(SmallVec<[(&'static str, V); 4]>);
 
 impl<V> Default for GroupMap<V> {
     fn default() -> Self {
-        GroupMap(Vec::new())
+        GroupMap(SmallVec::new())
     }
 }
 
@@ -170,9 +172,10 @@ struct RuleState {
     dates: DateState,
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
-    /// Connection id → what is known about it; the id is shared with
-    /// [`MlfidOrder`] (one allocation per new connection).
-    mlfid: FastMap<Arc<str>, Fail>,
+    /// Connection id → what is known about it. Ids, users and hosts are
+    /// short, so [`CompactString`] keeps them inline: remembering a
+    /// connection costs no allocation per group.
+    mlfid: FastMap<CompactString, Fail>,
     mlfid_order: MlfidOrder,
 }
 
@@ -183,16 +186,16 @@ struct RuleState {
 /// reach the front or a compaction (their `seq` no longer matches).
 #[derive(Debug, Default)]
 struct MlfidOrder {
-    queue: VecDeque<(u64, Arc<str>)>,
+    queue: VecDeque<(u64, CompactString)>,
     next: u64,
 }
 
 impl MlfidOrder {
-    fn is_live(cache: &FastMap<Arc<str>, Fail>, (seq, id): &(u64, Arc<str>)) -> bool {
+    fn is_live(cache: &FastMap<CompactString, Fail>, (seq, id): &(u64, CompactString)) -> bool {
         cache.get(id).is_some_and(|f| f.seq == *seq)
     }
 
-    fn evict_oldest(&mut self, cache: &mut FastMap<Arc<str>, Fail>) {
+    fn evict_oldest(&mut self, cache: &mut FastMap<CompactString, Fail>) {
         while let Some(entry) = self.queue.pop_front() {
             if Self::is_live(cache, &entry) {
                 cache.remove(&entry.1);
@@ -202,7 +205,7 @@ impl MlfidOrder {
     }
 
     /// Records a new cache entry and returns its insertion number.
-    fn push(&mut self, cache: &FastMap<Arc<str>, Fail>, id: Arc<str>) -> u64 {
+    fn push(&mut self, cache: &FastMap<CompactString, Fail>, id: CompactString) -> u64 {
         // Bounded: stale entries are dropped once they outnumber live ones.
         if self.queue.len() > 2 * MLFID_CACHE_MAX + 16 {
             self.queue.retain(|e| Self::is_live(cache, e));
@@ -346,11 +349,18 @@ fn feed_rule<S: HitSink + ?Sized>(
                     if found.time.is_some() {
                         state.last_time = found.time;
                     }
-                    let cut = &mut scratch.cut;
-                    cut.clear();
-                    cut.push_str(&line[..found.start]);
-                    cut.push_str(&line[found.end..]);
-                    (Cow::Borrowed(cut.as_str()), found.time, true)
+                    // A date that starts the line (syslog) leaves a suffix:
+                    // borrowed, not copied.
+                    let text = if found.start == 0 {
+                        &line[found.end..]
+                    } else {
+                        let cut = &mut scratch.cut;
+                        cut.clear();
+                        cut.push_str(&line[..found.start]);
+                        cut.push_str(&line[found.end..]);
+                        cut.as_str()
+                    };
+                    (Cow::Borrowed(text), found.time, true)
                 }
                 // fail2ban: a line without a date (a continuation line)
                 // takes the date of the last line that had one.
@@ -477,7 +487,7 @@ fn feed_rule<S: HitSink + ?Sized>(
                     .0
                     .iter()
                     .filter(|(k, _)| *k != "mlfid")
-                    .map(|(k, v)| (*k, v.to_string()))
+                    .map(|(k, v)| (*k, CompactString::from(*v)))
                     .collect();
                 merged = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
                 if merged.nofail {
@@ -557,7 +567,7 @@ fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usi
 
 /// Forgets a connection id last seen more than five minutes (log time)
 /// before `now`.
-fn expire(cache: &mut FastMap<Arc<str>, Fail>, mlfid: &str, now: Option<Timestamp>) {
+fn expire(cache: &mut FastMap<CompactString, Fail>, mlfid: &str, now: Option<Timestamp>) {
     let stale = match (cache.get(mlfid).and_then(|f| f.since), now) {
         (Some(since), Some(now)) => now.as_second() - since.as_second() > MLFID_MAX_AGE_SECS,
         _ => false,
@@ -570,13 +580,13 @@ fn expire(cache: &mut FastMap<Arc<str>, Fail>, mlfid: &str, now: Option<Timestam
 /// What a merged failure says about the line that produced it.
 struct Merged {
     nofail: bool,
-    host: Option<String>,
-    user: Option<String>,
+    host: Option<CompactString>,
+    user: Option<CompactString>,
 }
 
 /// fail2ban's `_mergeFailure`: combines what is known about one connection.
 fn merge_failure(
-    cache: &mut FastMap<Arc<str>, Fail>,
+    cache: &mut FastMap<CompactString, Fail>,
     order: &mut MlfidOrder,
     mlfid: &str,
     mut fail: Fail,
@@ -634,7 +644,7 @@ fn merge_failure(
         if cache.len() >= MLFID_CACHE_MAX {
             order.evict_oldest(cache);
         }
-        let id: Arc<str> = Arc::from(mlfid);
+        let id = CompactString::from(mlfid);
         fail.seq = order.push(cache, id.clone());
         cache.insert(id, fail);
         fail = Fail::default();
@@ -655,8 +665,8 @@ fn merge_failure(
     }
     Merged {
         nofail: target.has("nofail"),
-        host: target.groups.host().map(str::to_string),
-        user: target.groups.user().map(str::to_string),
+        host: target.groups.host().map(CompactString::from),
+        user: target.groups.user().map(CompactString::from),
     }
 }
 

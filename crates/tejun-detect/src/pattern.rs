@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::pyregex;
 
@@ -56,6 +57,8 @@ pub struct Pattern {
     pub needs: Vec<&'static str>,
     engine: Engine,
     names: Vec<(String, usize)>,
+    /// The groups tejun interprets, resolved once (see [`known_name`]).
+    known: Vec<(&'static str, usize)>,
     /// For a backtracking pattern: a linear superset used as a prefilter.
     relaxed: Option<String>,
     /// For a linear pattern ending in `(?P<g>.+)$`: captures one-line texts
@@ -153,12 +156,12 @@ pub struct MatchError;
 
 /// Byte spans of the named groups of one match.
 ///
-/// A handful of names at most, so a small vector (no hashing, and no
-/// allocation until a group is seen) beats a map on the per-line path.
+/// A handful of names at most, so an inline vector (no hashing, and no
+/// allocation for the usual handful) beats a map on the per-line path.
 #[derive(Debug, Clone, Default)]
 pub struct Groups<'h> {
     pub whole: (usize, usize),
-    map: Vec<(&'static str, &'h str)>,
+    map: SmallVec<[(&'static str, &'h str); 4]>,
 }
 
 impl<'h> Groups<'h> {
@@ -209,7 +212,7 @@ impl Pattern {
             .map_err(|err| PatternError {
                 message: format!("{} ({})", err, translated.backtracking.join(", ")),
             })?;
-        let names = fancy
+        let names: Vec<(String, usize)> = fancy
             .capture_names()
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
@@ -229,6 +232,7 @@ impl Pattern {
             source: python.to_string(),
             needs: translated.backtracking,
             engine,
+            known: known_names(&names),
             names,
             relaxed: Some(relaxed),
             tail: None,
@@ -237,7 +241,7 @@ impl Pattern {
     }
 
     fn linear(python: &str, re: regex::Regex) -> Pattern {
-        let names = re
+        let names: Vec<(String, usize)> = re
             .capture_names()
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
@@ -248,6 +252,7 @@ impl Pattern {
             tail: Tail::build(re.as_str()),
             shape: OnceLock::new(),
             engine: Engine::Linear(re),
+            known: known_names(&names),
             names,
             relaxed: None,
         }
@@ -409,8 +414,8 @@ impl Pattern {
             whole: spans.first().copied().flatten().unwrap_or((0, 0)),
             ..Groups::default()
         };
-        for (name, index) in &self.names {
-            if let (Some(key), Some(Some((start, end)))) = (known_name(name), spans.get(*index)) {
+        for (key, index) in &self.known {
+            if let Some(Some((start, end))) = spans.get(*index) {
                 groups.insert_first(key, &hay[*start..*end]);
             }
         }
@@ -442,6 +447,13 @@ impl Pattern {
     pub fn has_tail(&self) -> bool {
         self.tail.is_some()
     }
+}
+
+fn known_names(names: &[(String, usize)]) -> Vec<(&'static str, usize)> {
+    names
+        .iter()
+        .filter_map(|(name, index)| Some((known_name(name)?, *index)))
+        .collect()
 }
 
 /// The group names tejun interprets; others are ignored.

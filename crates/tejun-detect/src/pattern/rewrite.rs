@@ -27,6 +27,8 @@
 
 use std::collections::BTreeSet;
 
+use smallvec::SmallVec;
+
 use super::tree::{self, Group, GroupKind, Look, Node, Unsupported};
 use crate::memo::{Slot, spans_of};
 
@@ -75,7 +77,7 @@ pub enum Verdict<'p> {
     /// part, in the order of their groups in the pattern.
     Match {
         whole: (usize, usize),
-        groups: Vec<(&'p str, (usize, usize))>,
+        groups: SmallVec<[(&'p str, (usize, usize)); 4]>,
     },
     /// The linear match failed a look-around check: ask the original.
     Undecided,
@@ -182,8 +184,8 @@ impl Exact {
     /// Runs the checks on a match found by [`Exact::spans`] and maps its
     /// groups back to the original pattern's.
     pub fn verdict(&self, hay: &str, spans: &[Slot]) -> Verdict<'_> {
-        let mut groups = Vec::new();
-        let mut starts = Vec::new();
+        let mut groups: SmallVec<[_; 4]> = SmallVec::new();
+        let mut starts: SmallVec<[_; 8]> = SmallVec::new();
         for (role, span) in self.roles.iter().zip(spans) {
             let Some((start, end)) = *span else { continue };
             match role {
