@@ -17,8 +17,9 @@ use std::sync::{Arc, OnceLock};
 use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
+use regex_automata::{Input, PatternID, meta};
 
-use crate::memo::{Memo, Shape, spans_of};
+use crate::memo::{Memo, Shape, spans_of_captures};
 use crate::pyregex;
 
 /// What dates without year or zone are relative to.
@@ -59,7 +60,8 @@ impl DateContext {
 
 #[derive(Debug, Clone)]
 enum DateRegex {
-    Linear(regex::Regex),
+    /// Searched with a cache each reader holds ([`TemplateState`]).
+    Linear(meta::Regex),
     Backtracking(fancy_regex::Regex),
 }
 
@@ -106,10 +108,11 @@ struct Compiled {
 
 impl Compiled {
     fn new(source: &str) -> Result<Compiled, String> {
-        let regex = match regex::RegexBuilder::new(source)
-            .dfa_size_limit(256 << 10)
-            .build()
-        {
+        // `regex::Regex`'s configuration, with the cache held by readers.
+        let linear = meta::Builder::new()
+            .configure(meta::Config::new().hybrid_cache_capacity(256 << 10))
+            .build(source);
+        let regex = match linear {
             Ok(re) => DateRegex::Linear(re),
             Err(_) => DateRegex::Backtracking(
                 fancy_regex::RegexBuilder::new(source)
@@ -119,7 +122,7 @@ impl Compiled {
             ),
         };
         let names = match &regex {
-            DateRegex::Linear(re) => named_groups(re.capture_names()),
+            DateRegex::Linear(re) => named_groups(re.group_info().pattern_names(PatternID::ZERO)),
             DateRegex::Backtracking(re) => named_groups(re.capture_names()),
         };
         Ok(Compiled {
@@ -131,13 +134,21 @@ impl Compiled {
 }
 
 /// What one reader of lines keeps between them: the template that matched
-/// last, and each template's remembered date shapes.
+/// last, and what each template keeps.
 #[derive(Debug)]
 pub struct DateState {
     last: usize,
-    memos: Vec<Memo>,
+    templates: Vec<TemplateState>,
     new_memo: fn() -> Memo,
     minute: MinuteCache,
+}
+
+/// One template's remembered date shapes, and its search cache (one per
+/// reader, so threads do not share the regex's cache pool).
+#[derive(Debug)]
+struct TemplateState {
+    memo: Memo,
+    cache: Option<meta::Cache>,
 }
 
 impl Default for DateState {
@@ -151,7 +162,7 @@ impl DateState {
     pub fn new(new_memo: fn() -> Memo) -> DateState {
         DateState {
             last: 0,
-            memos: Vec::new(),
+            templates: Vec::new(),
             new_memo,
             minute: MinuteCache::default(),
         }
@@ -342,21 +353,26 @@ impl DateDetector {
         if self.none {
             return None;
         }
-        if state.memos.len() != self.templates.len() {
+        if state.templates.len() != self.templates.len() {
+            let new_memo = state.new_memo;
             state
-                .memos
-                .resize_with(self.templates.len(), state.new_memo);
+                .templates
+                .resize_with(self.templates.len(), || TemplateState {
+                    memo: new_memo(),
+                    cache: None,
+                });
         }
         let last = state.last;
         if let Some(tpl) = self.templates.get(last)
-            && let Some(found) = tpl.find(line, ctx, &mut state.memos[last], &mut state.minute)
+            && let Some(found) = tpl.find(line, ctx, &mut state.templates[last], &mut state.minute)
             && (found.start == 0 || tpl.is_line_begin())
         {
             return Some(found);
         }
         let mut best: Option<(usize, FoundDate)> = None;
         for (index, tpl) in self.templates.iter().enumerate() {
-            if let Some(found) = tpl.find(line, ctx, &mut state.memos[index], &mut state.minute) {
+            if let Some(found) = tpl.find(line, ctx, &mut state.templates[index], &mut state.minute)
+            {
                 if best.is_none_or(|(_, b)| found.start < b.start) {
                     best = Some((index, found));
                 }
@@ -484,13 +500,13 @@ impl DateTemplate {
         &self,
         line: &str,
         ctx: &DateContext,
-        memo: &mut Memo,
+        state: &mut TemplateState,
         minute: &mut MinuteCache,
     ) -> Option<FoundDate> {
         let mut from = 0;
         // Bounded: each turn starts at least one byte later.
         while from <= line.len() {
-            let (span, fields) = self.captures_at(line, from, memo)?;
+            let (span, fields) = self.captures_at(line, from, state)?;
             if self.bounds_ok(line, span) {
                 let time = match self.kind {
                     Kind::Fields => fields_to_time(&fields, ctx, minute),
@@ -529,7 +545,7 @@ impl DateTemplate {
         &self,
         line: &'l str,
         from: usize,
-        memo: &mut Memo,
+        state: &mut TemplateState,
     ) -> Option<((usize, usize), Fields<'l>)> {
         let mut fields = Fields::default();
         let span;
@@ -537,16 +553,22 @@ impl DateTemplate {
         match &compiled.regex {
             DateRegex::Linear(re) => {
                 // The match itself on the lazy DFA; its groups by shape.
-                let found = re.find_at(line, from)?;
+                let cache = state.cache.get_or_insert_with(|| re.create_cache());
+                let input = Input::new(line).range(from..);
+                let found = re.search_with(cache, &input)?;
                 let offset = found.start();
                 let shape = compiled
                     .shape
                     .get_or_init(|| Shape::with_steps(self.source()));
-                let slots = memo.spans_of_match(
+                let slots = state.memo.spans_of_match(
                     shape.as_ref(),
                     line,
                     (found.start(), found.end()),
-                    || re.captures_at(line, from).as_ref().map(spans_of),
+                    || {
+                        let mut caps = re.create_captures();
+                        re.search_captures_with(cache, &input, &mut caps);
+                        caps.is_match().then(|| spans_of_captures(&caps))
+                    },
                 )?;
                 let at = |index: usize| {
                     let (start, end) = slots.get(index).copied().flatten()?;

@@ -22,7 +22,7 @@ use crate::decode::url_decode;
 use crate::ip::Offender;
 use crate::memo::Memo;
 use crate::model::{Decode, Rule};
-use crate::pattern::Groups;
+use crate::pattern::{Groups, PrefilterScratch};
 
 /// Hash map for keys read from logs: foldhash is several times faster than
 /// SipHash on short keys and still seeded per process.
@@ -226,11 +226,13 @@ pub struct Matcher<'r> {
     memos: Vec<RuleMemos>,
 }
 
-/// One rule's [`Memo`]s: its prefregex's, then one per failregex.
+/// One rule's [`Memo`]s (its prefregex's, then one per failregex) and
+/// this thread's scratch for its prefilter.
 #[derive(Debug, Default)]
 struct RuleMemos {
     prefregex: Memo,
     failregex: Vec<Memo>,
+    prefilter: PrefilterScratch,
 }
 
 /// Buffers reused from line to line so matching a line does not allocate.
@@ -238,8 +240,6 @@ struct RuleMemos {
 struct Scratch {
     /// The line with its date cut out.
     cut: String,
-    set_matches: Vec<bool>,
-    candidates: Vec<bool>,
 }
 
 impl<'r> Matcher<'r> {
@@ -272,6 +272,7 @@ impl<'r> Matcher<'r> {
                 .map(|r| RuleMemos {
                     prefregex: memo(),
                     failregex: r.failregex.iter().map(|_| memo()).collect(),
+                    prefilter: PrefilterScratch::default(),
                 })
                 .collect(),
         }
@@ -420,11 +421,10 @@ fn feed_rule<S: HitSink + ?Sized>(
     };
 
     let candidates = match rule.prefilter() {
-        Some(pf) if pf.all_linear() && !pf.is_match(content) => return,
-        Some(pf) => {
-            pf.candidates_into(content, &mut scratch.set_matches, &mut scratch.candidates);
-            Some(&scratch.candidates)
-        }
+        Some(pf) => match pf.candidates(content, &mut memos.prefilter) {
+            Some(candidates) => Some(candidates),
+            None => return,
+        },
         None => None,
     };
     for (pattern_index, pattern) in rule.failregex.iter().enumerate() {

@@ -40,6 +40,13 @@ pub fn spans_of(caps: &regex::Captures<'_>) -> Box<[Slot]> {
         .collect()
 }
 
+/// [`spans_of`] for a search made on `regex_automata` directly.
+pub fn spans_of_captures(caps: &regex_automata::util::captures::Captures) -> Box<[Slot]> {
+    (0..caps.group_len())
+        .map(|index| caps.get_group(index).map(|m| (m.start, m.end)))
+        .collect()
+}
+
 /// `slots` made relative to `start`.
 fn shift(mut slots: Box<[Slot]>, start: usize) -> Box<[Slot]> {
     if start > 0 {

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use regex_automata::meta;
+use regex_automata::{Input, MatchKind, PatternID, PatternSet, nfa::thompson::WhichCaptures};
 use serde::Serialize;
 use smallvec::SmallVec;
 
@@ -74,9 +76,17 @@ pub struct Pattern {
 /// says which of them can match, so most lines skip every full match.
 #[derive(Debug)]
 pub struct Prefilter {
-    set: regex::RegexSet,
+    set: meta::Regex,
     /// Set index of each pattern (`None`: backtracking, always tried).
     slots: Vec<Option<usize>>,
+}
+
+/// What one thread keeps to run a [`Prefilter`], so the per-line path
+/// neither allocates nor shares the regex's cache pool with other threads.
+#[derive(Debug, Default)]
+pub struct PrefilterScratch {
+    cache: Option<(meta::Cache, PatternSet)>,
+    candidates: Vec<bool>,
 }
 
 impl Prefilter {
@@ -103,38 +113,47 @@ impl Prefilter {
         if sources.len() < 2 {
             return None;
         }
-        let set = regex::RegexSetBuilder::new(&sources)
-            .size_limit(64 << 20)
-            .dfa_size_limit(2 << 20)
-            .build()
+        // What `regex::RegexSet` configures, with the cache held by callers.
+        let set = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::All)
+                    .which_captures(WhichCaptures::None)
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid_cache_capacity(2 << 20),
+            )
+            .build_many(&sources)
             .ok()?;
         Some(Prefilter { set, slots })
     }
 
     /// Which patterns may match `hay` (exact for linear ones, a superset for
-    /// backtracking ones).
-    ///
-    /// `set_matches` and `out` are caller-owned so the per-line path does
-    /// not allocate.
-    pub fn candidates_into(&self, hay: &str, set_matches: &mut Vec<bool>, out: &mut Vec<bool>) {
-        set_matches.clear();
-        set_matches.resize(self.set.len(), false);
-        self.set.matches_read_at(set_matches, hay, 0);
-        out.clear();
-        out.extend(
+    /// backtracking ones), or `None` when no pattern can. One pass over
+    /// `hay` for all patterns.
+    pub fn candidates<'s>(
+        &self,
+        hay: &str,
+        scratch: &'s mut PrefilterScratch,
+    ) -> Option<&'s [bool]> {
+        let (cache, found) = scratch.cache.get_or_insert_with(|| {
+            (
+                self.set.create_cache(),
+                PatternSet::new(self.set.pattern_len()),
+            )
+        });
+        found.clear();
+        self.set
+            .which_overlapping_matches_with(cache, &Input::new(hay), found);
+        if found.is_empty() && self.slots.iter().all(Option::is_some) {
+            return None;
+        }
+        scratch.candidates.clear();
+        scratch.candidates.extend(
             self.slots
                 .iter()
-                .map(|slot| slot.is_none_or(|i| set_matches[i])),
+                .map(|slot| slot.is_none_or(|i| found.contains(PatternID::new_unchecked(i)))),
         );
-    }
-
-    /// Whether no linear pattern matches and there is no other pattern.
-    pub fn all_linear(&self) -> bool {
-        self.slots.iter().all(Option::is_some)
-    }
-
-    pub fn is_match(&self, hay: &str) -> bool {
-        self.set.is_match(hay)
+        Some(&scratch.candidates)
     }
 }
 

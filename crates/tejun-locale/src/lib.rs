@@ -103,15 +103,21 @@ pub fn operator_zone() -> TimeZone {
 /// scan report formats two times per offender, and parsing the format
 /// string each time cost more than the rest of the table.
 pub fn format_time(ts: Timestamp, zone: &TimeZone) -> String {
+    let mut out = String::with_capacity(24);
+    push_time(&mut out, ts, zone);
+    out
+}
+
+/// [`format_time`] appended to `out`, for callers writing many rows into
+/// one reused buffer.
+pub fn push_time(out: &mut String, ts: Timestamp, zone: &TimeZone) {
     let info = zone.to_offset_info(ts);
     let dt = info.offset().to_datetime(ts);
-    let abbreviation = info.abbreviation();
-    let mut out = String::with_capacity(20 + abbreviation.len());
     let year = dt.year();
     if year < 0 {
         out.push('-');
     }
-    push_digits(&mut out, year.unsigned_abs().into(), 4);
+    push_digits(out, year.unsigned_abs().into(), 4);
     for (separator, field) in [
         ('-', dt.month()),
         ('-', dt.day()),
@@ -120,11 +126,10 @@ pub fn format_time(ts: Timestamp, zone: &TimeZone) -> String {
         (':', dt.second()),
     ] {
         out.push(separator);
-        push_digits(&mut out, field.unsigned_abs().into(), 2);
+        push_digits(out, field.unsigned_abs().into(), 2);
     }
     out.push(' ');
-    out.push_str(abbreviation);
-    out
+    out.push_str(info.abbreviation());
 }
 
 /// `value` in decimal, zero-padded to at least `width` digits.

@@ -254,6 +254,12 @@ fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
         .ok()
 }
 
+/// Pads `row` with spaces up to `len` bytes.
+fn pad_to(row: &mut String, len: usize) {
+    let missing = len.saturating_sub(row.len());
+    row.extend(std::iter::repeat_n(' ', missing));
+}
+
 /// The report as a table. Buffered: stdout flushes every line otherwise,
 /// and a report lists tens of thousands of offenders.
 fn write_table(
@@ -262,9 +268,6 @@ fn write_table(
     lang: Lang,
     zone: &TimeZone,
 ) -> std::io::Result<()> {
-    let time = |t: Option<Timestamp>| {
-        t.map_or_else(|| "-".to_string(), |t| tejun_locale::format_time(t, zone))
-    };
     for rule in &report.rules {
         writeln!(
             out,
@@ -289,26 +292,38 @@ fn write_table(
             pad_end(lang.pick("LAST", "最後"), 23),
             lang.pick("USERS", "ユーザー")
         )?;
-        // Reused: a row per offender, tens of thousands of them.
-        let mut host = String::new();
+        // One reused row: tens of thousands of them, written without the
+        // formatting machinery. Hosts and times are ASCII, so padding by
+        // bytes is padding by width.
+        let mut row = String::new();
         for o in &rule.offenders {
-            host.clear();
-            let _ = std::fmt::Write::write_fmt(&mut host, format_args!("{}", o.host));
-            write!(
-                out,
-                "  {:<40} {:>7}  {:<23}  {:<23}  ",
-                host,
-                o.count,
-                time(o.first),
-                time(o.last),
-            )?;
+            row.clear();
+            row.push_str("  ");
+            let _ = std::fmt::Write::write_fmt(&mut row, format_args!("{}", o.host));
+            pad_to(&mut row, 2 + 40);
+            row.push(' ');
+            let count = o.count.to_string();
+            let count_at = row.len() + 7usize.saturating_sub(count.len());
+            pad_to(&mut row, count_at);
+            row.push_str(&count);
+            for t in [o.first, o.last] {
+                row.push_str("  ");
+                let start = row.len();
+                match t {
+                    Some(t) => tejun_locale::push_time(&mut row, t, zone),
+                    None => row.push('-'),
+                }
+                pad_to(&mut row, start + 23);
+            }
+            row.push_str("  ");
             for (i, user) in o.users.iter().enumerate() {
                 if i > 0 {
-                    out.write_all(b",")?;
+                    row.push(',');
                 }
-                out.write_all(user.as_bytes())?;
+                row.push_str(user);
             }
-            out.write_all(b"\n")?;
+            row.push('\n');
+            out.write_all(row.as_bytes())?;
         }
     }
     for f in &report.files {
