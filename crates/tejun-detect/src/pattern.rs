@@ -72,20 +72,33 @@ pub struct Pattern {
     shape: OnceLock<Option<Shape>>,
 }
 
-/// Linear patterns of one list in a single `RegexSet`: one pass over a line
+/// Linear patterns of one list in a single regex: one pass over a line
 /// says which of them can match, so most lines skip every full match.
 #[derive(Debug)]
 pub struct Prefilter {
-    set: meta::Regex,
+    search: SetSearch,
     /// Set index of each pattern (`None`: backtracking, always tried).
     slots: Vec<Option<usize>>,
+}
+
+/// How a [`Prefilter`] finds the patterns a text may match.
+#[derive(Debug)]
+enum SetSearch {
+    /// Every pattern is anchored at the start of the text, so all their
+    /// matches start at 0 and one leftmost-first search names the first
+    /// pattern, in order, that matches. It runs on the lazy DFA's fast
+    /// loop, where an overlapping search steps byte by byte.
+    First(meta::Regex),
+    /// Every pattern that matches anywhere (what `regex::RegexSet` does).
+    All(meta::Regex),
 }
 
 /// What one thread keeps to run a [`Prefilter`], so the per-line path
 /// neither allocates nor shares the regex's cache pool with other threads.
 #[derive(Debug, Default)]
 pub struct PrefilterScratch {
-    cache: Option<(meta::Cache, PatternSet)>,
+    cache: Option<meta::Cache>,
+    found: Option<PatternSet>,
     candidates: Vec<bool>,
 }
 
@@ -113,18 +126,36 @@ impl Prefilter {
         if sources.len() < 2 {
             return None;
         }
-        // What `regex::RegexSet` configures, with the cache held by callers.
-        let set = meta::Builder::new()
+        let anchored = sources.iter().all(|source| {
+            regex_syntax::parse(source).is_ok_and(|hir| {
+                hir.properties()
+                    .look_set_prefix()
+                    .contains(regex_syntax::hir::Look::Start)
+            })
+        });
+        // `WhichCaptures::None` suits `All`, but would leave `First` unable
+        // to report its match.
+        let (kind, captures) = if anchored {
+            (MatchKind::LeftmostFirst, WhichCaptures::Implicit)
+        } else {
+            (MatchKind::All, WhichCaptures::None)
+        };
+        let regex = meta::Builder::new()
             .configure(
                 meta::Config::new()
-                    .match_kind(MatchKind::All)
-                    .which_captures(WhichCaptures::None)
+                    .match_kind(kind)
+                    .which_captures(captures)
                     .nfa_size_limit(Some(64 << 20))
                     .hybrid_cache_capacity(2 << 20),
             )
             .build_many(&sources)
             .ok()?;
-        Some(Prefilter { set, slots })
+        let search = if anchored {
+            SetSearch::First(regex)
+        } else {
+            SetSearch::All(regex)
+        };
+        Some(Prefilter { search, slots })
     }
 
     /// Which patterns may match `hay` (exact for linear ones, a superset for
@@ -135,25 +166,49 @@ impl Prefilter {
         hay: &str,
         scratch: &'s mut PrefilterScratch,
     ) -> Option<&'s [bool]> {
-        let (cache, found) = scratch.cache.get_or_insert_with(|| {
-            (
-                self.set.create_cache(),
-                PatternSet::new(self.set.pattern_len()),
-            )
-        });
-        found.clear();
-        self.set
-            .which_overlapping_matches_with(cache, &Input::new(hay), found);
-        if found.is_empty() && self.slots.iter().all(Option::is_some) {
-            return None;
-        }
+        let input = Input::new(hay);
         scratch.candidates.clear();
-        scratch.candidates.extend(
-            self.slots
-                .iter()
-                .map(|slot| slot.is_none_or(|i| found.contains(PatternID::new_unchecked(i)))),
-        );
+        match &self.search {
+            SetSearch::First(regex) => {
+                let cache = scratch.cache.get_or_insert_with(|| regex.create_cache());
+                let first = regex
+                    .search_with(cache, &input)
+                    .map(|m| m.pattern().as_usize());
+                if first.is_none() && self.all_linear() {
+                    return None;
+                }
+                // Patterns before the first match cannot match. From it on,
+                // each may: callers stop at the first that does, which is it
+                // unless it is a superset its exact pattern narrows.
+                scratch.candidates.extend(
+                    self.slots
+                        .iter()
+                        .map(|slot| slot.is_none_or(|i| first.is_some_and(|f| i >= f))),
+                );
+            }
+            SetSearch::All(regex) => {
+                let cache = scratch.cache.get_or_insert_with(|| regex.create_cache());
+                let found = scratch
+                    .found
+                    .get_or_insert_with(|| PatternSet::new(regex.pattern_len()));
+                found.clear();
+                regex.which_overlapping_matches_with(cache, &input, found);
+                if found.is_empty() && self.all_linear() {
+                    return None;
+                }
+                scratch.candidates.extend(
+                    self.slots.iter().map(|slot| {
+                        slot.is_none_or(|i| found.contains(PatternID::new_unchecked(i)))
+                    }),
+                );
+            }
+        }
         Some(&scratch.candidates)
+    }
+
+    /// Whether every pattern is in the set (none is only ever backtracked).
+    fn all_linear(&self) -> bool {
+        self.slots.iter().all(Option::is_some)
     }
 }
 
@@ -498,4 +553,63 @@ fn known_name(name: &str) -> Option<&'static str> {
         return Some("alt_user");
     }
     KNOWN.iter().find(|k| **k == name).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidates(patterns: &[&str], hay: &str) -> Option<Vec<bool>> {
+        let patterns: Vec<Pattern> = patterns
+            .iter()
+            .map(|p| Pattern::compile(p, false).unwrap())
+            .collect();
+        let prefilter = Prefilter::new(&patterns).unwrap();
+        let mut scratch = PrefilterScratch::default();
+        prefilter
+            .candidates(hay, &mut scratch)
+            .map(<[bool]>::to_vec)
+    }
+
+    #[test]
+    fn anchored_patterns_are_candidates_from_the_first_that_matches() {
+        let patterns = [r"^Failed \S+ for", r"^Accepted \S+", r"^Failed password"];
+        assert_eq!(
+            candidates(&patterns, "Failed password for root"),
+            Some(vec![true, true, true])
+        );
+        assert_eq!(
+            candidates(&patterns, "Accepted publickey"),
+            Some(vec![false, true, true])
+        );
+        assert_eq!(candidates(&patterns, "session opened"), None);
+    }
+
+    /// The first pattern's superset matches but its look-ahead refuses the
+    /// text: the patterns after it must still be tried.
+    #[test]
+    fn a_superset_that_matches_first_leaves_later_patterns_candidates() {
+        let patterns = [r"^user (?=root)\w+", r"^user \w+ from"];
+        let hay = "user admin from 10.0.0.1";
+        assert_eq!(candidates(&patterns, hay), Some(vec![true, true]));
+        let compiled: Vec<Pattern> = patterns
+            .iter()
+            .map(|p| Pattern::compile(p, false).unwrap())
+            .collect();
+        assert!(compiled[0].captures(hay).unwrap().is_none());
+        assert!(compiled[1].captures(hay).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_unanchored_pattern_makes_the_set_report_every_match() {
+        let patterns = [r"^Failed", r"from \d+"];
+        assert_eq!(
+            candidates(&patterns, "x from 10 Failed"),
+            Some(vec![false, true])
+        );
+        assert_eq!(
+            candidates(&patterns, "Failed from 10"),
+            Some(vec![true, true])
+        );
+    }
 }
