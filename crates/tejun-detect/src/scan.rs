@@ -19,6 +19,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::RuleSet;
 use crate::date::DateContext;
@@ -342,15 +343,28 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
     for (report, n) in reports.iter_mut().zip(per_rule) {
         report.offenders.reserve_exact(n);
     }
+    // Each interned name's place in name order, so an offender's users sort
+    // by number rather than by comparing strings.
+    let mut by_name: Vec<u32> = (0..total.user_names.len() as u32).collect();
+    by_name
+        .sort_unstable_by(|a, b| total.user_names[*a as usize].cmp(&total.user_names[*b as usize]));
+    let mut rank = vec![0u32; by_name.len()];
+    for (place, index) in by_name.iter().enumerate() {
+        rank[*index as usize] = place as u32;
+    }
     for ((rule, host), agg) in total.offenders {
-        let mut users: Vec<Arc<str>> = agg
+        let mut ids: SmallVec<[u32; USERS_PER_OFFENDER]> = agg
             .users
             .iter()
-            .filter(|u| **u != u32::MAX)
+            .copied()
+            .filter(|u| *u != u32::MAX)
+            .collect();
+        ids.sort_unstable_by_key(|u| rank[*u as usize]);
+        ids.dedup();
+        let users = ids
+            .iter()
             .map(|u| total.user_names[*u as usize].clone())
             .collect();
-        users.sort_unstable();
-        users.dedup();
         reports[rule].offenders.push(OffenderReport {
             host,
             count: agg.count,
@@ -360,8 +374,9 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         });
     }
     for r in &mut reports {
+        // Hosts are unique within a rule, so the order is total.
         r.offenders
-            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.host.cmp(&b.host)));
+            .sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.host.cmp(&b.host)));
     }
     ScanReport {
         files,
