@@ -12,6 +12,7 @@
 //! line read in January belongs to last year).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use jiff::civil::DateTime;
@@ -26,7 +27,10 @@ use crate::pyregex;
 #[derive(Debug, Clone)]
 pub struct DateContext {
     /// The zone of dates that carry none (default: the local zone).
-    pub zone: TimeZone,
+    zone: TimeZone,
+    /// Tells contexts apart cheaply (comparing zones compares their rules),
+    /// so a reader's remembered minute is only reused in its own context.
+    id: u64,
     /// "Now" for year roll-over: a date more than a day after it moves back
     /// one year. For a file being scanned, its modification time.
     now: Timestamp,
@@ -41,12 +45,19 @@ impl DateContext {
     pub fn new(zone: TimeZone, now: Timestamp) -> DateContext {
         let today = now.to_zoned(zone.clone()).date();
         let latest = now.checked_add(24.hours()).unwrap_or(Timestamp::MAX);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         DateContext {
             zone,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             now,
             today,
             latest,
         }
+    }
+
+    /// The zone of dates that carry none.
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
     }
 
     /// The local zone and the current time.
@@ -97,9 +108,10 @@ struct LazyRegex {
 #[derive(Debug)]
 struct Compiled {
     regex: DateRegex,
-    /// Index and name of each named group (looked up by index per line: a
-    /// lookup by name hashes the name every time).
-    names: Vec<(usize, String)>,
+    /// Index of each group that holds a strptime field, and the field
+    /// (resolved once: matching the names on every line cost a string
+    /// compare per group).
+    fields: Vec<(usize, Field)>,
     /// For a linear template: how its automaton sees bytes, so the groups
     /// of a date are remembered by its shape (see [`crate::memo`]). Built
     /// on first use: most templates never match a given log.
@@ -121,13 +133,13 @@ impl Compiled {
                     .map_err(|e| e.to_string())?,
             ),
         };
-        let names = match &regex {
-            DateRegex::Linear(re) => named_groups(re.group_info().pattern_names(PatternID::ZERO)),
-            DateRegex::Backtracking(re) => named_groups(re.capture_names()),
+        let fields = match &regex {
+            DateRegex::Linear(re) => field_groups(re.group_info().pattern_names(PatternID::ZERO)),
+            DateRegex::Backtracking(re) => field_groups(re.capture_names()),
         };
         Ok(Compiled {
             regex,
-            names,
+            fields,
             shape: OnceLock::new(),
         })
     }
@@ -178,9 +190,10 @@ struct MinuteCache(Option<CachedMinute>);
 struct CachedMinute {
     /// Year, month, day, hour, minute as read.
     civil: (i16, i8, i8, i8, i8),
-    /// The offset written in the date, else the zone it was read in.
+    /// The offset written in the date, else the context (and so the zone)
+    /// it was read in.
     offset: Option<Offset>,
-    zone: TimeZone,
+    context: u64,
     start: Timestamp,
 }
 
@@ -192,7 +205,7 @@ impl MinuteCache {
         &mut self,
         civil: DateTime,
         offset: Option<Offset>,
-        zone: &TimeZone,
+        context: u64,
         to_ts: impl Fn(DateTime) -> Option<Timestamp>,
     ) -> Option<Timestamp> {
         let key = (
@@ -206,19 +219,20 @@ impl MinuteCache {
         if let Some(c) = &self.0
             && c.civil == key
             && c.offset == offset
-            && (offset.is_some() || c.zone == *zone)
+            && (offset.is_some() || c.context == context)
         {
             return c.start.checked_add(within).ok();
         }
         let start = to_ts(civil.with().second(0).subsec_nanosecond(0).build().ok()?)?;
         let last = to_ts(civil.with().second(59).subsec_nanosecond(0).build().ok()?);
-        self.0 =
-            (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then(|| CachedMinute {
+        self.0 = (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then_some(
+            CachedMinute {
                 civil: key,
                 offset,
-                zone: zone.clone(),
+                context,
                 start,
-            });
+            },
+        );
         match self.0 {
             Some(_) => start.checked_add(within).ok(),
             None => to_ts(civil),
@@ -575,9 +589,9 @@ impl DateTemplate {
                     Some((offset + start, offset + end))
                 };
                 span = at(self.group).or_else(|| at(0))?;
-                for (index, name) in &compiled.names {
+                for (index, field) in &compiled.fields {
                     if let Some((start, end)) = at(*index) {
-                        fields.set(name, &line[start..end]);
+                        fields.set(*field, &line[start..end]);
                     }
                 }
             }
@@ -585,9 +599,9 @@ impl DateTemplate {
                 let caps = re.captures_from_pos(line, from).ok()??;
                 let m = caps.get(self.group).or_else(|| caps.get(0))?;
                 span = (m.start(), m.end());
-                for (index, name) in &compiled.names {
+                for (index, field) in &compiled.fields {
                     if let Some(v) = caps.get(*index) {
-                        fields.set(name, v.as_str());
+                        fields.set(*field, v.as_str());
                     }
                 }
             }
@@ -596,10 +610,11 @@ impl DateTemplate {
     }
 }
 
-fn named_groups<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<(usize, String)> {
+/// The groups that hold strptime fields, with the field each holds.
+fn field_groups<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<(usize, Field)> {
     names
         .enumerate()
-        .filter_map(|(i, n)| n.map(|n| (i, n.to_string())))
+        .filter_map(|(i, n)| Some((i, Field::of_group(n?)?)))
         .collect()
 }
 
@@ -649,23 +664,61 @@ struct Fields<'l> {
     zone_name: Option<&'l str>,
 }
 
+/// A strptime field a template's named group holds (`%Y` is group `Y`).
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Year4,
+    Year2,
+    Month,
+    MonthName,
+    Day,
+    Hour,
+    Hour12,
+    AmPm,
+    Minute,
+    Second,
+    Fraction,
+    Offset,
+    ZoneName,
+}
+
+impl Field {
+    fn of_group(name: &str) -> Option<Field> {
+        Some(match name {
+            "Y" => Field::Year4,
+            "y" => Field::Year2,
+            "m" => Field::Month,
+            "b" | "B" => Field::MonthName,
+            "d" => Field::Day,
+            "H" => Field::Hour,
+            "I" => Field::Hour12,
+            "p" => Field::AmPm,
+            "M" => Field::Minute,
+            "S" => Field::Second,
+            "f" => Field::Fraction,
+            "z" => Field::Offset,
+            "Z" => Field::ZoneName,
+            _ => return None,
+        })
+    }
+}
+
 impl<'l> Fields<'l> {
-    fn set(&mut self, name: &str, value: &'l str) {
-        let slot = match name {
-            "Y" => &mut self.year4,
-            "y" => &mut self.year2,
-            "m" => &mut self.month,
-            "b" | "B" => &mut self.month_name,
-            "d" => &mut self.day,
-            "H" => &mut self.hour,
-            "I" => &mut self.hour12,
-            "p" => &mut self.ampm,
-            "M" => &mut self.minute,
-            "S" => &mut self.second,
-            "f" => &mut self.fraction,
-            "z" => &mut self.offset,
-            "Z" => &mut self.zone_name,
-            _ => return,
+    fn set(&mut self, field: Field, value: &'l str) {
+        let slot = match field {
+            Field::Year4 => &mut self.year4,
+            Field::Year2 => &mut self.year2,
+            Field::Month => &mut self.month,
+            Field::MonthName => &mut self.month_name,
+            Field::Day => &mut self.day,
+            Field::Hour => &mut self.hour,
+            Field::Hour12 => &mut self.hour12,
+            Field::AmPm => &mut self.ampm,
+            Field::Minute => &mut self.minute,
+            Field::Second => &mut self.second,
+            Field::Fraction => &mut self.fraction,
+            Field::Offset => &mut self.offset,
+            Field::ZoneName => &mut self.zone_name,
         };
         *slot = Some(value);
     }
@@ -742,7 +795,7 @@ fn fields_to_time(
             None => ctx.zone.to_ambiguous_timestamp(dt).compatible().ok(),
         }
     };
-    let mut ts = minutes.instant(civil, offset, &ctx.zone, to_ts)?;
+    let mut ts = minutes.instant(civil, offset, ctx.id, to_ts)?;
     if assume_today && ts > ctx.now {
         ts = ts.checked_sub(Span::new().hours(24)).ok()?;
     }

@@ -271,7 +271,7 @@ fn check(
             }
             if let Some(t) = faildata.get("time").and_then(Value::as_str) {
                 let civil: DateTime = t.parse().ok()?;
-                let expected = ctx.zone.to_ambiguous_timestamp(civil).compatible().ok()?;
+                let expected = ctx.zone().to_ambiguous_timestamp(civil).compatible().ok()?;
                 match hit.time {
                     Some(got) if got.as_second() == expected.as_second() => {}
                     other => return Some(format!("time {other:?} != expected {expected}")),
