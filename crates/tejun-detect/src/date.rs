@@ -725,14 +725,27 @@ impl<'l> Fields<'l> {
 }
 
 fn month_from_name(name: &str) -> Option<i8> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let abbreviation = name.get(..3)?;
-    MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(abbreviation))
-        .map(|p| p as i8 + 1)
+    // One match on the lowercased first three letters: this runs on every
+    // syslog line, and comparing against each month in turn showed.
+    let &[a, b, c] = name.as_bytes().get(..3)? else {
+        return None;
+    };
+    let month = match [a, b, c].map(|byte| byte.to_ascii_lowercase()) {
+        [b'j', b'a', b'n'] => 1,
+        [b'f', b'e', b'b'] => 2,
+        [b'm', b'a', b'r'] => 3,
+        [b'a', b'p', b'r'] => 4,
+        [b'm', b'a', b'y'] => 5,
+        [b'j', b'u', b'n'] => 6,
+        [b'j', b'u', b'l'] => 7,
+        [b'a', b'u', b'g'] => 8,
+        [b's', b'e', b'p'] => 9,
+        [b'o', b'c', b't'] => 10,
+        [b'n', b'o', b'v'] => 11,
+        [b'd', b'e', b'c'] => 12,
+        _ => return None,
+    };
+    Some(month)
 }
 
 fn num<T: TryFrom<u32> + std::str::FromStr>(s: Option<&str>) -> Option<T> {
@@ -1066,6 +1079,20 @@ mod tests {
             .find("2026-03-08 03:00:01.25 x", &c, &mut state)
             .unwrap();
         assert_eq!(found.time.unwrap().to_string(), "2026-03-08T07:00:01.25Z");
+    }
+
+    #[test]
+    fn month_names_in_any_case() {
+        let names = [
+            "jan", "FEB", "Mar", "aPr", "May", "June", "July", "Aug", "Sept", "oct", "Nov",
+            "December",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(month_from_name(name), Some(i as i8 + 1), "{name}");
+        }
+        for bad in ["No", "Nox", "日本語", ""] {
+            assert_eq!(month_from_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

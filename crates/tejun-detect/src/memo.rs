@@ -245,8 +245,10 @@ pub struct Memo {
     /// The current text's shape, and a result that was not kept.
     key: Vec<u8>,
     unkept: Option<Box<[Slot]>>,
-    /// Steps of the shape's automaton, when it has one.
+    /// Steps of the shape's automaton, when it has one, and the result of
+    /// each key (trie node) it walked to (`u32::MAX`: none yet).
     steps: steps::Steps,
+    by_node: Vec<u32>,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -313,39 +315,51 @@ impl Memo {
         };
         let bytes = hay.as_bytes();
         let flags = u8::from(start == 0) | u8::from(end == bytes.len()) << 1;
-        self.key.clear();
+        self.lookups += 1;
         // A known match is keyed step by step where the automaton allows
         // (its look-arounds are `^` and `$`, so neighbours do not matter).
-        // Otherwise, and when the step table is full, by shape with the
+        // Otherwise, and when the step tables are full, by shape with the
         // neighbours. (Whole texts walked from the unanchored start cost
         // more than they saved on fail2ban's large patterns.)
-        let walked = known_match
-            && shape.automaton.as_ref().is_some_and(|automaton| {
-                self.key.push(flags | 4);
-                self.steps
-                    .push_key(automaton, &bytes[start..end], start == 0, &mut self.key)
-            });
-        if !walked {
-            self.key.clear();
-            self.key.push(flags);
-            self.key.extend(
-                bytes[start.saturating_sub(1)..(end + 1).min(bytes.len())]
-                    .iter()
-                    .map(|&byte| shape.classes.get(byte)),
-            );
+        if known_match
+            && let Some(automaton) = &shape.automaton
+            && let Some(node) = self.steps.key(automaton, &bytes[start..end], flags)
+        {
+            let node = node as usize;
+            if let Some(&at) = self.by_node.get(node).filter(|at| **at != u32::MAX) {
+                self.hits += 1;
+                return self.results[at as usize].as_deref();
+            }
+            let at = self.remember(relative());
+            if self.by_node.len() <= node {
+                self.by_node.resize(node + 1, u32::MAX);
+            }
+            self.by_node[node] = at;
+            return self.results[at as usize].as_deref();
         }
-        self.lookups += 1;
+        self.key.clear();
+        self.key.push(flags);
+        self.key.extend(
+            bytes[start.saturating_sub(1)..(end + 1).min(bytes.len())]
+                .iter()
+                .map(|&byte| shape.classes.get(byte)),
+        );
         if let Some(&at) = self.index.get(self.key.as_slice()) {
             self.hits += 1;
             return self.results[at as usize].as_deref();
         }
+        let at = self.remember(relative());
+        self.index.insert(self.key.as_slice().into(), at);
+        self.results[at as usize].as_deref()
+    }
+
+    /// Keeps `result` and returns its index, starting over when full.
+    fn remember(&mut self, result: Option<Box<[Slot]>>) -> u32 {
         if self.results.len() >= MAX_SHAPES {
             self.start_over();
         }
-        let at = self.results.len();
-        self.results.push(relative());
-        self.index.insert(self.key.as_slice().into(), at as u32);
-        self.results[at].as_deref()
+        self.results.push(result);
+        (self.results.len() - 1) as u32
     }
 
     /// Forgets every shape; pauses first if they were rarely reused.
@@ -354,6 +368,7 @@ impl Memo {
             self.paused = PAUSE;
         }
         self.index.clear();
+        self.by_node.clear();
         self.results.clear();
         self.hits = 0;
         self.lookups = 0;

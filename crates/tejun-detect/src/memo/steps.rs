@@ -9,8 +9,9 @@
 //! state they reach the same way, byte for byte, so the automaton has the
 //! same paths through both and any leftmost-first engine reports the same
 //! groups. The states are those of a Thompson NFA of the pattern; sets of
-//! them are interned lazily, like a lazy DFA, and a key costs one table
-//! lookup per byte.
+//! them are interned lazily, like a lazy DFA. Keys themselves are interned
+//! in a trie whose nodes follow the steps, so a text's key is one node,
+//! found with two table lookups per byte and no hashing.
 //!
 //! Only patterns whose look-arounds are `^` and `$` (text start and end) are
 //! walked: `^` holds at the first step only, and `$` after the last, which
@@ -28,6 +29,8 @@ use crate::matcher::FastMap;
 /// Interned state sets per thread and pattern before keys give up (the
 /// caller then falls back to the pattern's global classes).
 const MAX_STEPS: usize = 4096;
+/// Interned keys (trie nodes) per thread and pattern before giving up.
+const MAX_NODES: usize = 1 << 16;
 /// A transition not worked out yet.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -63,64 +66,103 @@ struct Step {
     next: Vec<u32>,
 }
 
-/// One thread's interned steps for one [`Automaton`].
+/// A key read so far: the step it leads to, and the key one class longer
+/// for each class of that step.
+#[derive(Debug)]
+struct Node {
+    step: u32,
+    children: Box<[u32]>,
+}
+
+/// One thread's interned steps and keys for one [`Automaton`].
 #[derive(Debug, Default)]
 pub struct Steps {
     steps: Vec<Step>,
     index: FastMap<Box<[StateID]>, u32>,
     /// Start steps elsewhere and at the text's start.
     starts: [Option<u32>; 2],
+    nodes: Vec<Node>,
+    /// The empty key of each of the caller's four kinds of texts.
+    roots: [Option<u32>; 4],
     stack: Vec<StateID>,
     seen: Vec<bool>,
 }
 
 impl Steps {
-    /// Appends the key of `text`, a match of the pattern, walked from its
-    /// anchored start (`^` holds when `at_text_start`). False when the
-    /// table is full: `key` is then partly written and must not be used.
-    pub fn push_key(
-        &mut self,
-        automaton: &Automaton,
-        text: &[u8],
-        at_text_start: bool,
-        key: &mut Vec<u8>,
-    ) -> bool {
+    /// The key of `text`, a match of the pattern walked from its anchored
+    /// start (`^` holds when `kind & 1`), as a node number: two texts of
+    /// the same `kind` share it exactly when their class sequences are the
+    /// same. `None` when a table is full.
+    pub fn key(&mut self, automaton: &Automaton, text: &[u8], kind: u8) -> Option<u32> {
         let nfa = &*automaton.0;
-        let start = usize::from(at_text_start);
-        let mut at = match self.starts[start] {
-            Some(at) => at,
+        let mut at = match self.roots[usize::from(kind & 3)] {
+            Some(root) => root,
             None => {
-                let set = self.closure(nfa, [nfa.start_anchored()], at_text_start);
-                let Some(at) = self.intern(nfa, set) else {
-                    return false;
-                };
-                self.starts[start] = Some(at);
-                at
+                let step = self.start(nfa, kind & 1 == 1)?;
+                let root = self.node(step)?;
+                self.roots[usize::from(kind & 3)] = Some(root);
+                root
             }
         };
         for &byte in text {
-            let step = &self.steps[at as usize];
-            let class = step.classes[usize::from(byte)];
-            key.push(class);
-            at = match step.next[usize::from(class)] {
+            let node = &self.nodes[at as usize];
+            let class = self.steps[node.step as usize].classes[usize::from(byte)];
+            at = match node.children[usize::from(class)] {
                 UNKNOWN => {
-                    let byte = step.representatives[usize::from(class)];
-                    let targets: Vec<StateID> = step
-                        .states
-                        .iter()
-                        .filter_map(|&id| transition(nfa.state(id), byte))
-                        .collect();
-                    let set = self.closure(nfa, targets, false);
-                    let Some(next) = self.intern(nfa, set) else {
-                        return false;
-                    };
-                    self.steps[at as usize].next[usize::from(class)] = next;
-                    next
+                    let from = node.step;
+                    let step = self.advance(nfa, from, class)?;
+                    let child = self.node(step)?;
+                    self.nodes[at as usize].children[usize::from(class)] = child;
+                    child
                 }
-                next => next,
+                child => child,
             };
         }
-        true
+        Some(at)
+    }
+
+    /// A new trie node at `step` (`None`: trie full).
+    fn node(&mut self, step: u32) -> Option<u32> {
+        if self.nodes.len() >= MAX_NODES {
+            return None;
+        }
+        let classes = self.steps[step as usize].representatives.len();
+        self.nodes.push(Node {
+            step,
+            children: vec![UNKNOWN; classes].into_boxed_slice(),
+        });
+        Some((self.nodes.len() - 1) as u32)
+    }
+
+    /// The step texts start in.
+    fn start(&mut self, nfa: &NFA, at_text_start: bool) -> Option<u32> {
+        let start = usize::from(at_text_start);
+        if let Some(at) = self.starts[start] {
+            return Some(at);
+        }
+        let set = self.closure(nfa, [nfa.start_anchored()], at_text_start);
+        let at = self.intern(nfa, set)?;
+        self.starts[start] = Some(at);
+        Some(at)
+    }
+
+    /// The step after reading a byte of `class` at step `at`.
+    fn advance(&mut self, nfa: &NFA, at: u32, class: u8) -> Option<u32> {
+        let step = &self.steps[at as usize];
+        let known = step.next[usize::from(class)];
+        if known != UNKNOWN {
+            return Some(known);
+        }
+        let byte = step.representatives[usize::from(class)];
+        let targets: Vec<StateID> = step
+            .states
+            .iter()
+            .filter_map(|&id| transition(nfa.state(id), byte))
+            .collect();
+        let set = self.closure(nfa, targets, false);
+        let next = self.intern(nfa, set)?;
+        self.steps[at as usize].next[usize::from(class)] = next;
+        Some(next)
     }
 
     /// The byte-reading and matching states reachable from `seeds` without
