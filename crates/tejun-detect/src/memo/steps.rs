@@ -10,8 +10,9 @@
 //! same paths through both and any leftmost-first engine reports the same
 //! groups. The states are those of a Thompson NFA of the pattern; sets of
 //! them are interned lazily, like a lazy DFA. Keys themselves are interned
-//! in a trie whose nodes follow the steps, so a text's key is one node,
-//! found with two table lookups per byte and no hashing.
+//! in a trie whose nodes follow the steps, with a transition per byte, so
+//! a text's key is one node, found with one table lookup per byte and no
+//! hashing.
 //!
 //! Only patterns whose look-arounds are `^` and `$` (text start and end) are
 //! walked: `^` holds at the first step only, and `$` after the last, which
@@ -29,8 +30,9 @@ use crate::matcher::FastMap;
 /// Interned state sets per thread and pattern before keys give up (the
 /// caller then falls back to the pattern's global classes).
 const MAX_STEPS: usize = 4096;
-/// Interned keys (trie nodes) per thread and pattern before giving up.
-const MAX_NODES: usize = 1 << 16;
+/// Interned keys (trie nodes) per thread and pattern before giving up:
+/// each costs 1 KiB of byte transitions. Dates need tens.
+const MAX_NODES: usize = 1 << 10;
 /// A transition not worked out yet.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -82,6 +84,9 @@ pub struct Steps {
     /// Start steps elsewhere and at the text's start.
     starts: [Option<u32>; 2],
     nodes: Vec<Node>,
+    /// Per node, the node each byte leads to (`UNKNOWN`: not worked out):
+    /// the classes resolved ahead, so a step is one dependent load.
+    by_byte: Vec<u32>,
     /// The empty key of each of the caller's four kinds of texts.
     roots: [Option<u32>; 4],
     stack: Vec<StateID>,
@@ -105,20 +110,29 @@ impl Steps {
             }
         };
         for &byte in text {
-            let node = &self.nodes[at as usize];
-            let class = self.steps[node.step as usize].classes[usize::from(byte)];
-            at = match node.children[usize::from(class)] {
-                UNKNOWN => {
-                    let from = node.step;
-                    let step = self.advance(nfa, from, class)?;
-                    let child = self.node(step)?;
-                    self.nodes[at as usize].children[usize::from(class)] = child;
-                    child
-                }
-                child => child,
+            at = match self.by_byte[at as usize * 256 + usize::from(byte)] {
+                UNKNOWN => self.child(nfa, at, byte)?,
+                next => next,
             };
         }
         Some(at)
+    }
+
+    /// The node after `byte` at node `at`, made on first sight.
+    fn child(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<u32> {
+        let node = &self.nodes[at as usize];
+        let class = self.steps[node.step as usize].classes[usize::from(byte)];
+        let child = match node.children[usize::from(class)] {
+            UNKNOWN => {
+                let step = self.advance(nfa, node.step, class)?;
+                let child = self.node(step)?;
+                self.nodes[at as usize].children[usize::from(class)] = child;
+                child
+            }
+            child => child,
+        };
+        self.by_byte[at as usize * 256 + usize::from(byte)] = child;
+        Some(child)
     }
 
     /// A new trie node at `step` (`None`: trie full).
@@ -131,6 +145,7 @@ impl Steps {
             step,
             children: vec![UNKNOWN; classes].into_boxed_slice(),
         });
+        self.by_byte.resize(self.nodes.len() * 256, UNKNOWN);
         Some((self.nodes.len() - 1) as u32)
     }
 
