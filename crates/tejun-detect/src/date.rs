@@ -647,23 +647,6 @@ fn epoch_re(long: bool, line_begin: bool) -> String {
     }
 }
 
-#[derive(Debug, Default)]
-struct Fields<'l> {
-    year4: Option<&'l str>,
-    year2: Option<&'l str>,
-    month: Option<&'l str>,
-    month_name: Option<&'l str>,
-    day: Option<&'l str>,
-    hour: Option<&'l str>,
-    hour12: Option<&'l str>,
-    ampm: Option<&'l str>,
-    minute: Option<&'l str>,
-    second: Option<&'l str>,
-    fraction: Option<&'l str>,
-    offset: Option<&'l str>,
-    zone_name: Option<&'l str>,
-}
-
 /// A strptime field a template's named group holds (`%Y` is group `Y`).
 #[derive(Debug, Clone, Copy)]
 enum Field {
@@ -683,6 +666,8 @@ enum Field {
 }
 
 impl Field {
+    const COUNT: usize = Field::ZoneName as usize + 1;
+
     fn of_group(name: &str) -> Option<Field> {
         Some(match name {
             "Y" => Field::Year4,
@@ -703,24 +688,17 @@ impl Field {
     }
 }
 
+/// The strptime fields read from one date, by [`Field`].
+#[derive(Debug, Default)]
+struct Fields<'l>([Option<&'l str>; Field::COUNT]);
+
 impl<'l> Fields<'l> {
     fn set(&mut self, field: Field, value: &'l str) {
-        let slot = match field {
-            Field::Year4 => &mut self.year4,
-            Field::Year2 => &mut self.year2,
-            Field::Month => &mut self.month,
-            Field::MonthName => &mut self.month_name,
-            Field::Day => &mut self.day,
-            Field::Hour => &mut self.hour,
-            Field::Hour12 => &mut self.hour12,
-            Field::AmPm => &mut self.ampm,
-            Field::Minute => &mut self.minute,
-            Field::Second => &mut self.second,
-            Field::Fraction => &mut self.fraction,
-            Field::Offset => &mut self.offset,
-            Field::ZoneName => &mut self.zone_name,
-        };
-        *slot = Some(value);
+        self.0[field as usize] = Some(value);
+    }
+
+    fn get(&self, field: Field) -> Option<&'l str> {
+        self.0[field as usize]
     }
 }
 
@@ -771,25 +749,28 @@ fn fields_to_time(
 ) -> Option<Timestamp> {
     let today = ctx.today;
     let mut assume_year = false;
-    let year: i16 = if let Some(y) = num::<i16>(f.year4) {
+    let year: i16 = if let Some(y) = num::<i16>(f.get(Field::Year4)) {
         y
-    } else if let Some(y) = num::<i16>(f.year2) {
+    } else if let Some(y) = num::<i16>(f.get(Field::Year2)) {
         if y <= 2000 { y + 2000 } else { y }
     } else {
         assume_year = true;
         today.year()
     };
-    let month: Option<i8> = num(f.month).or_else(|| f.month_name.and_then(month_from_name));
-    let day: Option<i8> = num(f.day);
+    let month: Option<i8> =
+        num(f.get(Field::Month)).or_else(|| f.get(Field::MonthName).and_then(month_from_name));
+    let day: Option<i8> = num(f.get(Field::Day));
     let assume_today = month.is_none() && day.is_none();
     let (month, day) = if assume_today {
         (today.month(), today.day())
     } else {
         (month.unwrap_or(1), day.unwrap_or(1))
     };
-    let mut hour: i8 = num(f.hour).unwrap_or(0);
-    if let Some(h12) = num::<i8>(f.hour12) {
-        let pm = f.ampm.is_some_and(|p| p.eq_ignore_ascii_case("pm"));
+    let mut hour: i8 = num(f.get(Field::Hour)).unwrap_or(0);
+    if let Some(h12) = num::<i8>(f.get(Field::Hour12)) {
+        let pm = f
+            .get(Field::AmPm)
+            .is_some_and(|p| p.eq_ignore_ascii_case("pm"));
         hour = match (h12, pm) {
             (12, false) => 0,
             (12, true) => 12,
@@ -797,9 +778,9 @@ fn fields_to_time(
             (h, false) => h,
         };
     }
-    let minute: i8 = num(f.minute).unwrap_or(0);
-    let second: i8 = num::<i8>(f.second).unwrap_or(0).min(59);
-    let nanos: i32 = f.fraction.map_or(0, fraction_nanos);
+    let minute: i8 = num(f.get(Field::Minute)).unwrap_or(0);
+    let second: i8 = num::<i8>(f.get(Field::Second)).unwrap_or(0).min(59);
+    let nanos: i32 = f.get(Field::Fraction).map_or(0, fraction_nanos);
     let civil = DateTime::new(year, month, day, hour, minute, second, nanos).ok()?;
     let offset = zone_offset(f);
     let to_ts = |dt: DateTime| -> Option<Timestamp> {
@@ -833,10 +814,10 @@ fn fraction_nanos(digits: &str) -> i32 {
 }
 
 fn zone_offset(f: &Fields<'_>) -> Option<Offset> {
-    if let Some(z) = f.offset {
+    if let Some(z) = f.get(Field::Offset) {
         return parse_offset(z);
     }
-    f.zone_name.and_then(|z| {
+    f.get(Field::ZoneName).and_then(|z| {
         abbreviation_offset(z).map(|min| Offset::from_seconds(min * 60).unwrap_or(Offset::UTC))
     })
 }

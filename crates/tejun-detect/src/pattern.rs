@@ -409,7 +409,7 @@ impl Pattern {
         match &self.engine {
             Engine::Linear(re) => {
                 let spans = memo.spans(shape, hay, || self.linear_spans(re, hay));
-                Ok(spans.map(|spans| self.named_groups(hay, spans)))
+                Ok(spans.map(|spans| self.groups_of(hay, spans)))
             }
             Engine::Exact { exact, fallback } => {
                 let Some(spans) = memo.spans(shape, hay, || exact.spans(hay)) else {
@@ -417,20 +417,13 @@ impl Pattern {
                 };
                 match exact.verdict(hay, spans) {
                     Verdict::NoMatch => Ok(None),
-                    Verdict::Match {
-                        whole,
-                        groups: found,
-                    } => {
-                        let mut groups = Groups {
-                            whole,
-                            ..Groups::default()
-                        };
-                        for (name, (start, end)) in &found {
-                            if let Some(key) = known_name(name) {
-                                groups.insert_first(key, &hay[*start..*end]);
-                            }
-                        }
-                        Ok(Some(groups))
+                    Verdict::Match { whole, groups } => {
+                        Ok(Some(self.named_groups(hay, whole, |index| {
+                            groups
+                                .iter()
+                                .find(|(i, _)| *i == index)
+                                .map(|(_, span)| *span)
+                        })))
                     }
                     Verdict::Undecided => self.backtracking_captures(fallback, hay),
                 }
@@ -479,18 +472,30 @@ impl Pattern {
         let spans: Vec<Slot> = (0..caps.len())
             .map(|index| caps.get(index).map(|m| (m.start(), m.end())))
             .collect();
-        Ok(Some(self.named_groups(hay, &spans)))
+        Ok(Some(self.groups_of(hay, &spans)))
     }
 
     /// The groups tejun interprets, from the spans of every group.
-    fn named_groups<'h>(&self, hay: &'h str, spans: &[Slot]) -> Groups<'h> {
+    fn groups_of<'h>(&self, hay: &'h str, spans: &[Slot]) -> Groups<'h> {
+        let whole = spans.first().copied().flatten().unwrap_or((0, 0));
+        self.named_groups(hay, whole, |index| spans.get(index).copied().flatten())
+    }
+
+    /// The groups tejun interprets, from the span of each group by its
+    /// index (names were resolved when the pattern compiled).
+    fn named_groups<'h>(
+        &self,
+        hay: &'h str,
+        whole: (usize, usize),
+        span_of: impl Fn(usize) -> Option<(usize, usize)>,
+    ) -> Groups<'h> {
         let mut groups = Groups {
-            whole: spans.first().copied().flatten().unwrap_or((0, 0)),
+            whole,
             ..Groups::default()
         };
         for (key, index) in &self.known {
-            if let Some(Some((start, end))) = spans.get(*index) {
-                groups.insert_first(key, &hay[*start..*end]);
+            if let Some((start, end)) = span_of(*index) {
+                groups.insert_first(key, &hay[start..end]);
             }
         }
         groups
@@ -505,7 +510,7 @@ impl Pattern {
             Engine::Exact { fallback, .. } => self.backtracking_captures(fallback, hay),
             Engine::Linear(re) => Ok(re
                 .captures(hay)
-                .map(|caps| self.named_groups(hay, &spans_of(&caps)))),
+                .map(|caps| self.groups_of(hay, &spans_of(&caps)))),
             _ => self.captures(hay),
         }
     }
@@ -610,6 +615,13 @@ mod tests {
         assert_eq!(
             candidates(&patterns, "Failed from 10"),
             Some(vec![true, true])
+        );
+        // A later pattern matching earlier in the text must not hide an
+        // earlier one (what a leftmost-first search would do here).
+        let patterns = [r"^x", r"Failed", r"from \d+"];
+        assert_eq!(
+            candidates(&patterns, "from 10 Failed"),
+            Some(vec![false, true, true])
         );
     }
 }

@@ -292,9 +292,9 @@ fn write_table(
             pad_end(lang.pick("LAST", "最後"), 23),
             lang.pick("USERS", "ユーザー")
         )?;
-        // One reused row: tens of thousands of them, written without the
-        // formatting machinery. Hosts and times are ASCII, so padding by
-        // bytes is padding by width.
+        // One reused row: tens of thousands of them. Times are appended
+        // without `fmt`; hosts and times are ASCII, so padding by bytes is
+        // padding by width.
         let mut row = String::new();
         for o in &rule.offenders {
             row.clear();

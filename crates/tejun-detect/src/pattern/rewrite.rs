@@ -48,11 +48,11 @@ pub struct Exact {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Role {
     Unused,
-    /// An original capture group (index in the original, name).
-    Group(usize, String),
+    /// An original named capture group (its index in the original).
+    Group(usize),
     /// Start or end of an original capture group that was opened up.
-    Start(usize, String),
-    End(usize, String),
+    Start(usize),
+    End(usize),
     /// The position or span a look-around is checked on.
     Check(usize),
 }
@@ -74,13 +74,13 @@ enum Check {
 
 /// The outcome of matching one text.
 #[derive(Debug)]
-pub enum Verdict<'p> {
+pub enum Verdict {
     NoMatch,
-    /// The exact match: whole span and the original named groups that took
-    /// part, in the order of their groups in the pattern.
+    /// The exact match: whole span, and the span of each original group
+    /// that took part, by its index in the original pattern.
     Match {
         whole: (usize, usize),
-        groups: SmallVec<[(&'p str, (usize, usize)); 4]>,
+        groups: SmallVec<[(usize, (usize, usize)); 4]>,
     },
     /// The linear match failed a look-around check: ask the original.
     Undecided,
@@ -172,7 +172,7 @@ impl Exact {
         self.regex.as_str()
     }
 
-    pub fn captures(&self, hay: &str) -> Verdict<'_> {
+    pub fn captures(&self, hay: &str) -> Verdict {
         match self.spans(hay) {
             Some(spans) => self.verdict(hay, &spans),
             None => Verdict::NoMatch,
@@ -186,18 +186,18 @@ impl Exact {
 
     /// Runs the checks on a match found by [`Exact::spans`] and maps its
     /// groups back to the original pattern's.
-    pub fn verdict(&self, hay: &str, spans: &[Slot]) -> Verdict<'_> {
+    pub fn verdict(&self, hay: &str, spans: &[Slot]) -> Verdict {
         let mut groups: SmallVec<[_; 4]> = SmallVec::new();
         let mut starts: SmallVec<[_; 8]> = SmallVec::new();
         for (role, span) in self.roles.iter().zip(spans) {
             let Some((start, end)) = *span else { continue };
             match role {
                 Role::Unused => {}
-                Role::Group(index, name) => groups.push((*index, name, (start, end))),
-                Role::Start(index, _) => starts.push((*index, start)),
-                Role::End(index, name) => {
+                Role::Group(index) => groups.push((*index, (start, end))),
+                Role::Start(index) => starts.push((*index, start)),
+                Role::End(index) => {
                     if let Some((_, open)) = starts.iter().find(|(i, _)| i == index) {
-                        groups.push((*index, name, (*open, start)));
+                        groups.push((*index, (*open, start)));
                     }
                 }
                 Role::Check(check) => {
@@ -207,13 +207,9 @@ impl Exact {
                 }
             }
         }
-        groups.sort_by_key(|(index, _, _)| *index);
         Verdict::Match {
             whole: spans.first().copied().flatten().unwrap_or((0, 0)),
-            groups: groups
-                .into_iter()
-                .map(|(_, name, span)| (name.as_str(), span))
-                .collect(),
+            groups,
         }
     }
 }
@@ -356,8 +352,9 @@ type Participation = BTreeSet<usize>;
 #[derive(Debug, Clone)]
 enum Item {
     Node(Node),
-    Start(usize, String),
-    End(usize, String),
+    /// Start or end of a named group (its index in the original).
+    Start(usize),
+    End(usize),
     /// A referenced group has just taken part.
     Took(usize),
 }
@@ -382,12 +379,12 @@ impl Rewriter {
         let mut took = took.clone();
         for (i, item) in items.iter().enumerate() {
             let node = match item {
-                Item::Start(index, name) => {
-                    out.push(self.marker(Role::Start(*index, name.clone())));
+                Item::Start(index) => {
+                    out.push(self.marker(Role::Start(*index)));
                     continue;
                 }
-                Item::End(index, name) => {
-                    out.push(self.marker(Role::End(*index, name.clone())));
+                Item::End(index) => {
+                    out.push(self.marker(Role::End(*index)));
                     continue;
                 }
                 Item::Took(index) => {
@@ -414,22 +411,22 @@ impl Rewriter {
                     return Ok(out);
                 }
                 Node::Group(Group { kind, alternatives }) => {
-                    let (index, name) = match kind {
-                        GroupKind::Capture { index, name } => (Some(*index), name.clone()),
-                        GroupKind::Plain => (None, None),
+                    let (index, named) = match kind {
+                        GroupKind::Capture { index, name } => (Some(*index), name.is_some()),
+                        GroupKind::Plain => (None, false),
                         _ => return Err(Unsupported("flags around a conditional")),
                     };
                     alternatives
                         .iter()
                         .map(|alternative| {
                             let mut head = Vec::new();
-                            if let (Some(index), Some(name)) = (index, &name) {
-                                head.push(Item::Start(index, name.clone()));
+                            if let Some(index) = index.filter(|_| named) {
+                                head.push(Item::Start(index));
                             }
                             head.extend(alternative.iter().cloned().map(Item::Node));
                             if let Some(index) = index {
-                                if let Some(name) = &name {
-                                    head.push(Item::End(index, name.clone()));
+                                if named {
+                                    head.push(Item::End(index));
                                 }
                                 head.push(Item::Took(index));
                             }
@@ -502,8 +499,8 @@ impl Rewriter {
                 let kind = match kind {
                     GroupKind::Capture {
                         index,
-                        name: Some(name),
-                    } => self.fresh(Role::Group(*index, name.clone())),
+                        name: Some(_),
+                    } => self.fresh(Role::Group(*index)),
                     GroupKind::Capture { name: None, .. } => GroupKind::Plain,
                     GroupKind::SetFlags(_) => return Err(Unsupported("flags inside the pattern")),
                     other => other.clone(),
