@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Detection benchmark: tejun scan vs fail2ban-regex vs ripgrep (floor).
 # Needs: apt-get install -y fail2ban ripgrep time python3
-# Usage: bench/detect.sh [LINES]   (default 1000000; results in bench/detect/results.md)
+# Usage: bench/detect.sh [LINES]   (default 1000000; results in bench/detect/results.md,
+# which it rewrites: move a table worth keeping to bench/detect/history.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-1000000}
