@@ -14,6 +14,7 @@ pub mod builtin;
 pub mod date;
 pub mod decode;
 pub mod fail2ban;
+pub mod group;
 pub mod ip;
 pub mod matcher;
 pub mod memo;

@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use crate::RuleSet;
 use crate::date::{DateContext, DateState};
 use crate::decode::url_decode;
+use crate::group::Group;
 use crate::ip::Offender;
 use crate::memo::Memo;
 use crate::model::{Decode, Rule};
@@ -116,8 +117,8 @@ struct Fail {
 }
 
 impl Fail {
-    fn has(&self, key: &str) -> bool {
-        self.groups.get(key).is_some_and(|v| !v.is_empty())
+    fn has(&self, group: Group) -> bool {
+        self.groups.get(group).is_some_and(|v| !v.is_empty())
     }
 }
 
@@ -125,7 +126,7 @@ impl Fail {
 /// inline vector (no hashing, no allocation) instead of a hash map. Values
 /// are borrowed from the line until a connection id needs them stored.
 #[derive(Debug, Clone)]
-struct GroupMap<V>(SmallVec<[(&'static str, V); 4]>);
+struct GroupMap<V>(SmallVec<[(Group, V); 4]>);
 
 impl<V> Default for GroupMap<V> {
     fn default() -> Self {
@@ -134,36 +135,36 @@ impl<V> Default for GroupMap<V> {
 }
 
 impl<V: AsRef<str>> GroupMap<V> {
-    fn get(&self, key: &str) -> Option<&V> {
-        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    fn get(&self, group: Group) -> Option<&V> {
+        self.0.iter().find(|(k, _)| *k == group).map(|(_, v)| v)
     }
-    fn has(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| !v.as_ref().is_empty())
+    fn has(&self, group: Group) -> bool {
+        self.get(group).is_some_and(|v| !v.as_ref().is_empty())
     }
-    /// Sets `key`, replacing an earlier value (a map's insert).
-    fn insert(&mut self, key: &'static str, value: V) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+    /// Sets `group`, replacing an earlier value (a map's insert).
+    fn insert(&mut self, group: Group, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == group) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
+            None => self.0.push((group, value)),
         }
     }
-    fn remove(&mut self, key: &str) -> Option<V> {
-        let i = self.0.iter().position(|(k, _)| *k == key)?;
+    fn remove(&mut self, group: Group) -> Option<V> {
+        let i = self.0.iter().position(|(k, _)| *k == group)?;
         Some(self.0.swap_remove(i).1)
     }
     /// The offender as captured: the first host-like group present.
     fn host(&self) -> Option<&str> {
-        ["host", "ip4", "ip6", "dns", "fid"]
+        Group::OFFENDER
             .iter()
-            .find_map(|k| self.get(k))
+            .find_map(|k| self.get(*k))
             .map(AsRef::as_ref)
     }
     /// The user: `user` when not empty, else `alt_user`.
     fn user(&self) -> Option<&str> {
-        self.get("user")
+        self.get(Group::User)
             .map(AsRef::as_ref)
             .filter(|u| !u.is_empty())
-            .or_else(|| self.get("alt_user").map(AsRef::as_ref))
+            .or_else(|| self.get(Group::AltUser).map(AsRef::as_ref))
     }
 }
 
@@ -407,7 +408,7 @@ fn feed_rule<S: HitSink + ?Sized>(
     let content: &str = match &rule.prefregex {
         Some(p) => match p.captures_with(&mut memos.prefregex, buf) {
             Ok(Some(groups)) => {
-                let content = groups.get("content").unwrap_or(buf);
+                let content = groups.get(Group::Content).unwrap_or(buf);
                 pre = Some(groups);
                 content
             }
@@ -456,7 +457,7 @@ fn feed_rule<S: HitSink + ?Sized>(
         // rules) is reported without copying any group.
         let mut found: GroupMap<&str> = GroupMap::default();
         if let Some(pre) = &pre {
-            for (k, v) in pre.iter().filter(|(k, _)| **k != "content") {
+            for (k, v) in pre.iter().filter(|(k, _)| *k != Group::Content) {
                 found.insert(k, v);
             }
         }
@@ -464,15 +465,15 @@ fn feed_rule<S: HitSink + ?Sized>(
             found.insert(k, v);
         }
         // fail2ban merges `<F-ALT_USER>` into `user` when that is empty.
-        if !found.has("user")
-            && let Some(alt) = found.get("alt_user").filter(|v| !v.is_empty())
+        if !found.has(Group::User)
+            && let Some(alt) = found.get(Group::AltUser).filter(|v| !v.is_empty())
         {
-            found.insert("user", *alt);
+            found.insert(Group::User, *alt);
         }
         if multi {
             remove_matched(&mut state.buffer, content, groups.whole);
         }
-        let mlfid = found.get("mlfid").copied();
+        let mlfid = found.get(Group::Mlfid).copied();
         let merged;
         let (host_text, user) = match mlfid {
             None => (found.host(), found.user()),
@@ -486,7 +487,7 @@ fn feed_rule<S: HitSink + ?Sized>(
                 fail.groups.0 = found
                     .0
                     .iter()
-                    .filter(|(k, _)| *k != "mlfid")
+                    .filter(|(k, _)| *k != Group::Mlfid)
                     .map(|(k, v)| (*k, CompactString::from(*v)))
                     .collect();
                 merged = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
@@ -592,23 +593,27 @@ fn merge_failure(
     mut fail: Fail,
 ) -> Merged {
     let mut flags = 0u8;
-    if fail.has("mlfgained") {
+    if fail.has(Group::Mlfgained) {
         flags |= 8 | 1;
-        if !fail.has("nofail") {
-            let gained = fail.groups.get("mlfgained").cloned().unwrap_or_default();
-            fail.groups.insert("nofail", gained);
+        if !fail.has(Group::Nofail) {
+            let gained = fail
+                .groups
+                .get(Group::Mlfgained)
+                .cloned()
+                .unwrap_or_default();
+            fail.groups.insert(Group::Nofail, gained);
         }
-    } else if fail.has("nofail") {
+    } else if fail.has(Group::Nofail) {
         flags |= 1;
     }
     if fail
         .groups
-        .remove("mlfforget")
+        .remove(Group::Mlfforget)
         .is_some_and(|v| !v.is_empty())
     {
         flags |= 2;
     }
-    let user = fail.groups.get("user").cloned();
+    let user = fail.groups.get(Group::User).cloned();
     let users_len;
     let in_cache;
     if let Some(cached) = cache.get_mut(mlfid) {
@@ -618,10 +623,10 @@ fn merge_failure(
             cached.users.push(u.clone());
         }
         users_len = cached.users.len();
-        if cached.groups.remove("nofail").is_some() {
+        if cached.groups.remove(Group::Nofail).is_some() {
             flags |= 4;
         }
-        if cached.groups.remove("mlfgained").is_some() {
+        if cached.groups.remove(Group::Mlfgained).is_some() {
             flags |= 4;
         }
         if flags & 8 != 0 {
@@ -660,11 +665,11 @@ fn merge_failure(
     };
     let was_pending = std::mem::take(&mut target.pending);
     if was_pending || users_len > 1 {
-        target.groups.remove("nofail");
-        target.groups.remove("mlfgained");
+        target.groups.remove(Group::Nofail);
+        target.groups.remove(Group::Mlfgained);
     }
     Merged {
-        nofail: target.has("nofail"),
+        nofail: target.has(Group::Nofail),
         host: target.groups.host().map(CompactString::from),
         user: target.groups.user().map(CompactString::from),
     }

@@ -14,6 +14,7 @@ use regex_automata::{Input, MatchKind, PatternID, PatternSet, nfa::thompson::Whi
 use serde::Serialize;
 use smallvec::SmallVec;
 
+use crate::group::Group;
 use crate::pyregex;
 
 mod rewrite;
@@ -59,8 +60,8 @@ pub struct Pattern {
     pub needs: Vec<&'static str>,
     engine: Engine,
     names: Vec<(String, usize)>,
-    /// The groups tejun interprets, resolved once (see [`known_name`]).
-    known: Vec<(&'static str, usize)>,
+    /// The groups tejun interprets, resolved once: (group, index).
+    known: Vec<(Group, usize)>,
     /// For a backtracking pattern: a linear superset used as a prefilter.
     relaxed: Option<String>,
     /// For a linear pattern ending in `(?P<g>.+)$`: captures one-line texts
@@ -235,21 +236,21 @@ pub struct MatchError;
 #[derive(Debug, Clone, Default)]
 pub struct Groups<'h> {
     pub whole: (usize, usize),
-    map: SmallVec<[(&'static str, &'h str); 4]>,
+    map: SmallVec<[(Group, &'h str); 4]>,
 }
 
 impl<'h> Groups<'h> {
-    pub fn get(&self, name: &str) -> Option<&'h str> {
-        self.map.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    pub fn get(&self, group: Group) -> Option<&'h str> {
+        self.map.iter().find(|(k, _)| *k == group).map(|(_, v)| *v)
     }
-    pub fn has(&self, name: &str) -> bool {
-        self.map.iter().any(|(k, _)| *k == name)
+    pub fn has(&self, group: Group) -> bool {
+        self.map.iter().any(|(k, _)| *k == group)
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &&'h str)> {
-        self.map.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (Group, &'h str)> + '_ {
+        self.map.iter().copied()
     }
-    /// Keeps the first value of a name (fail2ban's first-group-wins).
-    fn insert_first(&mut self, key: &'static str, value: &'h str) {
+    /// Keeps the first value of a group (fail2ban's first-group-wins).
+    fn insert_first(&mut self, key: Group, value: &'h str) {
         if !self.has(key) {
             self.map.push((key, value));
         }
@@ -495,7 +496,7 @@ impl Pattern {
         };
         for (key, index) in &self.known {
             if let Some((start, end)) = span_of(*index) {
-                groups.insert_first(key, &hay[start..end]);
+                groups.insert_first(*key, &hay[start..end]);
             }
         }
         groups
@@ -528,36 +529,11 @@ impl Pattern {
     }
 }
 
-fn known_names(names: &[(String, usize)]) -> Vec<(&'static str, usize)> {
+fn known_names(names: &[(String, usize)]) -> Vec<(Group, usize)> {
     names
         .iter()
-        .filter_map(|(name, index)| Some((known_name(name)?, *index)))
+        .filter_map(|(name, index)| Some((Group::of_name(name)?, *index)))
         .collect()
-}
-
-/// The group names tejun interprets; others are ignored.
-fn known_name(name: &str) -> Option<&'static str> {
-    const KNOWN: &[&str] = &[
-        "host",
-        "ip4",
-        "ip6",
-        "dns",
-        "fid",
-        "user",
-        "alt_user",
-        "mlfid",
-        "content",
-        "nofail",
-        "mlfforget",
-        "mlfgained",
-        "cidr",
-        "fport",
-    ];
-    // fail2ban merges `alt_user`, `alt_user_1`, ... into `user` when empty.
-    if name.starts_with("alt_user") {
-        return Some("alt_user");
-    }
-    KNOWN.iter().find(|k| **k == name).copied()
 }
 
 #[cfg(test)]

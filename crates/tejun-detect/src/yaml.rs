@@ -13,6 +13,7 @@ use serde_saphyr::{Location, Spanned};
 use crate::date::DateDetector;
 use crate::fail2ban::jail::parse_duration;
 use crate::fail2ban::tags::resolve_regex_tags;
+use crate::group::Group;
 use crate::model::{Action, Decode, Origin, Rule, Severity, Unsupported};
 use crate::pattern::Pattern;
 
@@ -151,9 +152,7 @@ pub fn parse_rules(src: &str, file: &str) -> Result<Vec<Rule>, YamlError> {
         }
         for re in r.regex {
             let pattern = compile(&re).map_err(|m| err(&re.referenced, m))?;
-            let has_host = ["host", "ip4", "ip6", "dns", "fid"]
-                .iter()
-                .any(|g| pattern.has_group(g));
+            let has_host = Group::OFFENDER.iter().any(|g| pattern.has_group(g.name()));
             if !has_host {
                 return Err(err(
                     &re.referenced,
