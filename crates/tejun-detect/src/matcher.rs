@@ -8,7 +8,6 @@
 //! `Filter._mergeFailure` so annotated test logs agree.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use compact_str::CompactString;
@@ -24,6 +23,10 @@ use crate::ip::Offender;
 use crate::memo::Memo;
 use crate::model::{Decode, Rule};
 use crate::pattern::{Groups, PrefilterScratch};
+
+mod connections;
+
+use connections::{Connections, Fail};
 
 /// Hash map for keys read from logs: foldhash is several times faster than
 /// SipHash on short keys and still seeded per process.
@@ -99,29 +102,6 @@ pub struct LineStats {
     pub match_errors: usize,
 }
 
-/// Bound on remembered connection ids per rule and thread (fail2ban keeps
-/// 100 for 5 minutes).
-const MLFID_CACHE_MAX: usize = 1_000;
-const MLFID_MAX_AGE_SECS: i64 = 300;
-
-#[derive(Debug, Clone, Default)]
-struct Fail {
-    /// Date of the line that created the cache entry (entries expire after
-    /// five minutes of log time, as in fail2ban).
-    since: Option<Timestamp>,
-    groups: GroupMap<CompactString>,
-    users: Vec<CompactString>,
-    pending: bool,
-    /// Insertion number in the cache (FIFO eviction, see [`MlfidOrder`]).
-    seq: u64,
-}
-
-impl Fail {
-    fn has(&self, group: Group) -> bool {
-        self.groups.get(group).is_some_and(|v| !v.is_empty())
-    }
-}
-
 /// The named groups of one failure: a handful of known names, so an
 /// inline vector (no hashing, no allocation) instead of a hash map. Values
 /// are borrowed from the line until a connection id needs them stored.
@@ -173,48 +153,7 @@ struct RuleState {
     dates: DateState,
     last_time: Option<Timestamp>,
     buffer: Vec<String>,
-    /// Connection id → what is known about it. Ids, users and hosts are
-    /// short, so [`CompactString`] keeps them inline: remembering a
-    /// connection costs no allocation per group.
-    mlfid: FastMap<CompactString, Fail>,
-    mlfid_order: MlfidOrder,
-}
-
-/// Insertion order of the connection-id cache. fail2ban's cache is an
-/// `OrderedDict` that evicts its oldest entry when full; evicting an
-/// arbitrary hash-map key instead made results differ from run to run.
-/// Entries whose id was removed or re-inserted since stay here until they
-/// reach the front or a compaction (their `seq` no longer matches).
-#[derive(Debug, Default)]
-struct MlfidOrder {
-    queue: VecDeque<(u64, CompactString)>,
-    next: u64,
-}
-
-impl MlfidOrder {
-    fn is_live(cache: &FastMap<CompactString, Fail>, (seq, id): &(u64, CompactString)) -> bool {
-        cache.get(id).is_some_and(|f| f.seq == *seq)
-    }
-
-    fn evict_oldest(&mut self, cache: &mut FastMap<CompactString, Fail>) {
-        while let Some(entry) = self.queue.pop_front() {
-            if Self::is_live(cache, &entry) {
-                cache.remove(&entry.1);
-                return;
-            }
-        }
-    }
-
-    /// Records a new cache entry and returns its insertion number.
-    fn push(&mut self, cache: &FastMap<CompactString, Fail>, id: CompactString) -> u64 {
-        // Bounded: stale entries are dropped once they outnumber live ones.
-        if self.queue.len() > 2 * MLFID_CACHE_MAX + 16 {
-            self.queue.retain(|e| Self::is_live(cache, e));
-        }
-        self.next += 1;
-        self.queue.push_back((self.next, id));
-        self.next
-    }
+    connections: Connections,
 }
 
 /// Stateful matching of a rule set over a stream of lines.
@@ -478,19 +417,15 @@ fn feed_rule<S: HitSink + ?Sized>(
         let (host_text, user) = match mlfid {
             None => (found.host(), found.user()),
             Some(id) => {
-                expire(&mut state.mlfid, id, time);
-                let mut fail = Fail {
-                    since: time,
-                    ..Fail::default()
-                };
                 // The id itself is the cache key; no copy of it is read back.
-                fail.groups.0 = found
+                let groups = found
                     .0
                     .iter()
                     .filter(|(k, _)| *k != Group::Mlfid)
                     .map(|(k, v)| (*k, CompactString::from(*v)))
                     .collect();
-                merged = merge_failure(&mut state.mlfid, &mut state.mlfid_order, id, fail);
+                let fail = Fail::new(time, GroupMap(groups));
+                merged = state.connections.merge(id, fail);
                 if merged.nofail {
                     return;
                 }
@@ -500,10 +435,8 @@ fn feed_rule<S: HitSink + ?Sized>(
         let Some(host_text) = host_text else {
             // A connection whose address is not known yet: remember that a
             // failure is pending for it.
-            if let Some(id) = mlfid
-                && let Some(cached) = state.mlfid.get_mut(id)
-            {
-                cached.pending = true;
+            if let Some(id) = mlfid {
+                state.connections.mark_pending(id);
             }
             return;
         };
@@ -566,136 +499,9 @@ fn remove_matched(buffer: &mut Vec<String>, buf: &str, (start, end): (usize, usi
     }
 }
 
-/// Forgets a connection id last seen more than five minutes (log time)
-/// before `now`.
-fn expire(cache: &mut FastMap<CompactString, Fail>, mlfid: &str, now: Option<Timestamp>) {
-    let stale = match (cache.get(mlfid).and_then(|f| f.since), now) {
-        (Some(since), Some(now)) => now.as_second() - since.as_second() > MLFID_MAX_AGE_SECS,
-        _ => false,
-    };
-    if stale {
-        cache.remove(mlfid);
-    }
-}
-
-/// What a merged failure says about the line that produced it.
-struct Merged {
-    nofail: bool,
-    host: Option<CompactString>,
-    user: Option<CompactString>,
-}
-
-/// fail2ban's `_mergeFailure`: combines what is known about one connection.
-fn merge_failure(
-    cache: &mut FastMap<CompactString, Fail>,
-    order: &mut MlfidOrder,
-    mlfid: &str,
-    mut fail: Fail,
-) -> Merged {
-    let mut flags = 0u8;
-    if fail.has(Group::Mlfgained) {
-        flags |= 8 | 1;
-        if !fail.has(Group::Nofail) {
-            let gained = fail
-                .groups
-                .get(Group::Mlfgained)
-                .cloned()
-                .unwrap_or_default();
-            fail.groups.insert(Group::Nofail, gained);
-        }
-    } else if fail.has(Group::Nofail) {
-        flags |= 1;
-    }
-    if fail
-        .groups
-        .remove(Group::Mlfforget)
-        .is_some_and(|v| !v.is_empty())
-    {
-        flags |= 2;
-    }
-    let user = fail.groups.get(Group::User).cloned();
-    let users_len;
-    let in_cache;
-    if let Some(cached) = cache.get_mut(mlfid) {
-        if let Some(u) = &user
-            && !cached.users.contains(u)
-        {
-            cached.users.push(u.clone());
-        }
-        users_len = cached.users.len();
-        if cached.groups.remove(Group::Nofail).is_some() {
-            flags |= 4;
-        }
-        if cached.groups.remove(Group::Mlfgained).is_some() {
-            flags |= 4;
-        }
-        if flags & 8 != 0 {
-            cached.pending = false;
-        }
-        for (k, v) in fail.groups.0.drain(..) {
-            cached.groups.insert(k, v);
-        }
-        if flags & 2 != 0 {
-            fail = cache.remove(mlfid).expect("present");
-            in_cache = false;
-        } else {
-            in_cache = true;
-        }
-    } else if flags & 2 == 0 {
-        if let Some(u) = &user {
-            fail.users.push(u.clone());
-        }
-        users_len = fail.users.len();
-        if cache.len() >= MLFID_CACHE_MAX {
-            order.evict_oldest(cache);
-        }
-        let id = CompactString::from(mlfid);
-        fail.seq = order.push(cache, id.clone());
-        cache.insert(id, fail);
-        fail = Fail::default();
-        in_cache = true;
-    } else {
-        users_len = usize::from(user.is_some());
-        in_cache = false;
-    }
-    let target = if in_cache {
-        cache.get_mut(mlfid).expect("present")
-    } else {
-        &mut fail
-    };
-    let was_pending = std::mem::take(&mut target.pending);
-    if was_pending || users_len > 1 {
-        target.groups.remove(Group::Nofail);
-        target.groups.remove(Group::Mlfgained);
-    }
-    Merged {
-        nofail: target.has(Group::Nofail),
-        host: target.groups.host().map(CompactString::from),
-        user: target.groups.user().map(CompactString::from),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn full_connection_cache_evicts_the_oldest_id() {
-        let mut cache = FastMap::default();
-        let mut order = MlfidOrder::default();
-        for i in 0..MLFID_CACHE_MAX {
-            merge_failure(&mut cache, &mut order, &format!("c{i}"), Fail::default());
-        }
-        // A forgotten and re-opened id counts as new.
-        cache.remove("c0");
-        merge_failure(&mut cache, &mut order, "c0", Fail::default());
-        merge_failure(&mut cache, &mut order, "extra", Fail::default());
-        assert_eq!(cache.len(), MLFID_CACHE_MAX);
-        assert!(cache.contains_key("c0"));
-        assert!(!cache.contains_key("c1"));
-        assert!(cache.contains_key("c2"));
-        assert!(cache.contains_key("extra"));
-    }
 
     /// A scan thread that finds the prefilter being built by another goes
     /// on without it: same hits on fail2ban's sshd test log.

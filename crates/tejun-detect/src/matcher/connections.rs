@@ -1,0 +1,257 @@
+//! fail2ban's connection cache (`<F-MLFID>`): what is known about each
+//! connection id, merged line by line as `Filter._mergeFailure` does.
+//!
+//! Most hits open a connection of their own (sshd's id is its pid), so the
+//! common path is a miss, an eviction and an insert: one hash of the id
+//! each, and no second lookup to read back what was just stored.
+
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
+
+use compact_str::CompactString;
+use jiff::Timestamp;
+
+use super::{FastMap, GroupMap};
+use crate::group::Group;
+
+/// Bound on remembered connection ids per rule and thread (fail2ban keeps
+/// 100 for 5 minutes).
+pub(super) const CACHE_MAX: usize = 1_000;
+const MAX_AGE_SECS: i64 = 300;
+
+/// What is known about one connection.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Fail {
+    /// Date of the line that created the cache entry (entries expire after
+    /// five minutes of log time, as in fail2ban).
+    since: Option<Timestamp>,
+    groups: GroupMap<CompactString>,
+    users: Vec<CompactString>,
+    pending: bool,
+    /// Insertion number in the cache (FIFO eviction, see [`Connections`]).
+    seq: u64,
+}
+
+impl Fail {
+    /// A failure found on a line dated `since`.
+    pub(super) fn new(since: Option<Timestamp>, groups: GroupMap<CompactString>) -> Fail {
+        Fail {
+            since,
+            groups,
+            ..Fail::default()
+        }
+    }
+
+    fn has(&self, group: Group) -> bool {
+        self.groups.get(group).is_some_and(|v| !v.is_empty())
+    }
+}
+
+/// What a merged failure says about the line that produced it.
+pub(super) struct Merged {
+    pub nofail: bool,
+    pub host: Option<CompactString>,
+    pub user: Option<CompactString>,
+}
+
+/// Connection id → what is known about it, evicted oldest first.
+///
+/// fail2ban's cache is an `OrderedDict` that evicts its oldest entry when
+/// full; evicting an arbitrary hash-map key instead made results differ
+/// from run to run. Ids, users and hosts are short, so [`CompactString`]
+/// keeps them inline: remembering a connection allocates nothing per group.
+#[derive(Debug, Default)]
+pub(super) struct Connections {
+    cache: FastMap<CompactString, Fail>,
+    /// Insertion order. Entries whose id was removed or re-inserted since
+    /// stay here until they reach the front or a compaction (their `seq` no
+    /// longer matches).
+    order: VecDeque<(u64, CompactString)>,
+    next: u64,
+}
+
+impl Connections {
+    /// fail2ban's `_mergeFailure`: combines `fail`, found on a line dated
+    /// `fail.since`, with what is known about connection `mlfid`. An entry
+    /// last opened more than five minutes (log time) before is forgotten
+    /// first.
+    pub(super) fn merge(&mut self, mlfid: &str, mut fail: Fail) -> Merged {
+        let mut flags = 0u8;
+        if fail.has(Group::Mlfgained) {
+            flags |= 8 | 1;
+            if !fail.has(Group::Nofail) {
+                let gained = fail
+                    .groups
+                    .get(Group::Mlfgained)
+                    .cloned()
+                    .unwrap_or_default();
+                fail.groups.insert(Group::Nofail, gained);
+            }
+        } else if fail.has(Group::Nofail) {
+            flags |= 1;
+        }
+        if fail
+            .groups
+            .remove(Group::Mlfforget)
+            .is_some_and(|v| !v.is_empty())
+        {
+            flags |= 2;
+        }
+        let forget = flags & 2 != 0;
+        let user = fail.groups.get(Group::User).cloned();
+
+        let mut known = self.cache.get_mut(mlfid);
+        if known
+            .as_ref()
+            .is_some_and(|cached| stale(cached, fail.since))
+        {
+            known = None;
+            self.cache.remove(mlfid);
+        }
+        match known {
+            Some(cached) => {
+                if let Some(u) = &user
+                    && !cached.users.contains(u)
+                {
+                    cached.users.push(u.clone());
+                }
+                let users = cached.users.len();
+                if cached.groups.remove(Group::Nofail).is_some() {
+                    flags |= 4;
+                }
+                if cached.groups.remove(Group::Mlfgained).is_some() {
+                    flags |= 4;
+                }
+                if flags & 8 != 0 {
+                    cached.pending = false;
+                }
+                for (k, v) in fail.groups.0.drain(..) {
+                    cached.groups.insert(k, v);
+                }
+                if forget {
+                    let mut closed = self.cache.remove(mlfid).expect("present");
+                    settle(&mut closed, users)
+                } else {
+                    settle(cached, users)
+                }
+            }
+            None if !forget => {
+                if let Some(u) = user {
+                    fail.users.push(u);
+                }
+                let users = fail.users.len();
+                if self.cache.len() >= CACHE_MAX {
+                    self.evict_oldest();
+                }
+                let id = CompactString::from(mlfid);
+                fail.seq = self.push_order(id.clone());
+                settle(self.cache.entry(id).or_insert(fail), users)
+            }
+            None => settle(&mut fail, usize::from(user.is_some())),
+        }
+    }
+
+    /// Remembers that a failure is pending for a connection whose address
+    /// is not known yet.
+    pub(super) fn mark_pending(&mut self, mlfid: &str) {
+        if let Some(cached) = self.cache.get_mut(mlfid) {
+            cached.pending = true;
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        while let Some((seq, id)) = self.order.pop_front() {
+            if let Entry::Occupied(entry) = self.cache.entry(id)
+                && entry.get().seq == seq
+            {
+                entry.remove();
+                return;
+            }
+        }
+    }
+
+    /// Records a new cache entry and returns its insertion number.
+    fn push_order(&mut self, id: CompactString) -> u64 {
+        // Bounded: stale entries are dropped once they outnumber live ones.
+        if self.order.len() > 2 * CACHE_MAX + 16 {
+            let cache = &self.cache;
+            self.order
+                .retain(|(seq, id)| cache.get(id).is_some_and(|f| f.seq == *seq));
+        }
+        self.next += 1;
+        self.order.push_back((self.next, id));
+        self.next
+    }
+}
+
+/// Whether `cached` was opened more than five minutes (log time) before
+/// `now`.
+fn stale(cached: &Fail, now: Option<Timestamp>) -> bool {
+    match (cached.since, now) {
+        (Some(since), Some(now)) => now.as_second() - since.as_second() > MAX_AGE_SECS,
+        _ => false,
+    }
+}
+
+/// The end of `_mergeFailure`: a connection that had a failure pending, or
+/// that tried more than one user, is no longer "fine so far".
+fn settle(target: &mut Fail, users: usize) -> Merged {
+    let was_pending = std::mem::take(&mut target.pending);
+    if was_pending || users > 1 {
+        target.groups.remove(Group::Nofail);
+        target.groups.remove(Group::Mlfgained);
+    }
+    Merged {
+        nofail: target.has(Group::Nofail),
+        host: target.groups.host().map(CompactString::from),
+        user: target.groups.user().map(CompactString::from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_cache_evicts_the_oldest_id() {
+        let mut conns = Connections::default();
+        for i in 0..CACHE_MAX {
+            conns.merge(&format!("c{i}"), Fail::default());
+        }
+        // A forgotten and re-opened id counts as new.
+        conns.cache.remove("c0");
+        conns.merge("c0", Fail::default());
+        conns.merge("extra", Fail::default());
+        assert_eq!(conns.cache.len(), CACHE_MAX);
+        assert!(conns.cache.contains_key("c0"));
+        assert!(!conns.cache.contains_key("c1"));
+        assert!(conns.cache.contains_key("c2"));
+        assert!(conns.cache.contains_key("extra"));
+    }
+
+    #[test]
+    fn an_id_older_than_five_minutes_starts_afresh() {
+        let at = |s: i64| Some(Timestamp::from_second(s).unwrap());
+        let nofail = |since| {
+            let mut groups = GroupMap::default();
+            groups.insert(Group::Nofail, "x".into());
+            Fail::new(since, groups)
+        };
+        let mut conns = Connections::default();
+        assert!(conns.merge("c", nofail(at(0))).nofail);
+        conns.mark_pending("c");
+        // Within five minutes the pending failure clears "fine so far".
+        let mut within = conns.cache.clone();
+        assert!(!merge_into(&mut within, "c", nofail(at(300))).nofail);
+        // After them the entry is forgotten: fine so far again.
+        assert!(conns.merge("c", nofail(at(301))).nofail);
+    }
+
+    fn merge_into(cache: &mut FastMap<CompactString, Fail>, id: &str, fail: Fail) -> Merged {
+        let mut conns = Connections {
+            cache: std::mem::take(cache),
+            ..Connections::default()
+        };
+        conns.merge(id, fail)
+    }
+}
