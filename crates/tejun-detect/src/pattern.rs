@@ -10,7 +10,8 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use regex_automata::meta;
-use regex_automata::{Input, MatchKind, PatternID, PatternSet, nfa::thompson::WhichCaptures};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet, hybrid};
 use serde::Serialize;
 use smallvec::SmallVec;
 
@@ -88,8 +89,9 @@ enum SetSearch {
     /// Every pattern is anchored at the start of the text, so all their
     /// matches start at 0 and one leftmost-first search names the first
     /// pattern, in order, that matches. It runs on the lazy DFA's fast
-    /// loop, where an overlapping search steps byte by byte.
-    First(meta::Regex),
+    /// loop, where an overlapping search steps byte by byte. Forward only:
+    /// the start is known, so no reverse automaton is compiled.
+    First(Box<hybrid::dfa::DFA>),
     /// Every pattern that matches anywhere (what `regex::RegexSet` does).
     All(meta::Regex),
 }
@@ -98,6 +100,7 @@ enum SetSearch {
 /// neither allocates nor shares the regex's cache pool with other threads.
 #[derive(Debug, Default)]
 pub struct PrefilterScratch {
+    first: Option<hybrid::dfa::Cache>,
     cache: Option<meta::Cache>,
     found: Option<PatternSet>,
     candidates: Vec<bool>,
@@ -134,26 +137,32 @@ impl Prefilter {
                     .contains(regex_syntax::hir::Look::Start)
             })
         });
-        // `WhichCaptures::None` suits `All`, but would leave `First` unable
-        // to report its match.
-        let (kind, captures) = if anchored {
-            (MatchKind::LeftmostFirst, WhichCaptures::Implicit)
-        } else {
-            (MatchKind::All, WhichCaptures::None)
-        };
-        let regex = meta::Builder::new()
-            .configure(
-                meta::Config::new()
-                    .match_kind(kind)
-                    .which_captures(captures)
-                    .nfa_size_limit(Some(64 << 20))
-                    .hybrid_cache_capacity(2 << 20),
-            )
-            .build_many(&sources)
-            .ok()?;
+        let nfa = thompson::Config::new()
+            .nfa_size_limit(Some(64 << 20))
+            .which_captures(WhichCaptures::None);
         let search = if anchored {
-            SetSearch::First(regex)
+            let dfa = hybrid::dfa::DFA::builder()
+                .configure(
+                    hybrid::dfa::DFA::config()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .unicode_word_boundary(true)
+                        .cache_capacity(2 << 20),
+                )
+                .thompson(nfa)
+                .build_many(&sources)
+                .ok()?;
+            SetSearch::First(Box::new(dfa))
         } else {
+            let regex = meta::Builder::new()
+                .configure(
+                    meta::Config::new()
+                        .match_kind(MatchKind::All)
+                        .which_captures(WhichCaptures::None)
+                        .nfa_size_limit(Some(64 << 20))
+                        .hybrid_cache_capacity(2 << 20),
+                )
+                .build_many(&sources)
+                .ok()?;
             SetSearch::All(regex)
         };
         Some(Prefilter { search, slots })
@@ -170,11 +179,14 @@ impl Prefilter {
         let input = Input::new(hay);
         scratch.candidates.clear();
         match &self.search {
-            SetSearch::First(regex) => {
-                let cache = scratch.cache.get_or_insert_with(|| regex.create_cache());
-                let first = regex
-                    .search_with(cache, &input)
-                    .map(|m| m.pattern().as_usize());
+            SetSearch::First(dfa) => {
+                let cache = scratch.first.get_or_insert_with(|| dfa.create_cache());
+                let first = match dfa.try_search_fwd(cache, &input.anchored(Anchored::Yes)) {
+                    Ok(found) => found.map(|m| m.pattern().as_usize()),
+                    // The lazy DFA gave up (a Unicode word boundary next to
+                    // a non-ASCII byte): every pattern stays a candidate.
+                    Err(_) => Some(0),
+                };
                 if first.is_none() && self.all_linear() {
                     return None;
                 }
