@@ -182,14 +182,25 @@ impl DateState {
 }
 
 /// The instant the last minute read began: log lines come in order, so
-/// most lines fall in the minute before them and skip the zone lookup.
+/// most lines fall in the minute before them. A line whose fields other
+/// than its seconds are written as the last one's skips reading them;
+/// one in the same minute written otherwise still skips the zone lookup.
 #[derive(Debug, Default)]
-struct MinuteCache(Option<CachedMinute>);
+struct MinuteCache {
+    last: Option<CachedMinute>,
+    /// The fields of the date being read, as [`MinuteCache::text_key`]
+    /// writes them.
+    key: Vec<u8>,
+}
 
 #[derive(Debug)]
 struct CachedMinute {
     /// Year, month, day, hour, minute as read.
     civil: (i16, i8, i8, i8, i8),
+    /// The fields it was read from (all but seconds and fraction), and
+    /// what they left to assume.
+    text: Vec<u8>,
+    assumed: Assumed,
     /// The offset written in the date, else the context (and so the zone)
     /// it was read in.
     offset: Option<Offset>,
@@ -197,13 +208,43 @@ struct CachedMinute {
     start: Timestamp,
 }
 
+/// What a date left out and fail2ban fills in from the reading context.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Assumed {
+    /// No month and day: today (yesterday if that is in the future).
+    today: bool,
+    /// No year: this year (last year if that is too far in the future).
+    year: bool,
+}
+
 impl MinuteCache {
+    /// The start of the minute `fields` fall in, when every field but the
+    /// seconds and fraction reads as in the last remembered minute.
+    fn by_text(&mut self, fields: &Fields<'_>, context: u64) -> Option<(Timestamp, Assumed)> {
+        self.key.clear();
+        for (index, text) in fields.0.iter().enumerate() {
+            if index == Field::Second as usize || index == Field::Fraction as usize {
+                continue;
+            }
+            if let Some(text) = text {
+                // A field too long to measure in one byte is never matched.
+                let len = u8::try_from(text.len()).ok()?;
+                self.key.extend_from_slice(&[index as u8, len]);
+                self.key.extend_from_slice(text.as_bytes());
+            }
+        }
+        let last = self.last.as_ref()?;
+        (last.context == context && last.text == self.key).then_some((last.start, last.assumed))
+    }
+
     /// `civil` as an instant: `to_ts` is the zone lookup, made once per
     /// minute. A minute is remembered only when its 59th second is 59
     /// seconds after its start (no offset change inside it).
+    /// Called after [`MinuteCache::by_text`] on the same fields.
     fn instant(
         &mut self,
         civil: DateTime,
+        assumed: Assumed,
         offset: Option<Offset>,
         context: u64,
         to_ts: impl Fn(DateTime) -> Option<Timestamp>,
@@ -216,24 +257,30 @@ impl MinuteCache {
             civil.minute(),
         );
         let within = SignedDuration::new(i64::from(civil.second()), civil.subsec_nanosecond());
-        if let Some(c) = &self.0
+        if let Some(c) = &mut self.last
             && c.civil == key
             && c.offset == offset
             && (offset.is_some() || c.context == context)
         {
+            // The same minute written otherwise: read by text from now on.
+            c.text.clone_from(&self.key);
+            c.assumed = assumed;
+            c.context = context;
             return c.start.checked_add(within).ok();
         }
         let start = to_ts(civil.with().second(0).subsec_nanosecond(0).build().ok()?)?;
         let last = to_ts(civil.with().second(59).subsec_nanosecond(0).build().ok()?);
-        self.0 = (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then_some(
+        self.last = (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then(|| {
             CachedMinute {
                 civil: key,
+                text: self.key.clone(),
+                assumed,
                 offset,
                 context,
                 start,
-            },
-        );
-        match self.0 {
+            }
+        });
+        match self.last {
             Some(_) => start.checked_add(within).ok(),
             None => to_ts(civil),
         }
@@ -747,6 +794,16 @@ fn fields_to_time(
     ctx: &DateContext,
     minutes: &mut MinuteCache,
 ) -> Option<Timestamp> {
+    let second: i8 = num::<i8>(f.get(Field::Second)).unwrap_or(0).min(59);
+    let nanos: i32 = f.get(Field::Fraction).map_or(0, fraction_nanos);
+    let within = SignedDuration::new(i64::from(second), nanos);
+    if let Some((start, assumed)) = minutes.by_text(f, ctx.id)
+        && let Ok(ts) = start.checked_add(within)
+        && !(assumed.today && ts > ctx.now)
+        && !(assumed.year && ts > ctx.latest)
+    {
+        return Some(ts);
+    }
     let today = ctx.today;
     let mut assume_year = false;
     let year: i16 = if let Some(y) = num::<i16>(f.get(Field::Year4)) {
@@ -779,8 +836,6 @@ fn fields_to_time(
         };
     }
     let minute: i8 = num(f.get(Field::Minute)).unwrap_or(0);
-    let second: i8 = num::<i8>(f.get(Field::Second)).unwrap_or(0).min(59);
-    let nanos: i32 = f.get(Field::Fraction).map_or(0, fraction_nanos);
     let civil = DateTime::new(year, month, day, hour, minute, second, nanos).ok()?;
     let offset = zone_offset(f);
     let to_ts = |dt: DateTime| -> Option<Timestamp> {
@@ -789,7 +844,11 @@ fn fields_to_time(
             None => ctx.zone.to_ambiguous_timestamp(dt).compatible().ok(),
         }
     };
-    let mut ts = minutes.instant(civil, offset, ctx.id, to_ts)?;
+    let assumed = Assumed {
+        today: assume_today,
+        year: assume_year,
+    };
+    let mut ts = minutes.instant(civil, assumed, offset, ctx.id, to_ts)?;
     if assume_today && ts > ctx.now {
         ts = ts.checked_sub(Span::new().hours(24)).ok()?;
     }
