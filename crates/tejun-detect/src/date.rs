@@ -270,16 +270,15 @@ impl MinuteCache {
         }
         let start = to_ts(civil.with().second(0).subsec_nanosecond(0).build().ok()?)?;
         let last = to_ts(civil.with().second(59).subsec_nanosecond(0).build().ok()?);
-        self.last = (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then(|| {
-            CachedMinute {
+        self.last =
+            (last == start.checked_add(SignedDuration::from_secs(59)).ok()).then(|| CachedMinute {
                 civil: key,
                 text: self.key.clone(),
                 assumed,
                 offset,
                 context,
                 start,
-            }
-        });
+            });
         match self.last {
             Some(_) => start.checked_add(within).ok(),
             None => to_ts(civil),
@@ -613,24 +612,34 @@ impl DateTemplate {
         let compiled = self.compiled();
         match &compiled.regex {
             DateRegex::Linear(re) => {
-                // The match itself on the lazy DFA; its groups by shape.
                 let cache = state.cache.get_or_insert_with(|| re.create_cache());
                 let input = Input::new(line).range(from..);
-                let found = re.search_with(cache, &input)?;
-                let offset = found.start();
                 let shape = compiled
                     .shape
                     .get_or_init(|| Shape::with_steps(self.source()));
-                let slots = state.memo.spans_of_match(
-                    shape.as_ref(),
-                    line,
-                    (found.start(), found.end()),
-                    || {
-                        let mut caps = re.create_captures();
-                        re.search_captures_with(cache, &input, &mut caps);
-                        caps.is_match().then(|| spans_of_captures(&caps))
-                    },
-                )?;
+                let search = |cache: &mut meta::Cache| {
+                    let mut caps = re.create_captures();
+                    re.search_captures_with(cache, &input, &mut caps);
+                    caps.is_match().then(|| spans_of_captures(&caps))
+                };
+                let (slots, offset) = if from == 0 && self.line_begin {
+                    // Anchored at the line start: the walk of the bytes the
+                    // pattern reads decides the match and its groups.
+                    let slots = state
+                        .memo
+                        .spans_of_anchored(shape.as_ref(), line, || search(cache))?;
+                    (slots, 0)
+                } else {
+                    // The match itself on the lazy DFA; its groups by shape.
+                    let found = re.search_with(cache, &input)?;
+                    let slots = state.memo.spans_of_match(
+                        shape.as_ref(),
+                        line,
+                        (found.start(), found.end()),
+                        || search(cache),
+                    )?;
+                    (slots, found.start())
+                };
                 let at = |index: usize| {
                     let (start, end) = slots.get(index).copied().flatten()?;
                     Some((offset + start, offset + end))

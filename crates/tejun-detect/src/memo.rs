@@ -15,6 +15,10 @@
 //! groups depend on once the match itself is known (look-arounds read one
 //! byte beyond a position).
 //!
+//! A pattern anchored at the start of a line (a syslog date) need not be
+//! searched at all: its automaton is walked over the line until no state
+//! is active, and the bytes read so far, class by class, are the key.
+//!
 //! One exception: a Unicode word boundary decodes the characters around it,
 //! which their byte classes do not tell. Patterns that have one are
 //! remembered on ASCII texts only.
@@ -61,6 +65,9 @@ fn shift(mut slots: Box<[Slot]>, start: usize) -> Box<[Slot]> {
 /// Texts longer than this are always searched (keys would be large and the
 /// shapes of long lines rarely repeat).
 const MAX_TEXT: usize = 512;
+/// Walks longer than this are searched instead: the pattern reads far into
+/// its texts, whose keys would rarely repeat.
+const MAX_WALK: usize = 64;
 /// Shapes remembered per pattern and thread before the memo starts over.
 const MAX_SHAPES: usize = 4096;
 /// After a fill with fewer hits than this share of its lookups, the memo
@@ -249,6 +256,9 @@ pub struct Memo {
     /// each key (trie node) it walked to (`u32::MAX`: none yet).
     steps: steps::Steps,
     by_node: Vec<u32>,
+    /// Result of each walk ([`Memo::spans_of_anchored`]), at `node * 2 +
+    /// ended`.
+    by_walk: Vec<u32>,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -292,6 +302,46 @@ impl Memo {
 
     /// Results are stored relative to `window.0`; `known_match` says the
     /// window is the match `search` finds.
+    /// The spans of the match of a pattern anchored at the start of `hay`
+    /// (`None`: no match), keyed by the walk of its automaton over the
+    /// bytes it reads (see [`steps::Steps::walk`]): the search itself only
+    /// runs for a walk not seen before. Dates at the start of a line read
+    /// a dozen bytes, so this replaces a search and a key of the match.
+    pub fn spans_of_anchored(
+        &mut self,
+        shape: Option<&Shape>,
+        hay: &str,
+        search: impl FnOnce() -> Option<Box<[Slot]>>,
+    ) -> Option<&[Slot]> {
+        let walked = match shape.and_then(|shape| shape.automaton.as_ref()) {
+            Some(automaton) if !self.disabled && self.paused == 0 => {
+                self.steps.walk(automaton, hay.as_bytes(), MAX_WALK)
+            }
+            _ => None,
+        };
+        let Some((node, ended)) = walked else {
+            // A walk too long or a full table: stand aside for a while.
+            self.paused = match self.paused {
+                0 if !self.disabled => PAUSE,
+                paused => paused.saturating_sub(1),
+            };
+            self.unkept = search();
+            return self.unkept.as_deref();
+        };
+        self.lookups += 1;
+        let slot = node as usize * 2 + usize::from(ended);
+        if let Some(&at) = self.by_walk.get(slot).filter(|at| **at != u32::MAX) {
+            self.hits += 1;
+            return self.results[at as usize].as_deref();
+        }
+        let at = self.remember(search());
+        if self.by_walk.len() <= slot {
+            self.by_walk.resize(slot + 1, u32::MAX);
+        }
+        self.by_walk[slot] = at;
+        self.results[at as usize].as_deref()
+    }
+
     fn lookup(
         &mut self,
         shape: Option<&Shape>,
@@ -369,6 +419,7 @@ impl Memo {
         }
         self.index.clear();
         self.by_node.clear();
+        self.by_walk.clear();
         self.results.clear();
         self.hits = 0;
         self.lookups = 0;
@@ -405,6 +456,46 @@ mod tests {
             .spans(Some(&shape), longer, || search(&re, longer))
             .map(<[_]>::to_vec);
         assert_eq!(got.unwrap()[2], Some((30, 39)));
+    }
+
+    #[test]
+    fn an_anchored_walk_tells_a_text_that_ends_from_one_that_goes_on() {
+        // After `ab` no state is active, at the end of the text or not; only
+        // at the end does `$` hold.
+        let pattern = r"^(?P<a>a)b$";
+        let re = regex::Regex::new(pattern).unwrap();
+        let shape = Shape::with_steps(pattern).unwrap();
+        let mut memo = Memo::default();
+        for hay in ["ab", "abx", "ab", "abx", "a", "xab", "ab"] {
+            let got = memo
+                .spans_of_anchored(Some(&shape), hay, || search(&re, hay))
+                .map(<[_]>::to_vec);
+            assert_eq!(got, search(&re, hay).map(|s| s.to_vec()), "{hay:?}");
+        }
+        assert!(memo.hits >= 3, "{} hits", memo.hits);
+    }
+
+    #[test]
+    fn an_anchored_date_is_read_from_the_bytes_its_pattern_reads() {
+        let pattern = r"^(?P<b>[A-Z][a-z]{2}) +(?P<d>\d+) (?P<t>\d\d:\d\d:\d\d)(?: (?P<y>\d{4}))?";
+        let re = regex::Regex::new(pattern).unwrap();
+        let shape = Shape::with_steps(pattern).unwrap();
+        let mut memo = Memo::default();
+        let lines = [
+            "Nov  1 00:00:02 web1 sshd[1]: x",
+            "Nov  1 00:00:04 web2 sshd[22]: y",
+            "Nov 12 23:59:59 2026 web1 z",
+            "Nov 12 23:59:58 20261 web1 z",
+            "Nov  1 00:00:02",
+            "nov  1 00:00:02 web1",
+        ];
+        for hay in lines.iter().chain(&lines) {
+            let got = memo
+                .spans_of_anchored(Some(&shape), hay, || search(&re, hay))
+                .map(<[_]>::to_vec);
+            assert_eq!(got, search(&re, hay).map(|s| s.to_vec()), "{hay:?}");
+        }
+        assert!(memo.hits >= lines.len() as u64, "{} hits", memo.hits);
     }
 
     #[test]

@@ -35,6 +35,8 @@ const MAX_STEPS: usize = 4096;
 const MAX_NODES: usize = 1 << 10;
 /// A transition not worked out yet.
 const UNKNOWN: u32 = u32::MAX;
+/// Any byte read at a node where no state is active (see [`Steps::walk`]).
+const DEAD: u32 = u32::MAX - 1;
 
 /// A pattern's automaton, shared by the threads that walk it.
 #[derive(Debug, Clone)]
@@ -84,6 +86,8 @@ pub struct Steps {
     /// Start steps elsewhere and at the text's start.
     starts: [Option<u32>; 2],
     nodes: Vec<Node>,
+    /// Per node: no state is active (its row of `by_byte` is all [`DEAD`]).
+    dead: Vec<bool>,
     /// Per node, the node each byte leads to (`UNKNOWN`: not worked out):
     /// the classes resolved ahead, so a step is one dependent load.
     by_byte: Vec<u32>,
@@ -100,22 +104,59 @@ impl Steps {
     /// same. `None` when a table is full.
     pub fn key(&mut self, automaton: &Automaton, text: &[u8], kind: u8) -> Option<u32> {
         let nfa = &*automaton.0;
-        let mut at = match self.roots[usize::from(kind & 3)] {
-            Some(root) => root,
-            None => {
-                let step = self.start(nfa, kind & 1 == 1)?;
-                let root = self.node(step)?;
-                self.roots[usize::from(kind & 3)] = Some(root);
-                root
-            }
-        };
+        let mut at = self.root(nfa, kind)?;
         for &byte in text {
+            at = self.next(nfa, at, byte)?;
+        }
+        Some(at)
+    }
+
+    /// Walks `text` from its start (where `^` holds) until no state is
+    /// active, reading at most `limit` bytes: the key of the bytes read,
+    /// and whether the walk stopped at the end of `text`. Two texts with
+    /// the same walk drive every state the same way over the bytes read,
+    /// and after them no state is active or both texts end; no engine
+    /// reads further, so a leftmost-first search of the pattern finds the
+    /// same match with the same groups in both — without the search being
+    /// run. `None` when a table is full or the walk is longer than `limit`.
+    pub fn walk(
+        &mut self,
+        automaton: &Automaton,
+        text: &[u8],
+        limit: usize,
+    ) -> Option<(u32, bool)> {
+        let nfa = &*automaton.0;
+        let mut at = self.root(nfa, 1)?;
+        for (read, &byte) in text.iter().enumerate() {
+            if read == limit {
+                return None;
+            }
             at = match self.by_byte[at as usize * 256 + usize::from(byte)] {
+                DEAD => return Some((at, false)),
                 UNKNOWN => self.child(nfa, at, byte)?,
                 next => next,
             };
         }
-        Some(at)
+        Some((at, true))
+    }
+
+    /// The empty key of texts of `kind`.
+    fn root(&mut self, nfa: &NFA, kind: u8) -> Option<u32> {
+        if let Some(root) = self.roots[usize::from(kind & 3)] {
+            return Some(root);
+        }
+        let step = self.start(nfa, kind & 1 == 1)?;
+        let root = self.node(step)?;
+        self.roots[usize::from(kind & 3)] = Some(root);
+        Some(root)
+    }
+
+    /// The node after `byte` at node `at`: one load once worked out.
+    fn next(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<u32> {
+        match self.by_byte[at as usize * 256 + usize::from(byte)] {
+            UNKNOWN | DEAD => self.child(nfa, at, byte),
+            next => Some(next),
+        }
     }
 
     /// The node after `byte` at node `at`, made on first sight.
@@ -131,7 +172,10 @@ impl Steps {
             }
             child => child,
         };
-        self.by_byte[at as usize * 256 + usize::from(byte)] = child;
+        // A dead node's bytes stay marked for walks, which stop there.
+        if !self.dead[at as usize] {
+            self.by_byte[at as usize * 256 + usize::from(byte)] = child;
+        }
         Some(child)
     }
 
@@ -141,11 +185,14 @@ impl Steps {
             return None;
         }
         let classes = self.steps[step as usize].representatives.len();
+        let dead = self.steps[step as usize].states.is_empty();
+        self.dead.push(dead);
         self.nodes.push(Node {
             step,
             children: vec![UNKNOWN; classes].into_boxed_slice(),
         });
-        self.by_byte.resize(self.nodes.len() * 256, UNKNOWN);
+        let bytes = if dead { DEAD } else { UNKNOWN };
+        self.by_byte.resize(self.nodes.len() * 256, bytes);
         Some((self.nodes.len() - 1) as u32)
     }
 
