@@ -622,23 +622,31 @@ impl DateTemplate {
                     re.search_captures_with(cache, &input, &mut caps);
                     caps.is_match().then(|| spans_of_captures(&caps))
                 };
-                let (slots, offset) = if from == 0 && self.line_begin {
-                    // Anchored at the line start: the walk of the bytes the
-                    // pattern reads decides the match and its groups.
-                    let slots = state
-                        .memo
-                        .spans_of_anchored(shape.as_ref(), line, || search(cache))?;
-                    (slots, 0)
-                } else {
-                    // The match itself on the lazy DFA; its groups by shape.
-                    let found = re.search_with(cache, &input)?;
-                    let slots = state.memo.spans_of_match(
-                        shape.as_ref(),
+                // Anchored at the line start: the walk of the bytes the
+                // pattern reads decides the match and its groups.
+                let walked = if from == 0 && self.line_begin {
+                    state.memo.spans_of_anchored(
+                        shape.as_ref().and_then(Shape::automaton),
                         line,
-                        (found.start(), found.end()),
                         || search(cache),
-                    )?;
-                    (slots, found.start())
+                    )
+                } else {
+                    None
+                };
+                let (slots, offset) = match walked {
+                    Some(slots) => (slots?, 0),
+                    None => {
+                        // The match itself on the lazy DFA; its groups by
+                        // shape.
+                        let found = re.search_with(cache, &input)?;
+                        let slots = state.memo.spans_of_match(
+                            shape.as_ref(),
+                            line,
+                            (found.start(), found.end()),
+                            || search(cache),
+                        )?;
+                        (slots, found.start())
+                    }
                 };
                 let at = |index: usize| {
                     let (start, end) = slots.get(index).copied().flatten()?;

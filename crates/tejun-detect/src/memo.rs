@@ -34,6 +34,8 @@ use crate::matcher::FastMap;
 
 mod steps;
 
+pub use steps::Automaton;
+
 /// Byte span of one capture group (`None`: it did not take part).
 pub type Slot = Option<(usize, usize)>;
 
@@ -126,6 +128,11 @@ impl Shape {
             ascii_only: nfa.look_set_any().contains_word_unicode(),
             automaton: None,
         })
+    }
+
+    /// The automaton keys are walked on, if the shape has one.
+    pub fn automaton(&self) -> Option<&Automaton> {
+        self.automaton.as_ref()
     }
 
     fn applies_to(&self, hay: &str, len: usize) -> bool {
@@ -259,6 +266,8 @@ pub struct Memo {
     /// Result of each walk ([`Memo::spans_of_anchored`]), at `node * 2 +
     /// ended`.
     by_walk: Vec<u32>,
+    /// Lookups left before walks are tried again (one was too long).
+    walks_paused: u32,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -303,43 +312,39 @@ impl Memo {
     /// Results are stored relative to `window.0`; `known_match` says the
     /// window is the match `search` finds.
     /// The spans of the match of a pattern anchored at the start of `hay`
-    /// (`None`: no match), keyed by the walk of its automaton over the
-    /// bytes it reads (see [`steps::Steps::walk`]): the search itself only
-    /// runs for a walk not seen before. Dates at the start of a line read
-    /// a dozen bytes, so this replaces a search and a key of the match.
+    /// (`Some(None)`: no match), keyed by the walk of its automaton over
+    /// the bytes it reads (see [`steps::Steps::walk`]): the search itself
+    /// only runs for a walk not seen before. Dates at the start of a line
+    /// read a dozen bytes, so this replaces a search and a key of the
+    /// match. `None` when the text is not walked (no automaton, a walk too
+    /// long or a full table): the caller takes its other path.
     pub fn spans_of_anchored(
         &mut self,
-        shape: Option<&Shape>,
+        automaton: Option<&Automaton>,
         hay: &str,
         search: impl FnOnce() -> Option<Box<[Slot]>>,
-    ) -> Option<&[Slot]> {
-        let walked = match shape.and_then(|shape| shape.automaton.as_ref()) {
-            Some(automaton) if !self.disabled && self.paused == 0 => {
-                self.steps.walk(automaton, hay.as_bytes(), MAX_WALK)
-            }
-            _ => None,
-        };
-        let Some((node, ended)) = walked else {
-            // A walk too long or a full table: stand aside for a while.
-            self.paused = match self.paused {
-                0 if !self.disabled => PAUSE,
-                paused => paused.saturating_sub(1),
-            };
-            self.unkept = search();
-            return self.unkept.as_deref();
+    ) -> Option<Option<&[Slot]>> {
+        let automaton = automaton.filter(|_| !self.disabled)?;
+        if self.walks_paused > 0 {
+            self.walks_paused -= 1;
+            return None;
+        }
+        let Some((node, ended)) = self.steps.walk(automaton, hay.as_bytes(), MAX_WALK) else {
+            self.walks_paused = PAUSE;
+            return None;
         };
         self.lookups += 1;
         let slot = node as usize * 2 + usize::from(ended);
         if let Some(&at) = self.by_walk.get(slot).filter(|at| **at != u32::MAX) {
             self.hits += 1;
-            return self.results[at as usize].as_deref();
+            return Some(self.results[at as usize].as_deref());
         }
         let at = self.remember(search());
         if self.by_walk.len() <= slot {
             self.by_walk.resize(slot + 1, u32::MAX);
         }
         self.by_walk[slot] = at;
-        self.results[at as usize].as_deref()
+        Some(self.results[at as usize].as_deref())
     }
 
     fn lookup(
@@ -468,7 +473,8 @@ mod tests {
         let mut memo = Memo::default();
         for hay in ["ab", "abx", "ab", "abx", "a", "xab", "ab"] {
             let got = memo
-                .spans_of_anchored(Some(&shape), hay, || search(&re, hay))
+                .spans_of_anchored(shape.automaton(), hay, || search(&re, hay))
+                .expect("walked")
                 .map(<[_]>::to_vec);
             assert_eq!(got, search(&re, hay).map(|s| s.to_vec()), "{hay:?}");
         }
@@ -491,7 +497,8 @@ mod tests {
         ];
         for hay in lines.iter().chain(&lines) {
             let got = memo
-                .spans_of_anchored(Some(&shape), hay, || search(&re, hay))
+                .spans_of_anchored(shape.automaton(), hay, || search(&re, hay))
+                .expect("walked")
                 .map(<[_]>::to_vec);
             assert_eq!(got, search(&re, hay).map(|s| s.to_vec()), "{hay:?}");
         }

@@ -22,7 +22,7 @@ mod rewrite;
 mod tail;
 mod tree;
 
-use crate::memo::{Memo, Shape, Slot, spans_of};
+use crate::memo::{Memo, Shape, Slot, spans_of, spans_of_captures};
 use rewrite::{Exact, Verdict};
 use tail::Tail;
 
@@ -421,6 +421,21 @@ impl Pattern {
     ) -> Result<Option<Groups<'h>>, MatchError> {
         match &self.engine {
             Engine::Linear(re) => {
+                // A one-line text of an anchored pattern with a tail: keyed
+                // by the walk of the shortened pattern, which stops a few
+                // bytes into the tail.
+                if let Some(tail) = &self.tail
+                    && let Some(walk) = &tail.walk
+                    && memchr::memchr(b'\n', hay.as_bytes()).is_none()
+                    && let Some(spans) = memo.spans_of_anchored(Some(walk), hay, || {
+                        tail.captures(hay).as_ref().map(spans_of_captures)
+                    })
+                {
+                    return Ok(spans.map(|spans| {
+                        let whole = tail.span(spans, 0, hay.len()).unwrap_or((0, 0));
+                        self.named_groups(hay, whole, |index| tail.span(spans, index, hay.len()))
+                    }));
+                }
                 let spans = memo.spans(shape, hay, || self.linear_spans(re, hay));
                 Ok(spans.map(|spans| self.groups_of(hay, spans)))
             }
@@ -455,18 +470,10 @@ impl Pattern {
             .filter(|_| memchr::memchr(b'\n', hay.as_bytes()).is_none());
         match tail {
             Some(tail) => {
-                let caps = tail.captures(hay)?;
+                let spans = spans_of_captures(&tail.captures(hay)?);
                 Some(
-                    (0..caps.group_len())
-                        .map(|index| {
-                            let span = caps.get_group(index)?;
-                            let end = if index == 0 || index == tail.group {
-                                hay.len()
-                            } else {
-                                span.end
-                            };
-                            Some((span.start, end))
-                        })
+                    (0..spans.len())
+                        .map(|index| tail.span(&spans, index, hay.len()))
                         .collect(),
                 )
             }

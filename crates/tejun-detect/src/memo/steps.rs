@@ -24,6 +24,7 @@ use std::sync::Arc;
 use regex_automata::nfa::thompson::{NFA, State};
 use regex_automata::util::look::Look;
 use regex_automata::util::primitives::StateID;
+use regex_syntax::hir::Hir;
 
 use crate::matcher::FastMap;
 
@@ -46,10 +47,25 @@ impl Automaton {
     /// `None` when the pattern does not compile or has a look-around other
     /// than `^` and `$`.
     pub fn of(pattern: &str) -> Option<Automaton> {
-        let nfa = NFA::compiler()
-            .configure(NFA::config().nfa_size_limit(Some(1 << 20)))
-            .build(pattern)
-            .ok()?;
+        Automaton::checked(
+            NFA::compiler()
+                .configure(NFA::config().nfa_size_limit(Some(1 << 20)))
+                .build(pattern)
+                .ok()?,
+        )
+    }
+
+    /// [`Automaton::of`] a syntax tree.
+    pub fn of_hir(hir: &Hir) -> Option<Automaton> {
+        Automaton::checked(
+            NFA::compiler()
+                .configure(NFA::config().nfa_size_limit(Some(1 << 20)))
+                .build_from_hir(hir)
+                .ok()?,
+        )
+    }
+
+    fn checked(nfa: NFA) -> Option<Automaton> {
         let text_anchors_only = nfa.states().iter().all(|state| match state {
             State::Look { look, .. } => matches!(look, Look::Start | Look::End),
             _ => true,

@@ -17,12 +17,18 @@ use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_syntax::hir::{Capture, Class, Hir, HirKind, Look, Repetition};
 
+use crate::memo::{Automaton, Slot};
+
 /// The shortened pattern and the capture group of the tail.
 #[derive(Debug)]
 pub struct Tail {
     regex: meta::Regex,
     /// Index of the tail group (the same in the full pattern).
     pub group: usize,
+    /// The shortened pattern's automaton when it is anchored at the start:
+    /// it stops a few bytes into the tail, so one-line texts are keyed by
+    /// the walk of their prefix ([`crate::memo::Memo::spans_of_anchored`]).
+    pub walk: Option<Automaton>,
 }
 
 impl Tail {
@@ -66,17 +72,23 @@ impl Tail {
             name: capture.name.clone(),
             sub: sub.clone(),
         }));
+        let shortened = Hir::concat(shortened);
         let regex = meta::Regex::builder()
             .configure(
                 meta::Config::new()
                     .nfa_size_limit(Some(64 << 20))
                     .hybrid_cache_capacity(512 << 10),
             )
-            .build_from_hir(&Hir::concat(shortened))
+            .build_from_hir(&shortened)
             .ok()?;
+        let anchored = shortened
+            .properties()
+            .look_set_prefix()
+            .contains(Look::Start);
         Some(Tail {
             regex,
             group: capture.index as usize,
+            walk: anchored.then(|| Automaton::of_hir(&shortened)).flatten(),
         })
     }
 
@@ -86,6 +98,19 @@ impl Tail {
         let mut caps = self.regex.create_captures();
         self.regex.captures(hay, &mut caps);
         caps.is_match().then_some(caps)
+    }
+
+    /// Group `index` of the full pattern on a one-line text of `len`
+    /// bytes, from the shortened pattern's `spans`: the match and the tail
+    /// group run to the end of the text.
+    pub fn span(&self, spans: &[Slot], index: usize, len: usize) -> Slot {
+        let (start, end) = spans.get(index).copied().flatten()?;
+        let end = if index == 0 || index == self.group {
+            len
+        } else {
+            end
+        };
+        Some((start, end))
     }
 }
 
