@@ -297,6 +297,9 @@ impl Partial {
         f.long_lines += other.file.long_lines;
         f.binary_lines += other.file.binary_lines;
         f.out_of_range += other.file.out_of_range;
+        // Grown once: doubling while merging rehashed tens of thousands of
+        // offenders several times.
+        self.offenders.reserve(other.offenders.len());
         for (k, v) in other.offenders {
             self.offenders.entry(k).or_default().merge(v, &map);
         }

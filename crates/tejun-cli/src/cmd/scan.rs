@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tejun_detect::RuleSet;
-use tejun_detect::scan::{Progress, ScanOptions, ScanReport, scan_files};
+use tejun_detect::scan::{OffenderReport, Progress, ScanOptions, ScanReport, scan_files};
 use tejun_locale::Lang;
 
 use crate::context::{Context, Exit};
@@ -262,6 +262,44 @@ fn pad_to(row: &mut String, len: usize) {
 
 /// The report as a table. Buffered: stdout flushes every line otherwise,
 /// and a report lists tens of thousands of offenders.
+/// Offender rows rendered by one thread at a time (see [`write_table`]).
+const ROWS_PER_BLOCK: usize = 4096;
+
+/// Table rows for `offenders`. Times are appended without `fmt`; hosts and
+/// times are ASCII, so padding by bytes is padding by width.
+fn render_rows(offenders: &[OffenderReport], zone: &TimeZone) -> String {
+    let mut rows = String::with_capacity(offenders.len() * 100);
+    for o in offenders {
+        let row_start = rows.len();
+        rows.push_str("  ");
+        let _ = std::fmt::Write::write_fmt(&mut rows, format_args!("{}", o.host));
+        pad_to(&mut rows, row_start + 2 + 40);
+        rows.push(' ');
+        let count = o.count.to_string();
+        let count_at = rows.len() + 7usize.saturating_sub(count.len());
+        pad_to(&mut rows, count_at);
+        rows.push_str(&count);
+        for t in [o.first, o.last] {
+            rows.push_str("  ");
+            let start = rows.len();
+            match t {
+                Some(t) => tejun_locale::push_time(&mut rows, t, zone),
+                None => rows.push('-'),
+            }
+            pad_to(&mut rows, start + 23);
+        }
+        rows.push_str("  ");
+        for (i, user) in o.users.iter().enumerate() {
+            if i > 0 {
+                rows.push(',');
+            }
+            rows.push_str(user);
+        }
+        rows.push('\n');
+    }
+    rows
+}
+
 fn write_table(
     out: &mut impl Write,
     report: &ScanReport,
@@ -292,38 +330,11 @@ fn write_table(
             pad_end(lang.pick("LAST", "最後"), 23),
             lang.pick("USERS", "ユーザー")
         )?;
-        // One reused row: tens of thousands of them. Times are appended
-        // without `fmt`; hosts and times are ASCII, so padding by bytes is
-        // padding by width.
-        let mut row = String::new();
-        for o in &rule.offenders {
-            row.clear();
-            row.push_str("  ");
-            let _ = std::fmt::Write::write_fmt(&mut row, format_args!("{}", o.host));
-            pad_to(&mut row, 2 + 40);
-            row.push(' ');
-            let count = o.count.to_string();
-            let count_at = row.len() + 7usize.saturating_sub(count.len());
-            pad_to(&mut row, count_at);
-            row.push_str(&count);
-            for t in [o.first, o.last] {
-                row.push_str("  ");
-                let start = row.len();
-                match t {
-                    Some(t) => tejun_locale::push_time(&mut row, t, zone),
-                    None => row.push('-'),
-                }
-                pad_to(&mut row, start + 23);
-            }
-            row.push_str("  ");
-            for (i, user) in o.users.iter().enumerate() {
-                if i > 0 {
-                    row.push(',');
-                }
-                row.push_str(user);
-            }
-            row.push('\n');
-            out.write_all(row.as_bytes())?;
+        // Tens of thousands of rows: rendered in blocks over the cores,
+        // written in order.
+        let blocks: Vec<&[OffenderReport]> = rule.offenders.chunks(ROWS_PER_BLOCK).collect();
+        for block in tejun_detect::parallel::map(&blocks, |block| render_rows(block, zone)) {
+            out.write_all(block.as_bytes())?;
         }
     }
     for f in &report.files {
