@@ -182,11 +182,15 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             );
         }
     }
-    if report.failed_files() > 0 {
+    let exit = if report.failed_files() > 0 {
         Exit::Failed
     } else {
         Exit::Ok
-    }
+    };
+    // The process ends here: freeing tens of thousands of offenders one by
+    // one took 10 ms that the OS does at once.
+    std::mem::forget(report);
+    exit
 }
 
 /// Bytes read across all files, with rate and ETA.
