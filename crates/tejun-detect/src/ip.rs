@@ -6,7 +6,7 @@
 //! through a whole /64, so the watch engine can aggregate them to a prefix.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
@@ -23,6 +23,11 @@ impl Offender {
     /// Parses a captured host: strips brackets, normalises IPv4-mapped IPv6.
     pub fn parse(text: &str) -> Offender {
         let trimmed = text.trim().trim_start_matches('[').trim_end_matches(']');
+        // Most offenders are IPv4: read the four octets directly, without
+        // the general parser's IPv6 attempt.
+        if let Some(v4) = dotted_quad(trimmed) {
+            return Offender::Ip(IpAddr::V4(v4));
+        }
         match trimmed.parse::<IpAddr>() {
             Ok(ip) => Offender::Ip(normalize_ip(ip)),
             Err(_) => Offender::Name(text.to_string()),
@@ -44,6 +49,32 @@ impl fmt::Display for Offender {
             Offender::Name(name) => f.write_str(name),
         }
     }
+}
+
+/// `a.b.c.d` as [`Ipv4Addr`]'s own parser reads it (1-3 digits an octet,
+/// no leading zero, at most 255), or `None` to leave the text to it.
+fn dotted_quad(text: &str) -> Option<Ipv4Addr> {
+    let bytes = text.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = bytes.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &digit in part {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(digit - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then(|| Ipv4Addr::from(octets))
 }
 
 /// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` seen through a dual-stack
@@ -92,6 +123,20 @@ mod tests {
             Offender::parse("example.org"),
             Offender::Name("example.org".into())
         );
+    }
+
+    proptest::proptest! {
+        /// The IPv4 shortcut reads exactly what the standard parser reads.
+        #[test]
+        fn dotted_quads_read_as_the_standard_parser_reads(text in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{1,4}){3}") {
+            let want = text.parse::<Ipv4Addr>().ok();
+            let got = dotted_quad(&text);
+            proptest::prop_assert!(got.is_none() || got == want, "{text:?}: {got:?} vs {want:?}");
+            proptest::prop_assert_eq!(Offender::parse(&text), match text.trim().parse::<IpAddr>() {
+                Ok(ip) => Offender::Ip(normalize_ip(ip)),
+                Err(_) => Offender::Name(text.clone()),
+            });
+        }
     }
 
     #[test]
