@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet, hybrid};
+use regex_syntax::hir::{Hir, HirKind, Look};
 use serde::Serialize;
 use smallvec::SmallVec;
 
@@ -88,7 +89,8 @@ pub struct Prefilter {
 enum SetSearch {
     /// Every pattern is anchored at the start of the text, so all their
     /// matches start at 0 and one leftmost-first search names the first
-    /// pattern, in order, that matches. It runs on the lazy DFA's fast
+    /// pattern, in order, whose leading part ([`leading_part`]) matches;
+    /// no pattern before it can match. It runs on the lazy DFA's fast
     /// loop, where an overlapping search steps byte by byte. Forward only:
     /// the start is known, so no reverse automaton is compiled.
     First(Box<hybrid::dfa::DFA>),
@@ -130,17 +132,22 @@ impl Prefilter {
         if sources.len() < 2 {
             return None;
         }
-        let anchored = sources.iter().all(|source| {
-            regex_syntax::parse(source).is_ok_and(|hir| {
-                hir.properties()
-                    .look_set_prefix()
-                    .contains(regex_syntax::hir::Look::Start)
-            })
-        });
+        let hirs: Vec<Hir> = sources
+            .iter()
+            .map(|source| regex_syntax::parse(source).ok())
+            .collect::<Option<_>>()?;
+        let anchored = hirs
+            .iter()
+            .all(|hir| hir.properties().look_set_prefix().contains(Look::Start));
         let nfa = thompson::Config::new()
             .nfa_size_limit(Some(64 << 20))
             .which_captures(WhichCaptures::None);
         let search = if anchored {
+            let starts: Vec<Hir> = hirs.iter().map(leading_part).collect();
+            let nfa = thompson::Compiler::new()
+                .configure(nfa)
+                .build_many_from_hir(&starts)
+                .ok()?;
             let dfa = hybrid::dfa::DFA::builder()
                 .configure(
                     hybrid::dfa::DFA::config()
@@ -148,8 +155,7 @@ impl Prefilter {
                         .unicode_word_boundary(true)
                         .cache_capacity(2 << 20),
                 )
-                .thompson(nfa)
-                .build_many(&sources)
+                .build_from_nfa(nfa)
                 .ok()?;
             SetSearch::First(Box::new(dfa))
         } else {
@@ -223,6 +229,29 @@ impl Prefilter {
     fn all_linear(&self) -> bool {
         self.slots.iter().all(Option::is_some)
     }
+}
+
+/// Bytes of text a pattern's leading part must read at least (where the
+/// pattern is that long): enough to tell fail2ban's messages apart.
+const LEADING_LEN: usize = 12;
+
+/// The first items of an anchored pattern, reading at least
+/// [`LEADING_LEN`] bytes where the pattern allows. A text a pattern matches
+/// starts with a match of its leading part, so a prefilter over leading
+/// parts still never skips a pattern that matches; and its automaton stops
+/// a few words into a line instead of at the line's end.
+fn leading_part(hir: &Hir) -> Hir {
+    let HirKind::Concat(items) = hir.kind() else {
+        return hir.clone();
+    };
+    let mut len = 0;
+    for (index, item) in items.iter().enumerate() {
+        len += item.properties().minimum_len().unwrap_or(0);
+        if len >= LEADING_LEN {
+            return Hir::concat(items[..=index].to_vec());
+        }
+    }
+    hir.clone()
 }
 
 /// The pattern does not compile on either engine.
@@ -583,6 +612,31 @@ mod tests {
             Some(vec![false, true, true])
         );
         assert_eq!(candidates(&patterns, "session opened"), None);
+    }
+
+    /// Only the leading parts are searched: a pattern whose start matches
+    /// and whose rest does not stays a candidate with those after it, and a
+    /// text no leading part matches is skipped.
+    #[test]
+    fn patterns_are_told_apart_by_their_leading_parts() {
+        let patterns = [
+            r"^Failed password for (?P<user>\S+) from (?P<host>\S+) port \d+$",
+            r"^Failed password for (?P<host>\S+)$",
+            r"^Accepted publickey for (?P<user>\S+) from (?P<host>\S+)",
+        ];
+        let hay = "Failed password for 10.0.0.1";
+        assert_eq!(candidates(&patterns, hay), Some(vec![true, true, true]));
+        let compiled: Vec<Pattern> = patterns
+            .iter()
+            .map(|p| Pattern::compile(p, false).unwrap())
+            .collect();
+        assert!(compiled[0].captures(hay).unwrap().is_none());
+        assert!(compiled[1].captures(hay).unwrap().is_some());
+        assert_eq!(
+            candidates(&patterns, "Accepted publickey for root from x"),
+            Some(vec![false, false, true])
+        );
+        assert_eq!(candidates(&patterns, "Accepted password for root"), None);
     }
 
     /// The first pattern's superset matches but its look-ahead refuses the
