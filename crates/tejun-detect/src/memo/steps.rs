@@ -32,12 +32,17 @@ use crate::matcher::FastMap;
 /// caller then falls back to the pattern's global classes).
 const MAX_STEPS: usize = 4096;
 /// Interned keys (trie nodes) per thread and pattern before giving up:
-/// each costs 1 KiB of byte transitions. Dates need tens.
+/// each costs 512 bytes of byte transitions. Dates need tens.
 const MAX_NODES: usize = 1 << 10;
 /// A transition not worked out yet.
 const UNKNOWN: u32 = u32::MAX;
-/// Any byte read at a node where no state is active (see [`Steps::walk`]).
-const DEAD: u32 = u32::MAX - 1;
+/// In `by_byte`: a byte not worked out yet at its node.
+const BYTE_UNKNOWN: u16 = u16::MAX;
+/// In `by_byte`: any byte read at a node where no state is active (see
+/// [`Steps::walk`]).
+const DEAD: u16 = u16::MAX - 1;
+// Node numbers fit in `by_byte`'s entries next to the two markers.
+const _: () = assert!(MAX_NODES < DEAD as usize);
 
 /// A pattern's automaton, shared by the threads that walk it.
 #[derive(Debug, Clone)]
@@ -106,7 +111,9 @@ pub struct Steps {
     dead: Vec<bool>,
     /// Per node, the node each byte leads to (`UNKNOWN`: not worked out):
     /// the classes resolved ahead, so a step is one dependent load.
-    by_byte: Vec<u32>,
+    /// Two bytes an entry: the table is walked on every line and its rows
+    /// should stay in the nearest cache.
+    by_byte: Vec<u16>,
     /// The empty key of each of the caller's four kinds of texts.
     roots: [Option<u32>; 4],
     stack: Vec<StateID>,
@@ -149,8 +156,8 @@ impl Steps {
             }
             at = match self.by_byte[at as usize * 256 + usize::from(byte)] {
                 DEAD => return Some((at, false)),
-                UNKNOWN => self.child(nfa, at, byte)?,
-                next => next,
+                BYTE_UNKNOWN => self.child(nfa, at, byte)?,
+                next => u32::from(next),
             };
         }
         Some((at, true))
@@ -170,8 +177,8 @@ impl Steps {
     /// The node after `byte` at node `at`: one load once worked out.
     fn next(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<u32> {
         match self.by_byte[at as usize * 256 + usize::from(byte)] {
-            UNKNOWN | DEAD => self.child(nfa, at, byte),
-            next => Some(next),
+            BYTE_UNKNOWN | DEAD => self.child(nfa, at, byte),
+            next => Some(u32::from(next)),
         }
     }
 
@@ -190,7 +197,8 @@ impl Steps {
         };
         // A dead node's bytes stay marked for walks, which stop there.
         if !self.dead[at as usize] {
-            self.by_byte[at as usize * 256 + usize::from(byte)] = child;
+            self.by_byte[at as usize * 256 + usize::from(byte)] =
+                u16::try_from(child).expect("node numbers are below MAX_NODES");
         }
         Some(child)
     }
@@ -207,7 +215,7 @@ impl Steps {
             step,
             children: vec![UNKNOWN; classes].into_boxed_slice(),
         });
-        let bytes = if dead { DEAD } else { UNKNOWN };
+        let bytes = if dead { DEAD } else { BYTE_UNKNOWN };
         self.by_byte.resize(self.nodes.len() * 256, bytes);
         Some((self.nodes.len() - 1) as u32)
     }
