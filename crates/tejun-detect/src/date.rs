@@ -179,6 +179,12 @@ impl DateState {
             minute: MinuteCache::default(),
         }
     }
+
+    /// Forgets which template the last line used, as for a new file; what
+    /// is remembered only to go faster is kept.
+    pub fn restart(&mut self) {
+        self.last = 0;
+    }
 }
 
 /// The instant the last minute read began: log lines come in order, so

@@ -218,6 +218,19 @@ impl<'r> Matcher<'r> {
         }
     }
 
+    /// Forgets what earlier lines left (connection ids, the last date, a
+    /// multi-line buffer), as at the start of a file; caches are kept. A
+    /// file scanned in parts restarts at each part, so each part's result
+    /// does not depend on which thread scanned it or what before.
+    pub fn restart(&mut self) {
+        for state in &mut self.states {
+            state.dates.restart();
+            state.last_time = None;
+            state.buffer.clear();
+            state.connections = Connections::default();
+        }
+    }
+
     /// Matches one line (without its newline) against every rule, appending
     /// hits to `out`.
     pub fn feed(&mut self, line: &str, ctx: &DateContext, out: &mut Vec<Hit>) -> LineStats {
