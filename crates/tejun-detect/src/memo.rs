@@ -309,8 +309,6 @@ impl Memo {
         self.lookup(shape, hay, found, true, search)
     }
 
-    /// Results are stored relative to `window.0`; `known_match` says the
-    /// window is the match `search` finds.
     /// The spans of the match of a pattern anchored at the start of `hay`
     /// (`Some(None)`: no match), keyed by the walk of its automaton over
     /// the bytes it reads (see [`steps::Steps::walk`]): the search itself
@@ -347,6 +345,8 @@ impl Memo {
         Some(self.results[at as usize].as_deref())
     }
 
+    /// Results are stored relative to `window.0`; `known_match` says the
+    /// window is the match `search` finds.
     fn lookup(
         &mut self,
         shape: Option<&Shape>,

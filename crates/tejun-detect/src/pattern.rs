@@ -174,9 +174,9 @@ impl Prefilter {
         Some(Prefilter { search, slots })
     }
 
-    /// Which patterns may match `hay` (exact for linear ones, a superset for
-    /// backtracking ones), or `None` when no pattern can. One pass over
-    /// `hay` for all patterns.
+    /// Which patterns may match `hay` (a superset: callers try them in
+    /// order and stop at the first that matches), or `None` when no
+    /// pattern can. One pass over `hay` for all patterns.
     pub fn candidates<'s>(
         &self,
         hay: &str,

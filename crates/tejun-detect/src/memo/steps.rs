@@ -109,7 +109,8 @@ pub struct Steps {
     nodes: Vec<Node>,
     /// Per node: no state is active (its row of `by_byte` is all [`DEAD`]).
     dead: Vec<bool>,
-    /// Per node, the node each byte leads to (`UNKNOWN`: not worked out):
+    /// Per node, the node each byte leads to ([`BYTE_UNKNOWN`]: not worked
+    /// out):
     /// the classes resolved ahead, so a step is one dependent load.
     /// Two bytes an entry: the table is walked on every line and its rows
     /// should stay in the nearest cache.
