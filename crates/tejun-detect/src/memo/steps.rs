@@ -151,17 +151,16 @@ impl Steps {
     ) -> Option<(u32, bool)> {
         let nfa = &*automaton.0;
         let mut at = self.root(nfa, 1)?;
-        for (read, &byte) in text.iter().enumerate() {
-            if read == limit {
-                return None;
-            }
+        let capped = text.len() > limit;
+        for &byte in &text[..text.len().min(limit)] {
             at = match self.by_byte[at as usize * 256 + usize::from(byte)] {
                 DEAD => return Some((at, false)),
                 BYTE_UNKNOWN => self.child(nfa, at, byte)?,
                 next => u32::from(next),
             };
         }
-        Some((at, true))
+        // Read `limit` bytes and still going: longer than allowed.
+        (!capped).then_some((at, true))
     }
 
     /// The empty key of texts of `kind`.
