@@ -710,6 +710,26 @@ fn read_line_capped<R: BufRead>(
 mod tests {
     use super::*;
 
+    /// Parts finishing out of order still merge in file order.
+    #[test]
+    fn parts_merge_in_file_order_whatever_order_they_finish_in() {
+        let part = |line: &str| {
+            let mut part = Partial::new(1);
+            part.samples[0].push(line.to_string());
+            part
+        };
+        let mut merged = InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+            total: Partial::new(1),
+        };
+        merged.add(2, part("third"));
+        merged.add(0, part("first"));
+        assert_eq!(merged.total.samples[0], ["first"]);
+        merged.add(1, part("second"));
+        assert_eq!(merged.total.samples[0], ["first", "second", "third"]);
+    }
+
     /// A file cut into parts scanned by several threads reports what a scan
     /// in one piece reports: the same counts and times, the first users of
     /// an offender and the first sample lines in file order.

@@ -107,8 +107,6 @@ pub struct Steps {
     /// Start steps elsewhere and at the text's start.
     starts: [Option<u32>; 2],
     nodes: Vec<Node>,
-    /// Per node: no state is active (its row of `by_byte` is all [`DEAD`]).
-    dead: Vec<bool>,
     /// Per node, the node each byte leads to ([`BYTE_UNKNOWN`]: not worked
     /// out):
     /// the classes resolved ahead, so a step is one dependent load.
@@ -195,10 +193,10 @@ impl Steps {
             }
             child => child,
         };
-        // A dead node's bytes stay marked for walks, which stop there.
-        if !self.dead[at as usize] {
-            self.by_byte[at as usize * 256 + usize::from(byte)] =
-                u16::try_from(child).expect("node numbers are below MAX_NODES");
+        // A dead node's row stays marked for walks, which stop there.
+        let entry = &mut self.by_byte[at as usize * 256 + usize::from(byte)];
+        if *entry != DEAD {
+            *entry = u16::try_from(child).expect("node numbers are below MAX_NODES");
         }
         Some(child)
     }
@@ -210,7 +208,6 @@ impl Steps {
         }
         let classes = self.steps[step as usize].representatives.len();
         let dead = self.steps[step as usize].states.is_empty();
-        self.dead.push(dead);
         self.nodes.push(Node {
             step,
             children: vec![UNKNOWN; classes].into_boxed_slice(),
