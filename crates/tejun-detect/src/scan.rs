@@ -125,7 +125,7 @@ impl Default for ScanOptions {
             until: None,
             zone: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            part_bytes: 4 << 20,
+            part_bytes: 1 << 20,
             now: None,
             progress: None,
         }
@@ -441,18 +441,12 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
         };
     }
     let len = meta.len();
-    let part_bytes = options.part_bytes.max(1);
-    let threads = if len < part_bytes {
+    let threads = if len < options.part_bytes {
         1
     } else {
         options.threads.max(1)
     };
-    let parts = if threads == 1 {
-        1
-    } else {
-        (threads * PARTS_PER_THREAD).min(usize::try_from(len / part_bytes).unwrap_or(usize::MAX))
-    };
-    let bounds = match split_points(path, len, parts) {
+    let bounds = match split_points(path, len, &part_targets(len, threads, options.part_bytes)) {
         Ok(b) => b,
         Err(e) => {
             failed.file.error = Some(e.to_string());
@@ -488,11 +482,30 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
         .total
 }
 
-/// Parts a large file is cut into per scanning thread. Threads take the
-/// next part when done with one, so a thread on a slower core (this
-/// machine's two differ by half under load) scans fewer parts instead of
-/// holding up the end.
-const PARTS_PER_THREAD: usize = 8;
+/// Where a file of `len` bytes is cut for `threads` threads, before the
+/// cuts move to line starts. Each part is a share of what is left (never
+/// under `smallest`), so parts shrink towards the end: a thread on a
+/// slower core (this machine's two differ by half under load) takes fewer
+/// of them, and the last ones are short enough that the threads finish
+/// together. Equal parts left one thread a whole part behind the other.
+fn part_targets(len: u64, threads: usize, smallest: u64) -> Vec<u64> {
+    let mut targets = Vec::new();
+    if threads < 2 {
+        return targets;
+    }
+    let share = 2 * threads as u64;
+    let mut at = 0;
+    // Bounded: each turn moves at least `smallest` (at least 1) bytes on.
+    loop {
+        let remaining = len - at;
+        let size = (remaining / share).max(smallest.max(1));
+        if size >= remaining {
+            return targets;
+        }
+        at += size;
+        targets.push(at);
+    }
+}
 
 /// Parts merged in file order as they are done: the first users of an
 /// offender and the sample lines are those of a scan in one piece.
@@ -543,14 +556,15 @@ fn scan_range(
     }
 }
 
-/// Byte offsets `[0, …, len]` cutting the file into `n` ranges at line starts.
-fn split_points(path: &Path, len: u64, n: usize) -> std::io::Result<Vec<u64>> {
+/// Byte offsets `[0, …, len]` cutting the file at the first line start at
+/// or after each of `targets` (ascending).
+fn split_points(path: &Path, len: u64, targets: &[u64]) -> std::io::Result<Vec<u64>> {
     let mut points = vec![0u64];
-    if n > 1 {
+    if !targets.is_empty() {
         let mut f = File::open(path)?;
         let mut buf = vec![0u8; 64 << 10];
-        for i in 1..n {
-            let mut pos = len * i as u64 / n as u64;
+        for &target in targets {
+            let mut pos = target;
             if pos <= *points.last().expect("non-empty") {
                 continue;
             }
@@ -730,6 +744,28 @@ mod tests {
         assert_eq!(merged.total.samples[0], ["first", "second", "third"]);
     }
 
+    /// Parts shrink towards the end of the file, so the threads finish
+    /// together, but never below the smallest size.
+    #[test]
+    fn parts_shrink_to_the_smallest_size() {
+        const MIB: u64 = 1 << 20;
+        let targets = part_targets(100 * MIB, 2, MIB);
+        let sizes: Vec<u64> = std::iter::once(0)
+            .chain(targets.iter().copied())
+            .zip(targets.iter().copied().chain([100 * MIB]))
+            .map(|(start, end)| end - start)
+            .collect();
+        assert_eq!(sizes[0], 25 * MIB, "{sizes:?}");
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|s| *s >= MIB),
+            "{sizes:?}"
+        );
+        assert!(*sizes.last().unwrap() <= MIB, "{sizes:?}");
+        assert_eq!(sizes.len(), 16, "{sizes:?}");
+        assert!(part_targets(100 * MIB, 1, MIB).is_empty());
+    }
+
     /// A file cut into parts scanned by several threads reports what a scan
     /// in one piece reports: the same counts and times, the first users of
     /// an offender and the first sample lines in file order.
@@ -771,7 +807,8 @@ mod tests {
             whole.contains(r#""users":["user0","user1","user2","user3"]"#),
             "{whole}"
         );
-        // Cut into 24 and 16 parts, taken by the threads in turn.
+        // Cut into 16 and 12 parts of shrinking size, taken in turn.
+        assert_eq!(part_targets(text.len() as u64, 3, 8 << 10).len(), 15);
         assert_eq!(scan(3, 8 << 10), whole);
         assert_eq!(scan(2, 8 << 10), whole);
     }
