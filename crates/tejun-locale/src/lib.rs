@@ -117,37 +117,29 @@ pub fn push_time(out: &mut String, ts: Timestamp, zone: &TimeZone) {
     if year < 0 {
         out.push('-');
     }
-    push_digits(out, year.unsigned_abs().into(), 4);
-    for (separator, field) in [
-        ('-', dt.month()),
-        ('-', dt.day()),
-        (' ', dt.hour()),
-        (':', dt.minute()),
-        (':', dt.second()),
+    // Filled in place and pushed at once: pushing digit by digit cost more
+    // than the zone lookup. Years are at most four digits in jiff.
+    let mut text = *b"0000-00-00 00:00:00 ";
+    let year = year.unsigned_abs();
+    put_two_digits(&mut text[0..2], (year / 100 % 100) as u8);
+    put_two_digits(&mut text[2..4], (year % 100) as u8);
+    for (at, field) in [
+        (5, dt.month()),
+        (8, dt.day()),
+        (11, dt.hour()),
+        (14, dt.minute()),
+        (17, dt.second()),
     ] {
-        out.push(separator);
-        push_digits(out, field.unsigned_abs().into(), 2);
+        put_two_digits(&mut text[at..at + 2], field.unsigned_abs());
     }
-    out.push(' ');
+    out.push_str(std::str::from_utf8(&text).expect("ASCII digits"));
     out.push_str(info.abbreviation());
 }
 
-/// `value` in decimal, zero-padded to at least `width` digits.
-fn push_digits(out: &mut String, value: u32, width: usize) {
-    // u32::MAX has ten digits; the buffer starts as the padding.
-    let mut digits = [b'0'; 10];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let start = start.min(digits.len().saturating_sub(width));
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+/// `value` (below 100) as two decimal digits.
+fn put_two_digits(to: &mut [u8], value: u8) {
+    to[0] = b'0' + value / 10 % 10;
+    to[1] = b'0' + value % 10;
 }
 
 /// Formats only the time of day, for dense timelines: `10:54:36`.
@@ -175,13 +167,16 @@ mod tests {
             TimeZone::get("America/New_York").unwrap(),
             TimeZone::fixed(jiff::tz::offset(-3)),
         ];
-        // Around New York's switch to daylight time, and a year < 1000.
+        // Around New York's switch to daylight time, a year < 1000, and
+        // the first and last years jiff knows (four digits, one negative).
         let times = [
             0,
             1_741_503_599,
             1_741_503_600,
             1_764_000_000,
             -60_000_000_000,
+            Timestamp::MIN.as_second() + 86_400,
+            Timestamp::MAX.as_second() - 86_400,
         ];
         for zone in &zones {
             for second in times {

@@ -260,8 +260,14 @@ fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
 
 /// Pads `row` with spaces up to `len` bytes.
 fn pad_to(row: &mut String, len: usize) {
-    let missing = len.saturating_sub(row.len());
-    row.extend(std::iter::repeat_n(' ', missing));
+    const SPACES: &str = "                                        ";
+    let mut missing = len.saturating_sub(row.len());
+    // Bounded: each turn pads at least one space.
+    while missing > 0 {
+        let now = missing.min(SPACES.len());
+        row.push_str(&SPACES[..now]);
+        missing -= now;
+    }
 }
 
 /// The report as a table. Buffered: stdout flushes every line otherwise,
@@ -276,7 +282,7 @@ fn render_rows(offenders: &[OffenderReport], zone: &TimeZone) -> String {
     for o in offenders {
         let row_start = rows.len();
         rows.push_str("  ");
-        let _ = std::fmt::Write::write_fmt(&mut rows, format_args!("{}", o.host));
+        o.host.push_to(&mut rows);
         pad_to(&mut rows, row_start + 2 + 40);
         rows.push(' ');
         let count = o.count.to_string();
