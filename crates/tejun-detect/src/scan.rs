@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -431,8 +431,7 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
                     inner: f,
                     count: ProgressCount::new(options.progress.as_ref()),
                 };
-                let reader =
-                    BufReader::with_capacity(256 << 10, flate2::read::MultiGzDecoder::new(counted));
+                let reader = flate2::read::MultiGzDecoder::new(counted);
                 let mut matcher = Matcher::new(rules);
                 let mut part =
                     scan_reader(rules, &mut matcher, reader, u64::MAX, &ctx, options, false);
@@ -546,15 +545,7 @@ fn scan_range(
 ) -> Partial {
     let opened = File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     match opened {
-        Ok(f) => scan_reader(
-            rules,
-            matcher,
-            BufReader::with_capacity(256 << 10, f),
-            end - start,
-            ctx,
-            options,
-            true,
-        ),
+        Ok(f) => scan_reader(rules, matcher, f, end - start, ctx, options, true),
         Err(e) => {
             let mut part = Partial::new(rules.rules.len());
             part.file.error = Some(e.to_string());
@@ -598,12 +589,20 @@ fn split_points(path: &Path, len: u64, targets: &[u64]) -> std::io::Result<Vec<u
     Ok(points)
 }
 
-/// Matches at most `limit` bytes of `reader` line by line (counting them
-/// as progress when `count_progress`).
-fn scan_reader<R: BufRead>(
+/// Bytes read at a time: lines are matched where they lie in this buffer,
+/// and a line longer than it is cut (see [`MAX_LINE`]).
+const BLOCK: usize = 2 * MAX_LINE;
+
+/// Matches the lines in at most `limit` bytes of `reader` (counting them as
+/// progress when `count_progress`).
+///
+/// Lines are matched in place in a block of [`BLOCK`] bytes, and a block's
+/// whole lines are checked for UTF-8 and NUL bytes at once: copying each
+/// line out and checking it alone cost about 300 instructions a line.
+fn scan_reader<R: Read>(
     rules: &RuleSet,
     matcher: &mut Matcher<'_>,
-    mut reader: R,
+    reader: R,
     limit: u64,
     ctx: &DateContext,
     options: &ScanOptions,
@@ -611,53 +610,130 @@ fn scan_reader<R: BufRead>(
 ) -> Partial {
     let mut part = Partial::new(rules.rules.len());
     let mut progress = ProgressCount::new(options.progress.as_ref().filter(|_| count_progress));
-    let mut line: Vec<u8> = Vec::with_capacity(4096);
-    let mut consumed: u64 = 0;
-    while consumed < limit {
-        line.clear();
-        let (read, truncated) = match read_line_capped(&mut reader, &mut line) {
-            Ok(r) => r,
+    let mut reader = reader.take(limit);
+    let mut buf = vec![0u8; BLOCK];
+    // Bytes of `buf` read and not yet matched: the start of a line.
+    let mut held = 0;
+    // Inside the rest of a line longer than the block, already matched.
+    let mut skipping = false;
+    loop {
+        let read = match reader.read(&mut buf[held..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 part.file.error = Some(e.to_string());
                 break;
             }
         };
-        if read == 0 {
+        progress.add(read as u64);
+        let filled = held + read;
+        let at_end = read == 0;
+        let mut block = &buf[..filled];
+        if skipping {
+            match memchr::memchr(b'\n', block) {
+                Some(nl) => {
+                    block = &block[nl + 1..];
+                    skipping = false;
+                }
+                None => block = &[],
+            }
+        }
+        // Whole lines, and at the end of input the last one without a
+        // newline.
+        let whole = if at_end {
+            block.len()
+        } else {
+            memchr::memrchr(b'\n', block).map_or(0, |nl| nl + 1)
+        };
+        feed_block(matcher, &mut part, &block[..whole], ctx, options);
+        let rest = &block[whole..];
+        if at_end {
             break;
         }
-        consumed += read as u64;
-        progress.add(read as u64);
-        part.file.lines += 1;
-        if truncated {
-            part.file.long_lines += 1;
+        if rest.len() == BLOCK {
+            // A line longer than the block: its start is matched, the rest
+            // skipped up to the next newline.
+            feed_line(matcher, &mut part, rest, ctx, options);
+            skipping = true;
+            held = 0;
+        } else {
+            held = rest.len();
+            let from = filled - held;
+            buf.copy_within(from..filled, 0);
         }
-        while matches!(line.last(), Some(b'\n' | b'\r')) {
-            line.pop();
-        }
-        let text = match std::str::from_utf8(&line) {
-            Ok(s) => {
-                if memchr::memchr(0, s.as_bytes()).is_some() {
-                    part.file.binary_lines += 1;
-                }
-                std::borrow::Cow::Borrowed(s)
-            }
-            Err(_) => {
-                part.file.binary_lines += 1;
-                String::from_utf8_lossy(&line)
-            }
-        };
-        let stats = matcher.feed_into(
-            &text,
-            None,
-            ctx,
-            &mut Counting {
-                part: &mut part,
-                options,
-            },
-        );
-        part.file.match_errors += stats.match_errors as u64;
     }
     part
+}
+
+/// Matches each line of `block`, whole lines (the last one's newline
+/// optional).
+fn feed_block(
+    matcher: &mut Matcher<'_>,
+    part: &mut Partial,
+    block: &[u8],
+    ctx: &DateContext,
+    options: &ScanOptions,
+) {
+    match std::str::from_utf8(block) {
+        // Valid UTF-8 as a whole is valid line by line: a newline never
+        // falls inside a character.
+        Ok(text) if memchr::memchr(0, block).is_none() => {
+            for line in text.split_terminator('\n') {
+                if line.len() > MAX_LINE {
+                    feed_line(matcher, part, line.as_bytes(), ctx, options);
+                } else {
+                    part.file.lines += 1;
+                    feed_text(matcher, part, line, ctx, options);
+                }
+            }
+        }
+        _ => {
+            for line in block.split_inclusive(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                feed_line(matcher, part, line, ctx, options);
+            }
+        }
+    }
+}
+
+/// Matches one line (without its newline) of unchecked bytes: lines longer
+/// than [`MAX_LINE`] on their start, invalid UTF-8 lossily.
+fn feed_line(
+    matcher: &mut Matcher<'_>,
+    part: &mut Partial,
+    mut line: &[u8],
+    ctx: &DateContext,
+    options: &ScanOptions,
+) {
+    part.file.lines += 1;
+    if line.len() > MAX_LINE {
+        part.file.long_lines += 1;
+        line = &line[..MAX_LINE];
+    }
+    let binary = memchr::memchr(0, line).is_some();
+    match std::str::from_utf8(line) {
+        Ok(text) => {
+            part.file.binary_lines += u64::from(binary);
+            feed_text(matcher, part, text, ctx, options);
+        }
+        Err(_) => {
+            part.file.binary_lines += 1;
+            feed_text(matcher, part, &String::from_utf8_lossy(line), ctx, options);
+        }
+    }
+}
+
+/// Matches one line of text, without its newline and trailing `\r`s.
+fn feed_text(
+    matcher: &mut Matcher<'_>,
+    part: &mut Partial,
+    line: &str,
+    ctx: &DateContext,
+    options: &ScanOptions,
+) {
+    let line = line.trim_end_matches('\r');
+    let stats = matcher.feed_into(line, None, ctx, &mut Counting { part, options });
+    part.file.match_errors += stats.match_errors as u64;
 }
 
 /// Adds each hit to a range's counters straight from the matched line: no
@@ -689,41 +765,6 @@ impl HitSink for Counting<'_> {
             .entry((hit.rule, Offender::parse(hit.host_text)))
             .or_default()
             .add(hit.time, user);
-    }
-}
-
-/// Reads one line into `line`, keeping at most [`MAX_LINE`] bytes of it.
-/// Returns the bytes consumed and whether the line was cut.
-fn read_line_capped<R: BufRead>(
-    reader: &mut R,
-    line: &mut Vec<u8>,
-) -> std::io::Result<(usize, bool)> {
-    let mut consumed = 0;
-    let mut truncated = false;
-    loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            return Ok((consumed, truncated));
-        }
-        let (chunk, done) = match memchr::memchr(b'\n', buf) {
-            Some(i) => (&buf[..=i], true),
-            None => (buf, false),
-        };
-        let room = MAX_LINE.saturating_sub(line.len());
-        if chunk.len() > room {
-            truncated = true;
-        }
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let n = chunk.len();
-        reader.consume(n);
-        consumed += n;
-        if done {
-            return Ok((consumed, truncated));
-        }
     }
 }
 
@@ -771,6 +812,71 @@ mod tests {
         assert!(*sizes.last().unwrap() <= MIB, "{sizes:?}");
         assert_eq!(sizes.len(), 16, "{sizes:?}");
         assert!(part_targets(100 * MIB, 1, MIB).is_empty());
+    }
+
+    /// Lines are read whole wherever they fall across the blocks the file
+    /// is read in: each counted once, every failure found (CRLF endings
+    /// too), NUL bytes and invalid UTF-8 counted, and the last line read
+    /// without its newline.
+    #[test]
+    fn lines_across_block_boundaries_are_read_whole() {
+        let mut text = Vec::new();
+        let (mut lines, mut failures, mut binary) = (0u64, 0u64, 0u64);
+        for i in 0u32.. {
+            if text.len() > 2 * BLOCK + BLOCK / 2 {
+                break;
+            }
+            lines += 1;
+            match i % 4 {
+                0 => {
+                    failures += 1;
+                    text.extend_from_slice(
+                        format!(
+                            "Nov 21 10:00:{:02} web1 sshd[{i}]: Failed password for root from 203.0.113.{} port 22 ssh2\r\n",
+                            i % 60,
+                            i % 200
+                        )
+                        .as_bytes(),
+                    );
+                }
+                // Lengths that vary, so lines straddle every boundary.
+                1 => text.extend_from_slice(
+                    format!("noise {}\n", "x".repeat(i as usize * 37 % 500)).as_bytes(),
+                ),
+                2 if i % 10_000 == 2 => {
+                    binary += 1;
+                    text.extend_from_slice(b"noise \0 nul\n");
+                }
+                2 if i % 10_000 == 6 => {
+                    binary += 1;
+                    text.extend_from_slice(b"noise \xff invalid\n");
+                }
+                _ => text.extend_from_slice(b"\n"),
+            }
+        }
+        // The last line has no newline.
+        text.pop();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.log");
+        std::fs::write(&path, &text).unwrap();
+        let rules = RuleSet::builtin(&["sshd"]).unwrap();
+        let options = ScanOptions {
+            threads: 1,
+            zone: TimeZone::UTC,
+            now: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+            ..ScanOptions::default()
+        };
+        let report = scan_files(&rules, std::slice::from_ref(&path), &options);
+        let file = &report.files[0];
+        assert_eq!(file.lines, lines);
+        assert_eq!(file.binary_lines, binary);
+        assert!(binary >= 2, "{binary}");
+        assert_eq!(file.hits, failures);
+        assert_eq!(file.long_lines, 0);
+        let counted: u64 = report.rules[0].offenders.iter().map(|o| o.count).sum();
+        assert_eq!(counted, failures);
+        let sample = &report.rules[0].samples[0];
+        assert!(sample.ends_with("ssh2"), "{sample:?}");
     }
 
     /// A file cut into parts scanned by several threads reports what a scan
