@@ -487,6 +487,17 @@ mod tests {
         assert!(memo.hits >= 3, "{} hits", memo.hits);
     }
 
+    /// A walk resumes where its text parts from the last one, but no
+    /// further than the last one went: `axaaaaaa` died at its third byte,
+    /// so the nodes `aaaaaaaa` left after that are not its own.
+    #[test]
+    fn a_walk_resumes_no_further_than_the_last_one_went() {
+        walks_agree(
+            r"^(?P<a>a+)(?P<b>b*)(?:x|1+)?(?P<c>b)?$",
+            ["aaaaaaaa", "axaaaaaa", "axaaaaaab", "aaaaaaaab", "aaaaaaaa"],
+        );
+    }
+
     #[test]
     fn an_anchored_date_is_read_from_the_bytes_its_pattern_reads() {
         let pattern = r"^(?P<b>[A-Z][a-z]{2}) +(?P<d>\d+) (?P<t>\d\d:\d\d:\d\d)(?: (?P<y>\d{4}))?";
@@ -598,6 +609,19 @@ mod tests {
             for text in &texts {
                 proptest::prop_assert_eq!(remembered(&mut memo, &shape, &re, text), fresh(&re, text), "{} on {:?}", source, text);
             }
+        }
+
+        /// A walk resumes where its text parts from the last one walked:
+        /// texts sharing starts of every length, walks that died early or
+        /// ran off the end, all read as a fresh search reads them.
+        #[test]
+        fn walks_resumed_from_the_last_text_match_a_fresh_search(
+            texts in proptest::collection::vec("(a{0,7}[ab1x]?){1,3}", 1..40),
+        ) {
+            walks_agree(
+                r"^(?P<a>a+)(?P<b>b*)(?:x|1+)?(?P<c>b)?$",
+                texts.iter().map(String::as_str),
+            );
         }
     }
 

@@ -41,6 +41,9 @@ const BYTE_UNKNOWN: u16 = u16::MAX;
 /// In `by_column`: any byte read at a node where no state is active (see
 /// [`Steps::walk`]).
 const DEAD: u16 = u16::MAX - 1;
+/// Bytes at the start of the last walked text remembered with the node
+/// after each (see [`Trail`]).
+const TRAIL: usize = 16;
 // Node numbers fit in `by_column`'s entries next to the two markers.
 const _: () = assert!(MAX_NODES < DEAD as usize);
 
@@ -99,6 +102,19 @@ struct Node {
     children: Box<[u32]>,
 }
 
+/// The start of the last walked text and the node after each of its
+/// bytes: lines walked one after another often share their start (a
+/// date's minute, a host and daemon), and a walk resumes where its text
+/// parts from the last one. A node depends only on the bytes before it,
+/// so the node after a shared start is the same.
+#[derive(Debug, Default)]
+struct Trail {
+    text: [u8; TRAIL],
+    /// `nodes[i]`: the node after `text[..i]`, valid for `i <= len`.
+    nodes: [u32; TRAIL + 1],
+    len: usize,
+}
+
 /// One thread's interned steps and keys for one [`Automaton`].
 #[derive(Debug, Default)]
 pub struct Steps {
@@ -122,6 +138,7 @@ pub struct Steps {
     by_column: Vec<u16>,
     /// The empty key of each of the caller's four kinds of texts.
     roots: [Option<u32>; 4],
+    trail: Trail,
     stack: Vec<StateID>,
     seen: Vec<bool>,
 }
@@ -155,15 +172,29 @@ impl Steps {
         limit: usize,
     ) -> Option<(u32, bool)> {
         let nfa = &*automaton.0;
-        let mut at = self.root(nfa, 1)?;
+        let root = self.root(nfa, 1)?;
         let capped = text.len() > limit;
-        for &byte in &text[..text.len().min(limit)] {
+        let text = &text[..text.len().min(limit)];
+        let mut head = [0u8; TRAIL];
+        let known = text.len().min(TRAIL);
+        head[..known].copy_from_slice(&text[..known]);
+        let trail = &mut self.trail;
+        let shared = common_prefix(&head, &trail.text).min(known).min(trail.len);
+        trail.text = head;
+        trail.len = shared;
+        trail.nodes[0] = root;
+        let mut at = trail.nodes[shared];
+        for (i, &byte) in text.iter().enumerate().skip(shared) {
             let column = usize::from(self.columns[usize::from(byte)]);
             at = match self.by_column[(at as usize) << self.row_shift | column] {
                 DEAD => return Some((at, false)),
                 BYTE_UNKNOWN => self.child(nfa, at, byte)?,
                 next => u32::from(next),
             };
+            if i < TRAIL {
+                self.trail.nodes[i + 1] = at;
+                self.trail.len = i + 1;
+            }
         }
         // Read `limit` bytes and still going: longer than allowed.
         (!capped).then_some((at, true))
@@ -345,6 +376,12 @@ impl Steps {
         });
         Some(at)
     }
+}
+
+/// How many bytes `a` and `b` share at their start.
+fn common_prefix(a: &[u8; TRAIL], b: &[u8; TRAIL]) -> usize {
+    let differ = u128::from_le_bytes(*a) ^ u128::from_le_bytes(*b);
+    (differ.trailing_zeros() / 8) as usize
 }
 
 /// Marks the class boundaries around `start..=end`.
