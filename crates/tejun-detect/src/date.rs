@@ -570,9 +570,12 @@ impl DateTemplate {
         minute: &mut MinuteCache,
     ) -> Option<FoundDate> {
         let mut from = 0;
+        // Filled in place: returned with the span, it was copied four
+        // times a line.
+        let mut fields = Fields::default();
         // Bounded: each turn starts at least one byte later.
         while from <= line.len() {
-            let (span, fields) = self.captures_at(line, from, state)?;
+            let span = self.captures_at(line, from, state, &mut fields)?;
             if self.bounds_ok(line, span) {
                 let time = match self.kind {
                     Kind::Fields => fields_to_time(&fields, ctx, minute),
@@ -606,14 +609,16 @@ impl DateTemplate {
         begin_ok && end_ok
     }
 
-    /// The date's span and its strptime fields, searching from `from`.
+    /// The date's span, searching from `from`, and its strptime fields
+    /// into `fields`.
     fn captures_at<'l>(
         &self,
         line: &'l str,
         from: usize,
         state: &mut TemplateState,
-    ) -> Option<((usize, usize), Fields<'l>)> {
-        let mut fields = Fields::default();
+        fields: &mut Fields<'l>,
+    ) -> Option<(usize, usize)> {
+        *fields = Fields::default();
         let span;
         let compiled = self.compiled();
         match &compiled.regex {
@@ -676,7 +681,7 @@ impl DateTemplate {
                 }
             }
         }
-        Some((span, fields))
+        Some(span)
     }
 }
 
