@@ -2,16 +2,18 @@
 //! connection id, merged line by line as `Filter._mergeFailure` does.
 //!
 //! Most hits open a connection of their own (sshd's id is its pid), so the
-//! common path is a miss, an eviction and an insert: one hash of the id
-//! each, and no second lookup to read back what was just stored.
+//! common path is a miss, an eviction and an insert. The id is hashed once
+//! for all three: entries keep their hash, so the insert, the eviction
+//! (found by hash and insertion number) and any rehash hash no string.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 
 use compact_str::CompactString;
+use hashbrown::HashTable;
 use jiff::Timestamp;
 
-use super::{FastMap, GroupMap};
+use super::GroupMap;
 use crate::group::Group;
 
 /// Bound on remembered connection ids per rule and thread (fail2ban keeps
@@ -62,12 +64,21 @@ pub(super) struct Merged {
 /// keeps them inline: remembering a connection allocates nothing per group.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Connections {
-    cache: FastMap<CompactString, Fail>,
-    /// Insertion order. Entries whose id was removed or re-inserted since
-    /// stay here until they reach the front or a compaction (their `seq` no
-    /// longer matches).
-    order: VecDeque<(u64, CompactString)>,
+    cache: HashTable<Connection>,
+    hasher: foldhash::fast::RandomState,
+    /// Insertion order, as (insertion number, hash of the id). Entries whose
+    /// id was removed or re-inserted since stay here until they reach the
+    /// front or a compaction (no entry with that number is found).
+    order: VecDeque<(u64, u64)>,
     next: u64,
+}
+
+/// One remembered connection.
+#[derive(Debug, Clone)]
+struct Connection {
+    hash: u64,
+    id: CompactString,
+    fail: Fail,
 }
 
 impl Connections {
@@ -100,16 +111,18 @@ impl Connections {
         let forget = flags & 2 != 0;
         let user = fail.groups.get(Group::User).cloned();
 
-        let mut known = self.cache.get_mut(mlfid);
-        if known
-            .as_ref()
-            .is_some_and(|cached| stale(cached, fail.since))
-        {
-            known = None;
-            self.cache.remove(mlfid);
-        }
+        let hash = self.hasher.hash_one(mlfid);
+        let known = match self.cache.find_entry(hash, |c| c.id == mlfid) {
+            Ok(stale_entry) if stale(&stale_entry.get().fail, fail.since) => {
+                stale_entry.remove();
+                None
+            }
+            Ok(entry) => Some(entry),
+            Err(_) => None,
+        };
         match known {
-            Some(cached) => {
+            Some(mut entry) => {
+                let cached = &mut entry.get_mut().fail;
                 if let Some(u) = &user
                     && !cached.users.contains(u)
                 {
@@ -129,10 +142,10 @@ impl Connections {
                     cached.groups.insert(k, v);
                 }
                 if forget {
-                    let mut closed = self.cache.remove(mlfid).expect("present");
-                    settle(&mut closed, users)
+                    let (mut closed, _) = entry.remove();
+                    settle(&mut closed.fail, users)
                 } else {
-                    settle(cached, users)
+                    settle(&mut entry.into_mut().fail, users)
                 }
             }
             None if !forget => {
@@ -143,9 +156,14 @@ impl Connections {
                 if self.cache.len() >= CACHE_MAX {
                     self.evict_oldest();
                 }
-                let id = CompactString::from(mlfid);
-                fail.seq = self.push_order(id.clone());
-                settle(self.cache.entry(id).or_insert(fail), users)
+                fail.seq = self.push_order(hash);
+                let connection = Connection {
+                    hash,
+                    id: CompactString::from(mlfid),
+                    fail,
+                };
+                let entry = self.cache.insert_unique(hash, connection, |c| c.hash);
+                settle(&mut entry.into_mut().fail, users)
             }
             None => settle(&mut fail, usize::from(user.is_some())),
         }
@@ -154,16 +172,15 @@ impl Connections {
     /// Remembers that a failure is pending for a connection whose address
     /// is not known yet.
     pub(super) fn mark_pending(&mut self, mlfid: &str) {
-        if let Some(cached) = self.cache.get_mut(mlfid) {
-            cached.pending = true;
+        let hash = self.hasher.hash_one(mlfid);
+        if let Some(cached) = self.cache.find_mut(hash, |c| c.id == mlfid) {
+            cached.fail.pending = true;
         }
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((seq, id)) = self.order.pop_front() {
-            if let Entry::Occupied(entry) = self.cache.entry(id)
-                && entry.get().seq == seq
-            {
+        while let Some((seq, hash)) = self.order.pop_front() {
+            if let Ok(entry) = self.cache.find_entry(hash, |c| c.fail.seq == seq) {
                 entry.remove();
                 return;
             }
@@ -171,16 +188,30 @@ impl Connections {
     }
 
     /// Records a new cache entry and returns its insertion number.
-    fn push_order(&mut self, id: CompactString) -> u64 {
+    fn push_order(&mut self, hash: u64) -> u64 {
         // Bounded: stale entries are dropped once they outnumber live ones.
         if self.order.len() > 2 * CACHE_MAX + 16 {
             let cache = &self.cache;
             self.order
-                .retain(|(seq, id)| cache.get(id).is_some_and(|f| f.seq == *seq));
+                .retain(|(seq, hash)| cache.find(*hash, |c| c.fail.seq == *seq).is_some());
         }
         self.next += 1;
-        self.order.push_back((self.next, id));
+        self.order.push_back((self.next, hash));
         self.next
+    }
+
+    #[cfg(test)]
+    fn contains(&self, mlfid: &str) -> bool {
+        let hash = self.hasher.hash_one(mlfid);
+        self.cache.find(hash, |c| c.id == mlfid).is_some()
+    }
+
+    #[cfg(test)]
+    fn remove(&mut self, mlfid: &str) {
+        let hash = self.hasher.hash_one(mlfid);
+        if let Ok(entry) = self.cache.find_entry(hash, |c| c.id == mlfid) {
+            entry.remove();
+        }
     }
 }
 
@@ -219,14 +250,14 @@ mod tests {
             conns.merge(&format!("c{i}"), Fail::default());
         }
         // A forgotten and re-opened id counts as new.
-        conns.cache.remove("c0");
+        conns.remove("c0");
         conns.merge("c0", Fail::default());
         conns.merge("extra", Fail::default());
         assert_eq!(conns.cache.len(), CACHE_MAX);
-        assert!(conns.cache.contains_key("c0"));
-        assert!(!conns.cache.contains_key("c1"));
-        assert!(conns.cache.contains_key("c2"));
-        assert!(conns.cache.contains_key("extra"));
+        assert!(conns.contains("c0"));
+        assert!(!conns.contains("c1"));
+        assert!(conns.contains("c2"));
+        assert!(conns.contains("extra"));
     }
 
     #[test]
