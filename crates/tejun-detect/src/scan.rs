@@ -432,9 +432,9 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
                     count: ProgressCount::new(options.progress.as_ref()),
                 };
                 let reader = flate2::read::MultiGzDecoder::new(counted);
-                let mut matcher = Matcher::new(rules);
+                let mut worker = Worker::new(rules);
                 let mut part =
-                    scan_reader(rules, &mut matcher, reader, u64::MAX, &ctx, options, false);
+                    scan_reader(rules, &mut worker, reader, u64::MAX, &ctx, options, false);
                 if let Some(e) = part.file.error.take() {
                     part.file.error = Some(format!("gzip: {e}"));
                 }
@@ -468,14 +468,14 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
     std::thread::scope(|scope| {
         for _ in 0..threads.min(bounds.len() - 1) {
             scope.spawn(|| {
-                let mut matcher = Matcher::new(rules);
+                let mut worker = Worker::new(rules);
                 loop {
                     let index = next_part.fetch_add(1, Ordering::Relaxed);
                     let Some(&[start, end]) = bounds.get(index..index + 2) else {
                         return;
                     };
-                    matcher.restart();
-                    let part = scan_range(rules, &mut matcher, path, (start, end), &ctx, options);
+                    worker.matcher.restart();
+                    let part = scan_range(rules, &mut worker, path, (start, end), &ctx, options);
                     let mut merged = merged.lock().unwrap_or_else(PoisonError::into_inner);
                     merged.add(index, part);
                 }
@@ -537,7 +537,7 @@ impl InOrder {
 /// Scans the lines of `path` between two line starts.
 fn scan_range(
     rules: &RuleSet,
-    matcher: &mut Matcher<'_>,
+    worker: &mut Worker<'_>,
     path: &Path,
     (start, end): (u64, u64),
     ctx: &DateContext,
@@ -545,7 +545,7 @@ fn scan_range(
 ) -> Partial {
     let opened = File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     match opened {
-        Ok(f) => scan_reader(rules, matcher, f, end - start, ctx, options, true),
+        Ok(f) => scan_reader(rules, worker, f, end - start, ctx, options, true),
         Err(e) => {
             let mut part = Partial::new(rules.rules.len());
             part.file.error = Some(e.to_string());
@@ -593,6 +593,22 @@ fn split_points(path: &Path, len: u64, targets: &[u64]) -> std::io::Result<Vec<u
 /// and a line longer than it is cut (see [`MAX_LINE`]).
 const BLOCK: usize = 2 * MAX_LINE;
 
+/// What a scan thread keeps from part to part: its matcher, and the block
+/// lines are read into (faulted in once, not once a part).
+struct Worker<'r> {
+    matcher: Matcher<'r>,
+    block: Vec<u8>,
+}
+
+impl<'r> Worker<'r> {
+    fn new(rules: &'r RuleSet) -> Worker<'r> {
+        Worker {
+            matcher: Matcher::new(rules),
+            block: vec![0; BLOCK],
+        }
+    }
+}
+
 /// Matches the lines in at most `limit` bytes of `reader` (counting them as
 /// progress when `count_progress`).
 ///
@@ -601,7 +617,7 @@ const BLOCK: usize = 2 * MAX_LINE;
 /// line out and checking it alone cost about 300 instructions a line.
 fn scan_reader<R: Read>(
     rules: &RuleSet,
-    matcher: &mut Matcher<'_>,
+    worker: &mut Worker<'_>,
     reader: R,
     limit: u64,
     ctx: &DateContext,
@@ -611,7 +627,10 @@ fn scan_reader<R: Read>(
     let mut part = Partial::new(rules.rules.len());
     let mut progress = ProgressCount::new(options.progress.as_ref().filter(|_| count_progress));
     let mut reader = reader.take(limit);
-    let mut buf = vec![0u8; BLOCK];
+    let Worker {
+        matcher,
+        block: buf,
+    } = worker;
     // Bytes of `buf` read and not yet matched: the start of a line.
     let mut held = 0;
     // Inside the rest of a line longer than the block, already matched.
