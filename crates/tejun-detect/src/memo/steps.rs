@@ -185,8 +185,7 @@ impl Steps {
         trail.nodes[0] = root;
         let mut at = trail.nodes[shared];
         for (i, &byte) in text.iter().enumerate().skip(shared) {
-            let column = usize::from(self.columns[usize::from(byte)]);
-            at = match self.by_column[(at as usize) << self.row_shift | column] {
+            at = match self.by_column[self.entry(at, byte)] {
                 DEAD => return Some((at, false)),
                 BYTE_UNKNOWN => self.child(nfa, at, byte)?,
                 next => u32::from(next),
@@ -216,10 +215,14 @@ impl Steps {
         Some(root)
     }
 
+    /// Where `by_column` says where `byte` leads from node `at`.
+    fn entry(&self, at: u32, byte: u8) -> usize {
+        (at as usize) << self.row_shift | usize::from(self.columns[usize::from(byte)])
+    }
+
     /// The node after `byte` at node `at`: one load once worked out.
     fn next(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<u32> {
-        let column = usize::from(self.columns[usize::from(byte)]);
-        match self.by_column[(at as usize) << self.row_shift | column] {
+        match self.by_column[self.entry(at, byte)] {
             BYTE_UNKNOWN | DEAD => self.child(nfa, at, byte),
             next => Some(u32::from(next)),
         }
@@ -239,8 +242,8 @@ impl Steps {
             child => child,
         };
         // A dead node's row stays marked for walks, which stop there.
-        let column = usize::from(self.columns[usize::from(byte)]);
-        let entry = &mut self.by_column[(at as usize) << self.row_shift | column];
+        let index = self.entry(at, byte);
+        let entry = &mut self.by_column[index];
         if *entry != DEAD {
             *entry = u16::try_from(child).expect("node numbers are below MAX_NODES");
         }
