@@ -693,31 +693,24 @@ fn feed_block(
     ctx: &DateContext,
     options: &ScanOptions,
 ) {
-    match std::str::from_utf8(block) {
-        // Valid UTF-8 as a whole is valid line by line: a newline never
-        // falls inside a character.
-        Ok(text) if memchr::memchr(0, block).is_none() => {
-            // The memchr crate's search: `str::split` used core's slower one.
-            let mut start = 0;
-            let unended = !block.is_empty() && !block.ends_with(b"\n");
-            let ends = memchr::memchr_iter(b'\n', block).chain(unended.then_some(block.len()));
-            for end in ends {
-                let line = &text[start..end];
-                start = end + 1;
-                if line.len() > MAX_LINE {
-                    feed_line(matcher, part, line.as_bytes(), ctx, options);
-                } else {
-                    part.file.lines += 1;
-                    feed_text(matcher, part, line, ctx, options);
-                }
+    // Valid UTF-8 as a whole is valid line by line (a newline never falls
+    // inside a character): lines of a clean block skip their own checks.
+    let clean = std::str::from_utf8(block)
+        .ok()
+        .filter(|_| memchr::memchr(0, block).is_none());
+    let unended = !block.is_empty() && !block.ends_with(b"\n");
+    // The memchr crate's search: `str::split` used core's slower one.
+    let ends = memchr::memchr_iter(b'\n', block).chain(unended.then_some(block.len()));
+    let mut start = 0;
+    for end in ends {
+        match clean {
+            Some(text) if end - start <= MAX_LINE => {
+                part.file.lines += 1;
+                feed_text(matcher, part, &text[start..end], ctx, options);
             }
+            _ => feed_line(matcher, part, &block[start..end], ctx, options),
         }
-        _ => {
-            for line in block.split_inclusive(|b| *b == b'\n') {
-                let line = line.strip_suffix(b"\n").unwrap_or(line);
-                feed_line(matcher, part, line, ctx, options);
-            }
-        }
+        start = end + 1;
     }
 }
 
