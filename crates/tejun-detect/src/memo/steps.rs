@@ -36,15 +36,15 @@ const MAX_STEPS: usize = 4096;
 const MAX_NODES: usize = 1 << 10;
 /// A transition not worked out yet.
 const UNKNOWN: u32 = u32::MAX;
-/// In `by_column`: a byte not worked out yet at its node.
+/// In `by_byte`: a byte not worked out yet at its node.
 const BYTE_UNKNOWN: u16 = u16::MAX;
-/// In `by_column`: any byte read at a node where no state is active (see
+/// In `by_byte`: any byte read at a node where no state is active (see
 /// [`Steps::walk`]).
 const DEAD: u16 = u16::MAX - 1;
 /// Bytes at the start of the last walked text remembered with the node
 /// after each (see [`Trail`]).
 const TRAIL: usize = 16;
-// Node numbers fit in `by_column`'s entries next to the two markers.
+// Node numbers fit in `by_byte`'s entries next to the two markers.
 const _: () = assert!(MAX_NODES < DEAD as usize);
 
 /// A pattern's automaton, shared by the threads that walk it.
@@ -123,19 +123,12 @@ pub struct Steps {
     /// Start steps elsewhere and at the text's start.
     starts: [Option<u32>; 2],
     nodes: Vec<Node>,
-    /// The column of each byte in `by_column`: the automaton's own byte
-    /// classes, which no transition of any state splits, so every byte of
-    /// a column leads where the others do.
-    columns: Vec<u8>,
-    /// `by_column` rows are `1 << row_shift` columns wide.
-    row_shift: u32,
-    /// Per node and column, the node it leads to ([`BYTE_UNKNOWN`]: not
-    /// worked out): the classes resolved ahead, so a step is one dependent
-    /// load (the column depends on the byte alone). Two bytes an entry and
-    /// a row per class rather than per byte: the table is walked on every
-    /// line, and rows of 256 bytes left it in L2 (a third of the cycles of
-    /// a walk waited on it).
-    by_column: Vec<u16>,
+    /// Per node, the node each byte leads to ([`BYTE_UNKNOWN`]: not worked
+    /// out): the classes resolved ahead, so a step is one dependent load.
+    /// Two bytes an entry: the table is walked on every line. (A column per
+    /// byte class instead does not shrink it: the automata of fail2ban's
+    /// sshd date and prefregex have 137-178 byte classes.)
+    by_byte: Vec<u16>,
     /// The empty key of each of the caller's four kinds of texts.
     roots: [Option<u32>; 4],
     trail: Trail,
@@ -185,7 +178,7 @@ impl Steps {
         trail.nodes[0] = root;
         let mut at = trail.nodes[shared];
         for (i, &byte) in text.iter().enumerate().skip(shared) {
-            at = match self.by_column[self.entry(at, byte)] {
+            at = match self.by_byte[Self::entry(at, byte)] {
                 DEAD => return Some((at, false)),
                 BYTE_UNKNOWN => self.child(nfa, at, byte)?,
                 next => u32::from(next),
@@ -204,25 +197,20 @@ impl Steps {
         if let Some(root) = self.roots[usize::from(kind & 3)] {
             return Some(root);
         }
-        if self.nodes.is_empty() {
-            let classes = nfa.byte_classes();
-            self.columns = (0..=255u8).map(|byte| classes.get(byte)).collect();
-            self.row_shift = classes.alphabet_len().next_power_of_two().trailing_zeros();
-        }
         let step = self.start(nfa, kind & 1 == 1)?;
         let root = self.node(step)?;
         self.roots[usize::from(kind & 3)] = Some(root);
         Some(root)
     }
 
-    /// Where `by_column` says where `byte` leads from node `at`.
-    fn entry(&self, at: u32, byte: u8) -> usize {
-        (at as usize) << self.row_shift | usize::from(self.columns[usize::from(byte)])
+    /// Where `by_byte` says where `byte` leads from node `at`.
+    fn entry(at: u32, byte: u8) -> usize {
+        at as usize * 256 + usize::from(byte)
     }
 
     /// The node after `byte` at node `at`: one load once worked out.
     fn next(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<u32> {
-        match self.by_column[self.entry(at, byte)] {
+        match self.by_byte[Self::entry(at, byte)] {
             BYTE_UNKNOWN | DEAD => self.child(nfa, at, byte),
             next => Some(u32::from(next)),
         }
@@ -242,8 +230,8 @@ impl Steps {
             child => child,
         };
         // A dead node's row stays marked for walks, which stop there.
-        let index = self.entry(at, byte);
-        let entry = &mut self.by_column[index];
+        let index = Self::entry(at, byte);
+        let entry = &mut self.by_byte[index];
         if *entry != DEAD {
             *entry = u16::try_from(child).expect("node numbers are below MAX_NODES");
         }
@@ -262,8 +250,7 @@ impl Steps {
             children: vec![UNKNOWN; classes].into_boxed_slice(),
         });
         let bytes = if dead { DEAD } else { BYTE_UNKNOWN };
-        self.by_column
-            .resize(self.nodes.len() << self.row_shift, bytes);
+        self.by_byte.resize(self.nodes.len() * 256, bytes);
         Some((self.nodes.len() - 1) as u32)
     }
 
