@@ -442,7 +442,7 @@ fn feed_rule<S: HitSink + ?Sized>(
                 if merged.nofail {
                     return;
                 }
-                (merged.host.as_deref(), merged.user.as_deref())
+                (merged.host, merged.user)
             }
         };
         let Some(host_text) = host_text else {

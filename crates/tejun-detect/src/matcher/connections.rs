@@ -28,7 +28,7 @@ pub(super) struct Fail {
     /// five minutes of log time, as in fail2ban).
     since: Option<Timestamp>,
     groups: GroupMap<CompactString>,
-    users: Vec<CompactString>,
+    users: Users,
     pending: bool,
     /// Insertion number in the cache (FIFO eviction, see [`Connections`]).
     seq: u64,
@@ -49,11 +49,31 @@ impl Fail {
     }
 }
 
-/// What a merged failure says about the line that produced it.
-pub(super) struct Merged {
+/// The users a connection tried. fail2ban keeps a set, but only asks
+/// whether it holds more than one: the first is kept, and whether another
+/// was seen (a vector per connection cost an allocation per line).
+#[derive(Debug, Clone, Default)]
+struct Users {
+    first: Option<CompactString>,
+    several: bool,
+}
+
+impl Users {
+    fn add(&mut self, user: &str) {
+        match &self.first {
+            None => self.first = Some(CompactString::from(user)),
+            Some(first) => self.several |= first != user,
+        }
+    }
+}
+
+/// What a merged failure says about the line that produced it, borrowed
+/// from the connection it was merged into.
+#[derive(Default)]
+pub(super) struct Merged<'c> {
     pub nofail: bool,
-    pub host: Option<CompactString>,
-    pub user: Option<CompactString>,
+    pub host: Option<&'c str>,
+    pub user: Option<&'c str>,
 }
 
 /// Connection id → what is known about it, evicted oldest first.
@@ -71,6 +91,9 @@ pub(super) struct Connections {
     /// front or a compaction (no entry with that number is found).
     order: VecDeque<(u64, u64)>,
     next: u64,
+    /// The last connection closed (`<F-MLFFORGET>`), which the merged
+    /// result borrows from.
+    closed: Fail,
 }
 
 /// One remembered connection.
@@ -86,7 +109,7 @@ impl Connections {
     /// `fail.since`, with what is known about connection `mlfid`. An entry
     /// last opened more than five minutes (log time) before is forgotten
     /// first.
-    pub(super) fn merge(&mut self, mlfid: &str, mut fail: Fail) -> Merged {
+    pub(super) fn merge(&mut self, mlfid: &str, mut fail: Fail) -> Merged<'_> {
         let mut flags = 0u8;
         if fail.has(Group::Mlfgained) {
             flags |= 8 | 1;
@@ -110,62 +133,70 @@ impl Connections {
         }
         let forget = flags & 2 != 0;
         let user = fail.groups.get(Group::User).cloned();
+        let user = user.as_deref();
 
         let hash = self.hasher.hash_one(mlfid);
-        let known = match self.cache.find_entry(hash, |c| c.id == mlfid) {
-            Ok(stale_entry) if stale(&stale_entry.get().fail, fail.since) => {
-                stale_entry.remove();
-                None
-            }
-            Ok(entry) => Some(entry),
-            Err(_) => None,
+        // Looked up before it is changed: a merged result borrows from the
+        // cache, so no borrow of it may outlive a branch that goes on.
+        match self.cache.find(hash, |c| c.id == mlfid) {
+            Some(cached) if stale(&cached.fail, fail.since) => self.forget(hash, mlfid),
+            Some(_) => return self.merge_known(hash, mlfid, fail, user, flags),
+            None => {}
+        }
+        if forget {
+            self.closed = fail;
+            return settle(&mut self.closed, false);
+        }
+        if let Some(u) = user {
+            fail.users.add(u);
+        }
+        if self.cache.len() >= CACHE_MAX {
+            self.evict_oldest();
+        }
+        fail.seq = self.push_order(hash);
+        let connection = Connection {
+            hash,
+            id: CompactString::from(mlfid),
+            fail,
         };
-        match known {
-            Some(mut entry) => {
-                let cached = &mut entry.get_mut().fail;
-                if let Some(u) = &user
-                    && !cached.users.contains(u)
-                {
-                    cached.users.push(u.clone());
-                }
-                let users = cached.users.len();
-                if cached.groups.remove(Group::Nofail).is_some() {
-                    flags |= 4;
-                }
-                if cached.groups.remove(Group::Mlfgained).is_some() {
-                    flags |= 4;
-                }
-                if flags & 8 != 0 {
-                    cached.pending = false;
-                }
-                for (k, v) in fail.groups.0.drain(..) {
-                    cached.groups.insert(k, v);
-                }
-                if forget {
-                    let (mut closed, _) = entry.remove();
-                    settle(&mut closed.fail, users)
-                } else {
-                    settle(&mut entry.into_mut().fail, users)
-                }
-            }
-            None if !forget => {
-                if let Some(u) = user {
-                    fail.users.push(u);
-                }
-                let users = fail.users.len();
-                if self.cache.len() >= CACHE_MAX {
-                    self.evict_oldest();
-                }
-                fail.seq = self.push_order(hash);
-                let connection = Connection {
-                    hash,
-                    id: CompactString::from(mlfid),
-                    fail,
-                };
-                let entry = self.cache.insert_unique(hash, connection, |c| c.hash);
-                settle(&mut entry.into_mut().fail, users)
-            }
-            None => settle(&mut fail, usize::from(user.is_some())),
+        let entry = self.cache.insert_unique(hash, connection, |c| c.hash);
+        settle(&mut entry.into_mut().fail, false)
+    }
+
+    /// [`Connections::merge`] into the connection `mlfid` is known as.
+    fn merge_known(
+        &mut self,
+        hash: u64,
+        mlfid: &str,
+        mut fail: Fail,
+        user: Option<&str>,
+        mut flags: u8,
+    ) -> Merged<'_> {
+        let Ok(mut entry) = self.cache.find_entry(hash, |c| c.id == mlfid) else {
+            return Merged::default();
+        };
+        let cached = &mut entry.get_mut().fail;
+        if let Some(u) = user {
+            cached.users.add(u);
+        }
+        let several = cached.users.several;
+        if cached.groups.remove(Group::Nofail).is_some() {
+            flags |= 4;
+        }
+        if cached.groups.remove(Group::Mlfgained).is_some() {
+            flags |= 4;
+        }
+        if flags & 8 != 0 {
+            cached.pending = false;
+        }
+        for (k, v) in fail.groups.0.drain(..) {
+            cached.groups.insert(k, v);
+        }
+        if flags & 2 != 0 {
+            self.closed = entry.remove().0.fail;
+            settle(&mut self.closed, several)
+        } else {
+            settle(&mut entry.into_mut().fail, several)
         }
     }
 
@@ -175,6 +206,12 @@ impl Connections {
         let hash = self.hasher.hash_one(mlfid);
         if let Some(cached) = self.cache.find_mut(hash, |c| c.id == mlfid) {
             cached.fail.pending = true;
+        }
+    }
+
+    fn forget(&mut self, hash: u64, mlfid: &str) {
+        if let Ok(entry) = self.cache.find_entry(hash, |c| c.id == mlfid) {
+            entry.remove();
         }
     }
 
@@ -208,10 +245,7 @@ impl Connections {
 
     #[cfg(test)]
     fn remove(&mut self, mlfid: &str) {
-        let hash = self.hasher.hash_one(mlfid);
-        if let Ok(entry) = self.cache.find_entry(hash, |c| c.id == mlfid) {
-            entry.remove();
-        }
+        self.forget(self.hasher.hash_one(mlfid), mlfid);
     }
 }
 
@@ -225,17 +259,17 @@ fn stale(cached: &Fail, now: Option<Timestamp>) -> bool {
 }
 
 /// The end of `_mergeFailure`: a connection that had a failure pending, or
-/// that tried more than one user, is no longer "fine so far".
-fn settle(target: &mut Fail, users: usize) -> Merged {
+/// that tried `several` users, is no longer "fine so far".
+fn settle(target: &mut Fail, several: bool) -> Merged<'_> {
     let was_pending = std::mem::take(&mut target.pending);
-    if was_pending || users > 1 {
+    if was_pending || several {
         target.groups.remove(Group::Nofail);
         target.groups.remove(Group::Mlfgained);
     }
     Merged {
         nofail: target.has(Group::Nofail),
-        host: target.groups.host().map(CompactString::from),
-        user: target.groups.user().map(CompactString::from),
+        host: target.groups.host(),
+        user: target.groups.user(),
     }
 }
 
@@ -258,6 +292,24 @@ mod tests {
         assert!(!conns.contains("c1"));
         assert!(conns.contains("c2"));
         assert!(conns.contains("extra"));
+    }
+
+    /// fail2ban's `users` set: a connection that tried a second user is
+    /// no longer "fine so far"; the same user again keeps it so.
+    #[test]
+    fn a_second_user_on_a_connection_ends_fine_so_far() {
+        let nofail = |user: &str| {
+            let mut groups = GroupMap::default();
+            groups.insert(Group::Nofail, "x".into());
+            groups.insert(Group::User, user.into());
+            Fail::new(None, groups)
+        };
+        let mut conns = Connections::default();
+        assert!(conns.merge("c", nofail("root")).nofail);
+        assert!(conns.merge("c", nofail("root")).nofail);
+        let merged = conns.merge("c", nofail("admin"));
+        assert!(!merged.nofail);
+        assert_eq!(merged.user, Some("admin"));
     }
 
     #[test]
