@@ -20,7 +20,7 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 use regex_automata::{Input, PatternID, meta};
 
-use crate::memo::{Memo, Shape, spans_of_captures};
+use crate::memo::{Memo, Shape, Slot, spans_of_captures};
 use crate::pyregex;
 
 /// What dates without year or zone are relative to.
@@ -161,6 +161,82 @@ pub struct DateState {
 struct TemplateState {
     memo: Memo,
     cache: Option<meta::Cache>,
+    alike: Alike,
+}
+
+/// The last date found by a walk at the start of a line, kept so that the
+/// next one, written alike but for its seconds, is read from its seconds
+/// alone: syslog lines come seconds apart, and reading every field again
+/// to compare them with the last minute's was most of a date's cost.
+#[derive(Debug, Default)]
+struct Alike {
+    /// The groups the walk found, and the line up to the date's end.
+    slots: Vec<Slot>,
+    text: Vec<u8>,
+    /// Where the seconds are in `text`.
+    second: (usize, usize),
+    /// What [`MinuteCache::by_text`] answers for the date's minute, in
+    /// context `context`; `None` when nothing is remembered.
+    minute: Option<(Timestamp, Assumed)>,
+    context: u64,
+}
+
+impl Alike {
+    /// The time of the date the walk found as `slots` at the start of
+    /// `line`, when all of it but the seconds is written as the last one:
+    /// what [`fields_to_time`] reads through [`MinuteCache::by_text`].
+    fn time(&self, slots: &[Slot], line: &str, ctx: &DateContext) -> Option<Timestamp> {
+        let (start, assumed) = self.minute?;
+        let (from, to) = self.second;
+        let text = line.as_bytes().get(..self.text.len())?;
+        if self.context != ctx.id
+            || *self.slots != *slots
+            || text[..from] != self.text[..from]
+            || text[to..] != self.text[to..]
+        {
+            return None;
+        }
+        let second: i8 = num::<i8>(line.get(from..to)).unwrap_or(0).min(59);
+        let ts = start
+            .checked_add(SignedDuration::from_secs(second.into()))
+            .ok()?;
+        assumed.allows(ts, ctx).then_some(ts)
+    }
+
+    /// Keeps the groups a walk found, for [`Alike::remember`].
+    fn walked(&mut self, slots: &[Slot]) {
+        self.minute = None;
+        self.slots.clear();
+        self.slots.extend_from_slice(slots);
+    }
+
+    /// Remembers the date last [`Alike::walked`], found at `span` of `line`
+    /// and read from `fields`, if its minute is the one `minutes` holds.
+    fn remember(
+        &mut self,
+        line: &str,
+        (_, end): (usize, usize),
+        fields: &Fields<'_>,
+        minutes: &MinuteCache,
+        context: u64,
+    ) {
+        let Some(second) = fields
+            .get(Field::Second)
+            .filter(|_| fields.get(Field::Fraction).is_none())
+        else {
+            return;
+        };
+        let Some(minute) = minutes.current(context) else {
+            return;
+        };
+        // The seconds are a slice of `line`: their place is their offset.
+        let from = second.as_ptr() as usize - line.as_ptr() as usize;
+        self.text.clear();
+        self.text.extend_from_slice(&line.as_bytes()[..end]);
+        self.second = (from, from + second.len());
+        self.minute = Some(minute);
+        self.context = context;
+    }
 }
 
 impl Default for DateState {
@@ -223,6 +299,15 @@ struct Assumed {
     year: bool,
 }
 
+impl Assumed {
+    /// Whether `ts`, read with these assumptions, stands as read: a date
+    /// assumed today or this year must not lie beyond what `ctx` allows
+    /// (else it is moved a day or a year back).
+    fn allows(self, ts: Timestamp, ctx: &DateContext) -> bool {
+        !(self.today && ts > ctx.now || self.year && ts > ctx.latest)
+    }
+}
+
 impl MinuteCache {
     /// The start of the minute `fields` fall in, when every field but the
     /// seconds and fraction reads as in the last remembered minute.
@@ -239,6 +324,12 @@ impl MinuteCache {
                 self.key.extend_from_slice(text.as_bytes());
             }
         }
+        self.current(context)
+    }
+
+    /// The remembered minute, if it is the one of the fields last given to
+    /// [`MinuteCache::by_text`] in `context`.
+    fn current(&self, context: u64) -> Option<(Timestamp, Assumed)> {
         let last = self.last.as_ref()?;
         (last.context == context && last.text == self.key).then_some((last.start, last.assumed))
     }
@@ -426,6 +517,7 @@ impl DateDetector {
                 .resize_with(self.templates.len(), || TemplateState {
                     memo: new_memo(),
                     cache: None,
+                    alike: Alike::default(),
                 });
         }
         let last = state.last;
@@ -575,12 +667,18 @@ impl DateTemplate {
         let mut fields = Fields::default();
         // Bounded: each turn starts at least one byte later.
         while from <= line.len() {
-            let span = self.captures_at(line, from, state, &mut fields)?;
+            let (span, read) = self.captures_at(line, from, state, &mut fields, ctx)?;
             if self.bounds_ok(line, span) {
-                let time = match self.kind {
-                    Kind::Fields => fields_to_time(&fields, ctx, minute),
-                    Kind::Epoch { long } => epoch_to_time(&line[span.0..span.1], long),
-                    Kind::Tai64n => {
+                let time = match (self.kind, read) {
+                    (_, Read::Alike(time)) => Some(time),
+                    (Kind::Fields, Read::Walked) => {
+                        let time = fields_to_time(&fields, ctx, minute);
+                        state.alike.remember(line, span, &fields, minute, ctx.id);
+                        time
+                    }
+                    (Kind::Fields, _) => fields_to_time(&fields, ctx, minute),
+                    (Kind::Epoch { long }, _) => epoch_to_time(&line[span.0..span.1], long),
+                    (Kind::Tai64n, _) => {
                         let text = &line[span.0..span.1];
                         i64::from_str_radix(text.get(2..17)?, 16)
                             .ok()
@@ -610,15 +708,17 @@ impl DateTemplate {
     }
 
     /// The date's span, searching from `from`, and its strptime fields
-    /// into `fields`.
+    /// into `fields` (unless it was read alike the last one).
     fn captures_at<'l>(
         &self,
         line: &'l str,
         from: usize,
         state: &mut TemplateState,
         fields: &mut Fields<'l>,
-    ) -> Option<(usize, usize)> {
+        ctx: &DateContext,
+    ) -> Option<((usize, usize), Read)> {
         *fields = Fields::default();
+        let mut read = Read::Searched;
         let span;
         let compiled = self.compiled();
         match &compiled.regex {
@@ -645,7 +745,19 @@ impl DateTemplate {
                     None
                 };
                 let (slots, offset) = match walked {
-                    Some(slots) => (slots?, 0),
+                    Some(slots) => {
+                        let slots = slots?;
+                        let at = |index: usize| slots.get(index).copied().flatten();
+                        let span = at(self.group).or_else(|| at(0))?;
+                        if self.kind == Kind::Fields {
+                            if let Some(time) = state.alike.time(slots, line, ctx) {
+                                return Some((span, Read::Alike(time)));
+                            }
+                            state.alike.walked(slots);
+                            read = Read::Walked;
+                        }
+                        (slots, 0)
+                    }
                     None => {
                         // The match itself on the lazy DFA; its groups by
                         // shape.
@@ -681,8 +793,20 @@ impl DateTemplate {
                 }
             }
         }
-        Some(span)
+        Some((span, read))
     }
+}
+
+/// How [`DateTemplate::captures_at`] read a date.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// Searched: its fields are filled in.
+    Searched,
+    /// Walked from the start of the line: its fields are filled in, and
+    /// [`Alike::remember`] may keep it.
+    Walked,
+    /// Walked and written as the last one but for its seconds: this time.
+    Alike(Timestamp),
 }
 
 /// The groups that hold strptime fields, with the field each holds.
@@ -827,8 +951,7 @@ fn fields_to_time(
     let within = SignedDuration::new(i64::from(second), nanos);
     if let Some((start, assumed)) = minutes.by_text(f, ctx.id)
         && let Ok(ts) = start.checked_add(within)
-        && !(assumed.today && ts > ctx.now)
-        && !(assumed.year && ts > ctx.latest)
+        && assumed.allows(ts, ctx)
     {
         return Some(ts);
     }
@@ -1171,5 +1294,46 @@ mod tests {
         assert_eq!(fraction_nanos("5"), 500_000_000);
         assert_eq!(fraction_nanos("0012345678"), 1_234_567);
         assert_eq!(fraction_nanos("1x"), 0);
+    }
+
+    /// One syslog line in a run of alike ones: a minute that sometimes
+    /// moves on, seconds, an optional year or fraction, and a context.
+    fn syslog_line() -> impl proptest::strategy::Strategy<Value = (String, bool)> {
+        use proptest::prelude::*;
+        (
+            (0..3usize, 0..3u8, 0..2u8, 0..70u8),
+            (0..4usize, 0..3usize, proptest::bool::ANY),
+        )
+            .prop_map(|((month, day, minute, second), (year, tail, other_ctx))| {
+                let month = ["Dec", "Jan", "Nov"][month];
+                let day = [" 1", "01", "31"][usize::from(day)];
+                let year = ["", " 2025", " 2026", ".5"][year];
+                let tail = ["", " web1 sshd[1]: x", " 2026x"][tail];
+                (
+                    format!("{month} {day} 23:5{minute}:{second:02}{year}{tail}"),
+                    other_ctx,
+                )
+            })
+    }
+
+    proptest::proptest! {
+        /// Dates read from their seconds, alike the last one, are the
+        /// dates read afresh: in two contexts, across a year's end (the
+        /// reference times are in different years; at Jan 1, December rolls a
+        /// year back).
+        #[test]
+        fn dates_read_alike_the_last_are_read_as_afresh(
+            lines in proptest::collection::vec(syslog_line(), 1..60)
+        ) {
+            let contexts = [ctx("2026-01-01T00:10:00Z"), ctx("2027-06-15T12:00:00Z")];
+            for det in [DateDetector::defaults(), DateDetector::from_pattern("{^LN-BEG}%b %d %H:%M:%S").unwrap()] {
+                let mut state = DateState::default();
+                for (line, other) in &lines {
+                    let c = &contexts[usize::from(*other)];
+                    let remembered = det.find(line, c, &mut state);
+                    proptest::prop_assert_eq!(remembered, find(&det, line, c), "{}", line);
+                }
+            }
+        }
     }
 }
