@@ -381,7 +381,7 @@ fn feed_rule<S: HitSink + ?Sized>(
         None => None,
     };
     for (pattern_index, pattern) in rule.failregex.iter().enumerate() {
-        if candidates.is_some_and(|c| !c[pattern_index]) {
+        if candidates.is_some_and(|c| !c.contains(pattern_index)) {
             continue;
         }
         let groups = match pattern.captures_with(&mut memos.failregex[pattern_index], content) {

@@ -98,6 +98,32 @@ enum SetSearch {
     All(meta::Regex),
 }
 
+/// The patterns a [`Prefilter`] found may match one text.
+#[derive(Debug, Clone, Copy)]
+pub enum Candidates<'s> {
+    /// Those at or after the first set pattern that matched, and those not
+    /// in the set: named by one number, not a flag per pattern written for
+    /// every line.
+    From {
+        slots: &'s [Option<usize>],
+        first: usize,
+    },
+    /// A flag per pattern.
+    Set(&'s [bool]),
+}
+
+impl Candidates<'_> {
+    /// Whether pattern `index` may match.
+    pub fn contains(&self, index: usize) -> bool {
+        match self {
+            Candidates::From { slots, first } => slots
+                .get(index)
+                .is_none_or(|slot| slot.is_none_or(|i| i >= *first)),
+            Candidates::Set(flags) => flags.get(index).copied().unwrap_or(true),
+        }
+    }
+}
+
 /// What one thread keeps to run a [`Prefilter`], so the per-line path
 /// neither allocates nor shares the regex's cache pool with other threads.
 #[derive(Debug, Default)]
@@ -178,12 +204,11 @@ impl Prefilter {
     /// order and stop at the first that matches), or `None` when no
     /// pattern can. One pass over `hay` for all patterns.
     pub fn candidates<'s>(
-        &self,
+        &'s self,
         hay: &str,
         scratch: &'s mut PrefilterScratch,
-    ) -> Option<&'s [bool]> {
+    ) -> Option<Candidates<'s>> {
         let input = Input::new(hay);
-        scratch.candidates.clear();
         match &self.search {
             SetSearch::First(dfa) => {
                 let cache = scratch.first.get_or_insert_with(|| dfa.create_cache());
@@ -199,11 +224,10 @@ impl Prefilter {
                 // Patterns before the first match cannot match. From it on,
                 // each may: callers stop at the first that does, which is it
                 // unless it is a superset its exact pattern narrows.
-                scratch.candidates.extend(
-                    self.slots
-                        .iter()
-                        .map(|slot| slot.is_none_or(|i| first.is_some_and(|f| i >= f))),
-                );
+                Some(Candidates::From {
+                    slots: &self.slots,
+                    first: first.unwrap_or(usize::MAX),
+                })
             }
             SetSearch::All(regex) => {
                 let cache = scratch.cache.get_or_insert_with(|| regex.create_cache());
@@ -215,14 +239,15 @@ impl Prefilter {
                 if found.is_empty() && self.all_linear() {
                     return None;
                 }
+                scratch.candidates.clear();
                 scratch.candidates.extend(
                     self.slots.iter().map(|slot| {
                         slot.is_none_or(|i| found.contains(PatternID::new_unchecked(i)))
                     }),
                 );
+                Some(Candidates::Set(&scratch.candidates))
             }
         }
-        Some(&scratch.candidates)
     }
 
     /// Whether every pattern is in the set (none is only ever backtracked).
@@ -597,7 +622,7 @@ mod tests {
         let mut scratch = PrefilterScratch::default();
         prefilter
             .candidates(hay, &mut scratch)
-            .map(<[bool]>::to_vec)
+            .map(|c| (0..patterns.len()).map(|i| c.contains(i)).collect())
     }
 
     /// Whether each pattern, compiled on its own, matches `hay`.
