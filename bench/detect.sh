@@ -14,8 +14,9 @@ done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 # TEJUN=/path/to/tejun skips the build (e.g. to bench an existing binary).
 if [ -z "${TEJUN:-}" ]; then
-  cargo build --release -p tejun-cli >&2
-  TEJUN="$CARGO_TARGET_DIR/release/tejun"
+  # The profile installs use (Cargo.toml: profile.dist).
+  cargo build --profile dist -p tejun-cli >&2
+  TEJUN="$CARGO_TARGET_DIR/dist/tejun"
 fi
 [ -s "$WORK/auth.log" ] || python3 bench/detect/gen_logs.py "$WORK" "$LINES"
 SSHD=/etc/fail2ban/filter.d/sshd.conf
