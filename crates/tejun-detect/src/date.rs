@@ -927,6 +927,10 @@ fn month_from_name(name: &str) -> Option<i8> {
 
 fn num<T: TryFrom<u32> + std::str::FromStr>(s: Option<&str>) -> Option<T> {
     let s = s?;
+    // Most fields are two digits: read without trimming or looping.
+    if let &[tens @ b'0'..=b'9', ones @ b'0'..=b'9'] = s.as_bytes() {
+        return T::try_from(u32::from(tens - b'0') * 10 + u32::from(ones - b'0')).ok();
+    }
     // Dates are short runs of ASCII digits, maybe space-padded (` 1`);
     // `parse` handles anything else.
     let digits = s.trim_ascii().as_bytes();
@@ -1289,6 +1293,9 @@ mod tests {
     #[test]
     fn fields_read_padded_days_and_fractions() {
         assert_eq!(num::<i8>(Some(" 1")), Some(1));
+        assert_eq!(num::<i8>(Some("07")), Some(7));
+        assert_eq!(num::<i8>(Some("59")), Some(59));
+        assert_eq!(num::<i16>(Some("2026")), Some(2026));
         assert_eq!(num::<i8>(Some("300")), None);
         assert_eq!(num::<i16>(Some("+5")), Some(5));
         assert_eq!(fraction_nanos("5"), 500_000_000);

@@ -270,6 +270,25 @@ fn pad_to(row: &mut String, len: usize) {
     }
 }
 
+/// Appends `n` in decimal, padded with spaces on the left to `width`:
+/// without the allocation `to_string` makes (one per offender row).
+fn push_right_aligned(row: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    // Bounded: u64 has at most 20 digits.
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let text = std::str::from_utf8(&digits[start..]).unwrap_or("?");
+    pad_to(row, row.len() + width.saturating_sub(text.len()));
+    row.push_str(text);
+}
+
 /// The report as a table. Buffered: stdout flushes every line otherwise,
 /// and a report lists tens of thousands of offenders.
 /// Offender rows rendered by one thread at a time (see [`write_table`]).
@@ -285,10 +304,7 @@ fn render_rows(offenders: &[OffenderReport], zone: &TimeZone) -> String {
         o.host.push_to(&mut rows);
         pad_to(&mut rows, row_start + 2 + 40);
         rows.push(' ');
-        let count = o.count.to_string();
-        let count_at = rows.len() + 7usize.saturating_sub(count.len());
-        pad_to(&mut rows, count_at);
-        rows.push_str(&count);
+        push_right_aligned(&mut rows, o.count, 7);
         for t in [o.first, o.last] {
             rows.push_str("  ");
             let start = rows.len();
@@ -421,4 +437,18 @@ fn write_table(
         }
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_right_aligned;
+
+    #[test]
+    fn counts_are_right_aligned_as_format_aligns_them() {
+        for n in [0, 7, 10, 1_234_567, 12_345_678, u64::MAX] {
+            let mut row = String::from("x");
+            push_right_aligned(&mut row, n, 7);
+            assert_eq!(row, format!("x{n:>7}"));
+        }
+    }
 }
