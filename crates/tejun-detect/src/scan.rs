@@ -395,7 +395,7 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         .into_iter()
         .map(|((rule, host), agg)| (SortKey::new(rule, agg.count, &host), host, agg))
         .collect();
-    offenders.sort_unstable_by(|(key_a, a, _), (key_b, b, _)| {
+    crate::parallel::sort_unstable_by(&mut offenders, |(key_a, a, _), (key_b, b, _)| {
         // Hosts are unique within a rule, so the order is total.
         key_a.cmp(key_b).then_with(|| a.cmp(b))
     });
