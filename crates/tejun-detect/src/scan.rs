@@ -922,9 +922,6 @@ mod tests {
         assert!(sample.ends_with("ssh2"), "{sample:?}");
     }
 
-    /// A file cut into parts scanned by several threads reports what a scan
-    /// in one piece reports: the same counts and times, the first users of
-    /// an offender and the first sample lines in file order.
     /// Offenders list their users by name whatever order they tried them
     /// in, and offenders with the same users share one list.
     #[test]
@@ -966,6 +963,9 @@ mod tests {
         assert_eq!(names(&users("203.0.113.3")), ["admin"]);
     }
 
+    /// A file cut into parts scanned by several threads reports what a scan
+    /// in one piece reports: the same counts and times, the first users of
+    /// an offender and the first sample lines in file order.
     #[test]
     fn a_file_scanned_in_parts_reports_as_in_one_piece() {
         let mut text = String::new();
