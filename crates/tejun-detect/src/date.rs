@@ -746,17 +746,10 @@ impl DateTemplate {
                 };
                 let (slots, offset) = match walked {
                     Some(slots) => {
-                        let slots = slots?;
-                        let at = |index: usize| slots.get(index).copied().flatten();
-                        let span = at(self.group).or_else(|| at(0))?;
                         if self.kind == Kind::Fields {
-                            if let Some(time) = state.alike.time(slots, line, ctx) {
-                                return Some((span, Read::Alike(time)));
-                            }
-                            state.alike.walked(slots);
                             read = Read::Walked;
                         }
-                        (slots, 0)
+                        (slots?, 0)
                     }
                     None => {
                         // The match itself on the lazy DFA; its groups by
@@ -776,6 +769,12 @@ impl DateTemplate {
                     Some((offset + start, offset + end))
                 };
                 span = at(self.group).or_else(|| at(0))?;
+                if let Read::Walked = read {
+                    if let Some(time) = state.alike.time(slots, line, ctx) {
+                        return Some((span, Read::Alike(time)));
+                    }
+                    state.alike.walked(slots);
+                }
                 for (index, field) in &compiled.fields {
                     if let Some((start, end)) = at(*index) {
                         fields.set(*field, &line[start..end]);

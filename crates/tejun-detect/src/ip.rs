@@ -28,7 +28,9 @@ impl Offender {
             return Offender::Ip(IpAddr::V4(v4));
         }
         let trimmed = text.trim().trim_start_matches('[').trim_end_matches(']');
-        if let Some(v4) = dotted_quad(trimmed) {
+        if trimmed.len() < text.len()
+            && let Some(v4) = dotted_quad(trimmed)
+        {
             return Offender::Ip(IpAddr::V4(v4));
         }
         match trimmed.parse::<IpAddr>() {

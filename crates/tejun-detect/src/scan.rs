@@ -404,15 +404,13 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         let mut ids = agg.users;
         // Empty slots (u32::MAX) rank last.
         ids.sort_unstable_by_key(|u| rank.get(*u as usize).copied().unwrap_or(u32::MAX));
+        // Indices are unique per offender (`Agg::add_user`), and so are
+        // the names they intern.
         let users = user_sets.entry(ids).or_insert_with(|| {
-            let mut names: Vec<Arc<str>> = Vec::new();
-            for u in ids.iter().filter(|u| **u != u32::MAX) {
-                let name = &total.user_names[*u as usize];
-                if names.last() != Some(name) {
-                    names.push(name.clone());
-                }
-            }
-            names.into()
+            ids.iter()
+                .filter(|u| **u != u32::MAX)
+                .map(|u| total.user_names[*u as usize].clone())
+                .collect()
         });
         reports[key.rule()].offenders.push(OffenderReport {
             host,
