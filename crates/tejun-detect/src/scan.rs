@@ -280,6 +280,9 @@ impl SortKey {
     }
 }
 
+/// Per-offender counters by rule and offender.
+type Offenders = FastMap<(usize, Offender), Agg>;
+
 /// Counters of one range of one file.
 #[derive(Debug, Default)]
 struct Partial {
@@ -287,7 +290,7 @@ struct Partial {
     /// User names seen, indexed by [`Agg::users`].
     user_names: Vec<Arc<str>>,
     user_index: FastMap<Arc<str>, u32>,
-    offenders: FastMap<(usize, Offender), Agg>,
+    offenders: Offenders,
     matches: Vec<u64>,
     samples: Vec<Vec<String>>,
 }
@@ -311,7 +314,9 @@ impl Partial {
         index
     }
 
-    fn merge(&mut self, mut other: Partial) {
+    /// Adds `other`'s counters, in file order after this one's, and gives
+    /// back its offender table emptied (its memory kept for another part).
+    fn merge(&mut self, mut other: Partial) -> Offenders {
         if self.offenders.is_empty() && self.user_names.is_empty() {
             // The first contribution is adopted rather than copied: copying
             // held two tables of every offender at once (≈10 MB each for
@@ -332,7 +337,7 @@ impl Partial {
         // Grown once: doubling while merging rehashed tens of thousands of
         // offenders several times.
         self.offenders.reserve(other.offenders.len());
-        for (k, v) in other.offenders {
+        for (k, v) in other.offenders.drain() {
             self.offenders.entry(k).or_default().merge(v, &map);
         }
         for (i, m) in other.matches.into_iter().enumerate() {
@@ -345,6 +350,7 @@ impl Partial {
                 }
             }
         }
+        other.offenders
     }
 }
 
@@ -482,11 +488,7 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
             return failed;
         }
     };
-    let merged = Mutex::new(InOrder {
-        next: 0,
-        waiting: BTreeMap::new(),
-        total: Partial::new(rules.rules.len()),
-    });
+    let merged = Mutex::new(InOrder::new(rules.rules.len()));
     let next_part = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads.min(bounds.len() - 1) {
@@ -500,7 +502,7 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
                     worker.matcher.restart();
                     let part = scan_range(rules, &mut worker, path, (start, end), &ctx, options);
                     let mut merged = merged.lock().unwrap_or_else(PoisonError::into_inner);
-                    merged.add(index, part);
+                    worker.offenders = merged.add(index, part);
                 }
             });
         }
@@ -542,18 +544,35 @@ struct InOrder {
     next: usize,
     waiting: BTreeMap<usize, Partial>,
     total: Partial,
+    /// Offender tables of merged parts, emptied, for the next parts:
+    /// growing a fresh table for each part took more than half the
+    /// scan's page faults.
+    spare: Vec<Offenders>,
 }
 
 impl InOrder {
-    fn add(&mut self, index: usize, part: Partial) {
+    fn new(rules: usize) -> InOrder {
+        InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+            total: Partial::new(rules),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Merges what can be merged in file order once part `index` is done,
+    /// and hands out an empty offender table for the caller's next part.
+    fn add(&mut self, index: usize, part: Partial) -> Offenders {
         self.waiting.insert(index, part);
         while let Some(part) = self.waiting.remove(&self.next) {
             if part.file.error.is_some() && self.total.file.error.is_none() {
                 self.total.file.error = part.file.error.clone();
             }
-            self.total.merge(part);
+            let emptied = self.total.merge(part);
+            self.spare.push(emptied);
             self.next += 1;
         }
+        self.spare.pop().unwrap_or_default()
     }
 }
 
@@ -621,6 +640,8 @@ const BLOCK: usize = 2 * MAX_LINE;
 struct Worker<'r> {
     matcher: Matcher<'r>,
     block: Vec<u8>,
+    /// An empty offender table, with room from an earlier part.
+    offenders: Offenders,
 }
 
 impl<'r> Worker<'r> {
@@ -628,6 +649,7 @@ impl<'r> Worker<'r> {
         Worker {
             matcher: Matcher::new(rules),
             block: vec![0; BLOCK],
+            offenders: Offenders::default(),
         }
     }
 }
@@ -648,11 +670,13 @@ fn scan_reader<R: Read>(
     count_progress: bool,
 ) -> Partial {
     let mut part = Partial::new(rules.rules.len());
+    part.offenders = std::mem::take(&mut worker.offenders);
     let mut progress = ProgressCount::new(options.progress.as_ref().filter(|_| count_progress));
     let mut reader = reader.take(limit);
     let Worker {
         matcher,
         block: buf,
+        ..
     } = worker;
     // Bytes of `buf` read and not yet matched: the start of a line.
     let mut held = 0;
@@ -821,16 +845,34 @@ mod tests {
             part.samples[0].push(line.to_string());
             part
         };
-        let mut merged = InOrder {
-            next: 0,
-            waiting: BTreeMap::new(),
-            total: Partial::new(1),
-        };
+        let mut merged = InOrder::new(1);
         merged.add(2, part("third"));
         merged.add(0, part("first"));
         assert_eq!(merged.total.samples[0], ["first"]);
         merged.add(1, part("second"));
         assert_eq!(merged.total.samples[0], ["first", "second", "third"]);
+    }
+
+    /// A merged part's offender table comes back empty with its room, so
+    /// the next part does not grow a table from nothing.
+    #[test]
+    fn merged_parts_hand_back_their_offender_tables_empty() {
+        let part = |host: &str| {
+            let mut part = Partial::new(1);
+            for i in 0..100 {
+                part.offenders
+                    .entry((0, Offender::parse(&format!("{host}.{i}"))))
+                    .or_default()
+                    .add(None, None);
+            }
+            part
+        };
+        let mut merged = InOrder::new(1);
+        merged.add(0, part("192.0.2"));
+        let table = merged.add(1, part("198.51.100"));
+        assert!(table.is_empty());
+        assert!(table.capacity() >= 100, "{}", table.capacity());
+        assert_eq!(merged.total.offenders.len(), 200);
     }
 
     /// Parts shrink towards the end of the file, so the threads finish

@@ -177,16 +177,26 @@ impl Steps {
         trail.len = shared;
         trail.nodes[0] = root;
         let mut at = trail.nodes[shared];
-        for (i, &byte) in text.iter().enumerate().skip(shared) {
+        // The bytes of the trail note their nodes for the next walk; the
+        // rest, in a loop of their own, only step.
+        let mut read = shared;
+        while read < known {
+            let byte = text[read];
             at = match self.by_byte[Self::entry(at, byte)] {
                 DEAD => return Some((at, false)),
                 BYTE_UNKNOWN => self.child(nfa, at, byte)?,
                 next => u32::from(next),
             };
-            if i < TRAIL {
-                self.trail.nodes[i + 1] = at;
-                self.trail.len = i + 1;
-            }
+            read += 1;
+            self.trail.nodes[read] = at;
+            self.trail.len = read;
+        }
+        for &byte in &text[read..] {
+            at = match self.by_byte[Self::entry(at, byte)] {
+                DEAD => return Some((at, false)),
+                BYTE_UNKNOWN => self.child(nfa, at, byte)?,
+                next => u32::from(next),
+            };
         }
         // Read `limit` bytes and still going: longer than allowed.
         (!capped).then_some((at, true))
