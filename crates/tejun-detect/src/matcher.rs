@@ -258,6 +258,29 @@ impl<'r> Matcher<'r> {
         ctx: &DateContext,
         sink: &mut S,
     ) -> LineStats {
+        let one_line = memchr::memchr(b'\n', line.as_bytes()).is_none();
+        self.feed_text(line, one_line, time, ctx, sink)
+    }
+
+    /// [`Matcher::feed_into`] for a line cut from a file at its newlines
+    /// (so it holds none): no search for one.
+    pub fn feed_split_line<S: HitSink + ?Sized>(
+        &mut self,
+        line: &str,
+        ctx: &DateContext,
+        sink: &mut S,
+    ) -> LineStats {
+        self.feed_text(line, true, None, ctx, sink)
+    }
+
+    fn feed_text<S: HitSink + ?Sized>(
+        &mut self,
+        line: &str,
+        one_line: bool,
+        time: Option<Timestamp>,
+        ctx: &DateContext,
+        sink: &mut S,
+    ) -> LineStats {
         let mut stats = LineStats::default();
         for (index, rule) in self.rules.rules.iter().enumerate() {
             feed_rule(
@@ -267,6 +290,7 @@ impl<'r> Matcher<'r> {
                 &mut self.scratch,
                 &mut self.memos[index],
                 line,
+                one_line,
                 time,
                 ctx,
                 sink,
@@ -285,6 +309,7 @@ fn feed_rule<S: HitSink + ?Sized>(
     scratch: &mut Scratch,
     memos: &mut RuleMemos,
     line: &str,
+    one_line: bool,
     known_time: Option<Timestamp>,
     ctx: &DateContext,
     sink: &mut S,
@@ -332,6 +357,8 @@ fn feed_rule<S: HitSink + ?Sized>(
     };
 
     let multi = rule.maxlines > 1;
+    // A decoded line may hold a newline its text did not.
+    let one_line = one_line && !multi && matches!(text, Cow::Borrowed(_));
     let owned_buf;
     let buf: &str = if multi {
         state.buffer.push(text.into_owned());
@@ -358,7 +385,7 @@ fn feed_rule<S: HitSink + ?Sized>(
     // `Fail` cost two allocations per line.
     let mut pre: Option<Groups<'_>> = None;
     let content: &str = match &rule.prefregex {
-        Some(p) => match p.captures_with(&mut memos.prefregex, buf) {
+        Some(p) => match p.captures_with(&mut memos.prefregex, buf, one_line) {
             Ok(Some(groups)) => {
                 let content = groups.get(Group::Content).unwrap_or(buf);
                 pre = Some(groups);
@@ -384,14 +411,15 @@ fn feed_rule<S: HitSink + ?Sized>(
         if candidates.is_some_and(|c| !c.contains(pattern_index)) {
             continue;
         }
-        let groups = match pattern.captures_with(&mut memos.failregex[pattern_index], content) {
-            Ok(Some(g)) => g,
-            Ok(None) => continue,
-            Err(_) => {
-                stats.match_errors += 1;
-                continue;
-            }
-        };
+        let groups =
+            match pattern.captures_with(&mut memos.failregex[pattern_index], content, one_line) {
+                Ok(Some(g)) => g,
+                Ok(None) => continue,
+                Err(_) => {
+                    stats.match_errors += 1;
+                    continue;
+                }
+            };
         if !rule.ignoreregex.is_empty() && {
             let ignore_in: Cow<'_, str> = if multi {
                 Cow::Owned(matched_lines(content, groups.whole))

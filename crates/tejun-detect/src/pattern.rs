@@ -442,20 +442,26 @@ impl Pattern {
     /// The first match and its named groups (groups that did not take part
     /// are absent; only the names tejun interprets are kept).
     pub fn captures<'h>(&self, hay: &'h str) -> Result<Option<Groups<'h>>, MatchError> {
-        self.captures_in(&mut Memo::default(), None, hay)
+        let one_line = memchr::memchr(b'\n', hay.as_bytes()).is_none();
+        self.captures_in(&mut Memo::default(), None, hay, one_line)
     }
 
     /// [`Pattern::captures`], remembering results in `memo` by the shape of
-    /// the text (see [`crate::memo`]): the path of a thread matching many lines.
+    /// the text (see [`crate::memo`]): the path of a thread matching many
+    /// lines. `one_line` says `hay` is known to hold no newline (callers
+    /// that split lines know it without searching every text again); a
+    /// text that may hold one is matched without the shortened tail.
     pub fn captures_with<'h>(
         &self,
         memo: &mut Memo,
         hay: &'h str,
+        one_line: bool,
     ) -> Result<Option<Groups<'h>>, MatchError> {
+        debug_assert!(!one_line || !hay.contains('\n'));
         let shape = self
             .shape
             .get_or_init(|| self.linear_source().and_then(Shape::of));
-        self.captures_in(memo, shape.as_ref(), hay)
+        self.captures_in(memo, shape.as_ref(), hay, one_line)
     }
 
     /// The regex the linear engine runs (`None` on the backtracker).
@@ -472,6 +478,7 @@ impl Pattern {
         memo: &mut Memo,
         shape: Option<&Shape>,
         hay: &'h str,
+        one_line: bool,
     ) -> Result<Option<Groups<'h>>, MatchError> {
         match &self.engine {
             Engine::Linear(re) => {
@@ -480,7 +487,7 @@ impl Pattern {
                 // bytes into the tail.
                 if let Some(tail) = &self.tail
                     && let Some(walk) = &tail.walk
-                    && memchr::memchr(b'\n', hay.as_bytes()).is_none()
+                    && one_line
                     && let Some(spans) = memo.spans_of_anchored(Some(walk), hay, || {
                         tail.captures(hay).as_ref().map(spans_of_captures)
                     })
@@ -490,7 +497,7 @@ impl Pattern {
                         self.named_groups(hay, whole, |index| tail.span(spans, index, hay.len()))
                     }));
                 }
-                let spans = memo.spans(shape, hay, || self.linear_spans(re, hay));
+                let spans = memo.spans(shape, hay, || self.linear_spans(re, hay, one_line));
                 Ok(spans.map(|spans| self.groups_of(hay, spans)))
             }
             Engine::Exact { exact, fallback } => {
@@ -516,12 +523,8 @@ impl Pattern {
 
     /// The group spans of a linear pattern's match; with a tail, from its
     /// shortened pattern when `hay` holds no newline.
-    fn linear_spans(&self, re: &regex::Regex, hay: &str) -> Option<Box<[Slot]>> {
-        // Only a pattern with a tail pays for the newline scan.
-        let tail = self
-            .tail
-            .as_ref()
-            .filter(|_| memchr::memchr(b'\n', hay.as_bytes()).is_none());
+    fn linear_spans(&self, re: &regex::Regex, hay: &str, one_line: bool) -> Option<Box<[Slot]>> {
+        let tail = self.tail.as_ref().filter(|_| one_line);
         match tail {
             Some(tail) => {
                 let spans = spans_of_captures(&tail.captures(hay)?);

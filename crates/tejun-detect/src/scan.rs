@@ -797,7 +797,7 @@ fn feed_text(
     options: &ScanOptions,
 ) {
     let line = line.trim_end_matches('\r');
-    let stats = matcher.feed_into(line, None, ctx, &mut Counting { part, options });
+    let stats = matcher.feed_split_line(line, ctx, &mut Counting { part, options });
     part.file.match_errors += stats.match_errors as u64;
 }
 
