@@ -181,25 +181,33 @@ impl Steps {
         // rest, in a loop of their own, only step.
         let mut read = shared;
         while read < known {
-            let byte = text[read];
-            at = match self.by_byte[Self::entry(at, byte)] {
-                DEAD => return Some((at, false)),
-                BYTE_UNKNOWN => self.child(nfa, at, byte)?,
-                next => u32::from(next),
-            };
+            match self.walk_step(nfa, at, text[read])? {
+                Some(next) => at = next,
+                None => return Some((at, false)),
+            }
             read += 1;
             self.trail.nodes[read] = at;
             self.trail.len = read;
         }
         for &byte in &text[read..] {
-            at = match self.by_byte[Self::entry(at, byte)] {
-                DEAD => return Some((at, false)),
-                BYTE_UNKNOWN => self.child(nfa, at, byte)?,
-                next => u32::from(next),
-            };
+            match self.walk_step(nfa, at, byte)? {
+                Some(next) => at = next,
+                None => return Some((at, false)),
+            }
         }
         // Read `limit` bytes and still going: longer than allowed.
         (!capped).then_some((at, true))
+    }
+
+    /// The node a walk goes to from `at` on `byte`; `Some(None)` where no
+    /// state is left (the walk stops), `None` when a table is full.
+    #[inline(always)]
+    fn walk_step(&mut self, nfa: &NFA, at: u32, byte: u8) -> Option<Option<u32>> {
+        match self.by_byte[Self::entry(at, byte)] {
+            DEAD => Some(None),
+            BYTE_UNKNOWN => self.child(nfa, at, byte).map(Some),
+            next => Some(Some(u32::from(next))),
+        }
     }
 
     /// The empty key of texts of `kind`.
