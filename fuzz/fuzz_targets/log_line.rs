@@ -19,9 +19,7 @@ thread_local! {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let rules = RULES.get_or_init(|| {
-        tejun_detect::RuleSet::builtin(&["sshd", "web-attacks", "web-auth", "mysql"]).unwrap()
-    });
+    let rules = RULES.get_or_init(|| tejun_detect::RuleSet::builtin(&["sshd", "web-attacks", "web-auth", "mysql"]).unwrap());
     let ctx = CTX.get_or_init(tejun_detect::DateContext::local);
     let line = String::from_utf8_lossy(data);
     let _ = rules.match_line(&line, ctx);

@@ -13,42 +13,10 @@ use tejun_detect::Pattern;
 use tejun_detect::memo::Memo;
 
 const TOKENS: &[&str] = &[
-    "a",
-    "b",
-    " ",
-    " from ",
-    ": ",
-    "x",
-    "é",
-    r"\S+",
-    r"\d+",
-    "[^:]+",
-    ".*?",
-    ".*",
-    r"\s*",
-    "(?P<g>",
-    "(?P<h>",
-    "(?P<user>",
-    "(?P<host>",
-    "(?:",
-    ")",
-    ")?",
-    ")*",
-    "|",
-    "(?(g)",
-    "(?(h)",
-    "(?!x)",
-    "(?! from )",
-    "(?=a)",
-    "(?<!b)",
-    "(?<=a)",
-    "(?:(?! from ).)*",
-    "(?:(?! from ).)*?",
-    "^",
-    "$",
-    "?",
-    "+",
-    "(?P<content>.+)$",
+    "a", "b", " ", " from ", ": ", "x", "é", r"\S+", r"\d+", "[^:]+", ".*?", ".*", r"\s*",
+    "(?P<g>", "(?P<h>", "(?P<user>", "(?P<host>", "(?:", ")", ")?", ")*", "|", "(?(g)", "(?(h)",
+    "(?!x)", "(?! from )", "(?=a)", "(?<!b)", "(?<=a)", "(?:(?! from ).)*", "(?:(?! from ).)*?",
+    "^", "$", "?", "+", "(?P<content>.+)$",
 ];
 
 /// Empty captures are left out: where a group can match the empty string
@@ -67,10 +35,7 @@ fn describe(groups: Option<tejun_detect::pattern::Groups<'_>>) -> Option<String>
 }
 
 fuzz_target!(|data: &[u8]| {
-    let split = data
-        .iter()
-        .position(|b| *b == 0xff)
-        .unwrap_or(data.len().min(12));
+    let split = data.iter().position(|b| *b == 0xff).unwrap_or(data.len().min(12));
     let (picks, line) = data.split_at(split);
     let line = String::from_utf8_lossy(line);
 
@@ -115,10 +80,7 @@ fuzz_target!(|data: &[u8]| {
     let mut memo = Memo::default();
     let _ = pattern.captures_with(&mut memo, &line, !line.contains('\n'));
     if let Ok(reference) = pattern.captures_reference(&shifted) {
-        let remembered = pattern
-            .captures_with(&mut memo, &shifted, !shifted.contains('\n'))
-            .ok()
-            .flatten();
+        let remembered = pattern.captures_with(&mut memo, &shifted, !shifted.contains('\n')).ok().flatten();
         assert_eq!(
             describe(remembered),
             describe(reference),
