@@ -20,7 +20,7 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 use regex_automata::{Input, PatternID, meta};
 
-use crate::memo::{Memo, Shape, Slot, spans_of_captures};
+use crate::memo::{Automaton, Memo, Shape, Slot, spans_of_captures};
 use crate::pyregex;
 
 /// What dates without year or zone are relative to.
@@ -170,11 +170,17 @@ struct TemplateState {
 /// to compare them with the last minute's was most of a date's cost.
 #[derive(Debug, Default)]
 struct Alike {
-    /// The groups the walk found, and the line up to the date's end.
+    /// The groups the walk found, and the line as far as the walk read it.
     slots: Vec<Slot>,
     text: Vec<u8>,
-    /// Where the seconds are in `text`.
+    /// Whether the walk ran to the end of the line (else it stopped on the
+    /// last byte of `text`).
+    ended: bool,
+    /// The date's span, and where its seconds are, in `text`.
+    span: (usize, usize),
     second: (usize, usize),
+    /// The walk's nodes before and after the seconds.
+    seconds_walk: Option<(u32, u32)>,
     /// What [`MinuteCache::by_text`] answers for the date's minute, in
     /// context `context`; `None` when nothing is remembered.
     minute: Option<(Timestamp, Assumed)>,
@@ -182,24 +188,66 @@ struct Alike {
 }
 
 impl Alike {
+    /// The span and time of the date at the start of `line`, without a
+    /// walk, when the line is written as the last one through the bytes its
+    /// walk read but for the seconds, and its seconds lead the walk to the
+    /// same node: its walk would end alike, and so would the match, its
+    /// groups and the bounds around it. Most syslog lines pass here.
+    fn quick(
+        &self,
+        line: &str,
+        memo: &mut Memo,
+        automaton: &Automaton,
+        ctx: &DateContext,
+    ) -> Option<((usize, usize), Timestamp)> {
+        let (start, assumed) = self.minute?;
+        let (before, after) = self.seconds_walk?;
+        let (from, to) = self.second;
+        let bytes = line.as_bytes();
+        let head = bytes.get(..self.text.len())?;
+        if self.context != ctx.id
+            || (self.ended && bytes.len() != head.len())
+            || head[..from] != self.text[..from]
+            || head[to..] != self.text[to..]
+            || memo.walk_node(automaton, Some(before), &head[from..to]) != Some(after)
+        {
+            return None;
+        }
+        let time = self.at_second(start, assumed, line.get(from..to), ctx)?;
+        Some((self.span, time))
+    }
+
     /// The time of the date the walk found as `slots` at the start of
     /// `line`, when all of it but the seconds is written as the last one:
     /// what [`fields_to_time`] reads through [`MinuteCache::by_text`].
     fn time(&self, slots: &[Slot], line: &str, ctx: &DateContext) -> Option<Timestamp> {
         let (start, assumed) = self.minute?;
         let (from, to) = self.second;
-        let text = line.as_bytes().get(..self.text.len())?;
+        let end = self.span.1;
+        let text = line.as_bytes().get(..end)?;
         if self.context != ctx.id
             || *self.slots != *slots
             || text[..from] != self.text[..from]
-            || text[to..] != self.text[to..]
+            || text[to..] != self.text[to..end]
         {
             return None;
         }
-        let second: i8 = num::<i8>(line.get(from..to)).unwrap_or(0).min(59);
-        let ts = start
-            .checked_add(SignedDuration::from_secs(second.into()))
-            .ok()?;
+        self.at_second(start, assumed, line.get(from..to), ctx)
+    }
+
+    /// `second` seconds into the remembered minute, if `ctx` lets the date
+    /// stand as read.
+    fn at_second(
+        &self,
+        start: Timestamp,
+        assumed: Assumed,
+        second: Option<&str>,
+        ctx: &DateContext,
+    ) -> Option<Timestamp> {
+        let second: i8 = num::<i8>(second).unwrap_or(0).min(59);
+        // A minute starts on a whole second: adding seconds is exact.
+        debug_assert_eq!(start.subsec_nanosecond(), 0);
+        let ts = Timestamp::from_second(start.as_second() + i64::from(second)).ok()?;
         assumed.allows(ts, ctx).then_some(ts)
     }
 
@@ -211,11 +259,15 @@ impl Alike {
     }
 
     /// Remembers the date last [`Alike::walked`], found at `span` of `line`
-    /// and read from `fields`, if its minute is the one `minutes` holds.
+    /// by the last walk of `memo` on `automaton` and read from `fields`, if
+    /// its minute is the one `minutes` holds.
+    #[allow(clippy::too_many_arguments)]
     fn remember(
         &mut self,
         line: &str,
-        (_, end): (usize, usize),
+        span: (usize, usize),
+        memo: &mut Memo,
+        automaton: Option<&Automaton>,
         fields: &Fields<'_>,
         minutes: &MinuteCache,
         context: u64,
@@ -231,9 +283,20 @@ impl Alike {
         };
         // The seconds are a slice of `line`: their place is their offset.
         let from = second.as_ptr() as usize - line.as_ptr() as usize;
+        let to = from + second.len();
+        let walk = memo.last_walk();
+        let read = walk.read.max(span.1).min(line.len());
+        let bytes = line.as_bytes();
+        self.seconds_walk = automaton.and_then(|automaton| {
+            let before = memo.walk_node(automaton, None, &bytes[..from])?;
+            let after = memo.walk_node(automaton, Some(before), &bytes[from..to])?;
+            Some((before, after))
+        });
         self.text.clear();
-        self.text.extend_from_slice(&line.as_bytes()[..end]);
-        self.second = (from, from + second.len());
+        self.text.extend_from_slice(&bytes[..read]);
+        self.ended = walk.ended;
+        self.span = span;
+        self.second = (from, to);
         self.minute = Some(minute);
         self.context = context;
     }
@@ -661,6 +724,9 @@ impl DateTemplate {
         state: &mut TemplateState,
         minute: &mut MinuteCache,
     ) -> Option<FoundDate> {
+        if let Some(found) = self.find_alike(line, ctx, state) {
+            return Some(found);
+        }
         let mut from = 0;
         // Filled in place: returned with the span, it was copied four
         // times a line.
@@ -673,7 +739,20 @@ impl DateTemplate {
                     (_, Read::Alike(time)) => Some(time),
                     (Kind::Fields, Read::Walked) => {
                         let time = fields_to_time(&fields, ctx, minute);
-                        state.alike.remember(line, span, &fields, minute, ctx.id);
+                        let automaton = self
+                            .compiled()
+                            .shape
+                            .get()
+                            .and_then(|shape| shape.as_ref().and_then(Shape::automaton));
+                        state.alike.remember(
+                            line,
+                            span,
+                            &mut state.memo,
+                            automaton,
+                            &fields,
+                            minute,
+                            ctx.id,
+                        );
                         time
                     }
                     (Kind::Fields, _) => fields_to_time(&fields, ctx, minute),
@@ -694,6 +773,29 @@ impl DateTemplate {
             from = span.0 + line[span.0..].chars().next().map_or(1, char::len_utf8);
         }
         None
+    }
+
+    /// The date at the start of `line` when it is written as the last one
+    /// walked but for its seconds ([`Alike::quick`]): no search, no fields
+    /// read, and no bounds checked (they are the last date's, which passed).
+    fn find_alike(
+        &self,
+        line: &str,
+        ctx: &DateContext,
+        state: &mut TemplateState,
+    ) -> Option<FoundDate> {
+        if !self.line_begin || self.kind != Kind::Fields {
+            return None;
+        }
+        let compiled = self.regex.compiled.get()?;
+        let automaton = compiled.shape.get()?.as_ref()?.automaton()?;
+        let (span, time) = state.alike.quick(line, &mut state.memo, automaton, ctx)?;
+        debug_assert!(self.bounds_ok(line, span));
+        Some(FoundDate {
+            start: span.0,
+            end: span.1,
+            time: Some(time),
+        })
     }
 
     fn bounds_ok(&self, line: &str, (start, end): (usize, usize)) -> bool {
@@ -1308,13 +1410,15 @@ mod tests {
         use proptest::prelude::*;
         (
             (0..3usize, 0..3u8, 0..2u8, 0..70u8),
-            (0..4usize, 0..3usize, proptest::bool::ANY),
+            (0..4usize, 0..6usize, proptest::bool::ANY),
         )
             .prop_map(|((month, day, minute, second), (year, tail, other_ctx))| {
                 let month = ["Dec", "Jan", "Nov"][month];
                 let day = [" 1", "01", "31"][usize::from(day)];
                 let year = ["", " 2025", " 2026", ".5"][year];
-                let tail = ["", " web1 sshd[1]: x", " 2026x"][tail];
+                // After the seconds: a word character (no date there), and
+                // a byte the automaton does not tell apart from it.
+                let tail = ["", " web1 sshd[1]: x", " 2026 x", " 2026x", "x", "-"][tail];
                 (
                     format!("{month} {day} 23:5{minute}:{second:02}{year}{tail}"),
                     other_ctx,

@@ -34,7 +34,7 @@ use crate::matcher::FastMap;
 
 mod steps;
 
-pub use steps::Automaton;
+pub use steps::{Automaton, Walk};
 
 /// Byte span of one capture group (`None`: it did not take part).
 pub type Slot = Option<(usize, usize)>;
@@ -268,6 +268,8 @@ pub struct Memo {
     by_walk: Vec<u32>,
     /// Lookups left before walks are tried again (one was too long).
     walks_paused: u32,
+    /// The last walk of [`Memo::spans_of_anchored`].
+    last_walk: steps::Walk,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -327,12 +329,13 @@ impl Memo {
             self.walks_paused -= 1;
             return None;
         }
-        let Some((node, ended)) = self.steps.walk(automaton, hay.as_bytes(), MAX_WALK) else {
+        let Some(walk) = self.steps.walk(automaton, hay.as_bytes(), MAX_WALK) else {
             self.walks_paused = PAUSE;
             return None;
         };
+        self.last_walk = walk;
         self.lookups += 1;
-        let slot = node as usize * 2 + usize::from(ended);
+        let slot = walk.node as usize * 2 + usize::from(walk.ended);
         if let Some(&at) = self.by_walk.get(slot).filter(|at| **at != u32::MAX) {
             self.hits += 1;
             return Some(self.results[at as usize].as_deref());
@@ -343,6 +346,29 @@ impl Memo {
         }
         self.by_walk[slot] = at;
         Some(self.results[at as usize].as_deref())
+    }
+
+    /// Where the last walk of [`Memo::spans_of_anchored`] stopped.
+    pub fn last_walk(&self) -> steps::Walk {
+        self.last_walk
+    }
+
+    /// The node (see [`Steps::walk`](steps::Steps::walk)) a walk of
+    /// [`Memo::spans_of_anchored`] is at after `text`, from the start or
+    /// from node `at`: two texts that reach the same node and go on alike
+    /// end their walks alike. `None` where the walk stops, or when this
+    /// memo does not walk.
+    #[inline]
+    pub fn walk_node(
+        &mut self,
+        automaton: &Automaton,
+        at: Option<u32>,
+        text: &[u8],
+    ) -> Option<u32> {
+        if self.disabled {
+            return None;
+        }
+        self.steps.walk_on(automaton, at, text)
     }
 
     /// Results are stored relative to `window.0`; `known_match` says the

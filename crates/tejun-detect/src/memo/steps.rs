@@ -136,6 +136,17 @@ pub struct Steps {
     seen: Vec<bool>,
 }
 
+/// Where [`Steps::walk`] stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// The key of the bytes read.
+    pub node: u32,
+    /// Whether the walk ran to the end of the text, states still active.
+    pub ended: bool,
+    /// Bytes read, through the one that left no state active.
+    pub read: usize,
+}
+
 impl Steps {
     /// The key of `text`, a match of the pattern walked from its anchored
     /// start (`^` holds when `kind & 1`), as a node number: two texts of
@@ -152,18 +163,14 @@ impl Steps {
 
     /// Walks `text` from its start (where `^` holds) until no state is
     /// active, reading at most `limit` bytes: the key of the bytes read,
-    /// and whether the walk stopped at the end of `text`. Two texts with
+    /// whether the walk stopped at the end of `text`, and how many bytes it
+    /// read (through the one no state took). Two texts with
     /// the same walk drive every state the same way over the bytes read,
     /// and after them no state is active or both texts end; no engine
     /// reads further, so a leftmost-first search of the pattern finds the
     /// same match with the same groups in both — without the search being
     /// run. `None` when a table is full or the walk is longer than `limit`.
-    pub fn walk(
-        &mut self,
-        automaton: &Automaton,
-        text: &[u8],
-        limit: usize,
-    ) -> Option<(u32, bool)> {
+    pub fn walk(&mut self, automaton: &Automaton, text: &[u8], limit: usize) -> Option<Walk> {
         let nfa = &*automaton.0;
         let root = self.root(nfa, 1)?;
         let capped = text.len() > limit;
@@ -180,23 +187,48 @@ impl Steps {
         // The bytes of the trail note their nodes for the next walk; the
         // rest, in a loop of their own, only step.
         let mut read = shared;
+        let stopped = |node, read| Walk {
+            node,
+            ended: false,
+            read,
+        };
         while read < known {
             match self.walk_step(nfa, at, text[read])? {
                 Some(next) => at = next,
-                None => return Some((at, false)),
+                None => return Some(stopped(at, read + 1)),
             }
             read += 1;
             self.trail.nodes[read] = at;
             self.trail.len = read;
         }
-        for &byte in &text[read..] {
+        for (offset, &byte) in text[read..].iter().enumerate() {
             match self.walk_step(nfa, at, byte)? {
                 Some(next) => at = next,
-                None => return Some((at, false)),
+                None => return Some(stopped(at, read + offset + 1)),
             }
         }
         // Read `limit` bytes and still going: longer than allowed.
-        (!capped).then_some((at, true))
+        (!capped).then_some(Walk {
+            node: at,
+            ended: true,
+            read: text.len(),
+        })
+    }
+
+    /// The node a walk from the start of a text is at after `text`, or
+    /// from node `at` when given; `None` where no state is left or a table
+    /// is full.
+    #[inline]
+    pub fn walk_on(&mut self, automaton: &Automaton, at: Option<u32>, text: &[u8]) -> Option<u32> {
+        let nfa = &*automaton.0;
+        let mut at = match at {
+            Some(at) => at,
+            None => self.root(nfa, 1)?,
+        };
+        for &byte in text {
+            at = self.walk_step(nfa, at, byte)??;
+        }
+        Some(at)
     }
 
     /// The node a walk goes to from `at` on `byte`; `Some(None)` where no
