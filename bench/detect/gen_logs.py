@@ -3,11 +3,15 @@
 
 auth.log: 1M syslog lines (~100 MB) mixing sshd failures, successes, PAM
 session noise, cron and kernel chatter. access.log: 1M combined-format
-nginx lines, ~1% of them attacks (SQLi, traversal, scanners)."""
+nginx lines, ~1% of them attacks (SQLi, traversal, scanners).
+
+Usage: gen_logs.py DIR [LINES] [SEED]. SEED 0 (the default) writes the
+benchmark's logs; another seed writes logs alike but not the same (the
+profile-guided build trains on those, not on what it is measured with)."""
 import random, sys
 
-def auth(path, n):
-    r = random.Random(42)
+def auth(path, n, seed=0):
+    r = random.Random(42 + seed)
     users = ["root", "admin", "oracle", "test", "ubuntu", "deploy", "git", "postgres"]
     with open(path, "w") as f:
         for i in range(n):
@@ -34,8 +38,8 @@ def auth(path, n):
                 msg = "kernel: [%d.%06d] UFW BLOCK IN=eth0 OUT= MAC=00:00 SRC=%s DST=10.0.0.1 LEN=40 PROTO=TCP SPT=%d DPT=23" % (r.randrange(10**6), r.randrange(10**6), ip, r.randrange(1024, 65535))
             f.write("%s web1 %s\n" % (ts, msg))
 
-def access(path, n):
-    r = random.Random(7)
+def access(path, n, seed=0):
+    r = random.Random(7 + seed)
     benign = ["/", "/search?q=O%27Reilly+books", "/products?page=3&per_page=24", "/cart", "/static/app.js", "/api/v1/items?select=name,price",
               "/blog/2026/11/post?utm_source=newsletter&utm_medium=email", "/search?q=union+jack+flag", "/img/logo.png"]
     attacks = ["/login?user=admin%27%20OR%20%271%27%3D%271", "/item?id=1+UNION+SELECT+user,pass+FROM+users", "/static/%2e%2e/%2e%2e/etc/passwd", "/item?id=1;DROP TABLE users"]
@@ -53,5 +57,6 @@ def access(path, n):
 if __name__ == "__main__":
     out = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    auth(out + "/auth.log", n)
-    access(out + "/access.log", n)
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    auth(out + "/auth.log", n, seed)
+    access(out + "/access.log", n, seed)
