@@ -12,8 +12,11 @@ for tool in fail2ban-regex rg /usr/bin/time python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y fail2ban ripgrep time python3" >&2; exit 2; }
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-# TEJUN=/path/to/tejun skips the build (e.g. to bench an existing binary).
-if [ -z "${TEJUN:-}" ]; then
+# TEJUN=/path/to/tejun skips the build (e.g. to bench an existing binary);
+# PGO=1 benches the profile-guided build (scripts/build-pgo.sh).
+if [ -z "${TEJUN:-}" ] && [ "${PGO:-0}" = 1 ]; then
+  TEJUN=$(scripts/build-pgo.sh)
+elif [ -z "${TEJUN:-}" ]; then
   # The profile installs use (Cargo.toml: profile.dist).
   cargo build --profile dist -p tejun-cli >&2
   TEJUN="$CARGO_TARGET_DIR/dist/tejun"
