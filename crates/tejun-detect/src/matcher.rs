@@ -407,7 +407,8 @@ fn feed_rule<S: HitSink + ?Sized>(
         },
         None => None,
     };
-    for (pattern_index, pattern) in rule.failregex.iter().enumerate() {
+    let skip = candidates.map_or(0, |c| c.skip());
+    for (pattern_index, pattern) in rule.failregex.iter().enumerate().skip(skip) {
         if candidates.is_some_and(|c| !c.contains(pattern_index)) {
             continue;
         }

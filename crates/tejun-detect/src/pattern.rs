@@ -82,6 +82,8 @@ pub struct Prefilter {
     search: SetSearch,
     /// Set index of each pattern (`None`: backtracking, always tried).
     slots: Vec<Option<usize>>,
+    /// Whether every pattern is in the set (none is only ever backtracked).
+    all_linear: bool,
 }
 
 /// How a [`Prefilter`] finds the patterns a text may match.
@@ -107,6 +109,8 @@ pub enum Candidates<'s> {
     From {
         slots: &'s [Option<usize>],
         first: usize,
+        /// No pattern before this index may match.
+        skip: usize,
     },
     /// A flag per pattern.
     Set(&'s [bool]),
@@ -116,10 +120,19 @@ impl Candidates<'_> {
     /// Whether pattern `index` may match.
     pub fn contains(&self, index: usize) -> bool {
         match self {
-            Candidates::From { slots, first } => slots
+            Candidates::From { slots, first, .. } => slots
                 .get(index)
                 .is_none_or(|slot| slot.is_none_or(|i| i >= *first)),
             Candidates::Set(flags) => flags.get(index).copied().unwrap_or(true),
+        }
+    }
+
+    /// Patterns before this index cannot match: a caller need not even
+    /// ask about them.
+    pub fn skip(&self) -> usize {
+        match self {
+            Candidates::From { skip, .. } => *skip,
+            Candidates::Set(_) => 0,
         }
     }
 }
@@ -197,7 +210,12 @@ impl Prefilter {
                 .ok()?;
             SetSearch::All(regex)
         };
-        Some(Prefilter { search, slots })
+        let all_linear = slots.iter().all(Option::is_some);
+        Some(Prefilter {
+            search,
+            slots,
+            all_linear,
+        })
     }
 
     /// Which patterns may match `hay` (a superset: callers try them in
@@ -218,15 +236,19 @@ impl Prefilter {
                     // a non-ASCII byte): every pattern stays a candidate.
                     Err(_) => Some(0),
                 };
-                if first.is_none() && self.all_linear() {
+                if first.is_none() && self.all_linear {
                     return None;
                 }
                 // Patterns before the first match cannot match. From it on,
                 // each may: callers stop at the first that does, which is it
                 // unless it is a superset its exact pattern narrows.
+                let first = first.unwrap_or(usize::MAX);
+                // With every pattern in the set, slot `i` is pattern `i`.
+                let skip = if self.all_linear { first } else { 0 };
                 Some(Candidates::From {
                     slots: &self.slots,
-                    first: first.unwrap_or(usize::MAX),
+                    first,
+                    skip,
                 })
             }
             SetSearch::All(regex) => {
@@ -236,7 +258,7 @@ impl Prefilter {
                     .get_or_insert_with(|| PatternSet::new(regex.pattern_len()));
                 found.clear();
                 regex.which_overlapping_matches_with(cache, &input, found);
-                if found.is_empty() && self.all_linear() {
+                if found.is_empty() && self.all_linear {
                     return None;
                 }
                 scratch.candidates.clear();
@@ -248,11 +270,6 @@ impl Prefilter {
                 Some(Candidates::Set(&scratch.candidates))
             }
         }
-    }
-
-    /// Whether every pattern is in the set (none is only ever backtracked).
-    fn all_linear(&self) -> bool {
-        self.slots.iter().all(Option::is_some)
     }
 }
 
