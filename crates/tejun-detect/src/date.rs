@@ -248,9 +248,7 @@ impl Alike {
             Some(&[tens @ b'0'..=b'5', ones @ b'0'..=b'9']) => {
                 ((tens - b'0') * 10 + ones - b'0') as i8
             }
-            other => num::<i8>(other.and_then(|b| std::str::from_utf8(b).ok()))
-                .unwrap_or(0)
-                .min(59),
+            _ => num::<i8>(second).unwrap_or(0).min(59),
         };
         // A minute starts on a whole second: adding seconds is exact.
         debug_assert_eq!(start.subsec_nanosecond(), 0);
