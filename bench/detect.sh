@@ -45,6 +45,7 @@ run() {
   echo "# Detection benchmark ($(nproc) cores, $(date -u +%F))"
   echo
   echo "Median of $RUNS runs per row; peak RSS is the largest seen, CPU the last run's."
+  echo "tejun: $TEJUN"
   echo
   echo "| run | lines | median wall s | lines/s | peak RSS MB | CPU |"
   echo "|---|---:|---:|---:|---:|---:|"

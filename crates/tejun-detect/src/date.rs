@@ -290,7 +290,10 @@ impl Alike {
         let from = second.as_ptr() as usize - line.as_ptr() as usize;
         let to = from + second.len();
         let walk = memo.last_walk();
-        let read = walk.read.max(span.1).min(line.len());
+        // The character after the date decides its bounds: all of it is
+        // compared, though the walk may have read only its first byte.
+        let after = line[span.1..].chars().next().map_or(0, char::len_utf8);
+        let read = walk.read.max(span.1 + after);
         let bytes = line.as_bytes();
         self.seconds_walk = automaton.and_then(|automaton| {
             let before = memo.walk_node(automaton, None, &bytes[..from])?;
@@ -718,6 +721,12 @@ impl DateTemplate {
             .get_or_init(|| Compiled::new(&lazy.source).expect("built-in date template compiles"))
     }
 
+    /// The automaton dates are walked on, once a walk has built it.
+    fn automaton(&self) -> Option<&Automaton> {
+        let compiled = self.regex.compiled.get()?;
+        compiled.shape.get()?.as_ref()?.automaton()
+    }
+
     pub fn is_line_begin(&self) -> bool {
         self.line_begin
     }
@@ -744,11 +753,7 @@ impl DateTemplate {
                     (_, Read::Alike(time)) => Some(time),
                     (Kind::Fields, Read::Walked) => {
                         let time = fields_to_time(&fields, ctx, minute);
-                        let automaton = self
-                            .compiled()
-                            .shape
-                            .get()
-                            .and_then(|shape| shape.as_ref().and_then(Shape::automaton));
+                        let automaton = self.automaton();
                         state.alike.remember(
                             line,
                             span,
@@ -782,7 +787,8 @@ impl DateTemplate {
 
     /// The date at the start of `line` when it is written as the last one
     /// walked but for its seconds ([`Alike::quick`]): no search, no fields
-    /// read, and no bounds checked (they are the last date's, which passed).
+    /// read, and no bounds checked (the characters around the date are the
+    /// last one's, whose bounds passed).
     fn find_alike(
         &self,
         line: &str,
@@ -792,8 +798,7 @@ impl DateTemplate {
         if !self.line_begin || self.kind != Kind::Fields {
             return None;
         }
-        let compiled = self.regex.compiled.get()?;
-        let automaton = compiled.shape.get()?.as_ref()?.automaton()?;
+        let automaton = self.automaton()?;
         let (span, time) = state.alike.quick(line, &mut state.memo, automaton, ctx)?;
         debug_assert!(self.bounds_ok(line, span));
         Some(FoundDate {
@@ -1415,7 +1420,7 @@ mod tests {
         use proptest::prelude::*;
         (
             (0..3usize, 0..3u8, 0..2u8, 0..70u8),
-            (0..4usize, 0..6usize, proptest::bool::ANY),
+            (0..4usize, 0..8usize, proptest::bool::ANY),
         )
             .prop_map(|((month, day, minute, second), (year, tail, other_ctx))| {
                 let month = ["Dec", "Jan", "Nov"][month];
@@ -1423,12 +1428,44 @@ mod tests {
                 let year = ["", " 2025", " 2026", ".5"][year];
                 // After the seconds: a word character (no date there), and
                 // a byte the automaton does not tell apart from it.
-                let tail = ["", " web1 sshd[1]: x", " 2026 x", " 2026x", "x", "-"][tail];
+                // And characters of three bytes, one a letter, that a walk
+                // reads only the start of.
+                let tail = [
+                    "",
+                    " web1 sshd[1]: x",
+                    " 2026 x",
+                    " 2026x",
+                    "x",
+                    "-",
+                    "\u{2103} x",
+                    "\u{2102} x",
+                ][tail];
                 (
                     format!("{month} {day} 23:5{minute}:{second:02}{year}{tail}"),
                     other_ctx,
                 )
             })
+    }
+
+    /// A character after the date that the walk reads only the start of
+    /// still decides its bounds: `℃` ends a word, `ℂ` does not.
+    #[test]
+    fn a_date_read_alike_still_ends_at_a_word_boundary() {
+        let c = ctx("2026-06-15T12:00:00Z");
+        let lines = ["Jan  1 23:50:00\u{2103} x", "Jan  1 23:50:03\u{2102} x"];
+        for det in [
+            DateDetector::line_begin_defaults(),
+            DateDetector::from_pattern("{^LN-BEG}%b %d %H:%M:%S").unwrap(),
+        ] {
+            let mut state = DateState::default();
+            for line in lines {
+                assert_eq!(
+                    det.find(line, &c, &mut state),
+                    find(&det, line, &c),
+                    "{line}"
+                );
+            }
+        }
     }
 
     proptest::proptest! {

@@ -143,7 +143,7 @@ pub struct Walk {
     pub node: u32,
     /// Whether the walk ran to the end of the text, states still active.
     pub ended: bool,
-    /// Bytes read, through the one that left no state active.
+    /// Bytes read, through the one read where no state was left.
     pub read: usize,
 }
 
@@ -164,8 +164,8 @@ impl Steps {
     /// Walks `text` from its start (where `^` holds) until no state is
     /// active, reading at most `limit` bytes: the key of the bytes read,
     /// whether the walk stopped at the end of `text`, and how many bytes it
-    /// read (through the one no state took). Two texts with
-    /// the same walk drive every state the same way over the bytes read,
+    /// read (through the one it read where no state was left). Two texts
+    /// with the same walk drive every state the same way over the bytes read,
     /// and after them no state is active or both texts end; no engine
     /// reads further, so a leftmost-first search of the pattern finds the
     /// same match with the same groups in both — without the search being
