@@ -1426,10 +1426,10 @@ mod tests {
                 let month = ["Dec", "Jan", "Nov"][month];
                 let day = [" 1", "01", "31"][usize::from(day)];
                 let year = ["", " 2025", " 2026", ".5"][year];
-                // After the seconds: a word character (no date there), and
-                // a byte the automaton does not tell apart from it.
-                // And characters of three bytes, one a letter, that a walk
-                // reads only the start of.
+                // After the seconds: a year, a word character (no date
+                // there), a byte the automaton does not tell apart from it,
+                // and two characters of three bytes (a symbol, a letter)
+                // that a walk reads only the start of.
                 let tail = [
                     "",
                     " web1 sshd[1]: x",

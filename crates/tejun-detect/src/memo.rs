@@ -269,7 +269,7 @@ pub struct Memo {
     /// Lookups left before walks are tried again (one was too long).
     walks_paused: u32,
     /// The last walk of [`Memo::spans_of_anchored`].
-    last_walk: steps::Walk,
+    last_walk: Walk,
     hits: u64,
     lookups: u64,
     paused: u32,
@@ -349,7 +349,7 @@ impl Memo {
     }
 
     /// Where the last walk of [`Memo::spans_of_anchored`] stopped.
-    pub fn last_walk(&self) -> steps::Walk {
+    pub fn last_walk(&self) -> Walk {
         self.last_walk
     }
 
