@@ -16,10 +16,13 @@ pub fn parse(input: &str, zone: &TimeZone, now: Timestamp) -> Result<Timestamp, 
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(ts);
     }
+    // A span reaching past the years a timestamp holds is refused below,
+    // not subtracted (which panics).
     if let Some(ago) = text.strip_prefix('-')
         && let Some(span) = relative(ago)
+        && let Ok(then) = now.checked_sub(span)
     {
-        return Ok(now - span);
+        return Ok(then);
     }
     let civil = text.replacen(' ', "T", 1);
     if let Ok(dt) = civil.parse::<DateTime>()
@@ -59,6 +62,13 @@ fn relative(text: &str) -> Option<SignedDuration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: `-005555555d` reaches before year -9999.
+    #[test]
+    fn a_span_past_the_representable_years_is_an_error() {
+        let now: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
+        assert!(parse("-005555555d", &TimeZone::UTC, now).is_err());
+    }
 
     #[test]
     fn reads_the_documented_forms() {
