@@ -31,6 +31,10 @@ use crate::ip::Offender;
 use crate::matcher::{FastMap, HitRef, HitSink, Matcher};
 use crate::model::EngineReport;
 
+mod offenders;
+
+use offenders::OffenderTable;
+
 /// Lines longer than this are matched on their first MAX_LINE bytes only
 /// (and counted), so one huge line cannot blow memory up.
 pub const MAX_LINE: usize = 1 << 20;
@@ -281,7 +285,7 @@ impl SortKey {
 }
 
 /// Per-offender counters by rule and offender.
-type Offenders = FastMap<(usize, Offender), Agg>;
+type Offenders = OffenderTable<Agg>;
 
 /// Counters of one range of one file.
 #[derive(Debug, Default)]
@@ -334,12 +338,8 @@ impl Partial {
         f.long_lines += other.file.long_lines;
         f.binary_lines += other.file.binary_lines;
         f.out_of_range += other.file.out_of_range;
-        // Grown once: doubling while merging rehashed tens of thousands of
-        // offenders several times.
-        self.offenders.reserve(other.offenders.len());
-        for (k, v) in other.offenders.drain() {
-            self.offenders.entry(k).or_default().merge(v, &map);
-        }
+        let merge = |mine: &mut Agg, theirs| mine.merge(theirs, &map);
+        self.offenders.absorb(&mut other.offenders, merge);
         for (i, m) in other.matches.into_iter().enumerate() {
             self.matches[i] += m;
         }
@@ -378,8 +378,8 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
         .collect();
     // Exact capacities: growing by doubling would briefly hold two copies.
     let mut per_rule = vec![0usize; reports.len()];
-    for (rule, _) in total.offenders.keys() {
-        per_rule[*rule] += 1;
+    for rule in total.offenders.rules() {
+        per_rule[rule] += 1;
     }
     for (report, n) in reports.iter_mut().zip(per_rule) {
         report.offenders.reserve_exact(n);
@@ -398,7 +398,7 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
     // reports (tens of thousands of offenders).
     let mut offenders: Vec<(SortKey, Offender, Agg)> = total
         .offenders
-        .into_iter()
+        .into_entries()
         .map(|((rule, host), agg)| (SortKey::new(rule, agg.count, &host), host, agg))
         .collect();
     crate::parallel::sort_unstable_by(&mut offenders, |(key_a, a, _), (key_b, b, _)| {
@@ -827,8 +827,7 @@ impl HitSink for Counting<'_> {
         }
         let user = hit.user.map(|u| part.intern(u));
         part.offenders
-            .entry((hit.rule, Offender::parse(hit.host_text)))
-            .or_default()
+            .entry(hit.rule, Offender::parse(hit.host_text))
             .add(hit.time, user);
     }
 }
@@ -861,8 +860,7 @@ mod tests {
             let mut part = Partial::new(1);
             for i in 0..100 {
                 part.offenders
-                    .entry((0, Offender::parse(&format!("{host}.{i}"))))
-                    .or_default()
+                    .entry(0, Offender::parse(&format!("{host}.{i}")))
                     .add(None, None);
             }
             part
