@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use regex_automata::meta;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet, hybrid};
+use regex_automata::{Input, MatchKind, PatternID, PatternSet, hybrid};
 use regex_syntax::hir::{Hir, HirKind, Look};
 use serde::Serialize;
 use smallvec::SmallVec;
@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use crate::group::Group;
 use crate::pyregex;
 
+mod leading;
 mod rewrite;
 mod tail;
 mod tree;
@@ -142,6 +143,7 @@ impl Candidates<'_> {
 #[derive(Debug, Default)]
 pub struct PrefilterScratch {
     first: Option<hybrid::dfa::Cache>,
+    leading: leading::Remembered,
     cache: Option<meta::Cache>,
     found: Option<PatternSet>,
     candidates: Vec<bool>,
@@ -230,11 +232,11 @@ impl Prefilter {
         match &self.search {
             SetSearch::First(dfa) => {
                 let cache = scratch.first.get_or_insert_with(|| dfa.create_cache());
-                let first = match dfa.try_search_fwd(cache, &input.anchored(Anchored::Yes)) {
-                    Ok(found) => found.map(|m| m.pattern().as_usize()),
+                let first = match scratch.leading.first(dfa, cache, hay) {
+                    Ok(found) => found,
                     // The lazy DFA gave up (a Unicode word boundary next to
                     // a non-ASCII byte): every pattern stays a candidate.
-                    Err(_) => Some(0),
+                    Err(()) => Some(0),
                 };
                 if first.is_none() && self.all_linear {
                     return None;
