@@ -18,8 +18,9 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 
 /// Answers kept per first byte: enough for the message starts of one
-/// program; more would be a longer walk on every miss.
-const PER_BYTE: usize = 8;
+/// program and the first letters of its user names; more would be a
+/// longer walk on every miss.
+const PER_BYTE: usize = 16;
 /// Answers read from longer texts than this are not kept: they depend on
 /// words too far into the line to repeat.
 const LONGEST: usize = 64;
@@ -36,19 +37,41 @@ pub type First = Result<Option<usize>, ()>;
 struct Answer {
     /// The bytes the automaton read.
     read: Box<[u8]>,
+    /// The last 8 of them (when there are 8): answers of one first byte
+    /// mostly share their start ("Failed password for ro", "…for ad"), so
+    /// comparing the end first turns the others down in one step.
+    end: Option<u64>,
     /// Whether it read to the end of the text: then only the same text
     /// gets the same answer, not a longer one.
     whole: bool,
     first: Option<usize>,
 }
 
+/// The 8 bytes of `text` that end at `end`, if it has them.
+fn eight_before(text: &[u8], end: usize) -> Option<u64> {
+    let bytes = text.get(end.checked_sub(8)?..end)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
 impl Answer {
-    fn answers(&self, text: &[u8]) -> bool {
-        if self.whole {
-            *self.read == *text
-        } else {
-            text.starts_with(&self.read)
+    fn new(read: &[u8], whole: bool, first: Option<usize>) -> Answer {
+        Answer {
+            end: eight_before(read, read.len()),
+            read: read.into(),
+            whole,
+            first,
         }
+    }
+
+    fn answers(&self, text: &[u8]) -> bool {
+        let len = self.read.len();
+        if text.len() < len || (self.whole && text.len() > len) {
+            return false;
+        }
+        if self.end.is_some() && eight_before(text, len) != self.end {
+            return false;
+        }
+        text.starts_with(&self.read)
     }
 }
 
@@ -100,11 +123,7 @@ impl Remembered {
         let (first, read) = walk(dfa, cache, text)?;
         let whole = read == text.len();
         if read <= LONGEST && answers.len() < PER_BYTE {
-            answers.push(Answer {
-                read: text[..read].into(),
-                whole,
-                first,
-            });
+            answers.push(Answer::new(&text[..read], whole, first));
         }
         Ok(first)
     }
