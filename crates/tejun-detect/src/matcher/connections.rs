@@ -16,9 +16,10 @@ use jiff::Timestamp;
 use super::GroupMap;
 use crate::group::Group;
 
-/// Bound on remembered connection ids per rule and thread (fail2ban keeps
-/// 100 for 5 minutes).
-pub(super) const CACHE_MAX: usize = 1_000;
+/// Bound on remembered connection ids per rule and thread: fail2ban's own
+/// (`Utils.Cache(maxCount=100, maxTime=5*60)`). Ten times as many held
+/// 240 KB per thread that each line's insert and eviction missed in cache.
+pub(super) const CACHE_MAX: usize = 100;
 const MAX_AGE_SECS: i64 = 300;
 
 /// What is known about one connection.
