@@ -171,6 +171,18 @@ pub struct OffenderReport {
     pub users: Arc<[Arc<str>]>,
 }
 
+impl OffenderReport {
+    /// Where an offender goes in its rule's report: most hits first, then
+    /// by address ([`Offender::order_key`], integers rather than the
+    /// enums `Ord` matches on); names tie there and go by `Ord`. Hosts are
+    /// unique within a rule, so the order is total.
+    fn report_order(a: &OffenderReport, b: &OffenderReport) -> std::cmp::Ordering {
+        (b.count.cmp(&a.count))
+            .then_with(|| a.host.order_key().cmp(&b.host.order_key()))
+            .then_with(|| a.host.cmp(&b.host))
+    }
+}
+
 fn serialize_names<S: serde::Serializer>(names: &[Arc<str>], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(names.iter().map(|n| &**n))
 }
@@ -257,30 +269,6 @@ impl Agg {
         (secs != i64::MAX && secs != i64::MIN)
             .then(|| Timestamp::from_second(secs).ok())
             .flatten()
-    }
-}
-
-/// Where an offender goes in its report: by rule, most hits first, then
-/// by address ([`Offender::order_key`]), packed into two integers so the
-/// sort compares no enums. Names tie here and are ordered by `Ord`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey {
-    /// Rule, then hits counted down from the largest count, then kind.
-    head: u128,
-    address: u128,
-}
-
-impl SortKey {
-    fn new(rule: usize, count: u64, host: &Offender) -> SortKey {
-        let (kind, address) = host.order_key();
-        SortKey {
-            head: (rule as u128) << 72 | u128::from(u64::MAX - count) << 8 | u128::from(kind),
-            address,
-        }
-    }
-
-    fn rule(&self) -> usize {
-        (self.head >> 72) as usize
     }
 }
 
@@ -393,20 +381,10 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
     for (place, index) in by_name.iter().enumerate() {
         rank[*index as usize] = place as u32;
     }
-    // Sorted before the reports are built, on integer keys computed once:
-    // comparing offenders field by field took longer than building the
-    // reports (tens of thousands of offenders).
-    let mut offenders: Vec<(SortKey, Offender, Agg)> = total
-        .offenders
-        .into_entries()
-        .map(|((rule, host), agg)| (SortKey::new(rule, agg.count, &host), host, agg))
-        .collect();
-    crate::parallel::sort_unstable_by(&mut offenders, |(key_a, a, _), (key_b, b, _)| {
-        // Hosts are unique within a rule, so the order is total.
-        key_a.cmp(key_b).then_with(|| a.cmp(b))
-    });
+    // Built straight from the table, then sorted in place: a sorted list
+    // of table entries first held a third copy of every offender.
     let mut user_sets: FastMap<[u32; USERS_PER_OFFENDER], Arc<[Arc<str>]>> = FastMap::default();
-    for (key, host, agg) in offenders {
+    for ((rule, host), agg) in total.offenders.into_entries() {
         let mut ids = agg.users;
         // Empty slots (u32::MAX) rank last.
         ids.sort_unstable_by_key(|u| rank.get(*u as usize).copied().unwrap_or(u32::MAX));
@@ -418,13 +396,16 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
                 .map(|u| total.user_names[*u as usize].clone())
                 .collect()
         });
-        reports[key.rule()].offenders.push(OffenderReport {
+        reports[rule].offenders.push(OffenderReport {
             host,
             count: agg.count,
             first: Agg::time(agg.first),
             last: Agg::time(agg.last),
             users: users.clone(),
         });
+    }
+    for report in &mut reports {
+        crate::parallel::sort_unstable_by(&mut report.offenders, OffenderReport::report_order);
     }
     ScanReport {
         files,
@@ -871,6 +852,40 @@ mod tests {
         assert!(table.is_empty());
         assert!(table.capacity() >= 100, "{}", table.capacity());
         assert_eq!(merged.total.offenders.len(), 200);
+    }
+
+    /// A report lists the most hits first; among equal counts IPv4 by
+    /// address (numerically), then IPv6, then names alphabetically.
+    #[test]
+    fn offenders_sort_by_hits_then_address() {
+        let report = |host: &str, count| OffenderReport {
+            host: Offender::parse(host),
+            count,
+            first: None,
+            last: None,
+            users: Arc::from([]),
+        };
+        let mut offenders = vec![
+            report("host-b", 2),
+            report("2001:db8::1", 2),
+            report("192.0.2.10", 2),
+            report("host-a", 2),
+            report("192.0.2.9", 2),
+            report("198.51.100.1", 3),
+        ];
+        offenders.sort_unstable_by(OffenderReport::report_order);
+        let hosts: Vec<String> = offenders.iter().map(|o| o.host.to_string()).collect();
+        assert_eq!(
+            hosts,
+            [
+                "198.51.100.1",
+                "192.0.2.9",
+                "192.0.2.10",
+                "2001:db8::1",
+                "host-a",
+                "host-b"
+            ]
+        );
     }
 
     /// Parts shrink towards the end of the file, so the threads finish
