@@ -865,7 +865,7 @@ mod tests {
             last: None,
             users: Arc::from([]),
         };
-        let mut offenders = vec![
+        let mut offenders = [
             report("host-b", 2),
             report("2001:db8::1", 2),
             report("192.0.2.10", 2),
