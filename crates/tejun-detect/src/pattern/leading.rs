@@ -112,7 +112,7 @@ impl Remembered {
         }
         let answers = &mut self.by_first_byte[usize::from(byte)];
         if let Some(at) = answers.iter().position(|a| a.answers(text)) {
-            self.hits += 1;
+            self.hits = self.hits.saturating_add(1);
             let first = answers[at].first;
             // Frequent answers move to the front, one step per hit.
             if at > 0 {
