@@ -244,12 +244,7 @@ impl Alike {
         second: Option<&str>,
         ctx: &DateContext,
     ) -> Option<Timestamp> {
-        let second: i8 = match second.map(str::as_bytes) {
-            Some(&[tens @ b'0'..=b'5', ones @ b'0'..=b'9']) => {
-                ((tens - b'0') * 10 + ones - b'0') as i8
-            }
-            _ => num::<i8>(second).unwrap_or(0).min(59),
-        };
+        let second: i8 = num::<i8>(second).unwrap_or(0).min(59);
         // A minute starts on a whole second: adding seconds is exact.
         debug_assert_eq!(start.subsec_nanosecond(), 0);
         let ts = Timestamp::from_second(start.as_second() + i64::from(second)).ok()?;
