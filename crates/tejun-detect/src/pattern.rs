@@ -228,7 +228,6 @@ impl Prefilter {
         hay: &str,
         scratch: &'s mut PrefilterScratch,
     ) -> Option<Candidates<'s>> {
-        let input = Input::new(hay);
         match &self.search {
             SetSearch::First(dfa) => {
                 let cache = scratch.first.get_or_insert_with(|| dfa.create_cache());
@@ -259,7 +258,7 @@ impl Prefilter {
                     .found
                     .get_or_insert_with(|| PatternSet::new(regex.pattern_len()));
                 found.clear();
-                regex.which_overlapping_matches_with(cache, &input, found);
+                regex.which_overlapping_matches_with(cache, &Input::new(hay), found);
                 if found.is_empty() && self.all_linear {
                     return None;
                 }
