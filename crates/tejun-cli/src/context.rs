@@ -25,6 +25,10 @@ pub struct GlobalArgs {
         value_name = "PATH"
     )]
     pub inventory: Option<PathBuf>,
+    /// Append to a journal whose head does not verify (`run`, `watch`,
+    /// `incident`); the override is itself journaled.
+    #[arg(long, global = true)]
+    pub allow_unverified_journal: bool,
 }
 
 /// Exit codes: 0 ok, 1 the run/check failed, 2 bad input or usage.
@@ -50,6 +54,7 @@ pub struct Context {
     pub zone: TimeZone,
     db: Option<PathBuf>,
     inventory: Option<PathBuf>,
+    pub allow_unverified_journal: bool,
 }
 
 impl Context {
@@ -59,6 +64,7 @@ impl Context {
             zone: tejun_locale::operator_zone(),
             db: global.db,
             inventory: global.inventory,
+            allow_unverified_journal: global.allow_unverified_journal,
         }
     }
 

@@ -63,12 +63,24 @@ pub fn open_or_attach(journal: &Journal, req: &DetectionIncident) -> Result<Stri
             started_at: None,
             detected_at: Some(req.ts),
             source: "detection".to_string(),
+            env: None,
         })
 }
 
 /// The most recently opened incident that is not resolved or closed.
 pub fn active_incident(journal: &Journal) -> Result<Option<String>> {
     Ok(active_incidents(journal)?.pop().map(|inc| inc.id))
+}
+
+/// The most recently opened active incident of environment `env`: the one
+/// a run in `env` attaches itself to. Incidents without an environment,
+/// or of another one, never collect runs they did not ask for.
+pub fn active_incident_for_env(journal: &Journal, env: &str) -> Result<Option<String>> {
+    Ok(active_incidents(journal)?
+        .into_iter()
+        .rev()
+        .find(|inc| inc.env.as_deref() == Some(env))
+        .map(|inc| inc.id))
 }
 
 /// Every active incident, oldest first.

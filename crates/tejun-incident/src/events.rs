@@ -25,6 +25,8 @@ pub const IMPACT: &str = "incident.impact";
 pub const POSTMORTEM: &str = "incident.postmortem";
 pub const REMINDER: &str = "incident.reminder";
 pub const EVIDENCE: &str = "evidence.collected";
+/// A run that was attached by mistake leaves the timeline and postmortem.
+pub const RUN_DETACHED: &str = "incident.run_detached";
 
 /// Written by `tejun watch` (tejun-watch owns the payloads).
 pub const DETECT_TRIGGERED: &str = "detect.triggered";
@@ -46,6 +48,17 @@ pub struct Opened {
     /// `cli` or `detection`.
     pub source: String,
     pub backfilled: bool,
+    /// The environment it affects; runs attach themselves automatically
+    /// only to an active incident of their own environment. Absent in
+    /// incidents opened before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetached {
+    pub run_id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,8 @@ pub struct Incident {
     pub severity: String,
     pub impact: Option<String>,
     pub source: String,
+    /// The environment it affects, if the opener said.
+    pub env: Option<String>,
     pub opened_by: String,
     pub started_at: Timestamp,
     pub detected_at: Timestamp,
@@ -150,6 +152,7 @@ pub fn fold(id: &str, entries: &[Entry]) -> Result<Incident> {
                 severity: opened.severity,
                 impact: opened.impact,
                 source: opened.source,
+                env: opened.env,
                 opened_by: entry.actor.clone(),
                 started_at: opened.started_at,
                 detected_at: entry.ts,

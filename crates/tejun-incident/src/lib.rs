@@ -28,7 +28,9 @@ pub mod status;
 pub mod time;
 pub mod timeline;
 
-pub use detection::{DetectionIncident, DetectionMode, active_incident, open_or_attach};
+pub use detection::{
+    DetectionIncident, DetectionMode, active_incident, active_incident_for_env, open_or_attach,
+};
 pub use error::{Error, Message, Result};
 pub use fold::Incident;
 pub use model::{Layer, Role, Status, Term, Verdict};

@@ -16,6 +16,7 @@ use crate::model::{Layer, Role, Status, Term, Verdict};
 use crate::settings::IncidentSettings;
 use crate::severity;
 use crate::status::StatusMachine;
+use crate::timeline;
 
 /// What `tejun incident open` asks for.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct OpenRequest {
     pub detected_at: Option<Timestamp>,
     /// `cli` or `detection`.
     pub source: String,
+    /// The environment it affects (`--env`).
+    pub env: Option<String>,
 }
 
 /// Incident operations on one journal, as one actor, at one clock.
@@ -133,9 +136,37 @@ impl<'j> Incidents<'j> {
             // A detection is dated when it happened; only an operator's
             // `--at` is a fact learned afterwards.
             backfilled: req.detected_at.is_some() && req.source != "detection",
+            env: req.env.clone().filter(|e| !e.trim().is_empty()),
         };
         self.write(&id, events::OPENED, &payload, Some(detected_at))?;
         Ok(id)
+    }
+
+    /// Takes a run off the incident's timeline and postmortem (it was
+    /// attached by mistake); the run's own events stay in the journal.
+    pub fn detach_run(&self, id: &str, run_id: &str, reason: &str) -> Result<()> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::input(
+                "say why the run is detached (--reason)",
+                "切り離す理由を書いてください (--reason)",
+            ));
+        }
+        let run_stream = format!("run/{run_id}");
+        let attached = timeline::entries(self.journal, id)?
+            .iter()
+            .any(|e| e.stream == run_stream);
+        if !attached {
+            return Err(Error::input(
+                format!("run {run_id} is not on incident {id}'s timeline"),
+                format!("実行 {run_id} はインシデント {id} のタイムラインにありません"),
+            ));
+        }
+        let payload = events::RunDetached {
+            run_id: run_id.to_string(),
+            reason: reason.to_string(),
+        };
+        self.write(id, events::RUN_DETACHED, &payload, None)
     }
 
     /// Moves the incident to `to` at `at` (default now; given → backfilled).

@@ -33,13 +33,24 @@ pub struct Row {
     pub backfilled: bool,
 }
 
-/// All entries on the incident's timeline, in seq order.
+/// All entries on the incident's timeline, in seq order, without the
+/// events of runs detached from it (the detach itself stays).
 pub fn entries(journal: &Journal, id: &str) -> Result<Vec<Entry>> {
     let subject = events::stream(id);
-    Ok(journal.query(&Query {
+    let mut entries = journal.query(&Query {
         subject: Some(&subject),
         ..Query::default()
-    })?)
+    })?;
+    let detached: Vec<String> = entries
+        .iter()
+        .filter(|e| e.stream == subject && e.kind == events::RUN_DETACHED)
+        .filter_map(|e| e.decode::<events::RunDetached>().ok())
+        .map(|d| format!("run/{}", d.run_id))
+        .collect();
+    if !detached.is_empty() {
+        entries.retain(|e| !detached.contains(&e.stream));
+    }
+    Ok(entries)
 }
 
 /// The rows, in time order (ties in journal order).
@@ -90,6 +101,10 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             )
         }
         events::NOTE => (lang.pick("note", "メモ"), s("text")),
+        events::RUN_DETACHED => (
+            lang.pick("run detached", "実行の切り離し"),
+            format!("{}: {}", s("run_id"), s("reason")),
+        ),
         events::HYPOTHESIS => (
             lang.pick("hypothesis", "仮説"),
             format!("{}: {}", s("hypothesis"), s("text")),

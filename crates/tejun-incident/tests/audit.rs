@@ -20,6 +20,7 @@ fn tampering_with_an_incident_event_is_detected() {
                 started_at: None,
                 detected_at: None,
                 source: "cli".into(),
+                env: None,
             })
             .unwrap();
         ops.note(&id, "blocked 203.0.113.0/24 at 02:20", None)

@@ -25,6 +25,7 @@ fn open(journal: &Journal, now: Timestamp) -> String {
             started_at: Some(t(-10)),
             detected_at: None,
             source: "cli".into(),
+            env: None,
         })
         .unwrap()
 }
@@ -154,6 +155,7 @@ fn reminders_fire_once_per_rule_or_interval() {
             started_at: None,
             detected_at: None,
             source: "cli".into(),
+            env: None,
         })
         .unwrap();
     let settings = IncidentSettings {

@@ -48,6 +48,7 @@ fn case(journal: &Journal) -> String {
             started_at: Some(t("05:25")),
             detected_at: Some(t("05:30")),
             source: "cli".into(),
+            env: None,
         })
         .unwrap();
     let refs = vec![format!("incident/{id}")];
@@ -286,6 +287,7 @@ fn nothing_is_invented_for_an_empty_incident() {
             started_at: None,
             detected_at: None,
             source: "cli".into(),
+            env: None,
         })
         .unwrap();
     let pm = Postmortem::load(&journal, &id).unwrap();

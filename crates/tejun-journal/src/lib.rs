@@ -19,16 +19,20 @@
 //! first one. A `chain_head` row (count and last hash, written in the same
 //! transaction as each append) also exposes events cut from the end. What no
 //! local chain can expose is a *consistent rewrite* (cut the end and fix the
-//! head, or re-chain everything): for that, record [`Journal::head`]
-//! somewhere else and check it later with [`Journal::hash_of`]
-//! (`tejun audit verify --anchor COUNT:HASH`).
+//! head, or re-chain everything): for that, [`checkpoint`]s sign the head
+//! with a key kept outside the database and are copied to files outside
+//! it, so a later audit exposes a cut or a rewrite below the latest one
+//! (`tejun audit checkpoint`, `tejun audit verify`). A head recorded by
+//! hand works too: [`Journal::hash_of`] (`--anchor COUNT:HASH`).
 //!
 //! Layout: `store` (schema, durability, the append transaction), `chain`
-//! (what a hash covers), `verify` (the walk), `query` (reading back).
+//! (what a hash covers), `verify` (the walk), `query` (reading back),
+//! `checkpoint` (signed heads).
 //!
 //! INTERFACE CONTRACT (other crates are written against these signatures).
 
 mod chain;
+pub mod checkpoint;
 mod query;
 mod store;
 mod verify;
@@ -42,6 +46,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use chain::GENESIS;
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +256,62 @@ impl Journal {
     /// Walks the whole chain.
     pub fn verify(&self) -> Result<VerifyReport> {
         verify::walk(&mut self.conn())
+    }
+
+    /// Walks only the last `last` events and checks the head: the cheap
+    /// check made before appending (a full walk is `tejun audit verify`).
+    pub fn verify_tail(&self, last: i64) -> Result<VerifyReport> {
+        verify::walk_tail(&mut self.conn(), last)
+    }
+
+    /// The name checkpoints give this journal: its absolute path
+    /// (`:memory:` for an in-memory journal).
+    pub fn name(&self) -> String {
+        self.path
+            .as_deref()
+            .map(checkpoint::journal_name)
+            .unwrap_or_else(|| ":memory:".to_string())
+    }
+
+    /// Signs the current head with `key` and stores the checkpoint in the
+    /// database; the caller copies it to files outside it
+    /// ([`checkpoint::append_line`]).
+    pub fn sign_checkpoint(
+        &self,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<checkpoint::Checkpoint> {
+        checkpoint::sign_head(&mut self.conn(), key, &self.name())
+    }
+
+    /// Checkpoints stored in the database.
+    pub fn stored_checkpoints(&self) -> Result<Vec<checkpoint::Checkpoint>> {
+        checkpoint::stored(&self.conn())
+    }
+
+    /// Compares the journal with the checkpoints in the database and in
+    /// `files`, trusting only `key`'s signature.
+    pub fn audit_checkpoints(
+        &self,
+        key: &ed25519_dalek::VerifyingKey,
+        files: &[PathBuf],
+    ) -> Result<checkpoint::CheckpointAudit> {
+        let mut found: Vec<checkpoint::Found> = self
+            .stored_checkpoints()?
+            .into_iter()
+            .map(|checkpoint| checkpoint::Found {
+                checkpoint,
+                source: "database".to_string(),
+            })
+            .collect();
+        for file in files {
+            found.extend(checkpoint::read_file(file)?.into_iter().map(|checkpoint| {
+                checkpoint::Found {
+                    checkpoint,
+                    source: file.display().to_string(),
+                }
+            }));
+        }
+        checkpoint::audit(&self.conn(), key, &self.name(), found)
     }
 
     /// The chain head: number of events and the hash of the last one

@@ -27,7 +27,8 @@ use crate::{Entry, Error, NewEvent, Result};
 /// Long enough for a burst of `tejun watch` bans; an fsync is milliseconds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2 added `checkpoints`; a version-1 journal is upgraded in place.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -53,6 +54,10 @@ CREATE TABLE IF NOT EXISTS chain_head (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
     count     INTEGER NOT NULL,
     last_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id   INTEGER PRIMARY KEY,
+    line TEXT NOT NULL
 );
 ";
 

@@ -71,6 +71,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let Some(journal) = open_journal(ctx) else {
         return Exit::Failed;
     };
+    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "collect") {
+        return exit;
+    }
     let incident = match &args.incident {
         Some(id) => match Incidents::new(&journal, actor()).resolve(id) {
             Ok(full) => Some(full),

@@ -35,6 +35,10 @@ pub enum Command {
         /// When it was detected, if earlier than now (marked backfilled).
         #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         at: Option<String>,
+        /// The environment it affects: runs in it attach themselves while
+        /// it is active (inventory: incidents.attach_active_runs).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
     },
     /// List incidents.
     #[command(
@@ -144,12 +148,36 @@ pub enum Command {
         owner: String,
         text: String,
     },
+    /// Take a run that was attached by mistake off the incident's timeline
+    /// and postmortem (journaled with the reason).
+    #[command(
+        after_help = "Examples:\n  tejun incident detach 7k 0k3m9q2a --reason 'dev quickstart, unrelated to the outage'"
+    )]
+    Detach {
+        id: String,
+        run: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+impl Command {
+    /// Whether the command appends to the journal (and so must not write
+    /// onto one that does not verify).
+    fn writes(&self) -> bool {
+        !matches!(self, Command::List { .. } | Command::Show { .. })
+    }
 }
 
 pub fn run(command: Command, ctx: &Context) -> Exit {
     let Some(journal) = open_journal(ctx) else {
         return Exit::Failed;
     };
+    if command.writes()
+        && let Err(exit) = super::audit::guard_journal(ctx, &journal, "incident")
+    {
+        return exit;
+    }
     let settings = match settings(ctx) {
         Ok(settings) => settings,
         Err(exit) => return exit,
@@ -177,6 +205,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             impact,
             started_at,
             at,
+            env,
         } => {
             let req = OpenRequest {
                 title,
@@ -185,6 +214,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 started_at: time(&started_at)?,
                 detected_at: time(&at)?,
                 source: "cli".to_string(),
+                env,
             };
             let id = ops.open(&req)?;
             outln!("{id}");
@@ -309,6 +339,17 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 lang.pick("action recorded", "改善アクションを記録しました"),
                 term.label(lang),
                 owner.trim()
+            );
+        }
+        Command::Detach { id, run, reason } => {
+            let id = ops.resolve(&id)?;
+            ops.detach_run(&id, run.trim(), &reason)?;
+            outln!(
+                "{id}: {}",
+                lang.pick(
+                    &format!("run {} detached", run.trim()),
+                    &format!("実行 {} を切り離しました", run.trim())
+                )
             );
         }
     }
@@ -507,6 +548,7 @@ pub(crate) fn incident_for_run(
     journal: &Journal,
     given: Option<String>,
     attach_active: bool,
+    env: &str,
 ) -> Result<Option<String>, Exit> {
     if let Some(given) = given {
         return Incidents::new(journal, actor())
@@ -517,13 +559,16 @@ pub(crate) fn incident_for_run(
     if !attach_active {
         return Ok(None);
     }
-    let active = tejun_incident::active_incident(journal).map_err(|err| fail(ctx, &err))?;
+    // Only an incident of the run's own environment: a dev run started
+    // during a production outage is not part of it.
+    let active =
+        tejun_incident::active_incident_for_env(journal, env).map_err(|err| fail(ctx, &err))?;
     if let Some(id) = &active {
         anstream::eprintln!(
             "{}",
             ctx.lang.pick(
-                &format!("this run is attached to the active incident {id} (inventory: incidents.attach_active_runs)"),
-                &format!("この実行は対応中のインシデント {id} に紐付けられます (インベントリ: incidents.attach_active_runs)"),
+                &format!("this run is attached to the active {env} incident {id} (inventory: incidents.attach_active_runs; `tejun incident detach {id} RUN --reason ...` undoes it)"),
+                &format!("この実行は {env} の対応中のインシデント {id} に紐付けられます (インベントリ: incidents.attach_active_runs。取り消すには `tejun incident detach {id} RUN --reason ...`)"),
             )
         );
     }

@@ -66,14 +66,22 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let Some((journal, runs_dir)) = open_journal(ctx) else {
         return Exit::Failed;
     };
+    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "run") {
+        return exit;
+    }
     let attach_active = inventory
         .as_ref()
         .is_some_and(|inv| inv.incidents.attach_active_runs);
-    let incident =
-        match super::incident::incident_for_run(ctx, &journal, args.incident, attach_active) {
-            Ok(incident) => incident,
-            Err(exit) => return exit,
-        };
+    let incident = match super::incident::incident_for_run(
+        ctx,
+        &journal,
+        args.incident,
+        attach_active,
+        &args.env,
+    ) {
+        Ok(incident) => incident,
+        Err(exit) => return exit,
+    };
     let interactive = is_interactive(args.yes);
     let progress = Progress::new(mode(args.json), ctx.lang);
     let engine = match local_engine(&journal, &progress, ctx) {
@@ -93,7 +101,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         confirm_destructive: args.confirm_destructive,
         runs_dir,
     };
-    finish(tejun_engine::run(&engine, request), ctx, args.json)
+    let exit = finish(tejun_engine::run(&engine, request), ctx, args.json);
+    super::audit::checkpoint_after_run(ctx, &journal);
+    exit
 }
 
 pub(crate) fn mode(json: bool) -> Mode {

@@ -92,6 +92,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::Failed;
         }
     };
+    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "watch") {
+        return exit;
+    }
     let state_dir = config.state_dir.clone().unwrap_or_else(|| {
         let db = ctx.journal_path();
         db.parent()

@@ -355,7 +355,7 @@ mod tests {
                 let ops = Incidents::new(&journal, "t@h");
                 let id = ops.open(&OpenRequest {
                     title: "t".into(), severity: "P2".into(), impact: None,
-                    started_at: None, detected_at: None, source: "cli".into(),
+                    started_at: None, detected_at: None, source: "cli".into(), env: None,
                 }).unwrap();
                 for (layer, text, whys) in &causes {
                     ops.cause(&id, *layer, text, whys).unwrap();
