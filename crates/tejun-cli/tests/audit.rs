@@ -51,6 +51,7 @@ fn tejun(path: &Path) -> Command {
     let mut cmd = Command::cargo_bin("tejun").unwrap();
     cmd.arg("--db")
         .arg(path)
+        .env("TEJUN_AUDIT_KEY", path.with_file_name("no-audit.key"))
         .env("NO_COLOR", "1")
         .env("LANG", "C.UTF-8")
         .env_remove("LC_ALL");
@@ -393,4 +394,337 @@ fn dropped_tables_fail_the_audit() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(table), "names the missing table: {stderr}");
     }
+}
+
+// ---- Signed checkpoints: tamper evidence that survives a consistent rewrite.
+
+mod common;
+use common::Lab;
+
+const BOOK: &str = "name: two steps\nenv: dev\nexecute:\n  - id: one\n    run: echo one\n  - id: two\n    run: echo two\n";
+
+/// A lab with an audit key (`audit.key` in the lab) and one finished run,
+/// which signed a checkpoint on its own.
+fn signed_lab() -> Lab {
+    let lab = Lab::new();
+    lab.write("book.yaml", BOOK);
+    lab.tejun().args(["audit", "key", "init"]).assert().code(0);
+    lab.run().code(0);
+    lab
+}
+
+fn lab_verify(lab: &Lab, extra: &[&str]) -> (i32, Value) {
+    let out = lab
+        .tejun()
+        .args(["audit", "verify", "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json output must parse ({e}): {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report)
+}
+
+fn lab_db(lab: &Lab) -> PathBuf {
+    lab.path(".tejun/journal.db")
+}
+
+fn event_count(lab: &Lab) -> i64 {
+    rusqlite::Connection::open(lab_db(lab))
+        .unwrap()
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// What an attacker with `sqlite3` does to cut the last `n` events so that
+/// the chain alone still verifies: delete them and their refs, point the
+/// head at the new last event, and drop the checkpoints kept in the DB.
+fn cut_tail(lab: &Lab, n: i64) {
+    sql(
+        &lab_db(lab),
+        &format!(
+            "DELETE FROM event_refs WHERE seq > (SELECT max(seq) - {n} FROM events);
+             DELETE FROM events WHERE seq > (SELECT max(seq) - {n} FROM events);
+             UPDATE chain_head SET count = (SELECT max(seq) FROM events),
+                 last_hash = (SELECT hash FROM events ORDER BY seq DESC LIMIT 1);
+             DELETE FROM checkpoints;"
+        ),
+    );
+}
+
+#[test]
+fn a_run_end_signs_a_checkpoint_in_the_db_and_beside_the_key() {
+    let lab = signed_lab();
+    let events = event_count(&lab);
+    let lines = std::fs::read_to_string(lab.path("audit.checkpoints")).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    let line: Value = serde_json::from_str(lines.trim()).unwrap();
+    assert_eq!(line["count"], events);
+    let stored: i64 = rusqlite::Connection::open(lab_db(&lab))
+        .unwrap()
+        .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(lab.path("audit.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is the owner's only");
+    }
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["checkpoint"]["count"], events);
+    assert_eq!(report["signed_through"], events);
+    assert_eq!(report["unsigned_tail"], Value::Null);
+    let out = lab.tejun().args(["audit", "verify"]).assert().code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("every event is covered by a signed checkpoint"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_key_is_never_overwritten() {
+    let lab = signed_lab();
+    let before = std::fs::read(lab.path("audit.key")).unwrap();
+    lab.tejun()
+        .args(["audit", "key", "init"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("already exists"));
+    assert_eq!(std::fs::read(lab.path("audit.key")).unwrap(), before);
+}
+
+#[test]
+fn checkpoint_exposes_events_cut_from_the_end_with_the_head_rewritten() {
+    let lab = signed_lab();
+    let events = event_count(&lab);
+    cut_tail(&lab, 2);
+    // The chain alone is fooled...
+    let plain = tejun(&lab_db(&lab))
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    // ...the checkpoint beside the key is not.
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["problem"], "truncated", "{report}");
+    assert_eq!(report["first_bad"]["seq"], events - 1);
+    let out = lab.tejun().args(["audit", "verify"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("cut from the end"), "{stdout}");
+    let out = lab
+        .tejun()
+        .args(["--lang", "ja", "audit", "verify"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("末尾のイベントが削除されています"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn checkpoint_exposes_the_whole_journal_deleted() {
+    let lab = signed_lab();
+    sql(
+        &lab_db(&lab),
+        "DELETE FROM events; DELETE FROM event_refs; DELETE FROM chain_head; DELETE FROM checkpoints;",
+    );
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["intact"], false);
+    assert_eq!(report["checked"], 0);
+    assert_eq!(report["first_bad"]["problem"], "truncated", "{report}");
+    let out = lab.tejun().args(["audit", "verify"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!stdout.contains("journal intact"), "{stdout}");
+}
+
+#[test]
+fn checkpoint_exposes_an_edit_rehashed_through_the_whole_chain() {
+    let lab = signed_lab();
+    let path = lab_db(&lab);
+    // Rebuild the journal with the second step's output changed: every
+    // hash, link, ref and the head are consistent again, and the copy has
+    // no checkpoints.
+    let forged = lab.path("forged.db");
+    {
+        let original = Journal::open(&path).unwrap();
+        let journal = Journal::open(&forged).unwrap();
+        for entry in original.query(&Default::default()).unwrap() {
+            let payload: Value = serde_json::from_str(
+                &serde_json::to_string(&entry.payload)
+                    .unwrap()
+                    .replace("\"two\"", "\"owt\""),
+            )
+            .unwrap();
+            journal
+                .append(NewEvent {
+                    stream: &entry.stream,
+                    refs: &entry.refs,
+                    kind: &entry.kind,
+                    actor: &entry.actor,
+                    payload: &payload,
+                    ts: Some(entry.ts),
+                })
+                .unwrap();
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("db-wal"));
+    let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    rusqlite::Connection::open(&forged)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [path.to_str().unwrap()])
+        .unwrap();
+
+    tejun(&path).args(["audit", "verify"]).assert().code(0);
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["problem"], "rewritten", "{report}");
+    assert_eq!(report["first_bad"]["kind"], "run.ended", "{report}");
+}
+
+#[test]
+fn a_checkpoint_edited_without_the_key_is_refused() {
+    let lab = signed_lab();
+    let file = lab.path("audit.checkpoints");
+    let line = std::fs::read_to_string(&file).unwrap();
+    let mut forged: Value = serde_json::from_str(line.trim()).unwrap();
+    forged["count"] = json!(1);
+    forged["head"] = json!(Journal::open(&lab_db(&lab)).unwrap().hash_of(1).unwrap());
+    std::fs::write(&file, format!("{forged}\n")).unwrap();
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        report["first_bad"]["problem"], "bad-checkpoint-signature",
+        "{report}"
+    );
+}
+
+#[test]
+fn a_witness_file_survives_the_checkpoints_beside_the_key() {
+    let lab = signed_lab();
+    let witness = lab.path("witness/web-01.checkpoints");
+    lab.tejun()
+        .args(["audit", "checkpoint", "--witness"])
+        .arg(&witness)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(&witness).unwrap().lines().count(),
+        1
+    );
+    cut_tail(&lab, 1);
+    std::fs::remove_file(lab.path("audit.checkpoints")).unwrap();
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 0, "with every copy but the witness gone: {report}");
+    let (code, report) = lab_verify(&lab, &["--witness", witness.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["problem"], "truncated", "{report}");
+}
+
+#[test]
+fn verify_says_what_the_unsigned_tail_cannot_prove() {
+    let lab = signed_lab();
+    let events = event_count(&lab);
+    lab.tejun()
+        .args(["incident", "open", "--title", "t", "--severity", "P3"])
+        .assert()
+        .code(0);
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["unsigned_tail"], json!([events + 1, events + 1]));
+    let out = lab.tejun().args(["audit", "verify"]).assert().code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains(&format!(
+            "events {}..{} come after the last checkpoint",
+            events + 1,
+            events + 1
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("without trace"), "{stdout}");
+}
+
+#[test]
+fn verify_without_a_key_says_a_cut_cannot_be_detected() {
+    let lab = Lab::new();
+    lab.write("book.yaml", BOOK);
+    lab.run().code(0);
+    let out = lab.tejun().args(["audit", "verify"]).assert().code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("no audit key"), "{stdout}");
+}
+
+#[test]
+fn run_and_incident_refuse_to_append_to_a_cut_journal() {
+    let lab = signed_lab();
+    cut_tail(&lab, 2);
+    let before = event_count(&lab);
+    let out = lab.run().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("does not verify"), "{stderr}");
+    assert!(stderr.contains("--allow-unverified-journal"), "{stderr}");
+    lab.tejun()
+        .args([
+            "--lang",
+            "ja",
+            "incident",
+            "open",
+            "--title",
+            "t",
+            "--severity",
+            "P3",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("追記を拒否します"));
+    assert_eq!(event_count(&lab), before, "a refusal writes nothing");
+    // Reading is still allowed.
+    lab.tejun().args(["incident", "list"]).assert().code(0);
+
+    // The override works and is itself journaled.
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--allow-unverified-journal",
+        ])
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("override is journaled"));
+    let overrides = lab.events("audit.unverified_append");
+    assert_eq!(overrides.len(), 1, "{overrides:?}");
+    assert_eq!(overrides[0]["command"], "run");
+}
+
+#[test]
+fn run_refuses_an_edited_tail_even_without_a_key() {
+    let lab = Lab::new();
+    lab.write("book.yaml", BOOK);
+    lab.run().code(0);
+    sql(
+        &lab_db(&lab),
+        r#"UPDATE events SET payload = '{"outcome":"failed"}' WHERE seq = (SELECT max(seq) FROM events)"#,
+    );
+    lab.run()
+        .code(2)
+        .stderr(predicates::str::contains("does not verify"));
 }

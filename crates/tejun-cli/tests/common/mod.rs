@@ -71,6 +71,8 @@ impl Lab {
             .env_remove("TEJUN_DB")
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
+            // Never the developer's own audit key: checkpoints stay in the lab.
+            .env("TEJUN_AUDIT_KEY", self.path("audit.key"))
             .env("LANG", "C");
         if let Some(limit) = self.timeout {
             cmd.timeout(limit);
@@ -87,6 +89,7 @@ impl Lab {
             .env_remove("TEJUN_DB")
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
+            .env("TEJUN_AUDIT_KEY", self.path("audit.key"))
             .env("LANG", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -144,6 +147,7 @@ pub fn tejun_in(dir: &Path) -> Command {
         .env("TZ", "Asia/Tokyo")
         .env("LANG", "C")
         .env("USER", "sato")
+        .env("TEJUN_AUDIT_KEY", dir.join("audit.key"))
         .env_remove("TEJUN_INVENTORY");
     cmd
 }
