@@ -312,6 +312,7 @@ fn runs_attach_by_prefix_or_to_the_active_incident() {
             .env_remove("TEJUN_DB")
             .env_remove("TEJUN_INVENTORY")
             .env("LANG", "C")
+            .env("TEJUN_AUDIT_KEY", d.join("audit.key"))
             .env("USER", "sato");
         cmd
     };
@@ -323,6 +324,8 @@ fn runs_attach_by_prefix_or_to_the_active_incident() {
             "slow site",
             "--severity",
             "P2",
+            "--env",
+            "dev",
         ])
         .output()
         .unwrap();
@@ -384,7 +387,7 @@ fn runs_attach_by_prefix_or_to_the_active_incident() {
         .assert()
         .success()
         .stderr(predicate::str::contains(format!(
-            "attached to the active incident {id}"
+            "attached to the active dev incident {id}"
         )));
     assert_eq!(runs_on_timeline(), 2);
     let out = tejun()
@@ -596,4 +599,186 @@ fn severities_come_from_the_inventory_when_it_defines_them() {
         report.contains("severity SEV2 (degraded service)"),
         "{report}"
     );
+}
+
+/// A lab for runs and incidents: `dev` and `production`, attaching runs to
+/// active incidents, and a one-step runbook.
+fn incident_lab() -> common::Lab {
+    let lab = common::Lab::with_inventory(
+        "environments:\n  dev:\n    color: green\n  production:\n    color: red\nincidents:\n  attach_active_runs: true\n",
+    );
+    lab.write(
+        "book.yaml",
+        "name: quickstart\nenv: [dev, production]\nexecute:\n  - id: look\n    run: echo look\n",
+    );
+    lab
+}
+
+fn lab_stdout(cmd: &mut Command) -> String {
+    common::stdout(cmd)
+}
+
+fn run_ids_on_timeline(lab: &common::Lab, id: &str) -> Vec<String> {
+    let shown: Value = serde_json::from_str(&lab_stdout(
+        lab.tejun().args(["incident", "show", id, "--json"]),
+    ))
+    .unwrap();
+    shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "run.started")
+        .map(|r| r["seq"].to_string())
+        .collect()
+}
+
+/// Observation 9: a dev quickstart run started during a P0 production
+/// incident attached itself to it and landed in the P0 postmortem.
+#[test]
+fn a_dev_run_does_not_attach_to_a_production_incident() {
+    let lab = incident_lab();
+    let p0 = lab_stdout(lab.tejun().args([
+        "incident",
+        "open",
+        "--title",
+        "checkout down",
+        "--severity",
+        "P0",
+        "--env",
+        "production",
+    ]))
+    .trim()
+    .to_string();
+    // No environment named: no run attaches itself to it either.
+    let unnamed = lab_stdout(lab.tejun().args([
+        "incident",
+        "open",
+        "--title",
+        "something",
+        "--severity",
+        "P3",
+    ]))
+    .trim()
+    .to_string();
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("attached").not());
+    assert!(run_ids_on_timeline(&lab, &p0).is_empty());
+    assert!(run_ids_on_timeline(&lab, &unnamed).is_empty());
+    let report = lab_stdout(lab.tejun().args(["report", &p0, "--lang", "en"]));
+    assert!(!report.contains("quickstart"), "{report}");
+
+    // A production run does attach.
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "production",
+            "--yes",
+            "--confirm-env",
+            "production",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "attached to the active production incident {p0}"
+        )));
+    assert_eq!(run_ids_on_timeline(&lab, &p0).len(), 1);
+    // An explicit --incident still attaches any run.
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--incident",
+            &unnamed,
+        ])
+        .assert()
+        .success();
+    assert_eq!(run_ids_on_timeline(&lab, &unnamed).len(), 1);
+}
+
+#[test]
+fn detach_takes_a_run_off_the_timeline_and_postmortem_with_a_journaled_reason() {
+    let lab = incident_lab();
+    let id = lab_stdout(lab.tejun().args([
+        "incident",
+        "open",
+        "--title",
+        "checkout down",
+        "--severity",
+        "P0",
+        "--env",
+        "dev",
+    ]))
+    .trim()
+    .to_string();
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .success();
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(run_ids_on_timeline(&lab, &id).len(), 1);
+    let report = lab_stdout(lab.tejun().args(["report", &id, "--lang", "en"]));
+    assert!(report.contains(&run_id), "attached before: {report}");
+
+    // A reason is required.
+    lab.tejun()
+        .args(["incident", "detach", &id, &run_id, "--reason", " "])
+        .assert()
+        .code(2);
+    lab.tejun()
+        .args(["incident", "detach", &id, "nosuchrun", "--reason", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not on incident"));
+    lab.tejun()
+        .args([
+            "--lang",
+            "ja",
+            "incident",
+            "detach",
+            &id,
+            &run_id,
+            "--reason",
+            "unrelated dev run",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("切り離しました"));
+    assert!(run_ids_on_timeline(&lab, &id).is_empty());
+    let report = lab_stdout(lab.tejun().args(["report", &id, "--lang", "en"]));
+    assert!(
+        report.contains("no run is recorded on this incident"),
+        "the postmortem's runs section is empty again: {report}"
+    );
+    assert!(!report.contains(&format!("({run_id})")), "{report}");
+    let shown: Value = serde_json::from_str(&lab_stdout(
+        lab.tejun().args(["incident", "show", &id, "--json"]),
+    ))
+    .unwrap();
+    let detach = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "incident.run_detached")
+        .expect("the detach stays on the timeline");
+    assert!(
+        detach["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unrelated dev run"),
+        "{detach}"
+    );
+    let detached = lab.events("incident.run_detached");
+    assert_eq!(detached[0]["run_id"], run_id.as_str());
+    assert_eq!(detached[0]["reason"], "unrelated dev run");
 }
