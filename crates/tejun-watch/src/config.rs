@@ -26,6 +26,10 @@ struct Raw {
     date_zone: Option<Spanned<String>>,
     #[serde(default)]
     ignoreip: Vec<Spanned<String>>,
+    /// fail2ban's `ignoreself`: never ban loopback or this host's own
+    /// addresses.
+    #[serde(default = "yes")]
+    ignoreself: bool,
     #[serde(default)]
     ipv6_prefix: Option<Spanned<u8>>,
     #[serde(default)]
@@ -160,6 +164,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub date_zone: TimeZone,
     pub ignoreip: Vec<IpNet>,
+    /// Never ban loopback or this host's own addresses (default true).
+    pub ignoreself: bool,
     pub ipv6_prefix: u8,
     pub start_at: StartAt,
     pub poll_interval_ms: u64,
@@ -505,6 +511,7 @@ fn build(raw: Raw, cx: &Ctx<'_>, path: &Path) -> Result<Config, ConfigError> {
         state_dir: raw.state_dir.map(|s| cx.path(&s.value)),
         date_zone,
         ignoreip,
+        ignoreself: raw.ignoreself,
         ipv6_prefix,
         start_at: raw.start_at,
         poll_interval_ms,

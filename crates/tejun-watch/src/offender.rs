@@ -95,7 +95,8 @@ impl FromStr for Offender {
     }
 }
 
-/// Addresses never counted or banned (`ignoreip`).
+/// Addresses never counted or banned: `ignoreip`, and with `ignoreself`
+/// (the default, as fail2ban's) loopback and the host's own addresses.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreList {
     nets: Vec<IpNet>,
@@ -103,6 +104,19 @@ pub struct IgnoreList {
 
 impl IgnoreList {
     pub fn new(nets: Vec<IpNet>) -> IgnoreList {
+        IgnoreList { nets }
+    }
+
+    /// `ignoreip` plus, when `ignore_self`, 127.0.0.0/8, ::1 and every
+    /// address in `own` (the host's interfaces, [`own_addresses`]).
+    pub fn with_self(mut nets: Vec<IpNet>, ignore_self: bool, own: &[IpAddr]) -> IgnoreList {
+        if ignore_self {
+            nets.push(IpNet::V4(
+                Ipv4Net::new(std::net::Ipv4Addr::LOCALHOST, 8).expect("/8"),
+            ));
+            nets.push(IpNet::from(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
+            nets.extend(own.iter().map(|ip| IpNet::from(normalize(*ip))));
+        }
         IgnoreList { nets }
     }
 
@@ -117,6 +131,38 @@ impl IgnoreList {
             Err(_) => false,
         }
     }
+
+    /// The IPv6 prefix to count and ban `host` under: `prefix`, unless that
+    /// network would also cover an ignored address (`::2` aggregated to
+    /// `::/64` covers `::1`), then the single address: the attacker is
+    /// still banned, the host and `ignoreip` are not.
+    pub fn safe_prefix(&self, host: &str, prefix: u8) -> u8 {
+        let Offender::Net(net @ IpNet::V6(_)) = Offender::from_host(host, prefix) else {
+            return prefix;
+        };
+        let overlaps = self
+            .nets
+            .iter()
+            .any(|ignored| net.contains(ignored) || ignored.contains(&net));
+        if overlaps { 128 } else { prefix }
+    }
+}
+
+/// The addresses of this host's interfaces (empty if they cannot be read).
+pub fn own_addresses() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|ifa| ifa.address)
+        .filter_map(|addr| {
+            if let Some(v4) = addr.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

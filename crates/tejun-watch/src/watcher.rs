@@ -231,7 +231,12 @@ impl<'r> Watcher<'r> {
             windows.restore((rule, offender), hits);
         }
         let ledger = Ledger::load(&opts.journal)?;
-        let ignore = IgnoreList::new(config.ignoreip.clone());
+        let own = if config.ignoreself {
+            crate::offender::own_addresses()
+        } else {
+            Vec::new()
+        };
+        let ignore = IgnoreList::with_self(config.ignoreip.clone(), config.ignoreself, &own);
         let mut watcher = Watcher {
             sources: Vec::new(),
             windows,
@@ -430,6 +435,7 @@ impl<'r> Watcher<'r> {
             // The rule's own `ban: {ipv6_prefix}` wins over watch.yaml's,
             // for counting as for the ban.
             let prefix = info.actions.ipv6_prefix.unwrap_or(self.config.ipv6_prefix);
+            let prefix = self.ignore.safe_prefix(&hit.host, prefix);
             let offender = Offender::from_host(&hit.host, prefix);
             let at = hit.time.unwrap_or(now);
             let data = LineRef {

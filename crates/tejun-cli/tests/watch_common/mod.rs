@@ -116,6 +116,7 @@ impl Setup {
             .arg(self.db())
             .args(args)
             .env("LANG", "C")
+            .env("TEJUN_AUDIT_KEY", self.path("audit.key"))
             .output()
             .unwrap()
     }
@@ -149,6 +150,7 @@ impl Watch {
             .env("LANG", "C")
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
+            .env("TEJUN_AUDIT_KEY", setup.path("audit.key"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
