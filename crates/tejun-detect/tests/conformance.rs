@@ -349,3 +349,69 @@ fn debian_filters_agree_with_their_annotated_logs() {
     }
     assert!(pct >= 95.0, "total agreement {pct:.2}% < 95%");
 }
+
+/// fail2ban's config parser (Python's `configparser` with
+/// `inline_comment_prefixes=(";",)`) cuts a `;` that follows whitespace,
+/// in a value and in its continuation lines, and keeps one glued to a
+/// word. A filter with such comments must match what fail2ban-regex
+/// matches (observation 13: the comment was kept as part of the regex).
+#[test]
+fn inline_semicolon_comments_are_cut_as_fail2ban_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let filter = dir.path().join("inline.conf");
+    std::fs::write(
+        &filter,
+        "[Definition]\n\
+         failregex = Failed login from <HOST>$ ; pragma: codespell-ignore\n\
+         \x20           Bad key;type from <HOST>$\t; tab before the comment\n\
+         \x20           ; a line holding only a comment\n\
+         \x20           Denied from <HOST>;$\n\
+         ignoreregex =\n\
+         datepattern = {^LN-BEG}%%Y-%%m-%%d %%H:%%M:%%S\n",
+    )
+    .unwrap();
+    let lines = [
+        ("2026-12-04 10:00:00 Failed login from 192.0.2.1", true),
+        ("2026-12-04 10:00:01 Bad key;type from 192.0.2.2", true),
+        ("2026-12-04 10:00:02 Denied from 192.0.2.3;", true),
+        (
+            "2026-12-04 10:00:03 Failed login from 192.0.2.4 ; pragma: codespell-ignore",
+            false,
+        ),
+    ];
+    let rules = RuleSet::from_fail2ban(&filter, None).unwrap();
+    let ctx = DateContext::new(
+        TimeZone::UTC,
+        Timestamp::from_second(1_800_000_000).unwrap(),
+    );
+    for (line, expected) in lines {
+        let hits = rules.match_line(line, &ctx);
+        assert_eq!(!hits.is_empty(), expected, "{line}");
+    }
+
+    // The ground truth, when fail2ban itself is installed.
+    let log = dir.path().join("inline.log");
+    let text: String = lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+    std::fs::write(&log, text).unwrap();
+    let Ok(out) = std::process::Command::new("fail2ban-regex")
+        .arg("--print-all-matched")
+        .arg(&log)
+        .arg(&filter)
+        .output()
+    else {
+        return;
+    };
+    let report = String::from_utf8_lossy(&out.stdout);
+    let matched = report
+        .split("Matched line(s):")
+        .nth(1)
+        .map(|rest| rest.split("`-").next().unwrap_or(""))
+        .unwrap_or("");
+    for (line, expected) in lines {
+        assert_eq!(
+            matched.contains(line),
+            expected,
+            "fail2ban-regex disagrees on {line}:\n{report}"
+        );
+    }
+}

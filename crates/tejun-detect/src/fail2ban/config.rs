@@ -240,6 +240,24 @@ impl Config {
     }
 }
 
+/// Cuts an inline `;` comment the way fail2ban's parser does (Python's
+/// `configparser` with `inline_comment_prefixes=(";",)`): a `;` at the
+/// start of the line or after whitespace starts a comment; one glued to a
+/// word (`a;b`) is kept. `#` is a comment only at the start of a line.
+/// Returns the line before the comment and whether one was cut.
+fn strip_inline_comment(line: &str) -> (&str, bool) {
+    // Python's str.isspace also counts the separators \x1c..\x1f.
+    let space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);
+    let mut previous: Option<char> = None;
+    for (index, c) in line.char_indices() {
+        if c == ';' && previous.is_none_or(space) {
+            return (&line[..index], true);
+        }
+        previous = Some(c);
+    }
+    (line, false)
+}
+
 type Sections = BTreeMap<String, BTreeMap<String, (String, Origin)>>;
 
 /// Parses one file in `configparser` syntax.
@@ -251,9 +269,15 @@ fn parse(path: &Path, text: &str) -> Result<Sections, ConfigError> {
     let mut pending_blank = 0usize;
     for (index, raw_line) in text.lines().enumerate() {
         let line_no = index + 1;
-        let line = raw_line.trim_end_matches('\r');
+        let whole = raw_line.trim_end_matches('\r');
+        if whole.trim().starts_with('#') || whole.trim().starts_with(';') {
+            continue;
+        }
+        let (line, had_comment) = strip_inline_comment(whole);
         let stripped = line.trim();
-        if stripped.starts_with('#') || stripped.starts_with(';') {
+        if stripped.is_empty() && had_comment {
+            // configparser: a line that held only a comment adds no blank
+            // line to a value.
             continue;
         }
         if stripped.is_empty() {
@@ -325,6 +349,19 @@ fn parse(path: &Path, text: &str) -> Result<Sections, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_semicolon_comments_are_cut_as_configparser_does() {
+        assert_eq!(strip_inline_comment("a = b ; note"), ("a = b ", true));
+        assert_eq!(strip_inline_comment("a = b\t; note"), ("a = b\t", true));
+        assert_eq!(strip_inline_comment("a = b;c"), ("a = b;c", false));
+        assert_eq!(
+            strip_inline_comment("a = b # not a comment"),
+            ("a = b # not a comment", false)
+        );
+        assert_eq!(strip_inline_comment("  ; only"), ("  ", true));
+        assert_eq!(strip_inline_comment("a = x;y ;z"), ("a = x;y ", true));
+    }
 
     #[test]
     fn continuation_comments_and_interpolation() {
