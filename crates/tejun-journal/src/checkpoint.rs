@@ -351,12 +351,25 @@ impl CheckpointProblem {
 
 /// Compares the journal against `found` checkpoints: those naming this
 /// journal (`journal`) must carry `key`'s signature and match the events.
+/// With `latest_only`, only the checkpoint with the highest count that
+/// carries a valid signature is compared (and any invalid one above it
+/// reported): enough before an append, since a rewrite below an older
+/// checkpoint changes every later hash, and it costs one signature check
+/// however many runs were signed.
 pub fn audit(
     conn: &Connection,
     key: &VerifyingKey,
     journal: &str,
-    found: Vec<Found>,
+    mut found: Vec<Found>,
+    latest_only: bool,
 ) -> Result<CheckpointAudit> {
+    found.retain(|f| f.checkpoint.journal == journal);
+    if latest_only {
+        found.sort_by_key(|f| std::cmp::Reverse(f.checkpoint.count));
+        if let Some(valid) = found.iter().position(|f| f.checkpoint.is_signed_by(key)) {
+            found.truncate(valid + 1);
+        }
+    }
     let events: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| {
         row.get(0)
     })?;
@@ -365,9 +378,6 @@ pub fn audit(
     let mut problems = Vec::new();
     for found in found {
         let cp = &found.checkpoint;
-        if cp.journal != journal {
-            continue;
-        }
         if !cp.is_signed_by(key) {
             problems.push(CheckpointProblem::BadSignature { found });
             continue;

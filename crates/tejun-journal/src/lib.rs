@@ -289,11 +289,14 @@ impl Journal {
     }
 
     /// Compares the journal with the checkpoints in the database and in
-    /// `files`, trusting only `key`'s signature.
+    /// `files`, trusting only `key`'s signature: all of them, or with
+    /// `latest_only` the newest validly signed one (the check before an
+    /// append, see [`checkpoint::audit`]).
     pub fn audit_checkpoints(
         &self,
         key: &ed25519_dalek::VerifyingKey,
         files: &[PathBuf],
+        latest_only: bool,
     ) -> Result<checkpoint::CheckpointAudit> {
         let mut found: Vec<checkpoint::Found> = self
             .stored_checkpoints()?
@@ -311,7 +314,7 @@ impl Journal {
                 }
             }));
         }
-        checkpoint::audit(&self.conn(), key, &self.name(), found)
+        checkpoint::audit(&self.conn(), key, &self.name(), found, latest_only)
     }
 
     /// The chain head: number of events and the hash of the last one

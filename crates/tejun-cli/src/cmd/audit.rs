@@ -384,7 +384,7 @@ fn journal_problem(journal: &Journal) -> tejun_journal::Result<Option<(String, S
     let Some((public, files)) = trusted_key(key.as_deref(), None)? else {
         return Ok(None);
     };
-    let audit = journal.audit_checkpoints(&public, &files)?;
+    let audit = journal.audit_checkpoints(&public, &files, true)?;
     Ok(audit.problem.map(|problem| problem.describe()))
 }
 
@@ -530,7 +530,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
     let audit = match trusted_key(key.as_deref(), args.public_key.as_deref()) {
         Ok(Some((public, mut files))) => {
             files.extend(args.witness.iter().cloned());
-            match journal.audit_checkpoints(&public, &files) {
+            match journal.audit_checkpoints(&public, &files, false) {
                 Ok(audit) => Some(audit),
                 Err(err) => {
                     ctx.error(

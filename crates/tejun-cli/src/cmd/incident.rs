@@ -420,6 +420,9 @@ fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
         "影響範囲",
         inc.impact.clone().unwrap_or_else(|| "—".to_string()),
     );
+    if let Some(env) = &inc.env {
+        field("environment", "環境", env.clone());
+    }
     for role in Role::ALL {
         if let Some(name) = inc.role(*role) {
             field(role.as_str(), role.label(lang), name.to_string());
