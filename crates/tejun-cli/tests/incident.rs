@@ -649,6 +649,21 @@ fn a_dev_run_does_not_attach_to_a_production_incident() {
     ]))
     .trim()
     .to_string();
+    // A misspelt environment is refused: it would collect no run.
+    lab.tejun()
+        .args([
+            "incident",
+            "open",
+            "--title",
+            "x",
+            "--severity",
+            "P0",
+            "--env",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not an environment"));
     // No environment named: no run attaches itself to it either.
     let unnamed = lab_stdout(lab.tejun().args([
         "incident",

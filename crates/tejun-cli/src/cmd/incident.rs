@@ -182,6 +182,11 @@ pub fn run(command: Command, ctx: &Context) -> Exit {
         Ok(settings) => settings,
         Err(exit) => return exit,
     };
+    if let Command::Open { env: Some(env), .. } = &command
+        && let Err(exit) = known_env(ctx, env)
+    {
+        return exit;
+    }
     let ops = Incidents::new(&journal, actor())
         .zone(ctx.zone.clone())
         .settings(settings);
@@ -496,6 +501,32 @@ pub(crate) fn open_journal(ctx: &Context) -> Option<Journal> {
             None
         }
     }
+}
+
+/// An incident's `--env` must be one the inventory defines (when there is
+/// one): a misspelt name would silently collect no run.
+fn known_env(ctx: &Context, env: &str) -> Result<(), Exit> {
+    let Some(path) = ctx.inventory_path() else {
+        return Ok(());
+    };
+    let inventory = super::run::read_inventory(ctx, &path)?;
+    if inventory.environments.is_empty() || inventory.environments.contains_key(env) {
+        return Ok(());
+    }
+    let known: Vec<&str> = inventory.environments.keys().map(String::as_str).collect();
+    ctx.error(
+        &format!(
+            "--env {env:?} is not an environment of {} (known: {})",
+            path.display(),
+            known.join(", ")
+        ),
+        &format!(
+            "--env {env:?} は {} の環境にありません (定義済み: {})",
+            path.display(),
+            known.join(", ")
+        ),
+    );
+    Err(Exit::BadInput)
 }
 
 /// The inventory's incident settings, or the defaults without an inventory.
