@@ -215,4 +215,27 @@ mod tests {
         assert!(!list.ignores("192.0.2.1"));
         assert!(!list.ignores("example.org"));
     }
+
+    #[test]
+    fn ignoreself_covers_loopback_and_own_addresses_and_narrows_prefixes() {
+        let own: Vec<IpAddr> = vec!["2001:db8:5:6::10".parse().unwrap()];
+        let list = IgnoreList::with_self(Vec::new(), true, &own);
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "::ffff:127.0.0.1",
+            "2001:db8:5:6::10",
+        ] {
+            assert!(list.ignores(host), "{host}");
+        }
+        assert!(!list.ignores("::2"));
+        assert_eq!(list.safe_prefix("::2", 64), 128, "::/64 holds ::1");
+        assert_eq!(list.safe_prefix("2001:db8:5:6::99", 64), 128);
+        assert_eq!(list.safe_prefix("2001:db8:7::1", 64), 64);
+        assert_eq!(list.safe_prefix("192.0.2.1", 64), 64);
+        let off = IgnoreList::with_self(Vec::new(), false, &own);
+        assert!(!off.ignores("127.0.0.1"));
+        assert_eq!(off.safe_prefix("::2", 64), 64);
+    }
 }
