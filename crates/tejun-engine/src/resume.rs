@@ -291,6 +291,7 @@ pub fn resume(
         inventory: request.inventory,
         env: &started.env,
         plan: &plan,
+        values: &vars.values,
         interactive: request.interactive,
         confirm_env: request.confirm_env.as_deref(),
         confirm_destructive: request.confirm_destructive,

@@ -112,6 +112,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         inventory: request.inventory,
         env: request.env,
         plan: &plan,
+        values: &vars.values,
         interactive: request.interactive,
         confirm_env: request.confirm_env.as_deref(),
         confirm_destructive: request.confirm_destructive,
@@ -176,6 +177,8 @@ pub(crate) struct Guard<'a> {
     pub inventory: Option<&'a Inventory>,
     pub env: &'a str,
     pub plan: &'a Plan,
+    /// Variable values, substituted as is for the guard's reading.
+    pub values: &'a indexmap::IndexMap<String, String>,
     pub interactive: bool,
     pub confirm_env: Option<&'a str>,
     pub confirm_destructive: bool,
@@ -184,7 +187,13 @@ pub(crate) struct Guard<'a> {
 
 impl Guard<'_> {
     pub fn check(&self) -> Result<(), Refusal> {
-        guard::check(self.runbook, self.inventory, self.env, self.plan)?;
+        guard::check(
+            self.runbook,
+            self.inventory,
+            self.env,
+            self.plan,
+            self.values,
+        )?;
         let Some(environment) = self.inventory.and_then(|i| i.environment(self.env)) else {
             return Err(Refusal::NoInventory);
         };

@@ -87,7 +87,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let plan = plan(&runbook, &vars);
     let hide = |text: &str| redact(text, &vars.secrets);
-    if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, ctx, &hide) {
+    if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, &vars, ctx, &hide) {
         return Exit::BadInput;
     }
     if args.json {
@@ -146,10 +146,11 @@ fn rendered_paths_belong(
     plan: &tejun_runbook::plan::Plan,
     inventory: &Inventory,
     env: &str,
+    vars: &tejun_runbook::plan::ResolvedVars,
     ctx: &Context,
     hide: &dyn Fn(&str) -> String,
 ) -> bool {
-    match tejun_engine::guard::check(runbook, Some(inventory), env, plan) {
+    match tejun_engine::guard::check(runbook, Some(inventory), env, plan, &vars.values) {
         Ok(()) => true,
         Err(refusal) => {
             ctx.error(

@@ -1,0 +1,1 @@
+//! Kernel-enforced pins (see below). Placeholder until implemented.
