@@ -41,7 +41,7 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_var(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!(
@@ -162,7 +162,7 @@ fn rendered_paths_belong(
     }
 }
 
-fn runbook_dir(file: &Path) -> String {
+pub(super) fn runbook_dir(file: &Path) -> String {
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
