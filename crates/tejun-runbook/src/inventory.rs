@@ -136,11 +136,18 @@ impl Inventory {
             .map(|(name, _)| name.as_str())
     }
 
-    /// The environment listing `host` (case-insensitive) in its `hosts`.
+    /// The environment listing `host` in its `hosts`. Names compare as DNS
+    /// does: case-insensitive, and a fully qualified `web1.example.com.`
+    /// is `web1.example.com`.
     pub fn host_environment(&self, host: &str) -> Option<&str> {
+        let host = host.strip_suffix('.').unwrap_or(host);
         self.environments
             .values()
-            .find(|env| env.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+            .find(|env| {
+                env.hosts
+                    .iter()
+                    .any(|h| h.strip_suffix('.').unwrap_or(h).eq_ignore_ascii_case(host))
+            })
             .map(|env| env.name.as_str())
     }
 }
@@ -575,6 +582,7 @@ incidents:
         assert_eq!(inv.pinned_environment("/tmp/other.conf"), None);
         assert_eq!(inv.host_environment("WEB1"), Some("production"));
         assert_eq!(inv.host_environment("nowhere"), None);
+        assert_eq!(inv.host_environment("web1."), Some("production"));
     }
 
     #[test]
