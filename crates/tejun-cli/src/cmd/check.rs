@@ -23,6 +23,8 @@ use tejun_runbook::{
     parse_runbook,
 };
 
+use tejun_engine::Refusal;
+
 use crate::context::{Context, Exit};
 use crate::output::{outln, print_json};
 
@@ -417,6 +419,10 @@ fn guard_diagnostics(
         let planned = plan(runbook, &vars);
         let found =
             tejun_engine::guard::violations(runbook, Some(inventory), &env, &planned, &vars.values);
+        // Unknown environments are reported where they are written, above.
+        let found = found
+            .into_iter()
+            .filter(|v| !matches!(v.refusal, Refusal::UnknownEnvironment { .. }));
         for violation in found {
             let span = if violation.span == Span::default() {
                 env_span

@@ -81,9 +81,15 @@ pub fn violations(
     let Some(inventory) = inventory else {
         return one(Refusal::NoInventory);
     };
-    if inventory.environment(env).is_none() {
+    // Every environment the runbook names, not only `env`: a misspelt one
+    // (`stg`) means the author's idea of where it may run is wrong, and
+    // `plan` and `check` have always refused it.
+    let unknown = std::iter::once(env)
+        .chain(runbook.environments.iter().map(String::as_str))
+        .find(|name| inventory.environment(name).is_none());
+    if let Some(name) = unknown {
         return one(Refusal::UnknownEnvironment {
-            env: env.to_string(),
+            env: name.to_string(),
             known: inventory.environments.keys().cloned().collect(),
         });
     }
