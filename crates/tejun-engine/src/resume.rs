@@ -399,6 +399,7 @@ mod tests {
             total_steps: 0,
             incident: None,
             given_vars: given.map(|g| g.iter().map(|s| s.to_string()).collect()),
+            kernel_guard: None,
         }
     }
 

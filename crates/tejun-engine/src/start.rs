@@ -118,8 +118,9 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         confirm_destructive: request.confirm_destructive,
         operator: engine.operator,
     }
-    .check();
-    if let Err(refusal) = guarded {
+    .check()
+    .and_then(|()| kernel_lock(&request, &plan, &vars));
+    if let Err(refusal) = guarded.clone() {
         let _ = fs::remove_dir(&run_dir);
         recorder.record(RunEvent::RunRefused(RunRefused {
             runbook: runbook_path.display().to_string(),
@@ -146,6 +147,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         total_steps: plan.main.len(),
         incident: request.incident.clone(),
         given_vars: Some(given_names(&request.overrides)),
+        kernel_guard: guarded.ok(),
     }))?;
     let runner = Runner {
         recorder,
@@ -241,6 +243,23 @@ impl Guard<'_> {
         }
         Ok(())
     }
+}
+
+/// The kernel layer, once per run, on the thread that spawns every step;
+/// tejun's own journal and run folders stay writable.
+fn kernel_lock(
+    request: &RunRequest<'_>,
+    plan: &Plan,
+    vars: &ResolvedVars,
+) -> Result<guard::kernel::KernelGuard, Refusal> {
+    let inventory = request.inventory.ok_or(Refusal::NoInventory)?;
+    let keep: Vec<PathBuf> = request
+        .runs_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    guard::kernel::enforce(inventory, request.env, plan, &vars.values, &keep)
 }
 
 /// Creates `runs_dir/<new id>` exclusively; draws a new id on collision.

@@ -146,7 +146,7 @@ pub fn violations(
 
 /// The command a run or check step executes, with every variable's value
 /// substituted as is: what the shell will effectively act on.
-fn effective_command(
+pub(crate) fn effective_command(
     step: &PlannedStep,
     values: &IndexMap<String, String>,
 ) -> Option<(String, Span)> {
