@@ -119,7 +119,10 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         operator: engine.operator,
     }
     .check()
-    .and_then(|()| kernel_lock(&request, &plan, &vars));
+    .and_then(|()| {
+        let journal_dir = request.runs_dir.parent();
+        kernel_lock(request.inventory, request.env, &plan, &vars, journal_dir)
+    });
     if let Err(refusal) = guarded.clone() {
         let _ = fs::remove_dir(&run_dir);
         recorder.record(RunEvent::RunRefused(RunRefused {
@@ -245,21 +248,18 @@ impl Guard<'_> {
     }
 }
 
-/// The kernel layer, once per run, on the thread that spawns every step;
-/// tejun's own journal and run folders stay writable.
-fn kernel_lock(
-    request: &RunRequest<'_>,
+/// The kernel layer, once per run (or resume), on the thread that spawns
+/// every step; tejun's own journal and run folders stay writable.
+pub(crate) fn kernel_lock(
+    inventory: Option<&Inventory>,
+    env: &str,
     plan: &Plan,
     vars: &ResolvedVars,
+    journal_dir: Option<&Path>,
 ) -> Result<guard::kernel::KernelGuard, Refusal> {
-    let inventory = request.inventory.ok_or(Refusal::NoInventory)?;
-    let keep: Vec<PathBuf> = request
-        .runs_dir
-        .parent()
-        .map(Path::to_path_buf)
-        .into_iter()
-        .collect();
-    guard::kernel::enforce(inventory, request.env, plan, &vars.values, &keep)
+    let inventory = inventory.ok_or(Refusal::NoInventory)?;
+    let keep: Vec<PathBuf> = journal_dir.map(Path::to_path_buf).into_iter().collect();
+    guard::kernel::enforce(inventory, env, plan, &vars.values, &keep)
 }
 
 /// Creates `runs_dir/<new id>` exclusively; draws a new id on collision.

@@ -383,3 +383,51 @@ fn unescape_mountinfo(text: &str) -> String {
         .replace("\\012", "\n")
         .replace("\\134", "\\")
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The test harness runs this on one of several threads: unsharing the
+    /// mount namespace works there, binds only that thread's children, and
+    /// leaves the other threads' view (and the host's) writable.
+    #[test]
+    fn locks_per_thread_in_a_multithreaded_process() {
+        if unavailable().is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pinned = dir.path().join("pinned");
+        std::fs::create_dir(&pinned).unwrap();
+        std::fs::write(pinned.join("f"), "x").unwrap();
+        let pinned = std::fs::canonicalize(&pinned).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let other_path = pinned.join("f");
+        let other = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            done_tx
+                .send(std::fs::write(&other_path, "other").is_ok())
+                .unwrap();
+        });
+        let locked = std::thread::spawn(move || {
+            mount_read_only(std::slice::from_ref(&pinned)).unwrap();
+            let child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("echo y >> {}/f", pinned.display()))
+                .status()
+                .unwrap();
+            (child.success(), pinned)
+        })
+        .join()
+        .unwrap();
+        assert!(!locked.0, "the child of the locked thread could write");
+        tx.send(()).unwrap();
+        assert!(done_rx.recv().unwrap(), "another thread was locked too");
+        other.join().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(locked.1.join("f")).unwrap(),
+            "other"
+        );
+    }
+}
