@@ -182,7 +182,6 @@ impl Reader {
     /// At `<` or `>` (after any `&`): reads the operator and marks the next
     /// word as its target, except for descriptor duplication (`>&2`).
     fn redirection(&mut self) {
-        let first = self.peek(0);
         let mut op = String::new();
         while let Some(c) = self.peek(0) {
             if matches!(c, '<' | '>' | '|' | '&' | '-') && op.len() < 3 {
@@ -212,7 +211,6 @@ impl Reader {
         if op.ends_with('-') {
             return;
         }
-        let _ = first;
         self.redirect_next = true;
     }
 
@@ -291,12 +289,12 @@ impl Reader {
         self.in_word = true;
         match self.peek(1) {
             Some('(') if self.peek(2) == Some('(') => {
+                // Arithmetic: a number, never a file name.
                 self.at += 3;
                 let _ = self.until_close_paren();
-                let _ = self.peek(0) == Some(')') && {
+                if self.peek(0) == Some(')') {
                     self.at += 1;
-                    true
-                };
+                }
                 self.word.dynamic = true;
                 self.word.text.push_str("$((…))");
             }
