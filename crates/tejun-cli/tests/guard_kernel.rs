@@ -243,3 +243,46 @@ fn plan_says_which_paths_the_kernel_will_lock() {
     };
     assert!(text.contains(&want), "{text}");
 }
+
+#[test]
+fn a_pinned_directory_holding_the_journal_stays_writable_and_says_why() {
+    let (lab, t) = lab(
+        "  - id: ok\n    run: 'true'\n  - id: two\n    run: 'true'\n",
+        "",
+    );
+    std::fs::create_dir_all(lab.path("data")).unwrap();
+    lab.write(
+        "tejun.yaml",
+        &format!("environments:\n  staging: {{}}\n  production:\n    paths: ['{t}/data/**']\n"),
+    );
+    let out = lab
+        .tejun()
+        .env("TEJUN_DB", lab.path("data/journal.db"))
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let plan = lab
+        .tejun()
+        .env("TEJUN_DB", lab.path("data/journal.db"))
+        .args(["plan", "book.yaml", "--env", "staging", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    // plan, like run, keeps the journal's directory writable.
+    assert_eq!(json["kernel_enforced"], serde_json::json!([]));
+    assert_eq!(json["text_check_only"][0]["why"], "holds-journal");
+    let started = tejun_journal::Journal::open(&lab.path("data/journal.db"))
+        .unwrap()
+        .query(&tejun_journal::Query {
+            kind_prefix: Some("run.started"),
+            ..tejun_journal::Query::default()
+        })
+        .unwrap();
+    let kernel = &started[0].payload["kernel_guard"];
+    if is_root() {
+        assert_eq!(kernel["locked"], serde_json::json!([]), "{kernel}");
+        assert_eq!(kernel["text_only"][0]["why"], "holds-journal", "{kernel}");
+    }
+}

@@ -90,7 +90,8 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, &vars, ctx, &hide) {
         return Exit::BadInput;
     }
-    let kernel = KernelPlan::of(&inventory, &args.env, &plan, &vars);
+    let journal_dir = ctx.journal_path().parent().map(Path::to_path_buf);
+    let kernel = KernelPlan::of(&inventory, &args.env, &plan, &vars, journal_dir);
     if args.json {
         print_json(&plan, &environment, &kernel, &hide);
     } else {
@@ -391,9 +392,12 @@ impl KernelPlan {
         env: &str,
         plan: &tejun_runbook::plan::Plan,
         vars: &tejun_runbook::plan::ResolvedVars,
+        journal_dir: Option<PathBuf>,
     ) -> KernelPlan {
+        // The run keeps its journal's directory writable; so does the plan.
+        let keep: Vec<PathBuf> = journal_dir.into_iter().collect();
         let (locked, text_only) =
-            tejun_engine::guard::kernel::targets(inventory, env, plan, &vars.values, &[]);
+            tejun_engine::guard::kernel::targets(inventory, env, plan, &vars.values, &keep);
         KernelPlan {
             locked,
             text_only,

@@ -125,6 +125,10 @@ pub fn targets(
     keep_writable: &[PathBuf],
 ) -> (Vec<PathBuf>, Vec<TextOnly>) {
     let roots = command_dirs(plan, values);
+    let keep_writable: Vec<PathBuf> = keep_writable
+        .iter()
+        .map(|k| std::fs::canonicalize(k).unwrap_or_else(|_| k.clone()))
+        .collect();
     let own: Vec<PathBuf> = inventory
         .environment(env)
         .map(|e| {
@@ -283,7 +287,13 @@ pub fn enforce(
             text_only,
         },
     };
-    if let Some(reason) = &guard.unavailable
+    // Strict environments need the layer itself, even when nothing of
+    // theirs exists yet to lock.
+    let missing = guard
+        .unavailable
+        .clone()
+        .or_else(|| unavailable().map(str::to_string));
+    if let Some(reason) = &missing
         && let Some(strict) = inventory
             .environments
             .values()
