@@ -364,6 +364,29 @@ mod tests {
         }
     }
 
+    /// Any text, however broken, is read without panicking (the guard runs
+    /// on whatever an author wrote, with whatever values were given).
+    #[test]
+    fn arbitrary_text_never_panics() {
+        let alphabet: Vec<char> = "ab/.*?[]{}()$`'\"\\ \n;&|<>=-#~@:012cdshé"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let len = (seed % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = touches(&text, Some(Path::new("/srv")));
+            let _ = touches(&format!("sh -c '{text}'; cd {text} && x $({text}"), None);
+        }
+    }
+
     #[test]
     fn hosts_lose_users_ports_and_schemes() {
         let hosts = touches(
