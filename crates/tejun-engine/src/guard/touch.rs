@@ -32,34 +32,26 @@ const WRAPPERS: &[&str] = &[
     "sudo", "doas", "env", "nice", "nohup", "time", "exec", "command", "builtin", "ionice",
     "stdbuf", "timeout", "setsid", "chrt", "taskset", "xargs", "unbuffer", "flock", "run0",
 ];
-/// Options of wrappers that take the next word as their value.
-const WRAPPER_VALUE_OPTIONS: &[&str] = &[
-    "-u",
-    "-g",
-    "-C",
-    "-h",
-    "-p",
-    "-U",
-    "-D",
-    "-n",
-    "-c",
-    "-s",
-    "-k",
-    "-o",
-    "-e",
-    "-i",
-    "-I",
-    "-L",
-    "-P",
-    "-a",
-    "-d",
-    "-E",
-    "--user",
-    "--group",
-    "--chdir",
-    "--signal",
-    "--kill-after",
-];
+/// Options of each wrapper that take the next word as their value (the
+/// others are flags: `sudo -s sh -c ...` must still find `sh`).
+fn takes_value(wrapper: &str, option: &str) -> bool {
+    let options: &[&str] = match wrapper {
+        "sudo" | "doas" | "run0" => &[
+            "-u", "-g", "-C", "-h", "-p", "-U", "-D", "-r", "-t", "-T", "--user", "--group",
+            "--chdir", "--host", "--prompt",
+        ],
+        "env" => &["-u", "-C", "-S", "--unset", "--chdir", "--split-string"],
+        "nice" => &["-n", "--adjustment"],
+        "ionice" => &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"],
+        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
+        "stdbuf" => &["-i", "-o", "-e"],
+        "flock" => &["-w", "-E", "--timeout", "--conflict-exit-code"],
+        "xargs" => &["-I", "-L", "-n", "-P", "-d", "-E", "-a", "-s", "--arg-file"],
+        "chrt" | "taskset" => &["-p"],
+        _ => &[],
+    };
+    options.contains(&option)
+}
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "su"];
 
 /// Reads `command` as the shell will, starting in `cwd` (the directory the
@@ -110,6 +102,7 @@ fn command(
     }
     // Look through wrappers and their options.
     while i < words.len() && WRAPPERS.contains(&program_name(&words[i].text)) {
+        let wrapper = program_name(&words[i].text);
         i += 1;
         while i < words.len() {
             let w = &words[i].text;
@@ -119,7 +112,7 @@ fn command(
                 i += 1;
             } else if w.starts_with('-') {
                 i += 1;
-                if WRAPPER_VALUE_OPTIONS.contains(&w.as_str()) {
+                if takes_value(wrapper, w) {
                     if let Some(value) = words.get(i) {
                         add_word_value(&value.text, value.glob, cwd.as_deref(), *moved, out);
                     }
@@ -357,9 +350,11 @@ mod tests {
     #[test]
     fn options_inner_shells_and_urls_are_taken_apart() {
         let paths = resolved(
-            "sort -o/srv/a x; cp --target-directory=/srv/b y; sh -c ' >> /srv/c'; curl file:///srv/d; dd of=/srv/e; sudo -u root bash -ec 'cd /srv && touch f'",
+            "sort -o/srv/a x; cp --target-directory=/srv/b y; sh -c ' >> /srv/c'; curl file:///srv/d; dd of=/srv/e; sudo -u root bash -ec 'cd /srv && touch f'; sudo -s -E sh -c 'cd /srv && rm -rf g'",
         );
-        for want in ["/srv/a", "/srv/b", "/srv/c", "/srv/d", "/srv/e", "/srv/f"] {
+        for want in [
+            "/srv/a", "/srv/b", "/srv/c", "/srv/d", "/srv/e", "/srv/f", "/srv/g",
+        ] {
             assert!(paths.contains(&want.to_string()), "{want} in {paths:?}");
         }
     }
