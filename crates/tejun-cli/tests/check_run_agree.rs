@@ -146,3 +146,23 @@ fn check_for_an_environment_the_runbook_is_not_written_for_is_refused_like_run()
             .contains("refusing to run in environment `production`")
     );
 }
+
+#[test]
+fn check_reads_commands_with_the_values_given_by_var() {
+    let examples = repo_root().join("examples");
+    let scratch = tempfile::tempdir().unwrap();
+    let journal = scratch.path().join("j.db");
+    let out = tejun(&examples, &journal)
+        .args(["check", "wrong-file.yaml", "--env", "staging"])
+        .args(["--var", "conf_dir=/tmp/elsewhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`/tmp/elsewhere/production-site.conf`"));
+    let out = tejun(&examples, &journal)
+        .args(["check", "wrong-file.yaml", "--var", "nope=1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not declare: `nope`"));
+}

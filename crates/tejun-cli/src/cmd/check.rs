@@ -233,6 +233,18 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
         return Exit::BadInput;
     }
     let parsed = parse_runbook(&source.text, &source.name);
+    if let Ok(runbook) = &parsed
+        && let Some((name, _)) = guard
+            .vars
+            .iter()
+            .find(|(n, _)| !runbook.vars.contains_key(n))
+    {
+        ctx.error(
+            &format!("--var sets a variable the runbook does not declare: `{name}`"),
+            &format!("--var で runbook に宣言されていない変数を指定しています: `{name}`"),
+        );
+        return Exit::BadInput;
+    }
     let own = match (&parsed, &inventory) {
         (Err(diags), _) => diags.clone(),
         (Ok(runbook), InventoryLoad::Found(inv, _)) => {
