@@ -107,6 +107,9 @@ impl Progress {
                         .map(|i| format!(" · incident {i}"))
                         .unwrap_or_default(),
                 ));
+                if let Some(line) = e.kernel_guard.as_ref().and_then(|k| k.describe(self.lang)) {
+                    self.line(&format!("{dim}{line}{dim:#}"));
+                }
             }
             RunEvent::StepStarted(e) => {
                 let total = self.total.get();

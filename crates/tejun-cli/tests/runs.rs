@@ -86,6 +86,7 @@ impl<'a> Run<'a> {
                 total_steps,
                 incident: incident.map(str::to_string),
                 given_vars: None,
+                kernel_guard: None,
             },
         );
     }

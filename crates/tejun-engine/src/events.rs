@@ -49,6 +49,10 @@ pub struct RunStarted {
     /// journaled before this was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_vars: Option<Vec<String>>,
+    /// Paths of other environments the kernel keeps read-only for this run,
+    /// or why it cannot (`guard::kernel`). `None` for older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_guard: Option<crate::guard::kernel::KernelGuard>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

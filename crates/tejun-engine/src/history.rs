@@ -568,6 +568,7 @@ mod tests {
                     total_steps,
                     incident: Some("INC-1".into()),
                     given_vars: None,
+                    kernel_guard: None,
                 },
             );
         }

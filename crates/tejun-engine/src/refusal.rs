@@ -33,6 +33,9 @@ pub enum Refusal {
         pinned_to: String,
         env: String,
     },
+    /// An environment with `enforce: kernel` would be protected by the
+    /// text check only (not root, not Linux, or mounting failed).
+    KernelGuardUnavailable { protected: String, reason: String },
     /// A protected environment's name was not typed (or `--confirm-env` was
     /// missing or different).
     ProtectedNotConfirmed { env: String, given: Option<String> },
@@ -120,6 +123,14 @@ impl Localize for Refusal {
                 ),
                 Lang::Ja => format!(
                     "ステップ `{step_id}` が指すホスト `{host}` は、インベントリで環境 `{pinned_to}` に属しています。環境 `{env}` での実行を拒否しました"
+                ),
+            },
+            Refusal::KernelGuardUnavailable { protected, reason } => match lang {
+                Lang::En => format!(
+                    "the inventory requires the kernel to lock the paths of environment `{protected}` (`enforce: kernel`), but it cannot here ({reason}); run as root on Linux, or refusing to run"
+                ),
+                Lang::Ja => format!(
+                    "インベントリは環境 `{protected}` のパスをカーネルでロックするよう求めています (`enforce: kernel`) が、ここではできません ({reason})。Linux 上で root として実行してください。実行を拒否しました"
                 ),
             },
             Refusal::ProtectedNotConfirmed { env, given } => match given {

@@ -28,7 +28,7 @@ use crate::refusal::Refusal;
 use crate::replay::Replay;
 use crate::runid::is_run_id;
 use crate::runner::Runner;
-use crate::start::{Engine, Guard, Report, command_env, sha256_hex};
+use crate::start::{Engine, Guard, Report, command_env, kernel_lock, sha256_hex};
 
 /// An interrupted run, loaded and locked: ready to be resumed once the CLI
 /// has parsed its runbook from `source`.
@@ -291,12 +291,18 @@ pub fn resume(
         inventory: request.inventory,
         env: &started.env,
         plan: &plan,
+        values: &vars.values,
         interactive: request.interactive,
         confirm_env: request.confirm_env.as_deref(),
         confirm_destructive: request.confirm_destructive,
         operator: engine.operator,
     };
-    if let Err(refusal) = guard.check() {
+    // runs/<id> sits in the journal's directory.
+    let journal_dir = std::path::Path::new(&started.run_dir)
+        .parent()
+        .and_then(std::path::Path::parent);
+    let kernel = |()| kernel_lock(request.inventory, &started.env, &plan, &vars, journal_dir);
+    if let Err(refusal) = guard.check().and_then(kernel) {
         return refuse(refusal);
     }
 
@@ -398,6 +404,7 @@ mod tests {
             total_steps: 0,
             incident: None,
             given_vars: given.map(|g| g.iter().map(|s| s.to_string()).collect()),
+            kernel_guard: None,
         }
     }
 

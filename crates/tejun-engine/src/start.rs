@@ -112,13 +112,18 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         inventory: request.inventory,
         env: request.env,
         plan: &plan,
+        values: &vars.values,
         interactive: request.interactive,
         confirm_env: request.confirm_env.as_deref(),
         confirm_destructive: request.confirm_destructive,
         operator: engine.operator,
     }
-    .check();
-    if let Err(refusal) = guarded {
+    .check()
+    .and_then(|()| {
+        let journal_dir = request.runs_dir.parent();
+        kernel_lock(request.inventory, request.env, &plan, &vars, journal_dir)
+    });
+    if let Err(refusal) = guarded.clone() {
         let _ = fs::remove_dir(&run_dir);
         recorder.record(RunEvent::RunRefused(RunRefused {
             runbook: runbook_path.display().to_string(),
@@ -145,6 +150,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         total_steps: plan.main.len(),
         incident: request.incident.clone(),
         given_vars: Some(given_names(&request.overrides)),
+        kernel_guard: guarded.ok(),
     }))?;
     let runner = Runner {
         recorder,
@@ -176,6 +182,8 @@ pub(crate) struct Guard<'a> {
     pub inventory: Option<&'a Inventory>,
     pub env: &'a str,
     pub plan: &'a Plan,
+    /// Variable values, substituted as is for the guard's reading.
+    pub values: &'a indexmap::IndexMap<String, String>,
     pub interactive: bool,
     pub confirm_env: Option<&'a str>,
     pub confirm_destructive: bool,
@@ -184,7 +192,13 @@ pub(crate) struct Guard<'a> {
 
 impl Guard<'_> {
     pub fn check(&self) -> Result<(), Refusal> {
-        guard::check(self.runbook, self.inventory, self.env, self.plan)?;
+        guard::check(
+            self.runbook,
+            self.inventory,
+            self.env,
+            self.plan,
+            self.values,
+        )?;
         let Some(environment) = self.inventory.and_then(|i| i.environment(self.env)) else {
             return Err(Refusal::NoInventory);
         };
@@ -232,6 +246,20 @@ impl Guard<'_> {
         }
         Ok(())
     }
+}
+
+/// The kernel layer, once per run (or resume), on the thread that spawns
+/// every step; tejun's own journal and run folders stay writable.
+pub(crate) fn kernel_lock(
+    inventory: Option<&Inventory>,
+    env: &str,
+    plan: &Plan,
+    vars: &ResolvedVars,
+    journal_dir: Option<&Path>,
+) -> Result<guard::kernel::KernelGuard, Refusal> {
+    let inventory = inventory.ok_or(Refusal::NoInventory)?;
+    let keep: Vec<PathBuf> = journal_dir.map(Path::to_path_buf).into_iter().collect();
+    guard::kernel::enforce(inventory, env, plan, &vars.values, &keep)
 }
 
 /// Creates `runs_dir/<new id>` exclusively; draws a new id on collision.

@@ -201,6 +201,12 @@ pub enum ErrorKind {
     RelativePathPin {
         pattern: String,
     },
+    /// The engine's environment guard refuses the runbook for an
+    /// environment (the engine words the refusal in both languages).
+    EnvironmentGuard {
+        en: String,
+        ja: String,
+    },
 }
 
 impl ErrorKind {
@@ -247,6 +253,7 @@ impl ErrorKind {
             K::NoEnvironments => "no-environments",
             K::BadEnvironmentName { .. } => "bad-environment-name",
             K::RelativePathPin { .. } => "relative-path-pin",
+            K::EnvironmentGuard { .. } => "environment-guard",
         }
     }
 
@@ -434,6 +441,7 @@ impl ErrorKind {
                     "パスの指定 `{pattern}` が相対パスです。同じ相対表記のパスにしか一致せず、絶対パスで書かれた同じファイルを見逃します"
                 ),
             },
+            K::EnvironmentGuard { en, ja } => lang.pick(en, ja).to_string(),
         }
     }
 
@@ -455,6 +463,9 @@ impl ErrorKind {
             K::WrongType { .. } => lang.pick("wrong type", "型が違う"),
             K::NoEnvironments => lang.pick("no environment here", "環境が無い"),
             K::RelativePathPin { .. } => lang.pick("relative pattern", "相対パターン"),
+            K::EnvironmentGuard { .. } => {
+                lang.pick("refused by the environment guard", "環境ガードが拒否")
+            }
             _ => lang.pick("here", "ここ"),
         }
         .to_string()

@@ -55,6 +55,9 @@ pub struct Environment {
     /// Glob patterns (`**` crosses directories, `*` does not) of files that
     /// belong to this environment.
     pub paths: Vec<String>,
+    /// `enforce: kernel`: a run in another environment must lock these
+    /// paths read-only in the kernel, or is refused.
+    pub enforce_kernel: bool,
     /// Where the environment's name is written in the inventory.
     pub span: Span,
 }
@@ -136,11 +139,18 @@ impl Inventory {
             .map(|(name, _)| name.as_str())
     }
 
-    /// The environment listing `host` (case-insensitive) in its `hosts`.
+    /// The environment listing `host` in its `hosts`. Names compare as DNS
+    /// does: case-insensitive, and a fully qualified `web1.example.com.`
+    /// is `web1.example.com`.
     pub fn host_environment(&self, host: &str) -> Option<&str> {
+        let host = host.strip_suffix('.').unwrap_or(host);
         self.environments
             .values()
-            .find(|env| env.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+            .find(|env| {
+                env.hosts
+                    .iter()
+                    .any(|h| h.strip_suffix('.').unwrap_or(h).eq_ignore_ascii_case(host))
+            })
             .map(|env| env.name.as_str())
     }
 }
@@ -225,7 +235,16 @@ fn top_level_keys_by_line(source: &str) -> Vec<String> {
         })
         .collect()
 }
-const ENV_KEYS: &[&str] = &["description", "color", "protected", "hosts", "paths"];
+const ENV_KEYS: &[&str] = &[
+    "description",
+    "color",
+    "protected",
+    "hosts",
+    "paths",
+    "enforce",
+];
+/// Values of an environment's `enforce`.
+const ENFORCE: &[&str] = &["text", "kernel"];
 const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -324,6 +343,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         protected: false,
         hosts: Vec::new(),
         paths: Vec::new(),
+        enforce_kernel: false,
         span,
     };
     if matches!(node.value, Value::Null) {
@@ -335,6 +355,19 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
     };
     env.description = fields.string(sink, "description").map(|(s, _)| s);
     env.protected = fields.bool(sink, "protected").unwrap_or(false);
+    if let Some((enforce, span)) = fields.string(sink, "enforce") {
+        if !ENFORCE.contains(&enforce.as_str()) {
+            sink.error(
+                span,
+                ErrorKind::BadChoice {
+                    field: "enforce",
+                    value: enforce.clone(),
+                    allowed: ENFORCE,
+                },
+            );
+        }
+        env.enforce_kernel = enforce == "kernel";
+    }
     env.color = match fields.string(sink, "color") {
         Some((color, span)) => {
             let lower = color.to_ascii_lowercase();
@@ -575,6 +608,7 @@ incidents:
         assert_eq!(inv.pinned_environment("/tmp/other.conf"), None);
         assert_eq!(inv.host_environment("WEB1"), Some("production"));
         assert_eq!(inv.host_environment("nowhere"), None);
+        assert_eq!(inv.host_environment("web1."), Some("production"));
     }
 
     #[test]

@@ -13,12 +13,17 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tejun_locale::Lang;
+use tejun_locale::{Lang, Localize};
 use tejun_runbook::inventory::looks_like_inventory;
-use tejun_runbook::model::Runbook;
+use tejun_runbook::model::{Runbook, Span, VarValue};
+use tejun_runbook::plan::{ResolvedVars, RunContext, plan, redact};
+use tejun_runbook::template::{Quoting, render_str};
 use tejun_runbook::{
-    Diagnostics, Inventory, check_against_inventory, parse_inventory, parse_runbook,
+    Diagnostic, Diagnostics, ErrorKind, Inventory, check_against_inventory, parse_inventory,
+    parse_runbook,
 };
+
+use tejun_engine::Refusal;
 
 use crate::context::{Context, Exit};
 use crate::output::{outln, print_json};
@@ -29,11 +34,14 @@ use crate::output::{outln, print_json};
   tejun check tejun.yaml                 # an inventory, recognised by its shape
   tejun check --inventory envs/prod.yaml # an inventory, said explicitly
   tejun check runbook.yaml --json
+  tejun check runbook.yaml --env staging --var conf_dir=/etc/nginx
   tejun --lang ja check runbook.yaml
 
 A file with a top-level `environments:` (or `incidents:`) and no runbook keys
 (name, env, phases) is checked as an inventory; anything else as a runbook,
 against the inventory found (--inventory, else tejun.yaml here or in a parent).
+A runbook goes through the same environment guard as `plan` and `run`: for
+--env ENV, or for every environment it declares when --env is not given.
 Without FILE the inventory itself is checked.
 
 Exit status: 0 valid, 2 invalid or unreadable.")]
@@ -43,6 +51,14 @@ pub struct Args {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Check for this environment only (default: every environment the
+    /// runbook declares).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Set a variable for the guard's reading of commands (repeatable);
+    /// unset required variables read as empty.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// A source file read for parsing, with the name used in messages.
@@ -173,7 +189,12 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if looks_like_inventory(&source.text) {
         check_inventory(&source, args.json, ctx)
     } else {
-        check_runbook(&source, args.json, ctx)
+        let guard = GuardArgs {
+            file: &file,
+            env: args.env.as_deref(),
+            vars: &args.vars,
+        };
+        check_runbook(&source, &guard, args.json, ctx)
     }
 }
 
@@ -206,18 +227,34 @@ fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
 /// Validates a runbook, and against the inventory when one is found. An
 /// invalid inventory is reported against its own file, beside (not
 /// instead of) the runbook's own problems.
-fn check_runbook(source: &Source, json: bool, ctx: &Context) -> Exit {
+fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Context) -> Exit {
     let inventory = load_inventory(ctx);
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }
     let parsed = parse_runbook(&source.text, &source.name);
+    if let Ok(runbook) = &parsed
+        && let Some((name, _)) = guard
+            .vars
+            .iter()
+            .find(|(n, _)| !runbook.vars.contains_key(n))
+    {
+        ctx.error(
+            &format!("--var sets a variable the runbook does not declare: `{name}`"),
+            &format!("--var で runbook に宣言されていない変数を指定しています: `{name}`"),
+        );
+        return Exit::BadInput;
+    }
     let own = match (&parsed, &inventory) {
         (Err(diags), _) => diags.clone(),
         (Ok(runbook), InventoryLoad::Found(inv, _)) => {
-            check_against_inventory(runbook, inv, &source.text, &source.name)
+            let mut diags = check_against_inventory(runbook, inv, &source.text, &source.name)
                 .err()
-                .unwrap_or_default()
+                .unwrap_or_default();
+            diags
+                .0
+                .extend(guard_diagnostics(runbook, inv, guard, &source.name).0);
+            diags
         }
         (Ok(_), _) => Diagnostics::default(),
     };
@@ -355,4 +392,100 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
             )
         ),
     }
+}
+
+/// What `check` needs to run the environment guard as `run` would.
+struct GuardArgs<'a> {
+    file: &'a Path,
+    env: Option<&'a str>,
+    vars: &'a [(String, String)],
+}
+
+/// The engine's guard (the one `plan` and `run` apply) for `--env`, or for
+/// every declared environment the inventory defines, each refusal at the
+/// step it is about. Variables take their `--var`, literal or environment
+/// value; one that has none reads as empty.
+fn guard_diagnostics(
+    runbook: &Runbook,
+    inventory: &Inventory,
+    guard: &GuardArgs<'_>,
+    file: &str,
+) -> Diagnostics {
+    let envs: Vec<String> = match guard.env {
+        Some(env) => vec![env.to_string()],
+        None => runbook
+            .environments
+            .iter()
+            .filter(|e| inventory.environment(e).is_some())
+            .cloned()
+            .collect(),
+    };
+    let env_span = runbook
+        .environment_spans
+        .first()
+        .copied()
+        .unwrap_or_default();
+    let mut out = Diagnostics::default();
+    for env in envs {
+        let vars = check_vars(runbook, &env, guard);
+        let planned = plan(runbook, &vars);
+        let found =
+            tejun_engine::guard::violations(runbook, Some(inventory), &env, &planned, &vars.values);
+        // Unknown environments are reported where they are written, above.
+        let found = found
+            .into_iter()
+            .filter(|v| !matches!(v.refusal, Refusal::UnknownEnvironment { .. }));
+        for violation in found {
+            let span = if violation.span == Span::default() {
+                env_span
+            } else {
+                violation.span
+            };
+            let kind = ErrorKind::EnvironmentGuard {
+                en: redact(&violation.refusal.localize(Lang::En), &vars.secrets),
+                ja: redact(&violation.refusal.localize(Lang::Ja), &vars.secrets),
+            };
+            if !out.0.iter().any(|d| d.span == span && d.kind == kind) {
+                out.0.push(Diagnostic {
+                    file: file.to_string(),
+                    span,
+                    kind,
+                });
+            }
+        }
+    }
+    out.0.sort_by_key(|d| (d.span.line, d.span.col));
+    out
+}
+
+/// Variables as a run in `env` would have them, as far as they are known
+/// without running: `--var`, the runbook's literal, the environment.
+fn check_vars(runbook: &Runbook, env: &str, guard: &GuardArgs<'_>) -> ResolvedVars {
+    let context = RunContext {
+        env: env.to_string(),
+        run_id: "check".to_string(),
+        now: jiff::Timestamp::now().to_string(),
+        runbook_dir: super::plan::runbook_dir(guard.file),
+        overrides: Vec::new(),
+    };
+    let mut values = ResolvedVars::default().values;
+    values.insert("env".to_string(), context.env.clone());
+    values.insert("run_id".to_string(), context.run_id.clone());
+    values.insert("now".to_string(), context.now.clone());
+    values.insert("runbook_dir".to_string(), context.runbook_dir.clone());
+    let mut secrets = Vec::new();
+    for (name, def) in &runbook.vars {
+        let given = guard.vars.iter().rev().find(|(k, _)| k == name);
+        let value = match (given, &def.value) {
+            (Some((_, v)), _) => v.clone(),
+            (None, VarValue::Literal(v)) => render_str(v, &values, Quoting::Raw),
+            (None, VarValue::FromEnv(var)) => std::env::var(var).unwrap_or_default(),
+            (None, VarValue::Required) => String::new(),
+        };
+        if def.secret && !value.is_empty() {
+            secrets.push(value.clone());
+        }
+        values.insert(name.clone(), value);
+    }
+    ResolvedVars { values, secrets }
 }

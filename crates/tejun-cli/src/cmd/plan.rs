@@ -41,7 +41,7 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_var(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!(
@@ -87,13 +87,16 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let plan = plan(&runbook, &vars);
     let hide = |text: &str| redact(text, &vars.secrets);
-    if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, ctx, &hide) {
+    if !rendered_paths_belong(&runbook, &plan, &inventory, &args.env, &vars, ctx, &hide) {
         return Exit::BadInput;
     }
+    let journal_dir = ctx.journal_path().parent().map(Path::to_path_buf);
+    let kernel = KernelPlan::of(&inventory, &args.env, &plan, &vars, journal_dir);
     if args.json {
-        print_json(&plan, &environment, &hide);
+        print_json(&plan, &environment, &kernel, &hide);
     } else {
         print_text(&plan, &runbook, &environment, ctx.lang, &hide);
+        kernel.print(ctx.lang);
     }
     Exit::Ok
 }
@@ -146,10 +149,11 @@ fn rendered_paths_belong(
     plan: &tejun_runbook::plan::Plan,
     inventory: &Inventory,
     env: &str,
+    vars: &tejun_runbook::plan::ResolvedVars,
     ctx: &Context,
     hide: &dyn Fn(&str) -> String,
 ) -> bool {
-    match tejun_engine::guard::check(runbook, Some(inventory), env, plan) {
+    match tejun_engine::guard::check(runbook, Some(inventory), env, plan, &vars.values) {
         Ok(()) => true,
         Err(refusal) => {
             ctx.error(
@@ -161,7 +165,7 @@ fn rendered_paths_belong(
     }
 }
 
-fn runbook_dir(file: &Path) -> String {
+pub(super) fn runbook_dir(file: &Path) -> String {
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -287,6 +291,12 @@ struct JsonPlan<'a> {
     env: &'a str,
     protected: bool,
     steps: Vec<JsonStep>,
+    /// Paths of other environments a run would mount read-only.
+    kernel_enforced: Vec<String>,
+    /// Why the kernel layer would not apply here (`not-root`), if so.
+    kernel_unavailable: Option<&'static str>,
+    /// Pins only the text check covers, each with why.
+    text_check_only: Vec<tejun_engine::guard::kernel::TextOnly>,
 }
 
 #[derive(Serialize)]
@@ -307,7 +317,12 @@ struct JsonStep {
     on_failure_ja: &'static str,
 }
 
-fn print_json(plan: &tejun_runbook::plan::Plan, env: &Environment, hide: &dyn Fn(&str) -> String) {
+fn print_json(
+    plan: &tejun_runbook::plan::Plan,
+    env: &Environment,
+    kernel: &KernelPlan,
+    hide: &dyn Fn(&str) -> String,
+) {
     let steps = plan
         .main
         .iter()
@@ -337,6 +352,13 @@ fn print_json(plan: &tejun_runbook::plan::Plan, env: &Environment, hide: &dyn Fn
         env: &plan.env,
         protected: env.protected,
         steps,
+        kernel_enforced: kernel
+            .locked
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        kernel_unavailable: kernel.unavailable,
+        text_check_only: kernel.text_only.clone(),
     };
     output::print_json(&json);
 }
@@ -354,4 +376,73 @@ fn outcome_code(outcome: FailureOutcome) -> &'static str {
 fn print_json_errors(errors: &[JsonDiagnostic]) {
     let json = serde_json::json!({ "valid": false, "errors": errors });
     output::print_json(&json);
+}
+
+/// What the kernel layer would lock for a run of this plan started here
+/// and now (`tejun_engine::guard::kernel`).
+struct KernelPlan {
+    locked: Vec<PathBuf>,
+    text_only: Vec<tejun_engine::guard::kernel::TextOnly>,
+    unavailable: Option<&'static str>,
+}
+
+impl KernelPlan {
+    fn of(
+        inventory: &Inventory,
+        env: &str,
+        plan: &tejun_runbook::plan::Plan,
+        vars: &tejun_runbook::plan::ResolvedVars,
+        journal_dir: Option<PathBuf>,
+    ) -> KernelPlan {
+        // The run keeps its journal's directory writable; so does the plan.
+        let keep: Vec<PathBuf> = journal_dir.into_iter().collect();
+        let (locked, text_only) =
+            tejun_engine::guard::kernel::targets(inventory, env, plan, &vars.values, &keep);
+        KernelPlan {
+            locked,
+            text_only,
+            unavailable: tejun_engine::guard::kernel::unavailable(),
+        }
+    }
+
+    fn print(&self, lang: Lang) {
+        if self.locked.is_empty() && self.text_only.is_empty() {
+            return;
+        }
+        let dim = Style::new().dimmed();
+        outln!();
+        if !self.locked.is_empty() {
+            let paths: Vec<String> = self
+                .locked
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let paths = paths.join(", ");
+            match self.unavailable {
+                None => outln!(
+                    "{}",
+                    lang.pick(
+                        &format!("kernel-enforced (read-only during the run): {paths}"),
+                        &format!("カーネルで保護 (実行中は読み取り専用): {paths}"),
+                    )
+                ),
+                Some(reason) => outln!(
+                    "{}",
+                    lang.pick(
+                        &format!("not kernel-enforced here ({reason}), text check only: {paths}"),
+                        &format!(
+                            "ここではカーネルで保護できません ({reason})。テキスト検査のみ: {paths}"
+                        ),
+                    )
+                ),
+            }
+        }
+        for pin in &self.text_only {
+            outln!(
+                "{dim}{} {}{dim:#}",
+                lang.pick("text check only:", "テキスト検査のみ:"),
+                pin.describe(lang)
+            );
+        }
+    }
 }

@@ -1,0 +1,395 @@
+//! What a command line names: the paths it may touch and the hosts it may
+//! reach, read the way the shell will act on them. `cd DIR`/`pushd DIR`
+//! make later relative words relative to DIR; `sh -c '...'` (and bash,
+//! dash, `su -c`) and command substitutions are read as scripts of their
+//! own; `sudo`, `env`, `nice` and similar wrappers are looked through;
+//! paths glued to options (`-o/x`, `--output=/x`, `of=/x`) and `file://`
+//! URLs are taken apart.
+
+use std::path::{Path, PathBuf};
+
+use super::shell::{self, MAX_DEPTH, Script, Simple, Word};
+
+/// A word that may be a path, as written and as the shell will resolve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathWord {
+    /// As written (for messages).
+    pub written: String,
+    /// Absolute when the directory it is relative to is known.
+    pub resolved: String,
+    /// Unquoted glob characters: the shell expands it against files.
+    pub glob: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Touches {
+    pub paths: Vec<PathWord>,
+    pub hosts: Vec<String>,
+}
+
+/// Programs that run the rest of their words as a command.
+const WRAPPERS: &[&str] = &[
+    "sudo", "doas", "env", "nice", "nohup", "time", "exec", "command", "builtin", "ionice",
+    "stdbuf", "timeout", "setsid", "chrt", "taskset", "xargs", "unbuffer", "flock", "run0",
+];
+/// Options of each wrapper that take the next word as their value (the
+/// others are flags: `sudo -s sh -c ...` must still find `sh`).
+fn takes_value(wrapper: &str, option: &str) -> bool {
+    let options: &[&str] = match wrapper {
+        "sudo" | "doas" | "run0" => &[
+            "-u", "-g", "-C", "-h", "-p", "-U", "-D", "-r", "-t", "-T", "--user", "--group",
+            "--chdir", "--host", "--prompt",
+        ],
+        "env" => &["-u", "-C", "-S", "--unset", "--chdir", "--split-string"],
+        "nice" => &["-n", "--adjustment"],
+        "ionice" => &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"],
+        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
+        "stdbuf" => &["-i", "-o", "-e"],
+        "flock" => &["-w", "-E", "--timeout", "--conflict-exit-code"],
+        "xargs" => &["-I", "-L", "-n", "-P", "-d", "-E", "-a", "-s", "--arg-file"],
+        "chrt" | "taskset" => &["-p"],
+        _ => &[],
+    };
+    options.contains(&option)
+}
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "su"];
+
+/// Reads `command` as the shell will, starting in `cwd` (the directory the
+/// command runs in, when known).
+pub fn touches(command: &str, cwd: Option<&Path>) -> Touches {
+    let mut out = Touches::default();
+    let mut cwd = cwd.map(Path::to_path_buf);
+    walk(&shell::read(command), &mut cwd, &mut out, 0);
+    out
+}
+
+fn walk(script: &Script, cwd: &mut Option<PathBuf>, out: &mut Touches, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    // `pushd` stack; `popd` returns to where the last `pushd` came from.
+    let mut stack: Vec<Option<PathBuf>> = Vec::new();
+    // Set by an explicit `cd`: then every argument is a possible name,
+    // since `cd /srv && rm -rf production` touches /srv/production.
+    let mut moved = false;
+    for simple in &script.commands {
+        command(simple, cwd, &mut stack, &mut moved, out, depth);
+    }
+    for inner in &script.substitutions {
+        let mut inner_cwd = cwd.clone();
+        walk(&shell::read(inner), &mut inner_cwd, out, depth + 1);
+    }
+}
+
+fn command(
+    simple: &Simple,
+    cwd: &mut Option<PathBuf>,
+    stack: &mut Vec<Option<PathBuf>>,
+    moved: &mut bool,
+    out: &mut Touches,
+    depth: usize,
+) {
+    for target in &simple.redirects {
+        add_path(&target.text, target.glob, cwd.as_deref(), out);
+    }
+    let words = &simple.words;
+    let mut i = 0;
+    // Assignments before the program (`f=/x cmd`): the value may be a path.
+    while i < words.len() && is_assignment(&words[i].text) {
+        let (_, value) = words[i].text.split_once('=').unwrap_or_default();
+        add_word_value(value, words[i].glob, cwd.as_deref(), *moved, out);
+        i += 1;
+    }
+    // Look through wrappers and their options.
+    while i < words.len() && WRAPPERS.contains(&program_name(&words[i].text)) {
+        let wrapper = program_name(&words[i].text);
+        i += 1;
+        while i < words.len() {
+            let w = &words[i].text;
+            if is_assignment(w) {
+                let (_, value) = w.split_once('=').unwrap_or_default();
+                add_word_value(value, false, cwd.as_deref(), *moved, out);
+                i += 1;
+            } else if w.starts_with('-') {
+                i += 1;
+                if takes_value(wrapper, w) {
+                    if let Some(value) = words.get(i) {
+                        add_word_value(&value.text, value.glob, cwd.as_deref(), *moved, out);
+                    }
+                    i += 1;
+                }
+            } else if w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                // `timeout 10s cmd`, `nice 5`.
+                i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    let Some(program) = words.get(i) else {
+        return;
+    };
+    let name = program_name(&program.text);
+    let args = &words[i + 1..];
+    match name {
+        "cd" | "pushd" => {
+            let target = args
+                .iter()
+                .find(|w| !w.text.starts_with('-') || w.text == "-");
+            if name == "pushd" {
+                stack.push(cwd.clone());
+            }
+            match target {
+                Some(dir) if dir.text != "-" && !dir.dynamic => {
+                    add_path(&dir.text, dir.glob, cwd.as_deref(), out);
+                    *cwd = Some(join(cwd.as_deref(), &dir.text));
+                    *moved = true;
+                }
+                Some(_) => {
+                    *cwd = None;
+                }
+                None => {
+                    *cwd = std::env::var_os("HOME").map(PathBuf::from);
+                    *moved = true;
+                }
+            }
+            return;
+        }
+        "popd" => {
+            if let Some(previous) = stack.pop() {
+                *cwd = previous;
+            } else {
+                *cwd = None;
+            }
+            return;
+        }
+        _ => {}
+    }
+    if SHELLS.contains(&name)
+        && let Some(inner) = inner_script(args)
+    {
+        let mut inner_cwd = cwd.clone();
+        walk(&shell::read(inner), &mut inner_cwd, out, depth + 1);
+    }
+    // The program itself may be a path (`/srv/production/bin/x`).
+    if program.text.contains('/') {
+        add_path(&program.text, program.glob, cwd.as_deref(), out);
+    }
+    for arg in args {
+        add_argument(arg, cwd.as_deref(), *moved, out);
+    }
+}
+
+/// The text after `-c` (or an option cluster ending in `c`, `-ec`) of a
+/// shell's arguments.
+fn inner_script(args: &[Word]) -> Option<&str> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let t = arg.text.as_str();
+        if t == "-c"
+            || t == "--command"
+            || (t.starts_with('-') && !t.starts_with("--") && t.ends_with('c'))
+        {
+            return iter.next().map(|w| w.text.as_str());
+        }
+    }
+    None
+}
+
+fn program_name(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// An argument: the word itself, a value glued to an option or after `=`,
+/// `file://` URLs, and the host of `user@host:path` and other URLs.
+fn add_argument(arg: &Word, cwd: Option<&Path>, moved: bool, out: &mut Touches) {
+    let text = arg.text.as_str();
+    if let Some(rest) = text.strip_prefix("--") {
+        if let Some((_, value)) = rest.split_once('=') {
+            add_word_value(value, arg.glob, cwd, moved, out);
+        }
+        return;
+    }
+    if let Some(rest) = text.strip_prefix('-') {
+        // `-o/path`, `-f./x`: a value glued to a one-letter option.
+        let value: String = rest.chars().skip(1).collect();
+        if value.contains('/') {
+            add_path(value.trim_start_matches('='), arg.glob, cwd, out);
+        }
+        if let Some((_, v)) = rest.split_once('=') {
+            add_word_value(v, arg.glob, cwd, moved, out);
+        }
+        add_host(&value, out);
+        return;
+    }
+    add_word_value(text, arg.glob, cwd, moved, out);
+    // `of=/dev/x`, `key=/path`.
+    if let Some((_, value)) = text.split_once('=')
+        && !value.is_empty()
+    {
+        add_word_value(value, arg.glob, cwd, moved, out);
+    }
+}
+
+/// A word that may be a path or a host.
+fn add_word_value(text: &str, glob: bool, cwd: Option<&Path>, moved: bool, out: &mut Touches) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some((scheme, rest)) = text.split_once("://") {
+        if scheme.eq_ignore_ascii_case("file") {
+            // file:///x and file://localhost/x
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            add_path(path, glob, cwd, out);
+        } else {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            add_host(authority, out);
+        }
+        return;
+    }
+    add_host(text, out);
+    if looks_like_path(text) || moved {
+        add_path(text, glob, cwd, out);
+    }
+    // `user@host:/path` (scp, rsync) names a remote path: only the host.
+}
+
+/// The host part of `user@host`, `host:port`, `user@host:path`, lower case,
+/// without a trailing dot.
+fn add_host(text: &str, out: &mut Touches) {
+    let after_user = text.rsplit('@').next().unwrap_or(text);
+    let host = after_user.split(':').next().unwrap_or(after_user);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if !host.is_empty() && !host.starts_with('-') && !host.contains('/') {
+        out.hosts.push(host.to_string());
+    }
+}
+
+fn add_path(text: &str, glob: bool, cwd: Option<&Path>, out: &mut Touches) {
+    if text.is_empty() {
+        return;
+    }
+    let resolved = join(cwd, text).display().to_string();
+    out.paths.push(PathWord {
+        written: text.to_string(),
+        resolved,
+        glob,
+    });
+}
+
+/// `text` relative to `cwd` when it is relative and `cwd` known; `~` is the
+/// home directory.
+fn join(cwd: Option<&Path>, text: &str) -> PathBuf {
+    let expanded = match text.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => match std::env::var_os("HOME") {
+            Some(home) => format!("{}{rest}", home.to_string_lossy()),
+            None => text.to_string(),
+        },
+        _ => text.to_string(),
+    };
+    let path = Path::new(&expanded);
+    match cwd {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Contains `/`, or is a `name.ext`.
+pub fn looks_like_path(piece: &str) -> bool {
+    if piece.is_empty() || piece.starts_with('-') {
+        return false;
+    }
+    if piece.contains('/') {
+        return true;
+    }
+    let has_extension = Path::new(piece).extension().is_some_and(|ext| {
+        ext.to_string_lossy()
+            .chars()
+            .any(|c| c.is_ascii_alphabetic())
+    });
+    has_extension && piece.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(command: &str) -> Vec<String> {
+        touches(command, None)
+            .paths
+            .into_iter()
+            .map(|p| p.resolved)
+            .collect()
+    }
+
+    #[test]
+    fn cd_makes_later_words_relative_to_it() {
+        let paths = resolved("cd /srv/production && sed -i s/a/b/ app.conf");
+        assert!(
+            paths.contains(&"/srv/production/app.conf".to_string()),
+            "{paths:?}"
+        );
+        let paths = resolved("cd /srv && rm -rf production");
+        assert!(paths.contains(&"/srv/production".to_string()), "{paths:?}");
+        let paths = resolved("pushd /srv/p; touch x; popd; touch y.conf");
+        assert!(paths.contains(&"/srv/p/x".to_string()), "{paths:?}");
+        assert!(paths.contains(&"y.conf".to_string()), "{paths:?}");
+    }
+
+    #[test]
+    fn options_inner_shells_and_urls_are_taken_apart() {
+        let paths = resolved(
+            "sort -o/srv/a x; cp --target-directory=/srv/b y; sh -c ' >> /srv/c'; curl file:///srv/d; dd of=/srv/e; sudo -u root bash -ec 'cd /srv && touch f'; sudo -s -E sh -c 'cd /srv && rm -rf g'",
+        );
+        for want in [
+            "/srv/a", "/srv/b", "/srv/c", "/srv/d", "/srv/e", "/srv/f", "/srv/g",
+        ] {
+            assert!(paths.contains(&want.to_string()), "{want} in {paths:?}");
+        }
+    }
+
+    /// Any text, however broken, is read without panicking (the guard runs
+    /// on whatever an author wrote, with whatever values were given).
+    #[test]
+    fn arbitrary_text_never_panics() {
+        let alphabet: Vec<char> = "ab/.*?[]{}()$`'\"\\ \n;&|<>=-#~@:012cdshé"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let len = (seed % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = touches(&text, Some(Path::new("/srv")));
+            let _ = touches(&format!("sh -c '{text}'; cd {text} && x $({text}"), None);
+        }
+    }
+
+    #[test]
+    fn hosts_lose_users_ports_and_schemes() {
+        let hosts = touches(
+            "ssh -p 22 deploy@WEB1.example. ls; curl https://web2:8443/x",
+            None,
+        )
+        .hosts;
+        assert!(hosts.contains(&"WEB1.example.".to_string()), "{hosts:?}");
+        assert!(hosts.contains(&"web2".to_string()), "{hosts:?}");
+    }
+}
