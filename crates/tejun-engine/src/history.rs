@@ -621,6 +621,7 @@ mod tests {
                     run_id: self.id.into(),
                     outcome,
                     duration_ms: 1234,
+                    exit_phase: None,
                 },
             );
         }

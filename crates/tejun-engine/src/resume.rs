@@ -312,8 +312,14 @@ pub fn resume(
         }
     }
     if let Some(open) = &unknown
-        && open.kind != "confirm"
+        && open.kind == "confirm"
     {
+        // Asking again is the default; rollback is the one choice that
+        // means something else at a question.
+        choice = request
+            .on_unknown
+            .filter(|c| *c == UnknownChoice::Rollback);
+    } else if let Some(open) = &unknown {
         choice = request.on_unknown.or_else(|| {
             if !request.interactive {
                 return None;
@@ -356,6 +362,7 @@ pub fn resume(
         replay,
         unknown_choice: choice,
         started_at,
+        noted: 0,
         command_env: command_env(&run_id, &run_dir, &started.env),
     };
     let finish = runner.run()?;

@@ -159,6 +159,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         replay: Replay::default(),
         unknown_choice: None,
         started_at,
+        noted: 0,
         command_env: command_env(&run_id, &run_dir, request.env),
     };
     let finish = runner.run()?;
