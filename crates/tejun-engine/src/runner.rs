@@ -372,7 +372,9 @@ impl<'a> Runner<'a> {
                 let choice = match &step.step.kind {
                     // Asking again has no side effect; rollback is the
                     // one choice that means something else.
-                    StepKind::Confirm(_) if self.unknown_choice == Some(UnknownChoice::Rollback) => {
+                    StepKind::Confirm(_)
+                        if self.unknown_choice == Some(UnknownChoice::Rollback) =>
+                    {
                         UnknownChoice::Rollback
                     }
                     StepKind::Confirm(_) => UnknownChoice::Retry,

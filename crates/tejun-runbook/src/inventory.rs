@@ -55,6 +55,9 @@ pub struct Environment {
     /// Glob patterns (`**` crosses directories, `*` does not) of files that
     /// belong to this environment.
     pub paths: Vec<String>,
+    /// `approval: {count: N}`: a run waits for N approvals, each from a
+    /// different person other than its executor (0: none needed).
+    pub approvals: u32,
     /// Where the environment's name is written in the inventory.
     pub span: Span,
 }
@@ -225,7 +228,15 @@ fn top_level_keys_by_line(source: &str) -> Vec<String> {
         })
         .collect()
 }
-const ENV_KEYS: &[&str] = &["description", "color", "protected", "hosts", "paths"];
+const ENV_KEYS: &[&str] = &[
+    "description",
+    "color",
+    "protected",
+    "hosts",
+    "paths",
+    "approval",
+];
+const APPROVAL_KEYS: &[&str] = &["count"];
 const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -324,6 +335,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         protected: false,
         hosts: Vec::new(),
         paths: Vec::new(),
+        approvals: 0,
         span,
     };
     if matches!(node.value, Value::Null) {
@@ -369,6 +381,24 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
             );
         }
         env.paths.push(pattern);
+    }
+    if let Some(node) = fields.get("approval")
+        && let Some(approval) = Fields::of(sink, node, "approval", APPROVAL_KEYS)
+    {
+        match approval.get("count") {
+            None => sink.error(
+                approval.span,
+                ErrorKind::MissingField {
+                    field: "count",
+                    within: "approval",
+                },
+            ),
+            Some(count) => match approval.u32(sink, "count") {
+                Some(0) => wrong_type(sink, count, "count", Expected::Integer),
+                Some(n) => env.approvals = n,
+                None => {}
+            },
+        }
     }
     env
 }
