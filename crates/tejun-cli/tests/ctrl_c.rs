@@ -2,112 +2,15 @@
 //! pseudo-terminal (prompts read /dev/tty): at a prompt, during a command,
 //! during rollback, twice; and the exit phase after each outcome.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use predicates::prelude::*;
 
 mod common;
+mod pty;
 
 use common::Lab;
-
-/// `tejun` with a terminal of its own: stdin, stdout and stderr are the
-/// slave side of a pty that is its controlling terminal.
-struct OnTerminal {
-    child: Child,
-    master: File,
-    output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl OnTerminal {
-    fn start(lab: &Lab, args: &[&str]) -> OnTerminal {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let slave: OwnedFd = pty.slave;
-        let mut cmd = lab.background();
-        cmd.args(args)
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        // SAFETY: setsid and ioctl are async-signal-safe; nothing allocates.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        drop(cmd);
-        let master = File::from(pty.master);
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            // Ends with EIO once the last slave descriptor closes.
-            while let Ok(n) = reader.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        });
-        OnTerminal {
-            child,
-            master,
-            output,
-        }
-    }
-
-    fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the terminal shows `text` `times` times.
-    fn wait_for(&self, text: &str, times: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.output().matches(text).count() < times {
-            assert!(
-                Instant::now() < deadline,
-                "never saw {text:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        writeln!(self.master, "{line}").unwrap();
-    }
-
-    /// Ctrl-C, as the terminal sends it: SIGINT to tejun.
-    fn ctrl_c(&self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
-    }
-
-    fn wait(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                return (status.code().unwrap_or(-1), self.output());
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("tejun did not end:\n{}", self.output());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use pty::OnTerminal;
 
 fn outcome(lab: &Lab) -> String {
     let ended = lab.events("run.ended");
@@ -249,4 +152,94 @@ fn a_second_ctrl_c_stops_waiting_and_names_the_command_that_rolls_back() {
     );
     assert_eq!(lab.markers(), ["undoing", "undoing", "exit"]);
     assert_eq!(outcome(&lab), "rolled-back");
+}
+
+/// The forgotten-logoff story: the customer check is answered abnormal,
+/// and still every exit step runs and the work session is closed.
+#[test]
+fn the_leave_procedure_runs_its_exit_phase_when_the_customer_check_fails() {
+    let lab = Lab::new();
+    for file in ["tejun.yaml", "leave-procedure.yaml"] {
+        std::fs::copy(
+            common::repo_root().join("examples").join(file),
+            lab.path(file),
+        )
+        .unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port = format!("service_port={port}");
+    let mut term = OnTerminal::start(
+        &lab,
+        &[
+            "run",
+            "leave-procedure.yaml",
+            "--env",
+            "dev",
+            "--var",
+            &port,
+            "--var",
+            "session_user=tejun-test-nobody",
+        ],
+    );
+    term.wait_for("verdict", 1);
+    term.type_line("a");
+    term.wait_for("evidence", 1);
+    term.type_line("the customer sees errors");
+    // The exit phase's own question.
+    term.wait_for("verdict", 2);
+    term.type_line("o");
+    term.wait_for("evidence", 2);
+    term.type_line("");
+    let (code, out) = term.wait();
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(outcome(&lab), "failed");
+    let finished = lab.events("step.finished");
+    for step in [
+        "close-work-session",
+        "no-work-process-left",
+        "no-session-left",
+        "service-answers",
+        "logoff-confirmed",
+        "stop-demo-service",
+    ] {
+        let done = finished
+            .iter()
+            .find(|e| e["step_id"] == step)
+            .unwrap_or_else(|| panic!("{step} did not run:\n{out}"));
+        assert_eq!(done["status"], "ok", "{step}:\n{out}");
+    }
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !std::path::Path::new(&format!("/tmp/tejun-leave-{run_id}")).exists(),
+        "the scratch directory is left behind"
+    );
+    let ended = lab.events("run.ended");
+    assert_eq!(ended[0]["exit_phase"]["ok"], true);
+}
+
+#[test]
+fn a_failing_exit_step_is_reported_as_left_uncleanly() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: logoff\n    run: echo logoff >> {m}; exit 1\n  - id: after-it\n    run: echo after >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    lab.run().code(4).stdout(
+        predicates::str::contains("LEFT UNCLEANLY").and(predicates::str::contains("logoff")),
+    );
+    assert_eq!(lab.markers(), ["undo", "logoff", "after"]);
+    assert_eq!(outcome(&lab), "rolled-back");
+    let ended = lab.events("run.ended");
+    assert_eq!(ended[0]["exit_phase"]["failed_steps"][0], "logoff");
 }
