@@ -71,6 +71,7 @@ impl Lab {
             .env_remove("TEJUN_DB")
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
+            .env_remove("SUDO_USER")
             .env("LANG", "C");
         if let Some(limit) = self.timeout {
             cmd.timeout(limit);
@@ -87,6 +88,7 @@ impl Lab {
             .env_remove("TEJUN_DB")
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
+            .env_remove("SUDO_USER")
             .env("LANG", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -144,6 +146,7 @@ pub fn tejun_in(dir: &Path) -> Command {
         .env("TZ", "Asia/Tokyo")
         .env("LANG", "C")
         .env("USER", "sato")
+        .env_remove("SUDO_USER")
         .env_remove("TEJUN_INVENTORY");
     cmd
 }
