@@ -133,6 +133,34 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
     if let Some(incident) = &summary.incident {
         lines.push((lang.pick("incident", "インシデント"), incident.clone()));
     }
+    if let Some(exit) = timeline.ended.as_ref().and_then(|e| e.exit_phase.as_ref()) {
+        let text = if exit.ok {
+            lang.pick("ok", "成功").to_string()
+        } else {
+            format!(
+                "{} ({})",
+                lang.pick("FAILED: left uncleanly", "失敗: 後始末が未完了"),
+                exit.failed_steps.join(", ")
+            )
+        };
+        lines.push((lang.pick("exit phase", "終了フェーズ"), text));
+    }
+    let approvals: Vec<String> = timeline
+        .events
+        .iter()
+        .filter(|e| e.kind == events::APPROVAL_GRANTED || e.kind == events::APPROVAL_REJECTED)
+        .map(|e| {
+            let verb = if e.kind == events::APPROVAL_GRANTED {
+                lang.pick("approved by", "承認:")
+            } else {
+                lang.pick("rejected by", "却下:")
+            };
+            format!("{verb} {}", e.payload["who"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    if !approvals.is_empty() {
+        lines.push((lang.pick("approvals", "承認"), approvals.join(", ")));
+    }
     if let Some(rollback) = &timeline.rollback {
         let step = rollback
             .failed_step
