@@ -404,3 +404,25 @@ fn resume_on_unknown_rollback_rolls_back_a_run_paused_at_a_confirm() {
     assert_eq!(lab.markers(), ["step-1", "undo", "exit"]);
     assert_eq!(state_of(&lab, &id), "rolled-back");
 }
+
+#[test]
+fn a_resume_inside_the_exit_phase_finishes_it_with_the_outcome_before_it() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: rb\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: close-1\n    run: echo close-1 >> {m}\n  - id: close-2\n    run: echo close-2 >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-start:close-2");
+    assert_eq!(lab.markers(), ["undo", "close-1"]);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(3)
+        .stdout(predicates::str::contains("ROLLED BACK"));
+    assert_eq!(lab.markers(), ["undo", "close-1", "close-2"]);
+    assert_eq!(state_of(&lab, &id), "rolled-back");
+}

@@ -234,3 +234,78 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
     assert_eq!(lab.outcome(), "aborted");
     assert_eq!(lab.events("rollback.started")[0]["reason"], "aborted");
 }
+
+/// The run id of the lab's latest run.
+fn last_run(lab: &Lab) -> String {
+    let started = lab.events("run.started");
+    started.last().unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn tejun_rollback_undoes_a_succeeded_run_then_runs_the_exit_phase_and_refuses_a_second_time() {
+    let lab = Lab::new();
+    let conf = lab.write("site.conf", "weight=1\n");
+    let m = lab.path("markers");
+    let (c, m) = (conf.display(), m.display());
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo weight=5 > {c}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
+        ),
+    );
+    lab.run().code(0);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "weight=5\n");
+    let id = last_run(&lab);
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(3)
+        .stdout(contains("ROLLED BACK"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "weight=1\n");
+    assert_eq!(lab.markers(), ["exit", "exit"]);
+    assert_eq!(lab.events("rollback.started")[0]["reason"], "operator");
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("already rolled back"));
+}
+
+#[test]
+fn tejun_rollback_refuses_a_run_whose_runbook_changed() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    let book = format!(
+        "name: x\nenv: dev\nexecute:\n  - id: edit\n    run: echo edit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+    );
+    lab.write("book.yaml", &book);
+    lab.run().code(0);
+    let id = last_run(&lab);
+    lab.write("book.yaml", &book.replace("echo undo", "echo other"));
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("changed"));
+    assert_eq!(lab.markers(), ["edit"]);
+}
+
+#[test]
+fn tejun_rollback_refuses_a_runbook_without_a_rollback_plan() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: edit\n    run: true\n",
+    );
+    lab.run().code(0);
+    let id = last_run(&lab);
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("no rollback plan"));
+}
