@@ -274,9 +274,12 @@ impl Progress {
                 ));
             }
             RunEvent::ApprovalRequested(e) => self.line(&format!(
-                "{yellow}⏸ {} ({}){yellow:#}",
-                self.pick("approval requested", "承認を依頼しました"),
-                e.count
+                "{yellow}⏸ {} {}{yellow:#}",
+                self.pick(
+                    "approval requested: approvals needed from people other than",
+                    "承認を依頼しました: 必要な承認数と実行者"
+                ),
+                format_args!("{} ({})", e.executor, e.count)
             )),
         }
     }

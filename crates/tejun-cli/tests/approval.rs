@@ -63,7 +63,7 @@ fn a_run_needing_approval_waits_and_only_someone_else_can_approve_it() {
     .clone();
     let id = run_id(&lab);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!("tejun approve {id}")),
+        String::from_utf8_lossy(&out.stdout).contains(&format!("tejun approve {id}")),
         "{out:?}"
     );
     assert!(lab.markers().is_empty(), "nothing runs before approval");

@@ -155,17 +155,21 @@ pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: b
             }
             Finish::Paused { .. } => Exit::Paused,
             Finish::AwaitingApproval { needed, have } => {
-                let command = format!("tejun approve {}", report.run_id);
-                ctx.error(
-                    &format!(
-                        "waiting for approval ({have} of {needed}): someone other than you runs `{command}`, then `tejun resume {}`",
-                        report.run_id
-                    ),
-                    &format!(
-                        "承認待ち ({have}/{needed}): 実行者以外の人が `{command}` を実行したあと `tejun resume {}` で続行します",
-                        report.run_id
-                    ),
-                );
+                if !json {
+                    let id = &report.run_id;
+                    let style = anstyle::AnsiColor::Yellow.on_default().bold();
+                    outln!(
+                        "{style}■ {}{style:#}",
+                        ctx.lang.pick(
+                            &format!(
+                                "WAITING FOR APPROVAL ({have} of {needed}): someone other than you runs `tejun approve {id}`; then `tejun resume {id}`"
+                            ),
+                            &format!(
+                                "承認待ち ({have}/{needed}): 実行者以外の人が `tejun approve {id}` を実行したあと `tejun resume {id}` で続行します"
+                            ),
+                        )
+                    );
+                }
                 Exit::Paused
             }
             Finish::Stopped { .. } => Exit::Aborted,
