@@ -243,3 +243,67 @@ fn a_failing_exit_step_is_reported_as_left_uncleanly() {
     let ended = lab.events("run.ended");
     assert_eq!(ended[0]["exit_phase"]["failed_steps"][0], "logoff");
 }
+
+#[test]
+fn ctrl_c_during_pre_aborts_without_rollback_and_runs_the_exit_phase() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\npre:\n  - id: slow-check\n    check: echo pre >> {m}; sleep 30\nexecute:\n  - id: change\n    run: echo change >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
+    lab.wait_for_markers("the pre step never started", |m| !m.is_empty());
+    term.ctrl_c();
+    let (code, out) = term.wait();
+    assert_eq!(code, 130, "{out}");
+    assert_eq!(lab.markers(), ["pre", "exit"], "{out}");
+    assert!(lab.events("rollback.started").is_empty());
+    assert_eq!(outcome(&lab), "aborted");
+}
+
+#[test]
+fn a_second_ctrl_c_in_the_exit_phase_names_resume_which_finishes_it() {
+    let lab = Lab::new();
+    let (m, fast) = (lab.path("markers"), lab.path("fast"));
+    let (m, f) = (m.display(), fast.display());
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: change\n    run: echo change >> {m}\nexit:\n  - id: slow-close\n    run: echo closing >> {m}; test -f {f} || sleep 30\n  - id: logoff\n    run: echo logoff >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
+    lab.wait_for_markers("the exit phase never started", |m| m.len() == 2);
+    term.ctrl_c();
+    // Two signals sent at once may be delivered as one; a person's second
+    // Ctrl-C comes later.
+    std::thread::sleep(Duration::from_millis(300));
+    term.ctrl_c();
+    let (code, out) = term.wait();
+    assert_eq!(code, 130, "{out}");
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The change succeeded and is meant to stay: finishing the exit phase
+    // is what is left.
+    let next = format!("tejun resume {run_id}");
+    assert_eq!(lab.events("run.stopped")[0]["next"], next.as_str());
+    assert!(out.contains(&next), "{out}");
+    std::fs::write(&fast, "").unwrap();
+    lab.tejun()
+        .args(["resume", &run_id, "--yes"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(0);
+    assert_eq!(
+        lab.markers(),
+        ["change", "closing", "closing", "logoff"],
+        "the killed exit step runs again, then the rest"
+    );
+    assert_eq!(outcome(&lab), "succeeded");
+}
