@@ -31,7 +31,10 @@ is unknown: choose retry, skip or rollback (asked on a terminal, or
 --var, or type them when asked (input hidden). Refused (exit 2) before
 anything runs when a secret is missing and there is no terminal to ask on,
 when the runbook file changed since the run started, when the run already
-ended, or while another process still runs it.")]
+ended, or while another process still runs it. A run waiting for approval
+continues once enough people ran `tejun approve RUN` (exit 5 until then).
+--on-unknown rollback also rolls back a run paused at a confirm step; to roll
+back any other run use `tejun rollback RUN`. Exit codes as for `tejun run`.")]
 pub struct Args {
     /// The run id (see `tejun runs`).
     pub run: String,
