@@ -29,7 +29,7 @@ fn lab() -> Lab {
     lab.write(
         "book.yaml",
         &format!(
-            "name: change\nenv: dev\nexecute:\n  - id: change\n    run: echo changed >> {}\n",
+            "name: change\nenv: dev\nexecute:\n  - id: change\n    run: echo changed >> {}\nrollback:\n  steps:\n    - id: undo\n      run: \"true\"\n",
             m.display()
         ),
     );
@@ -115,6 +115,10 @@ fn a_rejected_run_never_runs() {
     )
     .code(5);
     let id = run_id(&lab);
+    // Nothing ran, so there is nothing to roll back either.
+    as_person(&lab, "alice", &["rollback", &id, "--yes"])
+        .code(2)
+        .stderr(contains("nothing to roll back"));
     as_person(
         &lab,
         "carol",

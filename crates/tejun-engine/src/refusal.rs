@@ -62,6 +62,8 @@ pub enum Refusal {
     AlreadyRolledBack { run_id: String },
     /// Rollback: the runbook has no rollback plan.
     NoRollbackPlan { run_id: String },
+    /// Rollback: no step of the run ever started (it waits for approval).
+    NothingRan { run_id: String },
     /// Approve/reject: the executor cannot approve their own run.
     OwnApproval { run_id: String, who: String },
     /// Approve/reject: this person already decided on the run.
@@ -263,6 +265,14 @@ impl Localize for Refusal {
                 l(
                     "has no rollback plan; undo the change by hand",
                     "のランブックにはロールバック計画がありません。手動で戻してください"
+                )
+            ),
+            Refusal::NothingRan { run_id } => format!(
+                "{} `{run_id}` {}",
+                l("run", "実行"),
+                l(
+                    "never started a step; there is nothing to roll back",
+                    "はまだどのステップも開始していません。ロールバックするものはありません"
                 )
             ),
             Refusal::OwnApproval { run_id, who } => format!(

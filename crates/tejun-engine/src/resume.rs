@@ -355,6 +355,9 @@ pub fn resume(
     if for_rollback && plan.rollback.is_empty() {
         return refuse(Refusal::NoRollbackPlan { run_id });
     }
+    if for_rollback && replay.steps.is_empty() {
+        return refuse(Refusal::NothingRan { run_id });
+    }
     if !for_rollback {
         if let Some((who, reason)) = approvals.rejected.clone() {
             return refuse(Refusal::Rejected {
