@@ -83,3 +83,21 @@ impl AbortSignal {
         self.count.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_phases_stop_only_at_the_second_signal() {
+        let main = AbortSignal::never();
+        let cleanup = main.cleanup();
+        assert!(!main.is_set() && !cleanup.is_set());
+        main.raise();
+        assert!(main.is_set(), "the first signal aborts the work");
+        assert!(!cleanup.is_set(), "and is only noted by rollback and exit");
+        main.raise();
+        assert!(cleanup.is_set());
+        assert_eq!(cleanup.cleanup().count(), 2, "one counter for all clones");
+    }
+}
