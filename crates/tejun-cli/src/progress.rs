@@ -11,6 +11,8 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
@@ -35,7 +37,15 @@ pub struct Progress {
     bar: RefCell<Option<ProgressBar>>,
     /// Signals a prompt gives up on (Ctrl-C at a prompt is an answer too).
     abort: RefCell<AbortSignal>,
+    /// The phase that only notes a first Ctrl-C, if the run is in one.
+    cleanup: Arc<AtomicU8>,
+    /// Signals the operator was already told about.
+    announced: Arc<AtomicUsize>,
 }
+
+const NOT_CLEANUP: u8 = 0;
+const IN_ROLLBACK: u8 = 1;
+const IN_EXIT: u8 = 2;
 
 impl Progress {
     pub fn new(mode: Mode, lang: Lang) -> Progress {
@@ -45,12 +55,35 @@ impl Progress {
             total: Cell::new(0),
             bar: RefCell::new(None),
             abort: RefCell::new(AbortSignal::never()),
+            cleanup: Arc::new(AtomicU8::new(NOT_CLEANUP)),
+            announced: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Prompts stop waiting when `abort` counts a signal.
+    /// Prompts stop waiting when `abort` counts a signal, and a Ctrl-C that
+    /// rollback or the exit phase only notes is acknowledged at once (the
+    /// engine hears of it only after the running step), so nobody presses
+    /// it again thinking it was lost.
     pub fn watch(&self, abort: &AbortSignal) {
         *self.abort.borrow_mut() = abort.clone();
+        let (abort, cleanup, announced, lang) = (
+            abort.clone(),
+            Arc::clone(&self.cleanup),
+            Arc::clone(&self.announced),
+            self.lang,
+        );
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let phase = cleanup.load(Ordering::SeqCst);
+                if abort.count() == 1
+                    && phase != NOT_CLEANUP
+                    && announced.swap(1, Ordering::SeqCst) == 0
+                {
+                    let _ = writeln!(anstream::stderr(), "\r\n{}", noted_text(phase, lang));
+                }
+            }
+        });
     }
 
     fn pick<'a>(&self, en: &'a str, ja: &'a str) -> &'a str {
@@ -118,6 +151,12 @@ impl Progress {
                 ));
             }
             RunEvent::StepStarted(e) => {
+                let phase = match e.phase.as_str() {
+                    "rollback" => IN_ROLLBACK,
+                    "exit" => IN_EXIT,
+                    _ => NOT_CLEANUP,
+                };
+                self.cleanup.store(phase, Ordering::SeqCst);
                 let total = self.total.get();
                 let position = if e.phase == "rollback" {
                     self.pick("rollback", "ロールバック").to_string()
@@ -336,6 +375,23 @@ fn read_line_unless(tty: &mut File, stop: impl Fn() -> bool) -> Option<String> {
     }
 }
 
+/// What the operator sees when rollback or the exit phase notes a Ctrl-C.
+fn noted_text(phase: u8, lang: Lang) -> String {
+    let yellow = AnsiColor::Yellow.on_default().bold();
+    let text = if phase == IN_ROLLBACK {
+        lang.pick(
+            "Ctrl-C noted: the rollback goes on (stopping it halfway is the worst state). Press Ctrl-C again to stop waiting.",
+            "Ctrl-C を受け付けました: ロールバックは続行します (途中で止めるのが最も危険です)。待機をやめるにはもう一度 Ctrl-C。",
+        )
+    } else {
+        lang.pick(
+            "Ctrl-C noted: the exit phase (clean-up) goes on. Press Ctrl-C again to stop waiting.",
+            "Ctrl-C を受け付けました: 終了フェーズ (後始末) は続行します。待機をやめるにはもう一度 Ctrl-C。",
+        )
+    };
+    format!("{yellow}! {text}{yellow:#}")
+}
+
 /// Whether stderr gets colours (anstream's decision: NO_COLOR, CLICOLOR,
 /// terminal).
 fn colors_on() -> bool {
@@ -425,6 +481,8 @@ impl Operator for Progress {
     }
 
     fn on_abort(&self) {
+        let count = self.abort.borrow().count();
+        self.announced.fetch_max(count, Ordering::SeqCst);
         let red = AnsiColor::Red.on_default().bold();
         self.line(&format!(
             "{red}■ {}{red:#}",
@@ -436,19 +494,16 @@ impl Operator for Progress {
     }
 
     fn on_abort_noted(&self, phase: &str) {
-        let yellow = AnsiColor::Yellow.on_default().bold();
-        let text = if phase == "rollback" {
-            self.pick(
-                "Ctrl-C noted: the rollback goes on (stopping it halfway is the worst state). Press Ctrl-C again to stop waiting.",
-                "Ctrl-C を受け付けました: ロールバックは続行します (途中で止めるのが最も危険です)。待機をやめるにはもう一度 Ctrl-C。",
-            )
+        let count = self.abort.borrow().count();
+        if self.announced.swap(count, Ordering::SeqCst) >= count {
+            return;
+        }
+        let phase = if phase == "rollback" {
+            IN_ROLLBACK
         } else {
-            self.pick(
-                "Ctrl-C noted: the exit phase (clean-up) goes on. Press Ctrl-C again to stop waiting.",
-                "Ctrl-C を受け付けました: 終了フェーズ (後始末) は続行します。待機をやめるにはもう一度 Ctrl-C。",
-            )
+            IN_EXIT
         };
-        self.line(&format!("{yellow}! {text}{yellow:#}"));
+        self.line(&noted_text(phase, self.lang));
     }
 
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer> {

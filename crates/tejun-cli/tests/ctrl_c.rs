@@ -91,14 +91,18 @@ fn a_first_ctrl_c_during_rollback_is_noted_and_the_rollback_goes_on() {
     lab.write(
         "book.yaml",
         &format!(
-            "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: slow-undo\n      run: echo undoing >> {m}; sleep 1; echo undone >> {m}\n"
+            "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: slow-undo\n      run: echo undoing >> {m}; sleep 2; echo undone >> {m}\n"
         ),
     );
     let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
     lab.wait_for_markers("the rollback never started", |m| !m.is_empty());
     term.ctrl_c();
+    // Acknowledged at once, while the rollback step still runs.
+    term.wait_for("Ctrl-C noted", 1);
+    assert_eq!(lab.markers(), ["undoing"]);
     let (code, out) = term.wait();
     assert_eq!(code, 3, "{out}");
+    assert_eq!(out.matches("Ctrl-C noted").count(), 1, "{out}");
     assert_eq!(lab.markers(), ["undoing", "undone", "exit"], "{out}");
     assert!(out.contains("Ctrl-C noted"), "{out}");
     assert_eq!(outcome(&lab), "rolled-back");
