@@ -31,12 +31,18 @@ pub struct GlobalArgs {
     pub allow_unverified_journal: bool,
 }
 
-/// Exit codes: 0 ok, 1 the run/check failed, 2 bad input or usage.
+/// Exit codes: 0 ok, 1 the run/check failed, 2 bad input or usage (a
+/// refusal too); for runs also 3 rolled back, 4 rollback failed or left
+/// uncleanly, 5 paused (waiting for a person or an approval), 130 aborted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok,
     Failed,
     BadInput,
+    RolledBack,
+    Uncleanly,
+    Paused,
+    Aborted,
 }
 
 impl From<Exit> for ExitCode {
@@ -45,6 +51,10 @@ impl From<Exit> for ExitCode {
             Exit::Ok => ExitCode::SUCCESS,
             Exit::Failed => ExitCode::from(1),
             Exit::BadInput => ExitCode::from(2),
+            Exit::RolledBack => ExitCode::from(3),
+            Exit::Uncleanly => ExitCode::from(4),
+            Exit::Paused => ExitCode::from(5),
+            Exit::Aborted => ExitCode::from(130),
         }
     }
 }

@@ -38,6 +38,12 @@ enum Command {
     Run(cmd::run::Args),
     /// Continue an interrupted run.
     Resume(cmd::resume::Args),
+    /// Run a run's rollback plan (then its exit phase).
+    Rollback(cmd::rollback::Args),
+    /// Approve a run that waits for approval (two-person rule).
+    Approve(cmd::approve::Args),
+    /// Reject a run that waits for approval.
+    Reject(cmd::approve::Args),
     /// List runs.
     Runs(cmd::runs::Args),
     /// Show one run's timeline.
@@ -72,6 +78,9 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::plan::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Resume(args) => cmd::resume::run(args, &ctx),
+        Command::Rollback(args) => cmd::rollback::run(args, &ctx),
+        Command::Approve(args) => cmd::approve::approve(args, &ctx),
+        Command::Reject(args) => cmd::approve::reject(args, &ctx),
         Command::Runs(args) => cmd::runs::run(args, &ctx),
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Audit(command) => cmd::audit::run(command, &ctx),

@@ -9,14 +9,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressStyle};
 use tejun_engine::events::{Outcome, StepStatus};
 use tejun_engine::operator::{ConfirmRequest, DestructiveChallenge, EnvChallenge, UnknownStep};
-use tejun_engine::{Answer, Operator, RunEvent, UnknownChoice};
+use tejun_engine::{AbortSignal, Answer, Operator, RunEvent, UnknownChoice};
 use tejun_locale::Lang;
 use tejun_runbook::model::{Safety, Verdict};
 
@@ -32,7 +35,17 @@ pub struct Progress {
     lang: Lang,
     total: Cell<usize>,
     bar: RefCell<Option<ProgressBar>>,
+    /// Signals a prompt gives up on (Ctrl-C at a prompt is an answer too).
+    abort: RefCell<AbortSignal>,
+    /// The phase that only notes a first Ctrl-C, if the run is in one.
+    cleanup: Arc<AtomicU8>,
+    /// Signals the operator was already told about.
+    announced: Arc<AtomicUsize>,
 }
+
+const NOT_CLEANUP: u8 = 0;
+const IN_ROLLBACK: u8 = 1;
+const IN_EXIT: u8 = 2;
 
 impl Progress {
     pub fn new(mode: Mode, lang: Lang) -> Progress {
@@ -41,7 +54,36 @@ impl Progress {
             lang,
             total: Cell::new(0),
             bar: RefCell::new(None),
+            abort: RefCell::new(AbortSignal::never()),
+            cleanup: Arc::new(AtomicU8::new(NOT_CLEANUP)),
+            announced: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Prompts stop waiting when `abort` counts a signal, and a Ctrl-C that
+    /// rollback or the exit phase only notes is acknowledged at once (the
+    /// engine hears of it only after the running step), so nobody presses
+    /// it again thinking it was lost.
+    pub fn watch(&self, abort: &AbortSignal) {
+        *self.abort.borrow_mut() = abort.clone();
+        let (abort, cleanup, announced, lang) = (
+            abort.clone(),
+            Arc::clone(&self.cleanup),
+            Arc::clone(&self.announced),
+            self.lang,
+        );
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let phase = cleanup.load(Ordering::SeqCst);
+                if abort.count() == 1
+                    && phase != NOT_CLEANUP
+                    && announced.swap(1, Ordering::SeqCst) == 0
+                {
+                    let _ = writeln!(anstream::stderr(), "\r\n{}", noted_text(phase, lang));
+                }
+            }
+        });
     }
 
     fn pick<'a>(&self, en: &'a str, ja: &'a str) -> &'a str {
@@ -112,6 +154,12 @@ impl Progress {
                 }
             }
             RunEvent::StepStarted(e) => {
+                let phase = match e.phase.as_str() {
+                    "rollback" => IN_ROLLBACK,
+                    "exit" => IN_EXIT,
+                    _ => NOT_CLEANUP,
+                };
+                self.cleanup.store(phase, Ordering::SeqCst);
                 let total = self.total.get();
                 let position = if e.phase == "rollback" {
                     self.pick("rollback", "ロールバック").to_string()
@@ -239,11 +287,51 @@ impl Progress {
                 ));
             }
             RunEvent::RunEnded(_) => self.stop_spinner(),
+            RunEvent::ExitStarted(_) => self.line(&format!(
+                "{bold}⏏ {}{bold:#}",
+                self.pick(
+                    "exit phase: clean-up and final checks run whatever the outcome",
+                    "終了フェーズ: 結果にかかわらず後始末と最終確認を実行します"
+                )
+            )),
+            RunEvent::RunStopped(e) => {
+                self.stop_spinner();
+                self.line(&format!(
+                    "{red}■ {} ({} {}). {}{red:#} {}",
+                    self.pick("STOPPED", "停止"),
+                    e.phase,
+                    e.step_id.as_deref().unwrap_or(""),
+                    if e.next.starts_with("tejun rollback") {
+                        self.pick(
+                            "The change may still be live; roll it back with:",
+                            "変更が残っている可能性があります。ロールバックするには:",
+                        )
+                    } else {
+                        self.pick(
+                            "The exit phase did not finish; finish it with:",
+                            "終了フェーズが完了していません。完了するには:",
+                        )
+                    },
+                    e.next
+                ));
+            }
+            RunEvent::ApprovalRequested(e) => self.line(&format!(
+                "{yellow}⏸ {} {}{yellow:#}",
+                self.pick(
+                    "approval requested: approvals needed from people other than",
+                    "承認を依頼しました: 必要な承認数と実行者"
+                ),
+                format_args!("{} ({})", e.executor, e.count)
+            )),
         }
     }
 
-    /// Reads one line from the terminal after showing `prompt`.
+    /// Reads one line from the terminal after showing `prompt`. `None` at
+    /// the end of input, or when a signal (Ctrl-C) arrives while waiting:
+    /// the engine decides what that signal means.
     fn ask(&self, prompt: &str) -> Option<String> {
+        let abort = self.abort.borrow().clone();
+        let since = abort.count();
         self.suspended(|| {
             let mut tty = File::options()
                 .read(true)
@@ -252,13 +340,59 @@ impl Progress {
                 .ok()?;
             let _ = write!(tty, "{prompt}");
             let _ = tty.flush();
-            let mut line = String::new();
-            match BufReader::new(tty).read_line(&mut line) {
-                Ok(0) | Err(_) => None,
-                Ok(_) => Some(line.trim().to_string()),
-            }
+            let line = read_line_unless(&mut tty, || abort.count() > since)?;
+            Some(line.trim().to_string())
         })
     }
+}
+
+/// One line from `tty`, polled so that `stop` is checked every 100 ms (a
+/// blocking read would swallow Ctrl-C: the signal handler restarts it).
+fn read_line_unless(tty: &mut File, stop: impl Fn() -> bool) -> Option<String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut line = Vec::new();
+    loop {
+        if stop() {
+            let _ = writeln!(tty);
+            return None;
+        }
+        let mut fds = [PollFd::new(tty.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        let mut chunk = [0u8; 512];
+        match tty.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => {
+                line.extend_from_slice(&chunk[..n]);
+                if let Some(end) = line.iter().position(|&b| b == b'\n') {
+                    line.truncate(end);
+                    return Some(String::from_utf8_lossy(&line).into_owned());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// What the operator sees when rollback or the exit phase notes a Ctrl-C.
+fn noted_text(phase: u8, lang: Lang) -> String {
+    let yellow = AnsiColor::Yellow.on_default().bold();
+    let text = if phase == IN_ROLLBACK {
+        lang.pick(
+            "Ctrl-C noted: the rollback goes on (stopping it halfway is the worst state). Press Ctrl-C again to stop waiting.",
+            "Ctrl-C を受け付けました: ロールバックは続行します (途中で止めるのが最も危険です)。待機をやめるにはもう一度 Ctrl-C。",
+        )
+    } else {
+        lang.pick(
+            "Ctrl-C noted: the exit phase (clean-up) goes on. Press Ctrl-C again to stop waiting.",
+            "Ctrl-C を受け付けました: 終了フェーズ (後始末) は続行します。待機をやめるにはもう一度 Ctrl-C。",
+        )
+    };
+    format!("{yellow}! {text}{yellow:#}")
 }
 
 /// Whether stderr gets colours (anstream's decision: NO_COLOR, CLICOLOR,
@@ -350,14 +484,29 @@ impl Operator for Progress {
     }
 
     fn on_abort(&self) {
+        let count = self.abort.borrow().count();
+        self.announced.fetch_max(count, Ordering::SeqCst);
         let red = AnsiColor::Red.on_default().bold();
         self.line(&format!(
             "{red}■ {}{red:#}",
             self.pick(
-                "Interrupted: the running command was stopped; rolling back where needed. Ctrl-C again quits at once (tejun resume continues).",
-                "中断しました: 実行中のコマンドを停止し、必要ならロールバックします。もう一度 Ctrl-C で即時終了します (tejun resume で再開できます)。"
+                "Interrupted: the running command was stopped; rolling back where needed, then the exit phase. A second Ctrl-C stops waiting (and prints the command that rolls back).",
+                "中断しました: 実行中のコマンドを停止し、必要ならロールバックしてから終了フェーズを実行します。もう一度 Ctrl-C で待機をやめます (ロールバックするコマンドを表示します)。"
             )
         ));
+    }
+
+    fn on_abort_noted(&self, phase: &str) {
+        let count = self.abort.borrow().count();
+        if self.announced.swap(count, Ordering::SeqCst) >= count {
+            return;
+        }
+        let phase = if phase == "rollback" {
+            IN_ROLLBACK
+        } else {
+            IN_EXIT
+        };
+        self.line(&noted_text(phase, self.lang));
     }
 
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer> {

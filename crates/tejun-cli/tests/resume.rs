@@ -271,7 +271,7 @@ fn unknown_step_resolved_by_rollback_runs_the_rollback_plan() {
     lab.tejun()
         .args(["resume", &id, "--yes", "--on-unknown", "rollback"])
         .assert()
-        .code(1)
+        .code(3)
         .stdout(predicates::str::contains("ROLLED BACK"));
     assert_eq!(lab.markers(), ["step-1", "undo"]);
 }
@@ -292,7 +292,7 @@ fn killed_during_rollback_continues_the_rollback() {
     lab.tejun()
         .args(["resume", &id, "--yes", "--on-unknown", "retry"])
         .assert()
-        .code(1)
+        .code(3)
         .stdout(predicates::str::contains("ROLLED BACK"));
     assert_eq!(lab.markers(), ["step-1", "undo-1", "undo-2"]);
 }
@@ -367,13 +367,62 @@ fn a_non_interactive_run_pauses_at_a_confirm_without_auto() {
         .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "paused");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"run.paused\""), "{stdout}");
     assert!(!stdout.contains("\"run.ended\""), "{stdout}");
     let id = run_id(&stdout);
     assert_eq!(state_of(&lab, &id), "paused");
     // Still nobody to answer: it pauses again, and step-1 is not re-run.
-    lab.tejun().args(["resume", &id, "--yes"]).assert().code(1);
+    lab.tejun().args(["resume", &id, "--yes"]).assert().code(5);
     assert_eq!(lab.markers(), ["step-1"]);
+}
+
+#[test]
+fn resume_on_unknown_rollback_rolls_back_a_run_paused_at_a_confirm() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: ask\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\npost:\n  - id: looks-good\n    confirm: Does the site answer?\n  - id: step-3\n    run: echo step-3 >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let out = lab
+        .tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let id = run_id(&String::from_utf8_lossy(&out.stdout));
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "rollback"])
+        .assert()
+        .code(3)
+        .stdout(predicates::str::contains("ROLLED BACK"));
+    assert_eq!(lab.markers(), ["step-1", "undo", "exit"]);
+    assert_eq!(state_of(&lab, &id), "rolled-back");
+}
+
+#[test]
+fn a_resume_inside_the_exit_phase_finishes_it_with_the_outcome_before_it() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: rb\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: close-1\n    run: echo close-1 >> {m}\n  - id: close-2\n    run: echo close-2 >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-start:close-2");
+    assert_eq!(lab.markers(), ["undo", "close-1"]);
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(3)
+        .stdout(predicates::str::contains("ROLLED BACK"));
+    assert_eq!(lab.markers(), ["undo", "close-1", "close-2"]);
+    assert_eq!(state_of(&lab, &id), "rolled-back");
 }

@@ -1,7 +1,8 @@
 //! Rollback: a failing execute/post step runs the rollback plan, and
 //! `restore` puts the backed-up file back byte for byte (content, SHA-256
 //! and mode). Pre and exit failures do not roll back; a broken rollback is
-//! reported as rollback-failed; Ctrl-C aborts and rolls back.
+//! reported as rollback-failed; Ctrl-C aborts and rolls back. The exit
+//! phase runs after every one of them.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command as StdCommand;
@@ -45,7 +46,7 @@ fn a_failing_step_rolls_back_and_restore_is_byte_identical() {
         ),
     );
     lab.run()
-        .code(1)
+        .code(3)
         .stdout(contains("ROLLBACK").and(contains("ROLLED BACK")));
     assert_eq!(std::fs::read(&conf).unwrap(), original);
     assert_eq!(
@@ -87,7 +88,7 @@ fn a_tampered_backup_is_not_restored() {
         ),
     );
     lab.run()
-        .code(1)
+        .code(4)
         .stdout(contains("ROLLBACK FAILED").and(contains("altered")));
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "bad\n");
     assert_eq!(lab.outcome(), "rollback-failed");
@@ -105,30 +106,50 @@ fn book_with_markers(lab: &Lab, pre: &str, execute: &str, exit: &str) {
 }
 
 #[test]
-fn a_pre_failure_stops_without_rollback() {
+fn a_pre_failure_stops_without_rollback_and_still_runs_the_exit_phase() {
     let lab = Lab::new();
     book_with_markers(&lab, "exit 4", "true", "true");
     lab.run().code(1).stdout(contains("FAILED"));
-    assert_eq!(lab.markers(), ["pre"]);
+    assert_eq!(lab.markers(), ["pre", "exit"]);
     assert_eq!(lab.outcome(), "failed");
 }
 
 #[test]
-fn an_exit_failure_fails_without_rollback() {
+fn an_exit_failure_fails_without_rollback_and_is_left_uncleanly() {
     let lab = Lab::new();
     book_with_markers(&lab, "true", "true", "exit 1");
-    lab.run().code(1);
+    lab.run()
+        .code(4)
+        .stdout(contains("LEFT UNCLEANLY").and(contains("exit-step")));
     assert_eq!(lab.markers(), ["pre", "execute", "exit"]);
     assert_eq!(lab.outcome(), "failed");
 }
 
 #[test]
-fn an_execute_failure_skips_the_rest_and_rolls_back() {
+fn an_execute_failure_skips_the_rest_rolls_back_and_runs_the_exit_phase() {
     let lab = Lab::new();
     book_with_markers(&lab, "true", "exit 1", "true");
-    lab.run().code(1);
-    assert_eq!(lab.markers(), ["pre", "execute", "undo"]);
+    lab.run().code(3);
+    assert_eq!(lab.markers(), ["pre", "execute", "undo", "exit"]);
     assert_eq!(lab.outcome(), "rolled-back");
+    let ended = lab.events("run.ended");
+    assert_eq!(ended[0]["exit_phase"]["ok"], true);
+}
+
+#[test]
+fn a_failed_rollback_still_runs_the_exit_phase() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: exit 1\n"
+        ),
+    );
+    lab.run().code(4).stdout(contains("ROLLBACK FAILED"));
+    assert_eq!(lab.markers(), ["exit"]);
+    assert_eq!(lab.outcome(), "rollback-failed");
 }
 
 #[test]
@@ -142,7 +163,7 @@ fn a_failing_rollback_step_is_rollback_failed() {
             "name: x\nenv: dev\nexecute:\n  - id: breaks\n    run: exit 1\nrollback:\n  steps:\n    - id: undo-1\n      run: exit 1\n    - id: undo-2\n      run: echo undo-2 >> {m}\n"
         ),
     );
-    lab.run().code(1).stdout(contains("ROLLBACK FAILED"));
+    lab.run().code(4).stdout(contains("ROLLBACK FAILED"));
     assert!(
         lab.markers().is_empty(),
         "a rollback stops at its first failure"
@@ -185,7 +206,7 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
     lab.write(
         "book.yaml",
         &format!(
-            "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+            "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
         ),
     );
     let child = lab
@@ -207,9 +228,84 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
         "abort took {:?}",
         started.elapsed()
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ABORTED"));
-    assert_eq!(lab.markers(), ["started", "undo"]);
+    assert_eq!(lab.markers(), ["started", "undo", "exit"]);
     assert_eq!(lab.outcome(), "aborted");
     assert_eq!(lab.events("rollback.started")[0]["reason"], "aborted");
+}
+
+/// The run id of the lab's latest run.
+fn last_run(lab: &Lab) -> String {
+    let started = lab.events("run.started");
+    started.last().unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn tejun_rollback_undoes_a_succeeded_run_then_runs_the_exit_phase_and_refuses_a_second_time() {
+    let lab = Lab::new();
+    let conf = lab.write("site.conf", "weight=1\n");
+    let m = lab.path("markers");
+    let (c, m) = (conf.display(), m.display());
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo weight=5 > {c}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
+        ),
+    );
+    lab.run().code(0);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "weight=5\n");
+    let id = last_run(&lab);
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(3)
+        .stdout(contains("ROLLED BACK"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "weight=1\n");
+    assert_eq!(lab.markers(), ["exit", "exit"]);
+    assert_eq!(lab.events("rollback.started")[0]["reason"], "operator");
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("already rolled back"));
+}
+
+#[test]
+fn tejun_rollback_refuses_a_run_whose_runbook_changed() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    let book = format!(
+        "name: x\nenv: dev\nexecute:\n  - id: edit\n    run: echo edit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+    );
+    lab.write("book.yaml", &book);
+    lab.run().code(0);
+    let id = last_run(&lab);
+    lab.write("book.yaml", &book.replace("echo undo", "echo other"));
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("changed"));
+    assert_eq!(lab.markers(), ["edit"]);
+}
+
+#[test]
+fn tejun_rollback_refuses_a_runbook_without_a_rollback_plan() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: edit\n    run: true\n",
+    );
+    lab.run().code(0);
+    let id = last_run(&lab);
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("no rollback plan"));
 }

@@ -2,6 +2,7 @@
 //! stderr patterns), timeouts that kill the whole process group, retries,
 //! and the three output faces (plain lines, JSON lines, exit codes).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tejun_journal::{Journal, Query};
 
@@ -313,12 +314,23 @@ fn the_quickstart_example_succeeds() {
     assert.code(0).stdout(contains("SUCCEEDED"));
 }
 
+/// The `/tmp/<prefix>-<run id>` scratch directory of the lab's only run.
+fn scratch_of(lab: &Lab, prefix: &str) -> PathBuf {
+    let started = lab.events("run.started");
+    let id = started.last().unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    PathBuf::from(format!("/tmp/{prefix}-{id}"))
+}
+
 #[test]
-fn the_quickstart_example_rolls_back_when_its_check_fails() {
-    let (_lab, assert) = example("quickstart.yaml", "dev", &["--var", "greeting="]);
+fn the_quickstart_example_rolls_back_and_cleans_up_when_its_check_fails() {
+    let (lab, assert) = example("quickstart.yaml", "dev", &["--var", "greeting="]);
     assert
-        .code(1)
+        .code(3)
         .stdout(contains("restore-motd").and(contains("ROLLED BACK")));
+    assert!(!scratch_of(&lab, "tejun-quickstart").exists());
 }
 
 #[test]
@@ -352,8 +364,13 @@ fn the_nginx_example_changes_the_upstream_and_rolls_back_a_bad_weight() {
             "weight=heavy",
         ],
     );
-    assert.code(1).stdout(contains("ROLLED BACK"));
+    let (lab, assert) = (_lab, assert);
+    assert.code(3).stdout(contains("ROLLED BACK"));
     assert_eq!(std::fs::read(&conf).unwrap(), original);
+    assert!(
+        !scratch_of(&lab, "tejun-nginx").exists(),
+        "the exit phase cleans up after a rollback"
+    );
 }
 
 #[test]

@@ -143,6 +143,7 @@ impl<'a> Run<'a> {
                 run_id: self.id.into(),
                 outcome,
                 duration_ms: 61_000,
+                exit_phase: None,
             },
         );
     }

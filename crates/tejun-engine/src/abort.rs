@@ -1,52 +1,103 @@
-//! Operator abort (Ctrl-C, SIGTERM) as a flag the engine polls.
+//! Operator abort (Ctrl-C, SIGTERM) as a counter the engine polls.
 //!
-//! A signal handler may do almost nothing safely, so it only sets an atomic
-//! flag. The engine checks it while waiting for a command (every 50 ms) and
-//! between steps: the running command's process group is killed and the
-//! rollback plan runs. Rollback itself ignores the flag: stopping a rollback
-//! halfway leaves the system in the worst state of all; `kill -9` and
-//! `tejun resume` remain for the truly stuck.
+//! A signal handler may do almost nothing safely, so it only counts. The
+//! engine checks the count while waiting for a command (every 50 ms), at
+//! prompts and between steps. What a signal does depends on where the run
+//! is (the table is in docs/runbook.md, "Ctrl-C"):
+//!
+//! - the first one during pre/execute/post (or at a prompt there) aborts:
+//!   the running command's process group is killed, the rollback plan runs
+//!   where the change may have started, then the exit phase;
+//! - during rollback and the exit phase the first one is only noted: those
+//!   phases are what makes stopping safe, so they go on;
+//! - the second one stops waiting: the process leaves, but only after
+//!   journaling `run.stopped` and printing the exact command that rolls
+//!   the change back (`tejun rollback RUN`).
+//!
+//! No signal ever ends the process directly: every way out goes through
+//! the journal.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AbortSignal {
-    flag: Arc<AtomicBool>,
+    count: Arc<AtomicUsize>,
+    /// How many signals make [`is_set`](Self::is_set) true.
+    threshold: usize,
+}
+
+impl Default for AbortSignal {
+    fn default() -> AbortSignal {
+        AbortSignal {
+            count: Arc::default(),
+            threshold: 1,
+        }
+    }
 }
 
 impl AbortSignal {
-    /// A flag no signal sets; for tests and rollback.
+    /// A counter no signal reaches; tests [`raise`](Self::raise) it.
     pub fn never() -> AbortSignal {
         AbortSignal::default()
     }
 
-    /// A flag set by SIGINT and SIGTERM. A second SIGINT while the flag is
-    /// already set ends the process at once (exit 130): the way out of a
-    /// stuck prompt or a rollback the operator wants to leave. The journal
-    /// keeps the run resumable either way.
+    /// Counts SIGINT and SIGTERM.
     pub fn from_signals() -> io::Result<AbortSignal> {
         let signal = AbortSignal::default();
-        // Order matters: the shutdown check must see the flag as it was
-        // before this signal set it.
-        signal_hook::flag::register_conditional_shutdown(
-            signal_hook::consts::SIGINT,
-            130,
-            Arc::clone(&signal.flag),
-        )?;
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(sig, Arc::clone(&signal.flag))?;
+            let count = Arc::clone(&signal.count);
+            // SAFETY: the action is one atomic add, which is
+            // async-signal-safe; it allocates and locks nothing.
+            unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                })?;
+            }
         }
         Ok(signal)
     }
 
+    /// Whether enough signals arrived to stop what this signal guards.
     pub fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
+        self.count() >= self.threshold
     }
 
-    /// Sets the flag, as a signal would.
+    /// Signals received so far (by every clone).
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The same counter, set only by a second signal: for rollback and the
+    /// exit phase, which a first Ctrl-C must not stop.
+    pub fn cleanup(&self) -> AbortSignal {
+        AbortSignal {
+            count: Arc::clone(&self.count),
+            threshold: self.threshold.max(2),
+        }
+    }
+
+    /// Counts one signal, as a signal would.
     pub fn raise(&self) {
-        self.flag.store(true, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_phases_stop_only_at_the_second_signal() {
+        let main = AbortSignal::never();
+        let cleanup = main.cleanup();
+        assert!(!main.is_set() && !cleanup.is_set());
+        main.raise();
+        assert!(main.is_set(), "the first signal aborts the work");
+        assert!(!cleanup.is_set(), "and is only noted by rollback and exit");
+        main.raise();
+        assert!(cleanup.is_set());
+        assert_eq!(cleanup.cleanup().count(), 2, "one counter for all clones");
     }
 }

@@ -158,6 +158,70 @@ pub struct RunEnded {
     pub run_id: String,
     pub outcome: Outcome,
     pub duration_ms: u64,
+    /// The exit phase's own result, reported beside the outcome and never
+    /// folded into it. `None` when the runbook has no exit steps (and in
+    /// journals written before the exit phase always ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_phase: Option<ExitPhaseResult>,
+}
+
+/// How the exit phase (clean-up, logoff, final checks) went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitPhaseResult {
+    /// Every exit step ended ok (or failed with `on_failure: continue`).
+    pub ok: bool,
+    /// Exit steps that failed: the run was left uncleanly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_steps: Vec<String>,
+}
+
+/// The exit phase began; `outcome` is what the run came to before it, so a
+/// resume that stops inside the exit phase knows how the run ends.
+/// Journaled together with the first exit step's start (no extra fsync).
+pub const EXIT_STARTED: &str = "exit.started";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitStarted {
+    pub run_id: String,
+    pub outcome: Outcome,
+}
+
+/// A second Ctrl-C stopped waiting: the process leaves before the
+/// rollback or exit phase finished. No `run.ended` follows; `next` is the
+/// exact command the operator was shown (`tejun rollback RUN` while the
+/// change may still be live, else `tejun resume RUN`).
+pub const RUN_STOPPED: &str = "run.stopped";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStopped {
+    pub run_id: String,
+    pub phase: String,
+    pub step_id: Option<String>,
+    pub next: String,
+}
+
+/// A run that needs approval from someone other than its executor waits
+/// here (`tejun approve RUN`, then `tejun resume RUN`).
+pub const APPROVAL_REQUESTED: &str = "approval.requested";
+pub const APPROVAL_GRANTED: &str = "approval.granted";
+pub const APPROVAL_REJECTED: &str = "approval.rejected";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequested {
+    pub run_id: String,
+    /// Approvals needed (from distinct people, none the executor).
+    pub count: u32,
+    /// Who asked: the executor (user@host).
+    pub executor: String,
+}
+
+/// `approval.granted` and `approval.rejected`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub run_id: String,
+    /// user@host of the approver, from the login identity.
+    pub who: String,
+    pub reason: Option<String>,
 }
 
 /// Name of the lock file inside a run's folder. The running process holds an

@@ -622,6 +622,7 @@ mod tests {
                     run_id: self.id.into(),
                     outcome,
                     duration_ms: 1234,
+                    exit_phase: None,
                 },
             );
         }

@@ -7,6 +7,7 @@
 //! [`resume::resume`] for an interrupted one.
 
 pub mod abort;
+pub mod approval;
 pub mod backup;
 pub mod capture;
 pub mod error;

@@ -22,6 +22,9 @@ pub enum RunEvent {
     RunRefused(events::RunRefused),
     RunPaused(events::RunPaused),
     RunEnded(events::RunEnded),
+    ExitStarted(events::ExitStarted),
+    RunStopped(events::RunStopped),
+    ApprovalRequested(events::ApprovalRequested),
 }
 
 impl RunEvent {
@@ -36,6 +39,9 @@ impl RunEvent {
             RunEvent::RunRefused(_) => events::RUN_REFUSED,
             RunEvent::RunPaused(_) => events::RUN_PAUSED,
             RunEvent::RunEnded(_) => events::RUN_ENDED,
+            RunEvent::ExitStarted(_) => events::EXIT_STARTED,
+            RunEvent::RunStopped(_) => events::RUN_STOPPED,
+            RunEvent::ApprovalRequested(_) => events::APPROVAL_REQUESTED,
         }
     }
 
@@ -50,6 +56,9 @@ impl RunEvent {
             RunEvent::RunRefused(e) => serde_json::to_value(e),
             RunEvent::RunPaused(e) => serde_json::to_value(e),
             RunEvent::RunEnded(e) => serde_json::to_value(e),
+            RunEvent::ExitStarted(e) => serde_json::to_value(e),
+            RunEvent::RunStopped(e) => serde_json::to_value(e),
+            RunEvent::ApprovalRequested(e) => serde_json::to_value(e),
         };
         // These are plain structs of strings and numbers: serialising them
         // cannot fail.
@@ -144,6 +153,9 @@ pub trait Operator {
     /// The operator pressed Ctrl-C (or SIGTERM arrived): the running
     /// command is being stopped and the rollback plan will run.
     fn on_abort(&self) {}
+    /// Ctrl-C arrived during a phase that only notes the first one
+    /// (`rollback`, `exit`): it goes on; a second Ctrl-C stops waiting.
+    fn on_abort_noted(&self, _phase: &str) {}
     /// Resume found the unknown step's command still running and stopped
     /// its process group.
     fn on_leftover_stopped(&self, _step_id: &str, _group: u32) {}

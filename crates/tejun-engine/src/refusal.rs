@@ -61,6 +61,24 @@ pub enum Refusal {
     SecretsNeeded { vars: Vec<(String, Option<String>)> },
     /// Resume: a step of unknown state and no way to ask about it.
     UnknownNeedsChoice { step_id: String },
+    /// Rollback: the run was already rolled back.
+    AlreadyRolledBack { run_id: String },
+    /// Rollback: the runbook has no rollback plan.
+    NoRollbackPlan { run_id: String },
+    /// Rollback: no step of the run ever started (it waits for approval).
+    NothingRan { run_id: String },
+    /// Approve/reject: the executor cannot approve their own run.
+    OwnApproval { run_id: String, who: String },
+    /// Approve/reject: this person already decided on the run.
+    AlreadyDecided { run_id: String, who: String },
+    /// Approve/reject: the run does not wait for approval.
+    NoApprovalPending { run_id: String },
+    /// Resume: an approver rejected the run.
+    Rejected {
+        run_id: String,
+        who: String,
+        reason: Option<String>,
+    },
 }
 
 impl Localize for Refusal {
@@ -243,6 +261,64 @@ impl Localize for Refusal {
                     "started but has no recorded end (unknown); choose with --on-unknown retry|skip|rollback",
                     "は開始されましたが終了が記録されていません (不明)。--on-unknown retry|skip|rollback で選んでください"
                 )
+            ),
+            Refusal::AlreadyRolledBack { run_id } => format!(
+                "{} `{run_id}` {}",
+                l("run", "実行"),
+                l(
+                    "was already rolled back; nothing to roll back",
+                    "は既にロールバック済みです。ロールバックするものはありません"
+                )
+            ),
+            Refusal::NoRollbackPlan { run_id } => format!(
+                "{} `{run_id}` {}",
+                l("the runbook of run", "実行"),
+                l(
+                    "has no rollback plan; undo the change by hand",
+                    "のランブックにはロールバック計画がありません。手動で戻してください"
+                )
+            ),
+            Refusal::NothingRan { run_id } => format!(
+                "{} `{run_id}` {}",
+                l("run", "実行"),
+                l(
+                    "never started a step; there is nothing to roll back",
+                    "はまだどのステップも開始していません。ロールバックするものはありません"
+                )
+            ),
+            Refusal::OwnApproval { run_id, who } => format!(
+                "{who}: {} `{run_id}` {}",
+                l("you started run", "実行"),
+                l(
+                    "yourself; approval must come from someone else (two-person rule)",
+                    "を開始したのはあなた自身です。承認は別の人が行う必要があります (二人ルール)"
+                )
+            ),
+            Refusal::AlreadyDecided { run_id, who } => format!(
+                "{who} {} `{run_id}`; {}",
+                l("already decided on run", "は既に実行"),
+                l(
+                    "each approval must come from a different person",
+                    "について判断済みです。承認はそれぞれ別の人が行う必要があります"
+                )
+            ),
+            Refusal::NoApprovalPending { run_id } => format!(
+                "{} `{run_id}` {}",
+                l("run", "実行"),
+                l("is not waiting for approval", "は承認待ちではありません")
+            ),
+            Refusal::Rejected {
+                run_id,
+                who,
+                reason,
+            } => format!(
+                "{} `{run_id}` {} {who}{}",
+                l("run", "実行"),
+                l("was rejected by", "は却下されました:"),
+                reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             ),
         }
     }

@@ -26,6 +26,8 @@ pub struct Replay {
     /// Id of the step a non-interactive or 保留 answer paused at, if the run
     /// is paused there.
     pub paused_at: Option<String>,
+    /// The outcome recorded when the exit phase began, if it did.
+    pub exit_started: Option<crate::events::Outcome>,
 }
 
 impl Replay {
@@ -46,6 +48,18 @@ impl Replay {
                         .insert(finished.step_id.clone(), StepRecord::Finished(finished));
                 }
                 events::ROLLBACK_STARTED => replay.rollback = Some(entry.decode()?),
+                events::EXIT_STARTED => {
+                    let started: events::ExitStarted = entry.decode()?;
+                    replay.exit_started = Some(started.outcome);
+                }
+                // The step a second Ctrl-C killed did not fail on its own:
+                // it runs again.
+                events::RUN_STOPPED => {
+                    let stopped: events::RunStopped = entry.decode()?;
+                    if let Some(step) = stopped.step_id {
+                        replay.steps.remove(&step);
+                    }
+                }
                 events::RUN_PAUSED => {
                     let paused: events::RunPaused = entry.decode()?;
                     replay.paused_at = Some(paused.step_id);

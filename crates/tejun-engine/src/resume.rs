@@ -20,13 +20,16 @@ use tejun_runbook::Inventory;
 use tejun_runbook::model::{Runbook, VarValue};
 use tejun_runbook::plan::{BUILTINS, RunContext, plan, resolve_vars};
 
+use crate::approval::Approvals;
 use crate::error::EngineError;
-use crate::events::{self, RunEnded, RunRefused, RunResumed, RunStarted};
+use crate::events::{self, Outcome, RollbackStarted, RunEnded, RunRefused, RunResumed, RunStarted};
 use crate::operator::{RunEvent, UnknownChoice, UnknownStep};
 use crate::orphan;
 use crate::refusal::Refusal;
 use crate::replay::Replay;
+use crate::replay::StepRecord;
 use crate::runid::is_run_id;
+use crate::runner::Finish;
 use crate::runner::Runner;
 use crate::start::{Engine, Guard, Report, command_env, kernel_lock, sha256_hex};
 
@@ -34,6 +37,10 @@ use crate::start::{Engine, Guard, Report, command_env, kernel_lock, sha256_hex};
 /// has parsed its runbook from `source`.
 pub struct Prepared {
     pub run_id: String,
+    /// Approvals asked for and given so far.
+    pub approvals: Approvals,
+    /// Prepared for `tejun rollback`, not for resume.
+    pub for_rollback: bool,
     pub started: RunStarted,
     pub started_at: Timestamp,
     /// The runbook file's text, verified against the recorded hash.
@@ -43,6 +50,20 @@ pub struct Prepared {
 }
 
 pub fn prepare(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError> {
+    prepare_with(journal, run_id, false)
+}
+
+/// Like [`prepare`], for `tejun rollback`: a run that ended may be rolled
+/// back too, unless it already was.
+pub fn prepare_rollback(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError> {
+    prepare_with(journal, run_id, true)
+}
+
+fn prepare_with(
+    journal: &Journal,
+    run_id: &str,
+    for_rollback: bool,
+) -> Result<Prepared, EngineError> {
     let no_such = || {
         EngineError::Refused(Refusal::NoSuchRun {
             run_id: run_id.to_string(),
@@ -65,7 +86,13 @@ pub fn prepare(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError>
         .find(|e| e.kind == events::RUN_STARTED)
         .ok_or_else(no_such)?;
     let started: RunStarted = start.decode()?;
-    if let Some(end) = entries.iter().find(|e| e.kind == events::RUN_ENDED) {
+    if for_rollback {
+        if already_rolled_back(&entries)? {
+            return Err(EngineError::Refused(Refusal::AlreadyRolledBack {
+                run_id: run_id.to_string(),
+            }));
+        }
+    } else if let Some(end) = entries.iter().find(|e| e.kind == events::RUN_ENDED) {
         let ended: RunEnded = end.decode()?;
         let outcome = serde_json::to_value(ended.outcome)
             .ok()
@@ -121,12 +148,35 @@ pub fn prepare(journal: &Journal, run_id: &str) -> Result<Prepared, EngineError>
     let replay = Replay::from_entries(&entries)?;
     Ok(Prepared {
         run_id: run_id.to_string(),
+        approvals: Approvals::from_entries(&entries)?,
+        for_rollback,
         started_at: start.ts,
         started,
         source,
         replay,
         lock,
     })
+}
+
+/// Whether the run's last rollback completed: a `rollback.started`
+/// followed by an end (or the exit phase) that is rolled-back or aborted.
+fn already_rolled_back(entries: &[Entry]) -> Result<bool, tejun_journal::Error> {
+    let mut rolling_back = false;
+    let mut done = false;
+    for entry in entries {
+        let outcome = match entry.kind.as_str() {
+            events::ROLLBACK_STARTED => {
+                rolling_back = true;
+                done = false;
+                continue;
+            }
+            events::RUN_ENDED => entry.decode::<RunEnded>()?.outcome,
+            events::EXIT_STARTED => entry.decode::<events::ExitStarted>()?.outcome,
+            _ => continue,
+        };
+        done = rolling_back && matches!(outcome, Outcome::RolledBack | Outcome::Aborted);
+    }
+    Ok(done)
 }
 
 pub struct ResumeRequest<'a> {
@@ -238,7 +288,9 @@ pub fn resume(
         run_id,
         started,
         started_at,
-        replay,
+        mut replay,
+        approvals,
+        for_rollback,
         lock: _lock,
         ..
     } = prepared;
@@ -306,6 +358,32 @@ pub fn resume(
         return refuse(refusal);
     }
 
+    if for_rollback && plan.rollback.is_empty() {
+        return refuse(Refusal::NoRollbackPlan { run_id });
+    }
+    if for_rollback && replay.steps.is_empty() {
+        return refuse(Refusal::NothingRan { run_id });
+    }
+    if !for_rollback {
+        if let Some((who, reason)) = approvals.rejected.clone() {
+            return refuse(Refusal::Rejected {
+                run_id,
+                who,
+                reason,
+            });
+        }
+        if !approvals.enough() {
+            return Ok(Report {
+                run_dir: PathBuf::from(&started.run_dir),
+                run_id,
+                finish: Finish::AwaitingApproval {
+                    needed: approvals.needed,
+                    have: approvals.granted.len() as u32,
+                },
+            });
+        }
+    }
+
     let mut choice = None;
     let unknown = replay.unknown().cloned();
     // A command that outlived the crash must be stopped before anyone
@@ -317,9 +395,16 @@ pub fn resume(
             engine.operator.on_leftover_stopped(&open.step_id, group);
         }
     }
-    if let Some(open) = &unknown
-        && open.kind != "confirm"
+    if for_rollback {
+        // The rollback plan runs whatever the unknown step did.
+        choice = unknown.as_ref().map(|_| UnknownChoice::Rollback);
+    } else if let Some(open) = &unknown
+        && open.kind == "confirm"
     {
+        // Asking again is the default; rollback is the one choice that
+        // means something else at a question.
+        choice = request.on_unknown.filter(|c| *c == UnknownChoice::Rollback);
+    } else if let Some(open) = &unknown {
         choice = request.on_unknown.or_else(|| {
             if !request.interactive {
                 return None;
@@ -348,6 +433,25 @@ pub fn resume(
             .as_ref()
             .map(|_| choice.unwrap_or(UnknownChoice::Retry).as_str().to_string()),
     }))?;
+    if for_rollback {
+        // The whole rollback plan runs again (a restore is idempotent),
+        // then the exit phase, even where they ran before.
+        replay.steps.retain(|_, record| {
+            let phase = match record {
+                StepRecord::Started(s) => &s.phase,
+                StepRecord::Finished(f) => &f.phase,
+            };
+            phase != "rollback" && phase != "exit"
+        });
+        replay.exit_started = None;
+        let rollback = RollbackStarted {
+            run_id: run_id.clone(),
+            reason: "operator".to_string(),
+            failed_step: None,
+        };
+        recorder.record(RunEvent::RollbackStarted(rollback.clone()))?;
+        replay.rollback = Some(rollback);
+    }
     let run_dir = PathBuf::from(&started.run_dir);
     let runner = Runner {
         recorder,
@@ -362,6 +466,7 @@ pub fn resume(
         replay,
         unknown_choice: choice,
         started_at,
+        noted: 0,
         command_env: command_env(&run_id, &run_dir, &started.env),
     };
     let finish = runner.run()?;

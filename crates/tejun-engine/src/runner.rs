@@ -1,17 +1,26 @@
 //! The phase machine: pre → execute → post → exit, and rollback.
 //!
-//! Outcomes, decided here and nowhere else:
+//! Outcomes, decided here and nowhere else. The exit phase (clean-up,
+//! logoff, final checks) runs after every one of them: when the work goes
+//! wrong is exactly when people forget to log off.
 //!
-//! | what happened                                   | rollback? | outcome          |
-//! |-------------------------------------------------|-----------|------------------|
-//! | every step ok (or failed with `on_failure: continue`) | no  | succeeded        |
-//! | a pre step failed                               | no (nothing changed yet) | failed |
-//! | an execute/post step failed                     | yes       | rolled-back, or rollback-failed |
-//! | … and the runbook has no rollback plan          | —         | failed           |
-//! | an exit step failed                             | no (the change stands) | failed |
-//! | Ctrl-C / SIGTERM during pre or exit             | no        | aborted          |
-//! | Ctrl-C / SIGTERM during execute/post            | yes       | aborted, or rollback-failed |
-//! | a rollback step or rollback check failed        | stops     | rollback-failed  |
+//! | what happened                                   | rollback? | outcome          | then |
+//! |-------------------------------------------------|-----------|------------------|------|
+//! | every step ok (or failed with `on_failure: continue`) | no  | succeeded        | exit phase |
+//! | a pre step failed                               | no (nothing changed yet) | failed | exit phase |
+//! | an execute/post step failed                     | yes       | rolled-back, or rollback-failed | exit phase |
+//! | … and the runbook has no rollback plan          | —         | failed           | exit phase |
+//! | Ctrl-C / SIGTERM during pre                     | no        | aborted          | exit phase |
+//! | Ctrl-C / SIGTERM during execute/post            | yes       | aborted, or rollback-failed | exit phase |
+//! | a rollback step or rollback check failed        | stops     | rollback-failed  | exit phase |
+//! | a second Ctrl-C during rollback or exit phase   | stops waiting | (none: `run.stopped`) | no |
+//!
+//! The exit phase runs every exit step even when one fails (clean-up is
+//! best effort, and a failed check must not skip the logoff); a failing
+//! exit step is reported beside the outcome (`run.ended.exit_phase`) as
+//! *left uncleanly*, never folded away. A success whose exit phase failed
+//! ends `failed`. The first Ctrl-C during rollback or the exit phase is
+//! only noted (see [`AbortSignal`]).
 //!
 //! A confirm answered 保留 (pending), or one a non-interactive run cannot
 //! answer, *pauses* the run: `run.paused` is journaled, no `run.ended`, and
@@ -35,8 +44,8 @@ use crate::abort::AbortSignal;
 use crate::backup;
 use crate::error::EngineError;
 use crate::events::{
-    FileRecord, Outcome, RollbackStarted, RunEnded, RunPaused, StepConfirmed, StepFinished,
-    StepStarted, StepStatus,
+    ExitPhaseResult, ExitStarted, FileRecord, Outcome, RollbackStarted, RunEnded, RunPaused,
+    RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
 };
 use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
 use crate::recorder::Recorder;
@@ -54,11 +63,28 @@ const JOURNAL_TAIL_LINES: usize = 20;
 /// How a run left off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
+    /// Ended, the exit phase clean (or absent).
     Ended(Outcome),
-    /// Waiting for a person at a confirm step; resume continues it.
-    Paused {
-        step_id: String,
+    /// Ended, but exit steps failed: the run was left uncleanly.
+    LeftUncleanly {
+        outcome: Outcome,
+        failed_steps: Vec<String>,
     },
+    /// Waiting for a person at a confirm step; resume continues it.
+    Paused { step_id: String },
+    /// A second Ctrl-C stopped waiting before rollback or the exit phase
+    /// finished; `next` is the exact command to run now.
+    Stopped { next: String },
+    /// The run needs approvals it does not have yet (nothing ran).
+    AwaitingApproval { needed: u32, have: u32 },
+}
+
+/// Where the work before the exit phase came to.
+enum Flow<'p> {
+    Done(Outcome),
+    Paused(&'p PlannedStep, String),
+    /// A second Ctrl-C during rollback: the change may still be live.
+    Stopped(&'p PlannedStep),
 }
 
 enum StepEnd {
@@ -85,22 +111,38 @@ pub struct Runner<'a> {
     pub unknown_choice: Option<UnknownChoice>,
     /// When the run first started (for `run.ended`'s duration).
     pub started_at: Timestamp,
+    /// Signals already reported to the operator.
+    pub noted: usize,
     /// Environment variables every command gets (`TEJUN_RUN_ID`, ...).
     pub command_env: Vec<(String, String)>,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
     pub fn run(mut self) -> Result<Finish, EngineError> {
-        if let Some(rollback) = self.replay.rollback.clone() {
+        let flow = if let Some(outcome) = self.replay.exit_started {
+            // Resumed inside the exit phase.
+            Flow::Done(outcome)
+        } else if let Some(rollback) = self.replay.rollback.clone() {
             let success = if rollback.reason == "aborted" {
                 Outcome::Aborted
             } else {
                 Outcome::RolledBack
             };
-            return self.run_rollback(success);
+            self.run_rollback(success)?
+        } else {
+            self.main()?
+        };
+        match flow {
+            Flow::Done(outcome) => self.exit_phase(outcome),
+            Flow::Paused(step, reason) => self.pause(step, reason),
+            Flow::Stopped(step) => self.stop(step, true),
         }
+    }
+
+    /// Pre, execute and post, and the rollback they call for.
+    fn main(&mut self) -> Result<Flow<'a>, EngineError> {
         let plan = self.plan;
-        for step in &plan.main {
+        for step in plan.main.iter().filter(|s| s.phase != PhaseName::Exit) {
             // Aborted between steps: no step is to blame.
             let between = self.abort.is_set();
             let end = if between {
@@ -111,7 +153,7 @@ impl Runner<'_> {
             let blamed = (!between).then_some(step.step.id.as_str());
             match end {
                 StepEnd::Ok => {}
-                StepEnd::Paused(reason) => return self.pause(step, reason),
+                StepEnd::Paused(reason) => return Ok(Flow::Paused(step, reason)),
                 StepEnd::RollbackRequested => {
                     return self.rollback(
                         "unknown-step",
@@ -122,11 +164,12 @@ impl Runner<'_> {
                 }
                 StepEnd::Aborted => {
                     self.operator.on_abort();
+                    self.noted = self.abort.count();
                     return match step.phase {
                         PhaseName::Execute | PhaseName::Post => {
                             self.rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
                         }
-                        _ => self.end(Outcome::Aborted),
+                        _ => Ok(Flow::Done(Outcome::Aborted)),
                     };
                 }
                 StepEnd::Failed => match FailureOutcome::of(step.phase, &step.step) {
@@ -142,12 +185,12 @@ impl Runner<'_> {
                     FailureOutcome::StopBeforeChange
                     | FailureOutcome::MarkFailed
                     | FailureOutcome::RollbackFailed => {
-                        return self.end(Outcome::Failed);
+                        return Ok(Flow::Done(Outcome::Failed));
                     }
                 },
             }
         }
-        self.end(Outcome::Succeeded)
+        Ok(Flow::Done(Outcome::Succeeded))
     }
 
     /// Starts the rollback plan. `success` is the outcome when it works;
@@ -158,9 +201,9 @@ impl Runner<'_> {
         failed_step: Option<&str>,
         success: Outcome,
         without_plan: Outcome,
-    ) -> Result<Finish, EngineError> {
+    ) -> Result<Flow<'a>, EngineError> {
         if self.plan.rollback.is_empty() {
-            return self.end(without_plan);
+            return Ok(Flow::Done(without_plan));
         }
         self.recorder
             .record(RunEvent::RollbackStarted(RollbackStarted {
@@ -171,25 +214,95 @@ impl Runner<'_> {
         self.run_rollback(success)
     }
 
-    fn run_rollback(&mut self, success: Outcome) -> Result<Finish, EngineError> {
-        // Rollback is not interruptible: see `abort`.
-        self.abort = AbortSignal::never();
+    fn run_rollback(&mut self, success: Outcome) -> Result<Flow<'a>, EngineError> {
+        // A first Ctrl-C does not stop a rollback: see `abort`.
+        self.abort = self.abort.cleanup();
         let plan = self.plan;
         for step in &plan.rollback {
             match self.step(step, true)? {
                 StepEnd::Ok => {}
-                StepEnd::Paused(reason) => return self.pause(step, reason),
+                StepEnd::Paused(reason) => return Ok(Flow::Paused(step, reason)),
+                StepEnd::Aborted => return Ok(Flow::Stopped(step)),
                 StepEnd::Failed
                     if step.step.on_failure == tejun_runbook::model::OnFailure::Continue => {}
-                StepEnd::Failed | StepEnd::Aborted | StepEnd::RollbackRequested => {
-                    return self.end(Outcome::RollbackFailed);
+                StepEnd::Failed | StepEnd::RollbackRequested => {
+                    return Ok(Flow::Done(Outcome::RollbackFailed));
                 }
             }
+            self.note_signals("rollback");
         }
-        self.end(success)
+        Ok(Flow::Done(success))
     }
 
-    fn end(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
+    /// Runs every exit step, whatever the outcome; a failing one does not
+    /// stop the others.
+    fn exit_phase(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
+        let plan = self.plan;
+        let steps: Vec<&PlannedStep> = plan
+            .main
+            .iter()
+            .filter(|s| s.phase == PhaseName::Exit)
+            .collect();
+        if steps.is_empty() {
+            return self.end(outcome, None);
+        }
+        if self.replay.exit_started.is_none() {
+            // Committed with the first exit step's start.
+            self.recorder.defer(RunEvent::ExitStarted(ExitStarted {
+                run_id: self.run_id.clone(),
+                outcome,
+            }));
+            self.replay.exit_started = Some(outcome);
+        }
+        self.abort = self.abort.cleanup();
+        let mut failed_steps = Vec::new();
+        for step in steps {
+            let end = if self.abort.is_set() {
+                StepEnd::Aborted
+            } else {
+                self.step(step, false)?
+            };
+            match end {
+                StepEnd::Ok => {}
+                StepEnd::Failed
+                    if step.step.on_failure == tejun_runbook::model::OnFailure::Continue => {}
+                StepEnd::Failed | StepEnd::RollbackRequested => {
+                    failed_steps.push(step.step.id.clone())
+                }
+                StepEnd::Paused(reason) => return self.pause(step, reason),
+                StepEnd::Aborted => {
+                    let live = outcome == Outcome::RollbackFailed && !plan.rollback.is_empty();
+                    return self.stop(step, live);
+                }
+            }
+            self.note_signals("exit");
+        }
+        // A success whose clean-up failed is not a success.
+        let outcome = match (outcome, failed_steps.is_empty()) {
+            (Outcome::Succeeded, false) => Outcome::Failed,
+            (outcome, _) => outcome,
+        };
+        let result = ExitPhaseResult {
+            ok: failed_steps.is_empty(),
+            failed_steps,
+        };
+        self.end(outcome, Some(result))
+    }
+
+    /// Tells the operator about signals the current phase only notes.
+    fn note_signals(&mut self, phase: &str) {
+        let count = self.abort.count();
+        if count > self.noted {
+            self.noted = count;
+            self.operator.on_abort_noted(phase);
+        }
+    }
+
+    fn end(
+        &mut self,
+        outcome: Outcome,
+        exit_phase: Option<ExitPhaseResult>,
+    ) -> Result<Finish, EngineError> {
         let duration_ms = Timestamp::now()
             .duration_since(self.started_at)
             .as_millis()
@@ -198,8 +311,15 @@ impl Runner<'_> {
             run_id: self.run_id.clone(),
             outcome,
             duration_ms,
+            exit_phase: exit_phase.clone(),
         }))?;
-        Ok(Finish::Ended(outcome))
+        Ok(match exit_phase {
+            Some(result) if !result.ok => Finish::LeftUncleanly {
+                outcome,
+                failed_steps: result.failed_steps,
+            },
+            _ => Finish::Ended(outcome),
+        })
     }
 
     fn pause(&mut self, step: &PlannedStep, reason: String) -> Result<Finish, EngineError> {
@@ -211,6 +331,24 @@ impl Runner<'_> {
         Ok(Finish::Paused {
             step_id: step.step.id.clone(),
         })
+    }
+
+    /// A second Ctrl-C: journal where the run stopped and the one command
+    /// that makes it safe, before the process leaves. `live`: the change
+    /// may still be in place (rollback unfinished).
+    fn stop(&mut self, step: &PlannedStep, live: bool) -> Result<Finish, EngineError> {
+        let next = if live {
+            format!("tejun rollback {}", self.run_id)
+        } else {
+            format!("tejun resume {}", self.run_id)
+        };
+        self.recorder.record(RunEvent::RunStopped(RunStopped {
+            run_id: self.run_id.clone(),
+            phase: step.phase.as_str().to_string(),
+            step_id: Some(step.step.id.clone()),
+            next: next.clone(),
+        }))?;
+        Ok(Finish::Stopped { next })
     }
 
     /// Runs one step, or takes its result from the replay.
@@ -232,7 +370,13 @@ impl Runner<'_> {
             },
             Some(StepRecord::Started(open)) => {
                 let choice = match &step.step.kind {
-                    // Asking again has no side effect.
+                    // Asking again has no side effect; rollback is the
+                    // one choice that means something else.
+                    StepKind::Confirm(_)
+                        if self.unknown_choice == Some(UnknownChoice::Rollback) =>
+                    {
+                        UnknownChoice::Rollback
+                    }
                     StepKind::Confirm(_) => UnknownChoice::Retry,
                     _ => self.unknown_choice.unwrap_or(UnknownChoice::Retry),
                 };
@@ -444,7 +588,17 @@ impl Runner<'_> {
                 evidence_required: confirm.evidence_required,
                 phase: step.phase.as_str(),
             };
-            (self.operator.confirm(&request), false)
+            loop {
+                let before = self.abort.count();
+                let answer = self.operator.confirm(&request);
+                // Ctrl-C at the prompt of a phase that only notes it (rollback,
+                // exit): the question stays.
+                if answer.is_none() && !self.abort.is_set() && self.abort.count() > before {
+                    self.note_signals(step.phase.as_str());
+                    continue;
+                }
+                break (answer, false);
+            }
         } else {
             let auto = confirm.auto.map(|verdict| Answer {
                 verdict,

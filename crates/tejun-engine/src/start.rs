@@ -16,7 +16,7 @@ use tejun_runbook::plan::{Plan, ResolvedVars, RunContext, plan, redact, resolve_
 
 use crate::abort::AbortSignal;
 use crate::error::EngineError;
-use crate::events::{self, RunRefused, RunStarted};
+use crate::events::{self, ApprovalRequested, RunPaused, RunRefused, RunStarted};
 use crate::operator::{DestructiveChallenge, EnvChallenge, Operator, RunEvent};
 use crate::recorder::Recorder;
 use crate::refusal::Refusal;
@@ -52,6 +52,9 @@ impl<'a> Engine<'a> {
         )
     }
 }
+
+/// What `run.paused` names as its step while a run waits for approval.
+pub const APPROVAL_STEP: &str = "approval";
 
 pub struct RunRequest<'a> {
     /// The runbook file (made absolute for the journal).
@@ -152,6 +155,29 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         given_vars: Some(given_names(&request.overrides)),
         kernel_guard: guarded.ok(),
     }))?;
+    let needed = request
+        .inventory
+        .and_then(|i| i.environment(request.env))
+        .map_or(0, |e| e.approvals);
+    if needed > 0 {
+        // Nothing runs yet: the request waits in the journal like a paused
+        // step, and `tejun resume` continues once it is approved.
+        recorder.defer(RunEvent::ApprovalRequested(ApprovalRequested {
+            run_id: run_id.clone(),
+            count: needed,
+            executor: recorder.actor.clone(),
+        }));
+        recorder.record(RunEvent::RunPaused(RunPaused {
+            run_id: run_id.clone(),
+            step_id: APPROVAL_STEP.to_string(),
+            reason: "waiting-for-approval".to_string(),
+        }))?;
+        return Ok(Report {
+            run_id,
+            run_dir,
+            finish: Finish::AwaitingApproval { needed, have: 0 },
+        });
+    }
     let runner = Runner {
         recorder,
         operator: engine.operator,
@@ -165,6 +191,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         replay: Replay::default(),
         unknown_choice: None,
         started_at,
+        noted: 0,
         command_env: command_env(&run_id, &run_dir, request.env),
     };
     let finish = runner.run()?;

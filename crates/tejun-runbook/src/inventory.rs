@@ -58,6 +58,9 @@ pub struct Environment {
     /// `enforce: kernel`: a run in another environment must lock these
     /// paths read-only in the kernel, or is refused.
     pub enforce_kernel: bool,
+    /// `approval: {count: N}`: a run waits for N approvals, each from a
+    /// different person other than its executor (0: none needed).
+    pub approvals: u32,
     /// Where the environment's name is written in the inventory.
     pub span: Span,
 }
@@ -242,9 +245,11 @@ const ENV_KEYS: &[&str] = &[
     "hosts",
     "paths",
     "enforce",
+    "approval",
 ];
 /// Values of an environment's `enforce`.
 const ENFORCE: &[&str] = &["text", "kernel"];
+const APPROVAL_KEYS: &[&str] = &["count"];
 const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -344,6 +349,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         hosts: Vec::new(),
         paths: Vec::new(),
         enforce_kernel: false,
+        approvals: 0,
         span,
     };
     if matches!(node.value, Value::Null) {
@@ -402,6 +408,24 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
             );
         }
         env.paths.push(pattern);
+    }
+    if let Some(node) = fields.get("approval")
+        && let Some(approval) = Fields::of(sink, node, "approval", APPROVAL_KEYS)
+    {
+        match approval.get("count") {
+            None => sink.error(
+                approval.span,
+                ErrorKind::MissingField {
+                    field: "count",
+                    within: "approval",
+                },
+            ),
+            Some(count) => match approval.u32(sink, "count") {
+                Some(0) => wrong_type(sink, count, "count", Expected::Integer),
+                Some(n) => env.approvals = n,
+                None => {}
+            },
+        }
     }
     env
 }

@@ -313,13 +313,13 @@ impl FailureOutcome {
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
             FailureOutcome::StopBeforeChange => (
-                "run stops before execute; no rollback needed",
-                "実行フェーズの前で停止 (ロールバック不要)",
+                "run stops before execute; no rollback needed; exit phase runs",
+                "実行フェーズの前で停止 (ロールバック不要、終了フェーズは実行)",
             ),
             FailureOutcome::Rollback => ("rollback runs", "ロールバックを実行"),
             FailureOutcome::MarkFailed => (
-                "run is marked failed; no rollback",
-                "実行を失敗として記録 (ロールバックなし)",
+                "left uncleanly (exit 4); other exit steps still run; no rollback",
+                "後始末が未完了として記録 (終了コード 4)。他の終了ステップは実行、ロールバックなし",
             ),
             FailureOutcome::RollbackFailed => (
                 "rollback fails; manual recovery needed",

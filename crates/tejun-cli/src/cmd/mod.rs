@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod approve;
 pub mod audit;
 pub mod bans;
 pub mod check;
@@ -9,6 +10,7 @@ pub mod incident;
 pub mod plan;
 pub mod report;
 pub mod resume;
+pub mod rollback;
 pub mod run;
 pub mod runs;
 pub mod scan;

@@ -8,7 +8,9 @@
 
 use tejun_engine::UnknownChoice;
 use tejun_engine::history::{self, HistoryError};
-use tejun_engine::resume::{MissingSecret, ResumeRequest, missing_secrets, prepare, resume};
+use tejun_engine::resume::{
+    MissingSecret, ResumeRequest, missing_secrets, prepare, prepare_rollback, resume,
+};
 
 use super::run::{
     engine_error, finish, is_interactive, load_inventory, local_engine, mode, open_journal,
@@ -29,7 +31,10 @@ is unknown: choose retry, skip or rollback (asked on a terminal, or
 --var, or type them when asked (input hidden). Refused (exit 2) before
 anything runs when a secret is missing and there is no terminal to ask on,
 when the runbook file changed since the run started, when the run already
-ended, or while another process still runs it.")]
+ended, or while another process still runs it. A run waiting for approval
+continues once enough people ran `tejun approve RUN` (exit 5 until then).
+--on-unknown rollback also rolls back a run paused at a confirm step; to roll
+back any other run use `tejun rollback RUN`. Exit codes as for `tejun run`.")]
 pub struct Args {
     /// The run id (see `tejun runs`).
     pub run: String,
@@ -58,13 +63,43 @@ fn parse_choice(text: &str) -> Result<UnknownChoice, String> {
         .ok_or_else(|| format!("expected retry, skip or rollback, got `{text}`"))
 }
 
+/// What `resume` and `rollback` share.
+pub(crate) struct Continue {
+    pub run: String,
+    pub on_unknown: Option<UnknownChoice>,
+    pub yes: bool,
+    pub vars: Vec<(String, String)>,
+    pub confirm_env: Option<String>,
+    pub confirm_destructive: bool,
+    pub json: bool,
+    /// Run the rollback plan (`tejun rollback`) instead of continuing.
+    pub rollback: bool,
+}
+
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    let Some((journal, _)) = open_journal(ctx) else {
-        return Exit::Failed;
-    };
-    // Like git, a unique prefix of the run id is enough.
-    let run_id = match history::resolve_run_id(&journal, &args.run) {
-        Ok(id) => id,
+    continue_run(
+        Continue {
+            run: args.run,
+            on_unknown: args.on_unknown,
+            yes: args.yes,
+            vars: args.vars,
+            confirm_env: args.confirm_env,
+            confirm_destructive: args.confirm_destructive,
+            json: args.json,
+            rollback: false,
+        },
+        ctx,
+    )
+}
+
+/// A unique prefix of a run id (like git), or the text as given.
+pub(crate) fn resolve(
+    journal: &tejun_journal::Journal,
+    run: &str,
+    ctx: &Context,
+) -> Result<String, Exit> {
+    match history::resolve_run_id(journal, run) {
+        Ok(id) => Ok(id),
         Err(HistoryError::Ambiguous { prefix, candidates }) => {
             ctx.error(
                 &format!("run id `{prefix}` is ambiguous: {}", candidates.join(", ")),
@@ -73,11 +108,26 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                     candidates.join(", ")
                 ),
             );
-            return Exit::BadInput;
+            Err(Exit::BadInput)
         }
-        Err(_) => args.run.clone(),
+        Err(_) => Ok(run.to_string()),
+    }
+}
+
+pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
+    let Some((journal, _)) = open_journal(ctx) else {
+        return Exit::Failed;
     };
-    let prepared = match prepare(&journal, &run_id) {
+    let run_id = match resolve(&journal, &args.run, ctx) {
+        Ok(id) => id,
+        Err(exit) => return exit,
+    };
+    let prepared = if args.rollback {
+        prepare_rollback(&journal, &run_id)
+    } else {
+        prepare(&journal, &run_id)
+    };
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(e) => return engine_error(&e, ctx),
     };

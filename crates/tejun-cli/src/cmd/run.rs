@@ -21,7 +21,19 @@ use crate::progress::{Mode, Progress, outcome_line};
   tejun run change.yaml --env production --confirm-env production --yes
   tejun run change.yaml --env staging --incident INC-42 --json
 
-Exit codes: 0 succeeded, 1 failed / rolled back / aborted / paused, 2 bad input or refused.")]
+Exit codes:
+  0    succeeded
+  1    failed (a pre step, or an execute/post step with no rollback plan)
+  2    bad input or refused (guard, inventory, approval refused)
+  3    rolled back
+  4    rollback failed, or left uncleanly (an exit step failed): look now
+  5    paused: waiting for a person (tejun resume RUN) or an approval (tejun approve RUN)
+  130  aborted (Ctrl-C, SIGTERM)
+The exit phase runs after every outcome. Ctrl-C at a prompt or during a
+command aborts: the command is stopped, the rollback plan runs, then the exit
+phase. During rollback and the exit phase a first Ctrl-C is only noted; a
+second one stops waiting and prints the command that rolls back
+(tejun rollback RUN).")]
 pub struct Args {
     /// The runbook file.
     pub file: PathBuf,
@@ -134,16 +146,70 @@ pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: b
                         report.run_id
                     );
                 }
-                if outcome == Outcome::Succeeded {
-                    Exit::Ok
-                } else {
-                    Exit::Failed
-                }
+                outcome_exit(outcome)
             }
-            Finish::Paused { .. } => Exit::Failed,
+            Finish::LeftUncleanly {
+                outcome,
+                failed_steps,
+            } => {
+                if !json {
+                    outln!(
+                        "{}  ({} {})",
+                        outcome_line(outcome, ctx.lang),
+                        ctx.lang.pick("run", "実行"),
+                        report.run_id
+                    );
+                    outln!("{}", uncleanly_line(&failed_steps, ctx.lang));
+                }
+                Exit::Uncleanly
+            }
+            Finish::Paused { .. } => Exit::Paused,
+            Finish::AwaitingApproval { needed, have } => {
+                if !json {
+                    let id = &report.run_id;
+                    let style = anstyle::AnsiColor::Yellow.on_default().bold();
+                    outln!(
+                        "{style}■ {}{style:#}",
+                        ctx.lang.pick(
+                            &format!(
+                                "WAITING FOR APPROVAL ({have} of {needed}): someone other than you runs `tejun approve {id}`; then `tejun resume {id}`"
+                            ),
+                            &format!(
+                                "承認待ち ({have}/{needed}): 実行者以外の人が `tejun approve {id}` を実行したあと `tejun resume {id}` で続行します"
+                            ),
+                        )
+                    );
+                }
+                Exit::Paused
+            }
+            Finish::Stopped { .. } => Exit::Aborted,
         },
         Err(e) => engine_error(&e, ctx),
     }
+}
+
+/// The exit code of a run that ended with a clean exit phase.
+fn outcome_exit(outcome: Outcome) -> Exit {
+    match outcome {
+        Outcome::Succeeded => Exit::Ok,
+        Outcome::Failed => Exit::Failed,
+        Outcome::RolledBack => Exit::RolledBack,
+        Outcome::RollbackFailed => Exit::Uncleanly,
+        Outcome::Aborted => Exit::Aborted,
+    }
+}
+
+/// The loud second line of a run whose exit phase failed.
+fn uncleanly_line(failed_steps: &[String], lang: tejun_locale::Lang) -> String {
+    let style = anstyle::AnsiColor::Red.on_default().bold();
+    let steps = failed_steps.join(", ");
+    format!(
+        "{style}■ {}{style:#}",
+        lang.pick(
+            &format!("LEFT UNCLEANLY — exit phase failed: {steps}; clean up by hand"),
+            &format!("後始末が未完了 — 終了フェーズが失敗: {steps}。手動で片付けてください"),
+        )
+    )
 }
 
 /// Prints an engine error in the operator's language: bad input (a refusal,
@@ -175,6 +241,7 @@ pub(crate) fn local_engine<'a>(
         );
         Exit::Failed
     })?;
+    progress.watch(&abort);
     Ok(Engine {
         journal,
         operator: progress,

@@ -5,7 +5,7 @@
 //! step's final state, including *unknown* for a step that started and never
 //! ended because the process died. `RUN` may be a unique prefix of the id.
 
-use tejun_engine::events::{Outcome, RunStarted};
+use tejun_engine::events::{self, Outcome, RunStarted};
 use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepState};
 use tejun_locale::{Lang, format_clock};
 
@@ -132,6 +132,34 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
     }
     if let Some(incident) = &summary.incident {
         lines.push((lang.pick("incident", "インシデント"), incident.clone()));
+    }
+    if let Some(exit) = timeline.ended.as_ref().and_then(|e| e.exit_phase.as_ref()) {
+        let text = if exit.ok {
+            lang.pick("ok", "成功").to_string()
+        } else {
+            format!(
+                "{} ({})",
+                lang.pick("FAILED: left uncleanly", "失敗: 後始末が未完了"),
+                exit.failed_steps.join(", ")
+            )
+        };
+        lines.push((lang.pick("exit phase", "終了フェーズ"), text));
+    }
+    let approvals: Vec<String> = timeline
+        .events
+        .iter()
+        .filter(|e| e.kind == events::APPROVAL_GRANTED || e.kind == events::APPROVAL_REJECTED)
+        .map(|e| {
+            let verb = if e.kind == events::APPROVAL_GRANTED {
+                lang.pick("approved by", "承認:")
+            } else {
+                lang.pick("rejected by", "却下:")
+            };
+            format!("{verb} {}", e.payload["who"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    if !approvals.is_empty() {
+        lines.push((lang.pick("approvals", "承認"), approvals.join(", ")));
     }
     if let Some(rollback) = &timeline.rollback {
         let step = rollback
@@ -325,6 +353,17 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
             Happening::RunEnded(e) => {
                 let state = history::RunState::from_outcome(e.outcome);
                 let (en, ja) = state.label();
+                let mut hint = outcome_hint(e.outcome, lang);
+                if let Some(exit) = e.exit_phase.as_ref().filter(|x| !x.ok) {
+                    hint = format!(
+                        "{} {}. {hint}",
+                        lang.pick(
+                            "LEFT UNCLEANLY: exit phase failed at",
+                            "後始末が未完了: 終了フェーズの失敗"
+                        ),
+                        exit.failed_steps.join(", ")
+                    );
+                }
                 vec![
                     time,
                     dash(),
@@ -333,23 +372,81 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
                     Cell::styled(lang.pick(en, ja), state_style(state)),
                     Cell::plain(format_duration(e.duration_ms)),
                     dash(),
-                    Cell::plain(outcome_hint(e.outcome, lang)),
+                    Cell::plain(hint),
                 ]
             }
-            Happening::Other(_) => vec![
-                time,
-                dash(),
-                dash(),
-                Cell::plain(&event.kind),
-                dash(),
-                dash(),
-                dash(),
-                Cell::plain(format!("seq {}", event.seq)),
-            ],
+            Happening::Other(payload) => {
+                let (what, status, detail) = other_event(&event.kind, payload, lang)
+                    .unwrap_or_else(|| {
+                        (
+                            event.kind.clone(),
+                            "-".to_string(),
+                            format!("seq {}", event.seq),
+                        )
+                    });
+                vec![
+                    time,
+                    dash(),
+                    dash(),
+                    Cell::plain(what),
+                    Cell::plain(status),
+                    dash(),
+                    dash(),
+                    Cell::plain(detail),
+                ]
+            }
         };
         table.row(row);
     }
     table.print();
+}
+
+/// Events the history view passes through untyped: the exit phase, a
+/// second Ctrl-C, approvals. (event, status, detail) for the table.
+fn other_event(
+    kind: &str,
+    payload: &serde_json::Value,
+    lang: Lang,
+) -> Option<(String, String, String)> {
+    let text = |key: &str| payload[key].as_str().unwrap_or("").to_string();
+    let pick = |en: &str, ja: &str| lang.pick(en, ja).to_string();
+    let reason = || {
+        payload["reason"]
+            .as_str()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    };
+    Some(match kind {
+        events::EXIT_STARTED => (
+            pick("exit phase", "終了フェーズ"),
+            text("outcome"),
+            pick(
+                "clean-up runs whatever the outcome",
+                "結果にかかわらず後始末を実行",
+            ),
+        ),
+        events::RUN_STOPPED => (
+            pick("stopped (2nd Ctrl-C)", "停止 (2回目の Ctrl-C)"),
+            format!("{} {}", text("phase"), text("step_id")),
+            text("next"),
+        ),
+        events::APPROVAL_REQUESTED => (
+            pick("approval requested", "承認依頼"),
+            payload["count"].to_string(),
+            format!("{} {}", pick("by", "依頼者"), text("executor")),
+        ),
+        events::APPROVAL_GRANTED => (
+            pick("approved", "承認"),
+            pick("ok", "承認"),
+            format!("{} {}{}", pick("by", "承認者"), text("who"), reason()),
+        ),
+        events::APPROVAL_REJECTED => (
+            pick("rejected", "却下"),
+            pick("rejected", "却下"),
+            format!("{} {}{}", pick("by", "却下者"), text("who"), reason()),
+        ),
+        _ => return None,
+    })
 }
 
 fn print_steps(timeline: &RunTimeline, ctx: &Context) {

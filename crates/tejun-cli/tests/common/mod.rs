@@ -73,6 +73,7 @@ impl Lab {
             .env_remove("TEJUN_CRASH_AT")
             // Never the developer's own audit key: checkpoints stay in the lab.
             .env("TEJUN_AUDIT_KEY", self.path("audit.key"))
+            .env_remove("SUDO_USER")
             .env("LANG", "C");
         if let Some(limit) = self.timeout {
             cmd.timeout(limit);
@@ -90,6 +91,7 @@ impl Lab {
             .env_remove("TEJUN_INVENTORY")
             .env_remove("TEJUN_CRASH_AT")
             .env("TEJUN_AUDIT_KEY", self.path("audit.key"))
+            .env_remove("SUDO_USER")
             .env("LANG", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -148,6 +150,7 @@ pub fn tejun_in(dir: &Path) -> Command {
         .env("LANG", "C")
         .env("USER", "sato")
         .env("TEJUN_AUDIT_KEY", dir.join("audit.key"))
+        .env_remove("SUDO_USER")
         .env_remove("TEJUN_INVENTORY");
     cmd
 }
