@@ -11,7 +11,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{Location, Options, Spanned};
+use serde_saphyr::{Location, Spanned};
 
 use crate::model::Span;
 
@@ -89,9 +89,11 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     };
     let mut index = LineIndex::new(source);
     index.parser_shift = bom;
-    let options = Options {
+    let options = serde_saphyr::options! {
         with_snippet: false,
-        ..Options::default()
+        // A tag such as `!shell` means something to its author that tejun
+        // would silently ignore: refuse it where it is written.
+        reject_unsupported_tags: true,
     };
     let raw: Option<Raw> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let span = e
@@ -325,20 +327,27 @@ impl<'a> LineIndex<'a> {
         }
     }
 
-    /// serde-saphyr 0.0.16 reports byte offsets and byte columns (its docs
-    /// say characters; its tests on multi-byte text say bytes). The offset
-    /// is authoritative when present; errors sometimes carry only
-    /// line/column, which are then used.
+    /// serde-saphyr 2 reports character offsets plus, when it knows them,
+    /// byte offsets; the byte offset is used when present, else the
+    /// line and (character) column.
     fn span(&self, loc: &Location) -> Span {
         let raw = loc.span();
-        if raw.offset() != 0 || !raw.is_empty() || loc.line() <= 1 && loc.column() <= 1 {
-            return self.at(raw.offset() + self.parser_shift, raw.len());
+        if let (Some(offset), Some(len)) = (raw.byte_offset(), raw.byte_len()) {
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let len = usize::try_from(len).unwrap_or(0);
+            return self.at(offset.saturating_add(self.parser_shift), len);
         }
         let line = (loc.line() as usize).max(1);
         let Some(&line_start) = self.starts.get(line - 1) else {
             return self.at(self.source.len(), 0);
         };
-        self.at(line_start + (loc.column() as usize).saturating_sub(1), 0)
+        let column = (loc.column() as usize).saturating_sub(1);
+        let line_text = &self.source[line_start..];
+        let byte = line_text
+            .char_indices()
+            .nth(column)
+            .map_or(line_text.len(), |(i, _)| i);
+        self.at(line_start + byte, 0)
     }
 
     /// The span of `len` bytes at byte `offset` (clamped to the source and
