@@ -348,10 +348,12 @@ impl Runner<'_> {
         first_attempt: u32,
         max_attempts: u32,
     ) -> Result<StepEnd, EngineError> {
-        let line = step.command.clone().unwrap_or_default();
+        // Values reach the shell through the environment, never as text.
+        let line = step.exec_command.clone().unwrap_or_default();
         let has_regex = command.expect_stdout.is_some() || command.expect_stderr.is_some();
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
+        env.extend(step.env.iter().cloned());
         for attempt in first_attempt..=max_attempts {
             if attempt > first_attempt {
                 // The failed attempt's end must not wait unwritten.

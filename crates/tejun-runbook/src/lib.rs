@@ -12,7 +12,9 @@ pub mod inventory;
 pub mod model;
 pub mod plan;
 pub mod runbook;
+pub mod shell;
 pub mod template;
+pub mod vartype;
 mod walk;
 pub mod yaml;
 

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
+use crate::diagnostics::ErrorKind;
 use crate::model::Span;
 
 /// One YAML node and its position in the source (byte-based [`Span`]).
@@ -20,6 +21,9 @@ use crate::model::Span;
 pub struct Node {
     pub value: Value,
     pub span: Span,
+    /// A number or boolean exactly as written (`1.10`, `0o755`, `yes`):
+    /// where tejun wants text, it takes this, not the parsed value.
+    pub literal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,11 +76,20 @@ impl Node {
     }
 }
 
-/// A YAML error serde-saphyr reported, with where it happened.
+/// A YAML error, in tejun's words, with where it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntaxError {
-    pub message: String,
+    pub kind: ErrorKind,
     pub span: Span,
+}
+
+/// Where `bytes` stop being UTF-8, as a span in their lossy decoding (the
+/// text before it is the same in both).
+pub fn utf8_error(bytes: &[u8]) -> Option<(String, Span)> {
+    let valid = std::str::from_utf8(bytes).err()?.valid_up_to();
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let span = LineIndex::new(&text).at(valid, 1);
+    Some((text, span))
 }
 
 /// Parses `source` into a located tree. An empty document is `Null`.
@@ -89,6 +102,13 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     };
     let mut index = LineIndex::new(source);
     index.parser_shift = bom;
+    // YAML forbids NUL; say so in our words, before any tool truncates.
+    if let Some(at) = source.find('\0') {
+        return Err(SyntaxError {
+            kind: ErrorKind::NulByte,
+            span: index.at(at, 1),
+        });
+    }
     let options = serde_saphyr::options! {
         with_snippet: false,
         // A tag such as `!shell` means something to its author that tejun
@@ -101,7 +121,7 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
             .map(|l| index.span(&l))
             .unwrap_or_else(|| index.start());
         SyntaxError {
-            message: bare_message(&e),
+            kind: error_kind(&e),
             span,
         }
     })?;
@@ -110,8 +130,26 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
         None => Node {
             value: Value::Null,
             span: index.start(),
+            literal: None,
         },
     })
+}
+
+/// What went wrong, in tejun's words where the parser's would be its own
+/// internals (budget structs, API names).
+fn error_kind(error: &serde_saphyr::Error) -> ErrorKind {
+    use serde_saphyr::Error as E;
+    match error.without_snippet() {
+        E::UnsupportedTag { tag, .. } => ErrorKind::YamlTag { tag: tag.clone() },
+        E::MultipleDocuments { .. } => ErrorKind::MultipleDocuments,
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => ErrorKind::YamlTooLarge,
+        E::InvalidUtf8Input => ErrorKind::NotUtf8,
+        other => ErrorKind::Syntax(bare_message(other)),
+    }
 }
 
 /// serde-saphyr's message without its own "at line X column Y" suffix: we
@@ -143,7 +181,7 @@ enum RawValue {
     Float(f64),
     Str(String),
     Seq(Vec<RawNode>),
-    Map(Vec<(Spanned<String>, RawNode)>),
+    Map(Vec<(Spanned<KeyString>, RawNode)>),
 }
 
 type Raw = RawNode;
@@ -224,15 +262,18 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyString>>()? {
             let value = map.next_value::<RawNode>()?;
-            let key = Spanned::new(key.value.0, key.referenced, key.defined);
+            let key = Spanned::new(key.value, key.referenced, key.defined);
             entries.push((key, value));
         }
         Ok(RawValue::Map(entries))
     }
 }
 
-/// A mapping key: any scalar, as text (`1: x` has key "1").
-struct KeyString(String);
+/// A mapping key: any scalar, as text (`1: x` has key "1"). `true` when
+/// the parser read it as a number or boolean: its name is then taken from
+/// the source as written (`n:` is the key `n`, not YAML 1.1's `false`).
+#[derive(Debug)]
+struct KeyString(String, bool);
 
 impl<'de> Deserialize<'de> for KeyString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -243,25 +284,25 @@ impl<'de> Deserialize<'de> for KeyString {
                 f.write_str("a scalar key")
             }
             fn visit_str<E>(self, v: &str) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), false))
             }
             fn visit_string<E>(self, v: String) -> Result<KeyString, E> {
-                Ok(KeyString(v))
+                Ok(KeyString(v, false))
             }
             fn visit_bool<E>(self, v: bool) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_i64<E>(self, v: i64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_u64<E>(self, v: u64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_f64<E>(self, v: f64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_unit<E>(self) -> Result<KeyString, E> {
-                Ok(KeyString("null".to_string()))
+                Ok(KeyString("null".to_string(), true))
             }
         }
         d.deserialize_any(KeyVisitor)
@@ -284,16 +325,35 @@ impl RawNode {
                 entries
                     .into_iter()
                     .map(|(k, v)| {
+                        let span = index.span(&k.referenced);
+                        let KeyString(parsed, typed) = k.value;
+                        let written = index
+                            .source
+                            .get(span.offset..span.offset + span.len)
+                            .map(str::trim_end)
+                            .filter(|text| typed && !text.is_empty());
                         let key = Key {
-                            span: index.span(&k.referenced),
-                            name: k.value,
+                            span,
+                            name: written.map_or(parsed, str::to_string),
                         };
                         (key, v.into_node(index))
                     })
                     .collect(),
             ),
         };
-        Node { value, span }
+        let literal = match value {
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) => index
+                .source
+                .get(span.offset..span.offset + span.len)
+                .map(|text| text.trim_end().to_string())
+                .filter(|text| !text.is_empty()),
+            _ => None,
+        };
+        Node {
+            value,
+            span,
+            literal,
+        }
     }
 }
 
@@ -421,5 +481,20 @@ mod tests {
             .map(|(_, v)| v.value.type_name())
             .collect();
         assert_eq!(types, ["integer", "boolean", "null", "number", "string"]);
+        let root = parse("a: 1.10\nb: 0o755\nc: yes\nd: 1e3\ne: [0x1F, 007]\n").unwrap();
+        let map = root.as_map().unwrap();
+        let literals: Vec<_> = map[..4]
+            .iter()
+            .map(|(_, v)| v.literal.clone().unwrap())
+            .collect();
+        assert_eq!(literals, ["1.10", "0o755", "yes", "1e3"]);
+        let root = parse("n: 1\nyes: 2\n010: 3\n").unwrap();
+        let keys: Vec<_> = root
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.name.clone())
+            .collect();
+        assert_eq!(keys, ["n", "yes", "010"]);
     }
 }
