@@ -275,7 +275,7 @@ impl Runner<'_> {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
                 let result = match self.replay.backup_files(&restore.from) {
-                    Some(files) => backup::restore(&self.run_dir, files),
+                    Some(files) => backup::restore(&self.run_dir, files, &step.paths, self.secrets),
                     // The run failed before the backup: the files were not
                     // changed by this run, so there is nothing to put back.
                     None => {
@@ -329,7 +329,7 @@ impl Runner<'_> {
             stdout_tail: o.stdout_tail,
             stderr_tail: o.stderr_tail,
             error: o.error.map(|e| redact(&e, self.secrets)),
-            files: o.files,
+            files: backup::redacted(o.files, self.secrets),
         };
         // Keep the replay current: a restore later in this run reads the
         // backup's files from it, exactly as a resumed run would.
