@@ -78,6 +78,22 @@ const EXPECT_KEYS: &[&str] = &["exit", "stdout", "stderr"];
 const COMMAND_ONLY: &[&str] = &["expect", "retries", "retry_delay"];
 const CONFIRM_ONLY: &[&str] = &["auto", "evidence"];
 
+/// A runbook or inventory file's bytes as text, or a diagnostic at the
+/// line:col where they stop being UTF-8 (with the lossy text to render it
+/// against).
+pub fn decode_source(bytes: Vec<u8>, file: &str) -> Result<String, (String, Diagnostics)> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let (text, span) =
+                yaml::utf8_error(e.as_bytes()).expect("from_utf8 failed, so there is an error");
+            let mut sink = Sink::new(file);
+            sink.error(span, ErrorKind::NotUtf8);
+            Err((text, sink.diagnostics))
+        }
+    }
+}
+
 /// Parses and validates a runbook. `file` is used only in messages.
 pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
     let mut sink = Sink::new(file);

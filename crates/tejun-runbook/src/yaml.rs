@@ -148,7 +148,16 @@ fn error_kind(error: &serde_saphyr::Error) -> ErrorKind {
         | E::AliasExpansionLimitExceeded { .. }
         | E::AliasReplayStackDepthExceeded { .. } => ErrorKind::YamlTooLarge,
         E::InvalidUtf8Input => ErrorKind::NotUtf8,
-        other => ErrorKind::Syntax(bare_message(other)),
+        other => {
+            let message = bare_message(other);
+            // Limits reached while replaying aliases or recursing come
+            // back as plain messages carrying the parser's internals.
+            if message.contains("budget breached") || message.contains("recursion limit") {
+                ErrorKind::YamlTooLarge
+            } else {
+                ErrorKind::Syntax(message)
+            }
+        }
     }
 }
 

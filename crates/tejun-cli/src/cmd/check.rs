@@ -49,6 +49,24 @@ pub struct Args {
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// Where the file stops being UTF-8; `text` is then a lossy decoding.
+    pub not_utf8: Option<Diagnostics>,
+}
+
+impl Source {
+    pub fn runbook(&self) -> Result<tejun_runbook::model::Runbook, Diagnostics> {
+        match &self.not_utf8 {
+            Some(diags) => Err(diags.clone()),
+            None => parse_runbook(&self.text, &self.name),
+        }
+    }
+
+    pub fn inventory(&self) -> Result<Inventory, Diagnostics> {
+        match &self.not_utf8 {
+            Some(diags) => Err(diags.clone()),
+            None => parse_inventory(&self.text, &self.name),
+        }
+    }
 }
 
 /// Why a runbook could not be used, already explained to the operator.
@@ -111,8 +129,19 @@ struct Report {
 
 pub fn read_source(path: &Path, ctx: &Context) -> Result<Source, Reported> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Source { name, text }),
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(match tejun_runbook::decode_source(bytes, &name) {
+            Ok(text) => Source {
+                name,
+                text,
+                not_utf8: None,
+            },
+            Err((text, diags)) => Source {
+                name,
+                text,
+                not_utf8: Some(diags),
+            },
+        }),
         Err(e) => {
             ctx.error(
                 &format!("cannot read {name}: {e}"),
@@ -146,7 +175,7 @@ pub fn load_inventory(ctx: &Context) -> InventoryLoad {
     let Ok(source) = read_source(&path, ctx) else {
         return InventoryLoad::Unreadable;
     };
-    match parse_inventory(&source.text, &source.name) {
+    match source.inventory() {
         Ok(inv) => InventoryLoad::Found(inv, source),
         Err(diags) => InventoryLoad::Invalid(diags, source),
     }
@@ -179,7 +208,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
 
 /// Validates an inventory file on its own, the way `tejun run` will read it.
 fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
-    let parsed = parse_inventory(&source.text, &source.name);
+    let parsed = source.inventory();
     let diags = parsed.as_ref().err().cloned().unwrap_or_default();
     let valid = diags.is_empty();
     if json {
@@ -211,7 +240,7 @@ fn check_runbook(source: &Source, json: bool, ctx: &Context) -> Exit {
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }
-    let parsed = parse_runbook(&source.text, &source.name);
+    let parsed = source.runbook();
     let own = match (&parsed, &inventory) {
         (Err(diags), _) => diags.clone(),
         (Ok(runbook), InventoryLoad::Found(inv, _)) => {
