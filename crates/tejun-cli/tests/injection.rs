@@ -233,9 +233,12 @@ fn program_text_for_sed_needs_a_typed_variable() {
     lab.write("book.yaml", &SED_BOOK.replace("TYPE", "type: int"));
     let pwned = lab.path("PWNED");
     let attack = format!("weight=5/;1e touch {};#", pwned.display());
-    for command in ["run", "plan"] {
+    for command in ["check", "run", "plan"] {
         let mut cmd = lab.tejun();
-        cmd.args([command, "book.yaml", "--env", "dev"]);
+        cmd.args([command, "book.yaml"]);
+        if command != "check" {
+            cmd.args(["--env", "dev"]);
+        }
         if command == "run" {
             cmd.arg("--yes");
         }

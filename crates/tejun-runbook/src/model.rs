@@ -44,6 +44,8 @@ pub struct VarDef {
     pub description: Option<String>,
     /// What a value must look like; checked before anything runs.
     pub spec: VarSpec,
+    /// Where the variable's name is written.
+    pub span: Span,
 }
 
 /// A variable's `type` and its limits (`min`/`max`, `choices`, `pattern`).

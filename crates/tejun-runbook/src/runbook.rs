@@ -119,6 +119,44 @@ pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
     runbook.ok_or_else(Diagnostics::default)
 }
 
+/// Checks `--var NAME=VALUE` values against their variables' types, as
+/// `tejun check --var` does before anything could run; each problem is
+/// reported at the variable's definition.
+pub fn check_overrides(
+    runbook: &Runbook,
+    overrides: &[(String, String)],
+    file: &str,
+) -> Result<(), Diagnostics> {
+    let mut sink = Sink::new(file);
+    for (name, value) in overrides {
+        match runbook.vars.get(name) {
+            Some(def) => {
+                if let Err(reason) = def.spec.check(value) {
+                    sink.error(
+                        def.span,
+                        ErrorKind::BadVarValue {
+                            name: name.clone(),
+                            reason,
+                        },
+                    );
+                }
+            }
+            None => sink.error(
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+                ErrorKind::UndefinedVariable {
+                    name: name.clone(),
+                    suggestion: suggest(name, runbook.vars.keys().map(String::as_str)),
+                },
+            ),
+        }
+    }
+    sink.diagnostics.into_result()
+}
+
 /// Checks a parsed runbook against the inventory: every environment it was
 /// written for exists, and no literal path it names is pinned to an
 /// environment it was not written for.
@@ -325,12 +363,14 @@ impl Reader<'_, '_> {
                 .collect();
             // Keep the name even when its definition is bad, so templates
             // using it do not also report "undefined".
-            let def = self.var_def(&key.name, value).unwrap_or(VarDef {
+            let mut def = self.var_def(&key.name, value).unwrap_or(VarDef {
                 value: VarValue::Required,
                 secret: false,
                 description: None,
                 spec: VarSpec::default(),
+                span: key.span,
             });
+            def.span = key.span;
             vars.insert(key.name.clone(), def);
         }
         vars
@@ -342,6 +382,7 @@ impl Reader<'_, '_> {
             secret: false,
             description: None,
             spec: VarSpec::default(),
+            span: node.span,
         };
         match &node.value {
             Value::Str(_) => return self.template(node, name).map(|t| literal(t.source)),
@@ -400,6 +441,7 @@ impl Reader<'_, '_> {
             secret,
             description,
             spec,
+            span: node.span,
         })
     }
 

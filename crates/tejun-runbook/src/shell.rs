@@ -347,7 +347,7 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
     Ok(sites)
 }
 
-fn code_frame<'s>(stack: &'s mut [Level]) -> &'s mut Frame {
+fn code_frame(stack: &mut [Level]) -> &mut Frame {
     stack
         .iter_mut()
         .rev()
@@ -610,10 +610,8 @@ fn classify(words: &[Word]) -> Reading {
             &[],
             &["--expression"],
         ),
-        "awk" | "gawk" | "mawk" | "nawk" => {
-            if !args.clone().any(|w| texts[w] == "-f") {
-                program_words(&mut reading, &texts, args, "awk", &[], &['v', 'F'], &[]);
-            }
+        "awk" | "gawk" | "mawk" | "nawk" if !args.clone().any(|w| texts[w] == "-f") => {
+            program_words(&mut reading, &texts, args, "awk", &[], &['v', 'F'], &[]);
         }
         "perl" | "ruby" | "node" => {
             let inline = args.clone().find(|&w| {

@@ -43,6 +43,9 @@ pub struct Args {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Check a value against its variable's `type` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// A source file read for parsing, with the name used in messages.
@@ -202,7 +205,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if looks_like_inventory(&source.text) {
         check_inventory(&source, args.json, ctx)
     } else {
-        check_runbook(&source, args.json, ctx)
+        check_runbook(&source, args.json, &args.vars, ctx)
     }
 }
 
@@ -235,7 +238,7 @@ fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
 /// Validates a runbook, and against the inventory when one is found. An
 /// invalid inventory is reported against its own file, beside (not
 /// instead of) the runbook's own problems.
-fn check_runbook(source: &Source, json: bool, ctx: &Context) -> Exit {
+fn check_runbook(source: &Source, json: bool, vars: &[(String, String)], ctx: &Context) -> Exit {
     let inventory = load_inventory(ctx);
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
@@ -249,6 +252,16 @@ fn check_runbook(source: &Source, json: bool, ctx: &Context) -> Exit {
                 .unwrap_or_default()
         }
         (Ok(_), _) => Diagnostics::default(),
+    };
+    let own = match &parsed {
+        Ok(runbook) if !vars.is_empty() => {
+            let mut all = own;
+            if let Err(bad) = tejun_runbook::check_overrides(runbook, vars, &source.name) {
+                all.0.extend(bad.0);
+            }
+            all
+        }
+        _ => own,
     };
     let (inv_name, inv_diags) = match &inventory {
         InventoryLoad::Found(_, s) => (Some(s), None),
