@@ -113,6 +113,8 @@ struct Frame {
     /// `(` subshells open inside this frame.
     parens: usize,
     backtick: bool,
+    /// `$((...))`: `<<` is a shift there, not a heredoc.
+    arithmetic: bool,
 }
 
 enum Level {
@@ -193,7 +195,10 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                     }
                     b'$' if bytes.get(i + 1) == Some(&b'(') => {
                         push_char(&mut stack, b'$');
-                        stack.push(Level::Code(Frame::default()));
+                        stack.push(Level::Code(Frame {
+                            arithmetic: bytes.get(i + 2) == Some(&b'('),
+                            ..Frame::default()
+                        }));
                         i += 2;
                         continue;
                     }
@@ -258,7 +263,10 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                     }
                     b'$' if bytes.get(i + 1) == Some(&b'(') => {
                         push_char(&mut stack, b'$');
-                        stack.push(Level::Code(Frame::default()));
+                        stack.push(Level::Code(Frame {
+                            arithmetic: bytes.get(i + 2) == Some(&b'('),
+                            ..Frame::default()
+                        }));
                         i += 2;
                     }
                     b'`' if frame.backtick => {
@@ -287,7 +295,12 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                         }
                         i += 1;
                     }
-                    b'<' if bytes.get(i + 1) == Some(&b'<') && bytes.get(i + 2) != Some(&b'<') => {
+                    // `((a << 2))` and `$((a << 2))` shift; `<<<` is a here-string.
+                    b'<' if bytes.get(i + 1) == Some(&b'<')
+                        && bytes.get(i + 2) != Some(&b'<')
+                        && !frame.arithmetic
+                        && frame.parens < 2 =>
+                    {
                         end_word(frame);
                         let (heredoc, after) = heredoc_operator(source, i + 2);
                         if let Some(heredoc) = heredoc {
@@ -739,6 +752,15 @@ mod tests {
                 ("c", Plain, None),
                 ("d", Heredoc { quoted: false }, Some("sh"))
             ]
+        );
+    }
+
+    #[test]
+    fn a_shift_is_not_a_heredoc() {
+        use Context::*;
+        assert_eq!(
+            places("echo $((1 << 2)) \"$((3 << 1))\"\nrm {{f}}\n((x << 1))\nrm {{g}}"),
+            [("f", Plain, None), ("g", Plain, None)]
         );
     }
 
