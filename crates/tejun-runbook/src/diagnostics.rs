@@ -233,6 +233,10 @@ pub enum ErrorKind {
     },
     /// More than one YAML document (`---`) in one file.
     MultipleDocuments,
+    /// A key written twice in one mapping.
+    DuplicateYamlKey {
+        key: Option<String>,
+    },
     /// The document exceeds the parser's limits (nodes, depth, aliases).
     YamlTooLarge,
     /// A NUL byte: YAML forbids it, and some tools would stop reading there.
@@ -247,6 +251,54 @@ pub enum ErrorKind {
     DuplicateEnvironment {
         name: String,
     },
+}
+
+/// The YAML parser's common messages in Japanese (the parser speaks only
+/// English); an unknown one is shown as it is.
+fn syntax_ja(message: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("unclosed bracket", "括弧が閉じられていません"),
+        ("mismatched bracket", "括弧の対応が取れていません"),
+        ("misplaced bracket", "括弧の位置が正しくありません"),
+        ("unclosed quote", "クォートが閉じられていません"),
+        (
+            "tab",
+            "この位置ではタブは使えません (インデントはスペースで)",
+        ),
+        (
+            "mapping values are not allowed",
+            "ここでは `: ` を含む値は書けません",
+        ),
+        (
+            "did not find expected key",
+            "キーが見つかりません (インデントを確認してください)",
+        ),
+        ("unexpected EOF", "ファイルが途中で終わっています"),
+        ("unexpected eof", "ファイルが途中で終わっています"),
+        ("indent", "インデントが正しくありません"),
+        ("unknown anchor", "定義されていないアンカーを参照しています"),
+        ("duplicated anchor", "アンカーが重複しています"),
+        ("did not find expected node content", "値が見つかりません"),
+        ("expected ',' or ']'", "`,` か `]` が必要です"),
+        (
+            "block sequence entries are not allowed",
+            "ここではリストの項目 (`- `) は書けません",
+        ),
+        (
+            "comments must be separated",
+            "コメント (`#`) の前には空白が必要です",
+        ),
+        ("escape", "不正なエスケープです"),
+        (
+            "did not find expected '-' indicator",
+            "リストの項目 (`- `) が必要です",
+        ),
+        ("simple key", "キーの後に `:` が必要です"),
+    ];
+    TABLE
+        .iter()
+        .find(|(en, _)| message.contains(en))
+        .map(|(_, ja)| *ja)
 }
 
 impl ErrorKind {
@@ -300,6 +352,7 @@ impl ErrorKind {
             K::BadVarValue { .. } => "bad-var-value",
             K::YamlTag { .. } => "yaml-tag",
             K::MultipleDocuments => "multiple-documents",
+            K::DuplicateYamlKey { .. } => "duplicate-key",
             K::YamlTooLarge => "yaml-too-large",
             K::NulByte => "nul-byte",
             K::NotUtf8 => "not-utf8",
@@ -312,7 +365,10 @@ impl ErrorKind {
     pub fn message(&self, lang: Lang) -> String {
         use ErrorKind as K;
         match self {
-            K::Syntax(msg) => format!("{}: {msg}", lang.pick("invalid YAML", "YAML の構文エラー")),
+            K::Syntax(msg) => match lang {
+                Lang::En => format!("invalid YAML: {msg}"),
+                Lang::Ja => format!("YAML の構文エラー: {}", syntax_ja(msg).unwrap_or(msg)),
+            },
             K::NotAMapping => lang
                 .pick(
                     "the document must be a mapping (key: value) at the top level",
@@ -498,6 +554,12 @@ impl ErrorKind {
                     "2つ目の YAML 文書 (`---`) があります。runbook は1つの文書です",
                 )
                 .to_string(),
+            K::DuplicateYamlKey { key } => match (lang, key) {
+                (Lang::En, Some(key)) => format!("duplicate mapping key `{key}`"),
+                (Lang::En, None) => "duplicate mapping key".to_string(),
+                (Lang::Ja, Some(key)) => format!("マッピングのキー `{key}` が重複しています"),
+                (Lang::Ja, None) => "マッピングのキーが重複しています".to_string(),
+            },
             K::YamlTooLarge => lang
                 .pick(
                     "the document is too large or too deeply nested to read safely",
@@ -602,7 +664,7 @@ impl ErrorKind {
                 )
                 .to_string(),
             ),
-            K::Syntax(msg) if msg.contains("duplicate mapping key") => Some(
+            K::DuplicateYamlKey { .. } => Some(
                 lang.pick(
                     "each key may appear once in a mapping: it is already written above; merge the two or rename one",
                     "マッピング内で同じキーは1回しか書けません。上で既に書かれています。1つにまとめるか名前を変えてください",

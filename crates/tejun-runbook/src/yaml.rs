@@ -148,6 +148,7 @@ fn error_kind(error: &serde_saphyr::Error) -> ErrorKind {
         | E::AliasExpansionLimitExceeded { .. }
         | E::AliasReplayStackDepthExceeded { .. } => ErrorKind::YamlTooLarge,
         E::InvalidUtf8Input => ErrorKind::NotUtf8,
+        E::DuplicateMappingKey { key, .. } => ErrorKind::DuplicateYamlKey { key: key.clone() },
         other => {
             let message = bare_message(other);
             // Limits reached while replaying aliases or recursing come
