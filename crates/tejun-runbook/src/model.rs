@@ -176,7 +176,7 @@ impl StepKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
-    /// The command line; variables are substituted shell-quoted.
+    /// The command line; values reach it through the environment (`shell.rs`).
     pub command: Template,
     /// Exit codes that count as success (default `[0]`).
     pub expect_exit: Vec<i32>,
