@@ -304,3 +304,29 @@ fn typed_values_are_checked_before_anything_runs_in_japanese_too() {
         .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("ran-"));
     assert!(!ran, "a step ran with a bad value");
 }
+
+#[test]
+fn shell_arithmetic_takes_only_typed_numbers() {
+    let lab = Lab::new();
+    let pwned = lab.path("PWNED").display().to_string();
+    // bash evaluates `a[$(cmd)]` inside arithmetic: untyped, refused.
+    run_book(
+        &lab,
+        &book("echo $(( {{message}} + 1 )) > said.txt"),
+        &format!("a[$(touch {pwned})]"),
+        2,
+    );
+    assert!(!lab.path("PWNED").exists());
+    lab.write(
+        "book.yaml",
+        "name: n\nenv: dev\nvars:\n  n: {required: true, type: int}\nexecute:\n  - id: add\n    run: echo $(( {{n}} + 1 )) > said.txt\n",
+    );
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes", "--var", "n=4"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(lab.path("said.txt")).unwrap(),
+        "5\n"
+    );
+}

@@ -32,6 +32,9 @@ pub enum Context {
     Comment,
     /// A heredoc body; `quoted` (`<<'EOF'`) means no substitution.
     Heredoc { quoted: bool },
+    /// Inside `$((...))` or `((...))`: the value is evaluated as an
+    /// arithmetic expression (in bash, `a[$(cmd)]` there runs `cmd`).
+    Arithmetic,
 }
 
 /// A placeholder, where the shell reads it, and the second interpreter its
@@ -68,7 +71,9 @@ pub fn render_command(source: &str) -> String {
                 out.push_str(&var);
                 out.push_str("}\"'");
             }
-            Context::Double | Context::Comment | Context::Heredoc { .. } => {
+            // Arithmetic takes no quotes (dash refuses them); the value is
+            // constrained to a number by the parser.
+            Context::Double | Context::Comment | Context::Heredoc { .. } | Context::Arithmetic => {
                 out.push_str("${");
                 out.push_str(&var);
                 out.push('}');
@@ -155,13 +160,14 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                 Some(Level::Double) => Context::Double,
                 Some(Level::Single) => Context::Single,
                 Some(Level::Code(f)) if f.in_comment => Context::Comment,
+                Some(Level::Code(f)) if f.arithmetic || f.parens >= 2 => Context::Arithmetic,
                 _ => Context::Plain,
             };
             let index = sites.len();
             sites.push(Site {
                 placeholder: p,
                 context,
-                interpreter: None,
+                interpreter: (context == Context::Arithmetic).then_some("shell arithmetic"),
             });
             if context != Context::Comment {
                 let frame = code_frame(&mut stack);
@@ -761,6 +767,23 @@ mod tests {
         assert_eq!(
             places("echo $((1 << 2)) \"$((3 << 1))\"\nrm {{f}}\n((x << 1))\nrm {{g}}"),
             [("f", Plain, None), ("g", Plain, None)]
+        );
+    }
+
+    #[test]
+    fn arithmetic_is_a_second_interpreter() {
+        use Context::*;
+        assert_eq!(
+            places("echo $(( {{n}} + 1 ))\n(( x = {{m}} ))\necho \"$(({{k}}))\""),
+            [
+                ("n", Arithmetic, Some("shell arithmetic")),
+                ("m", Arithmetic, Some("shell arithmetic")),
+                ("k", Arithmetic, Some("shell arithmetic"))
+            ]
+        );
+        assert_eq!(
+            render_command("echo $(( {{n}} + 1 ))"),
+            "echo $(( ${TEJUN_VAR_n} + 1 ))"
         );
     }
 
