@@ -7,6 +7,9 @@
 #   STEPS=50 RUNS=5 bench/steps.sh
 #   SKIP_ANSIBLE=1 bench/steps.sh  # no pip install
 #   TEJUN=/path/to/tejun bench/steps.sh  # an already built release binary
+#   TEJUN_BEFORE=/path/to/old/tejun bench/steps.sh  # also an interleaved A/B
+#   VARS=1 bench/steps.sh          # each step uses two variables
+#   WORK_IN=/dev/shm bench/steps.sh  # journal on tmpfs: no fsync noise
 #
 # Every contender spawns one `sh -c true` (or /bin/true) per step, so the
 # difference is what each tool adds around a process spawn.
@@ -19,7 +22,7 @@ ANSIBLE_RUNS=${ANSIBLE_RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=${ANSIBLE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tejun-bench-venv}
-WORK=$(mktemp -d /tmp/tejun-bench.XXXXXX)
+WORK=$(mktemp -d "${WORK_IN:-/tmp}/tejun-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 if [ -z "${TEJUN:-}" ]; then
@@ -31,8 +34,14 @@ fi
 echo "== generating $STEPS steps in $WORK" >&2
 printf 'environments:\n  bench:\n    color: green\n' > "$WORK/tejun.yaml"
 {
-    printf 'name: bench-%s-steps\nenv: bench\nexecute:\n' "$STEPS"
-    for i in $(seq 1 "$STEPS"); do printf '  - id: s%d\n    run: "true"\n' "$i"; done
+    printf 'name: bench-%s-steps\nenv: bench\n' "$STEPS"
+    if [ -n "${VARS:-}" ]; then
+        printf 'vars:\n  conf: /etc/app/site.conf\n  weight: "5"\nexecute:\n'
+        for i in $(seq 1 "$STEPS"); do printf '  - id: s%d\n    run: true {{conf}} w={{weight}}\n' "$i"; done
+    else
+        printf 'execute:\n'
+        for i in $(seq 1 "$STEPS"); do printf '  - id: s%d\n    run: "true"\n' "$i"; done
+    fi
 } > "$WORK/steps.yaml"
 {
     echo '#!/bin/sh'
@@ -94,3 +103,10 @@ fi
 echo
 echo "$STEPS steps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/bench/steps/median.py" "$STEPS" "${files[@]}"
+
+if [ -n "${TEJUN_BEFORE:-}" ]; then
+    BEFORE_CMD="cd $WORK && $TEJUN_BEFORE run steps.yaml --env bench --yes > /dev/null"
+    sh -c "$BEFORE_CMD"
+    echo
+    python3 "$ROOT/bench/steps/ab.py" "$STEPS" "$RUNS" "$BEFORE_CMD" "$TEJUN_CMD"
+fi

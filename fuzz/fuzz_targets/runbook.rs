@@ -8,8 +8,19 @@ use tejun_runbook::{Lang, check_against_inventory, parse_inventory, parse_runboo
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else {
+        // Invalid UTF-8 is a located diagnostic that renders.
+        let file = "fuzz.yaml";
+        if let Err((text, diags)) = tejun_runbook::decode_source(data.to_vec(), file) {
+            let _ = diags.render(&text, Lang::En, false);
+        }
         return;
     };
+    // Every command text: placing placeholders never panics, and the
+    // command run never contains a value, only references.
+    if let Ok(sites) = tejun_runbook::shell::analyze(source) {
+        let rendered = tejun_runbook::shell::render_command(source);
+        assert!(sites.is_empty() || rendered.contains("TEJUN_VAR_"));
+    }
     let inventory = match parse_inventory(source, "fuzz.yaml") {
         Ok(inv) => {
             let _ = inv.pinned_environment(source);

@@ -84,7 +84,7 @@ fn a_tampered_backup_is_not_restored() {
     lab.write(
         "book.yaml",
         &format!(
-            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo bad > {c}; echo evil > \"$TEJUN_RUN_DIR/backup/keep{c}\"; exit 1\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo bad > {c}; for f in \"$TEJUN_RUN_DIR\"/backup/keep/*; do echo evil > \"$f\"; done; exit 1\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
         ),
     );
     lab.run()

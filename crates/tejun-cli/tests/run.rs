@@ -44,11 +44,11 @@ fn a_timeout_kills_the_command_and_everything_it_started() {
     let lab = lab();
     let pid_file = lab.path("bg.pid");
     lab.book(&format!(
-        "  - id: hangs\n    run: sleep 60 & echo $! > {}; wait\n    timeout: 500ms\n",
+        "  - id: hangs\n    run: sleep 60 & echo $! > {}; wait\n    timeout: 1s\n",
         pid_file.display()
     ));
     let started = Instant::now();
-    lab.run().code(1).stdout(contains("timed out after 0.5s"));
+    lab.run().code(1).stdout(contains("timed out after 1s"));
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "took {:?}",

@@ -17,13 +17,16 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use tejun_runbook::plan::redact;
+
 use crate::events::FileRecord;
 
 /// Copies each of `paths` (regular files) into
-/// `run_dir/backup/<step_id>/<absolute path>`.
+/// `run_dir/backup/<step_id>/<sha256 of the content>`: named by content,
+/// never by the original path, which may hold a secret.
 pub fn backup(run_dir: &Path, step_id: &str, paths: &[String]) -> Result<Vec<FileRecord>, String> {
     let mut records = Vec::new();
-    for path in paths {
+    for (index, path) in paths.iter().enumerate() {
         let source = std::path::absolute(path).map_err(|e| format!("{path}: {e}"))?;
         let meta = fs::metadata(&source)
             .map_err(|e| format!("cannot back up {}: {e}", source.display()))?;
@@ -33,20 +36,14 @@ pub fn backup(run_dir: &Path, step_id: &str, paths: &[String]) -> Result<Vec<Fil
                 source.display()
             ));
         }
-        let relative = Path::new("backup")
-            .join(step_id)
-            .join(source.strip_prefix("/").unwrap_or(&source));
-        let copy = run_dir.join(&relative);
-        if let Some(parent) = copy.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        let (sha256, size) = copy_hashed(&source, &copy, 0o600).map_err(|e| {
-            format!(
-                "cannot copy {} to {}: {e}",
-                source.display(),
-                copy.display()
-            )
-        })?;
+        let dir = run_dir.join("backup").join(step_id);
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let partial = dir.join(format!(".partial-{index}"));
+        let (sha256, size) = copy_hashed(&source, &partial, 0o600)
+            .map_err(|e| format!("cannot copy {} into the run folder: {e}", source.display()))?;
+        let relative = Path::new("backup").join(step_id).join(&sha256);
+        fs::rename(&partial, run_dir.join(&relative))
+            .map_err(|e| format!("cannot copy {} into the run folder: {e}", source.display()))?;
         records.push(FileRecord {
             path: source.display().to_string(),
             backup: relative.display().to_string(),
@@ -58,9 +55,41 @@ pub fn backup(run_dir: &Path, step_id: &str, paths: &[String]) -> Result<Vec<Fil
     Ok(records)
 }
 
-/// Puts every file of a backup back. Checks all copies first; restores none
-/// if any copy's hash differs from the one recorded.
-pub fn restore(run_dir: &Path, records: &[FileRecord]) -> Result<Vec<FileRecord>, String> {
+/// `records` as journaled and shown: secrets in paths replaced by `***`.
+pub fn redacted(mut records: Vec<FileRecord>, secrets: &[String]) -> Vec<FileRecord> {
+    for record in &mut records {
+        record.path = redact(&record.path, secrets);
+    }
+    records
+}
+
+/// Puts every file of a backup back. The journal holds paths with secrets
+/// redacted, so each file goes to the restore step's own rendered path
+/// (`targets`, the backup's paths come last), which must redact to the
+/// recorded one. Checks all copies first; restores none if any copy's hash
+/// differs from the one recorded.
+pub fn restore(
+    run_dir: &Path,
+    records: &[FileRecord],
+    targets: &[String],
+    secrets: &[String],
+) -> Result<Vec<FileRecord>, String> {
+    let Some(first) = targets.len().checked_sub(records.len()) else {
+        return Err("the backup lists more files than the restore step knows".to_string());
+    };
+    let mut resolved = Vec::with_capacity(records.len());
+    for (record, target) in records.iter().zip(&targets[first..]) {
+        let target = std::path::absolute(target).map_err(|e| format!("{}: {e}", record.path))?;
+        let shown = target.display().to_string();
+        if shown != record.path && redact(&shown, secrets) != record.path {
+            return Err(format!(
+                "refusing to restore: {} was backed up, but the restore step now names {}; nothing was restored",
+                record.path,
+                redact(&shown, secrets)
+            ));
+        }
+        resolved.push(target);
+    }
     for record in records {
         let copy = run_dir.join(&record.backup);
         let actual =
@@ -72,8 +101,7 @@ pub fn restore(run_dir: &Path, records: &[FileRecord]) -> Result<Vec<FileRecord>
             ));
         }
     }
-    for record in records {
-        let target = PathBuf::from(&record.path);
+    for (record, target) in records.iter().zip(resolved) {
         let copy = run_dir.join(&record.backup);
         let temp = temp_beside(&target);
         let result = copy_hashed(&copy, &temp, record.mode).and_then(|(sha256, _)| {
@@ -158,7 +186,7 @@ mod tests {
         let records = backup(&run, "b1", &[file.display().to_string()]).unwrap();
         fs::write(&file, b"broken").unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o777)).unwrap();
-        restore(&run, &records).unwrap();
+        restore(&run, &records, &[file.display().to_string()], &[]).unwrap();
         assert_eq!(fs::read(&file).unwrap(), original);
         assert_eq!(
             fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -174,18 +202,34 @@ mod tests {
         let b = dir.path().join("b");
         fs::write(&a, "a1").unwrap();
         fs::write(&b, "b1").unwrap();
-        let records = backup(
-            &run,
-            "b",
-            &[a.display().to_string(), b.display().to_string()],
-        )
-        .unwrap();
+        let paths = [a.display().to_string(), b.display().to_string()];
+        let records = backup(&run, "b", &paths).unwrap();
         fs::write(&a, "a2").unwrap();
         fs::write(&b, "b2").unwrap();
         fs::write(run.join(&records[1].backup), "tampered").unwrap();
-        let err = restore(&run, &records).unwrap_err();
+        let err = restore(&run, &records, &paths, &[]).unwrap_err();
         assert!(err.contains("altered"), "{err}");
         assert_eq!(fs::read_to_string(&a).unwrap(), "a2");
+    }
+
+    #[test]
+    fn copies_are_named_by_content_and_secret_paths_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let file = dir.path().join("tok-SECRET.conf");
+        fs::write(&file, "x").unwrap();
+        let paths = [file.display().to_string()];
+        let records = backup(&run, "b", &paths).unwrap();
+        assert!(!records[0].backup.contains("SECRET"), "{:?}", records[0]);
+        let secrets = ["SECRET".to_string()];
+        let shown = redacted(records, &secrets);
+        assert!(shown[0].path.ends_with("tok-***.conf"), "{:?}", shown[0]);
+        fs::write(&file, "changed").unwrap();
+        restore(&run, &shown, &paths, &secrets).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+        // A restore step naming another file than the one backed up.
+        let other = [dir.path().join("other.conf").display().to_string()];
+        assert!(restore(&run, &shown, &other, &secrets).is_err());
     }
 
     #[test]

@@ -419,7 +419,7 @@ impl<'a> Runner<'a> {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
                 let result = match self.replay.backup_files(&restore.from) {
-                    Some(files) => backup::restore(&self.run_dir, files),
+                    Some(files) => backup::restore(&self.run_dir, files, &step.paths, self.secrets),
                     // The run failed before the backup: the files were not
                     // changed by this run, so there is nothing to put back.
                     None => {
@@ -473,7 +473,7 @@ impl<'a> Runner<'a> {
             stdout_tail: o.stdout_tail,
             stderr_tail: o.stderr_tail,
             error: o.error.map(|e| redact(&e, self.secrets)),
-            files: o.files,
+            files: backup::redacted(o.files, self.secrets),
         };
         // Keep the replay current: a restore later in this run reads the
         // backup's files from it, exactly as a resumed run would.
@@ -492,10 +492,12 @@ impl<'a> Runner<'a> {
         first_attempt: u32,
         max_attempts: u32,
     ) -> Result<StepEnd, EngineError> {
-        let line = step.command.clone().unwrap_or_default();
+        // Values reach the shell through the environment, never as text.
+        let line = step.exec_command.clone().unwrap_or_default();
         let has_regex = command.expect_stdout.is_some() || command.expect_stderr.is_some();
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
+        env.extend(step.env.iter().cloned());
         for attempt in first_attempt..=max_attempts {
             if attempt > first_attempt {
                 // The failed attempt's end must not wait unwritten.

@@ -207,6 +207,104 @@ pub enum ErrorKind {
         en: String,
         ja: String,
     },
+    /// A placeholder inside a quoted heredoc body (`<<'EOF'`), where the
+    /// shell substitutes nothing.
+    PlaceholderInQuotedHeredoc {
+        name: String,
+    },
+    /// A value whose type does not constrain it, placed where a second
+    /// interpreter (`sh -c`, `ssh`, `sed`, ...) reads it as program text.
+    ValueBecomesCode {
+        name: String,
+        interpreter: &'static str,
+    },
+    /// `type:` names no known type.
+    UnknownVarType {
+        value: String,
+    },
+    /// `min`/`max`, `choices` or `pattern` given for a type they do not
+    /// apply to, or `enum` without `choices`.
+    VarOptionNotForType {
+        key: &'static str,
+        kind: &'static str,
+    },
+    /// A variable's value does not fit its type (written in the runbook).
+    BadVarValue {
+        name: String,
+        reason: crate::vartype::BadValue,
+    },
+    /// A YAML tag (`!shell`): tejun has none and would silently drop it.
+    YamlTag {
+        tag: String,
+    },
+    /// More than one YAML document (`---`) in one file.
+    MultipleDocuments,
+    /// A key written twice in one mapping.
+    DuplicateYamlKey {
+        key: Option<String>,
+    },
+    /// The document exceeds the parser's limits (nodes, depth, aliases).
+    YamlTooLarge,
+    /// A NUL byte: YAML forbids it, and some tools would stop reading there.
+    NulByte,
+    /// Bytes that are not UTF-8.
+    NotUtf8,
+    /// A step `timeout` under one second.
+    TimeoutTooShort {
+        value: String,
+    },
+    /// The same environment twice in `env`.
+    DuplicateEnvironment {
+        name: String,
+    },
+}
+
+/// The YAML parser's common messages in Japanese (the parser speaks only
+/// English); an unknown one is shown as it is.
+fn syntax_ja(message: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("unclosed bracket", "括弧が閉じられていません"),
+        ("mismatched bracket", "括弧の対応が取れていません"),
+        ("misplaced bracket", "括弧の位置が正しくありません"),
+        ("unclosed quote", "クォートが閉じられていません"),
+        (
+            "tab",
+            "この位置ではタブは使えません (インデントはスペースで)",
+        ),
+        (
+            "mapping values are not allowed",
+            "ここでは `: ` を含む値は書けません",
+        ),
+        (
+            "did not find expected key",
+            "キーが見つかりません (インデントを確認してください)",
+        ),
+        ("unexpected EOF", "ファイルが途中で終わっています"),
+        ("unexpected eof", "ファイルが途中で終わっています"),
+        ("indent", "インデントが正しくありません"),
+        ("unknown anchor", "定義されていないアンカーを参照しています"),
+        ("duplicated anchor", "アンカーが重複しています"),
+        ("did not find expected node content", "値が見つかりません"),
+        ("expected ',' or ']'", "`,` か `]` が必要です"),
+        (
+            "block sequence entries are not allowed",
+            "ここではリストの項目 (`- `) は書けません",
+        ),
+        (
+            "comments must be separated",
+            "コメント (`#`) の前には空白が必要です",
+        ),
+        ("escape", "不正なエスケープです"),
+        (
+            "did not find expected '-' indicator",
+            "リストの項目 (`- `) が必要です",
+        ),
+        ("simple key", "キーの後に `:` が必要です"),
+    ];
+    TABLE
+        .iter()
+        .find(|(en, _)| message.contains(en))
+        .map(|(_, ja)| *ja)
 }
 
 impl ErrorKind {
@@ -254,6 +352,19 @@ impl ErrorKind {
             K::BadEnvironmentName { .. } => "bad-environment-name",
             K::RelativePathPin { .. } => "relative-path-pin",
             K::EnvironmentGuard { .. } => "environment-guard",
+            K::PlaceholderInQuotedHeredoc { .. } => "placeholder-in-quoted-heredoc",
+            K::ValueBecomesCode { .. } => "value-becomes-code",
+            K::UnknownVarType { .. } => "unknown-var-type",
+            K::VarOptionNotForType { .. } => "var-option-not-for-type",
+            K::BadVarValue { .. } => "bad-var-value",
+            K::YamlTag { .. } => "yaml-tag",
+            K::MultipleDocuments => "multiple-documents",
+            K::DuplicateYamlKey { .. } => "duplicate-key",
+            K::YamlTooLarge => "yaml-too-large",
+            K::NulByte => "nul-byte",
+            K::NotUtf8 => "not-utf8",
+            K::TimeoutTooShort { .. } => "timeout-too-short",
+            K::DuplicateEnvironment { .. } => "duplicate-environment",
         }
     }
 
@@ -261,7 +372,10 @@ impl ErrorKind {
     pub fn message(&self, lang: Lang) -> String {
         use ErrorKind as K;
         match self {
-            K::Syntax(msg) => format!("{}: {msg}", lang.pick("invalid YAML", "YAML の構文エラー")),
+            K::Syntax(msg) => match lang {
+                Lang::En => format!("invalid YAML: {msg}"),
+                Lang::Ja => format!("YAML の構文エラー: {}", syntax_ja(msg).unwrap_or(msg)),
+            },
             K::NotAMapping => lang
                 .pick(
                     "the document must be a mapping (key: value) at the top level",
@@ -403,11 +517,75 @@ impl ErrorKind {
             },
             K::PlaceholderInQuotes { name } => match lang {
                 Lang::En => format!(
-                    "`{{{{{name}}}}}` is inside shell quotes; tejun quotes every value itself, and inside quotes a value could run commands"
+                    "`{{{{{name}}}}}` is inside single quotes, where the shell substitutes nothing; single-quoted text is usually another program's code"
                 ),
                 Lang::Ja => format!(
-                    "`{{{{{name}}}}}` がシェルのクォート内にあります。tejun は値を自動でクォートします。クォート内では値がコマンドとして実行される恐れがあります"
+                    "`{{{{{name}}}}}` がシングルクォート内にあります。シェルはここでは何も置換しません。シングルクォート内は通常、別のプログラムのコードです"
                 ),
+            },
+            K::PlaceholderInQuotedHeredoc { name } => match lang {
+                Lang::En => format!("`{{{{{name}}}}}` is in a quoted heredoc (<<'EOF'), where the shell substitutes nothing"),
+                Lang::Ja => format!("`{{{{{name}}}}}` がクォートされたヒアドキュメント (<<'EOF') 内にあります。シェルはここでは何も置換しません"),
+            },
+            K::ValueBecomesCode { name, interpreter } => match lang {
+                Lang::En => format!(
+                    "`{{{{{name}}}}}` is handed to {interpreter} as program text, where its value would run as code; its type does not constrain it"
+                ),
+                Lang::Ja => format!(
+                    "`{{{{{name}}}}}` が {interpreter} にプログラムとして渡され、値がコードとして実行される恐れがあります。変数の型が値を制限していません"
+                ),
+            },
+            K::UnknownVarType { value } => match lang {
+                Lang::En => format!("unknown variable type `{value}`"),
+                Lang::Ja => format!("不明な変数の型 `{value}`"),
+            },
+            K::VarOptionNotForType { key, kind } => match lang {
+                Lang::En => format!("`{key}` does not apply to a variable of type `{kind}`"),
+                Lang::Ja => format!("`{key}` は型 `{kind}` の変数には使えません"),
+            },
+            K::BadVarValue { name, reason } => {
+                use tejun_locale::Localize;
+                let reason = reason.localize(lang);
+                match lang {
+                    Lang::En => format!("variable `{name}`: the value {reason}"),
+                    Lang::Ja => format!("変数 `{name}`: 値は{reason}"),
+                }
+            }
+            K::YamlTag { tag } => match lang {
+                Lang::En => format!("YAML tag `{tag}` is not supported: tejun would ignore it"),
+                Lang::Ja => format!("YAML タグ `{tag}` には対応していません (tejun は無視してしまいます)"),
+            },
+            K::MultipleDocuments => lang
+                .pick(
+                    "a second YAML document (`---`): a runbook is one document",
+                    "2つ目の YAML 文書 (`---`) があります。runbook は1つの文書です",
+                )
+                .to_string(),
+            K::DuplicateYamlKey { key } => match (lang, key) {
+                (Lang::En, Some(key)) => format!("duplicate mapping key `{key}`"),
+                (Lang::En, None) => "duplicate mapping key".to_string(),
+                (Lang::Ja, Some(key)) => format!("マッピングのキー `{key}` が重複しています"),
+                (Lang::Ja, None) => "マッピングのキーが重複しています".to_string(),
+            },
+            K::YamlTooLarge => lang
+                .pick(
+                    "the document is too large or too deeply nested to read safely",
+                    "文書が大きすぎるか入れ子が深すぎるため、安全に読めません",
+                )
+                .to_string(),
+            K::NulByte => lang
+                .pick("a NUL byte (\\0) is not allowed in YAML", "YAML に NUL バイト (\\0) は使えません")
+                .to_string(),
+            K::NotUtf8 => lang
+                .pick("the file is not valid UTF-8 here", "ファイルのこの位置が正しい UTF-8 ではありません")
+                .to_string(),
+            K::TimeoutTooShort { value } => match lang {
+                Lang::En => format!("timeout `{value}` is too short: at least 1s"),
+                Lang::Ja => format!("timeout `{value}` は短すぎます (1s 以上)"),
+            },
+            K::DuplicateEnvironment { name } => match lang {
+                Lang::En => format!("environment `{name}` is listed twice in `env`"),
+                Lang::Ja => format!("環境 `{name}` が `env` に2回書かれています"),
             },
             K::KeyNotForKind { key, kind } => match lang {
                 Lang::En => format!("`{key}` does not apply to a `{kind}` step"),
@@ -497,7 +675,7 @@ impl ErrorKind {
                 )
                 .to_string(),
             ),
-            K::Syntax(msg) if msg.contains("duplicate mapping key") => Some(
+            K::DuplicateYamlKey { .. } => Some(
                 lang.pick(
                     "each key may appear once in a mapping: it is already written above; merge the two or rename one",
                     "マッピング内で同じキーは1回しか書けません。上で既に書かれています。1つにまとめるか名前を変えてください",
@@ -508,8 +686,16 @@ impl ErrorKind {
                 lang.pick("indent with spaces, not tabs", "インデントにはタブではなくスペースを使ってください").to_string(),
             ),
             K::PlaceholderInQuotes { name } => Some(match lang {
-                Lang::En => format!("close the quotes before it: \"Bearer \"{{{{{name}}}}} (adjacent words join)"),
-                Lang::Ja => format!("直前でクォートを閉じてください: \"Bearer \"{{{{{name}}}}} (隣接した語は連結されます)"),
+                Lang::En => format!("use double quotes (\"Bearer {{{{{name}}}}}\"), or pass it as an argument: sh -c 'echo \"$1\"' _ {{{{{name}}}}}"),
+                Lang::Ja => format!("ダブルクォートを使う (\"Bearer {{{{{name}}}}}\") か、引数として渡してください: sh -c 'echo \"$1\"' _ {{{{{name}}}}}"),
+            }),
+            K::ValueBecomesCode { name, .. } => Some(match lang {
+                Lang::En => format!("pass it as an argument (sh -c '... \"$1\"' _ {{{{{name}}}}}; sed/awk: awk -v v={{{{{name}}}}}), or give it a `type` (int, number, bool, enum, host, duration) or a `pattern`"),
+                Lang::Ja => format!("引数として渡す (sh -c '... \"$1\"' _ {{{{{name}}}}}、awk なら awk -v v={{{{{name}}}}}) か、`type` (int, number, bool, enum, host, duration) または `pattern` を指定してください"),
+            }),
+            K::UnknownVarType { .. } => Some(match lang {
+                Lang::En => format!("types: {}", crate::model::VarType::NAMES.join(", ")),
+                Lang::Ja => format!("使える型: {}", crate::model::VarType::NAMES.join(", ")),
             }),
             K::BadPlaceholder => Some(
                 lang.pick(

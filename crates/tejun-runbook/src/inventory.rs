@@ -266,7 +266,7 @@ pub fn parse_inventory(source: &str, file: &str) -> Result<Inventory, Diagnostic
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(e) => {
-            sink.error(e.span, ErrorKind::Syntax(e.message));
+            sink.error(e.span, e.kind);
             return Err(sink.diagnostics);
         }
     };

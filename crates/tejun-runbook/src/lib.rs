@@ -12,7 +12,9 @@ pub mod inventory;
 pub mod model;
 pub mod plan;
 pub mod runbook;
+pub mod shell;
 pub mod template;
+pub mod vartype;
 mod walk;
 pub mod yaml;
 
@@ -20,7 +22,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, ErrorKind};
 pub use inventory::{
     Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
 };
-pub use runbook::{check_against_inventory, parse_runbook};
+pub use runbook::{check_against_inventory, check_overrides, decode_source, parse_runbook};
 /// Re-exported so callers rendering diagnostics need not depend on the
 /// locale crate themselves.
 pub use tejun_locale::Lang;

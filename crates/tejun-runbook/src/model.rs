@@ -42,6 +42,39 @@ pub struct VarDef {
     pub value: VarValue,
     pub secret: bool,
     pub description: Option<String>,
+    /// What a value must look like; checked before anything runs.
+    pub spec: VarSpec,
+    /// Where the variable's name is written.
+    pub span: Span,
+}
+
+/// A variable's `type` and its limits (`min`/`max`, `choices`, `pattern`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VarSpec {
+    pub kind: VarType,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub choices: Vec<String>,
+    /// Matched against the whole value.
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VarType {
+    /// Any text (no `type`).
+    #[default]
+    String,
+    Int,
+    Number,
+    Bool,
+    Enum,
+    Regex,
+    Path,
+    Host,
+    Duration,
+    /// Shell code chosen by the operator (`sh -c {{check_cmd}}`): the one
+    /// type whose value is meant to run.
+    Command,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +176,7 @@ impl StepKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
-    /// The command line; variables are substituted shell-quoted.
+    /// The command line; values reach it through the environment (`shell.rs`).
     pub command: Template,
     /// Exit codes that count as success (default `[0]`).
     pub expect_exit: Vec<i32>,

@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 use tejun_locale::{Lang, Localize};
 
 use crate::model::{OnFailure, PhaseName, Runbook, Step, StepKind, VarValue};
-use crate::template::{Quoting, render, render_str};
+use crate::shell::{env_name, render_command};
+use crate::template::{Quoting, placeholders, render, render_str};
 
 /// Values known only at run time, supplied by the caller (the engine or
 /// `tejun plan`), so this crate stays free of I/O.
@@ -45,8 +46,15 @@ pub struct PlannedStep {
     /// numbered after exit.
     pub ordinal: usize,
     pub step: Step,
-    /// The shell command to execute (run/check), variables shell-quoted.
+    /// The command with every value written in, shell-quoted: what the
+    /// operator reads and the guard checks (never run as is).
     pub command: Option<String>,
+    /// What the engine runs: the command referencing each value through
+    /// its environment variable (`"${TEJUN_VAR_name}"`), so no value is
+    /// ever parsed as shell text.
+    pub exec_command: Option<String>,
+    /// The `TEJUN_VAR_*` environment `exec_command` needs.
+    pub env: Vec<(String, String)>,
     /// `command` with secret values replaced by `***`, for display/journal.
     pub display_command: Option<String>,
     /// Confirm prompt, rendered raw.
@@ -78,6 +86,11 @@ pub enum VarError {
     Required(String),
     /// A `from_env` variable whose environment variable is not set.
     MissingEnv { var: String, env: String },
+    /// A value that does not fit its variable's `type`.
+    BadValue {
+        var: String,
+        reason: crate::vartype::BadValue,
+    },
 }
 
 impl Localize for VarError {
@@ -111,6 +124,10 @@ impl Localize for VarError {
                 lang.pick("environment variable", "環境変数"),
                 lang.pick("is not set", "が設定されていません")
             ),
+            VarError::BadValue { var, reason } => match lang {
+                Lang::En => format!("variable `{var}`: the value {}", reason.localize(lang)),
+                Lang::Ja => format!("変数 `{var}`: 値は{}", reason.localize(lang)),
+            },
         }
     }
 }
@@ -165,6 +182,12 @@ pub fn resolve_vars(
             }
             (None, VarValue::Required) => return Err(VarError::Required(name.clone())),
         };
+        def.spec
+            .check(&value)
+            .map_err(|reason| VarError::BadValue {
+                var: name.clone(),
+                reason,
+            })?;
         if def.secret && !value.is_empty() {
             secrets.push(value.clone());
         }
@@ -248,16 +271,25 @@ fn plan_step(
     vars: &ResolvedVars,
     masked: &IndexMap<String, String>,
 ) -> PlannedStep {
-    let (command, display_command) = match &step.kind {
+    let mut env = Vec::new();
+    let (command, display_command, exec_command) = match &step.kind {
         StepKind::Run(c) | StepKind::Check(c) => {
             let command = render(&c.command, &vars.values, Quoting::Shell);
             // Secret values were swapped for `***` before quoting; a second
             // pass over the text would also mangle words that merely
             // contain a short secret.
             let display = render(&c.command, masked, Quoting::Shell);
-            (Some(command), Some(display))
+            for p in placeholders(&c.command.source).unwrap_or_default() {
+                let name = env_name(p.name);
+                if !env.iter().any(|(n, _)| *n == name) {
+                    let value = vars.values.get(p.name).cloned().unwrap_or_default();
+                    env.push((name, value));
+                }
+            }
+            let exec = render_command(&c.command.source);
+            (Some(command), Some(display), Some(exec))
         }
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let prompt = match &step.kind {
         StepKind::Confirm(c) => Some(render(&c.prompt, &vars.values, Quoting::Raw)),
@@ -273,6 +305,8 @@ fn plan_step(
         ordinal,
         step: step.clone(),
         command,
+        exec_command,
+        env,
         display_command,
         prompt,
         paths,

@@ -17,10 +17,11 @@ use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink, suggest};
 use crate::inventory::{Inventory, is_env_name};
 use crate::model::{
     Backup, Command, Confirm, OnFailure, PhaseName, Phases, Restore, Rollback, Runbook, Safety,
-    Span, Step, StepKind, Template, VarDef, VarValue, Verdict,
+    Span, Step, StepKind, Template, VarDef, VarSpec, VarType, VarValue, Verdict,
 };
 use crate::plan::BUILTINS;
-use crate::template::{is_identifier, placeholders, placeholders_in_quotes};
+use crate::shell::{Context, analyze};
+use crate::template::{is_identifier, placeholders};
 use crate::walk::{Fields, non_empty_string, string_list, wrong_type};
 use crate::yaml::{self, Node, Value};
 
@@ -40,7 +41,18 @@ const TOP_KEYS: &[&str] = &[
     "exit",
     "rollback",
 ];
-const VAR_KEYS: &[&str] = &["value", "from_env", "required", "secret", "description"];
+const VAR_KEYS: &[&str] = &[
+    "value",
+    "from_env",
+    "required",
+    "secret",
+    "description",
+    "type",
+    "min",
+    "max",
+    "choices",
+    "pattern",
+];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "retries", "retry_delay"];
 const ROLLBACK_KEYS: &[&str] = &["steps", "checks"];
 const STEP_KINDS: [&str; 5] = ["run", "check", "confirm", "backup", "restore"];
@@ -66,13 +78,29 @@ const EXPECT_KEYS: &[&str] = &["exit", "stdout", "stderr"];
 const COMMAND_ONLY: &[&str] = &["expect", "retries", "retry_delay"];
 const CONFIRM_ONLY: &[&str] = &["auto", "evidence"];
 
+/// A runbook or inventory file's bytes as text, or a diagnostic at the
+/// line:col where they stop being UTF-8 (with the lossy text to render it
+/// against).
+pub fn decode_source(bytes: Vec<u8>, file: &str) -> Result<String, (String, Diagnostics)> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let (text, span) =
+                yaml::utf8_error(e.as_bytes()).expect("from_utf8 failed, so there is an error");
+            let mut sink = Sink::new(file);
+            sink.error(span, ErrorKind::NotUtf8);
+            Err((text, sink.diagnostics))
+        }
+    }
+}
+
 /// Parses and validates a runbook. `file` is used only in messages.
 pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
     let mut sink = Sink::new(file);
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(e) => {
-            sink.error(e.span, ErrorKind::Syntax(e.message));
+            sink.error(e.span, e.kind);
             return Err(sink.diagnostics);
         }
     };
@@ -84,10 +112,49 @@ pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
         id_spans: HashMap::new(),
         from_spans: HashMap::new(),
         broken_ids: Vec::new(),
+        specs: HashMap::new(),
     }
     .read(&root);
     sink.diagnostics.into_result()?;
     runbook.ok_or_else(Diagnostics::default)
+}
+
+/// Checks `--var NAME=VALUE` values against their variables' types, as
+/// `tejun check --var` does before anything could run; each problem is
+/// reported at the variable's definition.
+pub fn check_overrides(
+    runbook: &Runbook,
+    overrides: &[(String, String)],
+    file: &str,
+) -> Result<(), Diagnostics> {
+    let mut sink = Sink::new(file);
+    for (name, value) in overrides {
+        match runbook.vars.get(name) {
+            Some(def) => {
+                if let Err(reason) = def.spec.check(value) {
+                    sink.error(
+                        def.span,
+                        ErrorKind::BadVarValue {
+                            name: name.clone(),
+                            reason,
+                        },
+                    );
+                }
+            }
+            None => sink.error(
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+                ErrorKind::UndefinedVariable {
+                    name: name.clone(),
+                    suggestion: suggest(name, runbook.vars.keys().map(String::as_str)),
+                },
+            ),
+        }
+    }
+    sink.diagnostics.into_result()
 }
 
 /// Checks a parsed runbook against the inventory: every environment it was
@@ -170,6 +237,8 @@ struct Reader<'a, 's> {
     from_spans: HashMap<usize, Span>,
     /// Ids of steps that had errors and were left out.
     broken_ids: Vec<String>,
+    /// Each variable's type, for placing its values in commands.
+    specs: HashMap<String, VarSpec>,
 }
 
 impl Reader<'_, '_> {
@@ -185,6 +254,10 @@ impl Reader<'_, '_> {
         let description = top.string(self.sink, "description").map(|(s, _)| s);
         let (environments, environment_spans) = self.environments(&top);
         let vars = top.get("vars").map(|n| self.vars(n)).unwrap_or_default();
+        self.specs = vars
+            .iter()
+            .map(|(name, def)| (name.clone(), def.spec.clone()))
+            .collect();
         self.defined = BUILTINS
             .iter()
             .map(|s| s.to_string())
@@ -243,6 +316,11 @@ impl Reader<'_, '_> {
                     .error(span, ErrorKind::BadEnvironmentName { name });
                 continue;
             }
+            if names.contains(&name) {
+                self.sink
+                    .error(span, ErrorKind::DuplicateEnvironment { name });
+                continue;
+            }
             names.push(name);
             spans.push(span);
         }
@@ -285,11 +363,14 @@ impl Reader<'_, '_> {
                 .collect();
             // Keep the name even when its definition is bad, so templates
             // using it do not also report "undefined".
-            let def = self.var_def(&key.name, value).unwrap_or(VarDef {
+            let mut def = self.var_def(&key.name, value).unwrap_or(VarDef {
                 value: VarValue::Required,
                 secret: false,
                 description: None,
+                spec: VarSpec::default(),
+                span: key.span,
             });
+            def.span = key.span;
             vars.insert(key.name.clone(), def);
         }
         vars
@@ -300,12 +381,15 @@ impl Reader<'_, '_> {
             value: VarValue::Literal(value),
             secret: false,
             description: None,
+            spec: VarSpec::default(),
+            span: node.span,
         };
         match &node.value {
             Value::Str(_) => return self.template(node, name).map(|t| literal(t.source)),
-            Value::Int(i) => return Some(literal(i.to_string())),
-            Value::Float(f) => return Some(literal(f.to_string())),
-            Value::Bool(b) => return Some(literal(b.to_string())),
+            // As written: `1.10` stays `1.10`, `yes` stays `yes`.
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                return crate::walk::string(self.sink, node, name).map(|(s, _)| literal(s));
+            }
             Value::Map(_) => {}
             _ => {
                 wrong_type(self.sink, node, name, Expected::VarDef);
@@ -324,10 +408,26 @@ impl Reader<'_, '_> {
                 .error(fields.span, ErrorKind::VarSources { count: sources });
             return None;
         }
+        let spec = self.var_spec(&fields)?;
         let value = if required {
             VarValue::Required
         } else if let Some(value) = fields.get("value") {
-            VarValue::Literal(self.template(value, name)?.source)
+            let literal = self.template(value, name)?.source;
+            // A literal without placeholders is known now: check it here,
+            // at its line, rather than at run time.
+            if !literal.contains("{{")
+                && let Err(bad) = spec.check(&literal)
+            {
+                self.sink.error(
+                    value.span,
+                    ErrorKind::BadVarValue {
+                        name: name.to_string(),
+                        reason: bad,
+                    },
+                );
+                return None;
+            }
+            VarValue::Literal(literal)
         } else {
             let (env, span) = fields.string(self.sink, "from_env")?;
             if !is_env_var_name(&env) {
@@ -340,7 +440,96 @@ impl Reader<'_, '_> {
             value,
             secret,
             description,
+            spec,
+            span: node.span,
         })
+    }
+
+    /// `type` and its limits; each limit only where its type has it.
+    fn var_spec(&mut self, fields: &Fields) -> Option<VarSpec> {
+        let mut spec = VarSpec::default();
+        let mut ok = true;
+        if let Some((name, span)) = fields.string(self.sink, "type") {
+            match VarType::parse(&name) {
+                Some(kind) => spec.kind = kind,
+                None => {
+                    self.sink
+                        .error(span, ErrorKind::UnknownVarType { value: name });
+                    return None;
+                }
+            }
+        }
+        let kind = spec.kind.as_str();
+        let numeric = matches!(spec.kind, VarType::Int | VarType::Number);
+        for key in ["min", "max"] {
+            let Some(node) = fields.get(key) else {
+                continue;
+            };
+            if !numeric {
+                self.sink
+                    .error(node.span, ErrorKind::VarOptionNotForType { key, kind });
+                ok = false;
+                continue;
+            }
+            let bound = match node.value {
+                Value::Int(i) => Some(i as f64),
+                Value::Float(f) if f.is_finite() => Some(f),
+                _ => None,
+            };
+            match bound {
+                Some(b) if key == "min" => spec.min = Some(b),
+                Some(b) => spec.max = Some(b),
+                None => {
+                    wrong_type(self.sink, node, key, Expected::Integer);
+                    ok = false;
+                }
+            }
+        }
+        match fields.get("choices") {
+            Some(node) if spec.kind != VarType::Enum => {
+                self.sink.error(
+                    node.span,
+                    ErrorKind::VarOptionNotForType {
+                        key: "choices",
+                        kind,
+                    },
+                );
+                ok = false;
+            }
+            Some(node) => {
+                spec.choices = string_list(self.sink, node, "choices")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+            }
+            None if spec.kind == VarType::Enum => {
+                self.sink.error(
+                    fields.span,
+                    ErrorKind::MissingField {
+                        field: "choices",
+                        within: "an enum variable",
+                    },
+                );
+                ok = false;
+            }
+            None => {}
+        }
+        if let Some((pattern, span)) = fields.string(self.sink, "pattern") {
+            match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(_) => spec.pattern = Some(pattern),
+                Err(e) => {
+                    self.sink.error(
+                        span,
+                        ErrorKind::InvalidRegex {
+                            error: regex_error(&e),
+                        },
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(spec)
     }
 
     fn secret_env(&mut self, top: &Fields) -> Vec<String> {
@@ -360,10 +549,23 @@ impl Reader<'_, '_> {
             return Defaults::default();
         };
         Defaults {
-            timeout: fields.duration(self.sink, "timeout"),
+            timeout: fields.get("timeout").and_then(|node| self.timeout(node)),
             retries: fields.u32(self.sink, "retries"),
             retry_delay: fields.duration(self.sink, "retry_delay"),
         }
+    }
+
+    /// A step timeout: a duration of at least one second (`0s` would kill
+    /// every command at once; `500ms` is a typo more often than a plan).
+    fn timeout(&mut self, node: &Node) -> Option<Duration> {
+        let timeout = crate::walk::duration(self.sink, node, "timeout")?;
+        if timeout < Duration::from_secs(1) {
+            let value = node.as_str().unwrap_or_default().to_string();
+            self.sink
+                .error(node.span, ErrorKind::TimeoutTooShort { value });
+            return None;
+        }
+        Some(timeout)
     }
 
     fn rollback(&mut self, top: &Fields) -> Rollback {
@@ -487,7 +689,7 @@ impl Reader<'_, '_> {
         };
         let safety = self.safety(fields, kind_name);
         let timeout = match fields.get("timeout") {
-            Some(_) => fields.duration(self.sink, "timeout").map(Some),
+            Some(node) => self.timeout(node).map(Some),
             None => Some(None),
         };
         let on_failure = match fields.string(self.sink, "on_failure") {
@@ -534,14 +736,7 @@ impl Reader<'_, '_> {
     fn command(&mut self, fields: &Fields, body: &Node, kind: &str) -> Option<Command> {
         non_empty_string(self.sink, body, kind)?;
         let command = self.template(body, kind)?;
-        let quoted = placeholders_in_quotes(&command.source);
-        let mut ok = quoted.is_empty();
-        for p in quoted {
-            let span = self.locate(body, &command.source, p.start, p.end - p.start);
-            let name = p.name.to_string();
-            self.sink
-                .error(span, ErrorKind::PlaceholderInQuotes { name });
-        }
+        let mut ok = self.values_stay_data(body, &command.source);
         let mut expect_exit = vec![0];
         let mut expect_stdout = None;
         let mut expect_stderr = None;
@@ -798,6 +993,43 @@ impl Reader<'_, '_> {
             }
         }
         ok.then_some(Template { source: text, span })
+    }
+
+    /// Refuses placeholders the shell cannot substitute (single quotes, a
+    /// quoted heredoc) and unconstrained values a second interpreter would
+    /// read as program text. Everywhere else a value reaches the command
+    /// through its environment and is never parsed (see [`crate::shell`]).
+    fn values_stay_data(&mut self, body: &Node, source: &str) -> bool {
+        let Ok(sites) = analyze(source) else {
+            return true;
+        };
+        let mut ok = true;
+        for site in sites {
+            let p = &site.placeholder;
+            let name = p.name.to_string();
+            let kind = match (site.context, site.interpreter) {
+                (Context::Single, _) => ErrorKind::PlaceholderInQuotes { name },
+                (Context::Heredoc { quoted: true }, _) => {
+                    ErrorKind::PlaceholderInQuotedHeredoc { name }
+                }
+                (Context::Comment, _) | (_, None) => continue,
+                (_, Some(interpreter)) => {
+                    let constrained = match self.specs.get(p.name) {
+                        Some(spec) => spec.constrains_code(),
+                        // Built-ins: tejun's own names, ids and times.
+                        None => p.name != "runbook_dir",
+                    };
+                    if constrained {
+                        continue;
+                    }
+                    ErrorKind::ValueBecomesCode { name, interpreter }
+                }
+            };
+            let span = self.locate(body, source, p.start, p.end - p.start);
+            self.sink.error(span, kind);
+            ok = false;
+        }
+        ok
     }
 
     /// Where bytes `at..at+len` of a scalar's value are in the source. The

@@ -1,7 +1,8 @@
 //! `{{name}}` placeholders and their substitution.
 //!
-//! Substitution into commands is shell-quoted: a value is always one shell
-//! word, so no variable, whatever it contains, can add a command. Prompts and
+//! Commands run with values referenced through the environment (see
+//! [`crate::shell`]); the shell-quoted rendering here is the readable form
+//! `tejun plan`, the terminal, the journal and the guard see. Prompts and
 //! paths are substituted raw, because they never reach a shell.
 
 use indexmap::IndexMap;
@@ -57,49 +58,6 @@ pub fn placeholders(source: &str) -> Result<Vec<Placeholder<'_>>, usize> {
         rest = inner_end + 2;
     }
     Ok(found)
-}
-
-/// Byte offsets of placeholders that sit inside shell quotes in a command
-/// template. Values are substituted already quoted as one word; inside
-/// `"..."` or `'...'` that quoting is undone, so `"{{v}}"` with `v =
-/// $(id)` would run `id`. The parser rejects these. Backslash escapes are
-/// honoured outside quotes and inside double quotes, as the shell does.
-pub fn placeholders_in_quotes(source: &str) -> Vec<Placeholder<'_>> {
-    let Ok(found) = placeholders(source) else {
-        return Vec::new();
-    };
-    #[derive(PartialEq)]
-    enum State {
-        Plain,
-        Single,
-        Double,
-    }
-    let mut state = State::Plain;
-    let mut quoted = Vec::new();
-    let mut next = found.iter().peekable();
-    let bytes = source.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(p) = next.peek()
-            && p.start == i
-        {
-            if state != State::Plain {
-                quoted.push((*p).clone());
-            }
-            i = p.end;
-            next.next();
-            continue;
-        }
-        match (&state, bytes[i]) {
-            (State::Plain | State::Double, b'\\') => i += 1,
-            (State::Plain, b'\'') => state = State::Single,
-            (State::Plain, b'"') => state = State::Double,
-            (State::Single, b'\'') | (State::Double, b'"') => state = State::Plain,
-            _ => {}
-        }
-        i += 1;
-    }
-    quoted
 }
 
 pub fn is_identifier(name: &str) -> bool {
@@ -212,16 +170,6 @@ mod tests {
         assert_eq!(found.len(), 1);
         let out = render_str(src, &vars(&[("name", "web")]), Quoting::Shell);
         assert_eq!(out, "docker inspect --format '{{.State.Status}}' web");
-    }
-
-    #[test]
-    fn finds_placeholders_inside_quotes() {
-        let src = r#"curl -H "Bearer {{t}}" {{u}} 'x {{v}}' "a\"{{w}}" \"{{x}}\" "q"{{y}}"#;
-        let found: Vec<&str> = placeholders_in_quotes(src)
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        assert_eq!(found, ["t", "v", "w"]);
     }
 
     #[test]

@@ -135,12 +135,15 @@ pub(crate) fn wrong_type(sink: &mut Sink, node: &Node, field: &str, expected: Ex
     );
 }
 
-/// A scalar read as a string. Numbers and booleans are accepted as their
-/// text (`port: 8080` is a fine value for a variable); lists, mappings and
-/// null are not.
+/// A scalar read as a string. Numbers and booleans are accepted as the
+/// text written (`port: 8080`, `version: 1.10`); lists, mappings and null
+/// are not.
 pub(crate) fn string(sink: &mut Sink, node: &Node, field: &str) -> Option<(String, Span)> {
     let text = match &node.value {
         Value::Str(s) => s.clone(),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) if node.literal.is_some() => {
+            node.literal.clone().unwrap_or_default()
+        }
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Bool(b) => b.to_string(),

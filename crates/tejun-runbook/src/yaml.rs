@@ -11,8 +11,9 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{Location, Options, Spanned};
+use serde_saphyr::{Location, Spanned};
 
+use crate::diagnostics::ErrorKind;
 use crate::model::Span;
 
 /// One YAML node and its position in the source (byte-based [`Span`]).
@@ -20,6 +21,9 @@ use crate::model::Span;
 pub struct Node {
     pub value: Value,
     pub span: Span,
+    /// A number or boolean exactly as written (`1.10`, `0o755`, `yes`):
+    /// where tejun wants text, it takes this, not the parsed value.
+    pub literal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,11 +76,20 @@ impl Node {
     }
 }
 
-/// A YAML error serde-saphyr reported, with where it happened.
+/// A YAML error, in tejun's words, with where it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntaxError {
-    pub message: String,
+    pub kind: ErrorKind,
     pub span: Span,
+}
+
+/// Where `bytes` stop being UTF-8, as a span in their lossy decoding (the
+/// text before it is the same in both).
+pub fn utf8_error(bytes: &[u8]) -> Option<(String, Span)> {
+    let valid = std::str::from_utf8(bytes).err()?.valid_up_to();
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let span = LineIndex::new(&text).at(valid, 1);
+    Some((text, span))
 }
 
 /// Parses `source` into a located tree. An empty document is `Null`.
@@ -89,9 +102,18 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     };
     let mut index = LineIndex::new(source);
     index.parser_shift = bom;
-    let options = Options {
+    // YAML forbids NUL; say so in our words, before any tool truncates.
+    if let Some(at) = source.find('\0') {
+        return Err(SyntaxError {
+            kind: ErrorKind::NulByte,
+            span: index.at(at, 1),
+        });
+    }
+    let options = serde_saphyr::options! {
         with_snippet: false,
-        ..Options::default()
+        // A tag such as `!shell` means something to its author that tejun
+        // would silently ignore: refuse it where it is written.
+        reject_unsupported_tags: true,
     };
     let raw: Option<Raw> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let span = e
@@ -99,7 +121,7 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
             .map(|l| index.span(&l))
             .unwrap_or_else(|| index.start());
         SyntaxError {
-            message: bare_message(&e),
+            kind: error_kind(&e),
             span,
         }
     })?;
@@ -108,8 +130,36 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
         None => Node {
             value: Value::Null,
             span: index.start(),
+            literal: None,
         },
     })
+}
+
+/// What went wrong, in tejun's words where the parser's would be its own
+/// internals (budget structs, API names).
+fn error_kind(error: &serde_saphyr::Error) -> ErrorKind {
+    use serde_saphyr::Error as E;
+    match error.without_snippet() {
+        E::UnsupportedTag { tag, .. } => ErrorKind::YamlTag { tag: tag.clone() },
+        E::MultipleDocuments { .. } => ErrorKind::MultipleDocuments,
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => ErrorKind::YamlTooLarge,
+        E::InvalidUtf8Input => ErrorKind::NotUtf8,
+        E::DuplicateMappingKey { key, .. } => ErrorKind::DuplicateYamlKey { key: key.clone() },
+        other => {
+            let message = bare_message(other);
+            // Limits reached while replaying aliases or recursing come
+            // back as plain messages carrying the parser's internals.
+            if message.contains("budget breached") || message.contains("recursion limit") {
+                ErrorKind::YamlTooLarge
+            } else {
+                ErrorKind::Syntax(message)
+            }
+        }
+    }
 }
 
 /// serde-saphyr's message without its own "at line X column Y" suffix: we
@@ -141,7 +191,7 @@ enum RawValue {
     Float(f64),
     Str(String),
     Seq(Vec<RawNode>),
-    Map(Vec<(Spanned<String>, RawNode)>),
+    Map(Vec<(Spanned<KeyString>, RawNode)>),
 }
 
 type Raw = RawNode;
@@ -222,15 +272,18 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyString>>()? {
             let value = map.next_value::<RawNode>()?;
-            let key = Spanned::new(key.value.0, key.referenced, key.defined);
+            let key = Spanned::new(key.value, key.referenced, key.defined);
             entries.push((key, value));
         }
         Ok(RawValue::Map(entries))
     }
 }
 
-/// A mapping key: any scalar, as text (`1: x` has key "1").
-struct KeyString(String);
+/// A mapping key: any scalar, as text (`1: x` has key "1"). `true` when
+/// the parser read it as a number or boolean: its name is then taken from
+/// the source as written (`n:` is the key `n`, not YAML 1.1's `false`).
+#[derive(Debug)]
+struct KeyString(String, bool);
 
 impl<'de> Deserialize<'de> for KeyString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -241,25 +294,25 @@ impl<'de> Deserialize<'de> for KeyString {
                 f.write_str("a scalar key")
             }
             fn visit_str<E>(self, v: &str) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), false))
             }
             fn visit_string<E>(self, v: String) -> Result<KeyString, E> {
-                Ok(KeyString(v))
+                Ok(KeyString(v, false))
             }
             fn visit_bool<E>(self, v: bool) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_i64<E>(self, v: i64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_u64<E>(self, v: u64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_f64<E>(self, v: f64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
+                Ok(KeyString(v.to_string(), true))
             }
             fn visit_unit<E>(self) -> Result<KeyString, E> {
-                Ok(KeyString("null".to_string()))
+                Ok(KeyString("null".to_string(), true))
             }
         }
         d.deserialize_any(KeyVisitor)
@@ -282,16 +335,35 @@ impl RawNode {
                 entries
                     .into_iter()
                     .map(|(k, v)| {
+                        let span = index.span(&k.referenced);
+                        let KeyString(parsed, typed) = k.value;
+                        let written = index
+                            .source
+                            .get(span.offset..span.offset + span.len)
+                            .map(str::trim_end)
+                            .filter(|text| typed && !text.is_empty());
                         let key = Key {
-                            span: index.span(&k.referenced),
-                            name: k.value,
+                            span,
+                            name: written.map_or(parsed, str::to_string),
                         };
                         (key, v.into_node(index))
                     })
                     .collect(),
             ),
         };
-        Node { value, span }
+        let literal = match value {
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) => index
+                .source
+                .get(span.offset..span.offset + span.len)
+                .map(|text| text.trim_end().to_string())
+                .filter(|text| !text.is_empty()),
+            _ => None,
+        };
+        Node {
+            value,
+            span,
+            literal,
+        }
     }
 }
 
@@ -325,20 +397,27 @@ impl<'a> LineIndex<'a> {
         }
     }
 
-    /// serde-saphyr 0.0.16 reports byte offsets and byte columns (its docs
-    /// say characters; its tests on multi-byte text say bytes). The offset
-    /// is authoritative when present; errors sometimes carry only
-    /// line/column, which are then used.
+    /// serde-saphyr 2 reports character offsets plus, when it knows them,
+    /// byte offsets; the byte offset is used when present, else the
+    /// line and (character) column.
     fn span(&self, loc: &Location) -> Span {
         let raw = loc.span();
-        if raw.offset() != 0 || !raw.is_empty() || loc.line() <= 1 && loc.column() <= 1 {
-            return self.at(raw.offset() + self.parser_shift, raw.len());
+        if let (Some(offset), Some(len)) = (raw.byte_offset(), raw.byte_len()) {
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let len = usize::try_from(len).unwrap_or(0);
+            return self.at(offset.saturating_add(self.parser_shift), len);
         }
         let line = (loc.line() as usize).max(1);
         let Some(&line_start) = self.starts.get(line - 1) else {
             return self.at(self.source.len(), 0);
         };
-        self.at(line_start + (loc.column() as usize).saturating_sub(1), 0)
+        let column = (loc.column() as usize).saturating_sub(1);
+        let line_text = &self.source[line_start..];
+        let byte = line_text
+            .char_indices()
+            .nth(column)
+            .map_or(line_text.len(), |(i, _)| i);
+        self.at(line_start + byte, 0)
     }
 
     /// The span of `len` bytes at byte `offset` (clamped to the source and
@@ -412,5 +491,20 @@ mod tests {
             .map(|(_, v)| v.value.type_name())
             .collect();
         assert_eq!(types, ["integer", "boolean", "null", "number", "string"]);
+        let root = parse("a: 1.10\nb: 0o755\nc: yes\nd: 1e3\ne: [0x1F, 007]\n").unwrap();
+        let map = root.as_map().unwrap();
+        let literals: Vec<_> = map[..4]
+            .iter()
+            .map(|(_, v)| v.literal.clone().unwrap())
+            .collect();
+        assert_eq!(literals, ["1.10", "0o755", "yes", "1e3"]);
+        let root = parse("n: 1\nyes: 2\n010: 3\n").unwrap();
+        let keys: Vec<_> = root
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.name.clone())
+            .collect();
+        assert_eq!(keys, ["n", "yes", "010"]);
     }
 }

@@ -14,7 +14,7 @@ description: add a weighted upstream
 env: staging
 vars:
   conf: "{{runbook_dir}}/site.conf"
-  weight: {value: "5", description: new weight}
+  weight: {value: "5", type: int, description: new weight}
   token: {from_env: API_TOKEN, secret: true}
   ticket: {required: true}
 secret_env: [DB_PASSWORD]
@@ -164,8 +164,8 @@ fn var_literals_may_use_builtins_and_earlier_vars_only() {
 }
 
 #[test]
-fn placeholders_inside_shell_quotes_are_refused() {
-    let src = "name: x\nvars: {t: a}\nenv: dev\nexecute:\n  - run: curl -H \"Bearer {{t}}\" -H \"Bearer \"{{t}}\n";
+fn placeholders_inside_single_quotes_are_refused() {
+    let src = "name: x\nvars: {t: a}\nenv: dev\nexecute:\n  - run: curl -H 'Bearer {{t}}' -H \"Bearer {{t}}\"\n";
     let found = errors(src);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(matches!(&found[0].2, ErrorKind::PlaceholderInQuotes { name } if name == "t"));

@@ -200,6 +200,36 @@ proptest! {
         prop_assert_eq!(words, vec!["echo".to_string(), value, "end".to_string()]);
     }
 
+    /// Run by a real `/bin/sh`, the command the engine executes hands the
+    /// value over exactly, in every context the shell substitutes it, and
+    /// never runs any of it.
+    #[test]
+    fn a_value_reaches_the_command_exactly_and_never_runs(value in "[ -~\n]{0,24}") {
+        let templates = [
+            "printf '%s|' {{v}}",
+            "printf '%s|' \"{{v}}\"",
+            "printf '%s|' \"$(printf '%s' {{v}})\"",
+            "cat <<EOF\n{{v}}|\nEOF",
+            "printf '%s|' x # {{v}}\n",
+        ];
+        let expected = [
+            format!("{value}|"),
+            format!("{value}|"),
+            format!("{}|", value.trim_end_matches('\n')),
+            format!("{value}|\n"),
+            "x|".to_string(),
+        ];
+        for (template, expected) in templates.iter().zip(expected) {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(tejun_runbook::shell::render_command(template))
+                .env("TEJUN_VAR_v", &value)
+                .output()
+                .unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(&out.stdout).into_owned(), expected, "{}", template);
+        }
+    }
+
     #[test]
     fn redacted_text_never_contains_a_secret(text in ".{0,40}", secret in "[a-z]{3,8}") {
         let text = format!("{text}{secret}{text}");

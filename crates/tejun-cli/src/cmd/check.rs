@@ -55,8 +55,9 @@ pub struct Args {
     /// runbook declares).
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Set a variable for the guard's reading of commands (repeatable);
-    /// unset required variables read as empty.
+    /// Set a variable (repeatable): checked against its `type`, and used
+    /// for the guard's reading of commands; unset required variables read
+    /// as empty.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
     pub vars: Vec<(String, String)>,
 }
@@ -65,6 +66,24 @@ pub struct Args {
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// Where the file stops being UTF-8; `text` is then a lossy decoding.
+    pub not_utf8: Option<Diagnostics>,
+}
+
+impl Source {
+    pub fn runbook(&self) -> Result<tejun_runbook::model::Runbook, Diagnostics> {
+        match &self.not_utf8 {
+            Some(diags) => Err(diags.clone()),
+            None => parse_runbook(&self.text, &self.name),
+        }
+    }
+
+    pub fn inventory(&self) -> Result<Inventory, Diagnostics> {
+        match &self.not_utf8 {
+            Some(diags) => Err(diags.clone()),
+            None => parse_inventory(&self.text, &self.name),
+        }
+    }
 }
 
 /// Why a runbook could not be used, already explained to the operator.
@@ -127,8 +146,19 @@ struct Report {
 
 pub fn read_source(path: &Path, ctx: &Context) -> Result<Source, Reported> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Source { name, text }),
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(match tejun_runbook::decode_source(bytes, &name) {
+            Ok(text) => Source {
+                name,
+                text,
+                not_utf8: None,
+            },
+            Err((text, diags)) => Source {
+                name,
+                text,
+                not_utf8: Some(diags),
+            },
+        }),
         Err(e) => {
             ctx.error(
                 &format!("cannot read {name}: {e}"),
@@ -162,7 +192,7 @@ pub fn load_inventory(ctx: &Context) -> InventoryLoad {
     let Ok(source) = read_source(&path, ctx) else {
         return InventoryLoad::Unreadable;
     };
-    match parse_inventory(&source.text, &source.name) {
+    match source.inventory() {
         Ok(inv) => InventoryLoad::Found(inv, source),
         Err(diags) => InventoryLoad::Invalid(diags, source),
     }
@@ -200,7 +230,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
 
 /// Validates an inventory file on its own, the way `tejun run` will read it.
 fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
-    let parsed = parse_inventory(&source.text, &source.name);
+    let parsed = source.inventory();
     let diags = parsed.as_ref().err().cloned().unwrap_or_default();
     let valid = diags.is_empty();
     if json {
@@ -232,19 +262,7 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }
-    let parsed = parse_runbook(&source.text, &source.name);
-    if let Ok(runbook) = &parsed
-        && let Some((name, _)) = guard
-            .vars
-            .iter()
-            .find(|(n, _)| !runbook.vars.contains_key(n))
-    {
-        ctx.error(
-            &format!("--var sets a variable the runbook does not declare: `{name}`"),
-            &format!("--var で runbook に宣言されていない変数を指定しています: `{name}`"),
-        );
-        return Exit::BadInput;
-    }
+    let parsed = source.runbook();
     let own = match (&parsed, &inventory) {
         (Err(diags), _) => diags.clone(),
         (Ok(runbook), InventoryLoad::Found(inv, _)) => {
@@ -257,6 +275,16 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
             diags
         }
         (Ok(_), _) => Diagnostics::default(),
+    };
+    let own = match &parsed {
+        Ok(runbook) if !guard.vars.is_empty() => {
+            let mut all = own;
+            if let Err(bad) = tejun_runbook::check_overrides(runbook, guard.vars, &source.name) {
+                all.0.extend(bad.0);
+            }
+            all
+        }
+        _ => own,
     };
     let (inv_name, inv_diags) = match &inventory {
         InventoryLoad::Found(_, s) => (Some(s), None),

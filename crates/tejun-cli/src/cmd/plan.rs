@@ -16,7 +16,7 @@ use tejun_locale::{Lang, Localize};
 use tejun_runbook::duration::format_duration;
 use tejun_runbook::model::{PhaseName, Runbook, StepKind};
 use tejun_runbook::plan::{FailureOutcome, PlannedStep, RunContext, plan, redact, resolve_vars};
-use tejun_runbook::{Environment, Inventory, check_against_inventory, parse_runbook};
+use tejun_runbook::{Environment, Inventory, check_against_inventory};
 
 use super::check::{InventoryLoad, JsonDiagnostic, load_inventory, print_diagnostics, read_source};
 use crate::context::{Context, Exit};
@@ -41,7 +41,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!(
@@ -54,7 +54,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let Ok(source) = read_source(&args.file, ctx) else {
         return Exit::BadInput;
     };
-    let runbook = match parse_runbook(&source.text, &source.name) {
+    let runbook = match source.runbook() {
         Ok(runbook) => runbook,
         Err(diags) => {
             if args.json {

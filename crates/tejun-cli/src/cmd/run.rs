@@ -252,8 +252,14 @@ pub(crate) fn local_engine<'a>(
 
 /// Reads and validates a runbook; prints every diagnostic on failure.
 pub(crate) fn load_runbook(path: &Path, ctx: &Context) -> Option<(String, Runbook)> {
-    let source = match std::fs::read_to_string(path) {
-        Ok(source) => source,
+    let source = match std::fs::read(path) {
+        Ok(bytes) => match tejun_runbook::decode_source(bytes, &path.display().to_string()) {
+            Ok(source) => source,
+            Err((text, diagnostics)) => {
+                anstream::eprint!("{}", diagnostics.render(&text, ctx.lang, true));
+                return None;
+            }
+        },
         Err(e) => {
             ctx.error(
                 &format!("cannot read {}: {e}", path.display()),
