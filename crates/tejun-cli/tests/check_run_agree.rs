@@ -164,5 +164,5 @@ fn check_reads_commands_with_the_values_given_by_var() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not declare: `nope`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("undefined variable `nope`"));
 }

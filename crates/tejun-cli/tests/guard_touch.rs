@@ -65,7 +65,7 @@ fn lab() -> (Lab, String) {
 /// command may build paths and host names from.
 fn book(lab: &Lab, t: &str, command: &str) {
     let yaml = format!(
-        "name: touch\nenv: staging\nvars:\n  dir: {t}/srv\n  h: web-1\n  domain: example.com\nexecute:\n  - id: the-step\n    run: {}\n",
+        "name: touch\nenv: staging\nvars:\n  dir: {t}/srv\n  h: {{value: web-1, type: host}}\n  domain: {{value: example.com, type: host}}\nexecute:\n  - id: the-step\n    run: {}\n",
         serde_json::to_string(command).unwrap()
     );
     lab.write("book.yaml", &yaml);
