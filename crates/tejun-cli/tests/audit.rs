@@ -728,3 +728,58 @@ fn run_refuses_an_edited_tail_even_without_a_key() {
         .code(2)
         .stderr(predicates::str::contains("does not verify"));
 }
+
+const PAUSING_BOOK: &str = "name: ask\nenv: dev\nexecute:\n  - id: one\n    run: echo one\npost:\n  - id: looks-good\n    confirm: Does the site answer?\nrollback:\n  steps:\n    - id: undo\n      run: echo undo\n";
+
+/// A run paused at a confirm (exit 5), in a lab with an audit key; its id.
+fn paused_run(lab: &Lab) -> String {
+    lab.write("book.yaml", PAUSING_BOOK);
+    lab.tejun().args(["audit", "key", "init"]).assert().code(0);
+    lab.run().code(5);
+    lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn resume_and_rollback_refuse_to_append_to_an_edited_journal() {
+    let lab = Lab::new();
+    let id = paused_run(&lab);
+    sql(
+        &lab_db(&lab),
+        r#"UPDATE events SET actor = 'mallory' WHERE seq = (SELECT max(seq) FROM events)"#,
+    );
+    let before = event_count(&lab);
+    for command in ["resume", "rollback"] {
+        lab.tejun()
+            .args([command, &id, "--yes"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("does not verify"));
+    }
+    assert_eq!(event_count(&lab), before, "a refusal writes nothing");
+}
+
+#[test]
+fn resume_and_rollback_sign_a_checkpoint_when_they_end() {
+    let lab = Lab::new();
+    let id = paused_run(&lab);
+    let signed = || {
+        std::fs::read_to_string(lab.path("audit.checkpoints"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let after_run = signed();
+    lab.tejun().args(["resume", &id, "--yes"]).assert().code(5);
+    assert_eq!(signed(), after_run + 1, "resume signed a checkpoint");
+    lab.tejun()
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(3);
+    assert_eq!(signed(), after_run + 2, "rollback signed a checkpoint");
+    let (code, report) = lab_verify(&lab, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["checkpoint"]["count"], event_count(&lab));
+}

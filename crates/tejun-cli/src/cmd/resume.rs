@@ -118,6 +118,10 @@ pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
     let Some((journal, _)) = open_journal(ctx) else {
         return Exit::Failed;
     };
+    let command = if args.rollback { "rollback" } else { "resume" };
+    if let Err(exit) = super::audit::guard_journal(ctx, &journal, command) {
+        return exit;
+    }
     let run_id = match resolve(&journal, &args.run, ctx) {
         Ok(id) => id,
         Err(exit) => return exit,
@@ -165,7 +169,9 @@ pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,
     };
-    finish(resume(&engine, prepared, request), ctx, args.json)
+    let exit = finish(resume(&engine, prepared, request), ctx, args.json);
+    super::audit::checkpoint_after_run(ctx, &journal);
+    exit
 }
 
 /// Asks for one secret on the terminal without echoing it. `None` when
