@@ -142,3 +142,48 @@ fn approval_count_zero_is_refused_with_its_location() {
     );
     lab.run().code(2).stderr(contains("tejun.yaml:3"));
 }
+
+#[test]
+fn approvals_of_an_attached_run_appear_in_the_incident_postmortem() {
+    if !as_root() {
+        return;
+    }
+    let lab = lab();
+    let opened = as_person(
+        &lab,
+        "alice",
+        &["incident", "open", "--title", "t", "--severity", "P3"],
+    )
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
+    let incident = String::from_utf8_lossy(&opened).trim().to_string();
+    as_person(
+        &lab,
+        "alice",
+        &[
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--incident",
+            &incident,
+        ],
+    )
+    .code(5);
+    let id = run_id(&lab);
+    as_person(&lab, "bob", &["approve", &id, "--reason", "diff checked"]).code(0);
+    as_person(
+        &lab,
+        "alice",
+        &["--lang", "ja", "report", &incident, "--format", "md"],
+    )
+    .code(0)
+    .stdout(
+        contains("承認の依頼")
+            .and(contains("| 承認 | bob@"))
+            .and(contains("理由: diff checked")),
+    );
+}

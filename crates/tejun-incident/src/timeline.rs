@@ -232,6 +232,39 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             lang.pick("rollback started", "ロールバック開始"),
             s("reason"),
         ),
+        // The two-person rule's decisions are part of what happened: who
+        // let a change go ahead (or stopped it), and why.
+        "approval.requested" => (
+            lang.pick("approval requested", "承認の依頼"),
+            lang.pick(
+                &format!(
+                    "run {}: {} approval(s) needed, executor {}",
+                    s("run_id"),
+                    num(p, "count"),
+                    s("executor")
+                ),
+                &format!(
+                    "実行 {}: 承認 {} 件が必要 (実行者 {})",
+                    s("run_id"),
+                    num(p, "count"),
+                    s("executor")
+                ),
+            )
+            .to_string(),
+        ),
+        "approval.granted" | "approval.rejected" => (
+            if entry.kind == "approval.granted" {
+                lang.pick("approved", "承認")
+            } else {
+                lang.pick("approval rejected", "承認の却下")
+            },
+            format!(
+                "{} {}{}",
+                lang.pick("run", "実行"),
+                s("run_id"),
+                opt(lang, p, "reason", "reason", "理由")
+            ),
+        ),
         "run.ended" => (
             lang.pick("run ended", "手順の実行終了"),
             format!("{} ({} ms)", s("outcome"), num(p, "duration_ms")),
@@ -239,6 +272,11 @@ fn row(entry: &Entry, lang: Lang) -> Row {
         other => (other, String::new()),
     };
     let who = match entry.kind.as_str() {
+        "approval.granted" | "approval.rejected" => p
+            .get("who")
+            .and_then(Value::as_str)
+            .unwrap_or(&entry.actor)
+            .to_string(),
         "run.started" => p
             .get("operator")
             .and_then(Value::as_str)

@@ -134,6 +134,24 @@ fn case(journal: &Journal) -> String {
         journal,
         run,
         &refs,
+        "approval.requested",
+        "tanaka@ops2",
+        "05:45",
+        json!({"run_id": "R1", "count": 1, "executor": "tanaka@ops2"}),
+    );
+    raw(
+        journal,
+        run,
+        &refs,
+        "approval.granted",
+        "sato@ops1",
+        "05:45",
+        json!({"run_id": "R1", "who": "sato@ops1", "reason": "flag off is reversible"}),
+    );
+    raw(
+        journal,
+        run,
+        &refs,
         "step.started",
         "tanaka@ops2",
         "05:45",
