@@ -187,3 +187,67 @@ fn approvals_of_an_attached_run_appear_in_the_incident_postmortem() {
             .and(contains("理由: diff checked")),
     );
 }
+
+#[test]
+fn a_run_needs_the_larger_of_the_runbook_and_environment_approvals() {
+    if !as_root() {
+        return;
+    }
+    let lab =
+        Lab::with_inventory("environments:\n  dev:\n    color: green\n    approval: {count: 1}\n");
+    let m = lab.path("markers");
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: change\nenv: dev\napproval: {{count: 2}}\nexecute:\n  - id: change\n    run: echo changed >> {}\n",
+            m.display()
+        ),
+    );
+    as_person(
+        &lab,
+        "alice",
+        &["run", "book.yaml", "--env", "dev", "--yes"],
+    )
+    .code(5);
+    // The larger of the runbook's 2 and the environment's 1.
+    assert_eq!(lab.events("approval.requested")[0]["count"], 2);
+    let id = run_id(&lab);
+    as_person(&lab, "bob", &["approve", &id]).code(0);
+    as_person(&lab, "alice", &["resume", &id, "--yes"]).code(5);
+    assert!(lab.markers().is_empty());
+    as_person(&lab, "carol", &["approve", &id]).code(0);
+    as_person(&lab, "alice", &["resume", &id, "--yes"]).code(0);
+    assert_eq!(lab.markers(), ["changed"]);
+}
+
+#[test]
+fn a_bad_runbook_approval_is_refused_with_its_location_in_both_languages() {
+    let lab = Lab::with_inventory("environments:\n  dev: {}\n");
+    for (approval, en, ja) in [
+        ("{count: 0}", "a positive integer", "1 以上の整数"),
+        ("{count: two}", "a non-negative integer", "0 以上の整数"),
+        ("{}", "count", "count"),
+        ("{count: 1, who: ops}", "who", "who"),
+    ] {
+        lab.write(
+            "book.yaml",
+            &format!(
+                "name: x\nenv: dev\napproval: {approval}\nexecute:\n  - id: a\n    run: \"true\"\n"
+            ),
+        );
+        lab.tejun()
+            .args(["check", "book.yaml"])
+            .assert()
+            .code(2)
+            .stderr(contains("book.yaml:3:").and(contains(en)));
+        lab.tejun()
+            .args(["--lang", "ja", "run", "book.yaml", "--env", "dev", "--yes"])
+            .assert()
+            .code(2)
+            .stderr(contains("book.yaml:3:").and(contains(ja)));
+        assert!(
+            lab.events("run.started").is_empty(),
+            "{approval}: nothing ran"
+        );
+    }
+}

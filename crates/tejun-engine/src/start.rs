@@ -158,7 +158,8 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
     let needed = request
         .inventory
         .and_then(|i| i.environment(request.env))
-        .map_or(0, |e| e.approvals);
+        .map_or(0, |e| e.approvals)
+        .max(request.runbook.approvals);
     if needed > 0 {
         // Nothing runs yet: the request waits in the journal like a paused
         // step, and `tejun resume` continues once it is approved.

@@ -32,6 +32,7 @@ pub enum Expected {
     String,
     Bool,
     Integer,
+    PositiveInteger,
     List,
     Mapping,
     StringOrList,
@@ -48,6 +49,7 @@ impl Expected {
             Expected::String => lang.pick("a string", "文字列"),
             Expected::Bool => lang.pick("true or false", "true または false"),
             Expected::Integer => lang.pick("a non-negative integer", "0 以上の整数"),
+            Expected::PositiveInteger => lang.pick("a positive integer", "1 以上の整数"),
             Expected::List => lang.pick("a list", "リスト"),
             Expected::Mapping => lang.pick("a mapping (key: value)", "マッピング (key: value)"),
             Expected::StringOrList => lang.pick(

@@ -35,6 +35,9 @@ pub struct Runbook {
     pub secret_env: Vec<String>,
     pub phases: Phases,
     pub rollback: Rollback,
+    /// `approval: {count: N}`: approvals this runbook needs wherever it
+    /// runs (a run needs the larger of this and its environment's).
+    pub approvals: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -40,7 +40,9 @@ const TOP_KEYS: &[&str] = &[
     "post",
     "exit",
     "rollback",
+    "approval",
 ];
+const APPROVAL_KEYS: &[&str] = &["count"];
 const VAR_KEYS: &[&str] = &[
     "value",
     "from_env",
@@ -274,6 +276,7 @@ impl Reader<'_, '_> {
             exit: self.steps(&top, "exit", PhaseName::Exit),
         };
         let rollback = self.rollback(&top);
+        let approvals = self.approvals(&top);
         let mut runbook = Runbook {
             name: name?,
             description,
@@ -283,9 +286,38 @@ impl Reader<'_, '_> {
             secret_env,
             phases,
             rollback,
+            approvals,
         };
         self.cross_check(&mut runbook);
         Some(runbook)
+    }
+
+    /// `approval: {count: N}` with N ≥ 1, as in the inventory; 0 when absent.
+    fn approvals(&mut self, top: &Fields) -> u32 {
+        let Some(node) = top.get("approval") else {
+            return 0;
+        };
+        let Some(approval) = Fields::of(self.sink, node, "approval", APPROVAL_KEYS) else {
+            return 0;
+        };
+        let Some(count) = approval.get("count") else {
+            self.sink.error(
+                approval.span,
+                ErrorKind::MissingField {
+                    field: "count",
+                    within: "approval",
+                },
+            );
+            return 0;
+        };
+        match approval.u32(self.sink, "count") {
+            Some(0) => {
+                wrong_type(self.sink, count, "count", Expected::PositiveInteger);
+                0
+            }
+            Some(n) => n,
+            None => 0,
+        }
     }
 
     fn environments(&mut self, top: &Fields) -> (Vec<String>, Vec<Span>) {
