@@ -46,14 +46,17 @@ fn report_in_both_languages_and_html() {
     ] {
         assert!(ja.contains(heading), "{heading} missing:\n{ja}");
     }
-    assert!(ja.contains("| 継続時間 (発生→復旧) | 10分00秒 |"), "{ja}");
-    assert!(ja.contains("| 緩和までの時間 | 6分00秒 |"), "{ja}");
-    assert!(ja.contains("| 検知までの時間 | 2分00秒 |"), "{ja}");
+    assert!(ja.contains("| 継続時間 (発生→復旧) | 10分 |"), "{ja}");
+    assert!(ja.contains("| 緩和までの時間 | 6分 |"), "{ja}");
+    assert!(ja.contains("| 検知までの時間 | 2分 |"), "{ja}");
     // 6 minutes of a 43.2-minute budget.
     assert!(
-        ja.contains("| エラーバジェット消費 | 13.9% (6分00秒 / 43分12秒"),
+        ja.contains("| エラーバジェット消費 | 13.9% (6分 / 43分12秒"),
         "{ja}"
     );
+    // Nobody wrote the impact: Japanese says so in Japanese.
+    assert!(ja.contains("| 影響範囲 | （未記入） |"), "{ja}");
+    assert!(!ja.contains("TODO"), "{ja}");
     let en = stdout(tejun_in(d).args(["report", &id, "--lang", "en"]));
     assert!(
         en.contains("## 1. Summary") && en.contains("| Impact | TODO |"),
@@ -181,5 +184,80 @@ fn blaming_words_get_a_nudge_but_are_kept() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("careless edit of the production config")
+    );
+}
+
+/// Observation (#22): the postmortem timeline was flooded with every step's
+/// start and end, and multi-line scripts were squashed onto one line.
+#[test]
+fn postmortem_timeline_keeps_a_run_to_two_rows_and_shows_scripts_as_code() {
+    let lab = common::Lab::with_inventory("environments:\n  dev: {}\n");
+    lab.write(
+        "book.yaml",
+        "name: relief\nenv: dev\nexecute:\n  - id: one\n    run: echo one\n  - id: loop\n    run: |\n      for i in 1 2; do\n        echo tick $i\n      done\n  - id: three\n    run: echo three\n",
+    );
+    let id = stdout(lab.tejun().args([
+        "incident",
+        "open",
+        "--title",
+        "slow",
+        "--severity",
+        "P2",
+        "--started-at",
+        "-10m",
+    ]));
+    let id = id.trim();
+    stdout(lab.tejun().args([
+        "incident",
+        "impact",
+        id,
+        "checkout fails for a third of users",
+    ]));
+    lab.tejun()
+        .args([
+            "run",
+            "book.yaml",
+            "--env",
+            "dev",
+            "--yes",
+            "--incident",
+            id,
+        ])
+        .assert()
+        .code(0);
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ja = stdout(lab.tejun().args(["report", id, "--lang", "ja"]));
+    let timeline = ja
+        .split("## 2.")
+        .nth(1)
+        .unwrap()
+        .split("## 3.")
+        .next()
+        .unwrap();
+    let run_rows: Vec<&str> = timeline
+        .lines()
+        .filter(|l| l.contains("手順の実行") || l.contains("ステップ"))
+        .collect();
+    assert_eq!(run_rows.len(), 2, "{timeline}");
+    assert!(
+        run_rows[1].contains("成功 (") && run_rows[1].contains(&format!("実行 {run_id}")),
+        "{timeline}"
+    );
+    assert!(timeline.contains("| 影響の開始 |"), "{timeline}");
+    assert!(
+        ja.contains("### 発生した問題 / 影響\n\ncheckout fails for a third of users"),
+        "{ja}"
+    );
+    // Section 7: the loop as the shell reads it, one line per line.
+    assert!(
+        ja.contains("   ```sh\n   for i in 1 2; do\n     echo tick $i\n   done\n   ```"),
+        "{ja}"
+    );
+    assert!(
+        ja.contains("[状態変更]") || ja.contains("[読み取り専用]"),
+        "{ja}"
     );
 }

@@ -396,7 +396,7 @@ fn case3_ssh_brute_force_from_detection_to_postmortem() {
     // Hypothesis and its verdict.
     let hyps = rows(&parts["5. 仮説と検証"]);
     assert_eq!(hyps[0][0], hyp.trim());
-    assert_eq!(hyps[0][2], "支持 (確認済み)");
+    assert_eq!(hyps[0][2], "確認済み");
 
     // The run's steps and commands, from the journal.
     let done = &parts["7. 実施した対応"];

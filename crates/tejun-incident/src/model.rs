@@ -98,7 +98,7 @@ vocabulary!(Term, "action term", "対策の期間", {
 });
 
 vocabulary!(Verdict, "verdict", "判定", {
-    Confirmed = "confirmed" / "confirmed" / "支持 (確認済み)",
+    Confirmed = "confirmed" / "confirmed" / "確認済み",
     Rejected = "rejected" / "rejected" / "棄却",
 });
 

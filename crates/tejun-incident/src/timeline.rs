@@ -60,6 +60,84 @@ pub fn rows(entries: &[Entry], lang: Lang) -> Vec<Row> {
     rows
 }
 
+/// Kinds that are a run's step detail: the postmortem shows them in its
+/// "what was done" section, so its timeline keeps a run to two rows.
+const STEP_DETAIL: &[&str] = &[
+    "step.started",
+    "step.finished",
+    "step.confirmed",
+    "step.output",
+    "rollback.started",
+];
+
+/// The postmortem's timeline: [`rows`] without step detail, with a first
+/// row for when the impact started (the incident's `started_at`).
+pub fn summary_rows(entries: &[Entry], incident: &crate::fold::Incident, lang: Lang) -> Vec<Row> {
+    let mut rows: Vec<Row> = entries
+        .iter()
+        .filter(|e| !STEP_DETAIL.contains(&e.kind.as_str()))
+        .map(|e| row(e, lang))
+        .collect();
+    rows.push(Row {
+        seq: 0,
+        at: incident.started_at,
+        kind: "impact.started".to_string(),
+        event: lang.pick("impact started", "影響の開始").to_string(),
+        who: String::new(),
+        detail: incident.impact.clone().unwrap_or_default(),
+        backfilled: false,
+    });
+    rows.sort_by_key(|r| (r.at, r.seq));
+    rows
+}
+
+/// A run outcome's journaled word in the operator's language.
+pub fn outcome_label(word: &str, lang: Lang) -> String {
+    let ja = match word {
+        "succeeded" => "成功",
+        "failed" => "失敗",
+        "rolled-back" => "ロールバック完了",
+        "rollback-failed" => "ロールバック失敗",
+        "aborted" => "中断",
+        _ => return word.to_string(),
+    };
+    lang.pick(word, ja).to_string()
+}
+
+/// The engine's rollback reason (`step-failed: ID`, `aborted`, …) in the
+/// operator's language.
+pub fn rollback_reason(reason: &str, lang: Lang) -> String {
+    let (word, rest) = reason
+        .split_once(": ")
+        .map_or((reason, None), |(w, r)| (w, Some(r)));
+    let ja = match word {
+        "step-failed" => "ステップの失敗",
+        "aborted" => "中断",
+        "requested" | "operator" => "運用者の指示",
+        "unknown-step" => "状態不明のステップ",
+        _ => return reason.to_string(),
+    };
+    let label = lang.pick(word, ja);
+    match rest {
+        Some(rest) => format!("{label}: {rest}"),
+        None => label.to_string(),
+    }
+}
+
+fn status_word(p: &Value, key: &str, lang: Lang) -> String {
+    match parse_word(p, key, Status::parse) {
+        Some(status) => status.label(lang).to_string(),
+        None => text(p, key),
+    }
+}
+
+fn secs(p: &Value, key: &str, lang: Lang) -> String {
+    match p.get(key).and_then(Value::as_i64) {
+        Some(n) => crate::report::figures::human_secs(n, lang),
+        None => "?".to_string(),
+    }
+}
+
 fn row(entry: &Entry, lang: Lang) -> Row {
     let p = &entry.payload;
     let s = |key: &str| text(p, key);
@@ -74,9 +152,6 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             ),
         ),
         events::STATUS => {
-            let to = parse_word(p, "to", Status::parse)
-                .map(|st| st.label(lang))
-                .unwrap_or_default();
             let reopen = p.get("reopen").and_then(Value::as_bool).unwrap_or(false);
             (
                 if reopen {
@@ -84,11 +159,11 @@ fn row(entry: &Entry, lang: Lang) -> Row {
                 } else {
                     lang.pick("status changed", "状態変更")
                 },
-                if to.is_empty() || to == s("to") {
-                    format!("{} → {}", s("from"), s("to"))
-                } else {
-                    format!("{} → {} ({to})", s("from"), s("to"))
-                },
+                format!(
+                    "{} → {}",
+                    status_word(p, "from", lang),
+                    status_word(p, "to", lang)
+                ),
             )
         }
         events::ROLE => {
@@ -165,7 +240,7 @@ fn row(entry: &Entry, lang: Lang) -> Row {
         events::DETECT_TRIGGERED => (
             lang.pick("detection", "検知"),
             format!(
-                "{} {}: {} {} / {}s",
+                "{} {}: {} {} / {}",
                 lang.pick("rule", "ルール"),
                 s("rule"),
                 s("offender"),
@@ -173,24 +248,31 @@ fn row(entry: &Entry, lang: Lang) -> Row {
                     &format!("{} matches", num(p, "count")),
                     &format!("{} 回一致", num(p, "count"))
                 ),
-                num(p, "findtime_s"),
+                secs(p, "findtime_s", lang),
             ) + &excerpts(p, lang),
         ),
         events::BAN_ADDED => (
             lang.pick("ban", "遮断 (BAN)"),
             format!(
-                "{} ({} {}, {} {}s, {})",
+                "{} ({} {}, {} {}, {})",
                 s("offender"),
                 lang.pick("rule", "ルール"),
                 s("rule"),
                 lang.pick("for", "期間"),
-                num(p, "bantime_s"),
+                secs(p, "bantime_s", lang),
                 s("backend")
             ),
         ),
         "run.started" => (
             lang.pick("run started", "手順の実行開始"),
-            format!("{} (env {}, run {})", s("runbook"), s("env"), s("run_id")),
+            format!(
+                "{} ({} {}, {} {})",
+                s("runbook"),
+                lang.pick("env", "環境"),
+                s("env"),
+                lang.pick("run", "実行"),
+                s("run_id")
+            ),
         ),
         "step.started" => {
             let what = match p.get("command").and_then(Value::as_str) {
@@ -230,7 +312,7 @@ fn row(entry: &Entry, lang: Lang) -> Row {
         ),
         "rollback.started" => (
             lang.pick("rollback started", "ロールバック開始"),
-            s("reason"),
+            rollback_reason(&s("reason"), lang),
         ),
         // The two-person rule's decisions are part of what happened: who
         // let a change go ahead (or stopped it), and why.
@@ -267,7 +349,16 @@ fn row(entry: &Entry, lang: Lang) -> Row {
         ),
         "run.ended" => (
             lang.pick("run ended", "手順の実行終了"),
-            format!("{} ({} ms)", s("outcome"), num(p, "duration_ms")),
+            format!(
+                "{} ({}, {} {})",
+                outcome_label(&s("outcome"), lang),
+                crate::report::figures::human_secs(
+                    p.get("duration_ms").and_then(Value::as_i64).unwrap_or(0) / 1000,
+                    lang
+                ),
+                lang.pick("run", "実行"),
+                s("run_id")
+            ),
         ),
         other => (other, String::new()),
     };

@@ -157,7 +157,7 @@ fn case(journal: &Journal) -> String {
         "05:45",
         json!({
             "run_id": "R1", "phase": "execute", "step_id": "disable-flag", "ordinal": 1, "attempt": 1,
-            "kind": "run", "safety": "changes-state", "command": "featurectl off product-search"
+            "kind": "run", "safety": "changes", "command": "featurectl off product-search"
         }),
     );
     raw(

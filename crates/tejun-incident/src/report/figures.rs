@@ -60,14 +60,49 @@ pub fn compute(incident: &Incident, slo: Option<f64>) -> Figures {
     }
 }
 
-/// `1h 02m 03s` / `1時間02分03秒`; hours left out when zero.
+/// `2h 20m` / `2時間20分`: zero parts left out, so ten minutes reads
+/// `10m` / `10分` and an hour `1h` / `1時間`.
 pub fn human(duration: SignedDuration, lang: Lang) -> String {
-    let total = duration.as_secs().max(0);
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    match (lang, h) {
-        (Lang::En, 0) => format!("{m}m {s:02}s"),
-        (Lang::En, _) => format!("{h}h {m:02}m {s:02}s"),
-        (Lang::Ja, 0) => format!("{m}分{s:02}秒"),
-        (Lang::Ja, _) => format!("{h}時間{m:02}分{s:02}秒"),
+    human_secs(duration.as_secs(), lang)
+}
+
+/// [`human`] for a count of seconds (a payload's `findtime_s`).
+pub fn human_secs(total: i64, lang: Lang) -> String {
+    let total = total.max(0);
+    let (d, h, m, s) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    let units: [(i64, &str, &str); 4] = [
+        (d, "d", "日"),
+        (h, "h", "時間"),
+        (m, "m", "分"),
+        (s, "s", "秒"),
+    ];
+    let parts: Vec<String> = units
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, en, ja)| format!("{n}{}", lang.pick(en, ja)))
+        .collect();
+    if parts.is_empty() {
+        return lang.pick("0s", "0秒").to_string();
+    }
+    parts.join(lang.pick(" ", ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_secs(600, Lang::Ja), "10分");
+        assert_eq!(human_secs(3600, Lang::Ja), "1時間");
+        assert_eq!(human_secs(8400, Lang::Ja), "2時間20分");
+        assert_eq!(human_secs(86_400, Lang::Ja), "1日");
+        assert_eq!(human_secs(2592, Lang::En), "43m 12s");
+        assert_eq!(human_secs(0, Lang::En), "0s");
     }
 }

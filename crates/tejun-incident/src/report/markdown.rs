@@ -1,6 +1,6 @@
 //! The postmortem as Markdown. Headings and table headers are fixed per
 //! language so reports can be compared and parsed; values that nobody has
-//! written are `TODO`.
+//! written are `TODO` (English) or `（未記入）` (Japanese).
 
 use std::fmt::Write;
 
@@ -15,11 +15,17 @@ use crate::timeline;
 
 pub const TODO: &str = "TODO";
 
+/// What a field nobody has written reads as.
+pub fn unwritten(lang: Lang) -> &'static str {
+    lang.pick(TODO, "（未記入）")
+}
+
 pub fn render(pm: &Postmortem, opts: &Options) -> String {
     let lang = opts.lang;
     let inc = &pm.incident;
     let l = |en: &'static str, ja: &'static str| lang.pick(en, ja);
     let time = |ts: Timestamp| tejun_locale::format_time(ts, &opts.zone);
+    let todo = unwritten(lang);
     let mut out = String::new();
     let w = &mut out;
 
@@ -30,12 +36,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         cell(&inc.title)
     );
     let sev_def = severity::definition(&inc.severity, &opts.settings, lang);
-    let label = inc.status.label(lang);
-    let status = if label == inc.status.as_str() {
-        label.to_string()
-    } else {
-        format!("{} ({label})", inc.status)
-    };
+    let status = inc.status.label(lang);
     let _ = writeln!(
         w,
         "{} {} · {} {} ({}) · {} {status}\n",
@@ -65,9 +66,9 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     );
     row(w, l("Started", "発生日時"), time(inc.started_at));
     row(w, l("Detected", "検知日時"), time(inc.detected_at));
-    let resolved = inc.resolved_at().map_or_else(|| TODO.to_string(), time);
+    let resolved = inc.resolved_at().map_or_else(|| todo.to_string(), time);
     row(w, l("Resolved", "復旧日時"), resolved);
-    let impact = inc.impact.as_deref().map_or_else(|| TODO.to_string(), cell);
+    let impact = inc.impact.as_deref().map_or_else(|| todo.to_string(), cell);
     row(w, l("Impact", "影響範囲"), impact);
     row(w, l("Cause", "原因"), summary_cause(pm, lang));
     let roles: Vec<String> = Role::ALL
@@ -78,7 +79,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         })
         .collect();
     let roles = if roles.is_empty() {
-        TODO.to_string()
+        todo.to_string()
     } else {
         roles.join(", ")
     };
@@ -94,7 +95,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         l("Responder", "対応者"),
         l("Action / observation", "アクション/観察")
     );
-    for row in timeline::rows(&pm.entries, lang) {
+    for row in timeline::summary_rows(&pm.entries, inc, lang) {
         let mark = if row.backfilled {
             l(" (backfilled)", " (事後記入)")
         } else {
@@ -114,8 +115,29 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     // 3. Impact
     let fig = figures::compute(inc, opts.slo);
     let dur =
-        |d: Option<jiff::SignedDuration>| d.map_or_else(|| TODO.to_string(), |d| human(d, lang));
+        |d: Option<jiff::SignedDuration>| d.map_or_else(|| todo.to_string(), |d| human(d, lang));
     let _ = writeln!(w, "## 3. {}\n", l("Impact", "影響"));
+    let _ = writeln!(
+        w,
+        "### {}\n",
+        l("What happened and who was affected", "発生した問題 / 影響")
+    );
+    match inc.impact.as_deref() {
+        Some(text) => {
+            let _ = writeln!(w, "{text}\n");
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "{}\n",
+                lang.pick(
+                    &format!("TODO (`tejun incident impact {} '…'`)", inc.id),
+                    &format!("（未記入: `tejun incident impact {} '…'`）", inc.id)
+                )
+            );
+        }
+    }
+    let _ = writeln!(w, "### {}\n", l("Figures", "数値"));
     let _ = writeln!(
         w,
         "| {} | {} |\n| --- | --- |",
@@ -145,10 +167,10 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     let budget = match (opts.slo, fig.budget) {
         (None, _) => l(
             "TODO (give --slo, e.g. --slo 99.9)",
-            "TODO (--slo 99.9 のように SLO を指定)",
+            "（未記入: --slo 99.9 のように SLO を指定）",
         )
         .to_string(),
-        (Some(_), None) => TODO.to_string(),
+        (Some(_), None) => todo.to_string(),
         (Some(_), Some(b)) => format!(
             "{:.1}% ({} / {}, SLO {}%, {} {})",
             b.percent,
@@ -253,7 +275,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
                     inc.id
                 ),
                 &format!(
-                    "TODO: 証拠が添付されていません (`tejun collect --incident {}`)。",
+                    "（未記入）証拠が添付されていません (`tejun collect --incident {}`)。",
                     inc.id
                 )
             )
@@ -282,7 +304,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     // 5. Hypotheses
     let _ = writeln!(w, "## 5. {}\n", l("Hypotheses", "仮説と検証"));
     if inc.hypotheses.is_empty() {
-        let _ = writeln!(w, "{TODO}\n");
+        let _ = writeln!(w, "{todo}\n");
     } else {
         let _ = writeln!(
             w,
@@ -294,7 +316,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         for h in &inc.hypotheses {
             let (verdict, evidence) = match &h.verdict {
                 Some(v) => (v.verdict.label(lang).to_string(), cell(&v.evidence)),
-                None => (l("open", "未判定").to_string(), TODO.to_string()),
+                None => (l("open", "未判定").to_string(), todo.to_string()),
             };
             let _ = writeln!(
                 w,
@@ -312,7 +334,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         let _ = writeln!(w, "### {}\n", layer.label(lang));
         let causes: Vec<_> = inc.causes.iter().filter(|c| c.layer == *layer).collect();
         if causes.is_empty() {
-            let _ = writeln!(w, "- {TODO}");
+            let _ = writeln!(w, "- {todo}");
         }
         for cause in causes {
             let _ = writeln!(w, "- {}", cause.text);
@@ -331,14 +353,15 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
             "{}\n",
             l(
                 "TODO: no run is recorded on this incident; describe the manual steps.",
-                "TODO: このインシデントに手順の実行記録がありません。手作業の対応を記入してください。"
+                "（未記入）このインシデントに手順の実行記録がありません。手作業の対応を記入してください。"
             )
         );
     }
     for run in &pm.runs {
         let outcome = run
             .outcome
-            .clone()
+            .as_deref()
+            .map(|o| timeline::outcome_label(o, lang))
             .unwrap_or_else(|| l("not finished", "未完了").to_string());
         let _ = writeln!(
             w,
@@ -353,24 +376,11 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
             l("outcome", "結果"),
             outcome
         );
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} |\n| --- | --- | --- | --- | --- |",
-            l("Time", "時刻"),
-            l("Step", "ステップ"),
-            l("Safety", "安全区分"),
-            l("Command", "コマンド"),
-            l("Result", "結果")
-        );
-        for step in &run.steps {
-            let command = step
-                .command
-                .as_deref()
-                .map_or_else(|| "—".to_string(), |c| format!("`{}`", cell(c)));
-            let mut result = step
-                .status
-                .clone()
-                .unwrap_or_else(|| l("no result", "結果なし").to_string());
+        for (n, step) in run.steps.iter().enumerate() {
+            let mut result = step.status.as_deref().map_or_else(
+                || l("no result", "結果なし").to_string(),
+                |status| step_status(status, lang),
+            );
             if let Some(code) = step.exit_code {
                 let _ = write!(result, " (exit {code})");
             }
@@ -379,12 +389,16 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
             }
             let _ = writeln!(
                 w,
-                "| {} | {}/{} | {} | {command} | {result} |",
+                "{}. {} `{}/{}` {} — {result}",
+                n + 1,
                 time(step.at),
                 step.phase,
                 step.step_id,
-                step.safety
+                safety_label(&step.safety, lang),
             );
+            if let Some(command) = &step.command {
+                code_block(w, command);
+            }
         }
         w.push('\n');
     }
@@ -392,7 +406,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     // 8. Lessons
     let _ = writeln!(w, "## 8. {}\n", l("Lessons learned", "学んだ教訓"));
     if inc.lessons.is_empty() {
-        let _ = writeln!(w, "- {TODO}");
+        let _ = writeln!(w, "- {todo}");
     }
     for lesson in &inc.lessons {
         let _ = writeln!(w, "- {}", lesson.text);
@@ -411,7 +425,7 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     for term in Term::ALL {
         let actions: Vec<_> = inc.actions.iter().filter(|a| a.term == *term).collect();
         if actions.is_empty() {
-            let _ = writeln!(w, "| {} | {TODO} | {TODO} |", term.label(lang));
+            let _ = writeln!(w, "| {} | {todo} | {todo} |", term.label(lang));
         }
         for action in actions {
             let _ = writeln!(
@@ -457,7 +471,40 @@ fn summary_cause(pm: &Postmortem, lang: Lang) -> String {
             lang.pick("(confirmed hypothesis)", "(確認済みの仮説)")
         );
     }
-    TODO.to_string()
+    unwritten(lang).to_string()
+}
+
+/// A command as the shell reads it, indented under its list item; the
+/// fence is longer than any backtick run inside.
+fn code_block(w: &mut String, command: &str) {
+    let longest = command.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(w, "\n   {fence}sh");
+    for line in command.trim_end().lines() {
+        let _ = writeln!(w, "   {line}");
+    }
+    let _ = writeln!(w, "   {fence}\n");
+}
+
+/// The book's safety label (`[changes]` / `[状態変更]`); unknown words as given.
+pub fn safety_label(safety: &str, lang: Lang) -> String {
+    match tejun_runbook::model::Safety::parse(safety) {
+        Some(known) => known.label(lang).to_string(),
+        None => format!("[{safety}]"),
+    }
+}
+
+/// A step's journaled status word in the operator's language.
+pub fn step_status(word: &str, lang: Lang) -> String {
+    let ja = match word {
+        "ok" => "成功",
+        "failed" => "失敗",
+        "timed-out" => "タイムアウト",
+        "skipped" => "スキップ",
+        "aborted" => "中断",
+        _ => return word.to_string(),
+    };
+    lang.pick(word, ja).to_string()
 }
 
 /// Makes text safe inside a table cell: no pipes, no line breaks.
