@@ -60,8 +60,7 @@ enum Command {
     /// Lift a ban.
     Unban(cmd::unban::Args),
     /// Open and work on incidents.
-    #[command(subcommand)]
-    Incident(cmd::incident::Command),
+    Incident(cmd::incident::Args),
     /// Collect read-only evidence, layer by layer.
     Collect(cmd::collect::Args),
     /// Write an incident's postmortem.

@@ -261,3 +261,62 @@ fn postmortem_timeline_keeps_a_run_to_two_rows_and_shows_scripts_as_code() {
         "{ja}"
     );
 }
+
+/// Observation (#22): every actor was `root@vm` (from `$USER` only); a
+/// scribe could not record for a responder; roles were not in 対応者.
+#[test]
+fn actors_are_the_real_person_a_scribe_records_for_a_responder_and_roles_show() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: playing a sudo user needs root");
+        return;
+    }
+    let lab = common::Lab::new();
+    let as_user = |who: &str, args: &[&str]| {
+        stdout(
+            lab.tejun()
+                .env("SUDO_USER", who)
+                .env("USER", "root")
+                .args(args),
+        )
+    };
+    let id = as_user(
+        "suzuki",
+        &["incident", "open", "--title", "slow", "--severity", "P2"],
+    );
+    let id = id.trim();
+    as_user("suzuki", &["incident", "role", id, "scribe", "suzuki"]);
+    as_user("suzuki", &["incident", "role", id, "commander", "Tanaka"]);
+    as_user(
+        "suzuki",
+        &[
+            "incident",
+            "note",
+            id,
+            "failing over to db-2",
+            "--by",
+            "Tanaka",
+        ],
+    );
+    let notes = lab.events("incident.note");
+    assert_eq!(notes[0]["on_behalf_of"], "Tanaka", "{notes:?}");
+    let journal = tejun_journal::Journal::open(&lab.path(".tejun/journal.db")).unwrap();
+    let actors: Vec<String> = journal
+        .query(&tejun_journal::Query::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.actor)
+        .collect();
+    assert!(
+        actors.iter().all(|a| a.starts_with("suzuki@")),
+        "{actors:?}"
+    );
+
+    let ja = stdout(lab.tejun().args(["report", id, "--lang", "ja"]));
+    assert!(
+        ja.contains("| Tanaka (記録: suzuki@") && ja.contains("[指揮者] | failing over to db-2 |"),
+        "{ja}"
+    );
+    assert!(ja.contains("| suzuki@") && ja.contains("[記録係]"), "{ja}");
+    let en = stdout(lab.tejun().args(["report", id, "--lang", "en"]));
+    assert!(en.contains("Tanaka (recorded by suzuki@"), "{en}");
+}

@@ -237,10 +237,16 @@ fn ja_duration(from: &str, to: &str) -> String {
     let to: Timestamp = to.parse().unwrap();
     let secs = to.duration_since(from).as_secs();
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h == 0 {
-        format!("{m}分{s:02}秒")
+    // As people say it: zero parts left out (10分, 1時間, 2時間20分).
+    let parts: String = [(h, "時間"), (m, "分"), (s, "秒")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if parts.is_empty() {
+        "0秒".to_string()
     } else {
-        format!("{h}時間{m:02}分{s:02}秒")
+        parts
     }
 }
 
@@ -401,21 +407,25 @@ fn case3_ssh_brute_force_from_detection_to_postmortem() {
     // The run's steps and commands, from the journal.
     let done = &parts["7. 実施した対応"];
     assert!(
-        done.contains("`tighten-fail2ban`") && done.contains("結果: succeeded"),
+        done.contains("`tighten-fail2ban`") && done.contains("結果: 成功"),
         "{done}"
     );
-    let steps = rows(done);
-    let write = steps
-        .iter()
-        .find(|r| r[1] == "execute/write-jail")
+    // Steps are a numbered list, each command in a code block.
+    let write = done
+        .split("`execute/write-jail`")
+        .nth(1)
         .expect("write-jail step");
-    assert!(write[3].contains("bantime = 86400"), "{write:?}");
-    assert!(write[4].starts_with("ok"), "{write:?}");
-    let check = steps
-        .iter()
-        .find(|r| r[1] == "post/jail-tightened")
+    assert!(write.starts_with(" [状態変更] — 成功"), "{write}");
+    let block = write
+        .split("```")
+        .nth(1)
+        .expect("its command in a code block");
+    assert!(block.contains("bantime = 86400"), "{block}");
+    let check = done
+        .split("`post/jail-tightened`")
+        .nth(1)
         .expect("check step");
-    assert!(check[4].starts_with("ok"), "{check:?}");
+    assert!(check.contains("— 成功"), "{check}");
 
     // Durations match the journal's times.
     let inc = &case.json(&["incident", "show", &id, "--json"])["incident"];
@@ -460,7 +470,8 @@ fn case3_ssh_brute_force_from_detection_to_postmortem() {
         "{impact:?}"
     );
 
-    // The timeline holds every kind of event, in JST.
+    // The timeline holds every kind of event, in JST; a run is its start
+    // and its end (its steps are in section 7).
     let timeline = rows(&parts["2. タイムライン"]);
     for event in [
         "インシデント起票",
@@ -470,8 +481,9 @@ fn case3_ssh_brute_force_from_detection_to_postmortem() {
         "メモ",
         "仮説",
         "仮説の判定",
+        "影響の開始",
         "手順の実行開始",
-        "ステップ終了",
+        "手順の実行終了",
         "状態変更",
     ] {
         assert!(
@@ -480,13 +492,17 @@ fn case3_ssh_brute_force_from_detection_to_postmortem() {
         );
     }
     assert!(
+        !timeline.iter().any(|r| r[1].starts_with("ステップ")),
+        "{timeline:?}"
+    );
+    assert!(
         timeline.iter().all(|r| r[0].ends_with(" JST")),
         "{timeline:?}"
     );
     assert!(
         timeline
             .iter()
-            .any(|r| r[1] == "メモ" && r[2] == format!("yamada@{}", hostname())),
+            .any(|r| r[1] == "メモ" && r[2] == format!("yamada@{} [指揮者]", hostname())),
         "{timeline:?}"
     );
 }

@@ -41,7 +41,13 @@ pub struct Incidents<'j> {
     now: Timestamp,
     zone: TimeZone,
     settings: IncidentSettings,
+    /// The responder a scribe records for (`--by NAME`); the actor stays
+    /// the person who typed it.
+    on_behalf_of: Option<String>,
 }
+
+/// The payload field naming the responder an event was recorded for.
+pub const ON_BEHALF_OF: &str = "on_behalf_of";
 
 impl<'j> Incidents<'j> {
     pub fn new(journal: &'j Journal, actor: impl Into<String>) -> Incidents<'j> {
@@ -51,7 +57,15 @@ impl<'j> Incidents<'j> {
             now: Timestamp::now(),
             zone: TimeZone::UTC,
             settings: IncidentSettings::default(),
+            on_behalf_of: None,
         }
+    }
+
+    /// Records every event for `name` (a scribe writing down what a
+    /// responder did); the journal keeps both.
+    pub fn on_behalf_of(mut self, name: Option<String>) -> Self {
+        self.on_behalf_of = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        self
     }
 
     /// Fixes "now" (tests, and so one command uses one clock).
@@ -384,13 +398,17 @@ impl<'j> Incidents<'j> {
         payload: &T,
         ts: Option<Timestamp>,
     ) -> Result<()> {
+        let mut value: Value = serde_json::to_value(payload).expect("incident payloads serialise");
+        if let (Some(name), Value::Object(map)) = (&self.on_behalf_of, &mut value) {
+            map.insert(ON_BEHALF_OF.to_string(), Value::String(name.clone()));
+        }
         // One command, one clock: "now" is the clock this value was made with.
         append(
             self.journal,
             id,
             kind,
             &self.actor,
-            payload,
+            &value,
             Some(ts.unwrap_or(self.now)),
         )
     }

@@ -87,8 +87,31 @@ pub fn summary_rows(entries: &[Entry], incident: &crate::fold::Incident, lang: L
         detail: incident.impact.clone().unwrap_or_default(),
         backfilled: false,
     });
+    for row in &mut rows {
+        let held: Vec<&str> = crate::model::Role::ALL
+            .iter()
+            .filter(|role| {
+                incident
+                    .role(**role)
+                    .is_some_and(|name| acted_as(&row.who, name))
+            })
+            .map(|role| role.label(lang))
+            .collect();
+        if !held.is_empty() {
+            row.who = format!("{} [{}]", row.who, held.join(", "));
+        }
+    }
     rows.sort_by_key(|r| (r.at, r.seq));
     rows
+}
+
+/// Whether the row's responder is the person a role names: the whole name,
+/// the user of `user@host`, or the name recorded for (`--by`), ignoring case.
+fn acted_as(who: &str, name: &str) -> bool {
+    let name = name.trim();
+    let person = who.split(" (").next().unwrap_or(who);
+    let user = person.split('@').next().unwrap_or(person);
+    !name.is_empty() && (person.eq_ignore_ascii_case(name) || user.eq_ignore_ascii_case(name))
 }
 
 /// A run outcome's journaled word in the operator's language.
@@ -352,10 +375,10 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             format!(
                 "{} ({}, {} {})",
                 outcome_label(&s("outcome"), lang),
-                crate::report::figures::human_secs(
-                    p.get("duration_ms").and_then(Value::as_i64).unwrap_or(0) / 1000,
-                    lang
-                ),
+                match p.get("duration_ms").and_then(Value::as_i64).unwrap_or(0) {
+                    ms if ms < 1000 => lang.pick("under 1s", "1秒未満").to_string(),
+                    ms => crate::report::figures::human_secs(ms / 1000, lang),
+                },
                 lang.pick("run", "実行"),
                 s("run_id")
             ),
@@ -373,7 +396,14 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             .and_then(Value::as_str)
             .unwrap_or(&entry.actor)
             .to_string(),
-        _ => entry.actor.clone(),
+        _ => match p.get(crate::ops::ON_BEHALF_OF).and_then(Value::as_str) {
+            Some(name) => format!(
+                "{name} ({} {})",
+                lang.pick("recorded by", "記録:"),
+                entry.actor
+            ),
+            None => entry.actor.clone(),
+        },
     };
     Row {
         seq: entry.seq,

@@ -14,6 +14,15 @@ use tejun_locale::Localize;
 use crate::context::{Context, Exit};
 use crate::output::{Cell, Table, outln, print_json};
 
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Record on behalf of a responder (a scribe writing down what NAME did); journaled as recorded by you for NAME.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub by: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open an incident; prints its short id.
@@ -169,7 +178,8 @@ impl Command {
     }
 }
 
-pub fn run(command: Command, ctx: &Context) -> Exit {
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let Args { by, command } = args;
     let Some(journal) = open_journal(ctx) else {
         return Exit::Failed;
     };
@@ -189,7 +199,8 @@ pub fn run(command: Command, ctx: &Context) -> Exit {
     }
     let ops = Incidents::new(&journal, actor())
         .zone(ctx.zone.clone())
-        .settings(settings);
+        .settings(settings)
+        .on_behalf_of(by);
     match execute(command, &ops, ctx) {
         Ok(()) => Exit::Ok,
         Err(err) => fail(ctx, &err),
@@ -537,14 +548,10 @@ pub(crate) fn settings(ctx: &Context) -> Result<tejun_incident::IncidentSettings
     super::run::read_inventory(ctx, &path).map(|inventory| inventory.incidents)
 }
 
-/// `user@host`, as written into every event.
+/// `user@host`, as written into every event: the real person behind sudo
+/// or su (the identity approvals use), not just `$USER`.
 pub(crate) fn actor() -> String {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(account_name)
-        .unwrap_or_else(|| "unknown".to_string());
-    format!("{user}@{}", host())
+    tejun_engine::identity::operator()
 }
 
 pub(crate) fn host() -> String {
@@ -554,24 +561,6 @@ pub(crate) fn host() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".to_string())
-}
-
-/// The account name of this process's uid, from /proc and /etc/passwd
-/// (when `USER` is unset, as under cron or systemd).
-fn account_name() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .to_string();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid).then(|| name.to_string())
-    })
 }
 
 /// The incident a run belongs to: `--incident` resolved to its full id
