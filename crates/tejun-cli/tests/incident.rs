@@ -797,3 +797,138 @@ fn detach_takes_a_run_off_the_timeline_and_postmortem_with_a_journaled_reason() 
     assert_eq!(detached[0]["run_id"], run_id.as_str());
     assert_eq!(detached[0]["reason"], "unrelated dev run");
 }
+
+/// Observation (#22): actions had an owner but no due date or status, and
+/// nothing listed the open ones across incidents.
+#[test]
+fn actions_have_a_due_date_and_status_and_are_listed_across_incidents() {
+    let env = Env::new();
+    let a = open(&env);
+    let b = env
+        .ok(&["incident", "open", "--title", "disk", "--severity", "P3"])
+        .trim()
+        .to_string();
+    env.ok(&[
+        "incident",
+        "action",
+        &a,
+        "--term",
+        "short",
+        "--owner",
+        "DB team",
+        "--due",
+        "2026-01-10",
+        "add the index",
+    ]);
+    env.ok(&[
+        "incident",
+        "action",
+        &a,
+        "--term",
+        "long",
+        "--owner",
+        "SRE",
+        "alert on the pool",
+    ]);
+    env.ok(&[
+        "incident",
+        "action",
+        &b,
+        "--term",
+        "mid",
+        "--owner",
+        "ops",
+        "--due",
+        "2025-12-01",
+        "grow the disk",
+    ]);
+    let listed = env.json(&["incident", "actions", "--json"]);
+    let rows: Vec<(String, i64, Value)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["incident"].as_str().unwrap().to_string(),
+                r["number"].as_i64().unwrap(),
+                r["due"].clone(),
+            )
+        })
+        .collect();
+    // Earliest due first, undated last.
+    assert_eq!(
+        rows,
+        [
+            (b.clone(), 1, Value::from("2025-12-01")),
+            (a.clone(), 1, Value::from("2026-01-10")),
+            (a.clone(), 2, Value::Null),
+        ]
+    );
+    env.ok(&["incident", "action-status", &a, "1", "done"]);
+    let listed = env.json(&["incident", "actions", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let all = env.json(&["incident", "actions", "--all", "--json"]);
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "done" && r["text"] == "add the index"),
+        "{all}"
+    );
+    let text = env.ok(&["--lang", "ja", "incident", "actions"]);
+    assert!(
+        text.contains("期限切れ") && text.contains("grow the disk"),
+        "{text}"
+    );
+    // The report shows due dates and statuses.
+    let ja = env.ok(&["report", &a, "--lang", "ja"]);
+    assert!(
+        ja.contains("| 1 | 短期 | add the index | DB team | 2026-01-10 | 完了 |"),
+        "{ja}"
+    );
+    // A number that does not exist is bad input and writes nothing.
+    let before = env.event_count();
+    env.tejun()
+        .args(["incident", "action-status", &a, "9", "done"])
+        .assert()
+        .code(2);
+    env.tejun()
+        .args([
+            "incident", "action", &a, "--term", "short", "--owner", "x", "--due", "soon", "t",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("YYYY-MM-DD"));
+    assert_eq!(env.event_count(), before);
+}
+
+/// Observation (#22): `incident list --json` showed `"evidence": []` where
+/// `incident show --json` listed the bundle.
+#[test]
+fn list_json_shows_the_evidence_show_lists() {
+    let env = Env::new();
+    let id = open(&env);
+    std::fs::write(
+        env.dir.path().join("cat.yaml"),
+        "commands:\n  - id: hello\n    layer: test\n    title: {en: hello, ja: こんにちは}\n    run: [echo, hi]\n    safety: read-only\n",
+    )
+    .unwrap();
+    env.ok(&[
+        "collect",
+        "--catalog",
+        "cat.yaml",
+        "--layers",
+        "test",
+        "--incident",
+        &id,
+        "--out",
+        "ev",
+    ]);
+    let shown = env.json(&["incident", "show", &id, "--json"]);
+    let listed = env.json(&["incident", "list", "--json"]);
+    assert_eq!(shown["incident"]["evidence"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed[0]["evidence"], shown["incident"]["evidence"],
+        "{listed}"
+    );
+}

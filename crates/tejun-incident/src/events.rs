@@ -20,6 +20,8 @@ pub const VERDICT: &str = "incident.verdict";
 pub const CAUSE: &str = "incident.cause";
 pub const LESSON: &str = "incident.lesson";
 pub const ACTION: &str = "incident.action";
+/// An improvement action's status changed (`incident action-status`).
+pub const ACTION_STATUS: &str = "incident.action_status";
 pub const SEVERITY: &str = "incident.severity";
 pub const IMPACT: &str = "incident.impact";
 pub const POSTMORTEM: &str = "incident.postmortem";
@@ -122,11 +124,26 @@ pub struct Lesson {
     pub text: String,
 }
 
+pub use crate::model::ActionStatus;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     pub term: Term,
     pub owner: String,
     pub text: String,
+    /// When it should be done (`--due YYYY-MM-DD`); older events have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<jiff::civil::Date>,
+    #[serde(default)]
+    pub status: ActionStatus,
+}
+
+/// `incident.action_status`: action `number` (1-based, as listed) is now
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionStatusChanged {
+    pub number: usize,
+    pub status: ActionStatus,
 }
 
 /// The postmortem's causes, lessons and actions as edited in a Markdown

@@ -277,7 +277,29 @@ fn apply(inc: &mut Incident, entry: &Entry) -> Result<()> {
             let ev: events::PostmortemImported = entry.decode()?;
             inc.causes = ev.causes;
             inc.lessons = ev.lessons;
-            inc.actions = ev.actions;
+            // The skeleton has no due dates or statuses: keep those of the
+            // actions it still lists.
+            let before = std::mem::take(&mut inc.actions);
+            inc.actions = ev
+                .actions
+                .into_iter()
+                .map(|mut action| {
+                    if let Some(old) = before
+                        .iter()
+                        .find(|o| o.text == action.text && o.owner == action.owner)
+                    {
+                        action.due = old.due;
+                        action.status = old.status;
+                    }
+                    action
+                })
+                .collect();
+        }
+        events::ACTION_STATUS => {
+            let ev: events::ActionStatusChanged = entry.decode()?;
+            if let Some(action) = inc.actions.get_mut(ev.number.wrapping_sub(1)) {
+                action.status = ev.status;
+            }
         }
         // Kinds added later by newer versions are shown on the timeline
         // but do not change the state.

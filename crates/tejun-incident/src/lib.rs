@@ -33,6 +33,6 @@ pub use detection::{
 };
 pub use error::{Error, Message, Result};
 pub use fold::Incident;
-pub use model::{Layer, Role, Status, Term, Verdict};
+pub use model::{ActionStatus, Layer, Role, Status, Term, Verdict};
 pub use ops::{Incidents, OpenRequest};
 pub use settings::IncidentSettings;

@@ -102,6 +102,18 @@ vocabulary!(Verdict, "verdict", "判定", {
     Rejected = "rejected" / "rejected" / "棄却",
 });
 
+vocabulary!(ActionStatus, "action status", "対策の状態", {
+    Open = "open" / "open" / "未完了" | "todo",
+    Done = "done" / "done" / "完了" | "closed",
+    Dropped = "dropped" / "dropped" / "取り下げ" | "cancelled" | "canceled",
+});
+
+impl Default for ActionStatus {
+    fn default() -> ActionStatus {
+        ActionStatus::Open
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tejun_journal::{Journal, NewEvent, Query};
 
 use crate::error::{Error, Result};
-use crate::events::{self, Action, Cause, Lesson};
+use crate::events::{self, Action, ActionStatus, Cause, Lesson};
 use crate::fold::{Incident, fold};
 use crate::ids;
 use crate::model::{Layer, Role, Status, Term, Verdict};
@@ -119,11 +119,12 @@ impl<'j> Incidents<'j> {
 
     /// All incidents, oldest first.
     pub fn list(&self) -> Result<Vec<Incident>> {
-        let entries = self.journal.query(&Query {
-            stream_prefix: Some("incident/"),
-            ..Query::default()
-        })?;
-        self.ids()?.iter().map(|id| fold(id, &entries)).collect()
+        // Each incident with the entries that refer to it (evidence lives
+        // on its own stream), so the list shows what `show` shows.
+        self.ids()?
+            .iter()
+            .map(|id| fold(id, &crate::timeline::entries(self.journal, id)?))
+            .collect()
     }
 
     /// Opens an incident; returns its id.
@@ -326,6 +327,18 @@ impl<'j> Incidents<'j> {
     }
 
     pub fn action(&self, id: &str, term: Term, owner: &str, text: &str) -> Result<()> {
+        self.action_due(id, term, owner, text, None)
+    }
+
+    /// Records an improvement action with an optional due date.
+    pub fn action_due(
+        &self,
+        id: &str,
+        term: Term,
+        owner: &str,
+        text: &str,
+        due: Option<jiff::civil::Date>,
+    ) -> Result<()> {
         self.load(id)?;
         let owner = non_empty(owner, "owner", "担当者")?;
         // The skeleton writes `owner: text`; a colon would move the split.
@@ -336,7 +349,33 @@ impl<'j> Incidents<'j> {
             ));
         }
         let text = non_empty(text, "action", "対策")?;
-        self.write(id, events::ACTION, &Action { term, owner, text }, None)
+        let action = Action {
+            term,
+            owner,
+            text,
+            due,
+            status: ActionStatus::Open,
+        };
+        self.write(id, events::ACTION, &action, None)
+    }
+
+    /// Marks action `number` (1-based, as `incident actions` lists it).
+    pub fn action_status(&self, id: &str, number: usize, status: ActionStatus) -> Result<()> {
+        let inc = self.load(id)?;
+        if number == 0 || number > inc.actions.len() {
+            return Err(Error::input(
+                format!(
+                    "{id} has no action {number} (it has {}); see `tejun incident actions`",
+                    inc.actions.len()
+                ),
+                format!(
+                    "{id} に改善アクション {number} はありません ({} 件)。`tejun incident actions` で確認してください",
+                    inc.actions.len()
+                ),
+            ));
+        }
+        let change = events::ActionStatusChanged { number, status };
+        self.write(id, events::ACTION_STATUS, &change, None)
     }
 
     /// Replaces causes, lessons and actions with an edited skeleton's.

@@ -235,9 +235,22 @@ fn row(entry: &Entry, lang: Lang) -> Row {
             let term = parse_word(p, "term", Term::parse)
                 .map(|t| t.label(lang))
                 .unwrap_or_default();
+            let due = match p.get("due").and_then(Value::as_str) {
+                Some(due) => format!(", {} {due}", lang.pick("due", "期限")),
+                None => String::new(),
+            };
             (
                 lang.pick("action recorded", "改善アクションの記録"),
-                format!("[{term}] {} ({})", s("text"), s("owner")),
+                format!("[{term}] {} ({}{due})", s("text"), s("owner")),
+            )
+        }
+        events::ACTION_STATUS => {
+            let status = parse_word(p, "status", crate::model::ActionStatus::parse)
+                .map(|st| st.label(lang).to_string())
+                .unwrap_or_else(|| s("status"));
+            (
+                lang.pick("action status", "改善アクションの状態"),
+                format!("#{} → {status}", num(p, "number")),
             )
         }
         events::POSTMORTEM => (

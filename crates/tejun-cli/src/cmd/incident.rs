@@ -6,7 +6,8 @@ use anstyle::{AnsiColor, Style};
 use clap::Subcommand;
 use jiff::Timestamp;
 use tejun_incident::{
-    Error, Incident, Incidents, Layer, OpenRequest, Role, Status, Term, Verdict, timeline,
+    ActionStatus, Error, Incident, Incidents, Layer, OpenRequest, Role, Status, Term, Verdict,
+    timeline,
 };
 use tejun_journal::Journal;
 use tejun_locale::Localize;
@@ -155,7 +156,32 @@ pub enum Command {
         term: String,
         #[arg(long)]
         owner: String,
+        /// When it should be done (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_due)]
+        due: Option<jiff::civil::Date>,
         text: String,
+    },
+    /// Mark an improvement action open, done or dropped (its number as `incident actions` lists it).
+    #[command(
+        name = "action-status",
+        after_help = "Examples:\n  tejun incident action-status 7k 1 done\n  tejun incident action-status 7k 2 dropped"
+    )]
+    ActionStatus {
+        id: String,
+        number: usize,
+        /// open, done or dropped.
+        status: String,
+    },
+    /// List improvement actions across incidents: open ones, earliest due first.
+    #[command(
+        after_help = "Examples:\n  tejun incident actions\n  tejun incident actions --all --json"
+    )]
+    Actions {
+        /// Also done and dropped actions.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Take a run that was attached by mistake off the incident's timeline
     /// and postmortem (journaled with the reason).
@@ -174,7 +200,10 @@ impl Command {
     /// Whether the command appends to the journal (and so must not write
     /// onto one that does not verify).
     fn writes(&self) -> bool {
-        !matches!(self, Command::List { .. } | Command::Show { .. })
+        !matches!(
+            self,
+            Command::List { .. } | Command::Show { .. } | Command::Actions { .. }
+        )
     }
 }
 
@@ -345,17 +374,49 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             id,
             term,
             owner,
+            due,
             text,
         } => {
             let id = ops.resolve(&id)?;
             let term = Term::parse(&term)?;
-            ops.action(&id, term, &owner, &text)?;
+            ops.action_due(&id, term, &owner, &text, due)?;
             outln!(
                 "{id}: {} ({}, {})",
                 lang.pick("action recorded", "改善アクションを記録しました"),
                 term.label(lang),
                 owner.trim()
             );
+        }
+        Command::ActionStatus { id, number, status } => {
+            let id = ops.resolve(&id)?;
+            let status = ActionStatus::parse(&status)?;
+            ops.action_status(&id, number, status)?;
+            outln!("{id}: #{number} → {}", status.label(lang));
+        }
+        Command::Actions { all, json } => {
+            let mut actions: Vec<ListedAction> = Vec::new();
+            for inc in ops.list()? {
+                for (i, action) in inc.actions.iter().enumerate() {
+                    if all || action.status == ActionStatus::Open {
+                        actions.push(ListedAction {
+                            incident: inc.id.clone(),
+                            number: i + 1,
+                            term: action.term,
+                            owner: action.owner.clone(),
+                            text: action.text.clone(),
+                            due: action.due,
+                            status: action.status,
+                        });
+                    }
+                }
+            }
+            // Earliest due first; undated last.
+            actions.sort_by_key(|a| (a.due.is_none(), a.due, a.incident.clone(), a.number));
+            if json {
+                print_json(&actions);
+            } else {
+                print_actions(&actions, ctx);
+            }
         }
         Command::Detach { id, run, reason } => {
             let id = ops.resolve(&id)?;
@@ -382,6 +443,62 @@ fn parse_statuses(words: &[String]) -> Result<Vec<Status>, Error> {
         }
     }
     Ok(statuses)
+}
+
+/// One row of `incident actions`.
+#[derive(serde::Serialize)]
+struct ListedAction {
+    incident: String,
+    number: usize,
+    term: Term,
+    owner: String,
+    text: String,
+    due: Option<jiff::civil::Date>,
+    status: ActionStatus,
+}
+
+fn parse_due(text: &str) -> Result<jiff::civil::Date, String> {
+    text.parse()
+        .map_err(|_| format!("expected a date YYYY-MM-DD, got `{text}`"))
+}
+
+fn print_actions(actions: &[ListedAction], ctx: &Context) {
+    let lang = ctx.lang;
+    if actions.is_empty() {
+        outln!(
+            "{}",
+            lang.pick("no open actions", "未完了の改善アクションはありません")
+        );
+        return;
+    }
+    let today = jiff::Timestamp::now().to_zoned(ctx.zone.clone()).date();
+    let mut table = Table::with_header([
+        lang.pick("INCIDENT", "インシデント"),
+        "#",
+        lang.pick("DUE", "期限"),
+        lang.pick("OWNER", "担当"),
+        lang.pick("STATUS", "状態"),
+        lang.pick("ACTION", "アクション"),
+    ]);
+    for a in actions {
+        let due = match a.due {
+            Some(due) if due < today && a.status == ActionStatus::Open => Cell::styled(
+                format!("{due} ({})", lang.pick("overdue", "期限切れ")),
+                AnsiColor::Red.on_default().bold(),
+            ),
+            Some(due) => Cell::plain(due.to_string()),
+            None => Cell::plain("—"),
+        };
+        table.row(vec![
+            Cell::plain(&a.incident),
+            Cell::plain(a.number.to_string()),
+            due,
+            Cell::plain(&a.owner),
+            Cell::plain(a.status.label(lang)),
+            Cell::plain(format!("[{}] {}", a.term.label(lang), a.text)),
+        ]);
+    }
+    table.print();
 }
 
 fn print_list(incidents: &[Incident], ctx: &Context) {

@@ -417,23 +417,35 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
     let _ = writeln!(w, "## 9. {}\n", l("Improvement actions", "改善アクション"));
     let _ = writeln!(
         w,
-        "| {} | {} | {} |\n| --- | --- | --- |",
+        "| # | {} | {} | {} | {} | {} |\n| --- | --- | --- | --- | --- | --- |",
         l("Term", "期間"),
         l("Action", "アクション"),
-        l("Owner", "担当")
+        l("Owner", "担当"),
+        l("Due", "期限"),
+        l("Status", "状態")
     );
     for term in Term::ALL {
-        let actions: Vec<_> = inc.actions.iter().filter(|a| a.term == *term).collect();
+        let actions: Vec<_> = inc
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.term == *term)
+            .collect();
         if actions.is_empty() {
-            let _ = writeln!(w, "| {} | {todo} | {todo} |", term.label(lang));
+            let _ = writeln!(w, "| | {} | {todo} | {todo} | | |", term.label(lang));
         }
-        for action in actions {
+        for (i, action) in actions {
+            let due = action
+                .due
+                .map_or_else(|| todo.to_string(), |d| d.to_string());
             let _ = writeln!(
                 w,
-                "| {} | {} | {} |",
+                "| {} | {} | {} | {} | {due} | {} |",
+                i + 1,
                 term.label(lang),
                 cell(&action.text),
-                cell(&action.owner)
+                cell(&action.owner),
+                action.status.label(lang)
             );
         }
     }

@@ -281,6 +281,8 @@ fn parse_action(item: &str) -> std::result::Result<Action, (String, String)> {
         term,
         owner: owner.to_string(),
         text: text.to_string(),
+        due: None,
+        status: Default::default(),
     })
 }
 
