@@ -14,6 +14,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
+use tejun_engine::reason::localize;
 
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -208,13 +209,13 @@ impl Progress {
                         "  {yellow}↷ {}{yellow:#} {} {}",
                         self.pick("skipped", "スキップ"),
                         e.step_id,
-                        e.error.as_deref().unwrap_or("")
+                        localize(e.error.as_deref().unwrap_or(""), self.lang)
                     ),
                     StepStatus::Failed | StepStatus::TimedOut => format!(
                         "  {red}✗ {}{red:#} {} {dim}{took}{dim:#}: {}",
                         self.pick("failed", "失敗"),
                         e.step_id,
-                        e.error.as_deref().unwrap_or("")
+                        localize(e.error.as_deref().unwrap_or(""), self.lang)
                     ),
                 };
                 self.line(&text);
@@ -246,13 +247,13 @@ impl Progress {
                 },
                 e.evidence
                     .as_deref()
-                    .map(|ev| format!(" — {ev}"))
+                    .map(|ev| format!(" — {}", localize(ev, self.lang)))
                     .unwrap_or_default()
             )),
             RunEvent::RollbackStarted(e) => self.line(&format!(
                 "{red}↺ {}{red:#} ({}{})",
                 self.pick("ROLLBACK", "ロールバック開始"),
-                e.reason,
+                localize(&e.reason, self.lang),
                 e.failed_step
                     .as_deref()
                     .map(|s| format!(": {s}"))
@@ -281,7 +282,7 @@ impl Progress {
                     "{yellow}⏸ {} {}{yellow:#} ({}). {} tejun resume {}",
                     self.pick("paused at", "一時停止:"),
                     e.step_id,
-                    e.reason,
+                    localize(&e.reason, self.lang),
                     self.pick("Continue with:", "再開するには:"),
                     e.run_id
                 ));

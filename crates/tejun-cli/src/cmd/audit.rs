@@ -223,7 +223,7 @@ fn checkpoint_cmd(args: CheckpointArgs, ctx: &Context) -> Exit {
                 ctx.lang.pick(
                     &format!("checkpoint signed: {} events, head {}", cp.count, cp.head),
                     &format!(
-                        "チェックポイントに署名しました: {} 件、先頭 {}",
+                        "チェックポイントに署名しました: {} 件、最新 {}",
                         cp.count, cp.head
                     ),
                 )
@@ -456,7 +456,7 @@ impl Coverage {
         if let Some(latest) = &self.latest {
             lines.push(lang.pick(
                 &format!("signed checkpoint: events 1..{} match the head signed at {} ({})", latest.count, latest.time, latest.source),
-                &format!("署名付きチェックポイント: イベント 1..{} は {} に署名された先頭と一致します ({})", latest.count, latest.time, latest.source),
+                &format!("署名付きチェックポイント: イベント 1..{} は {} に署名された最新の状態と一致します ({})", latest.count, latest.time, latest.source),
             ).to_string());
         } else {
             lines.push(lang.pick(
@@ -603,7 +603,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
                 )
             );
             outln!("  {}: {}", lang.pick("db", "DB"), path.display());
-            outln!("  {}: {count} {hash}", lang.pick("head", "先頭"));
+            outln!("  {}: {count} {hash}", lang.pick("head", "最新"));
             for line in coverage.explain(audit.is_some(), report.checked, lang) {
                 outln!("  {line}");
             }
@@ -709,7 +709,7 @@ fn check_anchor(journal: &Journal, anchor: &Anchor, lang: Lang) -> Option<JsonBa
         Ok(None) => (
             "anchor-missing",
             "the anchored event is gone: the end of the journal was cut and its head rewritten",
-            "アンカーのイベントがありません: ジャーナルの末尾が削除され、先頭記録が書き換えられています",
+            "アンカーのイベントがありません: ジャーナルの末尾が削除され、最新の記録が書き換えられています",
         ),
         Err(_) => (
             "anchor-missing",

@@ -308,7 +308,11 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             } else {
                 ""
             };
-            outln!("{id}: {} → {}{what}", change.from, change.to);
+            outln!(
+                "{id}: {} → {}{what}",
+                change.from.label(lang),
+                change.to.label(lang)
+            );
         }
         Command::Role { id, role, name } => {
             let id = ops.resolve(&id)?;
@@ -518,7 +522,7 @@ fn print_list(incidents: &[Incident], ctx: &Context) {
         table.row(vec![
             Cell::plain(&inc.id),
             Cell::styled(&inc.severity, severity_style(&inc.severity)),
-            Cell::plain(inc.status.as_str()),
+            Cell::plain(inc.status.label(ctx.lang)),
             Cell::plain(ctx.format_time(inc.detected_at)),
             Cell::plain(&inc.title),
         ]);
@@ -530,19 +534,19 @@ fn print_show(inc: &Incident, rows: &[timeline::Row], ctx: &Context) {
     let lang = ctx.lang;
     let bold = Style::new().bold();
     let colour = severity_style(&inc.severity);
-    let label = inc.status.label(lang);
-    let status = if label == inc.status.as_str() {
-        label.to_string()
-    } else {
-        format!("{} ({label})", inc.status)
-    };
+    let status = inc.status.label(lang);
     outln!(
         "{bold}{} {}{bold:#}  {colour}{}{colour:#}  {status}",
         inc.id,
         inc.title,
         inc.severity
     );
-    let field = |en: &str, ja: &str, value: String| outln!("  {:<14} {value}", lang.pick(en, ja));
+    // Padded by display width: a Japanese label is two columns a character.
+    let field = |en: &str, ja: &str, value: String| {
+        let label = lang.pick(en, ja);
+        let pad = 14usize.saturating_sub(unicode_width::UnicodeWidthStr::width(label));
+        outln!("  {label}{} {value}", " ".repeat(pad));
+    };
     field("started", "発生", ctx.format_time(inc.started_at));
     field("detected", "検知", ctx.format_time(inc.detected_at));
     if let Some(at) = inc.resolved_at() {

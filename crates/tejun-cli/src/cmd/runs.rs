@@ -77,7 +77,7 @@ fn print(args: &Args, ctx: &Context, runs: Vec<RunSummary>) -> Exit {
         lang.pick("ENV", "環境"),
         lang.pick("RUNBOOK", "手順書"),
         lang.pick("STATE", "状態"),
-        lang.pick("STEPS", "手順"),
+        lang.pick("STEPS", "ステップ"),
         lang.pick("DURATION", "所要時間"),
         lang.pick("OPERATOR", "作業者"),
         lang.pick("INCIDENT", "インシデント"),

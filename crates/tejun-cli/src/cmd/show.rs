@@ -7,6 +7,7 @@
 
 use tejun_engine::events::{self, Outcome, RunStarted};
 use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepState};
+use tejun_engine::reason::localize;
 use tejun_locale::{Lang, format_clock};
 
 use crate::cmd::runs::{format_duration, open_existing_journal, state_style};
@@ -169,7 +170,7 @@ fn print_header(timeline: &RunTimeline, ctx: &Context) {
             .unwrap_or_default();
         lines.push((
             lang.pick("rollback", "ロールバック"),
-            format!("{}{step}", rollback.reason),
+            format!("{}{step}", localize(&rollback.reason, lang)),
         ));
     }
     if let Some(note) = &summary.note {
@@ -244,8 +245,9 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
                 dash(),
                 dash(),
                 Cell::plain(format!(
-                    "[{}] {}",
-                    e.safety,
+                    "{} {}",
+                    tejun_runbook::model::Safety::parse(&e.safety)
+                        .map_or_else(|| format!("[{}]", e.safety), |s| s.label(lang).to_string()),
                     e.command.as_deref().unwrap_or(&e.kind)
                 )),
             ],
@@ -264,14 +266,14 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
                             .map(|c| c.to_string())
                             .unwrap_or_else(|| "-".into()),
                     ),
-                    Cell::plain(e.error.clone().unwrap_or_default()),
+                    Cell::plain(localize(e.error.as_deref().unwrap_or_default(), lang)),
                 ]
             }
             Happening::StepConfirmed(e) => {
                 let evidence = e
                     .evidence
                     .as_deref()
-                    .map(|ev| format!(": {ev}"))
+                    .map(|ev| format!(": {}", localize(ev, lang)))
                     .unwrap_or_default();
                 let auto = if e.auto {
                     lang.pick(" (auto)", " (自動)")
@@ -305,8 +307,8 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
                 dash(),
                 dash(),
                 Cell::plain(match &e.failed_step {
-                    Some(step) => format!("{} ({step})", e.reason),
-                    None => e.reason.clone(),
+                    Some(step) => format!("{} ({step})", localize(&e.reason, lang)),
+                    None => localize(&e.reason, lang),
                 }),
             ],
             Happening::RunResumed(e) => vec![
@@ -329,7 +331,7 @@ fn print_events(timeline: &RunTimeline, ctx: &Context) {
                 dash(),
                 Cell::plain(&e.step_id),
                 Cell::plain(lang.pick("paused", "保留")),
-                Cell::plain(&e.reason),
+                Cell::plain(localize(&e.reason, lang)),
                 dash(),
                 dash(),
                 Cell::plain(lang.pick(

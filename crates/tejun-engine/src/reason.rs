@@ -1,0 +1,85 @@
+//! The words the engine journals about a step or a run (a failure reason,
+//! a rollback or pause reason, an automatic answer) in the operator's
+//! language. The journal keeps them in English, as data; screens and
+//! reports read them through [`localize`].
+
+use tejun_locale::Lang;
+
+/// `text` in `lang`; text this module does not know is returned as is.
+pub fn localize(text: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return text.to_string();
+    }
+    japanese(text).unwrap_or_else(|| text.to_string())
+}
+
+fn japanese(text: &str) -> Option<String> {
+    let fixed = match text {
+        "answered automatically (non-interactive run, `auto:` in the runbook)" => {
+            Some("自動で回答 (非対話の実行、手順書の `auto:`)")
+        }
+        "step-failed" => Some("ステップの失敗"),
+        "aborted" => Some("中断"),
+        "unknown-step" => Some("状態不明のステップ"),
+        "operator" => Some("運用者の指示"),
+        "unanswered" => Some("未回答 (非対話の実行)"),
+        "pending" => Some("保留"),
+        "waiting-for-approval" => Some("承認待ち"),
+        _ => None,
+    };
+    if let Some(fixed) = fixed {
+        return Some(fixed.to_string());
+    }
+    if let Some(rest) = text.strip_prefix("exit code ") {
+        let (code, expected) = rest.split_once(", expected ")?;
+        return Some(format!(
+            "終了コード {code} (期待値 {})",
+            expected.replace(" or ", " または ")
+        ));
+    }
+    for stream in ["stdout", "stderr"] {
+        if let Some(pattern) = text.strip_prefix(&format!("{stream} did not match ")) {
+            return Some(format!(
+                "{stream} がパターン {pattern} に一致しませんでした"
+            ));
+        }
+        if let Some(error) = text.strip_prefix(&format!("invalid {stream} regex: ")) {
+            return Some(format!("{stream} の正規表現が不正です: {error}"));
+        }
+    }
+    if let Some(rest) = text.strip_prefix("timed out after ") {
+        let secs = rest.strip_suffix("s (process group killed)")?;
+        return Some(format!("{secs} 秒でタイムアウト (プロセスグループを停止)"));
+    }
+    if let Some(signal) = text.strip_prefix("killed by signal ") {
+        return Some(format!("シグナル {signal} で終了"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reasons_read_in_japanese() {
+        let ja = |t| localize(t, Lang::Ja);
+        assert_eq!(
+            ja("exit code 1, expected 0 or 2"),
+            "終了コード 1 (期待値 0 または 2)"
+        );
+        assert_eq!(
+            ja("stdout did not match /ok/"),
+            "stdout がパターン /ok/ に一致しませんでした"
+        );
+        assert_eq!(
+            ja("timed out after 1.5s (process group killed)"),
+            "1.5 秒でタイムアウト (プロセスグループを停止)"
+        );
+        assert_eq!(ja("something new"), "something new");
+        assert_eq!(
+            localize("exit code 1, expected 0", Lang::En),
+            "exit code 1, expected 0"
+        );
+    }
+}
