@@ -11,7 +11,7 @@ use tejun_locale::Lang;
 #[derive(clap::Args, Debug)]
 pub struct GlobalArgs {
     /// Message language: ja or en (default: from LANG).
-    #[arg(long, global = true, value_name = "ja|en")]
+    #[arg(long, global = true, value_name = "ja|en", value_parser = ["ja", "en"])]
     pub lang: Option<String>,
     /// Journal database (default: .tejun/journal.db next to the inventory).
     #[arg(long, global = true, env = "TEJUN_DB", value_name = "PATH")]

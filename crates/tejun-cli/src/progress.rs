@@ -142,7 +142,11 @@ impl Progress {
                     self.pick("env", "環境"),
                     e.env,
                     e.total_steps,
-                    self.pick("steps", "ステップ"),
+                    if e.total_steps == 1 {
+                        self.pick("step", "ステップ")
+                    } else {
+                        self.pick("steps", "ステップ")
+                    },
                     self.pick("by", "実行者"),
                     e.operator,
                     e.incident
@@ -167,34 +171,28 @@ impl Progress {
                 } else {
                     format!("{}/{}", e.ordinal, total)
                 };
-                let attempt = if e.attempt > 1 {
-                    format!(" ({} {})", self.pick("attempt", "試行"), e.attempt)
-                } else {
-                    String::new()
+                // `retry 1/3`: the first retry of three allowed.
+                let attempt = match (e.attempt, e.attempts) {
+                    (1, _) => String::new(),
+                    (n, max) if max > 1 => {
+                        format!(" ({} {}/{})", self.pick("retry", "再試行"), n - 1, max - 1)
+                    }
+                    (n, _) => format!(" ({} {})", self.pick("attempt", "試行"), n),
                 };
                 let command = e.command.as_deref().map(one_line).unwrap_or_default();
                 let label = safety_label(&e.safety, self.lang);
-                match self.mode {
-                    Mode::Spinner => {
-                        let mut bar = self.bar.borrow_mut();
-                        let bar = bar.get_or_insert_with(new_spinner);
-                        // indicatif writes the message itself, past anstream: strip
-                        // the styles when colour is off (NO_COLOR, dumb terminal).
-                        let message = format!(
-                            "[{position}] {} {}{attempt} {label}{command}",
-                            e.phase, e.step_id
-                        );
-                        bar.set_message(if colors_on() {
-                            message
-                        } else {
-                            anstream::adapter::strip_str(&message).to_string()
-                        });
-                        bar.reset_elapsed();
-                    }
-                    _ => self.line(&format!(
-                        "[{position}] {} {bold}{}{bold:#}{attempt} {label}{dim}{command}{dim:#}",
-                        e.phase, e.step_id
-                    )),
+                // The header is a line of its own in every mode, so the
+                // scrollback keeps which step ran and its command; the
+                // spinner below it only shows that it is still running.
+                self.line(&format!(
+                    "[{position}] {} {bold}{}{bold:#}{attempt} {label}{dim}{command}{dim:#}",
+                    e.phase, e.step_id
+                ));
+                if self.mode == Mode::Spinner {
+                    let mut bar = self.bar.borrow_mut();
+                    let bar = bar.get_or_insert_with(new_spinner);
+                    bar.set_message(format!("{}{attempt}", e.step_id));
+                    bar.reset_elapsed();
                 }
             }
             RunEvent::StepFinished(e) => {
@@ -394,12 +392,6 @@ fn noted_text(phase: u8, lang: Lang) -> String {
         )
     };
     format!("{yellow}! {text}{yellow:#}")
-}
-
-/// Whether stderr gets colours (anstream's decision: NO_COLOR, CLICOLOR,
-/// terminal).
-fn colors_on() -> bool {
-    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
 }
 
 /// A command for a status line: the first line, marked when there are more.

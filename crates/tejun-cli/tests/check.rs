@@ -202,7 +202,7 @@ fn valid_runbook_passes_with_inventory() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "ok.yaml: valid runbook (1 steps, env dev)",
+            "ok.yaml: valid runbook (1 step, env dev)",
         ))
         .stdout(predicate::str::contains("checked against"));
     let out = tejun(lab.dir.path())

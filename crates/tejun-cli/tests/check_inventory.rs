@@ -250,7 +250,7 @@ fn a_runbook_is_still_checked_as_a_runbook_and_says_so() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "ok.yaml: valid runbook (1 steps, env dev)",
+            "ok.yaml: valid runbook (1 step, env dev)",
         ));
     let out = tejun(lab.dir.path())
         .args(["check", "ok.yaml", "--json"])

@@ -100,6 +100,7 @@ impl<'a> Run<'a> {
                 step_id: step.into(),
                 ordinal: 1,
                 attempt: 1,
+                attempts: 1,
                 kind: "run".into(),
                 safety: "changes".into(),
                 command: Some(command.into()),

@@ -62,6 +62,9 @@ pub struct StepStarted {
     pub step_id: String,
     pub ordinal: usize,
     pub attempt: u32,
+    /// Attempts the step may take (`retries` + 1); 0 in older journals.
+    #[serde(default)]
+    pub attempts: u32,
     pub kind: String,
     pub safety: String,
     /// Redacted command line, for run/check steps.

@@ -582,6 +582,7 @@ mod tests {
                     step_id: step.into(),
                     ordinal: 1,
                     attempt,
+                    attempts: 1,
                     kind: "run".into(),
                     safety: "changes".into(),
                     command: Some(format!("echo {step}")),

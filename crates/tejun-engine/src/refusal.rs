@@ -5,6 +5,12 @@ use std::fmt;
 
 use tejun_locale::{Lang, Localize};
 
+/// A name close to a mistyped environment (`stagin` → `staging`).
+fn did_you_mean(env: &str, names: &[String]) -> Option<String> {
+    tejun_runbook::diagnostics::suggest(env, names.iter().map(String::as_str))
+        .filter(|near| near != env)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// No inventory file was found; the guard cannot know what is production.
@@ -93,6 +99,18 @@ impl Localize for Refusal {
                 "the runbook declares no environment (`environments:`); refusing to run it anywhere",
                 "runbook に環境 (`environments:`) が宣言されていないため、どの環境でも実行しません",
             ),
+            Refusal::WrongEnvironment { env, written_for }
+            | Refusal::UnknownEnvironment {
+                env,
+                known: written_for,
+            } if did_you_mean(env, written_for).is_some() => {
+                let near = did_you_mean(env, written_for).unwrap_or_default();
+                lang.pick(
+                    &format!("unknown environment `{env}`; did you mean `{near}`?"),
+                    &format!("環境 `{env}` はありません。`{near}` のことですか?"),
+                )
+                .to_string()
+            }
             Refusal::WrongEnvironment { env, written_for } => format!(
                 "{} `{env}`; {} {}",
                 l(

@@ -447,6 +447,10 @@ impl<'a> Runner<'a> {
             step_id: step.step.id.clone(),
             ordinal: step.ordinal,
             attempt,
+            attempts: match &step.step.kind {
+                StepKind::Run(c) | StepKind::Check(c) => c.retries + 1,
+                _ => 1,
+            },
             kind: step.step.kind.name().to_string(),
             safety: step.step.safety.as_str().to_string(),
             command: step.display_command.clone(),

@@ -400,7 +400,10 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
         lang.pick("ok", "OK"),
         source.name,
         lang.pick(
-            &format!("valid runbook ({steps} steps, env {envs})"),
+            &format!(
+                "valid runbook ({steps} {}, env {envs})",
+                if steps == 1 { "step" } else { "steps" }
+            ),
             &format!("runbook として問題なし (ステップ {steps} 件、環境 {envs})"),
         )
     );

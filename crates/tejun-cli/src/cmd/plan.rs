@@ -215,7 +215,10 @@ fn print_text(
         lang.pick("env", "環境"),
         plan.env,
         lang.pick(
-            &format!("{total} steps, nothing run"),
+            &format!(
+                "{total} {}, nothing run",
+                if total == 1 { "step" } else { "steps" }
+            ),
             &format!("{total} ステップ、未実行")
         ),
     );
@@ -228,14 +231,14 @@ fn print_text(
             current = Some(step.phase);
             outln!("\n{bold}== {} =={bold:#}", phase_title(step.phase, lang));
         }
-        print_step(step, lang, hide);
+        print_step(step, lang, hide, !plan.rollback.is_empty());
     }
     if plan.main.is_empty() && plan.rollback.is_empty() {
         outln!("{}", lang.pick("(no steps)", "(ステップなし)"));
     }
 }
 
-fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
+fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String, has_rollback: bool) {
     let s = &step.step;
     let style = crate::style::safety(s.safety);
     let dim = Style::new().dimmed();
@@ -278,10 +281,19 @@ fn print_step(step: &PlannedStep, lang: Lang, hide: &dyn Fn(&str) -> String) {
         outln!("     {} {}", lang.pick("paths:", "パス:"), paths.join(", "));
     }
     let outcome = FailureOutcome::of(step.phase, s);
-    outln!(
-        "     {dim}{} {}{dim:#}",
-        lang.pick("on failure:", "失敗時:"),
+    // No rollback plan: the engine ends the run failed instead.
+    let on_failure = if outcome == FailureOutcome::Rollback && !has_rollback {
+        lang.pick(
+            "run fails (exit 1); no rollback plan in this runbook; exit phase runs",
+            "実行は失敗 (終了コード 1)。この手順書にロールバック計画はありません。終了フェーズは実行します",
+        )
+        .to_string()
+    } else {
         outcome.localize(lang)
+    };
+    outln!(
+        "     {dim}{} {on_failure}{dim:#}",
+        lang.pick("on failure:", "失敗時:"),
     );
 }
 

@@ -1,0 +1,124 @@
+//! Observations (#22) about what the terminal shows, through the real
+//! binary; "on a terminal" is a real pseudo-terminal from util-linux's
+//! `script`.
+
+use std::process::Command as StdCommand;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+
+mod common;
+
+use common::Lab;
+
+/// Runs `tejun ARGS` in the lab with stdin, stdout and stderr on a
+/// pseudo-terminal; returns what the terminal showed (escapes included).
+fn on_terminal(lab: &Lab, args: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("tejun");
+    let out = StdCommand::new("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .current_dir(lab.path(""))
+        .env("LANG", "C")
+        .env("NO_COLOR", "1")
+        .env("TEJUN_AUDIT_KEY", lab.path("audit.key"))
+        .env_remove("TEJUN_DB")
+        .env_remove("TEJUN_INVENTORY")
+        .env_remove("SUDO_USER")
+        .output()
+        .expect("util-linux `script` is needed: apt-get install -y bsdutils");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_the_step_header_with_its_command_stays_in_the_scrollback() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: reload\n    run: echo reloaded-marker\n",
+    );
+    let shown = on_terminal(&lab, "run book.yaml --env dev --yes");
+    // Every line the terminal kept: carriage returns and erases drop what a
+    // spinner drew over.
+    let kept: Vec<String> = shown
+        .split('\n')
+        .map(|l| {
+            let l = l.trim_end_matches('\r');
+            l.rsplit('\r').next().unwrap_or(l).to_string()
+        })
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|l| l.contains("[1/1] execute reload") && l.contains("$ echo reloaded-marker")),
+        "{shown:?}"
+    );
+    assert!(kept.iter().any(|l| l.contains("· 1 step ·")), "{shown:?}");
+}
+
+#[test]
+fn retries_are_counted() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: flaky\n    run: test -f done || { touch done; exit 1; }\n    retries: 3\n    retry_delay: 10ms\n",
+    );
+    lab.run()
+        .code(0)
+        .stdout(contains("flaky (retry 1/3)").and(contains("retry 2/3").not()));
+}
+
+#[test]
+fn plan_counts_one_step_and_promises_no_rollback_that_does_not_exist() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: only\n    run: echo hi\n",
+    );
+    lab.tejun()
+        .args(["plan", "book.yaml", "--env", "dev"])
+        .assert()
+        .code(0)
+        .stdout(
+            contains("1 step, nothing run")
+                .and(contains("no rollback plan"))
+                .and(contains("rollback runs").not()),
+        );
+}
+
+#[test]
+fn a_mistyped_environment_gets_a_suggestion() {
+    let lab = Lab::with_inventory("environments:\n  dev: {}\n  staging: {}\n");
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: [dev, staging]\nexecute:\n  - id: a\n    run: \"true\"\n",
+    );
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "stagin", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "unknown environment `stagin`; did you mean `staging`?",
+        ));
+    lab.tejun()
+        .args([
+            "--lang",
+            "ja",
+            "run",
+            "book.yaml",
+            "--env",
+            "stagin",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("`staging` のことですか"));
+}
+
+#[test]
+fn an_unsupported_language_is_refused() {
+    let lab = Lab::new();
+    lab.tejun()
+        .args(["--lang", "fr", "runs"])
+        .assert()
+        .code(2)
+        .stderr(contains("fr"));
+}
