@@ -42,7 +42,16 @@ pub struct Progress {
     cleanup: Arc<AtomicU8>,
     /// Signals the operator was already told about.
     announced: Arc<AtomicUsize>,
+    /// The running command's output: a line not yet ended, lines shown,
+    /// lines held back past [`LIVE_LINES`].
+    live_partial: RefCell<Vec<u8>>,
+    live_shown: Cell<usize>,
+    live_hidden: Cell<usize>,
 }
+
+/// Lines of a step's output shown as they arrive; later ones only show on
+/// the spinner line (a terminal) and are counted.
+const LIVE_LINES: usize = 40;
 
 const NOT_CLEANUP: u8 = 0;
 const IN_ROLLBACK: u8 = 1;
@@ -57,6 +66,9 @@ impl Progress {
             bar: RefCell::new(None),
             abort: RefCell::new(AbortSignal::never()),
             cleanup: Arc::new(AtomicU8::new(NOT_CLEANUP)),
+            live_partial: RefCell::new(Vec::new()),
+            live_shown: Cell::new(0),
+            live_hidden: Cell::new(0),
             announced: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -109,6 +121,45 @@ impl Progress {
                 let _ = writeln!(anstream::stdout(), "{text}");
             }
         }
+    }
+
+    /// One line of the running command's output, indented under its step.
+    fn live_line(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        if self.live_shown.get() < LIVE_LINES {
+            self.live_shown.set(self.live_shown.get() + 1);
+            let dim = Style::new().dimmed();
+            self.line(&format!("    {dim}│{dim:#} {text}"));
+        } else {
+            self.live_hidden.set(self.live_hidden.get() + 1);
+            if let Some(bar) = &*self.bar.borrow() {
+                bar.set_message(format!("│ {}", anstream::adapter::strip_str(text)));
+            }
+        }
+    }
+
+    /// Shows what is left of the output at a step's end; true when every
+    /// line was shown (then its tail need not be repeated).
+    fn end_live_output(&self) -> bool {
+        let rest = std::mem::take(&mut *self.live_partial.borrow_mut());
+        if !rest.is_empty() {
+            self.live_line(&rest);
+        }
+        let hidden = self.live_hidden.get();
+        if hidden > 0 {
+            let dim = Style::new().dimmed();
+            self.line(&format!(
+                "    {dim}│ … {}{dim:#}",
+                self.pick(
+                    &format!(
+                        "{hidden} more lines (the journal keeps the last lines and the hash of all)"
+                    ),
+                    &format!("他 {hidden} 行 (ジャーナルに末尾の行と全体のハッシュを記録)"),
+                )
+            ));
+        }
+        self.live_shown.get() > 0 && hidden == 0
     }
 
     fn stop_spinner(&self) {
@@ -165,6 +216,9 @@ impl Progress {
                     _ => NOT_CLEANUP,
                 };
                 self.cleanup.store(phase, Ordering::SeqCst);
+                self.live_partial.borrow_mut().clear();
+                self.live_shown.set(0);
+                self.live_hidden.set(0);
                 let total = self.total.get();
                 let position = if e.phase == "rollback" {
                     self.pick("rollback", "ロールバック").to_string()
@@ -216,8 +270,9 @@ impl Progress {
                         localize(e.error.as_deref().unwrap_or(""), self.lang)
                     ),
                 };
+                let streamed_all = self.end_live_output();
                 self.line(&text);
-                if matches!(e.status, StepStatus::Failed | StepStatus::TimedOut) {
+                if matches!(e.status, StepStatus::Failed | StepStatus::TimedOut) && !streamed_all {
                     for (name, tail) in [("stdout", &e.stdout_tail), ("stderr", &e.stderr_tail)] {
                         let lines: Vec<&str> = tail.lines().collect();
                         for line in &lines[lines.len().saturating_sub(5)..] {
@@ -445,6 +500,26 @@ pub fn outcome_line(outcome: Outcome, lang: Lang) -> String {
 }
 
 impl Operator for Progress {
+    fn on_output(&self, bytes: &[u8]) {
+        if self.mode == Mode::Json {
+            return;
+        }
+        let mut partial = self.live_partial.borrow_mut();
+        partial.extend_from_slice(bytes);
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+            lines.push(partial.drain(..=end).take(end).collect());
+        }
+        // A line without an end is bounded too (a progress bar in a loop).
+        if partial.len() > 4096 {
+            lines.push(std::mem::take(&mut *partial));
+        }
+        drop(partial);
+        for line in lines {
+            self.live_line(&line);
+        }
+    }
+
     fn on_event(&self, event: &RunEvent) {
         if self.mode == Mode::Json {
             let mut object = serde_json::Map::new();

@@ -122,3 +122,66 @@ fn an_unsupported_language_is_refused() {
         .code(2)
         .stderr(contains("fr"));
 }
+
+/// Observation (#22): `tick 1..5` appeared only after ^C; output is shown
+/// while the command still runs, indented under its step, and bounded.
+#[test]
+fn a_long_commands_output_is_streamed_while_it_runs() {
+    use std::io::BufRead;
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: long\n    run: |\n      echo tick-1\n      sleep 30\n      echo tick-2\n",
+    );
+    let mut child = lab
+        .background()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen = Vec::new();
+    let streamed = loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(line) => {
+                let done = line.contains("│ tick-1");
+                seen.push(line);
+                if done {
+                    break true;
+                }
+            }
+            Err(_) if std::time::Instant::now() > deadline => break false,
+            Err(_) => {}
+        }
+    };
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    assert!(streamed && still_running, "{seen:?}");
+}
+
+#[test]
+fn a_flood_of_output_is_bounded_on_screen() {
+    let lab = Lab::new();
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: dev\nexecute:\n  - id: flood\n    run: seq 1 1000\n",
+    );
+    let out = lab.run().code(0).get_output().stdout.clone();
+    let out = String::from_utf8_lossy(&out);
+    let shown = out
+        .lines()
+        .filter(|l| l.starts_with("    │ ") && !l.contains("│ …"))
+        .count();
+    assert_eq!(shown, 40, "{out}");
+    assert!(out.contains("960 more lines"), "{out}");
+}

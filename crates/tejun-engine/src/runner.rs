@@ -521,6 +521,9 @@ impl<'a> Runner<'a> {
                     self.run_dir.join(crate::orphan::GROUP_FILE),
                     crate::orphan::tag(&step.step.id, attempt),
                 )),
+                live: Some(crate::target::LiveOutput(&|bytes| {
+                    self.operator.on_output(bytes)
+                })),
             };
             let (status, outcome, aborted) = match self.target.exec(&exec, &self.abort) {
                 Ok(done) => {

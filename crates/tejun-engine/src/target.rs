@@ -48,6 +48,19 @@ pub struct Exec<'a> {
     /// Where to note the command's process group, with a tag (step and
     /// attempt), while it runs.
     pub group_file: Option<(PathBuf, String)>,
+    /// Sees output as it arrives (both streams), for an operator watching
+    /// a long command; the capture is unchanged.
+    pub live: Option<LiveOutput<'a>>,
+}
+
+/// A callback for output as it is read.
+#[derive(Clone, Copy)]
+pub struct LiveOutput<'a>(pub &'a dyn Fn(&[u8]));
+
+impl std::fmt::Debug for LiveOutput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveOutput")
+    }
 }
 
 /// What happened to a command.
@@ -139,7 +152,7 @@ impl Target for LocalTarget {
             if status.is_some() && (!pipes.open() || tick.is_zero()) {
                 break;
             }
-            pipes.pump(tick)?;
+            pipes.pump(tick, exec.live)?;
             if status.is_none()
                 && let Some(done) = child.try_wait()?
             {
@@ -207,7 +220,7 @@ impl Pipes {
 
     /// Waits up to `tick` for output and reads what is there; a pipe at
     /// end of file is closed.
-    fn pump(&mut self, tick: Duration) -> io::Result<()> {
+    fn pump(&mut self, tick: Duration, live: Option<LiveOutput<'_>>) -> io::Result<()> {
         let timeout = PollTimeout::try_from(tick).unwrap_or(PollTimeout::MAX);
         let (out_ready, err_ready) = {
             let mut fds = Vec::with_capacity(2);
@@ -232,10 +245,10 @@ impl Pipes {
                 (false, false) => (false, false),
             }
         };
-        if out_ready && read_some(self.stdout.as_mut(), &mut self.out) {
+        if out_ready && read_some(self.stdout.as_mut(), &mut self.out, live) {
             self.stdout = None;
         }
-        if err_ready && read_some(self.stderr.as_mut(), &mut self.err) {
+        if err_ready && read_some(self.stderr.as_mut(), &mut self.err, live) {
             self.stderr = None;
         }
         Ok(())
@@ -244,7 +257,11 @@ impl Pipes {
 
 /// Reads once from a ready pipe into `capture`; true at end of file (or a
 /// read error, which ends the capture the same way).
-fn read_some(pipe: Option<&mut impl io::Read>, capture: &mut Capture) -> bool {
+fn read_some(
+    pipe: Option<&mut impl io::Read>,
+    capture: &mut Capture,
+    live: Option<LiveOutput<'_>>,
+) -> bool {
     let Some(pipe) = pipe else { return true };
     let mut buf = [0u8; 64 * 1024];
     loop {
@@ -252,6 +269,9 @@ fn read_some(pipe: Option<&mut impl io::Read>, capture: &mut Capture) -> bool {
             Ok(0) => return true,
             Ok(n) => {
                 capture.push(&buf[..n]);
+                if let Some(LiveOutput(show)) = live {
+                    show(&buf[..n]);
+                }
                 return false;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -273,6 +293,7 @@ mod tests {
             env: &[],
             cwd: None,
             group_file: None,
+            live: None,
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
     }
@@ -347,6 +368,7 @@ mod tests {
             env: &[],
             cwd: None,
             group_file: None,
+            live: None,
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();
         assert!(done.aborted);
