@@ -108,6 +108,8 @@ vocabulary!(ActionStatus, "action status", "対策の状態", {
     Dropped = "dropped" / "dropped" / "取り下げ" | "cancelled" | "canceled",
 });
 
+// The enum comes from `vocabulary!`, which cannot mark a `#[default]` variant.
+#[allow(clippy::derivable_impls)]
 impl Default for ActionStatus {
     fn default() -> ActionStatus {
         ActionStatus::Open
