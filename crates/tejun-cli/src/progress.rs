@@ -42,9 +42,8 @@ pub struct Progress {
     cleanup: Arc<AtomicU8>,
     /// Signals the operator was already told about.
     announced: Arc<AtomicUsize>,
-    /// The running command's output: a line not yet ended, lines shown,
-    /// lines held back past [`LIVE_LINES`].
-    live_partial: RefCell<Vec<u8>>,
+    /// The running command's output lines shown, and held back past
+    /// [`LIVE_LINES`].
     live_shown: Cell<usize>,
     live_hidden: Cell<usize>,
 }
@@ -66,7 +65,6 @@ impl Progress {
             bar: RefCell::new(None),
             abort: RefCell::new(AbortSignal::never()),
             cleanup: Arc::new(AtomicU8::new(NOT_CLEANUP)),
-            live_partial: RefCell::new(Vec::new()),
             live_shown: Cell::new(0),
             live_hidden: Cell::new(0),
             announced: Arc::new(AtomicUsize::new(0)),
@@ -124,9 +122,7 @@ impl Progress {
     }
 
     /// One line of the running command's output, indented under its step.
-    fn live_line(&self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches('\r');
+    fn live_line(&self, text: &str) {
         if self.live_shown.get() < LIVE_LINES {
             self.live_shown.set(self.live_shown.get() + 1);
             let dim = Style::new().dimmed();
@@ -139,13 +135,9 @@ impl Progress {
         }
     }
 
-    /// Shows what is left of the output at a step's end; true when every
-    /// line was shown (then its tail need not be repeated).
+    /// Shows how much output was held back at a step's end; true when
+    /// every line was shown (then its tail need not be repeated).
     fn end_live_output(&self) -> bool {
-        let rest = std::mem::take(&mut *self.live_partial.borrow_mut());
-        if !rest.is_empty() {
-            self.live_line(&rest);
-        }
         let hidden = self.live_hidden.get();
         if hidden > 0 {
             let dim = Style::new().dimmed();
@@ -216,7 +208,6 @@ impl Progress {
                     _ => NOT_CLEANUP,
                 };
                 self.cleanup.store(phase, Ordering::SeqCst);
-                self.live_partial.borrow_mut().clear();
                 self.live_shown.set(0);
                 self.live_hidden.set(0);
                 let total = self.total.get();
@@ -500,23 +491,9 @@ pub fn outcome_line(outcome: Outcome, lang: Lang) -> String {
 }
 
 impl Operator for Progress {
-    fn on_output(&self, bytes: &[u8]) {
-        if self.mode == Mode::Json {
-            return;
-        }
-        let mut partial = self.live_partial.borrow_mut();
-        partial.extend_from_slice(bytes);
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
-            lines.push(partial.drain(..=end).take(end).collect());
-        }
-        // A line without an end is bounded too (a progress bar in a loop).
-        if partial.len() > 4096 {
-            lines.push(std::mem::take(&mut *partial));
-        }
-        drop(partial);
-        for line in lines {
-            self.live_line(&line);
+    fn on_output(&self, line: &str) {
+        if self.mode != Mode::Json {
+            self.live_line(line);
         }
     }
 

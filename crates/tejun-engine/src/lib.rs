@@ -15,6 +15,7 @@ pub mod events;
 pub mod guard;
 pub mod history;
 pub mod identity;
+mod live;
 pub mod operator;
 pub mod orphan;
 pub mod reason;

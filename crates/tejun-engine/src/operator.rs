@@ -159,8 +159,9 @@ pub trait Operator {
     /// Resume found the unknown step's command still running and stopped
     /// its process group.
     fn on_leftover_stopped(&self, _step_id: &str, _group: u32) {}
-    /// Output of the running command as it arrives (stdout and stderr).
-    fn on_output(&self, _bytes: &[u8]) {}
+    /// One line of the running command's output (stdout or stderr) as it
+    /// arrives, redacted like the journal.
+    fn on_output(&self, _line: &str) {}
     /// Asks for a verdict on a confirm step.
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer>;
     /// Shows the protected-environment banner and reads the typed name.

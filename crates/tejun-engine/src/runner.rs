@@ -511,6 +511,7 @@ impl<'a> Runner<'a> {
                 }
             }
             self.start(step, attempt)?;
+            let live = crate::live::Lines::new(self.operator, self.secrets);
             let exec = Exec {
                 command: &line,
                 timeout: step.step.timeout,
@@ -521,11 +522,11 @@ impl<'a> Runner<'a> {
                     self.run_dir.join(crate::orphan::GROUP_FILE),
                     crate::orphan::tag(&step.step.id, attempt),
                 )),
-                live: Some(crate::target::LiveOutput(&|bytes| {
-                    self.operator.on_output(bytes)
-                })),
+                live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
             };
-            let (status, outcome, aborted) = match self.target.exec(&exec, &self.abort) {
+            let executed = self.target.exec(&exec, &self.abort);
+            live.finish();
+            let (status, outcome, aborted) = match executed {
                 Ok(done) => {
                     let verdict = evaluate(command, &done, step.step.timeout);
                     let status = match (&verdict, done.timed_out) {
