@@ -198,19 +198,8 @@ fn checkpoint_cmd(args: CheckpointArgs, ctx: &Context) -> Exit {
     if !key.exists() {
         return no_key(ctx, Some(&key));
     }
-    let journal = match open_existing_journal(ctx) {
-        Ok(Some(journal)) => journal,
-        Ok(None) => {
-            let path = ctx.journal_path();
-            ctx.error(
-                &format!("no journal at {} (use --db PATH)", path.display()),
-                &format!(
-                    "{} にジャーナルがありません (--db PATH で指定してください)",
-                    path.display()
-                ),
-            );
-            return Exit::BadInput;
-        }
+    let journal = match required_journal(ctx) {
+        Ok(journal) => journal,
         Err(exit) => return exit,
     };
     match sign_and_copy(&journal, &key, &args.witness) {
@@ -501,18 +490,8 @@ struct JsonBad {
 
 fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
     let path = ctx.journal_path();
-    let journal = match open_existing_journal(ctx) {
-        Ok(Some(journal)) => journal,
-        Ok(None) => {
-            ctx.error(
-                &format!("no journal at {} (use --db PATH)", path.display()),
-                &format!(
-                    "{} にジャーナルがありません (--db PATH で指定してください)",
-                    path.display()
-                ),
-            );
-            return Exit::BadInput;
-        }
+    let journal = match required_journal(ctx) {
+        Ok(journal) => journal,
         Err(exit) => return exit,
     };
     let report = match journal.verify() {
@@ -778,4 +757,23 @@ fn trust_line(bad: &JsonBad, lang: Lang) -> String {
         &format!("seq 1..{last_good} は正常です。seq {seq} 以降は信頼できません。"),
     )
     .to_string()
+}
+
+/// The journal, which must already exist: auditing an empty place proves
+/// nothing, so a missing journal is an error naming where it was looked for.
+fn required_journal(ctx: &Context) -> Result<tejun_journal::Journal, Exit> {
+    match open_existing_journal(ctx)? {
+        Some(journal) => Ok(journal),
+        None => {
+            let path = ctx.journal_path();
+            ctx.error(
+                &format!("no journal at {} (use --db PATH)", path.display()),
+                &format!(
+                    "{} にジャーナルがありません (--db PATH で指定してください)",
+                    path.display()
+                ),
+            );
+            Err(Exit::BadInput)
+        }
+    }
 }

@@ -36,11 +36,19 @@ continues once enough people ran `tejun approve RUN` (exit 5 until then).
 --on-unknown rollback also rolls back a run paused at a confirm step; to roll
 back any other run use `tejun rollback RUN`. Exit codes as for `tejun run`.")]
 pub struct Args {
-    /// The run id (see `tejun runs`).
-    pub run: String,
     /// What to do with a step of unknown state when not asked interactively.
     #[arg(long, value_name = "retry|skip|rollback", value_parser = parse_choice)]
     pub on_unknown: Option<UnknownChoice>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The arguments `resume` and `rollback` share: which run, and what a
+/// continued run needs again (secrets, confirmations).
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunArgs {
+    /// The run id (see `tejun runs`); a unique prefix is enough.
+    pub run: String,
     /// Non-interactive: never prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -63,33 +71,16 @@ fn parse_choice(text: &str) -> Result<UnknownChoice, String> {
         .ok_or_else(|| format!("expected retry, skip or rollback, got `{text}`"))
 }
 
-/// What `resume` and `rollback` share.
-pub(crate) struct Continue {
-    pub run: String,
-    pub on_unknown: Option<UnknownChoice>,
-    pub yes: bool,
-    pub vars: Vec<(String, String)>,
-    pub confirm_env: Option<String>,
-    pub confirm_destructive: bool,
-    pub json: bool,
-    /// Run the rollback plan (`tejun rollback`) instead of continuing.
-    pub rollback: bool,
+/// What `resume` and `rollback` do with a run.
+pub(crate) enum Continue {
+    /// Go on where it stopped (`tejun resume`).
+    Resume(Option<UnknownChoice>),
+    /// Run its rollback plan (`tejun rollback`).
+    Rollback,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    continue_run(
-        Continue {
-            run: args.run,
-            on_unknown: args.on_unknown,
-            yes: args.yes,
-            vars: args.vars,
-            confirm_env: args.confirm_env,
-            confirm_destructive: args.confirm_destructive,
-            json: args.json,
-            rollback: false,
-        },
-        ctx,
-    )
+    continue_run(args.run, Continue::Resume(args.on_unknown), ctx)
 }
 
 /// A unique prefix of a run id (like git), or the text as given.
@@ -114,11 +105,12 @@ pub(crate) fn resolve(
     }
 }
 
-pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
+pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit {
+    let rollback = matches!(how, Continue::Rollback);
     let Some((journal, _)) = open_journal(ctx) else {
         return Exit::Failed;
     };
-    let command = if args.rollback { "rollback" } else { "resume" };
+    let command = if rollback { "rollback" } else { "resume" };
     if let Err(exit) = super::audit::guard_journal(ctx, &journal, command) {
         return exit;
     }
@@ -126,7 +118,7 @@ pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
         Ok(id) => id,
         Err(exit) => return exit,
     };
-    let prepared = if args.rollback {
+    let prepared = if rollback {
         prepare_rollback(&journal, &run_id)
     } else {
         prepare(&journal, &run_id)
@@ -164,7 +156,10 @@ pub(crate) fn continue_run(args: Continue, ctx: &Context) -> Exit {
         runbook: &runbook,
         inventory: inventory.as_ref(),
         overrides: vars,
-        on_unknown: args.on_unknown,
+        on_unknown: match how {
+            Continue::Resume(choice) => choice,
+            Continue::Rollback => None,
+        },
         interactive,
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,

@@ -7,8 +7,7 @@
 //! when its runbook has no rollback plan, or while another process runs
 //! it.
 
-use super::resume::{Continue, continue_run};
-use super::run::parse_var;
+use super::resume::{Continue, RunArgs, continue_run};
 use crate::context::{Context, Exit};
 
 #[derive(clap::Args, Debug)]
@@ -23,37 +22,10 @@ the runbook has no rollback plan, or while another process still runs it.
 Exit codes as for `tejun run`: 3 rolled back, 4 rollback failed or left
 uncleanly, 5 paused at a rollback question, 130 stopped.")]
 pub struct Args {
-    /// The run id (see `tejun runs`); a unique prefix is enough.
-    pub run: String,
-    /// Non-interactive: never prompt.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Secret variables are never journaled: give them again (else asked on a terminal).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-    /// Confirm a protected environment without the typed prompt.
-    #[arg(long, value_name = "NAME")]
-    pub confirm_env: Option<String>,
-    /// Allow destructive steps in a protected environment.
-    #[arg(long)]
-    pub confirm_destructive: bool,
-    /// One JSON event per line on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    continue_run(
-        Continue {
-            run: args.run,
-            on_unknown: None,
-            yes: args.yes,
-            vars: args.vars,
-            confirm_env: args.confirm_env,
-            confirm_destructive: args.confirm_destructive,
-            json: args.json,
-            rollback: true,
-        },
-        ctx,
-    )
+    continue_run(args.run, Continue::Rollback, ctx)
 }
