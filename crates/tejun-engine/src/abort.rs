@@ -19,11 +19,14 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct AbortSignal {
     count: Arc<AtomicUsize>,
+    /// Set by a trigger that fired: aborts the work like a first signal,
+    /// but is not a signal, so it never counts towards stopping rollback.
+    tripped: Arc<AtomicBool>,
     /// How many signals make [`is_set`](Self::is_set) true.
     threshold: usize,
 }
@@ -32,6 +35,7 @@ impl Default for AbortSignal {
     fn default() -> AbortSignal {
         AbortSignal {
             count: Arc::default(),
+            tripped: Arc::default(),
             threshold: 1,
         }
     }
@@ -61,7 +65,16 @@ impl AbortSignal {
 
     /// Whether enough signals arrived to stop what this signal guards.
     pub fn is_set(&self) -> bool {
-        self.count() >= self.threshold
+        self.count() >= self.threshold || (self.threshold == 1 && self.is_tripped())
+    }
+
+    /// Aborts the work (not rollback or the exit phase): a trigger fired.
+    pub fn trip(&self) {
+        self.tripped.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::SeqCst)
     }
 
     /// Signals received so far (by every clone).
@@ -74,6 +87,7 @@ impl AbortSignal {
     pub fn cleanup(&self) -> AbortSignal {
         AbortSignal {
             count: Arc::clone(&self.count),
+            tripped: Arc::clone(&self.tripped),
             threshold: self.threshold.max(2),
         }
     }

@@ -17,6 +17,7 @@ pub mod history;
 pub mod identity;
 pub mod operator;
 pub mod orphan;
+pub mod probe;
 mod recorder;
 pub mod refusal;
 pub mod replay;

@@ -14,7 +14,12 @@ pub struct ProbeSpec {
     pub from: ProbeFrom,
     /// Longest one probe may take; a slower answer is a failure.
     pub timeout: Duration,
+    /// Time between samples while triggers watch it (default 1s).
+    pub interval: Duration,
 }
+
+/// Default for a probe's `interval`.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {

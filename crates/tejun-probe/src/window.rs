@@ -44,6 +44,10 @@ impl Window {
         }
     }
 
+    pub fn keep(&self) -> Duration {
+        self.keep
+    }
+
     pub fn samples(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
         self.samples.iter()
     }

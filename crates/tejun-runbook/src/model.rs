@@ -35,6 +35,36 @@ pub struct Runbook {
     pub secret_env: Vec<String>,
     pub phases: Phases,
     pub rollback: Rollback,
+    /// `probes:`, by name (see docs/probes.md).
+    pub probes: IndexMap<String, tejun_probe::ProbeSpec>,
+    /// `triggers:`, watched while execute and post run.
+    pub triggers: Vec<Trigger>,
+}
+
+/// A trigger expression as written, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub text: String,
+    pub expr: tejun_probe::Expr,
+    pub span: Span,
+}
+
+/// A `probe:` step (one sample must be healthy) or a `wait_for:` gate
+/// (sampled until it is, or its timeout passes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeStep {
+    pub probe: String,
+    /// Where the probe's name is written.
+    pub probe_span: Span,
+    pub gate: Option<Gate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// `until: healthy` (default) or `until: unhealthy`.
+    pub healthy: bool,
+    pub timeout: Duration,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +190,8 @@ pub enum StepKind {
     Backup(Backup),
     /// Put files from a backup back, byte-identical.
     Restore(Restore),
+    /// Ask a probe (`probe:`), or wait for it (`wait_for:`).
+    Probe(ProbeStep),
 }
 
 impl StepKind {
@@ -170,6 +202,8 @@ impl StepKind {
             StepKind::Confirm(_) => "confirm",
             StepKind::Backup(_) => "backup",
             StepKind::Restore(_) => "restore",
+            StepKind::Probe(p) if p.gate.is_some() => "wait_for",
+            StepKind::Probe(_) => "probe",
         }
     }
 }
