@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use tejun_probe::net::Answer;
 use tejun_probe::window::evaluate;
-use tejun_probe::{ProbeKind, ProbeSpec, Sample, Window};
+use tejun_probe::{Metric, ProbeKind, ProbeSpec, Sample, Window};
 use tejun_runbook::model::Trigger;
 
 use crate::abort::AbortSignal;
@@ -151,10 +151,16 @@ fn watch_loop(
             continue;
         };
         let over = trigger.expr.over.unwrap_or(Duration::ZERO);
+        let count = match trigger.expr.metric {
+            Metric::Failing => trigger.expr.threshold.max(0.0).ceil() as usize + 1,
+            _ => 1,
+        };
         match watched.iter_mut().find(|(s, _, _)| s.name == spec.name) {
-            Some((_, window, _)) if window_keep(window) < over => *window = Window::new(over),
-            Some(_) => {}
-            None => watched.push((spec, Window::new(over), started)),
+            Some((_, window, _)) => {
+                *window = Window::new(window.keep().max(over))
+                    .keeping_at_least(window.min_len().max(count));
+            }
+            None => watched.push((spec, Window::new(over).keeping_at_least(count), started)),
         }
     }
     // Never kill the watch's own probe commands: only `stop` ends them.
@@ -210,8 +216,4 @@ fn watch_loop(
             }
         }
     }
-}
-
-fn window_keep(window: &Window) -> Duration {
-    window.keep()
 }

@@ -18,6 +18,9 @@ pub struct Window {
     samples: VecDeque<Sample>,
     /// How far back samples are kept.
     keep: Duration,
+    /// How many of the newest samples are kept however old (`failing`
+    /// counts samples, not time).
+    min_len: usize,
 }
 
 impl Window {
@@ -25,7 +28,18 @@ impl Window {
         Window {
             samples: VecDeque::new(),
             keep,
+            min_len: 1,
         }
+    }
+
+    /// Also keeps the newest `min_len` samples, however old.
+    pub fn keeping_at_least(mut self, min_len: usize) -> Window {
+        self.min_len = self.min_len.max(min_len);
+        self
+    }
+
+    pub fn min_len(&self) -> usize {
+        self.min_len
     }
 
     /// Adds a sample (samples arrive in time order) and forgets those
@@ -36,7 +50,7 @@ impl Window {
         let keep = self.keep.as_millis() as u64;
         while let Some(first) = self.samples.front() {
             // `failing` needs the last run of failures even when older.
-            if now.saturating_sub(first.at_ms) > keep && self.samples.len() > 1 {
+            if now.saturating_sub(first.at_ms) > keep && self.samples.len() > self.min_len {
                 self.samples.pop_front();
             } else {
                 break;
@@ -205,6 +219,21 @@ mod tests {
                 let full = evaluate(&expr, samples[..=i].iter(), s.at_ms);
                 let now = s.at_ms;
                 prop_assert_eq!(evaluate(&expr, window.samples(), now), full);
+            }
+        }
+
+        #[test]
+        fn a_window_keeps_the_failures_a_failing_trigger_counts(
+            samples in samples_strategy(), threshold in 1usize..8,
+        ) {
+            let expr = parse_expr(&format!("failing(x) >= {threshold}")).unwrap();
+            let mut window = Window::new(Duration::ZERO).keeping_at_least(threshold);
+            for (i, s) in samples.iter().enumerate() {
+                window.push(s.clone());
+                prop_assert_eq!(
+                    evaluate(&expr, window.samples(), s.at_ms).is_some(),
+                    evaluate(&expr, samples[..=i].iter(), s.at_ms).is_some()
+                );
             }
         }
 
