@@ -115,3 +115,71 @@ mod tests {
         assert_eq!(cleanup.cleanup().count(), 2, "one counter for all clones");
     }
 }
+
+/// Why `tejun abort` did not signal a run.
+#[derive(Debug)]
+pub enum RequestError {
+    /// The run is not running (its lock is free): nothing to signal.
+    NotRunning(crate::history::RunState),
+    Journal(tejun_journal::Error),
+    History(crate::history::HistoryError),
+    Signal(nix::Error),
+}
+
+/// `tejun abort RUN` from another terminal: journals `abort.requested` on
+/// the run's stream, then sends SIGTERM to the process that holds the run
+/// (the pid of its latest start or resume), which the engine handles like
+/// Ctrl-C: the running command is stopped, rollback, exit phase. Refused
+/// unless the run's lock is held, so a pid from a dead run is never
+/// signalled. Returns the pid signalled.
+pub fn request(
+    journal: &tejun_journal::Journal,
+    run_id: &str,
+    reason: Option<String>,
+    who: &str,
+) -> Result<u32, RequestError> {
+    use crate::history::{Happening, RunState, run_timeline};
+    let timeline = run_timeline(journal, run_id).map_err(RequestError::History)?;
+    if timeline.summary.state != RunState::Running {
+        return Err(RequestError::NotRunning(timeline.summary.state));
+    }
+    let pid = timeline
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.happening {
+            Happening::RunResumed(r) => Some(r.pid),
+            Happening::RunStarted(s) => Some(s.pid),
+            _ => None,
+        })
+        .ok_or(RequestError::NotRunning(RunState::Interrupted))?;
+    let payload = serde_json::to_value(crate::events::AbortRequested {
+        run_id: run_id.to_string(),
+        reason,
+        pid: Some(pid),
+    })
+    .unwrap_or_default();
+    let refs: Vec<String> = timeline
+        .started
+        .as_ref()
+        .and_then(|s| s.incident.clone())
+        .map(|i| vec![format!("incident/{i}")])
+        .unwrap_or_default();
+    let stream = crate::events::stream(run_id);
+    journal
+        .append_all(&[tejun_journal::NewEvent {
+            stream: &stream,
+            refs: &refs,
+            kind: crate::events::ABORT_REQUESTED,
+            actor: who,
+            payload: &payload,
+            ts: None,
+        }])
+        .map_err(RequestError::Journal)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .map_err(RequestError::Signal)?;
+    Ok(pid)
+}
