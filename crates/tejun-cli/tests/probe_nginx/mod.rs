@@ -81,6 +81,19 @@ impl Nginx {
         format!("nginx -p {d}/ -c {d}/nginx.conf -s reload")
     }
 
+    /// Whether `/health` answers 200 within a few seconds: old workers of
+    /// a reload may still answer a connection or two with the old config.
+    pub fn healthy_soon(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.health() != Some(200) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
+    }
+
     /// The status of `GET /health`, by hand (HTTP/1.0, no client crate).
     pub fn health(&self) -> Option<u16> {
         use std::io::{Read, Write};
