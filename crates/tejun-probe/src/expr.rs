@@ -137,13 +137,15 @@ pub struct ExprError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprErrorKind {
     UnknownMetric(String),
-    Expected(&'static str),
+    /// What was expected here, in (English, 日本語).
+    Expected(&'static str, &'static str),
     BadNumber(String),
     /// A latency threshold without `ms`/`s`.
     NeedsDurationUnit,
     BadDuration(String),
-    /// `over` on `failing`/`prometheus`, `%` where it means nothing.
-    NotHere(&'static str),
+    /// `over` on `failing`/`prometheus`, `%` where it means nothing (the
+    /// text as written, in backticks).
+    NotHere(String),
     Trailing(String),
 }
 
@@ -158,8 +160,12 @@ impl ExprError {
                     "error_rate, p50, p90, p95, p99, failing, prometheus のいずれか"
                 )
             ),
-            ExprErrorKind::Expected(what) => {
-                format!("{} {what}", lang.pick("expected", "ここに必要なもの:"))
+            ExprErrorKind::Expected(en, ja) => {
+                format!(
+                    "{} {}",
+                    lang.pick("expected", "ここに必要なもの:"),
+                    lang.pick(en, ja)
+                )
             }
             ExprErrorKind::BadNumber(t) => {
                 format!(
@@ -227,7 +233,7 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
             Ok(())
         } else {
-            Err(self.error_here(ExprErrorKind::Expected(what)))
+            Err(self.error_here(ExprErrorKind::Expected(what, what)))
         }
     }
 
@@ -255,6 +261,7 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
     if word.is_empty() {
         return Err(lx.error_here(ExprErrorKind::Expected(
             "error_rate(PROBE), p95(PROBE), failing(PROBE) or prometheus(PROBE)",
+            "error_rate(PROBE), p95(PROBE), failing(PROBE), prometheus(PROBE) のいずれか",
         )));
     }
     let metric = match word {
@@ -278,21 +285,24 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
     lx.expect('(', "`(`")?;
     let (probe, probe_at) = lx.take(is_word);
     if probe.is_empty() {
-        return Err(lx.error_here(ExprErrorKind::Expected("a probe name")));
+        return Err(lx.error_here(ExprErrorKind::Expected("a probe name", "プローブ名")));
     }
     lx.expect(')', "`)`")?;
     let (op, op_at) = lx.take(|c| matches!(c, '<' | '>' | '=' | '!'));
     let comparison = Comparison::parse(op).ok_or(ExprError {
         at: op_at,
         len: op.len().max(1),
-        kind: ExprErrorKind::Expected("a comparison (>, >=, <, <=, ==, !=)"),
+        kind: ExprErrorKind::Expected(
+            "a comparison (>, >=, <, <=, ==, !=)",
+            "比較演算子 (>, >=, <, <=, ==, !=)",
+        ),
     })?;
     let (number, number_at) = lx.take(|c| c.is_ascii_digit() || c == '.' || c == '-');
     let value: f64 = number.parse().map_err(|_| ExprError {
         at: number_at,
         len: number.len().max(1),
         kind: if number.is_empty() {
-            ExprErrorKind::Expected("a number")
+            ExprErrorKind::Expected("a number", "数値")
         } else {
             ExprErrorKind::BadNumber(number.to_string())
         },
@@ -318,7 +328,7 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
         (Metric::Percentile(_), "ms") => value,
         (Metric::Percentile(_), "s") => value * 1000.0,
         (_, "") => value,
-        (_, u) => return Err(unit_error(ExprErrorKind::NotHere(leak_unit(u)))),
+        (_, u) => return Err(unit_error(ExprErrorKind::NotHere(format!("`{u}`")))),
     };
     let (word, word_at) = lx.take(is_word);
     let over = match word {
@@ -335,7 +345,7 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
             return Err(ExprError {
                 at: word_at,
                 len: 4,
-                kind: ExprErrorKind::NotHere("`over`"),
+                kind: ExprErrorKind::NotHere("`over`".to_string()),
             });
         }
         w => {
@@ -364,14 +374,6 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
         threshold,
         over,
     })
-}
-
-fn leak_unit(unit: &str) -> &'static str {
-    match unit {
-        "%" => "`%`",
-        "ms" | "s" | "m" | "h" => "a duration unit",
-        _ => "this unit",
-    }
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, `1m30s`; a unit is required.
