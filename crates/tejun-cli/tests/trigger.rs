@@ -88,6 +88,12 @@ fn error_rate_trigger_kills_the_bake_and_rolls_nginx_back() {
     assert_eq!(fired[0]["step_id"], "bake");
     assert!(fired[0]["value"].as_f64().unwrap() > 0.2, "{fired:?}");
     assert!(fired[0]["failures"].as_u64().unwrap() >= 1);
+    let bake = lab
+        .events("step.finished")
+        .into_iter()
+        .find(|e| e["step_id"] == "bake")
+        .unwrap();
+    assert_eq!(bake["error"], "stopped: a trigger fired (command killed)");
     let rollback = lab.events("rollback.started");
     assert_eq!(rollback[0]["reason"], "trigger");
     assert_eq!(lab.events("run.ended")[0]["outcome"], "rolled-back");

@@ -624,7 +624,14 @@ impl<'a> Runner<'a> {
                         (Err(_), false) => StepStatus::Failed,
                     };
                     let aborted = done.aborted;
-                    (status, self.outcome_of(done, verdict.err()), aborted)
+                    let error = match verdict {
+                        // Not the operator: the trigger watch tripped the abort.
+                        Err(_) if aborted && self.abort.is_tripped() => {
+                            Some("stopped: a trigger fired (command killed)".to_string())
+                        }
+                        verdict => verdict.err(),
+                    };
+                    (status, self.outcome_of(done, error), aborted)
                 }
                 Err(e) => (
                     StepStatus::Failed,
