@@ -408,6 +408,31 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_points_inside_itself(text in "\\PC{0,40}") {
+            if let Err(e) = parse_expr(&text) {
+                proptest::prop_assert!(e.at <= text.len());
+                proptest::prop_assert!(text.is_char_boundary(e.at));
+                let _ = e.message(Lang::Ja);
+            }
+        }
+
+        #[test]
+        fn written_expressions_read_back(
+            metric in proptest::sample::select(vec!["error_rate", "p95", "failing", "prometheus"]),
+            probe in "[a-z][a-z0-9_-]{0,8}",
+            op in proptest::sample::select(vec![">", ">=", "<", "<=", "==", "!="]),
+            n in 0u32..1000,
+        ) {
+            let unit = if metric == "p95" { "ms" } else { "" };
+            let e = parse_expr(&format!("{metric}({probe}) {op} {n}{unit}")).unwrap();
+            proptest::prop_assert_eq!(e.probe, probe);
+            proptest::prop_assert_eq!(e.comparison.as_str(), op);
+            proptest::prop_assert_eq!(e.threshold, f64::from(n));
+        }
+    }
+
     #[test]
     fn reads_the_four_forms() {
         let e = parse_expr("error_rate(web) > 5% over 1m").unwrap();
