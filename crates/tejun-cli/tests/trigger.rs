@@ -167,3 +167,30 @@ fn a_trigger_that_never_holds_lets_the_change_stand() {
         .sum();
     assert!(taken >= 5, "watched all through the bake ({taken} samples)");
 }
+
+#[test]
+fn a_trigger_rollback_cut_by_a_crash_is_finished_by_resume() {
+    let lab = Lab::new().with_timeout(Duration::from_secs(90));
+    let nginx = Nginx::start(lab.dir.path());
+    change_nginx(&lab, &nginx, "failing(health) >= 2", "100ms");
+    let out = lab
+        .tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .env("TEJUN_CRASH_AT", "before-start:put-back")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "killed at the crash point");
+    assert_eq!(lab.events("rollback.started")[0]["reason"], "trigger");
+    assert_eq!(nginx.health(), Some(503), "the bad site is still live");
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.tejun()
+        .args(["resume", &run_id, "--yes"])
+        .assert()
+        .code(3);
+    assert_eq!(lab.events("run.ended")[0]["outcome"], "rolled-back");
+    assert_eq!(std::fs::read_to_string(nginx.site()).unwrap(), GOOD_SITE);
+    assert!(nginx.healthy_soon());
+}
