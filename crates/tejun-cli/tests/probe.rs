@@ -37,17 +37,7 @@ fn a_probe_step_asks_nginx_and_journals_status_and_latency() {
 #[test]
 fn an_unhealthy_probe_step_fails_the_phase_with_the_reason() {
     let lab = Lab::new().with_timeout(Duration::from_secs(60));
-    let nginx = Nginx::start(lab.dir.path());
-    std::fs::write(nginx.site(), BAD_SITE).unwrap();
-    std::process::Command::new("sh")
-        .args(["-c", &nginx.reload_command()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while nginx.health() != Some(503) {
-        assert!(Instant::now() < deadline, "reload did not take");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let nginx = Nginx::start_serving(lab.dir.path(), BAD_SITE);
     lab.write(
         "book.yaml",
         &format!(

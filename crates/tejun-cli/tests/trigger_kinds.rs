@@ -61,12 +61,7 @@ fn a_p95_latency_trigger_fires_when_answers_get_slow() {
 #[test]
 fn a_prometheus_probe_and_trigger_read_the_query_value() {
     let lab = Lab::new().with_timeout(Duration::from_secs(90));
-    let nginx = Nginx::start(lab.dir.path());
-    std::fs::write(nginx.site(), prometheus_site("0.1")).unwrap();
-    std::process::Command::new("sh")
-        .args(["-c", &nginx.reload_command()])
-        .status()
-        .unwrap();
+    let nginx = Nginx::start_serving(lab.dir.path(), &prometheus_site("0.1"));
     let base = nginx.url("");
     let probes = format!(
         "  errors:\n    prometheus:\n      url: {base}\n      query: sum(rate(http_requests_total{{code=~\"5..\"}}[1m]))\n      healthy: \"< 0.5\"\n    interval: 100ms\n"

@@ -31,6 +31,11 @@ pub fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx in `dir` serving [`GOOD_SITE`]; waits until it answers.
     pub fn start(dir: &Path) -> Nginx {
+        Nginx::start_serving(dir, GOOD_SITE)
+    }
+
+    /// Starts nginx serving `site` (no reload, so no old workers).
+    pub fn start_serving(dir: &Path, site: &str) -> Nginx {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -38,7 +43,7 @@ impl Nginx {
         let dir = dir.join("nginx");
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
-        std::fs::write(dir.join("site.conf"), GOOD_SITE).unwrap();
+        std::fs::write(dir.join("site.conf"), site).unwrap();
         let d = dir.display();
         std::fs::write(
             dir.join("nginx.conf"),
