@@ -42,6 +42,8 @@ enum Command {
     Rollback(cmd::rollback::Args),
     /// Approve a run that waits for approval (two-person rule).
     Approve(cmd::approve::Args),
+    /// Abort a running run from another terminal: it rolls back and runs its exit phase.
+    Abort(cmd::abort::Args),
     /// Reject a run that waits for approval.
     Reject(cmd::approve::Args),
     /// List runs.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => cmd::resume::run(args, &ctx),
         Command::Rollback(args) => cmd::rollback::run(args, &ctx),
         Command::Approve(args) => cmd::approve::approve(args, &ctx),
+        Command::Abort(args) => cmd::abort::run(args, &ctx),
         Command::Reject(args) => cmd::approve::reject(args, &ctx),
         Command::Runs(args) => cmd::runs::run(args, &ctx),
         Command::Show(args) => cmd::show::run(args, &ctx),

@@ -368,6 +368,14 @@ impl Progress {
                 ),
                 format_args!("{} ({})", e.executor, e.count)
             )),
+            // Each answer of a gate is journaled; the step's end says enough.
+            RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) => {}
+            RunEvent::TriggerFired(e) => self.line(&format!(
+                "{red}⚡ {} {}{red:#} ({})",
+                self.pick("TRIGGER FIRED:", "トリガー発火:"),
+                e.trigger,
+                fired_values(e, self.lang)
+            )),
         }
     }
 
@@ -665,4 +673,18 @@ impl Operator for Progress {
             }
         }
     }
+}
+
+/// The values that made a trigger fire: `error_rate 0.4 over 5 samples, 2
+/// failed`.
+pub fn fired_values(e: &tejun_engine::events::TriggerFired, lang: Lang) -> String {
+    format!(
+        "{} {} · {} {} · {} {}",
+        lang.pick("value", "値"),
+        (e.value * 1000.0).round() / 1000.0,
+        lang.pick("samples", "サンプル"),
+        e.samples,
+        lang.pick("failed", "失敗"),
+        e.failures
+    )
 }

@@ -19,11 +19,14 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct AbortSignal {
     count: Arc<AtomicUsize>,
+    /// Set by a trigger that fired: aborts the work like a first signal,
+    /// but is not a signal, so it never counts towards stopping rollback.
+    tripped: Arc<AtomicBool>,
     /// How many signals make [`is_set`](Self::is_set) true.
     threshold: usize,
 }
@@ -32,6 +35,7 @@ impl Default for AbortSignal {
     fn default() -> AbortSignal {
         AbortSignal {
             count: Arc::default(),
+            tripped: Arc::default(),
             threshold: 1,
         }
     }
@@ -61,7 +65,16 @@ impl AbortSignal {
 
     /// Whether enough signals arrived to stop what this signal guards.
     pub fn is_set(&self) -> bool {
-        self.count() >= self.threshold
+        self.count() >= self.threshold || (self.threshold == 1 && self.is_tripped())
+    }
+
+    /// Aborts the work (not rollback or the exit phase): a trigger fired.
+    pub fn trip(&self) {
+        self.tripped.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::SeqCst)
     }
 
     /// Signals received so far (by every clone).
@@ -74,6 +87,7 @@ impl AbortSignal {
     pub fn cleanup(&self) -> AbortSignal {
         AbortSignal {
             count: Arc::clone(&self.count),
+            tripped: Arc::clone(&self.tripped),
             threshold: self.threshold.max(2),
         }
     }
@@ -100,4 +114,72 @@ mod tests {
         assert!(cleanup.is_set());
         assert_eq!(cleanup.cleanup().count(), 2, "one counter for all clones");
     }
+}
+
+/// Why `tejun abort` did not signal a run.
+#[derive(Debug)]
+pub enum RequestError {
+    /// The run is not running (its lock is free): nothing to signal.
+    NotRunning(crate::history::RunState),
+    Journal(tejun_journal::Error),
+    History(crate::history::HistoryError),
+    Signal(nix::Error),
+}
+
+/// `tejun abort RUN` from another terminal: journals `abort.requested` on
+/// the run's stream, then sends SIGTERM to the process that holds the run
+/// (the pid of its latest start or resume), which the engine handles like
+/// Ctrl-C: the running command is stopped, rollback, exit phase. Refused
+/// unless the run's lock is held, so a pid from a dead run is never
+/// signalled. Returns the pid signalled.
+pub fn request(
+    journal: &tejun_journal::Journal,
+    run_id: &str,
+    reason: Option<String>,
+    who: &str,
+) -> Result<u32, RequestError> {
+    use crate::history::{Happening, RunState, run_timeline};
+    let timeline = run_timeline(journal, run_id).map_err(RequestError::History)?;
+    if timeline.summary.state != RunState::Running {
+        return Err(RequestError::NotRunning(timeline.summary.state));
+    }
+    let pid = timeline
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.happening {
+            Happening::RunResumed(r) => Some(r.pid),
+            Happening::RunStarted(s) => Some(s.pid),
+            _ => None,
+        })
+        .ok_or(RequestError::NotRunning(RunState::Interrupted))?;
+    let payload = serde_json::to_value(crate::events::AbortRequested {
+        run_id: run_id.to_string(),
+        reason,
+        pid: Some(pid),
+    })
+    .unwrap_or_default();
+    let refs: Vec<String> = timeline
+        .started
+        .as_ref()
+        .and_then(|s| s.incident.clone())
+        .map(|i| vec![format!("incident/{i}")])
+        .unwrap_or_default();
+    let stream = crate::events::stream(run_id);
+    journal
+        .append_all(&[tejun_journal::NewEvent {
+            stream: &stream,
+            refs: &refs,
+            kind: crate::events::ABORT_REQUESTED,
+            actor: who,
+            payload: &payload,
+            ts: None,
+        }])
+        .map_err(RequestError::Journal)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .map_err(RequestError::Signal)?;
+    Ok(pid)
 }

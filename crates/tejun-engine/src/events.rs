@@ -259,3 +259,56 @@ pub struct FileRecord {
     /// Unix permission bits.
     pub mode: u32,
 }
+
+pub const PROBE_RESULT: &str = "probe.result";
+pub const PROBE_SAMPLES: &str = "probe.samples";
+pub const TRIGGER_FIRED: &str = "trigger.fired";
+pub const ABORT_REQUESTED: &str = "abort.requested";
+
+/// One answer of a probe asked by a `probe:` or `wait_for:` step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub run_id: String,
+    pub step_id: String,
+    pub probe: String,
+    pub ok: bool,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Samples the trigger watch took since its last batch (one event per
+/// batch, written between steps, so watching costs no fsync per sample).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSamples {
+    pub run_id: String,
+    pub probe: String,
+    pub samples: Vec<tejun_probe::Sample>,
+}
+
+/// A trigger held: the work was aborted and rollback starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerFired {
+    pub run_id: String,
+    /// The expression as written.
+    pub trigger: String,
+    pub probe: String,
+    /// The metric's value that made it hold (fraction, ms, count, value).
+    pub value: f64,
+    pub samples: usize,
+    pub failures: usize,
+    /// The step that was running or next, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+}
+
+/// `tejun abort RUN` asked a running run to stop (stream `run/<id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbortRequested {
+    pub run_id: String,
+    pub reason: Option<String>,
+    /// The process signalled, if it was running.
+    pub pid: Option<u32>,
+}

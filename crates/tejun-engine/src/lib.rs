@@ -18,6 +18,7 @@ pub mod identity;
 mod live;
 pub mod operator;
 pub mod orphan;
+pub mod probe;
 pub mod reason;
 mod recorder;
 pub mod refusal;

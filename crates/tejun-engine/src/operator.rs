@@ -25,6 +25,9 @@ pub enum RunEvent {
     ExitStarted(events::ExitStarted),
     RunStopped(events::RunStopped),
     ApprovalRequested(events::ApprovalRequested),
+    ProbeResult(events::ProbeResult),
+    ProbeSamples(events::ProbeSamples),
+    TriggerFired(events::TriggerFired),
 }
 
 impl RunEvent {
@@ -42,6 +45,9 @@ impl RunEvent {
             RunEvent::ExitStarted(_) => events::EXIT_STARTED,
             RunEvent::RunStopped(_) => events::RUN_STOPPED,
             RunEvent::ApprovalRequested(_) => events::APPROVAL_REQUESTED,
+            RunEvent::ProbeResult(_) => events::PROBE_RESULT,
+            RunEvent::ProbeSamples(_) => events::PROBE_SAMPLES,
+            RunEvent::TriggerFired(_) => events::TRIGGER_FIRED,
         }
     }
 
@@ -59,6 +65,9 @@ impl RunEvent {
             RunEvent::ExitStarted(e) => serde_json::to_value(e),
             RunEvent::RunStopped(e) => serde_json::to_value(e),
             RunEvent::ApprovalRequested(e) => serde_json::to_value(e),
+            RunEvent::ProbeResult(e) => serde_json::to_value(e),
+            RunEvent::ProbeSamples(e) => serde_json::to_value(e),
+            RunEvent::TriggerFired(e) => serde_json::to_value(e),
         };
         // These are plain structs of strings and numbers: serialising them
         // cannot fail.

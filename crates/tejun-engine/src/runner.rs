@@ -37,17 +37,19 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use regex::Regex;
-use tejun_runbook::model::{Command, PhaseName, StepKind, Verdict};
+use tejun_runbook::model::{Command, PhaseName, ProbeStep, StepKind, Verdict};
 use tejun_runbook::plan::{FailureOutcome, Plan, PlannedStep, redact};
 
 use crate::abort::AbortSignal;
 use crate::backup;
 use crate::error::EngineError;
 use crate::events::{
-    ExitPhaseResult, ExitStarted, FileRecord, Outcome, RollbackStarted, RunEnded, RunPaused,
-    RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
+    ExitPhaseResult, ExitStarted, FileRecord, Outcome, ProbeResult, ProbeSamples, RollbackStarted,
+    RunEnded, RunPaused, RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
+    TriggerFired,
 };
 use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
+use crate::probe::TriggerWatch;
 use crate::recorder::Recorder;
 use crate::replay::{Replay, StepRecord};
 use crate::target::{Exec, Executed, Target};
@@ -139,10 +141,75 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Pre, execute and post, and the rollback they call for.
+    /// Pre, execute and post, and the rollback they call for. Triggers
+    /// are watched from the first execute step to the end of post.
     fn main(&mut self) -> Result<Flow<'a>, EngineError> {
+        let (plan, target) = (self.plan, self.target);
+        std::thread::scope(|scope| {
+            let mut watch: Option<TriggerWatch> = None;
+            let flow = self.main_steps(&mut |runner: &Runner<'a>| {
+                watch
+                    .get_or_insert_with(|| {
+                        TriggerWatch::start(
+                            scope,
+                            runner.run_id.clone(),
+                            &plan.probes,
+                            &plan.triggers,
+                            target,
+                            runner.command_env.clone(),
+                            runner.abort.clone(),
+                        )
+                    })
+                    .clone()
+            });
+            // Every way out stops it: the scope waits for its thread.
+            if let Some(watch) = &watch {
+                watch.stop();
+            }
+            flow
+        })
+    }
+
+    /// Journals the watch's samples (with the next record) and, when a
+    /// trigger fired, `trigger.fired`; returns it.
+    fn watch_report(
+        &mut self,
+        watch: Option<&TriggerWatch>,
+        step_id: Option<&str>,
+    ) -> Result<Option<TriggerFired>, EngineError> {
+        let Some(watch) = watch else { return Ok(None) };
+        for (probe, samples) in watch.take_samples() {
+            self.recorder.defer(RunEvent::ProbeSamples(ProbeSamples {
+                run_id: self.run_id.clone(),
+                probe,
+                samples,
+            }));
+        }
+        let Some(mut fired) = watch.fired() else {
+            return Ok(None);
+        };
+        watch.stop();
+        fired.step_id = step_id.map(str::to_string);
+        self.recorder
+            .record(RunEvent::TriggerFired(fired.clone()))?;
+        Ok(Some(fired))
+    }
+
+    fn main_steps(
+        &mut self,
+        watch_for: &mut dyn FnMut(&Runner<'a>) -> TriggerWatch,
+    ) -> Result<Flow<'a>, EngineError> {
         let plan = self.plan;
+        let mut watching = false;
         for step in plan.main.iter().filter(|s| s.phase != PhaseName::Exit) {
+            let watch = if !plan.triggers.is_empty()
+                && matches!(step.phase, PhaseName::Execute | PhaseName::Post)
+            {
+                watching = true;
+                Some(watch_for(self))
+            } else {
+                None
+            };
             // Aborted between steps: no step is to blame.
             let between = self.abort.is_set();
             let end = if between {
@@ -151,6 +218,23 @@ impl<'a> Runner<'a> {
                 self.step(step, false)?
             };
             let blamed = (!between).then_some(step.step.id.as_str());
+            let goes_on = match end {
+                StepEnd::Ok => true,
+                StepEnd::Failed => matches!(
+                    FailureOutcome::of(step.phase, &step.step),
+                    FailureOutcome::Continue
+                ),
+                _ => false,
+            };
+            if let (Some(watch), false) = (&watch, goes_on) {
+                // Rollback or a pause follows: the change is no longer live.
+                watch.stop();
+            }
+            if !matches!(end, StepEnd::Paused(_))
+                && self.watch_report(watch.as_ref(), blamed)?.is_some()
+            {
+                return self.rollback("trigger", blamed, Outcome::RolledBack, Outcome::Failed);
+            }
             match end {
                 StepEnd::Ok => {}
                 StepEnd::Paused(reason) => return Ok(Flow::Paused(step, reason)),
@@ -189,6 +273,15 @@ impl<'a> Runner<'a> {
                     }
                 },
             }
+        }
+        if watching {
+            let watch = watch_for(self);
+            watch.stop();
+            // A trigger that held as post ended still counts.
+            if self.watch_report(Some(&watch), None)?.is_some() {
+                return self.rollback("trigger", None, Outcome::RolledBack, Outcome::Failed);
+            }
+            self.recorder.flush()?;
         }
         Ok(Flow::Done(Outcome::Succeeded))
     }
@@ -409,6 +502,10 @@ impl<'a> Runner<'a> {
                 self.start(step, first_attempt)?;
                 self.confirm_step(step, confirm, first_attempt)
             }
+            StepKind::Probe(probe) => {
+                self.start(step, first_attempt)?;
+                self.probe_step(step, probe, first_attempt)
+            }
             StepKind::Backup(_) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
@@ -535,7 +632,14 @@ impl<'a> Runner<'a> {
                         (Err(_), false) => StepStatus::Failed,
                     };
                     let aborted = done.aborted;
-                    (status, self.outcome_of(done, verdict.err()), aborted)
+                    let error = match verdict {
+                        // Not the operator: the trigger watch tripped the abort.
+                        Err(_) if aborted && self.abort.is_tripped() => {
+                            Some("stopped: a trigger fired (command killed)".to_string())
+                        }
+                        verdict => verdict.err(),
+                    };
+                    (status, self.outcome_of(done, error), aborted)
                 }
                 Err(e) => (
                     StepStatus::Failed,
@@ -655,6 +759,77 @@ impl<'a> Runner<'a> {
                 Ok(StepEnd::Failed)
             }
             Verdict::Pending => Ok(StepEnd::Paused("pending".to_string())),
+        }
+    }
+
+    /// `probe:` asks once; `wait_for:` asks every `interval` until the
+    /// probe is as wanted or `timeout` passes. Every answer is journaled.
+    fn probe_step(
+        &mut self,
+        step: &PlannedStep,
+        probe: &ProbeStep,
+        attempt: u32,
+    ) -> Result<StepEnd, EngineError> {
+        let started = Instant::now();
+        let Some(spec) = self.plan.probes.get(&probe.probe) else {
+            let outcome = StepResult::error(format!("no probe named `{}`", probe.probe));
+            self.finish(step, attempt, StepStatus::Failed, outcome)?;
+            return Ok(StepEnd::Failed);
+        };
+        let want = probe.gate.is_none_or(|g| g.healthy);
+        let mut env = self.command_env.clone();
+        env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
+        loop {
+            let answer = crate::probe::ask(spec, self.target, &env, &self.abort);
+            self.recorder.record(RunEvent::ProbeResult(ProbeResult {
+                run_id: self.run_id.clone(),
+                step_id: step.step.id.clone(),
+                probe: spec.name.clone(),
+                ok: answer.ok,
+                latency_ms: answer.latency.as_millis() as u64,
+                value: answer.value,
+                error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
+            }))?;
+            if self.abort.is_set() {
+                return Ok(StepEnd::Aborted);
+            }
+            let last = answer
+                .error
+                .unwrap_or_else(|| format!("healthy in {}ms", answer.latency.as_millis()));
+            let gate = match probe.gate {
+                Some(gate) if answer.ok != want && started.elapsed() < gate.timeout => gate,
+                gate => {
+                    let status = if answer.ok == want {
+                        StepStatus::Ok
+                    } else {
+                        StepStatus::Failed
+                    };
+                    let error = (status == StepStatus::Failed).then(|| match gate {
+                        Some(g) => format!(
+                            "probe `{}` not {} after {}s (last: {last})",
+                            spec.name,
+                            if want { "healthy" } else { "unhealthy" },
+                            g.timeout.as_secs_f64()
+                        ),
+                        None => format!("probe `{}` unhealthy: {last}", spec.name),
+                    });
+                    let outcome = StepResult {
+                        duration: started.elapsed(),
+                        error: error.map(|e| redact(&e, self.secrets)),
+                        ..Default::default()
+                    };
+                    self.finish(step, attempt, status, outcome)?;
+                    return Ok(if status == StepStatus::Ok {
+                        StepEnd::Ok
+                    } else {
+                        StepEnd::Failed
+                    });
+                }
+            };
+            let left = gate.timeout.saturating_sub(started.elapsed());
+            if !self.sleep_abortable(gate.interval.min(left)) {
+                return Ok(StepEnd::Aborted);
+            }
         }
     }
 

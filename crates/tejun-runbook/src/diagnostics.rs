@@ -259,6 +259,12 @@ pub enum ErrorKind {
     DuplicateEnvironment {
         name: String,
     },
+    /// A probe, trigger or `wait_for` problem, worded in both languages
+    /// by `probes.rs` (it reuses the probe crate's expression messages).
+    Probe {
+        en: String,
+        ja: String,
+    },
 }
 
 /// The YAML parser's common messages in Japanese (the parser speaks only
@@ -354,6 +360,7 @@ impl ErrorKind {
             K::BadEnvironmentName { .. } => "bad-environment-name",
             K::RelativePathPin { .. } => "relative-path-pin",
             K::EnvironmentGuard { .. } => "environment-guard",
+            K::Probe { .. } => "probe",
             K::PlaceholderInQuotedHeredoc { .. } => "placeholder-in-quoted-heredoc",
             K::ValueBecomesCode { .. } => "value-becomes-code",
             K::UnknownVarType { .. } => "unknown-var-type",
@@ -621,7 +628,7 @@ impl ErrorKind {
                     "パスの指定 `{pattern}` が相対パスです。同じ相対表記のパスにしか一致せず、絶対パスで書かれた同じファイルを見逃します"
                 ),
             },
-            K::EnvironmentGuard { en, ja } => lang.pick(en, ja).to_string(),
+            K::EnvironmentGuard { en, ja } | K::Probe { en, ja } => lang.pick(en, ja).to_string(),
         }
     }
 

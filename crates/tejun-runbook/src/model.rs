@@ -38,6 +38,36 @@ pub struct Runbook {
     /// `approval: {count: N}`: approvals this runbook needs wherever it
     /// runs (a run needs the larger of this and its environment's).
     pub approvals: u32,
+    /// `probes:`, by name (see docs/probes.md).
+    pub probes: IndexMap<String, tejun_probe::ProbeSpec>,
+    /// `triggers:`, watched while execute and post run.
+    pub triggers: Vec<Trigger>,
+}
+
+/// A trigger expression as written, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub text: String,
+    pub expr: tejun_probe::Expr,
+    pub span: Span,
+}
+
+/// A `probe:` step (one sample must be healthy) or a `wait_for:` gate
+/// (sampled until it is, or its timeout passes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeStep {
+    pub probe: String,
+    /// Where the probe's name is written.
+    pub probe_span: Span,
+    pub gate: Option<Gate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// `until: healthy` (default) or `until: unhealthy`.
+    pub healthy: bool,
+    pub timeout: Duration,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +193,8 @@ pub enum StepKind {
     Backup(Backup),
     /// Put files from a backup back, byte-identical.
     Restore(Restore),
+    /// Ask a probe (`probe:`), or wait for it (`wait_for:`).
+    Probe(ProbeStep),
 }
 
 impl StepKind {
@@ -173,6 +205,8 @@ impl StepKind {
             StepKind::Confirm(_) => "confirm",
             StepKind::Backup(_) => "backup",
             StepKind::Restore(_) => "restore",
+            StepKind::Probe(p) if p.gate.is_some() => "wait_for",
+            StepKind::Probe(_) => "probe",
         }
     }
 }

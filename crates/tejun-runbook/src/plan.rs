@@ -72,6 +72,9 @@ pub struct Plan {
     /// rollback steps then rollback checks (checks have phase Rollback and
     /// a `check` kind).
     pub rollback: Vec<PlannedStep>,
+    /// The runbook's probes and triggers, as written (they take no values).
+    pub probes: IndexMap<String, tejun_probe::ProbeSpec>,
+    pub triggers: Vec<crate::model::Trigger>,
 }
 
 /// Why variables could not be resolved. Each names the variable so the
@@ -261,6 +264,8 @@ pub fn plan(runbook: &Runbook, vars: &ResolvedVars) -> Plan {
         env: vars.values.get("env").cloned().unwrap_or_default(),
         main,
         rollback,
+        probes: runbook.probes.clone(),
+        triggers: runbook.triggers.clone(),
     }
 }
 
@@ -289,6 +294,7 @@ fn plan_step(
             let exec = render_command(&c.command.source);
             (Some(command), Some(display), Some(exec))
         }
+        StepKind::Probe(p) => (None, Some(describe_probe_step(p)), None),
         _ => (None, None, None),
     };
     let prompt = match &step.kind {
@@ -378,4 +384,19 @@ impl Localize for FailureOutcome {
 /// `phase`.
 pub fn describe_on_failure(phase: PhaseName, step: &Step) -> (&'static str, &'static str) {
     FailureOutcome::of(phase, step).describe()
+}
+
+/// How a probe step reads in plans and the journal: `probe web`,
+/// `wait_for web until healthy (timeout 2m, every 1s)`.
+pub fn describe_probe_step(step: &crate::model::ProbeStep) -> String {
+    match &step.gate {
+        None => format!("probe {}", step.probe),
+        Some(gate) => format!(
+            "wait_for {} until {} (timeout {}, every {})",
+            step.probe,
+            if gate.healthy { "healthy" } else { "unhealthy" },
+            crate::duration::format_duration(gate.timeout),
+            crate::duration::format_duration(gate.interval),
+        ),
+    }
 }

@@ -25,6 +25,8 @@ use crate::template::{is_identifier, placeholders};
 use crate::walk::{Fields, non_empty_string, string_list, wrong_type};
 use crate::yaml::{self, Node, Value};
 
+mod probes;
+
 /// Timeout of a step when neither the step nor `defaults` gives one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -41,6 +43,8 @@ const TOP_KEYS: &[&str] = &[
     "exit",
     "rollback",
     "approval",
+    "probes",
+    "triggers",
 ];
 const APPROVAL_KEYS: &[&str] = &["count"];
 const VAR_KEYS: &[&str] = &[
@@ -57,7 +61,9 @@ const VAR_KEYS: &[&str] = &[
 ];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "retries", "retry_delay"];
 const ROLLBACK_KEYS: &[&str] = &["steps", "checks"];
-const STEP_KINDS: [&str; 5] = ["run", "check", "confirm", "backup", "restore"];
+const STEP_KINDS: [&str; 7] = [
+    "run", "check", "confirm", "backup", "restore", "probe", "wait_for",
+];
 const STEP_KEYS: &[&str] = &[
     "id",
     "name",
@@ -66,6 +72,8 @@ const STEP_KEYS: &[&str] = &[
     "confirm",
     "backup",
     "restore",
+    "probe",
+    "wait_for",
     "expect",
     "timeout",
     "retries",
@@ -277,6 +285,8 @@ impl Reader<'_, '_> {
         };
         let rollback = self.rollback(&top);
         let approvals = self.approvals(&top);
+        let probes = self.probes(&top);
+        let triggers = self.triggers(&top, &probes);
         let mut runbook = Runbook {
             name: name?,
             description,
@@ -287,7 +297,10 @@ impl Reader<'_, '_> {
             phases,
             rollback,
             approvals,
+            probes,
+            triggers,
         };
+        self.probe_steps_name_probes(&runbook);
         self.cross_check(&mut runbook);
         Some(runbook)
     }
@@ -714,6 +727,7 @@ impl Reader<'_, '_> {
             "check" => self.command(fields, body, kind_name).map(StepKind::Check),
             "confirm" => self.confirm(fields, body).map(StepKind::Confirm),
             "backup" => self.backup(body).map(StepKind::Backup),
+            "probe" | "wait_for" => self.probe_step(body, kind_name).map(StepKind::Probe),
             _ => self.restore(body).map(|(restore, span)| {
                 self.from_spans.insert(fields.span.offset, span);
                 StepKind::Restore(restore)

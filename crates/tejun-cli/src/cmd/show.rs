@@ -419,6 +419,43 @@ fn other_event(
             .unwrap_or_default()
     };
     Some(match kind {
+        events::TRIGGER_FIRED => (
+            pick("trigger fired", "トリガー発火"),
+            text("trigger"),
+            serde_json::from_value::<events::TriggerFired>(payload.clone())
+                .map(|e| crate::progress::fired_values(&e, lang))
+                .unwrap_or_default(),
+        ),
+        events::PROBE_RESULT => (
+            format!("{} {}", pick("probe", "プローブ"), text("probe")),
+            if payload["ok"] == true {
+                pick("healthy", "正常")
+            } else {
+                pick("unhealthy", "異常")
+            },
+            format!(
+                "{}ms{}",
+                payload["latency_ms"],
+                payload["error"]
+                    .as_str()
+                    .map(|e| format!(" · {e}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        events::PROBE_SAMPLES => {
+            let samples = payload["samples"].as_array().cloned().unwrap_or_default();
+            let failed = samples.iter().filter(|s| s["ok"] != true).count();
+            (
+                format!("{} {}", pick("watched", "監視"), text("probe")),
+                format!("{failed}/{}", samples.len()),
+                pick("samples failed / taken", "失敗サンプル数 / 取得数"),
+            )
+        }
+        events::ABORT_REQUESTED => (
+            pick("abort requested", "中止要求"),
+            payload["pid"].to_string(),
+            payload["reason"].as_str().unwrap_or("-").to_string(),
+        ),
         events::EXIT_STARTED => (
             pick("exit phase", "終了フェーズ"),
             text("outcome"),

@@ -1,0 +1,84 @@
+//! What a probe is, as a runbook declares it, and what one answer is.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Default for a probe's `timeout`.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSpec {
+    pub name: String,
+    pub kind: ProbeKind,
+    pub from: ProbeFrom,
+    /// Longest one probe may take; a slower answer is a failure.
+    pub timeout: Duration,
+    /// Time between samples while triggers watch it (default 1s).
+    pub interval: Duration,
+}
+
+/// Default for a probe's `interval`.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeKind {
+    Http {
+        method: String,
+        url: String,
+        /// Status codes that count as healthy (default 200..=399).
+        expect_status: Vec<u16>,
+        /// Regex the body must match, if given.
+        body: Option<String>,
+    },
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+    /// A read-only shell command; exit 0 is healthy. Run by the engine.
+    Cmd { command: String },
+    /// An instant query; healthy when `value <comparison> threshold` holds.
+    Prometheus {
+        base_url: String,
+        query: String,
+        comparison: crate::Comparison,
+        threshold: f64,
+    },
+}
+
+impl ProbeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeKind::Http { .. } => "http",
+            ProbeKind::Tcp { .. } => "tcp",
+            ProbeKind::Cmd { .. } => "cmd",
+            ProbeKind::Prometheus { .. } => "prometheus",
+        }
+    }
+}
+
+/// Where a probe runs from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProbeFrom {
+    /// The machine tejun runs on.
+    #[default]
+    Controller,
+    /// A named inventory host (runs on the controller until SSH targets land).
+    Host(String),
+    /// Every host of the current batch (likewise).
+    Each,
+}
+
+/// One answer of one probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the watch started (monotonic).
+    pub at_ms: u64,
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// The number a probe yields: HTTP status, Prometheus value, exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
