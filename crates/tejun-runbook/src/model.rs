@@ -35,6 +35,11 @@ pub struct Runbook {
     pub secret_env: Vec<String>,
     pub phases: Phases,
     pub rollback: Rollback,
+    /// `hosts:`: which inventory hosts the steps run on (None: this
+    /// machine only), with where it is written.
+    pub hosts: Option<(String, Span)>,
+    /// `rollout:`: batches over those hosts.
+    pub rollout: Option<crate::fleet::Rollout>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +150,8 @@ pub struct Step {
     /// Paths this step touches, declared or taken from backup/restore. The
     /// environment guard checks them against the inventory's pins.
     pub paths: Vec<Template>,
+    /// `on:`: every host, one host, or the controller.
+    pub on: crate::fleet::On,
     pub span: Span,
 }
 

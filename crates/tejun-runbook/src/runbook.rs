@@ -40,6 +40,9 @@ const TOP_KEYS: &[&str] = &[
     "post",
     "exit",
     "rollback",
+    // Fleet (docs/fleet.md).
+    "hosts",
+    "rollout",
 ];
 const VAR_KEYS: &[&str] = &[
     "value",
@@ -73,6 +76,7 @@ const STEP_KEYS: &[&str] = &[
     "paths",
     "auto",
     "evidence",
+    "on",
 ];
 const EXPECT_KEYS: &[&str] = &["exit", "stdout", "stderr"];
 const COMMAND_ONLY: &[&str] = &["expect", "retries", "retry_delay"];
@@ -274,6 +278,8 @@ impl Reader<'_, '_> {
             exit: self.steps(&top, "exit", PhaseName::Exit),
         };
         let rollback = self.rollback(&top);
+        let hosts = crate::fleet::read_hosts(self.sink, &top);
+        let rollout = crate::fleet::read_rollout(self.sink, &top);
         let mut runbook = Runbook {
             name: name?,
             description,
@@ -283,6 +289,8 @@ impl Reader<'_, '_> {
             secret_env,
             phases,
             rollback,
+            hosts,
+            rollout,
         };
         self.cross_check(&mut runbook);
         Some(runbook)
@@ -729,6 +737,7 @@ impl Reader<'_, '_> {
                 .unwrap_or(DEFAULT_TIMEOUT),
             on_failure: on_failure?,
             paths,
+            on: crate::fleet::read_on(self.sink, &fields),
             span: fields.span,
         })
     }
