@@ -27,6 +27,7 @@ fn exec<'a>(command: &'a str, env: &'a [(String, String)], timeout: Duration) ->
         env,
         cwd: None,
         group_file: None,
+        on: Default::default(),
     }
 }
 

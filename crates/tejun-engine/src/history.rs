@@ -606,6 +606,7 @@ mod tests {
                     stderr_tail: String::new(),
                     error: None,
                     files: vec![],
+                    hosts: vec![],
                 },
             );
         }

@@ -47,6 +47,7 @@ use crate::events::{
     ExitPhaseResult, ExitStarted, FileRecord, Outcome, RollbackStarted, RunEnded, RunPaused,
     RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
 };
+use crate::fleet::Selection;
 use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
 use crate::recorder::Recorder;
 use crate::replay::{Replay, StepRecord};
@@ -141,8 +142,50 @@ impl<'a> Runner<'a> {
 
     /// Pre, execute and post, and the rollback they call for.
     fn main(&mut self) -> Result<Flow<'a>, EngineError> {
+        // Pre checks run on every host before any changes; execute and
+        // post then run batch by batch (one batch on a single machine).
         let plan = self.plan;
-        for step in plan.main.iter().filter(|s| s.phase != PhaseName::Exit) {
+        let batches = self.target.batches();
+        self.target.select(Selection::All);
+        let pre: Vec<&'a PlannedStep> = plan
+            .main
+            .iter()
+            .filter(|s| s.phase == PhaseName::Pre)
+            .collect();
+        if let Some(flow) = self.main_steps(&pre)? {
+            return Ok(flow);
+        }
+        let change: Vec<&'a PlannedStep> = plan
+            .main
+            .iter()
+            .filter(|s| matches!(s.phase, PhaseName::Execute | PhaseName::Post))
+            .collect();
+        for batch in 0..batches {
+            self.target.select(Selection::Batch(batch));
+            if batch > 0 {
+                // The same steps again, on the next hosts.
+                for step in &change {
+                    self.replay.steps.remove(&step.step.id);
+                }
+            }
+            if let Some(flow) = self.main_steps(&change)? {
+                return Ok(flow);
+            }
+            if let Err(why) = self.target.after_batch(batch) {
+                return self.rollback(
+                    &format!("health-gate: {why}"),
+                    None,
+                    Outcome::RolledBack,
+                    Outcome::Failed,
+                );
+            }
+        }
+        Ok(Flow::Done(Outcome::Succeeded))
+    }
+
+    /// Runs `steps` in order; `Some(flow)` when the run goes no further.
+    fn main_steps(&mut self, steps: &[&'a PlannedStep]) -> Result<Option<Flow<'a>>, EngineError> {
+        for &step in steps {
             // Aborted between steps: no step is to blame.
             let between = self.abort.is_set();
             let end = if between {
@@ -153,44 +196,48 @@ impl<'a> Runner<'a> {
             let blamed = (!between).then_some(step.step.id.as_str());
             match end {
                 StepEnd::Ok => {}
-                StepEnd::Paused(reason) => return Ok(Flow::Paused(step, reason)),
+                StepEnd::Paused(reason) => return Ok(Some(Flow::Paused(step, reason))),
                 StepEnd::RollbackRequested => {
-                    return self.rollback(
-                        "unknown-step",
-                        Some(&step.step.id),
-                        Outcome::RolledBack,
-                        Outcome::Failed,
-                    );
+                    return self
+                        .rollback(
+                            "unknown-step",
+                            Some(&step.step.id),
+                            Outcome::RolledBack,
+                            Outcome::Failed,
+                        )
+                        .map(Some);
                 }
                 StepEnd::Aborted => {
                     self.operator.on_abort();
                     self.noted = self.abort.count();
                     return match step.phase {
-                        PhaseName::Execute | PhaseName::Post => {
-                            self.rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
-                        }
-                        _ => Ok(Flow::Done(Outcome::Aborted)),
+                        PhaseName::Execute | PhaseName::Post => self
+                            .rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
+                            .map(Some),
+                        _ => Ok(Some(Flow::Done(Outcome::Aborted))),
                     };
                 }
                 StepEnd::Failed => match FailureOutcome::of(step.phase, &step.step) {
                     FailureOutcome::Continue => {}
                     FailureOutcome::Rollback => {
-                        return self.rollback(
-                            "step-failed",
-                            Some(&step.step.id),
-                            Outcome::RolledBack,
-                            Outcome::Failed,
-                        );
+                        return self
+                            .rollback(
+                                "step-failed",
+                                Some(&step.step.id),
+                                Outcome::RolledBack,
+                                Outcome::Failed,
+                            )
+                            .map(Some);
                     }
                     FailureOutcome::StopBeforeChange
                     | FailureOutcome::MarkFailed
                     | FailureOutcome::RollbackFailed => {
-                        return Ok(Flow::Done(Outcome::Failed));
+                        return Ok(Some(Flow::Done(Outcome::Failed)));
                     }
                 },
             }
         }
-        Ok(Flow::Done(Outcome::Succeeded))
+        Ok(None)
     }
 
     /// Starts the rollback plan. `success` is the outcome when it works;
@@ -205,6 +252,8 @@ impl<'a> Runner<'a> {
         if self.plan.rollback.is_empty() {
             return Ok(Flow::Done(without_plan));
         }
+        // Only the hosts this run may have changed.
+        self.target.select(Selection::Changed);
         self.recorder
             .record(RunEvent::RollbackStarted(RollbackStarted {
                 run_id: self.run_id.clone(),
@@ -238,6 +287,7 @@ impl<'a> Runner<'a> {
     /// stop the others.
     fn exit_phase(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
         let plan = self.plan;
+        self.target.select(Selection::All);
         let steps: Vec<&PlannedStep> = plan
             .main
             .iter()
@@ -474,6 +524,7 @@ impl<'a> Runner<'a> {
             stderr_tail: o.stderr_tail,
             error: o.error.map(|e| redact(&e, self.secrets)),
             files: backup::redacted(o.files, self.secrets),
+            hosts: o.hosts,
         };
         // Keep the replay current: a restore later in this run reads the
         // backup's files from it, exactly as a resumed run would.
@@ -517,6 +568,7 @@ impl<'a> Runner<'a> {
                     self.run_dir.join(crate::orphan::GROUP_FILE),
                     crate::orphan::tag(&step.step.id, attempt),
                 )),
+                on: step.step.on,
             };
             let (status, outcome, aborted) = match self.target.exec(&exec, &self.abort) {
                 Ok(done) => {
@@ -571,6 +623,7 @@ impl<'a> Runner<'a> {
             stderr_tail: journal_tail(&redact(&done.stderr.tail_text(), self.secrets)),
             error,
             files: Vec::new(),
+            hosts: done.hosts,
         }
     }
 
@@ -686,6 +739,7 @@ struct StepResult {
     stderr_tail: String,
     error: Option<String>,
     files: Vec<FileRecord>,
+    hosts: Vec<crate::events::HostStep>,
 }
 
 impl StepResult {

@@ -343,6 +343,11 @@ fn keygen(path: &Path) {
     );
 }
 
+/// `addr`'s host key line, as `ssh-keyscan` prints it.
+pub fn keyscan_line(addr: &str) -> String {
+    keyscan(addr)
+}
+
 fn keyscan(addr: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -52,6 +52,8 @@ pub struct Exec<'a> {
     /// Where to note the command's process group, with a tag (step and
     /// attempt), while it runs.
     pub group_file: Option<(PathBuf, String)>,
+    /// The step's `on:`; only a fleet target looks at it.
+    pub on: tejun_runbook::fleet::On,
 }
 
 /// What happened to a command.
@@ -67,6 +69,8 @@ pub struct Executed {
     pub output_sha256: String,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// Each host's result, when the step ran on a fleet.
+    pub hosts: Vec<crate::events::HostStep>,
 }
 
 pub trait Target: Send + Sync {
@@ -75,6 +79,17 @@ pub trait Target: Send + Sync {
     /// Runs `exec` to completion, timeout or abort. An `Err` means the
     /// command could not be started at all.
     fn exec(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed>;
+    /// How many rollout batches execute and post run in (see
+    /// [`crate::fleet`]); 1 for a single machine.
+    fn batches(&self) -> usize {
+        1
+    }
+    /// Moves the hosts the next steps run on.
+    fn select(&self, _selection: crate::fleet::Selection) {}
+    /// The health gate after a batch; `Err(why)` stops the rollout.
+    fn after_batch(&self, _batch: usize) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Runs commands on this machine with `/bin/sh`.
@@ -208,6 +223,7 @@ pub(crate) fn supervise(
         output_sha256,
         stdout,
         stderr,
+        hosts: Vec::new(),
     })
 }
 
@@ -292,6 +308,7 @@ mod tests {
             env: &[],
             cwd: None,
             group_file: None,
+            on: Default::default(),
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
     }
@@ -366,6 +383,7 @@ mod tests {
             env: &[],
             cwd: None,
             group_file: None,
+            on: Default::default(),
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();
         assert!(done.aborted);

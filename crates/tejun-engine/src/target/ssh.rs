@@ -386,6 +386,7 @@ mod tests {
             env: &env,
             cwd: None,
             group_file: None,
+            on: Default::default(),
         };
         let script = remote_script(&exec, "/tmp/x.pgid").unwrap();
         // The script, run by a local sh, prints the value unchanged.
@@ -410,6 +411,7 @@ mod tests {
             env: &env,
             cwd: None,
             group_file: None,
+            on: Default::default(),
         };
         assert!(remote_script(&exec, "/tmp/x").is_err());
     }

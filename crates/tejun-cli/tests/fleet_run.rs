@@ -1,0 +1,181 @@
+//! `tejun run` with `hosts:` on the namespace test fleet: steps run on the
+//! inventory's hosts over ssh, `on:` places them, rollouts go batch by
+//! batch and roll back the hosts that changed, and a run can never reach a
+//! host of another environment. (The hosts share this machine's file
+//! system, so a step on a host appends to the lab's `markers` file.)
+
+mod common;
+mod fleet;
+
+use common::Lab;
+use predicates::prelude::*;
+
+/// A lab whose inventory puts `hosts` (name → zone) in `staging`, all in
+/// group `web`, and `prod-1` in `production`.
+fn lab(fleet: &fleet::Fleet) -> Lab {
+    let mut hosts = String::new();
+    for (i, h) in fleet.hosts.iter().enumerate() {
+        let zone = if i % 2 == 0 { "a" } else { "b" };
+        hosts.push_str(&format!("      {}: {{zone: {zone}}}\n", h.name));
+    }
+    let names: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
+    Lab::with_inventory(&format!(
+        "environments:\n  staging:\n    hosts:\n{hosts}    groups:\n      web: [{}]\n  production:\n    protected: true\n    hosts: [prod-1]\n",
+        names.join(", ")
+    ))
+    .with_timeout(std::time::Duration::from_secs(60))
+}
+
+fn run(lab: &Lab, fleet: &fleet::Fleet, extra: &[&str]) -> assert_cmd::assert::Assert {
+    lab.tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .args(extra)
+        .assert()
+}
+
+fn mark(lab: &Lab, what: &str) -> String {
+    format!(
+        "echo \"{what} $TEJUN_HOST\" >> {}",
+        lab.path("markers").display()
+    )
+}
+
+#[test]
+fn each_step_runs_on_every_host_with_its_host_vars_once_and_local_where_asked() {
+    let Some(fleet) = fleet::up("w", 3) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: fleet\nenv: [staging]\nhosts: web\nexecute:\n  \
+             - run: 'echo \"zone=$TEJUN_HOST_ZONE\"; ip -4 -o addr show eth0'\n  \
+             - run: '{once}'\n    on: once\n  \
+             - run: 'echo \"local ${{TEJUN_HOST:-controller}}\" >> {markers}'\n    on: local\n",
+            once = mark(&lab, "once"),
+            markers = lab.path("markers").display()
+        ),
+    );
+    run(&lab, &fleet, &[]).code(0);
+    let finished = lab.events("step.finished");
+    let hosts: Vec<String> = finished[0]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts, ["w-1", "w-2", "w-3"]);
+    let stdout = finished[0]["stdout_tail"].as_str().unwrap();
+    for (i, h) in fleet.hosts.iter().enumerate() {
+        let zone = if i % 2 == 0 { "a" } else { "b" };
+        assert!(
+            stdout.contains(&format!("[{}] zone={zone}", h.name)),
+            "{stdout}"
+        );
+        // It really ran inside that host's namespace.
+        assert!(stdout.contains(&h.addr), "{stdout}");
+    }
+    assert_eq!(lab.markers(), ["once w-1", "local controller"]);
+}
+
+#[test]
+fn limit_narrows_the_hosts_and_an_unknown_name_is_refused() {
+    let Some(fleet) = fleet::up("l", 3) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: fleet\nenv: [staging]\nhosts: web\nexecute:\n  - run: '{}'\n",
+            mark(&lab, "x")
+        ),
+    );
+    run(&lab, &fleet, &["--limit", "l-3,l-1"]).code(0);
+    assert_eq!(lab.markers(), ["x l-1", "x l-3"]);
+    run(&lab, &fleet, &["--limit", "l-9"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`l-9` is neither a host nor a group",
+        ));
+}
+
+#[test]
+fn a_failing_canary_rolls_back_only_the_canary_and_the_other_hosts_are_never_touched() {
+    let Some(fleet) = fleet::up("c", 3) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: canary\nenv: [staging]\nhosts: web\nrollout:\n  serial: [1, 100%]\n\
+             execute:\n  - run: '{change} && [ \"$TEJUN_HOST\" != c-1 ]'\n\
+             rollback:\n  steps:\n    - run: '{undo}'\n\
+             exit:\n  - run: '{exit}'\n",
+            change = mark(&lab, "change"),
+            undo = mark(&lab, "undo"),
+            exit = mark(&lab, "exit"),
+        ),
+    );
+    run(&lab, &fleet, &[]).code(3);
+    let markers = lab.markers();
+    assert_eq!(&markers[..2], ["change c-1", "undo c-1"], "{markers:?}");
+    let mut exits = markers[2..].to_vec();
+    exits.sort();
+    assert_eq!(exits, ["exit c-1", "exit c-2", "exit c-3"], "{markers:?}");
+}
+
+#[test]
+fn a_failing_second_batch_rolls_back_every_host_that_changed() {
+    let Some(fleet) = fleet::up("b", 4) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: batches\nenv: [staging]\nhosts: web\nrollout:\n  serial: [1, 1, 100%]\n\
+             execute:\n  - run: '{change} && [ \"$TEJUN_HOST\" != b-2 ]'\n\
+             rollback:\n  steps:\n    - run: '{undo}'\n",
+            change = mark(&lab, "change"),
+            undo = mark(&lab, "undo"),
+        ),
+    );
+    run(&lab, &fleet, &[]).code(3);
+    let markers = lab.markers();
+    assert_eq!(&markers[..2], ["change b-1", "change b-2"], "{markers:?}");
+    let mut undone = markers[2..].to_vec();
+    undone.sort();
+    // b-3 and b-4 were never changed, so never rolled back.
+    assert_eq!(undone, ["undo b-1", "undo b-2"], "{markers:?}");
+}
+
+#[test]
+fn an_unknown_host_key_refuses_the_run_before_any_step() {
+    let Some(fleet) = fleet::up("k", 2) else {
+        return;
+    };
+    std::fs::write(
+        &fleet.known_hosts,
+        fleet::keyscan_line(&fleet.hosts[0].addr),
+    )
+    .unwrap();
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: keys\nenv: [staging]\nhosts: web\nexecute:\n  - run: '{}'\n",
+            mark(&lab, "x")
+        ),
+    );
+    run(&lab, &fleet, &[])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "k-2: refused: its host key is not in known_hosts",
+        ))
+        .stderr(predicate::str::contains("ssh-keyscan k-2"));
+    assert!(lab.markers().is_empty());
+}
