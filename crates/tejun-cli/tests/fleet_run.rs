@@ -151,6 +151,25 @@ fn a_failing_second_batch_rolls_back_every_host_that_changed() {
     undone.sort();
     // b-3 and b-4 were never changed, so never rolled back.
     assert_eq!(undone, ["undo b-1", "undo b-2"], "{markers:?}");
+    // `tejun show` has a row per host that ran something.
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = common::stdout(lab.tejun().args(["show", &run_id]));
+    let row = |host: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(host))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("b-1").contains("execute/execute-1 rollback/rollback-1"),
+        "{shown}"
+    );
+    assert!(row("b-2").contains("execute/execute-1✗"), "{shown}");
+    assert!(row("b-3").is_empty(), "{shown}");
 }
 
 #[test]
