@@ -198,3 +198,37 @@ fn an_unknown_host_key_refuses_the_run_before_any_step() {
         .stderr(predicate::str::contains("ssh-keyscan k-2"));
     assert!(lab.markers().is_empty());
 }
+
+#[test]
+fn a_paused_fleet_run_is_not_resumed_or_rolled_back_on_this_machine() {
+    let Some(fleet) = fleet::up("p", 1) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: pause\nenv: [staging]\nhosts: web\nexecute:\n  - run: '{}'\n  - confirm: go on?\n\
+             rollback:\n  steps:\n    - run: '{}'\n",
+            mark(&lab, "change"),
+            mark(&lab, "undo")
+        ),
+    );
+    run(&lab, &fleet, &[]).code(5);
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for command in ["resume", "rollback"] {
+        lab.tejun()
+            .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+            .args([command, &run_id, "--yes"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "resuming or rolling back a fleet run is not supported yet",
+            ));
+    }
+    // Nothing ran here in the hosts' place.
+    assert_eq!(lab.markers(), ["change p-1"]);
+}

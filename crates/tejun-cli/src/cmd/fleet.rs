@@ -123,6 +123,20 @@ pub fn connect(
     Ok(Some(fleet))
 }
 
+/// `tejun resume`/`tejun rollback` of a fleet run: refused, since they
+/// would run the hosts' steps on this machine (per-host resume is not
+/// built yet; docs/fleet.md).
+pub fn refuse_to_continue(runbook: &Runbook, ctx: &Context) -> Result<(), Exit> {
+    if runbook.hosts.is_none() {
+        return Ok(());
+    }
+    ctx.error(
+        "refused: this run's runbook has `hosts:`; resuming or rolling back a fleet run is not supported yet (it would run the hosts' steps here). Roll back with a runbook run (`tejun run ROLLBACK.yaml --env ENV`).",
+        "拒否: この実行の手順書には `hosts:` があります。フリート実行の再開・ロールバックはまだ対応していません (ホスト向けの手順がこのマシンで実行されるため)。ロールバック用の手順書を `tejun run` で実行してください。",
+    );
+    Err(Exit::BadInput)
+}
+
 /// A backup or restore step that would run on hosts.
 fn remote_file_step(runbook: &Runbook) -> Option<String> {
     let p = &runbook.phases;
