@@ -737,7 +737,7 @@ impl Reader<'_, '_> {
                 .unwrap_or(DEFAULT_TIMEOUT),
             on_failure: on_failure?,
             paths,
-            on: crate::fleet::read_on(self.sink, &fields),
+            on: crate::fleet::read_on(self.sink, fields),
             span: fields.span,
         })
     }

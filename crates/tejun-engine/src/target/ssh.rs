@@ -73,8 +73,7 @@ impl SshError {
         let detail = stderr
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('@'))
-            .last()
+            .rfind(|l| !l.is_empty() && !l.starts_with('@'))
             .unwrap_or("ssh exited 255")
             .to_string();
         if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
@@ -427,8 +426,7 @@ mod tests {
             SshError::from_stderr(
                 "web-1",
                 "No ED25519 host key is known for 198.18.0.11 and you have requested strict checking.\nHost key verification failed.\n"
-            )
-            .to_string(),
+            ),
             SshError::UnknownHostKey { .. }
         ));
         assert!(matches!(
