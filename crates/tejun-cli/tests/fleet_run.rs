@@ -232,3 +232,45 @@ fn a_paused_fleet_run_is_not_resumed_or_rolled_back_on_this_machine() {
     // Nothing ran here in the hosts' place.
     assert_eq!(lab.markers(), ["change p-1"]);
 }
+
+#[test]
+fn a_remote_backup_is_fetched_with_its_hash_and_restored_byte_for_byte() {
+    let Some(fleet) = fleet::up("r", 1) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    let original: Vec<u8> = (0u8..=255).chain(b"weight=1\n".iter().copied()).collect();
+    std::fs::write(lab.path("site.conf"), &original).unwrap();
+    let conf = lab.path("site.conf").display().to_string();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: files\nenv: [staging]\nhosts: web\n\
+             pre:\n  - id: save\n    backup: {conf}\n\
+             execute:\n  - run: 'echo broken > {conf}; false'\n\
+             rollback:\n  steps:\n    - restore: save\n"
+        ),
+    );
+    run(&lab, &fleet, &[]).code(3);
+    assert_eq!(std::fs::read(lab.path("site.conf")).unwrap(), original);
+    let finished = lab.events("step.finished");
+    let backup = &finished[0]["files"][0];
+    assert_eq!(backup["path"], format!("r-1:{conf}"));
+    std::fs::write(lab.path("original"), &original).unwrap();
+    let sum = std::process::Command::new("sha256sum")
+        .arg(lab.path("original"))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(backup["sha256"], sum);
+    let restore = finished
+        .iter()
+        .find(|f| f["step_id"] == "rollback-1")
+        .unwrap();
+    assert_eq!(restore["status"], "ok", "{restore}");
+    assert_eq!(restore["files"][0]["sha256"], backup["sha256"]);
+}

@@ -11,15 +11,17 @@
 
 use std::io;
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
 use tejun_runbook::fleet::{DEFAULT_FORKS, On, Rollout, plan_batches};
 
 use crate::abort::AbortSignal;
 use crate::capture::{Capture, combined_sha256};
-use crate::events::HostStep;
+use crate::events::{FileRecord, HostStep};
 use crate::target::{Exec, Executed, LocalTarget, SshError, SshTarget, Target};
 
 /// Decides whether a batch may be followed by the next one (probes plug in
@@ -58,6 +60,9 @@ struct State {
     failed: Vec<bool>,
     /// The last batch started (for `Changed`).
     reached: Option<usize>,
+    /// Backups taken in this run: (step id, host index) → its files, with
+    /// the real (unredacted) remote paths.
+    backups: Vec<(String, usize, Vec<FileRecord>)>,
 }
 
 impl FleetTarget {
@@ -102,6 +107,7 @@ impl FleetTarget {
                 active: (0..n).collect(),
                 failed: vec![false; n],
                 reached: None,
+                backups: Vec::new(),
             }),
         }
     }
@@ -255,6 +261,19 @@ impl FleetTarget {
     }
 }
 
+impl FleetTarget {
+    /// The active hosts that have not left the run.
+    fn live_hosts(&self) -> Vec<usize> {
+        let state = self.state();
+        state
+            .active
+            .iter()
+            .copied()
+            .filter(|&i| !state.failed[i])
+            .collect()
+    }
+}
+
 impl Target for FleetTarget {
     fn name(&self) -> &str {
         "fleet"
@@ -289,6 +308,105 @@ impl Target for FleetTarget {
             // failed ones first of all.
             state.failed.iter_mut().for_each(|f| *f = false);
         }
+    }
+
+    fn backup_files(
+        &self,
+        run_dir: &Path,
+        step_id: &str,
+        paths: &[String],
+    ) -> Option<Result<Vec<FileRecord>, String>> {
+        let active = self.live_hosts();
+        let mut all = Vec::new();
+        for i in active {
+            let host = &self.hosts[i];
+            let mut records = Vec::new();
+            for path in paths {
+                let result = host.fetch(path).map_err(|e| format!("cannot back up {e}"));
+                let (bytes, mode) = match result {
+                    Ok(fetched) => fetched,
+                    Err(e) => return Some(Err(e)),
+                };
+                let sha256 = hex::encode(Sha256::digest(&bytes));
+                let relative = Path::new("backup")
+                    .join(step_id)
+                    .join(host.name())
+                    .join(&sha256);
+                let write = || -> io::Result<()> {
+                    let target = run_dir.join(&relative);
+                    std::fs::create_dir_all(target.parent().unwrap_or(run_dir))?;
+                    let partial = target.with_extension("partial");
+                    std::fs::write(&partial, &bytes)?;
+                    std::fs::rename(&partial, &target)
+                };
+                if let Err(e) = write() {
+                    return Some(Err(format!(
+                        "cannot store the backup of {}:{path}: {e}",
+                        host.name()
+                    )));
+                }
+                records.push(FileRecord {
+                    path: format!("{}:{path}", host.name()),
+                    backup: relative.display().to_string(),
+                    sha256,
+                    size: bytes.len() as u64,
+                    mode,
+                });
+            }
+            all.extend(records.iter().cloned());
+            self.state().backups.push((step_id.to_string(), i, records));
+        }
+        Some(Ok(all))
+    }
+
+    fn restore_files(&self, run_dir: &Path, from: &str) -> Option<Result<Vec<FileRecord>, String>> {
+        let active = self.live_hosts();
+        let backups: Vec<(usize, Vec<FileRecord>)> = self
+            .state()
+            .backups
+            .iter()
+            .filter(|(step, i, _)| step == from && active.contains(i))
+            .map(|(_, i, records)| (*i, records.clone()))
+            .collect();
+        // All copies are checked before any file is put back.
+        let mut copies = Vec::new();
+        for (i, records) in &backups {
+            for record in records {
+                let copy = run_dir.join(&record.backup);
+                let bytes = match std::fs::read(&copy) {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Some(Err(format!("backup copy {}: {e}", copy.display()))),
+                };
+                let actual = hex::encode(Sha256::digest(&bytes));
+                if actual != record.sha256 {
+                    return Some(Err(format!(
+                        "refusing to restore: the backup copy of {} was altered (recorded sha256 {}, now {actual}); nothing was restored",
+                        record.path, record.sha256
+                    )));
+                }
+                copies.push((*i, record.clone(), bytes));
+            }
+        }
+        let mut done = Vec::new();
+        for (i, record, bytes) in copies {
+            let host = &self.hosts[i];
+            let remote_path = record
+                .path
+                .strip_prefix(&format!("{}:", host.name()))
+                .unwrap_or(&record.path)
+                .to_string();
+            match host.put(&remote_path, &bytes, record.mode) {
+                Ok(sha) if sha == record.sha256 => done.push(record),
+                Ok(sha) => {
+                    return Some(Err(format!(
+                        "restored {} but its sha256 is {sha}, expected {}",
+                        record.path, record.sha256
+                    )));
+                }
+                Err(e) => return Some(Err(format!("cannot restore {e}"))),
+            }
+        }
+        Some(Ok(done))
     }
 
     fn after_batch(&self, batch: usize) -> Result<(), String> {

@@ -52,6 +52,7 @@ use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice}
 use crate::recorder::Recorder;
 use crate::replay::{Replay, StepRecord};
 use crate::target::{Exec, Executed, Target};
+use tejun_runbook::fleet::On;
 
 /// Bytes of each stream kept to show and match; the rest is only hashed.
 const KEEP_TAIL: usize = 8 * 1024;
@@ -462,12 +463,27 @@ impl<'a> Runner<'a> {
             StepKind::Backup(_) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
-                let result = backup::backup(&self.run_dir, &step.step.id, &step.paths);
+                let remote = (step.step.on != On::Local)
+                    .then(|| {
+                        self.target
+                            .backup_files(&self.run_dir, &step.step.id, &step.paths)
+                    })
+                    .flatten();
+                let result = match remote {
+                    Some(remote) => remote,
+                    None => backup::backup(&self.run_dir, &step.step.id, &step.paths),
+                };
                 self.file_step(step, first_attempt, started, result)
             }
             StepKind::Restore(restore) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
+                let remote = (step.step.on != On::Local)
+                    .then(|| self.target.restore_files(&self.run_dir, &restore.from))
+                    .flatten();
+                if let Some(result) = remote {
+                    return self.file_step(step, first_attempt, started, result);
+                }
                 let result = match self.replay.backup_files(&restore.from) {
                     Some(files) => backup::restore(&self.run_dir, files, &step.paths, self.secrets),
                     // The run failed before the backup: the files were not

@@ -10,8 +10,8 @@ use tejun_engine::fleet::{CONNECT_TIMEOUT, FleetTarget};
 use tejun_engine::target::{SshOptions, SshTarget};
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::Inventory;
-use tejun_runbook::fleet::{On, select_hosts};
-use tejun_runbook::model::{Runbook, StepKind};
+use tejun_runbook::fleet::select_hosts;
+use tejun_runbook::model::Runbook;
 
 use crate::context::{Context, Exit};
 
@@ -72,17 +72,6 @@ pub fn connect(
             return Err(Exit::BadInput);
         }
     };
-    if let Some(step) = remote_file_step(runbook) {
-        ctx.error(
-            &format!(
-                "step `{step}`: backup/restore on remote hosts is not supported yet; give it `on: local` or use a `run` step"
-            ),
-            &format!(
-                "ステップ `{step}`: リモートホストでの backup/restore はまだ使えません。`on: local` にするか `run` ステップを使ってください"
-            ),
-        );
-        return Err(Exit::BadInput);
-    }
     let control_dir = private_dir().map_err(|e| {
         ctx.error(
             &format!("cannot create the ssh control directory: {e}"),
@@ -135,19 +124,6 @@ pub fn refuse_to_continue(runbook: &Runbook, ctx: &Context) -> Result<(), Exit> 
         "拒否: この実行の手順書には `hosts:` があります。フリート実行の再開・ロールバックはまだ対応していません (ホスト向けの手順がこのマシンで実行されるため)。ロールバック用の手順書を `tejun run` で実行してください。",
     );
     Err(Exit::BadInput)
-}
-
-/// A backup or restore step that would run on hosts.
-fn remote_file_step(runbook: &Runbook) -> Option<String> {
-    let p = &runbook.phases;
-    p.pre
-        .iter()
-        .chain(&p.execute)
-        .chain(&p.post)
-        .chain(&p.exit)
-        .chain(&runbook.rollback.steps)
-        .find(|s| matches!(s.kind, StepKind::Backup(_) | StepKind::Restore(_)) && s.on != On::Local)
-        .map(|s| s.id.clone())
 }
 
 /// A fresh 0700 directory under /tmp: master sockets need a short path.

@@ -86,6 +86,25 @@ pub trait Target: Send + Sync {
     }
     /// Moves the hosts the next steps run on.
     fn select(&self, _selection: crate::fleet::Selection) {}
+    /// A `backup` step's files from where this target runs them; `None`:
+    /// they are on this machine (the engine copies them itself).
+    fn backup_files(
+        &self,
+        _run_dir: &std::path::Path,
+        _step_id: &str,
+        _paths: &[String],
+    ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
+        None
+    }
+    /// A `restore` step from backup `from`, on this target's hosts;
+    /// `None`: the files are on this machine.
+    fn restore_files(
+        &self,
+        _run_dir: &std::path::Path,
+        _from: &str,
+    ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
+        None
+    }
     /// The health gate after a batch; `Err(why)` stops the rollout.
     fn after_batch(&self, _batch: usize) -> Result<(), String> {
         Ok(())

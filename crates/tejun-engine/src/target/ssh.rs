@@ -223,6 +223,67 @@ impl SshTarget {
         &self.control
     }
 
+    /// A remote regular file's bytes and permission bits, over the master.
+    pub fn fetch(&self, path: &str) -> io::Result<(Vec<u8>, u32)> {
+        let quoted = single_quote(path);
+        let out = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
+            ))
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{}:{path}: {}",
+                self.host,
+                stderr.trim()
+            )));
+        }
+        let mode = stderr
+            .lines()
+            .last()
+            .and_then(|l| u32::from_str_radix(l.trim(), 8).ok())
+            .unwrap_or(0o600);
+        Ok((out.stdout, mode))
+    }
+
+    /// Writes `bytes` to a remote path (beside it first, then renamed over
+    /// it) with `mode`; the SHA-256 the host computed of the result.
+    pub fn put(&self, path: &str, bytes: &[u8], mode: u32) -> io::Result<String> {
+        let quoted = single_quote(path);
+        let temp = single_quote(&format!("{path}.tejun-restore"));
+        let mut child = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "cat > {temp} && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted}"
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(bytes)?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{}:{path}: {}",
+                self.host,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string())
+    }
+
     /// Runs a short command over the master, without output capture.
     fn quick(&self, remote: &str) {
         let _ = self
