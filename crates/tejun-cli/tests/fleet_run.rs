@@ -274,3 +274,58 @@ fn a_remote_backup_is_fetched_with_its_hash_and_restored_byte_for_byte() {
     assert_eq!(restore["status"], "ok", "{restore}");
     assert_eq!(restore["files"][0]["sha256"], backup["sha256"]);
 }
+
+#[test]
+fn a_host_that_dies_mid_step_fails_that_host_and_the_journal_keeps_both_results() {
+    let Some(fleet) = fleet::up("d", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        "name: dies\nenv: [staging]\nhosts: web\nexecute:\n  - run: 'sleep 2; echo done'\n",
+    );
+    let netns = fleet.host("d-2").netns.clone();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        // Everything in the host's namespace: its sshd, the session, the step.
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ip netns pids {netns} | xargs -r kill -9"))
+            .status();
+    });
+    run(&lab, &fleet, &[]).code(1);
+    killer.join().unwrap();
+    let finished = lab.events("step.finished");
+    let hosts = finished[0]["hosts"].as_array().unwrap();
+    assert_eq!(hosts[0]["host"], "d-1");
+    assert_eq!(hosts[0]["ok"], true, "{hosts:?}");
+    assert_eq!(hosts[1]["host"], "d-2");
+    assert_eq!(hosts[1]["ok"], false, "{hosts:?}");
+    assert_eq!(lab.events("run.ended")[0]["outcome"], "failed");
+}
+
+#[test]
+fn an_auth_failure_and_an_unreachable_host_each_refuse_with_the_host_named() {
+    let Some(mut fleet) = fleet::up("u", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: u\nenv: [staging]\nhosts: web\nexecute:\n  - run: '{}'\n",
+            mark(&lab, "x")
+        ),
+    );
+    fleet.kill_sshd("u-2");
+    run(&lab, &fleet, &[])
+        .code(2)
+        .stderr(predicate::str::contains("u-2: cannot connect"))
+        .stderr(predicate::str::contains("nothing ran"));
+    std::fs::write(fleet.dir.path().join("authorized_keys"), "").unwrap();
+    run(&lab, &fleet, &["--limit", "u-1"])
+        .code(2)
+        .stderr(predicate::str::contains("u-1: authentication failed"));
+    assert!(lab.markers().is_empty());
+}
