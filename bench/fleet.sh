@@ -53,12 +53,32 @@ else
   echo "bench: ansible-core not installable here (no PyPI?); skipped" >&2
 fi
 
+# Per-step overhead on a warm master: 21 steps vs 1 step on one host,
+# against 20 `ssh HOST true` over one master.
+{ echo "name: many steps on one host"; echo "env: [staging]"; echo "hosts: web-1"; echo "execute:"
+  for _ in $(seq 21); do echo "  - run: 'true'"; done; } > "$DIR/many.yaml"
+sed 's/hosts: web$/hosts: web-1/' "$DIR/one.yaml" > "$DIR/single.yaml"
+tejun_file() { (cd "$DIR" && TEJUN_SSH_CONFIG="$DIR/ssh_config" "$TEJUN" run "$1" --env staging --yes); }
+master_twenty() {
+  ssh -F "$DIR/ssh_config" -o ControlMaster=yes -o ControlPath="$DIR/cm" -o ControlPersist=yes -N -f web-1
+  for _ in $(seq 20); do ssh -F "$DIR/ssh_config" -o ControlPath="$DIR/cm" web-1 true; done
+  ssh -F "$DIR/ssh_config" -o ControlPath="$DIR/cm" -O exit web-1 2>/dev/null
+}
+master_setup() {
+  ssh -F "$DIR/ssh_config" -o ControlMaster=yes -o ControlPath="$DIR/cm" -o ControlPersist=yes -N -f web-1
+  ssh -F "$DIR/ssh_config" -o ControlPath="$DIR/cm" -O exit web-1 2>/dev/null
+}
+
 tejun_once >/dev/null 2>&1 || { echo "bench: tejun run failed" >&2; exit 1; }
-: > "$DIR/t"; : > "$DIR/s"; : > "$DIR/a"
+: > "$DIR/t"; : > "$DIR/s"; : > "$DIR/a"; : > "$DIR/m21"; : > "$DIR/m1"; : > "$DIR/s20"; : > "$DIR/s0"
 for _ in $(seq "$RUNS"); do
   ms tejun_once >> "$DIR/t"
   ms ssh_once >> "$DIR/s"
   [ "$ansible_ok" = 1 ] && ms ansible_once >> "$DIR/a"
+  ms tejun_file many.yaml >> "$DIR/m21"
+  ms tejun_file single.yaml >> "$DIR/m1"
+  ms master_twenty >> "$DIR/s20"
+  ms master_setup >> "$DIR/s0"
 done
 t=$(median < "$DIR/t"); s=$(median < "$DIR/s")
 echo "| tool (N=$N hosts, median of $RUNS) | wall ms | vs parallel ssh |"
@@ -71,3 +91,6 @@ if [ "$ansible_ok" = 1 ]; then
   echo
   echo "tejun is $(awk "BEGIN {printf \"%.1f\", $a / $t}")x faster than ansible"
 fi
+m21=$(median < "$DIR/m21"); m1=$(median < "$DIR/m1"); s20=$(median < "$DIR/s20"); s0=$(median < "$DIR/s0")
+echo
+echo "per step on a warm master (one host): tejun $(awk "BEGIN {printf \"%.1f\", ($m21 - $m1) / 20}") ms, bare ssh over the master $(awk "BEGIN {printf \"%.1f\", ($s20 - $s0) / 20}") ms"
