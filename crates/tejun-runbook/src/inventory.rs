@@ -357,7 +357,12 @@ fn read_hosts(sink: &mut Sink, fields: &Fields<'_>, env: &mut Environment) {
                             }
                         }
                     }
-                    _ => wrong_type(sink, vars, &host.name, Expected::Mapping),
+                    _ => wrong_type(
+                        sink,
+                        vars,
+                        &format!("hosts.{}", host.name),
+                        Expected::Mapping,
+                    ),
                 }
                 env.hosts.push(host.name.clone());
                 env.host_vars.insert(host.name.clone(), values);
