@@ -172,16 +172,17 @@ fn steps_share_one_master_that_closes_with_the_target() {
             .unwrap();
         assert_eq!(done.exit_code, Some(0));
     }
-    let sessions = fleet.in_host("mux-1", "pgrep -c -x sshd");
-    // The listener plus one connection (its privileged and user halves at most).
-    let count: u32 = String::from_utf8_lossy(&sessions.stdout)
+    // Established connections to this host's sshd (its own network
+    // namespace, so no other test's connections are counted).
+    let connections = fleet.in_host(
+        "mux-1",
+        "ss -Htn state established '( sport = :22 )' | wc -l",
+    );
+    let count: u32 = String::from_utf8_lossy(&connections.stdout)
         .trim()
         .parse()
         .unwrap();
-    assert!(
-        count <= 3,
-        "{count} sshd processes: steps opened their own connections"
-    );
+    assert_eq!(count, 1, "steps opened their own connections");
     let control = target.control_path().to_path_buf();
     drop(target);
     assert!(!control.exists(), "the master socket outlived the target");
