@@ -362,3 +362,77 @@ mod tests {
         assert_eq!(plan_batches(&serial, 0), Vec::<Range<usize>>::new());
     }
 }
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+    use crate::inventory::parse_inventory;
+
+    const INVENTORY: &str = "environments:
+  staging:
+    hosts:
+      stg-web-1: {zone: a, port: 8080}
+      stg-web-2: {zone: b}
+      stg-db-1:
+    groups:
+      web: [stg-web-1, stg-web-2]
+  production:
+    hosts: [web-1]
+";
+
+    #[test]
+    fn hosts_map_gives_vars_and_groups_select_in_inventory_order() {
+        let inv = parse_inventory(INVENTORY, "tejun.yaml").unwrap();
+        let env = inv.environment("staging").unwrap();
+        assert_eq!(env.hosts, ["stg-web-1", "stg-web-2", "stg-db-1"]);
+        assert_eq!(env.host_vars["stg-web-1"]["port"], "8080");
+        assert_eq!(
+            select_hosts(&inv, "staging", "stg-db-1, web", None).unwrap(),
+            ["stg-web-1", "stg-web-2", "stg-db-1"]
+        );
+        assert_eq!(
+            select_hosts(&inv, "staging", "stg-*", Some("stg-web-2")).unwrap(),
+            ["stg-web-2"]
+        );
+        let (en, ja) = select_hosts(&inv, "staging", "WEB-1", None).unwrap_err();
+        assert!(en.contains("host of environment `production`"), "{en}");
+        assert!(ja.contains("production"), "{ja}");
+    }
+
+    #[test]
+    fn a_group_member_that_is_not_a_host_is_an_error_at_its_place() {
+        let bad = "environments:\n  staging:\n    hosts: [a]\n    groups:\n      web: [a, b]\n";
+        let diagnostics = parse_inventory(bad, "tejun.yaml").unwrap_err();
+        let text = format!("{diagnostics:?}");
+        assert!(
+            text.contains("unknown-group-member") || text.contains("`b`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn serial_accepts_counts_and_percentages_and_refuses_zero() {
+        let ok = crate::runbook::parse_runbook(
+            "name: r\nenv: dev\nhosts: web\nrollout: {serial: [1, '25%', 100%], max_fail_percentage: 10}\nexecute:\n  - run: 'true'\n    on: once\n",
+            "r.yaml",
+        )
+        .unwrap();
+        let rollout = ok.rollout.unwrap();
+        assert_eq!(
+            rollout.serial,
+            [
+                BatchSize::Hosts(1),
+                BatchSize::Percent(25),
+                BatchSize::Percent(100)
+            ]
+        );
+        assert_eq!(ok.phases.execute[0].on, On::Once);
+        assert!(
+            crate::runbook::parse_runbook(
+                "name: r\nenv: dev\nrollout: {serial: [0]}\nexecute:\n  - run: 'true'\n    on: everywhere\n",
+                "r.yaml",
+            )
+            .is_err()
+        );
+    }
+}
