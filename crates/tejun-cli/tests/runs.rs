@@ -128,6 +128,7 @@ impl<'a> Run<'a> {
                 error: (status != StepStatus::Ok)
                     .then(|| format!("exit code {exit_code}, expected 0")),
                 files: vec![],
+                hosts: vec![],
             },
         );
     }

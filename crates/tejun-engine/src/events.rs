@@ -100,6 +100,23 @@ pub struct StepFinished {
     /// Files a backup or restore step handled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileRecord>,
+    /// Each host's result when the step ran on a fleet (absent in older
+    /// journals and for steps on this machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostStep>,
+}
+
+/// One host's part of a fleet step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostStep {
+    pub host: String,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    /// The last line the host wrote to stderr when it failed.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

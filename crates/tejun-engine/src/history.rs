@@ -607,6 +607,7 @@ mod tests {
                     stderr_tail: String::new(),
                     error: None,
                     files: vec![],
+                    hosts: vec![],
                 },
             );
         }

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod capture;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod guard;
 pub mod history;
 pub mod identity;

@@ -48,11 +48,13 @@ use crate::events::{
     RunEnded, RunPaused, RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
     TriggerFired,
 };
+use crate::fleet::Selection;
 use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
 use crate::probe::TriggerWatch;
 use crate::recorder::Recorder;
 use crate::replay::{Replay, StepRecord};
 use crate::target::{Exec, Executed, Target};
+use tejun_runbook::fleet::On;
 
 /// Bytes of each stream kept to show and match; the rest is only hashed.
 const KEEP_TAIL: usize = 8 * 1024;
@@ -147,7 +149,7 @@ impl<'a> Runner<'a> {
         let (plan, target) = (self.plan, self.target);
         std::thread::scope(|scope| {
             let mut watch: Option<TriggerWatch> = None;
-            let flow = self.main_steps(&mut |runner: &Runner<'a>| {
+            let flow = self.batches(&mut |runner: &Runner<'a>| {
                 watch
                     .get_or_insert_with(|| {
                         TriggerWatch::start(
@@ -195,17 +197,75 @@ impl<'a> Runner<'a> {
         Ok(Some(fired))
     }
 
-    fn main_steps(
+    /// Pre checks run on every host before any changes; execute and post
+    /// then run batch by batch (one batch on a single machine).
+    fn batches(
         &mut self,
         watch_for: &mut dyn FnMut(&Runner<'a>) -> TriggerWatch,
     ) -> Result<Flow<'a>, EngineError> {
         let plan = self.plan;
+        let batches = self.target.batches();
+        self.target.select(Selection::All);
         let mut watching = false;
-        for step in plan.main.iter().filter(|s| s.phase != PhaseName::Exit) {
+        let pre: Vec<&'a PlannedStep> = plan
+            .main
+            .iter()
+            .filter(|s| s.phase == PhaseName::Pre)
+            .collect();
+        if let Some(flow) = self.main_steps(&pre, watch_for, &mut watching)? {
+            return Ok(flow);
+        }
+        let change: Vec<&'a PlannedStep> = plan
+            .main
+            .iter()
+            .filter(|s| matches!(s.phase, PhaseName::Execute | PhaseName::Post))
+            .collect();
+        for batch in 0..batches {
+            self.target.select(Selection::Batch(batch));
+            if batch > 0 {
+                // The same steps again, on the next hosts.
+                for step in &change {
+                    self.replay.steps.remove(&step.step.id);
+                }
+            }
+            if let Some(flow) = self.main_steps(&change, watch_for, &mut watching)? {
+                return Ok(flow);
+            }
+            if let Err(why) = self.target.after_batch(batch) {
+                return self.rollback(
+                    &format!("health-gate: {why}"),
+                    None,
+                    Outcome::RolledBack,
+                    Outcome::Failed,
+                );
+            }
+        }
+        if watching {
+            let watch = watch_for(self);
+            watch.stop();
+            // A trigger that held as post ended still counts.
+            if self.watch_report(Some(&watch), None)?.is_some() {
+                return self.rollback("trigger", None, Outcome::RolledBack, Outcome::Failed);
+            }
+            self.recorder.flush()?;
+        }
+        Ok(Flow::Done(Outcome::Succeeded))
+    }
+
+    /// Runs `steps` in order; `Some(flow)` when the run goes no further.
+    /// Triggers are watched from the first execute step on.
+    fn main_steps(
+        &mut self,
+        steps: &[&'a PlannedStep],
+        watch_for: &mut dyn FnMut(&Runner<'a>) -> TriggerWatch,
+        watching: &mut bool,
+    ) -> Result<Option<Flow<'a>>, EngineError> {
+        let plan = self.plan;
+        for &step in steps {
             let watch = if !plan.triggers.is_empty()
                 && matches!(step.phase, PhaseName::Execute | PhaseName::Post)
             {
-                watching = true;
+                *watching = true;
                 Some(watch_for(self))
             } else {
                 None
@@ -233,57 +293,54 @@ impl<'a> Runner<'a> {
             if !matches!(end, StepEnd::Paused(_))
                 && self.watch_report(watch.as_ref(), blamed)?.is_some()
             {
-                return self.rollback("trigger", blamed, Outcome::RolledBack, Outcome::Failed);
+                return self
+                    .rollback("trigger", blamed, Outcome::RolledBack, Outcome::Failed)
+                    .map(Some);
             }
             match end {
                 StepEnd::Ok => {}
-                StepEnd::Paused(reason) => return Ok(Flow::Paused(step, reason)),
+                StepEnd::Paused(reason) => return Ok(Some(Flow::Paused(step, reason))),
                 StepEnd::RollbackRequested => {
-                    return self.rollback(
-                        "unknown-step",
-                        Some(&step.step.id),
-                        Outcome::RolledBack,
-                        Outcome::Failed,
-                    );
+                    return self
+                        .rollback(
+                            "unknown-step",
+                            Some(&step.step.id),
+                            Outcome::RolledBack,
+                            Outcome::Failed,
+                        )
+                        .map(Some);
                 }
                 StepEnd::Aborted => {
                     self.operator.on_abort();
                     self.noted = self.abort.count();
                     return match step.phase {
-                        PhaseName::Execute | PhaseName::Post => {
-                            self.rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
-                        }
-                        _ => Ok(Flow::Done(Outcome::Aborted)),
+                        PhaseName::Execute | PhaseName::Post => self
+                            .rollback("aborted", blamed, Outcome::Aborted, Outcome::Aborted)
+                            .map(Some),
+                        _ => Ok(Some(Flow::Done(Outcome::Aborted))),
                     };
                 }
                 StepEnd::Failed => match FailureOutcome::of(step.phase, &step.step) {
                     FailureOutcome::Continue => {}
                     FailureOutcome::Rollback => {
-                        return self.rollback(
-                            "step-failed",
-                            Some(&step.step.id),
-                            Outcome::RolledBack,
-                            Outcome::Failed,
-                        );
+                        return self
+                            .rollback(
+                                "step-failed",
+                                Some(&step.step.id),
+                                Outcome::RolledBack,
+                                Outcome::Failed,
+                            )
+                            .map(Some);
                     }
                     FailureOutcome::StopBeforeChange
                     | FailureOutcome::MarkFailed
                     | FailureOutcome::RollbackFailed => {
-                        return Ok(Flow::Done(Outcome::Failed));
+                        return Ok(Some(Flow::Done(Outcome::Failed)));
                     }
                 },
             }
         }
-        if watching {
-            let watch = watch_for(self);
-            watch.stop();
-            // A trigger that held as post ended still counts.
-            if self.watch_report(Some(&watch), None)?.is_some() {
-                return self.rollback("trigger", None, Outcome::RolledBack, Outcome::Failed);
-            }
-            self.recorder.flush()?;
-        }
-        Ok(Flow::Done(Outcome::Succeeded))
+        Ok(None)
     }
 
     /// Starts the rollback plan. `success` is the outcome when it works;
@@ -298,6 +355,8 @@ impl<'a> Runner<'a> {
         if self.plan.rollback.is_empty() {
             return Ok(Flow::Done(without_plan));
         }
+        // Only the hosts this run may have changed.
+        self.target.select(Selection::Changed);
         self.recorder
             .record(RunEvent::RollbackStarted(RollbackStarted {
                 run_id: self.run_id.clone(),
@@ -331,6 +390,7 @@ impl<'a> Runner<'a> {
     /// stop the others.
     fn exit_phase(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
         let plan = self.plan;
+        self.target.select(Selection::All);
         let steps: Vec<&PlannedStep> = plan
             .main
             .iter()
@@ -509,12 +569,27 @@ impl<'a> Runner<'a> {
             StepKind::Backup(_) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
-                let result = backup::backup(&self.run_dir, &step.step.id, &step.paths);
+                let remote = (step.step.on != On::Local)
+                    .then(|| {
+                        self.target
+                            .backup_files(&self.run_dir, &step.step.id, &step.paths)
+                    })
+                    .flatten();
+                let result = match remote {
+                    Some(remote) => remote,
+                    None => backup::backup(&self.run_dir, &step.step.id, &step.paths),
+                };
                 self.file_step(step, first_attempt, started, result)
             }
             StepKind::Restore(restore) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
+                let remote = (step.step.on != On::Local)
+                    .then(|| self.target.restore_files(&self.run_dir, &restore.from))
+                    .flatten();
+                if let Some(result) = remote {
+                    return self.file_step(step, first_attempt, started, result);
+                }
                 let result = match self.replay.backup_files(&restore.from) {
                     Some(files) => backup::restore(&self.run_dir, files, &step.paths, self.secrets),
                     // The run failed before the backup: the files were not
@@ -575,6 +650,7 @@ impl<'a> Runner<'a> {
             stderr_tail: o.stderr_tail,
             error: o.error.map(|e| redact(&e, self.secrets)),
             files: backup::redacted(o.files, self.secrets),
+            hosts: o.hosts,
         };
         // Keep the replay current: a restore later in this run reads the
         // backup's files from it, exactly as a resumed run would.
@@ -619,6 +695,7 @@ impl<'a> Runner<'a> {
                     self.run_dir.join(crate::orphan::GROUP_FILE),
                     crate::orphan::tag(&step.step.id, attempt),
                 )),
+                on: step.step.on,
                 live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
             };
             let executed = self.target.exec(&exec, &self.abort);
@@ -683,6 +760,7 @@ impl<'a> Runner<'a> {
             stderr_tail: journal_tail(&redact(&done.stderr.tail_text(), self.secrets)),
             error,
             files: Vec::new(),
+            hosts: done.hosts,
         }
     }
 
@@ -869,6 +947,7 @@ struct StepResult {
     stderr_tail: String,
     error: Option<String>,
     files: Vec<FileRecord>,
+    hosts: Vec<crate::events::HostStep>,
 }
 
 impl StepResult {

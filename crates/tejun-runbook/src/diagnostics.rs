@@ -203,6 +203,13 @@ pub enum ErrorKind {
     RelativePathPin {
         pattern: String,
     },
+    /// A fleet key (`groups`, `hosts:`, `on:`, `rollout:`) names something
+    /// that does not exist or is malformed (docs/fleet.md).
+    Fleet {
+        code: &'static str,
+        en: String,
+        ja: String,
+    },
     /// The engine's environment guard refuses the runbook for an
     /// environment (the engine words the refusal in both languages).
     EnvironmentGuard {
@@ -359,6 +366,7 @@ impl ErrorKind {
             K::NoEnvironments => "no-environments",
             K::BadEnvironmentName { .. } => "bad-environment-name",
             K::RelativePathPin { .. } => "relative-path-pin",
+            K::Fleet { code, .. } => code,
             K::EnvironmentGuard { .. } => "environment-guard",
             K::Probe { .. } => "probe",
             K::PlaceholderInQuotedHeredoc { .. } => "placeholder-in-quoted-heredoc",
@@ -629,6 +637,7 @@ impl ErrorKind {
                 ),
             },
             K::EnvironmentGuard { en, ja } | K::Probe { en, ja } => lang.pick(en, ja).to_string(),
+            K::Fleet { en, ja, .. } => lang.pick(en, ja).to_string(),
         }
     }
 

@@ -52,6 +52,12 @@ pub struct Environment {
     /// executor.
     pub protected: bool,
     pub hosts: Vec<String>,
+    /// Host variables (`hosts: {web-1: {zone: a}}`), by host, in file
+    /// order; a host written in the list form has none.
+    pub host_vars: IndexMap<String, IndexMap<String, String>>,
+    /// `groups: {web: [web-1, web-2]}`: names for sets of this
+    /// environment's hosts.
+    pub groups: IndexMap<String, Vec<String>>,
     /// Glob patterns (`**` crosses directories, `*` does not) of files that
     /// belong to this environment.
     pub paths: Vec<String>,
@@ -201,6 +207,7 @@ const RUNBOOK_KEYS: &[&str] = &[
     "post",
     "exit",
     "rollback",
+    "rollout",
 ];
 
 /// Whether `source` is shaped like an inventory rather than a runbook: a
@@ -243,6 +250,7 @@ const ENV_KEYS: &[&str] = &[
     "color",
     "protected",
     "hosts",
+    "groups",
     "paths",
     "enforce",
     "approval",
@@ -330,6 +338,79 @@ fn read_environments(sink: &mut Sink, key: Span, node: &Node, inventory: &mut In
     }
 }
 
+/// `hosts:` as a list of names, or a map of name → variables; then
+/// `groups:`, whose members must be hosts of this environment.
+fn read_hosts(sink: &mut Sink, fields: &Fields<'_>, env: &mut Environment) {
+    match fields.get("hosts") {
+        Some(Node {
+            value: Value::Map(entries),
+            ..
+        }) => {
+            for (host, vars) in entries {
+                let mut values = IndexMap::new();
+                match &vars.value {
+                    Value::Null => {}
+                    Value::Map(pairs) => {
+                        for (name, value) in pairs {
+                            if let Some((text, _)) = crate::walk::string(sink, value, &name.name) {
+                                values.insert(name.name.clone(), text);
+                            }
+                        }
+                    }
+                    _ => wrong_type(
+                        sink,
+                        vars,
+                        &format!("hosts.{}", host.name),
+                        Expected::Mapping,
+                    ),
+                }
+                env.hosts.push(host.name.clone());
+                env.host_vars.insert(host.name.clone(), values);
+            }
+        }
+        Some(_) => {
+            env.hosts = fields
+                .string_list(sink, "hosts")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect();
+        }
+        None => {}
+    }
+    let Some(groups) = fields.get("groups") else {
+        return;
+    };
+    let Value::Map(entries) = &groups.value else {
+        return wrong_type(sink, groups, "groups", Expected::Mapping);
+    };
+    for (group, members) in entries {
+        let mut names = Vec::new();
+        for (member, span) in
+            crate::walk::string_list(sink, members, &group.name).unwrap_or_default()
+        {
+            if !env.hosts.iter().any(|h| h == &member) {
+                sink.error(
+                    span,
+                    ErrorKind::Fleet {
+                        code: "unknown-group-member",
+                        en: format!(
+                            "group `{}` names `{member}`, which is not a host of `{}` (list it under `hosts:` first)",
+                            group.name, env.name
+                        ),
+                        ja: format!(
+                            "グループ `{}` の `{member}` は環境 `{}` のホストではありません (先に `hosts:` に書いてください)",
+                            group.name, env.name
+                        ),
+                    },
+                );
+            }
+            names.push(member);
+        }
+        env.groups.insert(group.name.clone(), names);
+    }
+}
+
 /// Environment names appear in `--env`, banners and file names: keep them
 /// simple.
 pub fn is_env_name(name: &str) -> bool {
@@ -347,6 +428,8 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         color: String::new(),
         protected: false,
         hosts: Vec::new(),
+        host_vars: IndexMap::new(),
+        groups: IndexMap::new(),
         paths: Vec::new(),
         enforce_kernel: false,
         approvals: 0,
@@ -385,12 +468,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         None if env.protected => "red".to_string(),
         None => "green".to_string(),
     };
-    env.hosts = fields
-        .string_list(sink, "hosts")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(h, _)| h)
-        .collect();
+    read_hosts(sink, &fields, &mut env);
     for (pattern, span) in fields.string_list(sink, "paths").unwrap_or_default() {
         if let Err(e) = compile_glob(&pattern) {
             sink.error(

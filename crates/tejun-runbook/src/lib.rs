@@ -8,6 +8,7 @@
 
 pub mod diagnostics;
 pub mod duration;
+pub mod fleet;
 pub mod inventory;
 pub mod model;
 pub mod plan;

@@ -42,6 +42,11 @@ pub struct Runbook {
     pub probes: IndexMap<String, tejun_probe::ProbeSpec>,
     /// `triggers:`, watched while execute and post run.
     pub triggers: Vec<Trigger>,
+    /// `hosts:`: which inventory hosts the steps run on (None: this
+    /// machine only), with where it is written.
+    pub hosts: Option<(String, Span)>,
+    /// `rollout:`: batches over those hosts.
+    pub rollout: Option<crate::fleet::Rollout>,
 }
 
 /// A trigger expression as written, parsed.
@@ -178,6 +183,8 @@ pub struct Step {
     /// Paths this step touches, declared or taken from backup/restore. The
     /// environment guard checks them against the inventory's pins.
     pub paths: Vec<Template>,
+    /// `on:`: every host, one host, or the controller.
+    pub on: crate::fleet::On,
     pub span: Span,
 }
 

@@ -45,6 +45,9 @@ const TOP_KEYS: &[&str] = &[
     "approval",
     "probes",
     "triggers",
+    // Fleet (docs/fleet.md).
+    "hosts",
+    "rollout",
 ];
 const APPROVAL_KEYS: &[&str] = &["count"];
 const VAR_KEYS: &[&str] = &[
@@ -83,6 +86,7 @@ const STEP_KEYS: &[&str] = &[
     "paths",
     "auto",
     "evidence",
+    "on",
 ];
 const EXPECT_KEYS: &[&str] = &["exit", "stdout", "stderr"];
 const COMMAND_ONLY: &[&str] = &["expect", "retries", "retry_delay"];
@@ -287,6 +291,8 @@ impl Reader<'_, '_> {
         let approvals = self.approvals(&top);
         let probes = self.probes(&top);
         let triggers = self.triggers(&top, &probes);
+        let hosts = crate::fleet::read_hosts(self.sink, &top);
+        let rollout = crate::fleet::read_rollout(self.sink, &top);
         let mut runbook = Runbook {
             name: name?,
             description,
@@ -299,6 +305,8 @@ impl Reader<'_, '_> {
             approvals,
             probes,
             triggers,
+            hosts,
+            rollout,
         };
         self.probe_steps_name_probes(&runbook);
         self.cross_check(&mut runbook);
@@ -775,6 +783,7 @@ impl Reader<'_, '_> {
                 .unwrap_or(DEFAULT_TIMEOUT),
             on_failure: on_failure?,
             paths,
+            on: crate::fleet::read_on(self.sink, fields),
             span: fields.span,
         })
     }

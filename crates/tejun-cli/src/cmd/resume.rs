@@ -131,6 +131,9 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
     let Some(runbook) = parse_runbook(&prepared.source, &file, ctx) else {
         return Exit::BadInput;
     };
+    if let Err(exit) = super::fleet::refuse_to_continue(&runbook, ctx) {
+        return exit;
+    }
     let inventory = match load_inventory(ctx, std::path::Path::new(&file)) {
         Ok(inventory) => inventory,
         Err(exit) => return exit,

@@ -58,6 +58,9 @@ pub struct Args {
     /// One JSON event per line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Only these hosts of the runbook's `hosts:` (comma-separated).
+    #[arg(long, value_name = "HOST,...")]
+    pub limit: Option<String>,
 }
 
 pub fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -96,10 +99,23 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let interactive = is_interactive(args.yes);
     let progress = Progress::new(mode(args.json), ctx.lang);
-    let engine = match local_engine(&journal, &progress, ctx) {
+    let fleet = match super::fleet::connect(
+        &runbook,
+        inventory.as_ref(),
+        &args.env,
+        args.limit.as_deref(),
+        ctx,
+    ) {
+        Ok(fleet) => fleet,
+        Err(exit) => return exit,
+    };
+    let mut engine = match local_engine(&journal, &progress, ctx) {
         Ok(engine) => engine,
         Err(exit) => return exit,
     };
+    if let Some(fleet) = &fleet {
+        engine.target = &fleet.target;
+    }
     let request = RunRequest {
         runbook_path: &args.file,
         source: &source,

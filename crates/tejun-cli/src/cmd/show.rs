@@ -71,6 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         outln!();
         print_steps(&timeline, ctx);
     }
+    print_hosts(&timeline, ctx);
     Exit::Ok
 }
 
@@ -573,6 +574,61 @@ fn print_steps(timeline: &RunTimeline, ctx: &Context) {
             )
         );
     }
+}
+
+/// A fleet run's steps per host (docs/fleet.md): every step each host ran,
+/// in journal order, across batches and the rollback.
+fn print_hosts(timeline: &RunTimeline, ctx: &Context) {
+    let lang = ctx.lang;
+    type HostSteps = Vec<(String, bool, Option<String>)>;
+    let mut hosts: Vec<(String, HostSteps)> = Vec::new();
+    for event in &timeline.events {
+        if let Happening::StepFinished(f) = &event.happening {
+            for h in &f.hosts {
+                let at = match hosts.iter().position(|(name, _)| *name == h.host) {
+                    Some(at) => at,
+                    None => {
+                        hosts.push((h.host.clone(), Vec::new()));
+                        hosts.len() - 1
+                    }
+                };
+                hosts[at]
+                    .1
+                    .push((format!("{}/{}", f.phase, f.step_id), h.ok, h.error.clone()));
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return;
+    }
+    outln!();
+    let mut table = Table::new(vec![
+        Cell::plain(lang.pick("HOST", "ホスト")),
+        Cell::plain(lang.pick("OK", "成功")),
+        Cell::plain(lang.pick("FAILED", "失敗")),
+        Cell::plain(lang.pick("STEPS", "手順")),
+        Cell::plain(lang.pick("LAST ERROR", "最後のエラー")),
+    ]);
+    for (host, steps) in &hosts {
+        let ok = steps.iter().filter(|s| s.1).count();
+        let list: Vec<String> = steps
+            .iter()
+            .map(|(id, ok, _)| format!("{id}{}", if *ok { "" } else { "✗" }))
+            .collect();
+        let error = steps
+            .iter()
+            .rev()
+            .find_map(|s| s.2.clone())
+            .unwrap_or_else(|| "-".into());
+        table.row(vec![
+            Cell::plain(host),
+            Cell::plain(ok.to_string()),
+            Cell::plain((steps.len() - ok).to_string()),
+            Cell::plain(list.join(" ")),
+            Cell::plain(error),
+        ]);
+    }
+    table.print();
 }
 
 fn step_style(state: StepState) -> anstyle::Style {

@@ -1,6 +1,7 @@
 //! Where commands run. A [`Target`] executes one shell command with a
 //! timeout and captures its output; the runner decides what the result
-//! means. `LocalTarget` runs on this machine; SSH targets plug in here later.
+//! means. `LocalTarget` runs on this machine, [`SshTarget`] on a host over the
+//! system OpenSSH client.
 //!
 //! Each command runs as `sh -c CMD` in its own process group, so a timeout or
 //! an abort can kill everything it started (pipelines, subshells), and so the
@@ -17,7 +18,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -26,6 +27,9 @@ use nix::unistd::Pid;
 
 use crate::abort::AbortSignal;
 use crate::capture::{Capture, combined_sha256};
+
+mod ssh;
+pub use ssh::{SshError, SshOptions, SshTarget};
 
 /// How often a waiting command checks for timeout and abort.
 const POLL: Duration = Duration::from_millis(50);
@@ -48,6 +52,8 @@ pub struct Exec<'a> {
     /// Where to note the command's process group, with a tag (step and
     /// attempt), while it runs.
     pub group_file: Option<(PathBuf, String)>,
+    /// The step's `on:`; only a fleet target looks at it.
+    pub on: tejun_runbook::fleet::On,
     /// Sees output as it arrives (both streams), for an operator watching
     /// a long command; the capture is unchanged.
     pub live: Option<LiveOutput<'a>>,
@@ -76,6 +82,8 @@ pub struct Executed {
     pub output_sha256: String,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// Each host's result, when the step ran on a fleet.
+    pub hosts: Vec<crate::events::HostStep>,
 }
 
 pub trait Target: Send + Sync {
@@ -84,6 +92,36 @@ pub trait Target: Send + Sync {
     /// Runs `exec` to completion, timeout or abort. An `Err` means the
     /// command could not be started at all.
     fn exec(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed>;
+    /// How many rollout batches execute and post run in (see
+    /// [`crate::fleet`]); 1 for a single machine.
+    fn batches(&self) -> usize {
+        1
+    }
+    /// Moves the hosts the next steps run on.
+    fn select(&self, _selection: crate::fleet::Selection) {}
+    /// A `backup` step's files from where this target runs them; `None`:
+    /// they are on this machine (the engine copies them itself).
+    fn backup_files(
+        &self,
+        _run_dir: &std::path::Path,
+        _step_id: &str,
+        _paths: &[String],
+    ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
+        None
+    }
+    /// A `restore` step from backup `from`, on this target's hosts;
+    /// `None`: the files are on this machine.
+    fn restore_files(
+        &self,
+        _run_dir: &std::path::Path,
+        _from: &str,
+    ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
+        None
+    }
+    /// The health gate after a batch; `Err(why)` stops the rollout.
+    fn after_batch(&self, _batch: usize) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Runs commands on this machine with `/bin/sh`.
@@ -118,91 +156,107 @@ impl Target for LocalTarget {
             crate::recorder::crash_point("after-spawn", tag.split('#').next().unwrap_or(tag));
             crate::orphan::record(path, child.id(), tag);
         }
-
-        // One thread does it all: poll both pipes, notice the exit, enforce
-        // the timeout and the abort. (Three threads per step cost more than
-        // the step.)
-        let mut pipes = Pipes {
-            stdout: child.stdout.take(),
-            stderr: child.stderr.take(),
-            out: Capture::new(exec.keep_bytes, false),
-            err: Capture::new(exec.keep_bytes, true),
-        };
-        let mut status: Option<ExitStatus> = None;
-        let mut exited_at = started;
-        let mut timed_out = false;
-        let mut aborted = false;
-        let mut kill_sent: Option<Instant> = None;
-        // When the pipes are closed but the exit is not yet visible (the
-        // kernel closes files before it reports the exit), look again soon,
-        // backing off up to POLL.
-        let mut idle = Duration::from_micros(50);
-        loop {
-            let tick = match status {
-                Some(_) => DRAIN_GRACE.saturating_sub(exited_at.elapsed()),
-                None if pipes.open() => exec
-                    .timeout
-                    .saturating_sub(started.elapsed())
-                    .clamp(Duration::from_millis(1), POLL),
-                None => {
-                    idle = (idle * 2).min(POLL);
-                    idle
-                }
-            };
-            if status.is_some() && (!pipes.open() || tick.is_zero()) {
-                break;
-            }
-            pipes.pump(tick, exec.live)?;
-            if status.is_none()
-                && let Some(done) = child.try_wait()?
-            {
-                status = Some(done);
-                exited_at = Instant::now();
-                continue;
-            }
-            if status.is_some() {
-                continue;
-            }
-            match kill_sent {
-                None => {
-                    if abort.is_set() {
-                        aborted = true;
-                    } else if started.elapsed() >= exec.timeout {
-                        timed_out = true;
-                    }
-                    if aborted || timed_out {
-                        let _ = killpg(pgid, Signal::SIGTERM);
-                        kill_sent = Some(Instant::now());
-                    }
-                }
-                Some(at) if at.elapsed() >= KILL_GRACE => {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                }
-                Some(_) => {}
-            }
-        }
-        if kill_sent.is_some() {
-            // Whatever the shell left behind in its group goes too.
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-        let status = status.unwrap_or_else(|| ExitStatus::from_raw(0));
-        let Pipes {
-            out: stdout,
-            err: mut stderr,
-            ..
-        } = pipes;
-        let output_sha256 = combined_sha256(&stdout, &mut stderr);
-        Ok(Executed {
-            exit_code: status.code(),
-            signal: status.signal(),
-            timed_out,
-            aborted,
-            duration: started.elapsed(),
-            output_sha256,
-            stdout,
-            stderr,
+        supervise(&mut child, started, exec, abort, &mut |signal| {
+            let _ = killpg(pgid, signal);
         })
     }
+}
+
+/// Waits for `child` while collecting its output, until it exits, times out
+/// or is aborted. Stopping it is `stop`'s job: SIGTERM first, SIGKILL after
+/// [`KILL_GRACE`], and SIGKILL once more at the end for what the command
+/// left behind.
+pub(crate) fn supervise(
+    child: &mut Child,
+    started: Instant,
+    exec: &Exec<'_>,
+    abort: &AbortSignal,
+    stop: &mut dyn FnMut(Signal),
+) -> io::Result<Executed> {
+    // One thread does it all: poll both pipes, notice the exit, enforce
+    // the timeout and the abort. (Three threads per step cost more than
+    // the step.)
+    let mut pipes = Pipes {
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        out: Capture::new(exec.keep_bytes, false),
+        err: Capture::new(exec.keep_bytes, true),
+    };
+    let mut status: Option<ExitStatus> = None;
+    let mut exited_at = started;
+    let mut timed_out = false;
+    let mut aborted = false;
+    let mut kill_sent: Option<Instant> = None;
+    // When the pipes are closed but the exit is not yet visible (the
+    // kernel closes files before it reports the exit), look again soon,
+    // backing off up to POLL.
+    let mut idle = Duration::from_micros(50);
+    loop {
+        let tick = match status {
+            Some(_) => DRAIN_GRACE.saturating_sub(exited_at.elapsed()),
+            None if pipes.open() => exec
+                .timeout
+                .saturating_sub(started.elapsed())
+                .clamp(Duration::from_millis(1), POLL),
+            None => {
+                idle = (idle * 2).min(POLL);
+                idle
+            }
+        };
+        if status.is_some() && (!pipes.open() || tick.is_zero()) {
+            break;
+        }
+        pipes.pump(tick, exec.live)?;
+        if status.is_none()
+            && let Some(done) = child.try_wait()?
+        {
+            status = Some(done);
+            exited_at = Instant::now();
+            continue;
+        }
+        if status.is_some() {
+            continue;
+        }
+        match kill_sent {
+            None => {
+                if abort.is_set() {
+                    aborted = true;
+                } else if started.elapsed() >= exec.timeout {
+                    timed_out = true;
+                }
+                if aborted || timed_out {
+                    stop(Signal::SIGTERM);
+                    kill_sent = Some(Instant::now());
+                }
+            }
+            Some(at) if at.elapsed() >= KILL_GRACE => {
+                stop(Signal::SIGKILL);
+            }
+            Some(_) => {}
+        }
+    }
+    if kill_sent.is_some() {
+        // Whatever the shell left behind in its group goes too.
+        stop(Signal::SIGKILL);
+    }
+    let status = status.unwrap_or_else(|| ExitStatus::from_raw(0));
+    let Pipes {
+        out: stdout,
+        err: mut stderr,
+        ..
+    } = pipes;
+    let output_sha256 = combined_sha256(&stdout, &mut stderr);
+    Ok(Executed {
+        exit_code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        aborted,
+        duration: started.elapsed(),
+        output_sha256,
+        stdout,
+        stderr,
+        hosts: Vec::new(),
+    })
 }
 
 /// A command's two output pipes and what was read from them.
@@ -294,6 +348,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            on: Default::default(),
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
     }
@@ -369,6 +424,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            on: Default::default(),
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();
         assert!(done.aborted);

@@ -1,0 +1,395 @@
+//! A throw-away fleet for tests: N "hosts", each a network namespace with
+//! its own address in 198.18.0.0/24 (the RFC 2544 benchmark range, never
+//! routed anywhere) and its own `sshd`, reached from the root namespace
+//! over a veth pair. Everything it needs (host keys, a client key, the
+//! `known_hosts` made by `ssh-keyscan`, an `ssh_config` naming the hosts)
+//! lives in one temporary directory.
+//!
+//! `Fleet::up` returns `None` (after saying why) when the machine cannot
+//! host one: not root, or no `sshd`/`ip`. Dropping the fleet kills every
+//! `sshd` and deletes every namespace and veth, also when the test panicked.
+//!
+//! Addresses are leased through lock files in /tmp so fleets of parallel
+//! tests (and `scripts/fleet-up.sh`) never share one; namespace names carry
+//! the process id and a counter.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+static FLEETS: AtomicUsize = AtomicUsize::new(0);
+/// Where address leases are kept (shared with scripts/fleet-up.sh).
+const LEASES: &str = "/tmp/tejun-fleet-leases";
+/// Host addresses are 198.18.0.FIRST ..= 198.18.0.LAST; .1 is the root
+/// namespace's side of every veth.
+const FIRST: u8 = 10;
+const LAST: u8 = 250;
+pub const ROOT_ADDR: &str = "198.18.0.1";
+
+pub struct FleetHost {
+    /// The name the `ssh_config` gives it (`web-1`).
+    pub name: String,
+    pub netns: String,
+    pub addr: String,
+    veth: String,
+    sshd: Option<Child>,
+    lease: PathBuf,
+}
+
+pub struct Fleet {
+    pub dir: TempDir,
+    pub hosts: Vec<FleetHost>,
+    /// `Host NAME` blocks for every host: address, user root, the test key,
+    /// the fleet's own known_hosts.
+    pub ssh_config: PathBuf,
+    pub known_hosts: PathBuf,
+    /// The client's private key.
+    pub key: PathBuf,
+}
+
+/// Why this machine cannot host a test fleet, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Some("fleet tests need root (network namespaces)".into());
+    }
+    for tool in [
+        "/usr/sbin/sshd",
+        "/usr/bin/ssh",
+        "/usr/bin/ssh-keygen",
+        "/usr/bin/ssh-keyscan",
+    ] {
+        if !Path::new(tool).exists() {
+            return Some(format!(
+                "fleet tests need {tool} (apt-get install openssh-server openssh-client)"
+            ));
+        }
+    }
+    if run_quiet("ip", &["netns", "list"]).is_err() {
+        return Some("fleet tests need `ip netns` (iproute2)".into());
+    }
+    None
+}
+
+/// Starts a fleet of hosts named `{prefix}-1` ..= `{prefix}-n`, or says why
+/// it cannot and returns `None` (the test then passes as skipped).
+pub fn up(prefix: &str, n: usize) -> Option<Fleet> {
+    if let Some(why) = unavailable() {
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    Some(Fleet::start(prefix, n))
+}
+
+impl Fleet {
+    fn start(prefix: &str, n: usize) -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        // sshd refuses keys in group/world-writable places; the temp dir
+        // is 0700 already, the files below are made 0600.
+        let key = dir.path().join("id_ed25519");
+        keygen(&key);
+        let authorized = dir.path().join("authorized_keys");
+        fs::copy(key.with_extension("pub"), &authorized).unwrap();
+        fs::create_dir_all("/run/sshd").unwrap();
+
+        let fleet_no = FLEETS.fetch_add(1, Ordering::SeqCst);
+        let mut fleet = Fleet {
+            ssh_config: dir.path().join("ssh_config"),
+            known_hosts: dir.path().join("known_hosts"),
+            key,
+            hosts: Vec::new(),
+            dir,
+        };
+        for i in 1..=n {
+            let (addr, lease) = lease_address();
+            let octet = addr.rsplit('.').next().unwrap().to_string();
+            let host = FleetHost {
+                name: format!("{prefix}-{i}"),
+                netns: format!("tj-{}-{fleet_no}-{i}", std::process::id()),
+                veth: format!("tjv{octet}"),
+                addr,
+                sshd: None,
+                lease,
+            };
+            fleet.hosts.push(host);
+            let idx = fleet.hosts.len() - 1;
+            fleet.plumb(idx);
+            fleet.start_sshd(idx);
+        }
+        fleet.write_client_files();
+        fleet
+    }
+
+    /// Namespace, veth pair, addresses and routes for host `idx`.
+    fn plumb(&self, idx: usize) {
+        let h = &self.hosts[idx];
+        let peer = format!("{}p", h.veth);
+        run(&format!("ip netns add {}", h.netns));
+        run(&format!(
+            "ip link add {} type veth peer name {peer}",
+            h.veth
+        ));
+        run(&format!("ip link set {peer} netns {}", h.netns));
+        run(&format!("ip addr add {ROOT_ADDR}/32 dev {}", h.veth));
+        run(&format!("ip link set {} up", h.veth));
+        run(&format!(
+            "ip route add {}/32 dev {} src {ROOT_ADDR}",
+            h.addr, h.veth
+        ));
+        let ns = format!("ip netns exec {}", h.netns);
+        run(&format!("{ns} ip link set lo up"));
+        run(&format!("{ns} ip link set {peer} name eth0"));
+        run(&format!("{ns} ip addr add {}/32 dev eth0", h.addr));
+        run(&format!("{ns} ip link set eth0 up"));
+        run(&format!("{ns} ip route add {ROOT_ADDR}/32 dev eth0"));
+    }
+
+    /// This host's `sshd`: its own host key and config, root login with the
+    /// fleet's key only.
+    fn start_sshd(&mut self, idx: usize) {
+        let dir = self.dir.path().to_path_buf();
+        let h = &self.hosts[idx];
+        let host_key = dir.join(format!("host-{}", h.name));
+        if !host_key.exists() {
+            keygen(&host_key);
+        }
+        let config = dir.join(format!("sshd-{}.conf", h.name));
+        fs::write(
+            &config,
+            format!(
+                "ListenAddress {addr}:22\n\
+                 HostKey {key}\n\
+                 PidFile {dir}/sshd-{name}.pid\n\
+                 AuthorizedKeysFile {dir}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 UsePAM no\n\
+                 StrictModes no\n\
+                 MaxSessions 100\n\
+                 MaxStartups 100:30:200\n\
+                 LogLevel ERROR\n",
+                addr = h.addr,
+                key = host_key.display(),
+                dir = dir.display(),
+                name = h.name,
+            ),
+        )
+        .unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &h.netns,
+                "/usr/sbin/sshd",
+                "-D",
+                "-e",
+                "-f",
+            ])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join(format!("sshd-{}.log", h.name))).unwrap())
+            .spawn()
+            .unwrap();
+        self.hosts[idx].sshd = Some(child);
+        wait_for_port(&self.hosts[idx].addr);
+    }
+
+    /// known_hosts from `ssh-keyscan` (as an operator would make it) and
+    /// an ssh_config with one `Host` block per host.
+    fn write_client_files(&self) {
+        let mut known = String::new();
+        let mut config = String::new();
+        for h in &self.hosts {
+            known.push_str(&keyscan(&h.addr));
+            config.push_str(&format!(
+                "Host {name}\n  HostName {addr}\n  User root\n  IdentityFile {key}\n  \
+                 IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n  \
+                 ConnectTimeout 5\n",
+                name = h.name,
+                addr = h.addr,
+                key = self.key.display(),
+                known = self.known_hosts.display(),
+            ));
+        }
+        fs::write(&self.known_hosts, known).unwrap();
+        fs::write(&self.ssh_config, config).unwrap();
+    }
+
+    pub fn host(&self, name: &str) -> &FleetHost {
+        self.hosts.iter().find(|h| h.name == name).unwrap()
+    }
+
+    /// Runs `script` with `sh -c` inside `name`'s namespace (not over ssh):
+    /// how a test looks at a host behind tejun's back.
+    pub fn in_host(&self, name: &str, script: &str) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.host(name).netns, "sh", "-c", script])
+            .output()
+            .unwrap()
+    }
+
+    /// Stops `name`'s sshd (the host "dies" for ssh).
+    pub fn kill_sshd(&mut self, name: &str) {
+        let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
+        if let Some(mut child) = h.sshd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Gives `name` a new host key and restarts its sshd: the fleet's
+    /// known_hosts now holds a stale key for it.
+    pub fn change_host_key(&mut self, name: &str) {
+        self.kill_sshd(name);
+        let idx = self.hosts.iter().position(|h| h.name == name).unwrap();
+        let key = self.dir.path().join(format!("host-{name}"));
+        let _ = fs::remove_file(&key);
+        let _ = fs::remove_file(key.with_extension("pub"));
+        keygen(&key);
+        self.start_sshd(idx);
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(mut child) = h.sshd.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // Deleting the namespace kills what still runs in it only once
+            // the last process leaves; sessions sshd forked are in it too.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ip netns pids {ns} 2>/dev/null | xargs -r kill -9; ip netns del {ns}; ip link del {veth}",
+                    ns = h.netns,
+                    veth = h.veth
+                ))
+                .stderr(Stdio::null())
+                .status();
+            let _ = fs::remove_file(&h.lease);
+        }
+    }
+}
+
+/// Leases a free host address: a lock file created exclusively; a lease
+/// whose process is gone is taken over.
+fn lease_address() -> (String, PathBuf) {
+    fs::create_dir_all(LEASES).unwrap();
+    let _ = fs::set_permissions(LEASES, fs::Permissions::from_mode(0o700));
+    for octet in FIRST..=LAST {
+        let addr = format!("198.18.0.{octet}");
+        let lease = Path::new(LEASES).join(&addr);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lease)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(f, "{}", std::process::id()).unwrap();
+                    return (addr, lease);
+                }
+                Err(_) => {
+                    let holder = fs::read_to_string(&lease).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive || holder.is_empty() {
+                        break;
+                    }
+                    // A crashed test's veth may still hold the name.
+                    let _ = Command::new("ip")
+                        .args(["link", "del", &format!("tjv{octet}")])
+                        .stderr(Stdio::null())
+                        .status();
+                    let _ = fs::remove_file(&lease);
+                }
+            }
+        }
+    }
+    panic!("no free fleet address in 198.18.0.{FIRST}-{LAST}");
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "tejun-fleet-test",
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `addr`'s host key line, as `ssh-keyscan` prints it.
+pub fn keyscan_line(addr: &str) -> String {
+    keyscan(addr)
+}
+
+fn keyscan(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("ssh-keyscan")
+            .args(["-T", "2", "-t", "ed25519", addr])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("ssh-ed25519") {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "ssh-keyscan {addr} found no key");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for_port(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let target = format!("{addr}:22").parse().unwrap();
+    while std::net::TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "sshd on {addr} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(command: &str) {
+    let out = Command::new("sh").arg("-c").arg(command).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_quiet(program: &str, args: &[&str]) -> Result<(), ()> {
+    match Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(()),
+    }
+}

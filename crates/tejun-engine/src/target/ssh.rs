@@ -1,0 +1,498 @@
+//! Commands on a remote host through the system OpenSSH client, so the
+//! user's `~/.ssh/config` (aliases, `ProxyJump`, agents, ports, keys)
+//! applies unchanged.
+//!
+//! - One connection per host per run: [`SshTarget::connect`] starts a
+//!   ControlMaster whose socket lives in a private directory of the run;
+//!   every step reuses it; [`SshTarget::close`] ends it (`ssh -O exit`).
+//! - Host keys are always checked (`StrictHostKeyChecking=yes`,
+//!   `BatchMode=yes`): an unknown or changed key refuses the host with the
+//!   fix, never a prompt and never a silent accept.
+//! - Values are data: the command's environment travels as
+//!   `export NAME='value'` lines of a script on the remote shell's stdin,
+//!   single-quoted, so no value is ever parsed as code; the step's own
+//!   command follows as one single-quoted word for `sh -c`.
+//! - The remote command runs under `setsid`; its process group is written
+//!   to a file on the host so a timeout or an abort kills it there too
+//!   (`kill -TERM -- -PGID` over the same master), not only the local
+//!   client.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+use tejun_locale::{Lang, Localize};
+
+use super::{Exec, Executed, Target, supervise};
+use crate::abort::AbortSignal;
+
+/// How the controller reaches hosts; shared by every host of a run.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// `ssh -F FILE` instead of the user's own `~/.ssh/config` (the
+    /// inventory's `ssh_config:`, or `TEJUN_SSH_CONFIG`).
+    pub config: Option<PathBuf>,
+    /// A private (0700) directory for the master sockets; short, since a
+    /// socket path may not exceed 107 bytes.
+    pub control_dir: PathBuf,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+}
+
+/// Why a host could not be reached. Each names the host and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SshError {
+    #[error("{host}: host key unknown")]
+    UnknownHostKey { host: String },
+    #[error("{host}: host key changed")]
+    ChangedHostKey { host: String },
+    #[error("{host}: authentication failed: {detail}")]
+    Auth { host: String, detail: String },
+    #[error("{host}: unreachable: {detail}")]
+    Unreachable { host: String, detail: String },
+}
+
+impl SshError {
+    pub fn host(&self) -> &str {
+        match self {
+            SshError::UnknownHostKey { host }
+            | SshError::ChangedHostKey { host }
+            | SshError::Auth { host, .. }
+            | SshError::Unreachable { host, .. } => host,
+        }
+    }
+
+    /// Classifies what `ssh` said when it could not connect.
+    fn from_stderr(host: &str, stderr: &str) -> SshError {
+        let host = host.to_string();
+        let detail = stderr
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with('@'))
+            .unwrap_or("ssh exited 255")
+            .to_string();
+        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+            SshError::ChangedHostKey { host }
+        } else if stderr.contains("Host key verification failed")
+            || stderr.contains("host key is known for")
+        {
+            SshError::UnknownHostKey { host }
+        } else if stderr.contains("Permission denied") {
+            SshError::Auth { host, detail }
+        } else {
+            SshError::Unreachable { host, detail }
+        }
+    }
+}
+
+impl Localize for SshError {
+    fn localize(&self, lang: Lang) -> String {
+        match self {
+            SshError::UnknownHostKey { host } => lang.pick(
+                &format!(
+                    "{host}: refused: its host key is not in known_hosts, and tejun never connects to an unverified host. \
+                     Check the key's fingerprint out of band, then add it: ssh-keyscan {host} >> ~/.ssh/known_hosts"
+                ),
+                &format!(
+                    "{host}: 拒否: ホスト鍵が known_hosts にありません。tejun は未確認のホストに接続しません。\
+                     鍵のフィンガープリントを別経路で確認してから追加してください: ssh-keyscan {host} >> ~/.ssh/known_hosts"
+                ),
+            )
+            .to_string(),
+            SshError::ChangedHostKey { host } => lang.pick(
+                &format!(
+                    "{host}: refused: its host key CHANGED since it was recorded in known_hosts (a reinstalled host, or someone in between). \
+                     Find out why first; if the new key is right: ssh-keygen -R {host} && ssh-keyscan {host} >> ~/.ssh/known_hosts"
+                ),
+                &format!(
+                    "{host}: 拒否: ホスト鍵が known_hosts の記録から変わっています(再構築か、中間者の可能性)。\
+                     まず原因を確認し、新しい鍵が正しければ: ssh-keygen -R {host} && ssh-keyscan {host} >> ~/.ssh/known_hosts"
+                ),
+            )
+            .to_string(),
+            SshError::Auth { host, detail } => lang.pick(
+                &format!("{host}: authentication failed ({detail}); check the key and user in your ssh config"),
+                &format!("{host}: 認証に失敗しました ({detail})。ssh 設定の鍵とユーザーを確認してください"),
+            )
+            .to_string(),
+            SshError::Unreachable { host, detail } => lang.pick(
+                &format!("{host}: cannot connect ({detail})"),
+                &format!("{host}: 接続できません ({detail})"),
+            )
+            .to_string(),
+        }
+    }
+}
+
+/// One remote host.
+#[derive(Debug)]
+pub struct SshTarget {
+    host: String,
+    options: SshOptions,
+    control: PathBuf,
+    /// Whether a master is running (so `close` knows to end it).
+    master: Mutex<bool>,
+}
+
+impl SshTarget {
+    pub fn new(host: &str, options: &SshOptions) -> SshTarget {
+        let digest = hex::encode(Sha256::digest(host.as_bytes()));
+        SshTarget {
+            host: host.to_string(),
+            control: options.control_dir.join(&digest[..16]),
+            options: options.clone(),
+            master: Mutex::new(false),
+        }
+    }
+
+    /// `ssh` with the options every invocation shares; `master` says how
+    /// this one uses the control socket.
+    fn ssh(&self, master: &str) -> Command {
+        let mut command = Command::new("ssh");
+        if let Some(config) = &self.options.config {
+            command.arg("-F").arg(config);
+        }
+        command
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                self.options.connect_timeout.as_secs().max(1)
+            ))
+            .arg("-o")
+            .arg(format!("ControlMaster={master}"))
+            .arg("-o")
+            .arg(format!("ControlPath={}", self.control.display()))
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Opens the host's master connection (authenticates, checks the host
+    /// key). Idempotent.
+    pub fn connect(&self) -> Result<(), SshError> {
+        let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
+        if *master {
+            return Ok(());
+        }
+        // `-f` returns once authenticated; the master stays in the
+        // background until `close`.
+        let out = self
+            .ssh("yes")
+            .args(["-o", "ControlPersist=yes", "-N", "-f", "--"])
+            .arg(&self.host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| SshError::Unreachable {
+                host: self.host.clone(),
+                detail: format!("cannot start ssh: {e}"),
+            })?;
+        if !out.status.success() {
+            return Err(SshError::from_stderr(
+                &self.host,
+                &String::from_utf8_lossy(&out.stderr),
+            ));
+        }
+        *master = true;
+        Ok(())
+    }
+
+    /// Ends the master connection, if one is open.
+    pub fn close(&self) {
+        let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
+        if *master {
+            let _ = self
+                .ssh("no")
+                .args(["-O", "exit", "--"])
+                .arg(&self.host)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            *master = false;
+        }
+    }
+
+    /// The control socket (tests look for it; the exit phase checks it is
+    /// gone).
+    pub fn control_path(&self) -> &Path {
+        &self.control
+    }
+
+    /// A remote regular file's bytes and permission bits, over the master.
+    pub fn fetch(&self, path: &str) -> io::Result<(Vec<u8>, u32)> {
+        let quoted = single_quote(path);
+        let out = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
+            ))
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{}:{path}: {}",
+                self.host,
+                stderr.trim()
+            )));
+        }
+        let mode = stderr
+            .lines()
+            .last()
+            .and_then(|l| u32::from_str_radix(l.trim(), 8).ok())
+            .unwrap_or(0o600);
+        Ok((out.stdout, mode))
+    }
+
+    /// Writes `bytes` to a remote path (beside it first, then renamed over
+    /// it) with `mode`; the SHA-256 the host computed of the result.
+    pub fn put(&self, path: &str, bytes: &[u8], mode: u32) -> io::Result<String> {
+        let quoted = single_quote(path);
+        let temp = single_quote(&format!("{path}.tejun-restore"));
+        let mut child = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "cat > {temp} && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted}"
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(bytes)?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{}:{path}: {}",
+                self.host,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Runs a short command over the master, without output capture.
+    fn quick(&self, remote: &str) {
+        let _ = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(remote)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for SshTarget {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// `'value'` for a POSIX shell: nothing inside single quotes is special
+/// except the quote itself.
+pub fn single_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The script the remote `sh -s` reads: exports, then the command in its
+/// own session with its group id written to `pgid_file`.
+pub fn remote_script(exec: &Exec<'_>, pgid_file: &str) -> io::Result<String> {
+    let mut script = String::from("set +e\n");
+    for (name, value) in exec.env {
+        if !valid_env_name(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a variable name: {name:?}"),
+            ));
+        }
+        script.push_str(&format!("export {name}={}\n", single_quote(value)));
+    }
+    if let Some(cwd) = &exec.cwd {
+        script.push_str(&format!(
+            "cd {} || exit 1\n",
+            single_quote(&cwd.display().to_string())
+        ));
+    }
+    let pgid_file = single_quote(pgid_file);
+    script.push_str(&format!(
+        "setsid /bin/sh -c {} &\n\
+         echo $! > {pgid_file}\n\
+         wait $!\n\
+         rc=$?\n\
+         rm -f {pgid_file}\n\
+         exit $rc\n",
+        single_quote(exec.command)
+    ));
+    Ok(script)
+}
+
+impl Target for SshTarget {
+    fn name(&self) -> &str {
+        &self.host
+    }
+
+    fn exec(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed> {
+        self.connect()
+            .map_err(|e| io::Error::other(e.localize(Lang::En)))?;
+        let started = Instant::now();
+        let mut nonce = [0u8; 8];
+        getrandom_fill(&mut nonce);
+        let pgid_file = format!("/tmp/tejun-{}.pgid", hex::encode(nonce));
+        let script = remote_script(exec, &pgid_file)?;
+        let mut child = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg("/bin/sh -s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()?;
+        let client = Pid::from_raw(child.id() as i32);
+        // Written from a thread: a script larger than the pipe buffer must
+        // not block the timeout.
+        if let Some(mut stdin) = child.stdin.take() {
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(script.as_bytes());
+            });
+        }
+        let mut sent: Vec<Signal> = Vec::new();
+        let mut done = supervise(&mut child, started, exec, abort, &mut |signal| {
+            if sent.contains(&signal) {
+                return;
+            }
+            sent.push(signal);
+            let name = if signal == Signal::SIGKILL {
+                "KILL"
+            } else {
+                "TERM"
+            };
+            self.quick(&format!(
+                "pgid=$(cat {f} 2>/dev/null) && [ -n \"$pgid\" ] && kill -{name} -- -\"$pgid\"",
+                f = single_quote(&pgid_file)
+            ));
+            if signal == Signal::SIGKILL {
+                let _ = killpg(client, Signal::SIGKILL);
+            }
+        })?;
+        if done.exit_code == Some(255) && !done.timed_out && !done.aborted {
+            // 255 is ssh's own failure (the connection broke); say so with
+            // what ssh said rather than as the command's exit.
+            let text = done.stderr.tail_text();
+            if text.contains("ssh:") || text.contains("Connection") || text.contains("closed by") {
+                done.stderr
+                    .push(format!("\n[tejun] {}: connection lost\n", self.host).as_bytes());
+            }
+        }
+        Ok(done)
+    }
+}
+
+use std::os::unix::process::CommandExt;
+
+fn getrandom_fill(buf: &mut [u8]) {
+    // The nonce only keeps concurrent steps' files apart; time and pid are
+    // enough if the OS source fails.
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| io::Read::read_exact(&mut f, buf))
+        .is_err()
+    {
+        let seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (seed >> ((i % 8) * 8)) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_single_quoted_so_the_remote_shell_reads_them_as_data() {
+        assert_eq!(single_quote("a'b"), r"'a'\''b'");
+        let env = vec![(
+            "TEJUN_VAR_X".to_string(),
+            "$(touch /tmp/pwned)'; rm -rf /".to_string(),
+        )];
+        let exec = Exec {
+            command: "echo \"$TEJUN_VAR_X\"",
+            timeout: Duration::from_secs(1),
+            keep_bytes: 16,
+            env: &env,
+            cwd: None,
+            group_file: None,
+            on: Default::default(),
+        };
+        let script = remote_script(&exec, "/tmp/x.pgid").unwrap();
+        // The script, run by a local sh, prints the value unchanged.
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "$(touch /tmp/pwned)'; rm -rf /\n"
+        );
+    }
+
+    #[test]
+    fn an_environment_name_that_is_not_a_name_is_refused() {
+        let env = vec![("X; rm".to_string(), "v".to_string())];
+        let exec = Exec {
+            command: "true",
+            timeout: Duration::from_secs(1),
+            keep_bytes: 16,
+            env: &env,
+            cwd: None,
+            group_file: None,
+            on: Default::default(),
+        };
+        assert!(remote_script(&exec, "/tmp/x").is_err());
+    }
+
+    #[test]
+    fn ssh_failures_are_classified_by_what_ssh_said() {
+        let changed = "@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n";
+        assert!(matches!(
+            SshError::from_stderr("web-1", changed),
+            SshError::ChangedHostKey { .. }
+        ));
+        assert!(matches!(
+            SshError::from_stderr(
+                "web-1",
+                "No ED25519 host key is known for 198.18.0.11 and you have requested strict checking.\nHost key verification failed.\n"
+            ),
+            SshError::UnknownHostKey { .. }
+        ));
+        assert!(matches!(
+            SshError::from_stderr("web-1", "root@x: Permission denied (publickey).\n"),
+            SshError::Auth { .. }
+        ));
+    }
+}
