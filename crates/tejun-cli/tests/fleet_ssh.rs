@@ -28,6 +28,7 @@ fn exec<'a>(command: &'a str, env: &'a [(String, String)], timeout: Duration) ->
         cwd: None,
         group_file: None,
         on: Default::default(),
+        live: None,
     }
 }
 

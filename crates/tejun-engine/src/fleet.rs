@@ -166,6 +166,11 @@ impl FleetTarget {
             .zip(results.chunks_mut(self.forks))
         {
             let (indices, slots) = chunk;
+            // Hosts run in parallel: their output is shown per host when
+            // the step ends, not live (the live callback is one terminal's).
+            let (command, timeout, keep_bytes, on) =
+                (exec.command, exec.timeout, exec.keep_bytes, exec.on);
+            let cwd = &exec.cwd;
             std::thread::scope(|scope| {
                 for (&i, slot) in indices.iter().zip(slots.iter_mut()) {
                     let host = &self.hosts[i];
@@ -173,9 +178,14 @@ impl FleetTarget {
                     env.extend(self.host_env[i].iter().cloned());
                     scope.spawn(move || {
                         let one = Exec {
+                            command,
+                            timeout,
+                            keep_bytes,
                             env: &env,
+                            cwd: cwd.clone(),
                             group_file: None,
-                            ..exec.clone()
+                            on,
+                            live: None,
                         };
                         *slot = Some(host.exec(&one, abort));
                     });

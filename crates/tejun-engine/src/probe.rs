@@ -43,6 +43,7 @@ pub fn ask(
             cwd: None,
             group_file: None,
             live: None,
+            on: Default::default(),
         };
         let started = Instant::now();
         return match target.exec(&exec, abort) {

@@ -447,6 +447,7 @@ mod tests {
             cwd: None,
             group_file: None,
             on: Default::default(),
+            live: None,
         };
         let script = remote_script(&exec, "/tmp/x.pgid").unwrap();
         // The script, run by a local sh, prints the value unchanged.
@@ -472,6 +473,7 @@ mod tests {
             cwd: None,
             group_file: None,
             on: Default::default(),
+            live: None,
         };
         assert!(remote_script(&exec, "/tmp/x").is_err());
     }
