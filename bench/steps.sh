@@ -105,7 +105,10 @@ echo "$STEPS steps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/bench/steps/median.py" "$STEPS" "${files[@]}"
 
 if [ -n "${TEJUN_BEFORE:-}" ]; then
-    BEFORE_CMD="cd $WORK && $TEJUN_BEFORE run steps.yaml --env bench --yes > /dev/null"
+    # Its own journal: an older binary refuses a newer journal schema.
+    mkdir "$WORK/before"
+    cp "$WORK/tejun.yaml" "$WORK/steps.yaml" "$WORK/before/"
+    BEFORE_CMD="cd $WORK/before && $TEJUN_BEFORE run steps.yaml --env bench --yes > /dev/null"
     sh -c "$BEFORE_CMD"
     echo
     python3 "$ROOT/bench/steps/ab.py" "$STEPS" "$RUNS" "$BEFORE_CMD" "$TEJUN_CMD"
