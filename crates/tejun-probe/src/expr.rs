@@ -254,8 +254,24 @@ fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
-/// Parses one trigger expression.
+/// Parses one trigger expression. An error's span always lies within
+/// `text` (at its end, it is empty), so a diagnostic can underline it.
 pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
+    parse(text).map_err(|mut e| {
+        e.at = e.at.min(text.len());
+        while !text.is_char_boundary(e.at) {
+            e.at -= 1;
+        }
+        e.len = e.len.min(text.len() - e.at);
+        // A one-byte span on a wider character covers the whole character.
+        while !text.is_char_boundary(e.at + e.len) {
+            e.len += 1;
+        }
+        e
+    })
+}
+
+fn parse(text: &str) -> Result<Expr, ExprError> {
     let mut lx = Lexer { text, pos: 0 };
     let (word, at) = lx.take(is_word);
     if word.is_empty() {
@@ -316,10 +332,18 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
         .sum();
     let unit = &text[unit_at..unit_at + unit_len];
     lx.pos += unit_len;
-    let unit_error = |kind| ExprError {
-        at: unit_at,
-        len: unit_len.max(1),
-        kind,
+    // A missing unit is pointed at through the number it should follow.
+    let unit_error = |kind| match unit_len {
+        0 => ExprError {
+            at: number_at,
+            len: number.len(),
+            kind,
+        },
+        _ => ExprError {
+            at: unit_at,
+            len: unit_len,
+            kind,
+        },
     };
     let threshold = match (metric, unit) {
         (Metric::ErrorRate, "%") => value / 100.0,
@@ -456,6 +480,16 @@ mod tests {
         assert_eq!((e.at, e.len), (0, 9));
         let e = parse_expr("p95(web) > 3").unwrap_err();
         assert_eq!(e.kind, ExprErrorKind::NeedsDurationUnit);
+        assert_eq!((e.at, e.len), (11, 1), "the number without its unit");
+        // Found by fuzzing: a span that ran past the end of the text.
+        let text = " p4(00A)>0001";
+        let e = parse_expr(text).unwrap_err();
+        assert!(e.at + e.len <= text.len());
+        let text = " p00040(0_A)\nՔ";
+        let e = parse_expr(text).unwrap_err();
+        assert!(text.is_char_boundary(e.at + e.len), "{e:?}");
+        let e = parse_expr("p95(web) >").unwrap_err();
+        assert!(e.at + e.len <= "p95(web) >".len());
         let e = parse_expr("failing(web) >= 3 over 1m").unwrap_err();
         assert_eq!(e.at, 18);
         let e = parse_expr("error_rate(web) > 5% over soon").unwrap_err();
