@@ -25,8 +25,8 @@ pub struct GlobalArgs {
         value_name = "PATH"
     )]
     pub inventory: Option<PathBuf>,
-    /// Append to a journal whose head does not verify (`run`, `watch`,
-    /// `incident`); the override is itself journaled.
+    /// Append to a journal whose head does not verify (every command that
+    /// writes to it); the override is itself journaled.
     #[arg(long, global = true)]
     pub allow_unverified_journal: bool,
 }
@@ -105,6 +105,19 @@ impl Context {
 
     pub fn open_journal(&self) -> Result<Journal, tejun_journal::Error> {
         Journal::open(&self.journal_path())
+    }
+
+    /// The journal, or `None` after telling the operator why it cannot be
+    /// opened.
+    pub fn open_journal_or_report(&self) -> Option<Journal> {
+        self.open_journal()
+            .inspect_err(|e| {
+                self.error(
+                    &format!("cannot open the journal: {e}"),
+                    &format!("ジャーナルを開けません: {e}"),
+                )
+            })
+            .ok()
     }
 
     pub fn format_time(&self, ts: jiff::Timestamp) -> String {

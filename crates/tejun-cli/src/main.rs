@@ -50,7 +50,7 @@ enum Command {
     Runs(cmd::runs::Args),
     /// Show one run's timeline.
     Show(cmd::show::Args),
-    /// Verify the journal's hash chain.
+    /// Verify and sign the journal: hash chain, checkpoints, audit key.
     #[command(subcommand)]
     Audit(cmd::audit::Command),
     /// Scan log files with tejun rules or fail2ban filters.

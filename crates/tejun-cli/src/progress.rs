@@ -361,12 +361,17 @@ impl Progress {
                 ));
             }
             RunEvent::ApprovalRequested(e) => self.line(&format!(
-                "{yellow}⏸ {} {}{yellow:#}",
+                "{yellow}⏸ {}{yellow:#}",
                 self.pick(
-                    "approval requested: approvals needed from people other than",
-                    "承認を依頼しました: 必要な承認数と実行者"
-                ),
-                format_args!("{} ({})", e.executor, e.count)
+                    &format!(
+                        "approval requested: {} approval(s) needed from people other than {}",
+                        e.count, e.executor
+                    ),
+                    &format!(
+                        "承認を依頼しました: {} 以外の {} 人の承認が必要です",
+                        e.executor, e.count
+                    ),
+                )
             )),
             // Each answer of a gate is journaled; the step's end says enough.
             RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) => {}

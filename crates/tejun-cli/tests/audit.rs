@@ -615,6 +615,22 @@ fn a_checkpoint_edited_without_the_key_is_refused() {
 }
 
 #[test]
+fn verify_refuses_a_witness_file_that_is_not_there() {
+    let lab = signed_lab();
+    // A mistyped witness path must not read as "no checkpoint contradicted".
+    lab.tejun()
+        .args([
+            "audit",
+            "verify",
+            "--witness",
+            "/nonexistent/typo.checkpoints",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no witness file"));
+}
+
+#[test]
 fn a_witness_file_survives_the_checkpoints_beside_the_key() {
     let lab = signed_lab();
     let witness = lab.path("witness/web-01.checkpoints");
@@ -713,6 +729,32 @@ fn run_and_incident_refuse_to_append_to_a_cut_journal() {
     let overrides = lab.events("audit.unverified_append");
     assert_eq!(overrides.len(), 1, "{overrides:?}");
     assert_eq!(overrides[0]["command"], "run");
+}
+
+#[test]
+fn checkpoint_approve_and_abort_refuse_a_cut_journal() {
+    let lab = signed_lab();
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cut_tail(&lab, 2);
+    let before = event_count(&lab);
+    // Signing the cut head would make it pass the next check before an append.
+    for args in [
+        vec!["audit", "checkpoint"],
+        vec!["approve", run_id.as_str()],
+        vec!["reject", run_id.as_str()],
+        vec!["abort", run_id.as_str()],
+    ] {
+        lab.tejun()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("does not verify"));
+    }
+    assert_eq!(event_count(&lab), before, "a refusal writes nothing");
+    lab.tejun().args(["audit", "verify"]).assert().code(1);
 }
 
 #[test]

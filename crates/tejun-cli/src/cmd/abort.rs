@@ -7,7 +7,6 @@ use tejun_engine::history::HistoryError;
 use tejun_engine::identity;
 
 use super::resume::resolve;
-use super::run::open_journal;
 use crate::context::{Context, Exit};
 use crate::output::outln;
 
@@ -18,7 +17,8 @@ use crate::output::outln;
 The request is journaled on the run's stream (abort.requested), then the
 running tejun gets SIGTERM, which it handles like Ctrl-C: the running command
 is stopped, the rollback plan runs where the change may have started, then the
-exit phase. Exit status: 0 signalled, 2 no such run or not running.")]
+exit phase. Exit status: 0 signalled, 1 the journal or the signal failed,
+2 no such run, not running, or a journal that does not verify.")]
 pub struct Args {
     /// The run id (see `tejun runs`); a unique prefix is enough.
     pub run: String,
@@ -28,8 +28,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    let Some((journal, _)) = open_journal(ctx) else {
-        return Exit::Failed;
+    let journal = match super::audit::open_journal_to_append(ctx, "abort") {
+        Ok(journal) => journal,
+        Err(exit) => return exit,
     };
     let run_id = match resolve(&journal, &args.run, ctx) {
         Ok(id) => id,
@@ -60,23 +61,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
         Err(RequestError::History(HistoryError::NoSuchRun(_))) => {
             ctx.error(
-                &format!("no run matches {run_id:?} (see `tejun runs`)"),
-                &format!("{run_id:?} に該当する実行がありません (`tejun runs` で確認してください)"),
+                &format!("no run matches `{run_id}` (see `tejun runs`)"),
+                &format!("`{run_id}` に該当する実行がありません (`tejun runs` で確認してください)"),
             );
             Exit::BadInput
         }
-        Err(e) => {
-            let text = match e {
-                RequestError::Journal(e) => e.to_string(),
-                RequestError::History(e) => e.to_string(),
-                RequestError::Signal(e) => e.to_string(),
-                RequestError::NotRunning(_) => unreachable!("handled above"),
-            };
-            ctx.error(
-                &format!("cannot abort run {run_id}: {text}"),
-                &format!("実行 {run_id} を中止できません: {text}"),
-            );
-            Exit::Failed
-        }
+        Err(RequestError::Journal(e)) => cannot_abort(&run_id, &e, ctx),
+        Err(RequestError::History(e)) => cannot_abort(&run_id, &e, ctx),
+        Err(RequestError::Signal(e)) => cannot_abort(&run_id, &e, ctx),
     }
+}
+
+fn cannot_abort(run_id: &str, error: &dyn std::fmt::Display, ctx: &Context) -> Exit {
+    ctx.error(
+        &format!("cannot abort run {run_id}: {error}"),
+        &format!("実行 {run_id} を中止できません: {error}"),
+    );
+    Exit::Failed
 }

@@ -7,7 +7,7 @@ use tejun_engine::approval::decide;
 use tejun_engine::identity;
 
 use super::resume::resolve;
-use super::run::{engine_error, open_journal};
+use super::run::engine_error;
 use crate::context::{Context, Exit};
 use crate::output::outln;
 
@@ -36,8 +36,10 @@ pub fn reject(args: Args, ctx: &Context) -> Exit {
 }
 
 fn decide_run(args: Args, approve: bool, ctx: &Context) -> Exit {
-    let Some((journal, _)) = open_journal(ctx) else {
-        return Exit::Failed;
+    let command = if approve { "approve" } else { "reject" };
+    let journal = match super::audit::open_journal_to_append(ctx, command) {
+        Ok(journal) => journal,
+        Err(exit) => return exit,
     };
     let run_id = match resolve(&journal, &args.run, ctx) {
         Ok(id) => id,
@@ -45,7 +47,7 @@ fn decide_run(args: Args, approve: bool, ctx: &Context) -> Exit {
     };
     let who = identity::operator();
     match decide(&journal, &run_id, &who, approve, args.reason) {
-        Ok(approvals) if !approve => {
+        Ok(_) if !approve => {
             outln!(
                 "{}",
                 ctx.lang.pick(
@@ -53,7 +55,6 @@ fn decide_run(args: Args, approve: bool, ctx: &Context) -> Exit {
                     &format!("{who} として実行 {run_id} を却下しました。この実行は行われません"),
                 )
             );
-            let _ = approvals;
             Exit::Ok
         }
         Ok(approvals) => {

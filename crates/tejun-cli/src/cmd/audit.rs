@@ -6,8 +6,8 @@
 //! whether events were edited, deleted, inserted, reordered, cut from the
 //! end or re-hashed), 2 when there is no journal to verify.
 //!
-//! Also here: the check `run`, `watch` and `incident` make before they
-//! append ([`guard_journal`]) and the checkpoint signed after every run
+//! Also here: the check every writing command makes before it appends
+//! ([`guard_journal`]) and the checkpoint signed after every run
 //! ([`checkpoint_after_run`]).
 
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ use crate::output::{outln, print_json};
 pub enum Command {
     /// Verify every event's hash and link; name the first bad one.
     #[command(
-        after_help = "Examples:\n  tejun audit verify\n  tejun --db /srv/tejun/.tejun/journal.db audit verify --json\n  tejun audit verify --anchor 1842:3c6d267e7ee2ef1580bd43464232535b569229b436946024c6cf9dcfeb2ec486\n\nExit status: 0 intact, 1 tampered (the first bad event is named), 2 no journal or unreadable.\n\nRecord the printed head (count and hash) somewhere else, e.g. in the change ticket:\n`--anchor COUNT:HASH` later proves events 1..COUNT are still exactly those, even\nagainst someone who cut the end of the journal and rewrote its head."
+        after_help = "Examples:\n  tejun audit verify\n  tejun --db /srv/tejun/.tejun/journal.db audit verify --json\n  tejun audit verify --anchor 1842:3c6d267e7ee2ef1580bd43464232535b569229b436946024c6cf9dcfeb2ec486\n\nExit status: 0 intact, 1 tampered (the first bad event is named) or unreadable, 2 no journal, an unusable key or a missing --witness file.\n\nRecord the printed head (count and hash) somewhere else, e.g. in the change ticket:\n`--anchor COUNT:HASH` later proves events 1..COUNT are still exactly those, even\nagainst someone who cut the end of the journal and rewrote its head."
     )]
     Verify(VerifyArgs),
     /// Sign the journal's head with the audit key (also done after every run).
@@ -202,6 +202,11 @@ fn checkpoint_cmd(args: CheckpointArgs, ctx: &Context) -> Exit {
         Ok(journal) => journal,
         Err(exit) => return exit,
     };
+    // Signing a cut or re-hashed head would make it look intact to the
+    // next check before an append.
+    if let Err(exit) = guard_journal(ctx, &journal, "audit checkpoint") {
+        return exit;
+    }
     match sign_and_copy(&journal, &key, &args.witness) {
         Ok(cp) => {
             if args.json {
@@ -301,10 +306,18 @@ fn trusted_key(
 /// How many of the newest events the check before an append walks.
 const TAIL_CHECKED: i64 = 256;
 
-/// Before `run`, `watch` or `incident` appends: the newest events must link
+/// Before a command appends (see [`open_journal_to_append`]): the newest events must link
 /// up, the head must match, and no signed checkpoint may be contradicted.
 /// Refuses (exit 2) otherwise, unless `--allow-unverified-journal`, which
 /// is journaled.
+/// Opens the journal for a command that appends to it, refusing one whose
+/// head does not verify (see [`guard_journal`]).
+pub(crate) fn open_journal_to_append(ctx: &Context, command: &str) -> Result<Journal, Exit> {
+    let journal = ctx.open_journal_or_report().ok_or(Exit::Failed)?;
+    guard_journal(ctx, &journal, command)?;
+    Ok(journal)
+}
+
 pub(crate) fn guard_journal(ctx: &Context, journal: &Journal, command: &str) -> Result<(), Exit> {
     let problem = match journal_problem(journal) {
         Ok(None) => return Ok(()),
@@ -508,6 +521,16 @@ fn verify(args: VerifyArgs, ctx: &Context) -> Exit {
     let key = key_path(args.key.key.as_deref());
     let audit = match trusted_key(key.as_deref(), args.public_key.as_deref()) {
         Ok(Some((public, mut files))) => {
+            // Only the file beside the key may be missing (no checkpoint
+            // yet); a witness named on the command line that is not there
+            // is a typo, not proof of an intact journal.
+            if let Some(missing) = args.witness.iter().find(|w| !w.exists()) {
+                ctx.error(
+                    &format!("no witness file at {}", missing.display()),
+                    &format!("証人ファイル {} がありません", missing.display()),
+                );
+                return Exit::BadInput;
+            }
             files.extend(args.witness.iter().cloned());
             match journal.audit_checkpoints(&public, &files, false) {
                 Ok(audit) => Some(audit),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tejun_incident::Incidents;
 use tejun_incident::collect::{self, Catalog, Request};
 
-use super::incident::{actor, fail, host, open_journal};
+use super::incident::{actor, fail, host};
 use crate::context::{Context, Exit};
 use crate::output::{Cell, Table, outln, print_json};
 
@@ -68,12 +68,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         );
         return Exit::BadInput;
     };
-    let Some(journal) = open_journal(ctx) else {
-        return Exit::Failed;
+    let journal = match super::audit::open_journal_to_append(ctx, "collect") {
+        Ok(journal) => journal,
+        Err(exit) => return exit,
     };
-    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "collect") {
-        return exit;
-    }
     let incident = match &args.incident {
         Some(id) => match Incidents::new(&journal, actor()).resolve(id) {
             Ok(full) => Some(full),

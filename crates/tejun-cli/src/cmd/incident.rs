@@ -209,7 +209,7 @@ impl Command {
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
     let Args { by, command } = args;
-    let Some(journal) = open_journal(ctx) else {
+    let Some(journal) = ctx.open_journal_or_report() else {
         return Exit::Failed;
     };
     if command.writes()
@@ -619,19 +619,6 @@ pub(crate) fn fail(ctx: &Context, err: &Error) -> Exit {
         Exit::BadInput
     } else {
         Exit::Failed
-    }
-}
-
-pub(crate) fn open_journal(ctx: &Context) -> Option<Journal> {
-    match ctx.open_journal() {
-        Ok(journal) => Some(journal),
-        Err(e) => {
-            ctx.error(
-                &format!("cannot open the journal: {e}"),
-                &format!("ジャーナルを開けません: {e}"),
-            );
-            None
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use tejun_incident::Incidents;
 use tejun_incident::events::PostmortemImported;
 use tejun_incident::report::{Options, Postmortem, html, markdown, skeleton};
 
-use super::incident::{actor, fail, open_journal, settings};
+use super::incident::{actor, fail, settings};
 use crate::context::{Context, Exit};
 use crate::output::out;
 
@@ -47,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         );
         return Exit::BadInput;
     }
-    let Some(journal) = open_journal(ctx) else {
+    let Some(journal) = ctx.open_journal_or_report() else {
         return Exit::Failed;
     };
     let settings = match settings(ctx) {

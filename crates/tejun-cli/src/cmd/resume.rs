@@ -13,8 +13,7 @@ use tejun_engine::resume::{
 };
 
 use super::run::{
-    engine_error, finish, is_interactive, load_inventory, local_engine, mode, open_journal,
-    parse_runbook, parse_var,
+    engine_error, finish, is_interactive, load_inventory, local_engine, mode, parse_runbook,
 };
 use crate::context::{Context, Exit};
 use crate::progress::Progress;
@@ -53,7 +52,7 @@ pub(crate) struct RunArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Secret variables are never journaled: give them again (else asked on a terminal).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
     pub vars: Vec<(String, String)>,
     /// Confirm a protected environment without the typed prompt.
     #[arg(long, value_name = "NAME")]
@@ -107,13 +106,11 @@ pub(crate) fn resolve(
 
 pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit {
     let rollback = matches!(how, Continue::Rollback);
-    let Some((journal, _)) = open_journal(ctx) else {
-        return Exit::Failed;
-    };
     let command = if rollback { "rollback" } else { "resume" };
-    if let Err(exit) = super::audit::guard_journal(ctx, &journal, command) {
-        return exit;
-    }
+    let journal = match super::audit::open_journal_to_append(ctx, command) {
+        Ok(journal) => journal,
+        Err(exit) => return exit,
+    };
     let run_id = match resolve(&journal, &args.run, ctx) {
         Ok(id) => id,
         Err(exit) => return exit,

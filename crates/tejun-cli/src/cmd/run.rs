@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub env: String,
     /// Set a runbook variable (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
     pub vars: Vec<(String, String)>,
     /// Non-interactive: never prompt; confirm steps without `auto:` pause the run.
     #[arg(long, short = 'y')]
@@ -63,13 +63,6 @@ pub struct Args {
     pub limit: Option<String>,
 }
 
-pub fn parse_var(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err(format!("expected NAME=VALUE, got `{text}`")),
-    }
-}
-
 pub fn run(args: Args, ctx: &Context) -> Exit {
     let Some((source, runbook)) = load_runbook(&args.file, ctx) else {
         return Exit::BadInput;
@@ -78,12 +71,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Ok(inventory) => inventory,
         Err(exit) => return exit,
     };
-    let Some((journal, runs_dir)) = open_journal(ctx) else {
-        return Exit::Failed;
+    let journal = match super::audit::open_journal_to_append(ctx, "run") {
+        Ok(journal) => journal,
+        Err(exit) => return exit,
     };
-    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "run") {
-        return exit;
-    }
     let attach_active = inventory
         .as_ref()
         .is_some_and(|inv| inv.incidents.attach_active_runs);
@@ -127,7 +118,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         interactive,
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,
-        runs_dir,
+        runs_dir: runs_dir(ctx),
     };
     let exit = finish(tejun_engine::run(&engine, request), ctx, args.json);
     super::audit::checkpoint_after_run(ctx, &journal);
@@ -330,20 +321,10 @@ pub(crate) fn read_inventory(ctx: &Context, path: &Path) -> Result<Inventory, Ex
     })
 }
 
-pub(crate) fn open_journal(ctx: &Context) -> Option<(tejun_journal::Journal, PathBuf)> {
-    let path = ctx.journal_path();
-    let runs_dir = path
+/// Where run folders live: `runs/` beside the journal.
+fn runs_dir(ctx: &Context) -> PathBuf {
+    ctx.journal_path()
         .parent()
         .map(|p| p.join("runs"))
-        .unwrap_or_else(|| PathBuf::from("runs"));
-    match ctx.open_journal() {
-        Ok(journal) => Some((journal, runs_dir)),
-        Err(e) => {
-            ctx.error(
-                &format!("cannot open the journal: {e}"),
-                &format!("ジャーナルを開けません: {e}"),
-            );
-            None
-        }
-    }
+        .unwrap_or_else(|| PathBuf::from("runs"))
 }

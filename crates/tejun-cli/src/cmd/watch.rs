@@ -82,19 +82,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             }
         }
     }
-    let journal = match ctx.open_journal() {
+    let journal = match super::audit::open_journal_to_append(ctx, "watch") {
         Ok(journal) => Arc::new(journal),
-        Err(e) => {
-            ctx.error(
-                &format!("cannot open the journal: {e}"),
-                &format!("ジャーナルを開けません: {e}"),
-            );
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
-    if let Err(exit) = super::audit::guard_journal(ctx, &journal, "watch") {
-        return exit;
-    }
     let state_dir = config.state_dir.clone().unwrap_or_else(|| {
         let db = ctx.journal_path();
         db.parent()
