@@ -155,7 +155,37 @@ pub fn resolve_vars(
     ctx: &RunContext,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ResolvedVars, VarError> {
-    for (name, _) in &ctx.overrides {
+    resolve(runbook, ctx, lookup_env, Strictness::Run)
+}
+
+/// Resolves variables as far as they are known without running, for
+/// `tejun check`: a missing required value or environment variable reads
+/// as empty, and values are not type-checked (check reports those itself).
+pub fn resolve_vars_known(
+    runbook: &Runbook,
+    ctx: &RunContext,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> ResolvedVars {
+    match resolve(runbook, ctx, lookup_env, Strictness::Check) {
+        Ok(resolved) => resolved,
+        Err(_) => unreachable!("check-mode resolution has no error path"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Strictness {
+    Run,
+    Check,
+}
+
+fn resolve(
+    runbook: &Runbook,
+    ctx: &RunContext,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+    strictness: Strictness,
+) -> Result<ResolvedVars, VarError> {
+    let strict = strictness == Strictness::Run;
+    for (name, _) in ctx.overrides.iter().filter(|_| strict) {
         if BUILTINS.contains(&name.as_str()) {
             return Err(VarError::BuiltinOverride(name.clone()));
         }
@@ -177,20 +207,27 @@ pub fn resolve_vars(
             // Literals may refer to built-ins and earlier variables
             // (`{{runbook_dir}}/site.conf`); `--var` values are taken as is.
             (None, VarValue::Literal(v)) => render_str(v, &values, Quoting::Raw),
-            (None, VarValue::FromEnv(env)) => {
-                lookup_env(env).ok_or_else(|| VarError::MissingEnv {
-                    var: name.clone(),
-                    env: env.clone(),
-                })?
-            }
+            (None, VarValue::FromEnv(env)) => match lookup_env(env) {
+                Some(value) => value,
+                None if !strict => String::new(),
+                None => {
+                    return Err(VarError::MissingEnv {
+                        var: name.clone(),
+                        env: env.clone(),
+                    });
+                }
+            },
+            (None, VarValue::Required) if !strict => String::new(),
             (None, VarValue::Required) => return Err(VarError::Required(name.clone())),
         };
-        def.spec
-            .check(&value)
-            .map_err(|reason| VarError::BadValue {
-                var: name.clone(),
-                reason,
-            })?;
+        if strict {
+            def.spec
+                .check(&value)
+                .map_err(|reason| VarError::BadValue {
+                    var: name.clone(),
+                    reason,
+                })?;
+        }
         if def.secret && !value.is_empty() {
             secrets.push(value.clone());
         }

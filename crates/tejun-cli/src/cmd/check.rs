@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::inventory::looks_like_inventory;
-use tejun_runbook::model::{Runbook, Span, VarValue};
-use tejun_runbook::plan::{ResolvedVars, RunContext, plan, redact};
-use tejun_runbook::template::{Quoting, render_str};
+use tejun_runbook::model::{Runbook, Span};
+use tejun_runbook::plan::{ResolvedVars, RunContext, plan, redact, resolve_vars_known};
 use tejun_runbook::{
     Diagnostic, Diagnostics, ErrorKind, Inventory, check_against_inventory, parse_inventory,
     parse_runbook,
@@ -497,26 +496,7 @@ fn check_vars(runbook: &Runbook, env: &str, guard: &GuardArgs<'_>) -> ResolvedVa
         run_id: "check".to_string(),
         now: jiff::Timestamp::now().to_string(),
         runbook_dir: super::plan::runbook_dir(guard.file),
-        overrides: Vec::new(),
+        overrides: guard.vars.to_vec(),
     };
-    let mut values = ResolvedVars::default().values;
-    values.insert("env".to_string(), context.env.clone());
-    values.insert("run_id".to_string(), context.run_id.clone());
-    values.insert("now".to_string(), context.now.clone());
-    values.insert("runbook_dir".to_string(), context.runbook_dir.clone());
-    let mut secrets = Vec::new();
-    for (name, def) in &runbook.vars {
-        let given = guard.vars.iter().rev().find(|(k, _)| k == name);
-        let value = match (given, &def.value) {
-            (Some((_, v)), _) => v.clone(),
-            (None, VarValue::Literal(v)) => render_str(v, &values, Quoting::Raw),
-            (None, VarValue::FromEnv(var)) => std::env::var(var).unwrap_or_default(),
-            (None, VarValue::Required) => String::new(),
-        };
-        if def.secret && !value.is_empty() {
-            secrets.push(value.clone());
-        }
-        values.insert(name.clone(), value);
-    }
-    ResolvedVars { values, secrets }
+    resolve_vars_known(runbook, &context, &|name| std::env::var(name).ok())
 }
