@@ -14,7 +14,7 @@ fn book(lab: &Lab) {
     lab.write(
         "book.yaml",
         &format!(
-            "name: long\nenv: dev\nexecute:\n  - id: change\n    run: echo changed >> {m}\n  - id: bake\n    run: echo baking >> {m}; sleep 60; echo baked >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undone >> {m}\n"
+            "name: long\nenv: dev\nexecute:\n  - id: change\n    run: echo changed >> {m}\n  - id: bake\n    run: echo baking >> {m}; sleep 60.0733; echo baked >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undone >> {m}\n"
         ),
     );
 }
@@ -66,6 +66,10 @@ fn abort_from_another_terminal_stops_the_command_rolls_back_and_runs_the_exit_ph
     assert_eq!(requested[0]["pid"], child.id());
     assert_eq!(lab.events("rollback.started")[0]["reason"], "aborted");
     assert_eq!(lab.events("run.ended")[0]["outcome"], "aborted");
+    assert!(
+        !common::process_outlives("sleep 60.0733", Duration::from_secs(3)),
+        "the bake's own child survived the abort"
+    );
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn ctrl_c_during_a_command_kills_it_rolls_back_and_runs_the_exit_phase() {
     lab.write(
         "book.yaml",
         &format!(
-            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo weight=5 > {c}; echo started >> {m}; sleep 30; echo finished >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
+            "name: change\nenv: dev\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo weight=5 > {c}; echo started >> {m}; sleep 30.0731; echo finished >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n"
         ),
     );
     let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
@@ -81,6 +81,10 @@ fn ctrl_c_during_a_command_kills_it_rolls_back_and_runs_the_exit_phase() {
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "weight=1\n");
     assert_eq!(lab.markers(), ["started", "exit"], "{out}");
     assert_eq!(outcome(&lab), "aborted");
+    assert!(
+        !common::process_outlives("sleep 30.0731", Duration::from_secs(3)),
+        "the command's own child survived the abort"
+    );
 }
 
 #[test]

@@ -164,15 +164,25 @@ fn steps_share_one_master_that_closes_with_the_target() {
     let target = SshTarget::new("mux-1", &options(&fleet));
     target.connect().unwrap();
     assert!(target.control_path().exists());
+    // Each step reports the client end of its connection: with one master
+    // they are all the same socket (counting connections afterwards alone
+    // would pass for steps that each opened and closed their own).
+    let mut clients = Vec::new();
     for _ in 0..3 {
         let done = target
             .exec(
-                &exec("true", &[], Duration::from_secs(10)),
+                &exec("echo \"$SSH_CONNECTION\"", &[], Duration::from_secs(10)),
                 &AbortSignal::never(),
             )
             .unwrap();
         assert_eq!(done.exit_code, Some(0));
+        clients.push(done.stdout.tail_text().trim().to_string());
     }
+    assert!(!clients[0].is_empty(), "no SSH_CONNECTION on the host");
+    assert!(
+        clients.iter().all(|c| c == &clients[0]),
+        "steps used different connections: {clients:?}"
+    );
     // Established connections to this host's sshd (its own network
     // namespace, so no other test's connections are counted).
     let connections = fleet.in_host(

@@ -206,7 +206,7 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
     lab.write(
         "book.yaml",
         &format!(
-            "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+            "name: x\nenv: dev\nexecute:\n  - id: slow\n    run: echo started >> {m}; sleep 30.0732; echo finished >> {m}\n  - id: later\n    run: echo later >> {m}\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
         ),
     );
     let child = lab
@@ -233,6 +233,10 @@ fn ctrl_c_kills_the_command_rolls_back_and_ends_aborted() {
     assert_eq!(lab.markers(), ["started", "undo", "exit"]);
     assert_eq!(lab.outcome(), "aborted");
     assert_eq!(lab.events("rollback.started")[0]["reason"], "aborted");
+    assert!(
+        !common::process_outlives("sleep 30.0732", Duration::from_secs(3)),
+        "the command's own child survived Ctrl-C"
+    );
 }
 
 /// The run id of the lab's latest run.

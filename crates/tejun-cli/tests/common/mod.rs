@@ -170,3 +170,26 @@ pub fn stdout(cmd: &mut Command) -> String {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Whether a process whose command line contains `needle` is still alive
+/// after up to `grace`. A test gives its long-running command a unique
+/// argument (`sleep 30.0731`) so it can prove the command itself, not just
+/// the shell around it, was killed.
+pub fn process_outlives(needle: &str, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        let alive = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .any(|cmdline| {
+                let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                text.contains(needle)
+            });
+        if !alive || Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
