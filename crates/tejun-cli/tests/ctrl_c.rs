@@ -194,6 +194,19 @@ fn the_leave_procedure_runs_its_exit_phase_when_the_customer_check_fails() {
         ],
     );
     term.wait_for("verdict", 1);
+    // The work session is open now: the test must see it closed later.
+    let run_id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let session_pid = std::fs::read_to_string(format!("/tmp/tejun-leave-{run_id}/session.pid"))
+        .expect("the work session was opened")
+        .trim()
+        .to_string();
+    assert!(
+        std::path::Path::new(&format!("/proc/{session_pid}")).exists(),
+        "the work session is running"
+    );
     term.type_line("a");
     term.wait_for("evidence", 1);
     term.type_line("the customer sees errors");
@@ -207,6 +220,7 @@ fn the_leave_procedure_runs_its_exit_phase_when_the_customer_check_fails() {
     assert_eq!(outcome(&lab), "failed");
     let finished = lab.events("step.finished");
     for step in [
+        "open-work-session",
         "close-work-session",
         "no-work-process-left",
         "no-session-left",
@@ -220,13 +234,16 @@ fn the_leave_procedure_runs_its_exit_phase_when_the_customer_check_fails() {
             .unwrap_or_else(|| panic!("{step} did not run:\n{out}"));
         assert_eq!(done["status"], "ok", "{step}:\n{out}");
     }
-    let run_id = lab.events("run.started")[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(
         !std::path::Path::new(&format!("/tmp/tejun-leave-{run_id}")).exists(),
         "the scratch directory is left behind"
+    );
+    // (A reaped or zombie process has no `sleep` command line.)
+    let session_alive = std::fs::read(format!("/proc/{session_pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).starts_with("sleep"));
+    assert!(
+        !session_alive,
+        "the work session (pid {session_pid}) is still running"
     );
     let ended = lab.events("run.ended");
     assert_eq!(ended[0]["exit_phase"]["ok"], true);
