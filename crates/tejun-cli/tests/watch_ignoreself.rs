@@ -23,6 +23,20 @@ fn own_ipv6() -> Option<Ipv6Addr> {
     })
 }
 
+/// A global IPv4 address of this host (`ip -o -4 addr show scope global`).
+fn own_ipv4() -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .skip_while(|word| *word != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next())
+        .map(str::to_string)
+}
+
 /// Failures from `ip` from their own sshd process: fail2ban's sshd filter
 /// ties the lines of one process to the first host it named.
 fn fails(ip: &str, pid: u32, n: usize) -> String {
@@ -55,6 +69,10 @@ fn watch_never_bans_loopback_or_the_hosts_own_addresses() {
         append(&log, &fails(&own.to_string(), 5, 4));
         append(&log, &fails(&neighbour.to_string(), 6, 3));
     }
+    let own_v4 = own_ipv4();
+    if let Some(own_v4) = &own_v4 {
+        append(&log, &fails(own_v4, 8, 4));
+    }
     append(&log, &fails("198.51.100.9", 7, 3));
     watch.wait_for("banned", is("banned", "198.51.100.9"));
     watch.wait_for("banned", is("banned", "::2"));
@@ -71,6 +89,13 @@ fn watch_never_bans_loopback_or_the_hosts_own_addresses() {
         );
     }
     assert!(bans.contains(&"::2".to_string()), "{bans:?}");
+    if let Some(own_v4) = &own_v4 {
+        assert!(!bans.contains(own_v4), "own {own_v4}: {bans:?}");
+        assert!(
+            !triggered.contains(own_v4),
+            "own {own_v4} counted: {triggered:?}"
+        );
+    }
     if let (Some(own), Some(neighbour)) = (own, neighbour) {
         assert!(!bans.contains(&own.to_string()), "own {own}: {bans:?}");
         assert!(
