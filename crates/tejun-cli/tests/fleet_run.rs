@@ -361,3 +361,23 @@ fn max_fail_percentage_tolerates_a_failing_host_in_a_batch_but_never_in_rollback
     let ended = lab.events("run.ended");
     assert_eq!(ended[1]["exit_phase"]["ok"], false, "{ended:?}");
 }
+
+#[test]
+fn a_cmd_probe_of_a_fleet_run_runs_once_on_the_controller() {
+    let Some(fleet) = fleet::up("prb", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: prb\nenv: [staging]\nhosts: web\n\
+             probes:\n  here:\n    cmd: 'echo \"probe ${{TEJUN_HOST:-controller}}\" >> {markers}'\n\
+             execute:\n  - run: 'true'\n\
+             post:\n  - id: checked\n    probe: here\n",
+            markers = lab.path("markers").display()
+        ),
+    );
+    run(&lab, &fleet, &[]).code(0);
+    assert_eq!(lab.markers(), ["probe controller"]);
+}
