@@ -782,11 +782,21 @@ impl<'a> Runner<'a> {
             };
             loop {
                 let before = self.abort.count();
+                let tripped_before = self.abort.is_tripped();
                 let answer = self.operator.confirm(&request);
                 // Ctrl-C at the prompt of a phase that only notes it (rollback,
                 // exit): the question stays.
                 if answer.is_none() && !self.abort.is_set() && self.abort.count() > before {
                     self.note_signals(step.phase.as_str());
+                    continue;
+                }
+                // A trigger firing stops the prompt of the work (the abort is
+                // set); rollback and exit do not stop for it: ask again.
+                if answer.is_none()
+                    && !self.abort.is_set()
+                    && !tripped_before
+                    && self.abort.is_tripped()
+                {
                     continue;
                 }
                 break (answer, false);
