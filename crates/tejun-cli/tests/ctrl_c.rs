@@ -345,3 +345,36 @@ fn a_trigger_firing_during_a_prompt_stops_it_and_rollback_prompts_still_ask() {
     assert_eq!(confirmed[0]["step_id"], "is-back");
     assert_eq!(lab.markers(), ["exit"], "{out}");
 }
+
+#[test]
+fn a_second_ctrl_c_in_a_trigger_rollback_is_journaled_as_the_operators() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: trip\nenv: dev\nprobes:\n  down:\n    cmd: 'false'\n    interval: 100ms\ntriggers:\n  - failing(down) >= 2\nexecute:\n  - id: edit\n    run: 'true'\npost:\n  - id: bake\n    run: sleep 30\nrollback:\n  steps:\n    - id: slow-undo\n      run: echo undoing >> {m}; sleep 30\n"
+        ),
+    );
+    let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
+    lab.wait_for_markers("the rollback never started", |m| !m.is_empty());
+    term.ctrl_c();
+    term.wait_for("Ctrl-C noted", 1);
+    term.ctrl_c();
+    let (code, out) = term.wait();
+    assert_eq!(code, 130, "{out}");
+    let finished = lab.events("step.finished");
+    let error = |id: &str| {
+        finished
+            .iter()
+            .find(|e| e["step_id"] == id)
+            .unwrap_or_else(|| panic!("{id} did not finish:\n{out}"))["error"]
+            .clone()
+    };
+    assert_eq!(error("bake"), "stopped: a trigger fired (command killed)");
+    assert_eq!(
+        error("slow-undo"),
+        "aborted by the operator (command killed)"
+    );
+}

@@ -709,9 +709,12 @@ impl<'a> Runner<'a> {
                         (Err(_), false) => StepStatus::Failed,
                     };
                     let aborted = done.aborted;
+                    // Not the operator: the trigger watch tripped the abort.
+                    // Once tripped the flag stays set, so a later kill after
+                    // a signal (a second Ctrl-C in rollback) is the operator's.
+                    let by_trigger = aborted && self.abort.is_tripped() && self.abort.count() == 0;
                     let error = match verdict {
-                        // Not the operator: the trigger watch tripped the abort.
-                        Err(_) if aborted && self.abort.is_tripped() => {
+                        Err(_) if by_trigger => {
                             Some("stopped: a trigger fired (command killed)".to_string())
                         }
                         verdict => verdict.err(),
