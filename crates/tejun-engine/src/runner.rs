@@ -232,6 +232,11 @@ impl<'a> Runner<'a> {
                 return Ok(flow);
             }
             if let Err(why) = self.target.after_batch(batch) {
+                if watching {
+                    // Rollback follows: the change is no longer live, and a
+                    // trigger must not trip the abort under the rollback.
+                    watch_for(self).stop();
+                }
                 return self.rollback(
                     &format!("health-gate: {why}"),
                     None,
