@@ -402,7 +402,10 @@ impl Target for FleetTarget {
                 copies.push((*i, record.clone(), bytes));
             }
         }
+        // One host failing must not leave the next ones changed: every
+        // file is tried, and the step fails at the end naming each failure.
         let mut done = Vec::new();
+        let mut errors = Vec::new();
         for (i, record, bytes) in copies {
             let host = &self.hosts[i];
             let remote_path = record
@@ -412,14 +415,15 @@ impl Target for FleetTarget {
                 .to_string();
             match host.put(&remote_path, &bytes, record.mode) {
                 Ok(sha) if sha == record.sha256 => done.push(record),
-                Ok(sha) => {
-                    return Some(Err(format!(
-                        "restored {} but its sha256 is {sha}, expected {}",
-                        record.path, record.sha256
-                    )));
-                }
-                Err(e) => return Some(Err(format!("cannot restore {e}"))),
+                Ok(sha) => errors.push(format!(
+                    "restored {} but its sha256 is {sha}, expected {}",
+                    record.path, record.sha256
+                )),
+                Err(e) => errors.push(format!("cannot restore {e}")),
             }
+        }
+        if !errors.is_empty() {
+            return Some(Err(errors.join("; ")));
         }
         Some(Ok(done))
     }
