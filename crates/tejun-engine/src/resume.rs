@@ -113,14 +113,7 @@ fn prepare_with(
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let pid = entries
-                .iter()
-                .rev()
-                .find_map(|e| match e.kind.as_str() {
-                    events::RUN_RESUMED => e.decode::<RunResumed>().ok().map(|r| r.pid),
-                    events::RUN_STARTED => e.decode::<RunStarted>().ok().map(|r| r.pid),
-                    _ => None,
-                })
+            let pid = events::holder_pid(entries.iter().map(|e| (e.kind.as_str(), &e.payload)))
                 .unwrap_or(started.pid);
             return Err(EngineError::Refused(Refusal::StillRunning {
                 run_id: run_id.to_string(),
