@@ -416,6 +416,19 @@ pub fn resume(
             });
         }
     }
+    // The exit phase runs after the outcome is decided: `rollback` for one
+    // of its steps would only skip that step (and leave the run uncleanly),
+    // so it is refused; `tejun rollback RUN` rolls the run back.
+    if let Some(open) = &unknown
+        && !for_rollback
+        && open.phase == "exit"
+        && choice == Some(UnknownChoice::Rollback)
+    {
+        return refuse(Refusal::UnknownExitNoRollback {
+            run_id: run_id.clone(),
+            step_id: open.step_id.clone(),
+        });
+    }
     recorder.record(RunEvent::RunResumed(RunResumed {
         run_id: run_id.clone(),
         operator: actor.clone(),
