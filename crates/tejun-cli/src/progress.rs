@@ -385,11 +385,14 @@ impl Progress {
     }
 
     /// Reads one line from the terminal after showing `prompt`. `None` at
-    /// the end of input, or when a signal (Ctrl-C) arrives while waiting:
-    /// the engine decides what that signal means.
+    /// the end of input, or when a signal (Ctrl-C) arrives or a trigger
+    /// fires while waiting: the engine decides what that means. A trigger
+    /// stops the prompt only when it fires during it (the flag stays set
+    /// afterwards, and rollback prompts must still be answerable).
     fn ask(&self, prompt: &str) -> Option<String> {
         let abort = self.abort.borrow().clone();
         let since = abort.count();
+        let was_tripped = abort.is_tripped();
         self.suspended(|| {
             let mut tty = File::options()
                 .read(true)
@@ -398,7 +401,9 @@ impl Progress {
                 .ok()?;
             let _ = write!(tty, "{prompt}");
             let _ = tty.flush();
-            let line = read_line_unless(&mut tty, || abort.count() > since)?;
+            let line = read_line_unless(&mut tty, || {
+                abort.count() > since || (!was_tripped && abort.is_tripped())
+            })?;
             Some(line.trim().to_string())
         })
     }

@@ -332,3 +332,70 @@ fn a_second_ctrl_c_in_the_exit_phase_names_resume_which_finishes_it() {
     );
     assert_eq!(outcome(&lab), "succeeded");
 }
+
+#[test]
+fn a_trigger_firing_during_a_prompt_stops_it_and_rollback_prompts_still_ask() {
+    let lab = Lab::new();
+    let conf = lab.write("site.conf", "weight=1\n");
+    let m = lab.path("markers");
+    let (c, m) = (conf.display(), m.display());
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: trip\nenv: dev\nprobes:\n  down:\n    cmd: 'false'\n    interval: 200ms\ntriggers:\n  - failing(down) >= 3\npre:\n  - id: keep\n    backup: {c}\nexecute:\n  - id: edit\n    run: echo weight=5 > {c}\npost:\n  - id: looks-right\n    confirm: \"Does the page answer?\"\nexit:\n  - id: leave\n    run: echo exit >> {m}\nrollback:\n  steps:\n    - id: put-back\n      restore: keep\n    - id: is-back\n      confirm: \"Is it back?\"\n"
+        ),
+    );
+    let mut term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
+    term.wait_for("verdict", 1);
+    // Nobody answers: the trigger stops the question and rolls back, whose
+    // own question is asked (the trigger flag stays set).
+    term.wait_for("verdict", 2);
+    term.type_line("o");
+    term.wait_for("evidence", 1);
+    term.type_line("");
+    let (code, out) = term.wait();
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(outcome(&lab), "rolled-back");
+    assert_eq!(lab.events("rollback.started")[0]["reason"], "trigger");
+    assert_eq!(
+        std::fs::read_to_string(lab.path("site.conf")).unwrap(),
+        "weight=1\n"
+    );
+    let confirmed = lab.events("step.confirmed");
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    assert_eq!(confirmed[0]["step_id"], "is-back");
+    assert_eq!(lab.markers(), ["exit"], "{out}");
+}
+
+#[test]
+fn a_second_ctrl_c_in_a_trigger_rollback_is_journaled_as_the_operators() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: trip\nenv: dev\nprobes:\n  down:\n    cmd: 'false'\n    interval: 100ms\ntriggers:\n  - failing(down) >= 2\nexecute:\n  - id: edit\n    run: 'true'\npost:\n  - id: bake\n    run: sleep 30\nrollback:\n  steps:\n    - id: slow-undo\n      run: echo undoing >> {m}; sleep 30\n"
+        ),
+    );
+    let term = OnTerminal::start(&lab, &["run", "book.yaml", "--env", "dev"]);
+    lab.wait_for_markers("the rollback never started", |m| !m.is_empty());
+    term.ctrl_c();
+    term.wait_for("Ctrl-C noted", 1);
+    term.ctrl_c();
+    let (code, out) = term.wait();
+    assert_eq!(code, 130, "{out}");
+    let finished = lab.events("step.finished");
+    let error = |id: &str| {
+        finished
+            .iter()
+            .find(|e| e["step_id"] == id)
+            .unwrap_or_else(|| panic!("{id} did not finish:\n{out}"))["error"]
+            .clone()
+    };
+    assert_eq!(error("bake"), "stopped: a trigger fired (command killed)");
+    assert_eq!(
+        error("slow-undo"),
+        "aborted by the operator (command killed)"
+    );
+}

@@ -332,3 +332,52 @@ fn an_auth_failure_and_an_unreachable_host_each_refuse_with_the_host_named() {
         .stderr(predicate::str::contains("u-1: authentication failed"));
     assert!(lab.markers().is_empty());
 }
+
+#[test]
+fn max_fail_percentage_tolerates_a_failing_host_in_a_batch_but_never_in_rollback_or_exit() {
+    let Some(fleet) = fleet::up("tol", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    // Execute fails on every host (beyond the tolerance); one host's
+    // rollback step fails: the run is rollback-failed, not rolled back.
+    lab.write(
+        "book.yaml",
+        "name: tol\nenv: [staging]\nhosts: web\nrollout:\n  max_fail_percentage: 50\n\
+         execute:\n  - run: 'false'\n\
+         rollback:\n  steps:\n    - run: '[ \"$TEJUN_HOST\" != tol-1 ]'\n",
+    );
+    run(&lab, &fleet, &[]).code(4);
+    assert_eq!(lab.events("run.ended")[0]["outcome"], "rollback-failed");
+    // A batch step failing on one host of two is within the tolerance; an
+    // exit step failing on one host leaves the run uncleanly.
+    lab.write(
+        "book.yaml",
+        "name: tol\nenv: [staging]\nhosts: web\nrollout:\n  max_fail_percentage: 50\n\
+         execute:\n  - run: '[ \"$TEJUN_HOST\" != tol-2 ]'\n\
+         exit:\n  - run: '[ \"$TEJUN_HOST\" != tol-1 ]'\n",
+    );
+    run(&lab, &fleet, &[]).code(4);
+    let ended = lab.events("run.ended");
+    assert_eq!(ended[1]["exit_phase"]["ok"], false, "{ended:?}");
+}
+
+#[test]
+fn a_cmd_probe_of_a_fleet_run_runs_once_on_the_controller() {
+    let Some(fleet) = fleet::up("prb", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: prb\nenv: [staging]\nhosts: web\n\
+             probes:\n  here:\n    cmd: 'echo \"probe ${{TEJUN_HOST:-controller}}\" >> {markers}'\n\
+             execute:\n  - run: 'true'\n\
+             post:\n  - id: checked\n    probe: here\n",
+            markers = lab.path("markers").display()
+        ),
+    );
+    run(&lab, &fleet, &[]).code(0);
+    assert_eq!(lab.markers(), ["probe controller"]);
+}

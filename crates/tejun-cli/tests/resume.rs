@@ -426,3 +426,27 @@ fn a_resume_inside_the_exit_phase_finishes_it_with_the_outcome_before_it() {
     assert_eq!(lab.markers(), ["undo", "close-1", "close-2"]);
     assert_eq!(state_of(&lab, &id), "rolled-back");
 }
+
+#[test]
+fn rollback_is_refused_for_an_unknown_exit_step_and_retry_finishes_it() {
+    let lab = Lab::new();
+    let m = lab.path("markers");
+    let m = m.display();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: rb\nenv: dev\nexecute:\n  - id: step-1\n    run: echo step-1 >> {m}\nexit:\n  - id: leave\n    run: echo leave >> {m}\nrollback:\n  steps:\n    - id: undo\n      run: echo undo >> {m}\n"
+        ),
+    );
+    let id = lab.run_until_crash("after-start:leave");
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "rollback"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!("tejun rollback {id}")));
+    lab.tejun()
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(0);
+    assert_eq!(lab.markers(), ["step-1", "leave"]);
+}

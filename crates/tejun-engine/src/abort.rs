@@ -138,21 +138,18 @@ pub fn request(
     reason: Option<String>,
     who: &str,
 ) -> Result<u32, RequestError> {
-    use crate::history::{Happening, RunState, run_timeline};
+    use crate::history::{RunState, run_timeline};
     let timeline = run_timeline(journal, run_id).map_err(RequestError::History)?;
     if timeline.summary.state != RunState::Running {
         return Err(RequestError::NotRunning(timeline.summary.state));
     }
-    let pid = timeline
-        .events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.happening {
-            Happening::RunResumed(r) => Some(r.pid),
-            Happening::RunStarted(s) => Some(s.pid),
-            _ => None,
-        })
-        .ok_or(RequestError::NotRunning(RunState::Interrupted))?;
+    let pid = crate::events::holder_pid(
+        timeline
+            .events
+            .iter()
+            .map(|e| (e.kind.as_str(), &e.payload)),
+    )
+    .ok_or(RequestError::NotRunning(RunState::Interrupted))?;
     let payload = serde_json::to_value(crate::events::AbortRequested {
         run_id: run_id.to_string(),
         reason,

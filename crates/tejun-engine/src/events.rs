@@ -141,6 +141,23 @@ pub struct RollbackStarted {
     pub failed_step: Option<String>,
 }
 
+/// The pid of the process that holds a run: the one of its latest
+/// `run.resumed`, else of its `run.started`. `events` are the run's
+/// (kind, payload) in journal order. Used by `tejun abort` (whom to
+/// signal) and by resume's "still running" refusal.
+pub fn holder_pid<'e>(
+    events: impl DoubleEndedIterator<Item = (&'e str, &'e serde_json::Value)>,
+) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Pid {
+        pid: u32,
+    }
+    events.rev().find_map(|(kind, payload)| match kind {
+        RUN_RESUMED | RUN_STARTED => Pid::deserialize(payload).ok().map(|p| p.pid),
+        _ => None,
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResumed {
     pub run_id: String,

@@ -60,6 +60,10 @@ struct State {
     failed: Vec<bool>,
     /// The last batch started (for `Changed`).
     reached: Option<usize>,
+    /// What the last `select` chose: `max_fail_percentage` is a rollout
+    /// tolerance and applies only to a batch, never to the rollback or the
+    /// exit phase (a host failing there must fail the step).
+    selection: Selection,
     /// Backups taken in this run: (step id, host index) → its files, with
     /// the real (unredacted) remote paths.
     backups: Vec<(String, usize, Vec<FileRecord>)>,
@@ -107,6 +111,7 @@ impl FleetTarget {
                 active: (0..n).collect(),
                 failed: vec![false; n],
                 reached: None,
+                selection: Selection::All,
                 backups: Vec::new(),
             }),
         }
@@ -146,14 +151,9 @@ impl FleetTarget {
     /// Runs `exec` on the hosts `on` picks from the active set.
     fn fan_out(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed> {
         let started = Instant::now();
+        let selection = self.state().selection;
         let targets: Vec<usize> = {
-            let state = self.state();
-            let live: Vec<usize> = state
-                .active
-                .iter()
-                .copied()
-                .filter(|&i| !state.failed[i])
-                .collect();
+            let live = self.live_hosts();
             match exec.on {
                 On::Once => live.into_iter().take(1).collect(),
                 _ => live,
@@ -240,8 +240,12 @@ impl FleetTarget {
             hosts.push(step);
         }
         // Within max_fail_percentage the failed hosts leave the run and the
-        // step counts as done; beyond it the step failed.
-        let tolerated = !targets.is_empty()
+        // step counts as done; beyond it the step failed. Only a rollout
+        // batch tolerates failures: a host failing a rollback or exit step
+        // must fail the step, or the run would end rolled-back (or clean)
+        // with that host still changed (or left uncleanly).
+        let tolerated = matches!(selection, Selection::Batch(_))
+            && !targets.is_empty()
             && (failures.len() * 100) as u64
                 <= u64::from(self.max_fail_percentage) * targets.len() as u64
             && failures.len() < targets.len();
@@ -302,6 +306,7 @@ impl Target for FleetTarget {
 
     fn select(&self, selection: Selection) {
         let mut state = self.state();
+        state.selection = selection;
         state.active = match selection {
             Selection::Batch(n) => {
                 state.reached = Some(n);
@@ -397,7 +402,10 @@ impl Target for FleetTarget {
                 copies.push((*i, record.clone(), bytes));
             }
         }
+        // One host failing must not leave the next ones changed: every
+        // file is tried, and the step fails at the end naming each failure.
         let mut done = Vec::new();
+        let mut errors = Vec::new();
         for (i, record, bytes) in copies {
             let host = &self.hosts[i];
             let remote_path = record
@@ -407,14 +415,15 @@ impl Target for FleetTarget {
                 .to_string();
             match host.put(&remote_path, &bytes, record.mode) {
                 Ok(sha) if sha == record.sha256 => done.push(record),
-                Ok(sha) => {
-                    return Some(Err(format!(
-                        "restored {} but its sha256 is {sha}, expected {}",
-                        record.path, record.sha256
-                    )));
-                }
-                Err(e) => return Some(Err(format!("cannot restore {e}"))),
+                Ok(sha) => errors.push(format!(
+                    "restored {} but its sha256 is {sha}, expected {}",
+                    record.path, record.sha256
+                )),
+                Err(e) => errors.push(format!("cannot restore {e}")),
             }
+        }
+        if !errors.is_empty() {
+            return Some(Err(errors.join("; ")));
         }
         Some(Ok(done))
     }

@@ -26,6 +26,7 @@ use tejun_runbook::model::Trigger;
 use crate::abort::AbortSignal;
 use crate::events::TriggerFired;
 use crate::target::{Exec, Target};
+use tejun_runbook::fleet::On;
 
 /// Asks `spec` once. `abort` stops a `cmd` probe's command early.
 pub fn ask(
@@ -43,7 +44,9 @@ pub fn ask(
             cwd: None,
             group_file: None,
             live: None,
-            on: Default::default(),
+            // Probes run on the controller (docs/probes.md, `from:`); the
+            // default `On::Each` would run them on every fleet host.
+            on: On::Local,
         };
         let started = Instant::now();
         return match target.exec(&exec, abort) {

@@ -25,10 +25,18 @@ fn japanese(text: &str) -> Option<String> {
         "unanswered" => Some("未回答 (非対話の実行)"),
         "pending" => Some("保留"),
         "waiting-for-approval" => Some("承認待ち"),
+        "trigger" => Some("トリガーの発火"),
+        "stopped: a trigger fired (command killed)" => {
+            Some("停止: トリガーが発火しました (コマンドを停止)")
+        }
+        "aborted by the operator (command killed)" => Some("運用者による中断 (コマンドを停止)"),
         _ => None,
     };
     if let Some(fixed) = fixed {
         return Some(fixed.to_string());
+    }
+    if let Some(why) = text.strip_prefix("health-gate: ") {
+        return Some(format!("ヘルスゲート不合格: {why}"));
     }
     if let Some(rest) = text.strip_prefix("exit code ") {
         let (code, expected) = rest.split_once(", expected ")?;
@@ -80,6 +88,24 @@ mod tests {
         assert_eq!(
             localize("exit code 1, expected 0", Lang::En),
             "exit code 1, expected 0"
+        );
+    }
+
+    #[test]
+    fn trigger_gate_and_kill_reasons_read_in_japanese() {
+        let ja = |t| localize(t, Lang::Ja);
+        assert_eq!(ja("trigger"), "トリガーの発火");
+        assert_eq!(
+            ja("health-gate: 5xx on web-1"),
+            "ヘルスゲート不合格: 5xx on web-1"
+        );
+        assert_eq!(
+            ja("stopped: a trigger fired (command killed)"),
+            "停止: トリガーが発火しました (コマンドを停止)"
+        );
+        assert_eq!(
+            ja("aborted by the operator (command killed)"),
+            "運用者による中断 (コマンドを停止)"
         );
     }
 }

@@ -67,6 +67,9 @@ pub enum Refusal {
     SecretsNeeded { vars: Vec<(String, Option<String>)> },
     /// Resume: a step of unknown state and no way to ask about it.
     UnknownNeedsChoice { step_id: String },
+    /// Resume: `rollback` was chosen for an unknown step of the exit phase,
+    /// which runs after the outcome and has nothing to roll back to.
+    UnknownExitNoRollback { run_id: String, step_id: String },
     /// Rollback: the run was already rolled back.
     AlreadyRolledBack { run_id: String },
     /// Rollback: the runbook has no rollback plan.
@@ -278,6 +281,14 @@ impl Localize for Refusal {
                 l(
                     "started but has no recorded end (unknown); choose with --on-unknown retry|skip|rollback",
                     "は開始されましたが終了が記録されていません (不明)。--on-unknown retry|skip|rollback で選んでください"
+                )
+            ),
+            Refusal::UnknownExitNoRollback { run_id, step_id } => format!(
+                "{} `{step_id}` {} `tejun rollback {run_id}`",
+                l("exit step", "終了ステップ"),
+                l(
+                    "has no recorded end; rollback is not a choice in the exit phase: choose retry or skip, and roll the run back with",
+                    "の終了が記録されていません。終了フェーズでは rollback を選べません: retry か skip を選び、ロールバックは"
                 )
             ),
             Refusal::AlreadyRolledBack { run_id } => format!(

@@ -113,14 +113,7 @@ fn prepare_with(
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let pid = entries
-                .iter()
-                .rev()
-                .find_map(|e| match e.kind.as_str() {
-                    events::RUN_RESUMED => e.decode::<RunResumed>().ok().map(|r| r.pid),
-                    events::RUN_STARTED => e.decode::<RunStarted>().ok().map(|r| r.pid),
-                    _ => None,
-                })
+            let pid = events::holder_pid(entries.iter().map(|e| (e.kind.as_str(), &e.payload)))
                 .unwrap_or(started.pid);
             return Err(EngineError::Refused(Refusal::StillRunning {
                 run_id: run_id.to_string(),
@@ -422,6 +415,19 @@ pub fn resume(
                 step_id: open.step_id.clone(),
             });
         }
+    }
+    // The exit phase runs after the outcome is decided: `rollback` for one
+    // of its steps would only skip that step (and leave the run uncleanly),
+    // so it is refused; `tejun rollback RUN` rolls the run back.
+    if let Some(open) = &unknown
+        && !for_rollback
+        && open.phase == "exit"
+        && choice == Some(UnknownChoice::Rollback)
+    {
+        return refuse(Refusal::UnknownExitNoRollback {
+            run_id: run_id.clone(),
+            step_id: open.step_id.clone(),
+        });
     }
     recorder.record(RunEvent::RunResumed(RunResumed {
         run_id: run_id.clone(),

@@ -232,6 +232,11 @@ impl<'a> Runner<'a> {
                 return Ok(flow);
             }
             if let Err(why) = self.target.after_batch(batch) {
+                if watching {
+                    // Rollback follows: the change is no longer live, and a
+                    // trigger must not trip the abort under the rollback.
+                    watch_for(self).stop();
+                }
                 return self.rollback(
                     &format!("health-gate: {why}"),
                     None,
@@ -709,9 +714,12 @@ impl<'a> Runner<'a> {
                         (Err(_), false) => StepStatus::Failed,
                     };
                     let aborted = done.aborted;
+                    // Not the operator: the trigger watch tripped the abort.
+                    // Once tripped the flag stays set, so a later kill after
+                    // a signal (a second Ctrl-C in rollback) is the operator's.
+                    let by_trigger = aborted && self.abort.is_tripped() && self.abort.count() == 0;
                     let error = match verdict {
-                        // Not the operator: the trigger watch tripped the abort.
-                        Err(_) if aborted && self.abort.is_tripped() => {
+                        Err(_) if by_trigger => {
                             Some("stopped: a trigger fired (command killed)".to_string())
                         }
                         verdict => verdict.err(),
@@ -782,11 +790,21 @@ impl<'a> Runner<'a> {
             };
             loop {
                 let before = self.abort.count();
+                let tripped_before = self.abort.is_tripped();
                 let answer = self.operator.confirm(&request);
                 // Ctrl-C at the prompt of a phase that only notes it (rollback,
                 // exit): the question stays.
                 if answer.is_none() && !self.abort.is_set() && self.abort.count() > before {
                     self.note_signals(step.phase.as_str());
+                    continue;
+                }
+                // A trigger firing stops the prompt of the work (the abort is
+                // set); rollback and exit do not stop for it: ask again.
+                if answer.is_none()
+                    && !self.abort.is_set()
+                    && !tripped_before
+                    && self.abort.is_tripped()
+                {
                     continue;
                 }
                 break (answer, false);

@@ -359,7 +359,9 @@ impl Target for SshTarget {
             .map_err(|e| io::Error::other(e.localize(Lang::En)))?;
         let started = Instant::now();
         let mut nonce = [0u8; 8];
-        getrandom_fill(&mut nonce);
+        // The nonce keeps concurrent steps' pgid files apart on the host.
+        getrandom::fill(&mut nonce)
+            .map_err(|e| io::Error::other(format!("no randomness for the step's nonce: {e}")))?;
         let pgid_file = format!("/tmp/tejun-{}.pgid", hex::encode(nonce));
         let script = remote_script(exec, &pgid_file)?;
         let mut child = self
@@ -413,20 +415,6 @@ impl Target for SshTarget {
 }
 
 use std::os::unix::process::CommandExt;
-
-fn getrandom_fill(buf: &mut [u8]) {
-    // The nonce only keeps concurrent steps' files apart; time and pid are
-    // enough if the OS source fails.
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| io::Read::read_exact(&mut f, buf))
-        .is_err()
-    {
-        let seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (seed >> ((i % 8) * 8)) as u8;
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
