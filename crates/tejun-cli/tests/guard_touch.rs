@@ -139,6 +139,11 @@ const PATH_CASES: &[&str] = &[
     "rsync -a --delete T/srv/staging/ T/srv/production",
     "ln -sf /dev/null T/srv/production/app.conf",
     "printf x > \"T/srv/production/sub/deep.conf\"",
+    "runuser -u root -- sh -c 'cd T/srv && rm -rf production'",
+    "runuser root -c 'echo x >> T/srv/production/app.conf'",
+    "flock /tmp/tejun-guard.lock -c 'rm -rf T/srv/production'",
+    "timeout --signal KILL 5 sh -c 'rm -rf T/srv/production'",
+    "stdbuf -o L sh -c 'rm -rf T/srv/production'",
 ];
 
 const HOST_CASES: &[&str] = &[

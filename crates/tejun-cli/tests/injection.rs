@@ -195,6 +195,33 @@ fn a_value_concatenated_into_an_inner_shell_string_is_refused() {
     }
 }
 
+/// Wrappers with long options, option values and operands are looked
+/// through the same way the guard looks through them (one shared table).
+#[test]
+fn a_value_behind_a_wrapper_with_options_is_refused_as_program_text() {
+    let lab = Lab::new();
+    let pwned = lab.path("PWNED").display().to_string();
+    for command in [
+        "sudo --user root sh -c {{message}}",
+        "timeout --signal KILL 5 sh -c {{message}}",
+        "stdbuf -o L sh -c {{message}}",
+        "sudo -T 5 sh -c {{message}}",
+        "builtin eval {{message}}",
+    ] {
+        let stderr = run_book(&lab, &book(command), &format!("touch {pwned}"), 2);
+        assert!(
+            stderr.contains("as program text") && stderr.contains("book.yaml:"),
+            "{command}: {stderr}"
+        );
+        assert!(!lab.path("PWNED").exists(), "{command} ran");
+        lab.tejun()
+            .args(["check", "book.yaml"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("as program text"));
+    }
+}
+
 #[test]
 fn a_value_passed_as_an_argument_to_an_inner_shell_is_data() {
     let lab = Lab::new();

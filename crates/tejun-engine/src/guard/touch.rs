@@ -1,12 +1,16 @@
 //! What a command line names: the paths it may touch and the hosts it may
 //! reach, read the way the shell will act on them. `cd DIR`/`pushd DIR`
 //! make later relative words relative to DIR; `sh -c '...'` (and bash,
-//! dash, `su -c`) and command substitutions are read as scripts of their
-//! own; `sudo`, `env`, `nice` and similar wrappers are looked through;
+//! dash, `su -c`, `runuser -c`) and command substitutions are read as
+//! scripts of their own; `sudo`, `env`, `nice` and similar wrappers are
+//! looked through (the tables are `tejun_runbook::command`'s, shared with
+//! the value checker);
 //! paths glued to options (`-o/x`, `--output=/x`, `of=/x`) and `file://`
 //! URLs are taken apart.
 
 use std::path::{Path, PathBuf};
+
+use tejun_runbook::command;
 
 use super::shell::{self, MAX_DEPTH, Script, Simple, Word};
 
@@ -26,33 +30,6 @@ pub struct Touches {
     pub paths: Vec<PathWord>,
     pub hosts: Vec<String>,
 }
-
-/// Programs that run the rest of their words as a command.
-const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "env", "nice", "nohup", "time", "exec", "command", "builtin", "ionice",
-    "stdbuf", "timeout", "setsid", "chrt", "taskset", "xargs", "unbuffer", "flock", "run0",
-];
-/// Options of each wrapper that take the next word as their value (the
-/// others are flags: `sudo -s sh -c ...` must still find `sh`).
-fn takes_value(wrapper: &str, option: &str) -> bool {
-    let options: &[&str] = match wrapper {
-        "sudo" | "doas" | "run0" => &[
-            "-u", "-g", "-C", "-h", "-p", "-U", "-D", "-r", "-t", "-T", "--user", "--group",
-            "--chdir", "--host", "--prompt",
-        ],
-        "env" => &["-u", "-C", "-S", "--unset", "--chdir", "--split-string"],
-        "nice" => &["-n", "--adjustment"],
-        "ionice" => &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"],
-        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
-        "stdbuf" => &["-i", "-o", "-e"],
-        "flock" => &["-w", "-E", "--timeout", "--conflict-exit-code"],
-        "xargs" => &["-I", "-L", "-n", "-P", "-d", "-E", "-a", "-s", "--arg-file"],
-        "chrt" | "taskset" => &["-p"],
-        _ => &[],
-    };
-    options.contains(&option)
-}
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "su"];
 
 /// Reads `command` as the shell will, starting in `cwd` (the directory the
 /// command runs in, when known).
@@ -93,43 +70,29 @@ fn command(
         add_path(&target.text, target.glob, cwd.as_deref(), out);
     }
     let words = &simple.words;
-    let mut i = 0;
-    // Assignments before the program (`f=/x cmd`): the value may be a path.
-    while i < words.len() && is_assignment(&words[i].text) {
-        let (_, value) = words[i].text.split_once('=').unwrap_or_default();
-        add_word_value(value, words[i].glob, cwd.as_deref(), *moved, out);
-        i += 1;
-    }
-    // Look through wrappers and their options.
-    while i < words.len() && WRAPPERS.contains(&program_name(&words[i].text)) {
-        let wrapper = program_name(&words[i].text);
-        i += 1;
-        while i < words.len() {
-            let w = &words[i].text;
-            if is_assignment(w) {
-                let (_, value) = w.split_once('=').unwrap_or_default();
-                add_word_value(value, false, cwd.as_deref(), *moved, out);
-                i += 1;
-            } else if w.starts_with('-') {
-                i += 1;
-                if takes_value(wrapper, w) {
-                    if let Some(value) = words.get(i) {
-                        add_word_value(&value.text, value.glob, cwd.as_deref(), *moved, out);
-                    }
-                    i += 1;
-                }
-            } else if w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-                // `timeout 10s cmd`, `nice 5`.
-                i += 1;
-            } else {
-                break;
-            }
+    let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let i = command::command_start(&texts);
+    // What comes before the program: assignments (`f=/x cmd`), wrappers,
+    // their options and operands (`sudo -D /x`, `flock /run/lock`); a
+    // value may be a path.
+    for word in &words[..i] {
+        let text = word.text.as_str();
+        if command::is_assignment(text) {
+            let (_, value) = text.split_once('=').unwrap_or_default();
+            add_word_value(value, word.glob, cwd.as_deref(), *moved, out);
+        } else if text.starts_with('-') {
+            add_argument(word, cwd.as_deref(), *moved, out);
+        } else if !command::WRAPPERS.contains(&command::program_name(text))
+            && !command::KEYWORDS.contains(&text)
+            && !text.starts_with(|c: char| c.is_ascii_digit())
+        {
+            add_word_value(text, word.glob, cwd.as_deref(), *moved, out);
         }
     }
     let Some(program) = words.get(i) else {
         return;
     };
-    let name = program_name(&program.text);
+    let name = command::program_name(&program.text);
     let args = &words[i + 1..];
     match name {
         "cd" | "pushd" => {
@@ -165,9 +128,10 @@ fn command(
         }
         _ => {}
     }
-    if SHELLS.contains(&name)
-        && let Some(inner) = inner_script(args)
+    if command::SHELLS.contains(&name)
+        && let Some(script) = command::script_after_c(&texts[i + 1..])
     {
+        let inner = command::script_text(&args[script].text);
         let mut inner_cwd = cwd.clone();
         walk(&shell::read(inner), &mut inner_cwd, out, depth + 1);
     }
@@ -177,37 +141,6 @@ fn command(
     }
     for arg in args {
         add_argument(arg, cwd.as_deref(), *moved, out);
-    }
-}
-
-/// The text after `-c` (or an option cluster ending in `c`, `-ec`) of a
-/// shell's arguments.
-fn inner_script(args: &[Word]) -> Option<&str> {
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let t = arg.text.as_str();
-        if t == "-c"
-            || t == "--command"
-            || (t.starts_with('-') && !t.starts_with("--") && t.ends_with('c'))
-        {
-            return iter.next().map(|w| w.text.as_str());
-        }
-    }
-    None
-}
-
-fn program_name(word: &str) -> &str {
-    word.rsplit('/').next().unwrap_or(word)
-}
-
-fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-        }
-        None => false,
     }
 }
 
