@@ -222,6 +222,27 @@ fn a_value_behind_a_wrapper_with_options_is_refused_as_program_text() {
     }
 }
 
+/// A subshell inside a subshell is not `((` arithmetic: an untyped value
+/// there is accepted and arrives whole, neither split nor globbed.
+#[test]
+fn a_value_in_nested_subshells_is_data() {
+    let lab = Lab::new();
+    let pwned = lab.path("PWNED").display().to_string();
+    let mut values = payloads(&pwned);
+    values.push("two  spaces *".to_string());
+    for value in values {
+        run_book(
+            &lab,
+            &book("(cd . && (printf '%s\\n' {{message}} > said.txt))"),
+            &value,
+            0,
+        );
+        assert!(!lab.path("PWNED").exists(), "{value:?} ran");
+        let said = std::fs::read_to_string(lab.path("said.txt")).unwrap();
+        assert_eq!(said, format!("{value}\n"));
+    }
+}
+
 #[test]
 fn a_value_passed_as_an_argument_to_an_inner_shell_is_data() {
     let lab = Lab::new();

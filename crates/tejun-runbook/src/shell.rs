@@ -161,7 +161,7 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                 Some(Level::Double) => Context::Double,
                 Some(Level::Single) => Context::Single,
                 Some(Level::Code(f)) if f.in_comment => Context::Comment,
-                Some(Level::Code(f)) if f.arithmetic || f.parens >= 2 => Context::Arithmetic,
+                Some(Level::Code(f)) if f.arithmetic => Context::Arithmetic,
                 _ => Context::Plain,
             };
             let index = sites.len();
@@ -288,6 +288,17 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                         }));
                         i += 1;
                     }
+                    // `((` (adjacent) is arithmetic, up to its `))`; two
+                    // subshells `( (` or `(cd x && (` are not.
+                    b'(' if bytes.get(i + 1) == Some(&b'(') => {
+                        end_pipeline(frame, &mut sites, &mut heredocs);
+                        stack.push(Level::Code(Frame {
+                            arithmetic: true,
+                            parens: 1,
+                            ..Frame::default()
+                        }));
+                        i += 2;
+                    }
                     b'(' => {
                         end_pipeline(frame, &mut sites, &mut heredocs);
                         frame.parens += 1;
@@ -305,8 +316,7 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                     // `((a << 2))` and `$((a << 2))` shift; `<<<` is a here-string.
                     b'<' if bytes.get(i + 1) == Some(&b'<')
                         && bytes.get(i + 2) != Some(&b'<')
-                        && !frame.arithmetic
-                        && frame.parens < 2 =>
+                        && !frame.arithmetic =>
                     {
                         end_word(frame);
                         let (heredoc, after) = heredoc_operator(source, i + 2);
@@ -724,6 +734,29 @@ mod tests {
         assert_eq!(
             render_command("echo $(( {{n}} + 1 ))"),
             "echo $(( ${TEJUN_VAR_n} + 1 ))"
+        );
+    }
+
+    /// Two open subshells are not arithmetic: only an adjacent `((` is.
+    #[test]
+    fn nested_subshells_are_not_arithmetic() {
+        use Context::*;
+        assert_eq!(
+            places("(cd /d && (rm {{f}}))\n( (echo {{g}}) )\n((x = {{m}}))\necho $(((1 + {{k}})))"),
+            [
+                ("f", Plain, None),
+                ("g", Plain, None),
+                ("m", Arithmetic, Some("shell arithmetic")),
+                ("k", Arithmetic, Some("shell arithmetic"))
+            ]
+        );
+        assert_eq!(
+            render_command("(cd /d && (rm {{f}}))"),
+            "(cd /d && (rm \"${TEJUN_VAR_f}\"))"
+        );
+        assert_eq!(
+            places("(cd /d && (cat <<E\n{{h}}\nE\n))"),
+            [("h", Heredoc { quoted: false }, None)]
         );
     }
 
