@@ -222,8 +222,8 @@ fn add_path(text: &str, glob: bool, cwd: Option<&Path>, out: &mut Touches) {
 }
 
 /// `text` relative to `cwd` when it is relative and `cwd` known; `~` is the
-/// home directory.
-fn join(cwd: Option<&Path>, text: &str) -> PathBuf {
+/// home directory. Words of commands and declared paths resolve alike.
+pub(super) fn join(cwd: Option<&Path>, text: &str) -> PathBuf {
     let expanded = match text.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match std::env::var_os("HOME") {
             Some(home) => format!("{}{rest}", home.to_string_lossy()),
@@ -312,6 +312,19 @@ mod tests {
                 .collect();
             let _ = touches(&text, Some(Path::new("/srv")));
             let _ = touches(&format!("sh -c '{text}'; cd {text} && x $({text}"), None);
+        }
+    }
+
+    #[test]
+    fn join_resolves_relative_words_and_the_home_directory() {
+        assert_eq!(join(Some(Path::new("/srv")), "a/b"), Path::new("/srv/a/b"));
+        assert_eq!(join(Some(Path::new("/srv")), "/etc/x"), Path::new("/etc/x"));
+        assert_eq!(join(None, "a"), Path::new("a"));
+        if let Some(home) = std::env::var_os("HOME") {
+            assert_eq!(
+                join(Some(Path::new("/srv")), "~/x"),
+                Path::new(&home).join("x")
+            );
         }
     }
 
