@@ -144,6 +144,13 @@ const PATH_CASES: &[&str] = &[
     "flock /tmp/tejun-guard.lock -c 'rm -rf T/srv/production'",
     "timeout --signal KILL 5 sh -c 'rm -rf T/srv/production'",
     "stdbuf -o L sh -c 'rm -rf T/srv/production'",
+    "sh <<EOF\nrm -rf T/srv/production\nEOF",
+    "sudo bash -s <<'EOF'\ncd T/srv && rm -rf production\nEOF",
+    "cat <<A; su root <<B\nA\nrm -rf T/srv/production\nB",
+    "echo 'rm -rf T/srv/production' | sh",
+    "printf '%s\\n' 'cd T/srv && rm -rf production' | sudo bash",
+    "eval \"rm -rf T/srv/production\"",
+    "eval 'cd T/srv && rm -rf' production",
 ];
 
 const HOST_CASES: &[&str] = &[
@@ -167,6 +174,8 @@ const CONTROL_CASES: &[&str] = &[
     "echo x >> T/srv/staging/app.conf",
     "ls T/srv > /dev/null && echo production",
     "cd T/etc && cat staging-site.conf",
+    "sh <<EOF\necho x >> T/srv/staging/app.conf\nEOF",
+    "echo 'cd T/srv/staging && cat app.conf' | sh > /dev/null",
 ];
 
 fn refused_everywhere(cases: &[&str]) {

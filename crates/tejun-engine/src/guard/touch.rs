@@ -49,8 +49,17 @@ fn walk(script: &Script, cwd: &mut Option<PathBuf>, out: &mut Touches, depth: us
     // Set by an explicit `cd`: then every argument is a possible name,
     // since `cd /srv && rm -rf production` touches /srv/production.
     let mut moved = false;
-    for simple in &script.commands {
-        command(simple, cwd, &mut stack, &mut moved, out, depth);
+    for (k, simple) in script.commands.iter().enumerate() {
+        // What a shell among its words would read from its standard input:
+        // heredoc bodies, and the text an `echo`/`printf`/`cat <<EOF`
+        // before it in the pipeline writes.
+        let mut stdin = simple.heredocs.clone();
+        if simple.piped
+            && let Some(before) = k.checked_sub(1).map(|p| &script.commands[p])
+        {
+            stdin.extend(written(before));
+        }
+        command(simple, &stdin, cwd, &mut stack, &mut moved, out, depth);
     }
     for inner in &script.substitutions {
         let mut inner_cwd = cwd.clone();
@@ -58,8 +67,26 @@ fn walk(script: &Script, cwd: &mut Option<PathBuf>, out: &mut Touches, depth: us
     }
 }
 
+/// The text a command writes to its standard output when it is plain to
+/// see: `echo`/`printf` arguments (read joined by spaces and by lines, since
+/// `printf '%s\n' a b` writes lines) and `cat`'s heredocs.
+fn written(simple: &Simple) -> Vec<String> {
+    let texts: Vec<&str> = simple.words.iter().map(|w| w.text.as_str()).collect();
+    let at = command::command_start(&texts);
+    let Some(name) = texts.get(at).map(|t| command::program_name(t)) else {
+        return Vec::new();
+    };
+    let args = &texts[at + 1..];
+    match name {
+        "echo" | "printf" => vec![args.join(" "), args.join("\n")],
+        "cat" if args.is_empty() => simple.heredocs.clone(),
+        _ => Vec::new(),
+    }
+}
+
 fn command(
     simple: &Simple,
+    stdin: &[String],
     cwd: &mut Option<PathBuf>,
     stack: &mut Vec<Option<PathBuf>>,
     moved: &mut bool,
@@ -128,10 +155,25 @@ fn command(
         }
         _ => {}
     }
-    if command::SHELLS.contains(&name)
-        && let Some(script) = command::script_after_c(&texts[i + 1..])
-    {
-        let inner = command::script_text(&args[script].text);
+    // Scripts a second shell reads: after `-c`, else its standard input
+    // (a shell given no script operand, `su`/`runuser` given no `-c`); the
+    // words of `eval`.
+    let mut scripts: Vec<String> = Vec::new();
+    if command::SHELLS.contains(&name) {
+        match command::script_after_c(&texts[i + 1..]) {
+            Some(script) => scripts.push(command::script_text(&args[script].text).to_string()),
+            None if matches!(name, "su" | "runuser")
+                || args.iter().all(|w| w.text.starts_with('-')) =>
+            {
+                scripts.extend(stdin.iter().cloned());
+            }
+            None => {}
+        }
+    }
+    if name == "eval" {
+        scripts.push(texts[i + 1..].join(" "));
+    }
+    for inner in &scripts {
         let mut inner_cwd = cwd.clone();
         walk(&shell::read(inner), &mut inner_cwd, out, depth + 1);
     }
@@ -326,6 +368,26 @@ mod tests {
                 Path::new(&home).join("x")
             );
         }
+    }
+
+    #[test]
+    fn scripts_fed_to_a_shell_are_read() {
+        for command in [
+            "sh <<EOF\ncd /srv && rm -rf g\nEOF",
+            "cat <<'A' | sudo -u root bash -s\nrm -rf /srv/g\nA",
+            "echo 'rm -rf /srv/g' | sh",
+            "eval 'cd /srv &&' rm -rf g",
+            "runuser -u app -- sh -c 'rm -rf /srv/g'",
+        ] {
+            let paths = resolved(command);
+            assert!(
+                paths.contains(&"/srv/g".to_string()),
+                "{command}: {paths:?}"
+            );
+        }
+        // A heredoc into a program that is not a shell is data.
+        let paths = resolved("cat > /tmp/x.txt <<EOF\nrm -rf /srv/g\nEOF");
+        assert!(!paths.contains(&"/srv/g".to_string()), "{paths:?}");
     }
 
     #[test]
