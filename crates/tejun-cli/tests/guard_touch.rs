@@ -139,6 +139,18 @@ const PATH_CASES: &[&str] = &[
     "rsync -a --delete T/srv/staging/ T/srv/production",
     "ln -sf /dev/null T/srv/production/app.conf",
     "printf x > \"T/srv/production/sub/deep.conf\"",
+    "runuser -u root -- sh -c 'cd T/srv && rm -rf production'",
+    "runuser root -c 'echo x >> T/srv/production/app.conf'",
+    "flock /tmp/tejun-guard.lock -c 'rm -rf T/srv/production'",
+    "timeout --signal KILL 5 sh -c 'rm -rf T/srv/production'",
+    "stdbuf -o L sh -c 'rm -rf T/srv/production'",
+    "sh <<EOF\nrm -rf T/srv/production\nEOF",
+    "sudo bash -s <<'EOF'\ncd T/srv && rm -rf production\nEOF",
+    "cat <<A; su root <<B\nA\nrm -rf T/srv/production\nB",
+    "echo 'rm -rf T/srv/production' | sh",
+    "printf '%s\\n' 'cd T/srv && rm -rf production' | sudo bash",
+    "eval \"rm -rf T/srv/production\"",
+    "eval 'cd T/srv && rm -rf' production",
 ];
 
 const HOST_CASES: &[&str] = &[
@@ -162,6 +174,8 @@ const CONTROL_CASES: &[&str] = &[
     "echo x >> T/srv/staging/app.conf",
     "ls T/srv > /dev/null && echo production",
     "cd T/etc && cat staging-site.conf",
+    "sh <<EOF\necho x >> T/srv/staging/app.conf\nEOF",
+    "echo 'cd T/srv/staging && cat app.conf' | sh > /dev/null",
 ];
 
 fn refused_everywhere(cases: &[&str]) {

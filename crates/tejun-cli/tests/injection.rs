@@ -195,6 +195,54 @@ fn a_value_concatenated_into_an_inner_shell_string_is_refused() {
     }
 }
 
+/// Wrappers with long options, option values and operands are looked
+/// through the same way the guard looks through them (one shared table).
+#[test]
+fn a_value_behind_a_wrapper_with_options_is_refused_as_program_text() {
+    let lab = Lab::new();
+    let pwned = lab.path("PWNED").display().to_string();
+    for command in [
+        "sudo --user root sh -c {{message}}",
+        "timeout --signal KILL 5 sh -c {{message}}",
+        "stdbuf -o L sh -c {{message}}",
+        "sudo -T 5 sh -c {{message}}",
+        "builtin eval {{message}}",
+    ] {
+        let stderr = run_book(&lab, &book(command), &format!("touch {pwned}"), 2);
+        assert!(
+            stderr.contains("as program text") && stderr.contains("book.yaml:"),
+            "{command}: {stderr}"
+        );
+        assert!(!lab.path("PWNED").exists(), "{command} ran");
+        lab.tejun()
+            .args(["check", "book.yaml"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("as program text"));
+    }
+}
+
+/// A subshell inside a subshell is not `((` arithmetic: an untyped value
+/// there is accepted and arrives whole, neither split nor globbed.
+#[test]
+fn a_value_in_nested_subshells_is_data() {
+    let lab = Lab::new();
+    let pwned = lab.path("PWNED").display().to_string();
+    let mut values = payloads(&pwned);
+    values.push("two  spaces *".to_string());
+    for value in values {
+        run_book(
+            &lab,
+            &book("(cd . && (printf '%s\\n' {{message}} > said.txt))"),
+            &value,
+            0,
+        );
+        assert!(!lab.path("PWNED").exists(), "{value:?} ran");
+        let said = std::fs::read_to_string(lab.path("said.txt")).unwrap();
+        assert_eq!(said, format!("{value}\n"));
+    }
+}
+
 #[test]
 fn a_value_passed_as_an_argument_to_an_inner_shell_is_data() {
     let lab = Lab::new();

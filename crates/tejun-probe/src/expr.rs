@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use tejun_locale::Lang;
 
+use crate::duration::{format_duration, parse_duration};
+
 /// Window of `error_rate`/`pNN` when `over` is not written.
 pub const DEFAULT_OVER: Duration = Duration::from_secs(60);
 
@@ -120,7 +122,7 @@ impl fmt::Display for Expr {
             self.comparison.as_str()
         )?;
         if let Some(over) = self.over {
-            write!(f, " over {}s", over.as_secs_f64())?;
+            write!(f, " over {}", format_duration(over))?;
         }
         Ok(())
     }
@@ -400,37 +402,22 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
     })
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, `1m30s`; a unit is required.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let number: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.checked_mul(60)?),
-            "h" => Duration::from_secs(number.checked_mul(3600)?),
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total = total.checked_add(part)?;
-    }
-    Some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Windows use the runbook's duration language (`d` included) and are
+    /// written back the way an operator writes them.
+    #[test]
+    fn windows_share_the_duration_language() {
+        let e = parse_expr("error_rate(web) > 5% over 1d").unwrap();
+        assert_eq!(e.over, Some(Duration::from_secs(86_400)));
+        let e = parse_expr("error_rate(web) > 5% over 1m30s").unwrap();
+        assert_eq!(e.to_string(), "error_rate(web) > 5% over 1m30s");
+        assert_eq!(parse_expr(&e.to_string()).unwrap(), e);
+        let e = parse_expr("p95(web) > 500ms").unwrap();
+        assert_eq!(e.to_string(), "p95(web) > 500ms over 1m");
+    }
 
     proptest::proptest! {
         #[test]

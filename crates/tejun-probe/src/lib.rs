@@ -14,6 +14,7 @@
 //! network probes. `cmd` probes run through the engine's `Target` (so they
 //! reach remote hosts the way steps do) and are not run here.
 
+pub mod duration;
 pub mod expr;
 pub mod model;
 #[cfg(feature = "net")]

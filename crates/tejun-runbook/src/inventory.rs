@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 
 use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink, suggest};
 use crate::model::Span;
-use crate::walk::{Fields, non_empty_string, wrong_type};
+use crate::walk::{Fields, approval_count, non_empty_string, wrong_type};
 use crate::yaml::{self, Node, Value};
 
 /// Colours an environment's banner and prompt may use.
@@ -257,7 +257,6 @@ const ENV_KEYS: &[&str] = &[
 ];
 /// Values of an environment's `enforce`.
 const ENFORCE: &[&str] = &["text", "kernel"];
-const APPROVAL_KEYS: &[&str] = &["count"];
 const INCIDENT_KEYS: &[&str] = &["severities", "attach_active_runs", "webhook", "escalation"];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -487,23 +486,8 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         }
         env.paths.push(pattern);
     }
-    if let Some(node) = fields.get("approval")
-        && let Some(approval) = Fields::of(sink, node, "approval", APPROVAL_KEYS)
-    {
-        match approval.get("count") {
-            None => sink.error(
-                approval.span,
-                ErrorKind::MissingField {
-                    field: "count",
-                    within: "approval",
-                },
-            ),
-            Some(count) => match approval.u32(sink, "count") {
-                Some(0) => wrong_type(sink, count, "count", Expected::Integer),
-                Some(n) => env.approvals = n,
-                None => {}
-            },
-        }
+    if let Some(node) = fields.get("approval") {
+        env.approvals = approval_count(sink, node);
     }
     env
 }
@@ -781,6 +765,30 @@ incidents:
             [(3, 5), (4, 16), (5, 13), (8, 30), (8, 45)],
             "{errs:#?}"
         );
+    }
+
+    /// `approval: {count: 0}` asks for a positive integer, as the runbook's
+    /// `approval` does (one reader for both).
+    #[test]
+    fn approval_count_zero_asks_for_a_positive_integer() {
+        let src = "environments:\n  dev:\n    approval: {count: 0}\n";
+        let errs = parse_inventory(src, "i.yaml").unwrap_err();
+        let d = &errs.0[0];
+        assert_eq!(
+            (d.span.line, &d.kind),
+            (
+                3,
+                &ErrorKind::WrongType {
+                    field: "count".to_string(),
+                    expected: Expected::PositiveInteger,
+                    found: "integer",
+                }
+            ),
+            "{errs:#?}"
+        );
+        let inv =
+            parse_inventory("environments:\n  dev: {approval: {count: 2}}\n", "i.yaml").unwrap();
+        assert_eq!(inv.environments["dev"].approvals, 2);
     }
 
     #[test]

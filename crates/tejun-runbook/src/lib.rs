@@ -6,6 +6,7 @@
 //! files, running commands and writing the journal belong to the engine and
 //! the CLI.
 
+pub mod command;
 pub mod diagnostics;
 pub mod duration;
 pub mod fleet;

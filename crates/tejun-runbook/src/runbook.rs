@@ -22,7 +22,7 @@ use crate::model::{
 use crate::plan::BUILTINS;
 use crate::shell::{Context, analyze};
 use crate::template::{is_identifier, placeholders};
-use crate::walk::{Fields, non_empty_string, string_list, wrong_type};
+use crate::walk::{Fields, approval_count, non_empty_string, string_list, wrong_type};
 use crate::yaml::{self, Node, Value};
 
 mod probes;
@@ -49,7 +49,6 @@ const TOP_KEYS: &[&str] = &[
     "hosts",
     "rollout",
 ];
-const APPROVAL_KEYS: &[&str] = &["count"];
 const VAR_KEYS: &[&str] = &[
     "value",
     "from_env",
@@ -313,32 +312,11 @@ impl Reader<'_, '_> {
         Some(runbook)
     }
 
-    /// `approval: {count: N}` with N ≥ 1, as in the inventory; 0 when absent.
+    /// `approval: {count: N}` with N ≥ 1, read as the inventory reads
+    /// it; 0 when absent.
     fn approvals(&mut self, top: &Fields) -> u32 {
-        let Some(node) = top.get("approval") else {
-            return 0;
-        };
-        let Some(approval) = Fields::of(self.sink, node, "approval", APPROVAL_KEYS) else {
-            return 0;
-        };
-        let Some(count) = approval.get("count") else {
-            self.sink.error(
-                approval.span,
-                ErrorKind::MissingField {
-                    field: "count",
-                    within: "approval",
-                },
-            );
-            return 0;
-        };
-        match approval.u32(self.sink, "count") {
-            Some(0) => {
-                wrong_type(self.sink, count, "count", Expected::PositiveInteger);
-                0
-            }
-            Some(n) => n,
-            None => 0,
-        }
+        top.get("approval")
+            .map_or(0, |node| approval_count(self.sink, node))
     }
 
     fn environments(&mut self, top: &Fields) -> (Vec<String>, Vec<Span>) {

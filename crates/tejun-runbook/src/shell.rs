@@ -12,6 +12,7 @@
 //! there unless its type constrains it. Finding them is a reading of the
 //! command's text, not a proof: docs/runbook.md says what it covers.
 
+use crate::command;
 use crate::template::{Placeholder, placeholders};
 
 /// The environment variable a command reads `name`'s value from.
@@ -160,7 +161,7 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                 Some(Level::Double) => Context::Double,
                 Some(Level::Single) => Context::Single,
                 Some(Level::Code(f)) if f.in_comment => Context::Comment,
-                Some(Level::Code(f)) if f.arithmetic || f.parens >= 2 => Context::Arithmetic,
+                Some(Level::Code(f)) if f.arithmetic => Context::Arithmetic,
                 _ => Context::Plain,
             };
             let index = sites.len();
@@ -287,6 +288,17 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                         }));
                         i += 1;
                     }
+                    // `((` (adjacent) is arithmetic, up to its `))`; two
+                    // subshells `( (` or `(cd x && (` are not.
+                    b'(' if bytes.get(i + 1) == Some(&b'(') => {
+                        end_pipeline(frame, &mut sites, &mut heredocs);
+                        stack.push(Level::Code(Frame {
+                            arithmetic: true,
+                            parens: 1,
+                            ..Frame::default()
+                        }));
+                        i += 2;
+                    }
                     b'(' => {
                         end_pipeline(frame, &mut sites, &mut heredocs);
                         frame.parens += 1;
@@ -304,8 +316,7 @@ pub fn analyze(source: &str) -> Result<Vec<Site<'_>>, usize> {
                     // `((a << 2))` and `$((a << 2))` shift; `<<<` is a here-string.
                     b'<' if bytes.get(i + 1) == Some(&b'<')
                         && bytes.get(i + 2) != Some(&b'<')
-                        && !frame.arithmetic
-                        && frame.parens < 2 =>
+                        && !frame.arithmetic =>
                     {
                         end_word(frame);
                         let (heredoc, after) = heredoc_operator(source, i + 2);
@@ -516,30 +527,6 @@ struct Reading {
     stdin_code: Option<&'static str>,
 }
 
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"];
-const WRAPPERS: &[&str] = &[
-    "sudo", "env", "nohup", "nice", "ionice", "timeout", "exec", "command", "time", "stdbuf",
-    "xargs", "doas", "setsid", "chrt", "taskset", "runuser", "su",
-];
-const KEYWORDS: &[&str] = &[
-    "if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "fi", "done",
-];
-
-/// Options of a wrapper that take the next word as their value.
-fn wrapper_option_takes_value(wrapper: &str, letter: &str) -> bool {
-    let letters = match wrapper {
-        "sudo" | "doas" => "ugCDprtUh",
-        "env" => "uSC",
-        "nice" => "n",
-        "ionice" => "cnp",
-        "timeout" => "sk",
-        "xargs" => "InPLsdEa",
-        "runuser" | "su" => "ugs",
-        _ => "",
-    };
-    letters.contains(letter)
-}
-
 fn unquoted(text: &str) -> String {
     text.chars().filter(|c| !"'\"\\".contains(*c)).collect()
 }
@@ -551,49 +538,15 @@ fn classify(words: &[Word]) -> Reading {
         words: vec![None; words.len()],
         stdin_code: None,
     };
+    let texts: Vec<String> = words.iter().map(|w| unquoted(&w.text)).collect();
     // The command name: past keywords, assignments and wrappers (with
-    // their options and, for `timeout`, the duration).
-    let mut at = 0;
-    while at < words.len() {
-        let text = unquoted(&words[at].text);
-        let base = text.rsplit('/').next().unwrap_or(&text).to_string();
-        if KEYWORDS.contains(&base.as_str())
-            || (text.contains('=') && !text.starts_with('-') && !text.starts_with('='))
-        {
-            at += 1;
-            continue;
-        }
-        if WRAPPERS.contains(&base.as_str()) {
-            // `su -c CMD` runs CMD in a shell.
-            if base == "su" || base == "runuser" {
-                for w in at + 1..words.len() {
-                    if unquoted(&words[w].text) == "-c" && w + 1 < words.len() {
-                        reading.words[w + 1] = Some("su -c");
-                    }
-                }
-            }
-            at += 1;
-            while at < words.len() && unquoted(&words[at].text).starts_with('-') {
-                let option = unquoted(&words[at].text);
-                at += 1;
-                if option.len() == 2 && wrapper_option_takes_value(&base, &option[1..]) {
-                    at += 1;
-                }
-            }
-            if base == "timeout" && at < words.len() {
-                at += 1;
-            }
-            continue;
-        }
-        break;
-    }
+    // their options and operands).
+    let at = command::command_start(&texts);
     let Some(name_word) = words.get(at) else {
         return reading;
     };
-    let name_text = unquoted(&name_word.text);
-    let name = name_text.rsplit('/').next().unwrap_or(&name_text);
+    let name = command::program_name(&texts[at]);
     let args = at + 1..words.len();
-    let texts: Vec<String> = words.iter().map(|w| unquoted(&w.text)).collect();
     let mark_all = |reading: &mut Reading, label: &'static str| {
         for w in args.clone() {
             reading.words[w] = Some(label);
@@ -604,11 +557,14 @@ fn classify(words: &[Word]) -> Reading {
         reading.words[at] = Some("the command name");
     }
     match name {
-        n if SHELLS.contains(&n) => {
-            let script = args.clone().find(|&w| is_short_option_with(&texts[w], 'c'));
-            match script {
-                Some(w) if w + 1 < words.len() => reading.words[w + 1] = Some("sh -c"),
-                Some(_) => {}
+        n if command::SHELLS.contains(&n) => {
+            let label = if matches!(n, "su" | "runuser") {
+                "su -c"
+            } else {
+                "sh -c"
+            };
+            match command::script_after_c(&texts[args.clone()]) {
+                Some(w) => reading.words[args.start + w] = Some(label),
                 None if args.clone().all(|w| texts[w].starts_with('-')) => {
                     reading.stdin_code = Some("sh");
                 }
@@ -634,7 +590,8 @@ fn classify(words: &[Word]) -> Reading {
         }
         "perl" | "ruby" | "node" => {
             let inline = args.clone().find(|&w| {
-                is_short_option_with(&texts[w], 'e') || is_short_option_with(&texts[w], 'E')
+                command::is_short_option_with(&texts[w], 'e')
+                    || command::is_short_option_with(&texts[w], 'E')
             });
             match inline {
                 Some(w) if w + 1 < words.len() => reading.words[w + 1] = Some("perl -e"),
@@ -646,7 +603,9 @@ fn classify(words: &[Word]) -> Reading {
             }
         }
         n if n.starts_with("python") => {
-            let inline = args.clone().find(|&w| is_short_option_with(&texts[w], 'c'));
+            let inline = args
+                .clone()
+                .find(|&w| command::is_short_option_with(&texts[w], 'c'));
             match inline {
                 Some(w) if w + 1 < words.len() => reading.words[w + 1] = Some("python -c"),
                 Some(_) => {}
@@ -659,15 +618,6 @@ fn classify(words: &[Word]) -> Reading {
         _ => {}
     }
     reading
-}
-
-/// `-c`, `-ec`, `-xc`: a short-option cluster ending in `letter`.
-fn is_short_option_with(text: &str, letter: char) -> bool {
-    text.len() >= 2
-        && text.starts_with('-')
-        && !text.starts_with("--")
-        && text.ends_with(letter)
-        && text[1..].chars().all(|c| c.is_ascii_alphabetic())
 }
 
 /// sed/awk: the program is the value of `-e`/`--expression` when given
@@ -787,6 +737,29 @@ mod tests {
         );
     }
 
+    /// Two open subshells are not arithmetic: only an adjacent `((` is.
+    #[test]
+    fn nested_subshells_are_not_arithmetic() {
+        use Context::*;
+        assert_eq!(
+            places("(cd /d && (rm {{f}}))\n( (echo {{g}}) )\n((x = {{m}}))\necho $(((1 + {{k}})))"),
+            [
+                ("f", Plain, None),
+                ("g", Plain, None),
+                ("m", Arithmetic, Some("shell arithmetic")),
+                ("k", Arithmetic, Some("shell arithmetic"))
+            ]
+        );
+        assert_eq!(
+            render_command("(cd /d && (rm {{f}}))"),
+            "(cd /d && (rm \"${TEJUN_VAR_f}\"))"
+        );
+        assert_eq!(
+            places("(cd /d && (cat <<E\n{{h}}\nE\n))"),
+            [("h", Heredoc { quoted: false }, None)]
+        );
+    }
+
     #[test]
     fn second_interpreters() {
         let interp = |s: &str| places(s).into_iter().map(|p| p.2).collect::<Vec<_>>();
@@ -807,6 +780,26 @@ mod tests {
         assert_eq!(interp("X=1 timeout 5 bash -ec {{x}}"), [Some("sh -c")]);
         assert_eq!(interp("echo $(sh -c {{x}}) {{y}}"), [Some("sh -c"), None]);
         assert_eq!(interp("{{x}} --flag"), [Some("the command name")]);
+    }
+
+    /// The wrapper table is shared with the engine's guard: long options,
+    /// option values and `builtin` are looked through.
+    #[test]
+    fn wrappers_with_long_options_and_values_are_looked_through() {
+        let interp = |s: &str| places(s).into_iter().map(|p| p.2).collect::<Vec<_>>();
+        for command in [
+            "sudo --user root sh -c {{x}}",
+            "timeout --signal KILL 5 sh -c {{x}}",
+            "stdbuf -o L sh -c {{x}}",
+            "sudo -T 5 sh -c {{x}}",
+            "runuser -u app -- sh -c {{x}}",
+            "flock /run/x.lock -c {{x}}",
+        ] {
+            assert!(interp(command)[0].is_some(), "{command}");
+        }
+        assert_eq!(interp("builtin eval {{x}}"), [Some("eval")]);
+        assert_eq!(interp("su app -c {{x}}"), [Some("su -c")]);
+        assert_eq!(interp("sudo --user root sh -c 'echo $1' _ {{x}}"), [None]);
     }
 
     #[test]

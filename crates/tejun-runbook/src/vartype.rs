@@ -142,7 +142,7 @@ impl VarSpec {
 
 /// A host name (letters, digits, `-`, dots between labels) or an IP
 /// address literal; never an option (`-oProxyCommand=...`).
-fn is_host(value: &str) -> bool {
+pub fn is_host(value: &str) -> bool {
     if value.parse::<std::net::IpAddr>().is_ok() {
         return true;
     }

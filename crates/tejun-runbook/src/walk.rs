@@ -124,6 +124,33 @@ impl<'n> Fields<'n> {
     }
 }
 
+/// `approval: {count: N}`, N ≥ 1, in a runbook or an inventory
+/// environment: N, or 0 (after reporting) when it is malformed.
+pub(crate) fn approval_count(sink: &mut Sink, node: &Node) -> u32 {
+    const APPROVAL_KEYS: &[&str] = &["count"];
+    let Some(approval) = Fields::of(sink, node, "approval", APPROVAL_KEYS) else {
+        return 0;
+    };
+    let Some(count) = approval.get("count") else {
+        sink.error(
+            approval.span,
+            ErrorKind::MissingField {
+                field: "count",
+                within: "approval",
+            },
+        );
+        return 0;
+    };
+    match approval.u32(sink, "count") {
+        Some(0) => {
+            wrong_type(sink, count, "count", Expected::PositiveInteger);
+            0
+        }
+        Some(n) => n,
+        None => 0,
+    }
+}
+
 pub(crate) fn wrong_type(sink: &mut Sink, node: &Node, field: &str, expected: Expected) {
     sink.error(
         node.span,

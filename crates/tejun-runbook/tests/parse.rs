@@ -285,3 +285,24 @@ fn never_panics_on_odd_documents() {
         let _ = parse_inventory(src, "odd.yaml");
     }
 }
+
+/// `from:` names a host by the host rule (dots allowed), not the probe-name
+/// rule; an option-like or malformed host is still refused.
+#[test]
+fn a_probe_runs_from_a_dotted_host_name() {
+    let book = |from: &str| {
+        format!(
+            "name: x\nenv: dev\nprobes:\n  db:\n    tcp: 127.0.0.1:5432\n    from: {from}\nexecute:\n  - id: a\n    run: 'true'\n"
+        )
+    };
+    for host in ["web1.example.com", "web1", "10.0.0.7"] {
+        let rb = parse_runbook(&book(host), "rb.yaml").unwrap_or_else(|e| panic!("{host}: {e:?}"));
+        assert_eq!(
+            rb.probes["db"].from,
+            tejun_probe::ProbeFrom::Host(host.to_string())
+        );
+    }
+    for bad in ["\"-oProxyCommand=x\"", "web_1", "a..b"] {
+        assert!(parse_runbook(&book(bad), "rb.yaml").is_err(), "{bad}");
+    }
+}

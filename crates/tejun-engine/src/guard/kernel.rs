@@ -32,9 +32,6 @@ use tejun_runbook::plan::Plan;
 use super::{resolve, touch};
 use crate::refusal::Refusal;
 
-/// Entries read while looking for pinned files, per root.
-const WALK_LIMIT: usize = 20_000;
-
 /// What the kernel enforces for one run: journaled in `run.started`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelGuard {
@@ -204,7 +201,7 @@ fn pin_is_subtree(pin: &str, prefix: &Path) -> bool {
 /// (a covered directory is not descended).
 fn covered_under(inventory: &Inventory, env: &str, root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut budget = WALK_LIMIT;
+    let mut budget = resolve::WALK_LIMIT;
     let mut stack = vec![root.to_path_buf()];
     while let Some(path) = stack.pop() {
         let shown = path.display().to_string();

@@ -17,7 +17,6 @@ pub mod shell;
 pub mod touch;
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use indexmap::IndexMap;
 use tejun_runbook::Inventory;
@@ -133,7 +132,7 @@ pub fn violations(
         for (path, span) in declared_paths(step, plan) {
             let word = touch::PathWord {
                 written: path.clone(),
-                resolved: join(cwd.as_deref(), &path),
+                resolved: touch::join(cwd.as_deref(), &path).display().to_string(),
                 glob: path.contains(['*', '?', '[']),
             };
             if let Some(pinned) = judge.pinned_elsewhere(&word) {
@@ -178,13 +177,6 @@ fn declared_paths(step: &PlannedStep, plan: &Plan) -> Vec<(String, Span)> {
         paths.extend(backup.paths.iter().map(|p| (p.clone(), step.step.span)));
     }
     paths
-}
-
-fn join(cwd: Option<&Path>, path: &str) -> String {
-    match cwd {
-        Some(dir) if !path.starts_with('/') => dir.join(path).display().to_string(),
-        _ => path.to_string(),
-    }
 }
 
 /// Judges words against one inventory for one environment; the hardlink

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobMatcher};
 use tejun_runbook::Inventory;
 
-/// At most this many entries are read when expanding one glob or one pin.
-const WALK_LIMIT: usize = 20_000;
+/// At most this many entries are read when expanding one glob or one pin
+/// (and, by the kernel guard, when looking for pinned files under a root).
+pub(super) const WALK_LIMIT: usize = 20_000;
 
 /// Every form under which `resolved` may be judged: as written, without a
 /// `/proc/<pid>/root` prefix, and canonical (symlinks and `..` resolved as

@@ -24,6 +24,10 @@ pub struct Word {
 pub struct Simple {
     pub words: Vec<Word>,
     pub redirects: Vec<Word>,
+    /// Bodies of the heredocs fed to its standard input, as written.
+    pub heredocs: Vec<String>,
+    /// Its standard input is the output of the command before it (`a | b`).
+    pub piped: bool,
 }
 
 /// A script read into simple commands (in order), plus the texts of its
@@ -63,8 +67,9 @@ struct Reader {
     in_word: bool,
     /// The next word is a redirection's target.
     redirect_next: bool,
-    /// Heredoc delimiters waiting for the end of the line.
-    heredocs: Vec<String>,
+    /// Heredocs waiting for the end of the line: the delimiter, and the
+    /// command (index into `script.commands`) and slot its body goes to.
+    heredocs: Vec<(String, usize, usize)>,
 }
 
 impl Reader {
@@ -134,6 +139,7 @@ impl Reader {
                     }
                     self.end_word();
                     self.end_command();
+                    let start = self.at;
                     self.at += 1;
                     while self
                         .peek(0)
@@ -141,6 +147,9 @@ impl Reader {
                     {
                         self.at += 1;
                     }
+                    // `|` and `|&` pipe; `||` does not.
+                    let operator: String = self.chars[start..self.at].iter().collect();
+                    self.current.piped = operator == "|" || operator == "|&";
                 }
                 '<' | '>' => {
                     if self.peek(1) == Some('(') {
@@ -228,13 +237,20 @@ impl Reader {
             }
             self.at += 1;
         }
-        self.heredocs.push(delimiter);
+        // The current command is pushed next (it has a heredoc, so it is
+        // not empty): its body goes there.
+        let slot = self.current.heredocs.len();
+        self.current.heredocs.push(String::new());
+        self.heredocs
+            .push((delimiter, self.script.commands.len(), slot));
     }
 
-    /// After a newline: the bodies of pending heredocs are data, not
-    /// commands.
+    /// After a newline: the bodies of pending heredocs are not commands of
+    /// this script; each is kept with the command it is fed to (a shell
+    /// reads it as a script).
     fn skip_heredoc_bodies(&mut self) {
-        for delimiter in std::mem::take(&mut self.heredocs) {
+        for (delimiter, command, slot) in std::mem::take(&mut self.heredocs) {
+            let mut body = String::new();
             loop {
                 let start = self.at;
                 while self.peek(0).is_some_and(|c| c != '\n') {
@@ -244,9 +260,22 @@ impl Reader {
                 if self.peek(0).is_some() {
                     self.at += 1;
                 }
-                if line.trim_start_matches('\t') == delimiter || self.peek(0).is_none() {
+                let end = line.trim_start_matches('\t') == delimiter;
+                if !end {
+                    body.push_str(&line);
+                    body.push('\n');
+                }
+                if end || self.peek(0).is_none() {
                     break;
                 }
+            }
+            if let Some(text) = self
+                .script
+                .commands
+                .get_mut(command)
+                .and_then(|c| c.heredocs.get_mut(slot))
+            {
+                *text = body;
             }
         }
     }
@@ -444,7 +473,10 @@ impl Reader {
     fn end_command(&mut self) {
         self.redirect_next = false;
         let command = std::mem::take(&mut self.current);
-        if !command.words.is_empty() || !command.redirects.is_empty() {
+        if !command.words.is_empty()
+            || !command.redirects.is_empty()
+            || !command.heredocs.is_empty()
+        {
             self.script.commands.push(command);
         }
     }

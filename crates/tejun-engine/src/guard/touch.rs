@@ -1,12 +1,16 @@
 //! What a command line names: the paths it may touch and the hosts it may
 //! reach, read the way the shell will act on them. `cd DIR`/`pushd DIR`
 //! make later relative words relative to DIR; `sh -c '...'` (and bash,
-//! dash, `su -c`) and command substitutions are read as scripts of their
-//! own; `sudo`, `env`, `nice` and similar wrappers are looked through;
+//! dash, `su -c`, `runuser -c`) and command substitutions are read as
+//! scripts of their own; `sudo`, `env`, `nice` and similar wrappers are
+//! looked through (the tables are `tejun_runbook::command`'s, shared with
+//! the value checker);
 //! paths glued to options (`-o/x`, `--output=/x`, `of=/x`) and `file://`
 //! URLs are taken apart.
 
 use std::path::{Path, PathBuf};
+
+use tejun_runbook::command;
 
 use super::shell::{self, MAX_DEPTH, Script, Simple, Word};
 
@@ -27,33 +31,6 @@ pub struct Touches {
     pub hosts: Vec<String>,
 }
 
-/// Programs that run the rest of their words as a command.
-const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "env", "nice", "nohup", "time", "exec", "command", "builtin", "ionice",
-    "stdbuf", "timeout", "setsid", "chrt", "taskset", "xargs", "unbuffer", "flock", "run0",
-];
-/// Options of each wrapper that take the next word as their value (the
-/// others are flags: `sudo -s sh -c ...` must still find `sh`).
-fn takes_value(wrapper: &str, option: &str) -> bool {
-    let options: &[&str] = match wrapper {
-        "sudo" | "doas" | "run0" => &[
-            "-u", "-g", "-C", "-h", "-p", "-U", "-D", "-r", "-t", "-T", "--user", "--group",
-            "--chdir", "--host", "--prompt",
-        ],
-        "env" => &["-u", "-C", "-S", "--unset", "--chdir", "--split-string"],
-        "nice" => &["-n", "--adjustment"],
-        "ionice" => &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"],
-        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
-        "stdbuf" => &["-i", "-o", "-e"],
-        "flock" => &["-w", "-E", "--timeout", "--conflict-exit-code"],
-        "xargs" => &["-I", "-L", "-n", "-P", "-d", "-E", "-a", "-s", "--arg-file"],
-        "chrt" | "taskset" => &["-p"],
-        _ => &[],
-    };
-    options.contains(&option)
-}
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "su"];
-
 /// Reads `command` as the shell will, starting in `cwd` (the directory the
 /// command runs in, when known).
 pub fn touches(command: &str, cwd: Option<&Path>) -> Touches {
@@ -72,8 +49,17 @@ fn walk(script: &Script, cwd: &mut Option<PathBuf>, out: &mut Touches, depth: us
     // Set by an explicit `cd`: then every argument is a possible name,
     // since `cd /srv && rm -rf production` touches /srv/production.
     let mut moved = false;
-    for simple in &script.commands {
-        command(simple, cwd, &mut stack, &mut moved, out, depth);
+    for (k, simple) in script.commands.iter().enumerate() {
+        // What a shell among its words would read from its standard input:
+        // heredoc bodies, and the text an `echo`/`printf`/`cat <<EOF`
+        // before it in the pipeline writes.
+        let mut stdin = simple.heredocs.clone();
+        if simple.piped
+            && let Some(before) = k.checked_sub(1).map(|p| &script.commands[p])
+        {
+            stdin.extend(written(before));
+        }
+        command(simple, &stdin, cwd, &mut stack, &mut moved, out, depth);
     }
     for inner in &script.substitutions {
         let mut inner_cwd = cwd.clone();
@@ -81,8 +67,26 @@ fn walk(script: &Script, cwd: &mut Option<PathBuf>, out: &mut Touches, depth: us
     }
 }
 
+/// The text a command writes to its standard output when it is plain to
+/// see: `echo`/`printf` arguments (read joined by spaces and by lines, since
+/// `printf '%s\n' a b` writes lines) and `cat`'s heredocs.
+fn written(simple: &Simple) -> Vec<String> {
+    let texts: Vec<&str> = simple.words.iter().map(|w| w.text.as_str()).collect();
+    let at = command::command_start(&texts);
+    let Some(name) = texts.get(at).map(|t| command::program_name(t)) else {
+        return Vec::new();
+    };
+    let args = &texts[at + 1..];
+    match name {
+        "echo" | "printf" => vec![args.join(" "), args.join("\n")],
+        "cat" if args.is_empty() => simple.heredocs.clone(),
+        _ => Vec::new(),
+    }
+}
+
 fn command(
     simple: &Simple,
+    stdin: &[String],
     cwd: &mut Option<PathBuf>,
     stack: &mut Vec<Option<PathBuf>>,
     moved: &mut bool,
@@ -93,43 +97,29 @@ fn command(
         add_path(&target.text, target.glob, cwd.as_deref(), out);
     }
     let words = &simple.words;
-    let mut i = 0;
-    // Assignments before the program (`f=/x cmd`): the value may be a path.
-    while i < words.len() && is_assignment(&words[i].text) {
-        let (_, value) = words[i].text.split_once('=').unwrap_or_default();
-        add_word_value(value, words[i].glob, cwd.as_deref(), *moved, out);
-        i += 1;
-    }
-    // Look through wrappers and their options.
-    while i < words.len() && WRAPPERS.contains(&program_name(&words[i].text)) {
-        let wrapper = program_name(&words[i].text);
-        i += 1;
-        while i < words.len() {
-            let w = &words[i].text;
-            if is_assignment(w) {
-                let (_, value) = w.split_once('=').unwrap_or_default();
-                add_word_value(value, false, cwd.as_deref(), *moved, out);
-                i += 1;
-            } else if w.starts_with('-') {
-                i += 1;
-                if takes_value(wrapper, w) {
-                    if let Some(value) = words.get(i) {
-                        add_word_value(&value.text, value.glob, cwd.as_deref(), *moved, out);
-                    }
-                    i += 1;
-                }
-            } else if w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-                // `timeout 10s cmd`, `nice 5`.
-                i += 1;
-            } else {
-                break;
-            }
+    let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let i = command::command_start(&texts);
+    // What comes before the program: assignments (`f=/x cmd`), wrappers,
+    // their options and operands (`sudo -D /x`, `flock /run/lock`); a
+    // value may be a path.
+    for word in &words[..i] {
+        let text = word.text.as_str();
+        if command::is_assignment(text) {
+            let (_, value) = text.split_once('=').unwrap_or_default();
+            add_word_value(value, word.glob, cwd.as_deref(), *moved, out);
+        } else if text.starts_with('-') {
+            add_argument(word, cwd.as_deref(), *moved, out);
+        } else if !command::WRAPPERS.contains(&command::program_name(text))
+            && !command::KEYWORDS.contains(&text)
+            && !text.starts_with(|c: char| c.is_ascii_digit())
+        {
+            add_word_value(text, word.glob, cwd.as_deref(), *moved, out);
         }
     }
     let Some(program) = words.get(i) else {
         return;
     };
-    let name = program_name(&program.text);
+    let name = command::program_name(&program.text);
     let args = &words[i + 1..];
     match name {
         "cd" | "pushd" => {
@@ -165,9 +155,25 @@ fn command(
         }
         _ => {}
     }
-    if SHELLS.contains(&name)
-        && let Some(inner) = inner_script(args)
-    {
+    // Scripts a second shell reads: after `-c`, else its standard input
+    // (a shell given no script operand, `su`/`runuser` given no `-c`); the
+    // words of `eval`.
+    let mut scripts: Vec<String> = Vec::new();
+    if command::SHELLS.contains(&name) {
+        match command::script_after_c(&texts[i + 1..]) {
+            Some(script) => scripts.push(command::script_text(&args[script].text).to_string()),
+            None if matches!(name, "su" | "runuser")
+                || args.iter().all(|w| w.text.starts_with('-')) =>
+            {
+                scripts.extend(stdin.iter().cloned());
+            }
+            None => {}
+        }
+    }
+    if name == "eval" {
+        scripts.push(texts[i + 1..].join(" "));
+    }
+    for inner in &scripts {
         let mut inner_cwd = cwd.clone();
         walk(&shell::read(inner), &mut inner_cwd, out, depth + 1);
     }
@@ -177,37 +183,6 @@ fn command(
     }
     for arg in args {
         add_argument(arg, cwd.as_deref(), *moved, out);
-    }
-}
-
-/// The text after `-c` (or an option cluster ending in `c`, `-ec`) of a
-/// shell's arguments.
-fn inner_script(args: &[Word]) -> Option<&str> {
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let t = arg.text.as_str();
-        if t == "-c"
-            || t == "--command"
-            || (t.starts_with('-') && !t.starts_with("--") && t.ends_with('c'))
-        {
-            return iter.next().map(|w| w.text.as_str());
-        }
-    }
-    None
-}
-
-fn program_name(word: &str) -> &str {
-    word.rsplit('/').next().unwrap_or(word)
-}
-
-fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-        }
-        None => false,
     }
 }
 
@@ -289,8 +264,8 @@ fn add_path(text: &str, glob: bool, cwd: Option<&Path>, out: &mut Touches) {
 }
 
 /// `text` relative to `cwd` when it is relative and `cwd` known; `~` is the
-/// home directory.
-fn join(cwd: Option<&Path>, text: &str) -> PathBuf {
+/// home directory. Words of commands and declared paths resolve alike.
+pub(super) fn join(cwd: Option<&Path>, text: &str) -> PathBuf {
     let expanded = match text.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match std::env::var_os("HOME") {
             Some(home) => format!("{}{rest}", home.to_string_lossy()),
@@ -380,6 +355,39 @@ mod tests {
             let _ = touches(&text, Some(Path::new("/srv")));
             let _ = touches(&format!("sh -c '{text}'; cd {text} && x $({text}"), None);
         }
+    }
+
+    #[test]
+    fn join_resolves_relative_words_and_the_home_directory() {
+        assert_eq!(join(Some(Path::new("/srv")), "a/b"), Path::new("/srv/a/b"));
+        assert_eq!(join(Some(Path::new("/srv")), "/etc/x"), Path::new("/etc/x"));
+        assert_eq!(join(None, "a"), Path::new("a"));
+        if let Some(home) = std::env::var_os("HOME") {
+            assert_eq!(
+                join(Some(Path::new("/srv")), "~/x"),
+                Path::new(&home).join("x")
+            );
+        }
+    }
+
+    #[test]
+    fn scripts_fed_to_a_shell_are_read() {
+        for command in [
+            "sh <<EOF\ncd /srv && rm -rf g\nEOF",
+            "cat <<'A' | sudo -u root bash -s\nrm -rf /srv/g\nA",
+            "echo 'rm -rf /srv/g' | sh",
+            "eval 'cd /srv &&' rm -rf g",
+            "runuser -u app -- sh -c 'rm -rf /srv/g'",
+        ] {
+            let paths = resolved(command);
+            assert!(
+                paths.contains(&"/srv/g".to_string()),
+                "{command}: {paths:?}"
+            );
+        }
+        // A heredoc into a program that is not a shell is data.
+        let paths = resolved("cat > /tmp/x.txt <<EOF\nrm -rf /srv/g\nEOF");
+        assert!(!paths.contains(&"/srv/g".to_string()), "{paths:?}");
     }
 
     #[test]

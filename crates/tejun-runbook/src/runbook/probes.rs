@@ -124,23 +124,23 @@ impl Reader<'_, '_> {
         let interval = self.positive_duration(&fields, "interval");
         let from = match fields.string(self.sink, "from") {
             None => Some(ProbeFrom::Controller),
-            Some((value, span)) => {
-                match value.as_str() {
-                    "controller" | "local" => Some(ProbeFrom::Controller),
-                    "each" => Some(ProbeFrom::Each),
-                    host if is_probe_name(host) => Some(ProbeFrom::Host(host.to_string())),
-                    _ => {
-                        self.sink.error(
+            Some((value, span)) => match value.as_str() {
+                "controller" | "local" => Some(ProbeFrom::Controller),
+                "each" => Some(ProbeFrom::Each),
+                host if crate::vartype::is_host(host) => Some(ProbeFrom::Host(host.to_string())),
+                _ => {
+                    self.sink.error(
                         span,
                         probe_error(
                             format!("`from: {value}`: expected controller, each or a host name"),
-                            format!("`from: {value}`: controller, each またはホスト名を指定してください"),
+                            format!(
+                                "`from: {value}`: controller, each またはホスト名を指定してください"
+                            ),
                         ),
                     );
-                        None
-                    }
+                    None
                 }
-            }
+            },
         };
         Some(ProbeSpec {
             name: name.to_string(),
