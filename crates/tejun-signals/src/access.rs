@@ -1,0 +1,1 @@
+//! Access logs: formats, requests, per-window statistics.

@@ -1,0 +1,1 @@
+//! Slow-query logs and query fingerprints.

@@ -1,0 +1,1 @@
+//! Baselines and burn rates over statistics windows.
