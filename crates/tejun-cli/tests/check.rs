@@ -193,6 +193,60 @@ fn all_errors_of_a_file_are_reported() {
     );
 }
 
+/// Five mistakes of five kinds (format, value used as code, a misspelt
+/// environment, a step touching another environment's file, a negative
+/// count) all come back from one `check`, not one kind per round.
+#[test]
+fn independent_mistakes_of_every_kind_come_back_in_one_round() {
+    let lab = Lab::with_inventory(
+        "environments:\n  staging: {paths: ['/srv/staging/**']}\n  production: {paths: ['/srv/production/**']}\n",
+    );
+    lab.write(
+        "five.yaml",
+        concat!(
+            "name: five\n",
+            "env: [staging, prodd]\n",
+            "vars:\n  x: {value: 'a b'}\n",
+            "execute:\n",
+            "  - run: sh -c {{x}}\n",
+            "  - run: echo hi > /srv/production/site.conf\n",
+            "  - run: echo {{nope}}\n",
+            "  - run: 'true'\n",
+            "    retries: -1\n",
+        ),
+    );
+    let out = tejun(lab.dir.path())
+        .args(["check", "five.yaml", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(u64, &str)> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [2, 6, 7, 8, 10], "{found:?}");
+    let message = |line: u64| {
+        json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["line"] == line)
+            .map(|e| e["message_en"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(message(2).contains("`prodd`"));
+    assert!(message(7).contains("/srv/production/site.conf"));
+    assert!(
+        message(10).contains("found negative integer"),
+        "{}",
+        message(10)
+    );
+}
+
 #[test]
 fn valid_runbook_passes_with_inventory() {
     let lab = Lab::with_inventory("environments:\n  dev: {}\n");

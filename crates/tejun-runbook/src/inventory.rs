@@ -781,7 +781,7 @@ incidents:
                 &ErrorKind::WrongType {
                     field: "count".to_string(),
                     expected: Expected::PositiveInteger,
-                    found: "integer",
+                    found: "zero",
                 }
             ),
             "{errs:#?}"

@@ -24,7 +24,9 @@ pub use diagnostics::{Diagnostic, Diagnostics, ErrorKind};
 pub use inventory::{
     Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
 };
-pub use runbook::{check_against_inventory, check_overrides, decode_source, parse_runbook};
+pub use runbook::{
+    check_against_inventory, check_overrides, decode_source, parse_runbook, read_runbook,
+};
 /// Re-exported so callers rendering diagnostics need not depend on the
 /// locale crate themselves.
 pub use tejun_locale::Lang;

@@ -109,12 +109,22 @@ pub fn decode_source(bytes: Vec<u8>, file: &str) -> Result<String, (String, Diag
 
 /// Parses and validates a runbook. `file` is used only in messages.
 pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
+    let (runbook, diagnostics) = read_runbook(source, file);
+    diagnostics.into_result()?;
+    runbook.ok_or_else(Diagnostics::default)
+}
+
+/// Everything the reader could make of a runbook, with every problem it
+/// found. `tejun check` uses the partial runbook to run the inventory and
+/// guard checks too, so an author sees all independent mistakes in one
+/// round; nothing may run a runbook that came with errors.
+pub fn read_runbook(source: &str, file: &str) -> (Option<Runbook>, Diagnostics) {
     let mut sink = Sink::new(file);
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(e) => {
             sink.error(e.span, e.kind);
-            return Err(sink.diagnostics);
+            return (None, sink.diagnostics);
         }
     };
     let runbook = Reader {
@@ -128,8 +138,7 @@ pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
         specs: HashMap::new(),
     }
     .read(&root);
-    sink.diagnostics.into_result()?;
-    runbook.ok_or_else(Diagnostics::default)
+    (runbook, sink.diagnostics)
 }
 
 /// Checks `--var NAME=VALUE` values against their variables' types, as

@@ -157,7 +157,17 @@ pub(crate) fn wrong_type(sink: &mut Sink, node: &Node, field: &str, expected: Ex
         ErrorKind::WrongType {
             field: field.to_string(),
             expected,
-            found: node.value.type_name(),
+            found: match (&expected, &node.value) {
+                // `retries: -1` is an integer, just not one that fits.
+                (Expected::Integer | Expected::PositiveInteger, Value::Int(i)) if *i < 0 => {
+                    "negative integer"
+                }
+                (Expected::PositiveInteger, Value::Int(0)) => "zero",
+                (Expected::Integer | Expected::PositiveInteger, Value::Int(_)) => {
+                    "integer too large"
+                }
+                _ => node.value.type_name(),
+            },
         },
     );
 }

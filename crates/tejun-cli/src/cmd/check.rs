@@ -77,6 +77,16 @@ impl Source {
         }
     }
 
+    /// The runbook as far as it could be read, and every problem found:
+    /// `check` judges even a runbook with errors against the inventory, so
+    /// independent mistakes show up in one round.
+    pub fn runbook_with_problems(&self) -> (Option<Runbook>, Diagnostics) {
+        match &self.not_utf8 {
+            Some(diags) => (None, diags.clone()),
+            None => tejun_runbook::read_runbook(&self.text, &self.name),
+        }
+    }
+
     pub fn inventory(&self) -> Result<Inventory, Diagnostics> {
         match &self.not_utf8 {
             Some(diags) => Err(diags.clone()),
@@ -261,30 +271,22 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }
-    let parsed = source.runbook();
-    let own = match (&parsed, &inventory) {
-        (Err(diags), _) => diags.clone(),
-        (Ok(runbook), InventoryLoad::Found(inv, _)) => {
-            let mut diags = check_against_inventory(runbook, inv, &source.text, &source.name)
-                .err()
-                .unwrap_or_default();
-            diags
-                .0
-                .extend(guard_diagnostics(runbook, inv, guard, &source.name).0);
-            diags
+    let (parsed, mut own) = source.runbook_with_problems();
+    if let (Some(runbook), InventoryLoad::Found(inv, _)) = (&parsed, &inventory) {
+        if let Err(bad) = check_against_inventory(runbook, inv, &source.text, &source.name) {
+            own.0.extend(bad.0);
         }
-        (Ok(_), _) => Diagnostics::default(),
-    };
-    let own = match &parsed {
-        Ok(runbook) if !guard.vars.is_empty() => {
-            let mut all = own;
-            if let Err(bad) = tejun_runbook::check_overrides(runbook, guard.vars, &source.name) {
-                all.0.extend(bad.0);
-            }
-            all
-        }
-        _ => own,
-    };
+        own.0
+            .extend(guard_diagnostics(runbook, inv, guard, &source.name).0);
+    }
+    if let Some(runbook) = &parsed
+        && !guard.vars.is_empty()
+        && let Err(bad) = tejun_runbook::check_overrides(runbook, guard.vars, &source.name)
+    {
+        own.0.extend(bad.0);
+    }
+    own.0.sort_by_key(|d| (d.span.line, d.span.col));
+    own.0.dedup_by(|a, b| a.span == b.span && a.kind == b.kind);
     let (inv_name, inv_diags) = match &inventory {
         InventoryLoad::Found(_, s) => (Some(s), None),
         InventoryLoad::Invalid(diags, s) => (Some(s), Some(diags)),
@@ -305,8 +307,12 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
             errors,
         });
     } else if valid {
-        let runbook = parsed.as_ref().ok();
-        print_valid(source, runbook, inv_name.map(|s| s.name.as_str()), ctx);
+        print_valid(
+            source,
+            parsed.as_ref(),
+            inv_name.map(|s| s.name.as_str()),
+            ctx,
+        );
     } else {
         if !own.is_empty() {
             print_failed(&own, source, Kind::Runbook, ctx);
@@ -455,12 +461,18 @@ fn guard_diagnostics(
         .first()
         .copied()
         .unwrap_or_default();
+    // A misspelt environment is reported where it is written; the steps are
+    // still judged against the environments that do exist.
+    let mut judged = runbook.clone();
+    judged
+        .environments
+        .retain(|e| inventory.environment(e).is_some());
     let mut out = Diagnostics::default();
     for env in envs {
-        let vars = check_vars(runbook, &env, guard);
-        let planned = plan(runbook, &vars);
+        let vars = check_vars(&judged, &env, guard);
+        let planned = plan(&judged, &vars);
         let found =
-            tejun_engine::guard::violations(runbook, Some(inventory), &env, &planned, &vars.values);
+            tejun_engine::guard::violations(&judged, Some(inventory), &env, &planned, &vars.values);
         // Unknown environments are reported where they are written, above.
         let found = found
             .into_iter()
