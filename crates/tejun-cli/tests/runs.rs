@@ -87,6 +87,7 @@ impl<'a> Run<'a> {
                 incident: incident.map(str::to_string),
                 given_vars: None,
                 kernel_guard: None,
+                included: Vec::new(),
             },
         );
     }

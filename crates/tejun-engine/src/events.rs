@@ -53,6 +53,11 @@ pub struct RunStarted {
     /// or why it cannot (`guard::kernel`). `None` for older runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_guard: Option<crate::guard::kernel::KernelGuard>,
+    /// Files brought in by `include:`: absolute path and SHA-256 of each,
+    /// so resume and rollback refuse a changed one as they refuse a
+    /// changed runbook.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -569,6 +569,7 @@ mod tests {
                     incident: Some("INC-1".into()),
                     given_vars: None,
                     kernel_guard: None,
+                    included: Vec::new(),
                 },
             );
         }

@@ -299,6 +299,20 @@ pub fn resume(
         Err(EngineError::Refused(refusal))
     };
 
+    let now_included = crate::start::included_hashes(request.runbook);
+    for (path, recorded) in &started.included {
+        let now = now_included
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or_else(|| "(no longer included)".to_string(), |(_, h)| h.clone());
+        if &now != recorded {
+            return refuse(Refusal::RunbookChanged {
+                path: path.clone(),
+                recorded: recorded.clone(),
+                now,
+            });
+        }
+    }
     let lookup_env = |name: &str| std::env::var(name).ok();
     let restored = restore_vars(&started, request.runbook, &request.overrides, &lookup_env);
     if !restored.missing.is_empty() {
@@ -516,6 +530,7 @@ mod tests {
             incident: None,
             given_vars: given.map(|g| g.iter().map(|s| s.to_string()).collect()),
             kernel_guard: None,
+            included: Vec::new(),
         }
     }
 

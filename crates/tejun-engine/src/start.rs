@@ -154,6 +154,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         incident: request.incident.clone(),
         given_vars: Some(given_names(&request.overrides)),
         kernel_guard: guarded.ok(),
+        included: included_hashes(request.runbook),
     }))?;
     let needed = request
         .inventory
@@ -322,6 +323,21 @@ pub(crate) fn lock_run_dir(run_dir: &Path) -> Result<File, EngineError> {
     file.lock()
         .map_err(|e| EngineError::io(path.display().to_string(), e))?;
     Ok(file)
+}
+
+/// Each `include:` file of a runbook with the hash of the text it was
+/// read with, paths made absolute so resume from another directory
+/// compares the same names.
+pub(crate) fn included_hashes(runbook: &Runbook) -> Vec<(String, String)> {
+    runbook
+        .included
+        .iter()
+        .map(|file| {
+            let path = std::path::absolute(&file.name)
+                .map_or_else(|_| file.name.clone(), |p| p.display().to_string());
+            (path, sha256_hex(file.text.as_bytes()))
+        })
+        .collect()
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {

@@ -138,6 +138,19 @@ pub enum ErrorKind {
     RestoreFromUnknown {
         from: String,
     },
+    /// `include:` names a file that could not be read.
+    IncludeUnreadable {
+        path: String,
+        error: String,
+    },
+    /// `include:` names a file that is already being included.
+    IncludeCycle {
+        path: String,
+    },
+    /// `include:` nested deeper than [`crate::include::MAX_DEPTH`].
+    IncludeTooDeep {
+        path: String,
+    },
     RestoreFromNotBackup {
         from: String,
         kind: &'static str,
@@ -346,6 +359,9 @@ impl ErrorKind {
             K::CheckNotReadOnly { .. } => "check-not-read-only",
             K::BadChoice { .. } => "bad-choice",
             K::RestoreFromUnknown { .. } => "restore-from-unknown",
+            K::IncludeUnreadable { .. } => "include-unreadable",
+            K::IncludeCycle { .. } => "include-cycle",
+            K::IncludeTooDeep { .. } => "include-too-deep",
             K::RestoreFromNotBackup { .. } => "restore-from-not-backup",
             K::RestoreBeforeBackup { .. } => "restore-before-backup",
             K::BadVarName { .. } => "bad-var-name",
@@ -466,6 +482,24 @@ impl ErrorKind {
             K::BadChoice { field, value, allowed } => match lang {
                 Lang::En => format!("invalid `{field}` value `{value}`: use one of {}", allowed.join(", ")),
                 Lang::Ja => format!("`{field}` の値 `{value}` が不正です: {} のいずれかです", allowed.join(", ")),
+            },
+            K::IncludeUnreadable { path, error } => match lang {
+                Lang::En => format!("cannot include `{path}`: {error}"),
+                Lang::Ja => format!("`{path}` を include できません: {error}"),
+            },
+            K::IncludeCycle { path } => match lang {
+                Lang::En => format!("`{path}` includes itself (through the files that include it)"),
+                Lang::Ja => format!("`{path}` が (include 元を経由して) 自分自身を include しています"),
+            },
+            K::IncludeTooDeep { path } => match lang {
+                Lang::En => format!(
+                    "`{path}` is included more than {} levels deep",
+                    crate::include::MAX_DEPTH
+                ),
+                Lang::Ja => format!(
+                    "`{path}` の include が {} 段を超えています",
+                    crate::include::MAX_DEPTH
+                ),
             },
             K::RestoreFromUnknown { from } => match lang {
                 Lang::En => format!("restore.from names `{from}`, but no step has that id"),
@@ -819,6 +853,18 @@ impl Diagnostics {
     /// Renders every diagnostic as `file:line:col: error: message`, then
     /// the source with the span underlined, then help if any.
     pub fn render(&self, source: &str, lang: Lang, color: bool) -> String {
+        self.render_with_included(source, &[], lang, color)
+    }
+
+    /// [`Diagnostics::render`] where some diagnostics point into files that
+    /// `include:` brought in: each snippet is cut from its own file.
+    pub fn render_with_included(
+        &self,
+        source: &str,
+        included: &[crate::include::IncludedFile],
+        lang: Lang,
+        color: bool,
+    ) -> String {
         let renderer = if color {
             Renderer::styled()
         } else {
@@ -845,6 +891,10 @@ impl Diagnostics {
             } else {
                 let _ = writeln!(out, "{headline}");
             }
+            let source = included
+                .iter()
+                .find(|f| f.name == d.file)
+                .map_or(source, |f| f.text.as_str());
             let range = snippet_range(source, d.span);
             let label = d.kind.label(lang);
             let mut group = Group::with_level(Level::ERROR).element(
@@ -898,15 +948,17 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Collects diagnostics for one file while a parser walks it.
-pub(crate) struct Sink<'a> {
-    pub file: &'a str,
+pub(crate) struct Sink {
+    /// The file diagnostics are reported against: the runbook's, or an
+    /// included file's while its steps are read.
+    pub file: String,
     pub diagnostics: Diagnostics,
 }
 
-impl<'a> Sink<'a> {
-    pub fn new(file: &'a str) -> Self {
+impl Sink {
+    pub fn new(file: &str) -> Self {
         Sink {
-            file,
+            file: file.to_string(),
             diagnostics: Diagnostics::default(),
         }
     }
@@ -914,6 +966,13 @@ impl<'a> Sink<'a> {
     pub fn error(&mut self, span: Span, kind: ErrorKind) {
         self.diagnostics
             .0
-            .push(Diagnostic::new(self.file, span, kind));
+            .push(Diagnostic::new(&self.file, span, kind));
+    }
+
+    /// An error in a file other than the one being read (a step brought
+    /// in by `include:`, found by a check over the whole runbook).
+    pub fn error_in(&mut self, file: Option<&str>, span: Span, kind: ErrorKind) {
+        let file = file.unwrap_or(&self.file).to_string();
+        self.diagnostics.0.push(Diagnostic::new(&file, span, kind));
     }
 }

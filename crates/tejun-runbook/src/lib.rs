@@ -10,6 +10,7 @@ pub mod command;
 pub mod diagnostics;
 pub mod duration;
 pub mod fleet;
+pub mod include;
 pub mod inventory;
 pub mod model;
 pub mod plan;
@@ -25,7 +26,8 @@ pub use inventory::{
     Environment, EscalationKind, EscalationRule, IncidentSettings, Inventory, parse_inventory,
 };
 pub use runbook::{
-    check_against_inventory, check_overrides, decode_source, parse_runbook, read_runbook,
+    Read, check_against_inventory, check_overrides, decode_source, parse_runbook,
+    parse_runbook_with, read_runbook,
 };
 /// Re-exported so callers rendering diagnostics need not depend on the
 /// locale crate themselves.

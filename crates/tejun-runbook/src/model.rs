@@ -47,6 +47,9 @@ pub struct Runbook {
     pub hosts: Option<(String, Span)>,
     /// `rollout:`: batches over those hosts.
     pub rollout: Option<crate::fleet::Rollout>,
+    /// Files brought in by `include:`, in the order first read, with the
+    /// text read: a run records their hashes so `resume` notices a change.
+    pub included: Vec<crate::include::IncludedFile>,
 }
 
 /// A trigger expression as written, parsed.
@@ -186,6 +189,9 @@ pub struct Step {
     /// `on:`: every host, one host, or the controller.
     pub on: crate::fleet::On,
     pub span: Span,
+    /// The file the step is written in when `include:` brought it in
+    /// (`span` is within that file); `None` for the runbook itself.
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::diagnostics::{Diagnostics, ErrorKind, Expected, Sink, suggest};
+use crate::include::{IncludedFile, Includes, NoIncludes};
 use crate::inventory::{Inventory, is_env_name};
 use crate::model::{
     Backup, Command, Confirm, OnFailure, PhaseName, Phases, Restore, Rollback, Runbook, Safety,
@@ -107,38 +108,69 @@ pub fn decode_source(bytes: Vec<u8>, file: &str) -> Result<String, (String, Diag
     }
 }
 
-/// Parses and validates a runbook. `file` is used only in messages.
+/// Parses and validates a runbook. `file` is used only in messages. An
+/// `include:` is an error here; see [`parse_runbook_with`].
 pub fn parse_runbook(source: &str, file: &str) -> Result<Runbook, Diagnostics> {
-    let (runbook, diagnostics) = read_runbook(source, file);
-    diagnostics.into_result()?;
-    runbook.ok_or_else(Diagnostics::default)
+    parse_runbook_with(source, file, &NoIncludes)
+}
+
+/// [`parse_runbook`], reading `include:` files through `includes`.
+pub fn parse_runbook_with(
+    source: &str,
+    file: &str,
+    includes: &dyn Includes,
+) -> Result<Runbook, Diagnostics> {
+    let read = read_runbook(source, file, includes);
+    read.diagnostics.into_result()?;
+    read.runbook.ok_or_else(Diagnostics::default)
+}
+
+/// Everything the reader made of a runbook; see [`read_runbook`].
+pub struct Read {
+    pub runbook: Option<Runbook>,
+    pub diagnostics: Diagnostics,
+    /// Every file `include:` brought in, also when there were errors, so
+    /// diagnostics that point into them can be shown with their text.
+    pub included: Vec<IncludedFile>,
 }
 
 /// Everything the reader could make of a runbook, with every problem it
 /// found. `tejun check` uses the partial runbook to run the inventory and
 /// guard checks too, so an author sees all independent mistakes in one
 /// round; nothing may run a runbook that came with errors.
-pub fn read_runbook(source: &str, file: &str) -> (Option<Runbook>, Diagnostics) {
+pub fn read_runbook(source: &str, file: &str, includes: &dyn Includes) -> Read {
     let mut sink = Sink::new(file);
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(e) => {
             sink.error(e.span, e.kind);
-            return (None, sink.diagnostics);
+            return Read {
+                runbook: None,
+                diagnostics: sink.diagnostics,
+                included: Vec::new(),
+            };
         }
     };
-    let runbook = Reader {
+    let mut reader = Reader {
         sink: &mut sink,
-        source,
+        source: source.to_string(),
+        includes,
+        including: Vec::new(),
+        included: Vec::new(),
         defined: Vec::new(),
         defaults: Defaults::default(),
         id_spans: HashMap::new(),
         from_spans: HashMap::new(),
         broken_ids: Vec::new(),
         specs: HashMap::new(),
+    };
+    let runbook = reader.read(&root);
+    let included = std::mem::take(&mut reader.included);
+    Read {
+        runbook,
+        diagnostics: sink.diagnostics,
+        included,
     }
-    .read(&root);
-    (runbook, sink.diagnostics)
 }
 
 /// Checks `--var NAME=VALUE` values against their variables' types, as
@@ -226,7 +258,8 @@ pub fn check_against_inventory(
             if let Some(pinned) = inv.pinned_environment(&path.source)
                 && !runbook.environments.iter().any(|e| e == pinned)
             {
-                sink.error(
+                sink.error_in(
+                    step.file.as_deref(),
                     path.span,
                     ErrorKind::PathPinnedElsewhere {
                         path: path.source.clone(),
@@ -247,24 +280,30 @@ struct Defaults {
     retry_delay: Option<Duration>,
 }
 
-struct Reader<'a, 's> {
-    sink: &'a mut Sink<'s>,
-    source: &'a str,
+struct Reader<'a> {
+    sink: &'a mut Sink,
+    /// The text being read: the runbook's, or an included file's.
+    source: String,
+    includes: &'a dyn Includes,
+    /// Files being included, outermost first (cycles, depth, and the file
+    /// a step is written in).
+    including: Vec<String>,
+    included: Vec<IncludedFile>,
     /// Variable names templates may use: built-ins and `vars`.
     defined: Vec<String>,
     defaults: Defaults,
     /// Where each step's `id` and `restore.from` are written, keyed by the
     /// step's offset, for errors found only once all steps are read.
-    id_spans: HashMap<usize, Span>,
-    from_spans: HashMap<usize, Span>,
+    id_spans: HashMap<(Option<String>, usize), Span>,
+    from_spans: HashMap<(Option<String>, usize), Span>,
     /// Ids of steps that had errors and were left out.
     broken_ids: Vec<String>,
     /// Each variable's type, for placing its values in commands.
     specs: HashMap<String, VarSpec>,
 }
 
-impl Reader<'_, '_> {
-    fn read(mut self, root: &Node) -> Option<Runbook> {
+impl Reader<'_> {
+    fn read(&mut self, root: &Node) -> Option<Runbook> {
         if !matches!(root.value, Value::Map(_)) {
             self.sink.error(root.span, ErrorKind::NotAMapping);
             return None;
@@ -315,6 +354,7 @@ impl Reader<'_, '_> {
             triggers,
             hosts,
             rollout,
+            included: self.included.clone(),
         };
         self.probe_steps_name_probes(&runbook);
         self.cross_check(&mut runbook);
@@ -642,11 +682,80 @@ impl Reader<'_, '_> {
             (PhaseName::Rollback, _) => "rollback".to_string(),
             (phase, _) => phase.as_str().to_string(),
         };
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.step(item, &format!("{prefix}-{}", i + 1)))
-            .collect()
+        self.step_items(items, &format!("{prefix}-"))
+    }
+
+    /// Steps of a list, `include:` items expanded in place. Derived ids
+    /// number the list (`execute-3`); an included file's steps number
+    /// below its include item (`exit-2.1`).
+    fn step_items(&mut self, items: &[Node], id_prefix: &str) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let derived = format!("{id_prefix}{}", i + 1);
+            match include_path(item) {
+                Some(path_node) => steps.extend(self.include(item, path_node, &derived)),
+                None => steps.extend(self.step(item, &derived)),
+            }
+        }
+        steps
+    }
+
+    /// The file an `include:` item names, its steps read in its own file.
+    fn include(&mut self, item: &Node, path_node: &Node, derived: &str) -> Vec<Step> {
+        Fields::of(self.sink, item, "include", &["include"]);
+        let Some((path, _)) = non_empty_string(self.sink, path_node, "include") else {
+            return Vec::new();
+        };
+        let from = self.sink.file.clone();
+        let file = match self.includes.read(&from, &path) {
+            Ok(file) => file,
+            Err(error) => {
+                let kind = ErrorKind::IncludeUnreadable { path, error };
+                self.sink.error(path_node.span, kind);
+                return Vec::new();
+            }
+        };
+        // A runbook that includes itself is caught one level later, when
+        // its first include comes round again.
+        let refusal = if self.including.contains(&file.name) {
+            Some(ErrorKind::IncludeCycle { path })
+        } else if self.including.len() >= crate::include::MAX_DEPTH {
+            Some(ErrorKind::IncludeTooDeep { path })
+        } else {
+            None
+        };
+        if let Some(kind) = refusal {
+            self.sink.error(path_node.span, kind);
+            return Vec::new();
+        }
+        if !self.included.iter().any(|f| f.name == file.name) {
+            self.included.push(file.clone());
+        }
+        let outer_source = std::mem::replace(&mut self.source, file.text.clone());
+        let outer_file = std::mem::replace(&mut self.sink.file, file.name.clone());
+        self.including.push(file.name.clone());
+        let steps = match yaml::parse(&file.text) {
+            Err(e) => {
+                self.sink.error(e.span, e.kind);
+                Vec::new()
+            }
+            Ok(root) => match &root.value {
+                Value::Seq(items) => self.step_items(items, &format!("{derived}.")),
+                _ => {
+                    wrong_type(self.sink, &root, "include", Expected::StepList);
+                    Vec::new()
+                }
+            },
+        };
+        self.including.pop();
+        self.sink.file = outer_file;
+        self.source = outer_source;
+        steps
+    }
+
+    /// The included file being read, or `None` in the runbook itself.
+    fn current_file(&self) -> Option<String> {
+        self.including.last().cloned()
     }
 
     fn step(&mut self, node: &Node, derived_id: &str) -> Option<Step> {
@@ -674,7 +783,8 @@ impl Reader<'_, '_> {
         let id = match fields.get("id") {
             Some(id_node) => non_empty_string(self.sink, id_node, "id").and_then(|(id, span)| {
                 if is_step_id(&id) {
-                    self.id_spans.insert(fields.span.offset, span);
+                    self.id_spans
+                        .insert((self.current_file(), fields.span.offset), span);
                     Some(id)
                 } else {
                     self.sink.error(span, ErrorKind::BadStepId { id });
@@ -724,7 +834,8 @@ impl Reader<'_, '_> {
             "backup" => self.backup(body).map(StepKind::Backup),
             "probe" | "wait_for" => self.probe_step(body, kind_name).map(StepKind::Probe),
             _ => self.restore(body).map(|(restore, span)| {
-                self.from_spans.insert(fields.span.offset, span);
+                self.from_spans
+                    .insert((self.current_file(), fields.span.offset), span);
                 StepKind::Restore(restore)
             }),
         };
@@ -772,6 +883,7 @@ impl Reader<'_, '_> {
             paths,
             on: crate::fleet::read_on(self.sink, fields),
             span: fields.span,
+            file: self.current_file(),
         })
     }
 
@@ -1079,7 +1191,7 @@ impl Reader<'_, '_> {
     /// the same text is searched for within the node, counting earlier
     /// occurrences; the node's start is the fallback.
     fn locate(&self, node: &Node, value: &str, at: usize, len: usize) -> Span {
-        let index = yaml::LineIndex::new(self.source);
+        let index = yaml::LineIndex::new(&self.source);
         let Some(needle) = value.get(at..at + len) else {
             return node.span;
         };
@@ -1113,10 +1225,11 @@ impl Reader<'_, '_> {
             if let Some((_, first)) = first_seen.get(step.id.as_str()) {
                 let span = self
                     .id_spans
-                    .get(&step.span.offset)
+                    .get(&(step.file.clone(), step.span.offset))
                     .copied()
                     .unwrap_or(step.span);
-                self.sink.error(
+                self.sink.error_in(
+                    step.file.as_deref(),
                     span,
                     ErrorKind::DuplicateStepId {
                         id: step.id.clone(),
@@ -1136,14 +1249,16 @@ impl Reader<'_, '_> {
             };
             let from_span = self
                 .from_spans
-                .get(&step.span.offset)
+                .get(&(step.file.clone(), step.span.offset))
                 .copied()
                 .unwrap_or(step.span);
+            let file = step.file.as_deref();
             let Some(&(source_pos, _)) = first_seen.get(restore.from.as_str()) else {
                 if self.broken_ids.contains(&restore.from) {
                     continue;
                 }
-                self.sink.error(
+                self.sink.error_in(
+                    file,
                     from_span,
                     ErrorKind::RestoreFromUnknown {
                         from: restore.from.clone(),
@@ -1153,7 +1268,8 @@ impl Reader<'_, '_> {
             };
             let (_, source) = order[source_pos];
             let StepKind::Backup(backup) = &source.kind else {
-                self.sink.error(
+                self.sink.error_in(
+                    file,
                     from_span,
                     ErrorKind::RestoreFromNotBackup {
                         from: restore.from.clone(),
@@ -1165,7 +1281,8 @@ impl Reader<'_, '_> {
             // Rollback may restore any backup of the main phases; within
             // the main phases the backup must come first.
             if *phase != PhaseName::Rollback && source_pos > position {
-                self.sink.error(
+                self.sink.error_in(
+                    file,
                     from_span,
                     ErrorKind::RestoreBeforeBackup {
                         from: restore.from.clone(),
@@ -1222,4 +1339,15 @@ fn regex_error(e: &regex::Error) -> String {
                 .to_string()
         })
         .unwrap_or(text)
+}
+
+/// The path of an `include:` item (`- include: shared/leave.yaml`).
+fn include_path(item: &Node) -> Option<&Node> {
+    let Value::Map(entries) = &item.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(key, _)| key.name == "include")
+        .map(|(_, node)| node)
 }

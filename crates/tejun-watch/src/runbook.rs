@@ -116,29 +116,33 @@ pub fn check(
             format!("runbook {} を読めません: {e}", path.display()),
         )
     })?;
-    let runbook =
-        tejun_runbook::parse_runbook(&source, &path.display().to_string()).map_err(|diags| {
-            let first = |lang| {
-                diags
-                    .iter()
-                    .next()
-                    .map(|d| format!("{}: {}", d.location(), d.kind.message(lang)))
-                    .unwrap_or_default()
-            };
-            err(
-                path_loc,
-                format!(
-                    "runbook {} is not valid: {}",
-                    path.display(),
-                    first(tejun_locale::Lang::En)
-                ),
-                format!(
-                    "runbook {} が不正です: {}",
-                    path.display(),
-                    first(tejun_locale::Lang::Ja)
-                ),
-            )
-        })?;
+    let runbook = tejun_runbook::parse_runbook_with(
+        &source,
+        &path.display().to_string(),
+        &tejun_runbook::include::FileIncludes,
+    )
+    .map_err(|diags| {
+        let first = |lang| {
+            diags
+                .iter()
+                .next()
+                .map(|d| format!("{}: {}", d.location(), d.kind.message(lang)))
+                .unwrap_or_default()
+        };
+        err(
+            path_loc,
+            format!(
+                "runbook {} is not valid: {}",
+                path.display(),
+                first(tejun_locale::Lang::En)
+            ),
+            format!(
+                "runbook {} が不正です: {}",
+                path.display(),
+                first(tejun_locale::Lang::Ja)
+            ),
+        )
+    })?;
     let env = spec.env.value.trim().to_string();
     let env_loc = &spec.env.referenced;
     if !runbook.environments.contains(&env) {

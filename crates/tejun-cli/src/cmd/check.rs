@@ -11,6 +11,7 @@
 //! helpers here are shared with `tejun plan`.
 
 use std::path::{Path, PathBuf};
+use tejun_runbook::include::{FileIncludes, IncludedFile};
 
 use serde::Serialize;
 use tejun_locale::{Lang, Localize};
@@ -19,7 +20,7 @@ use tejun_runbook::model::{Runbook, Span};
 use tejun_runbook::plan::{ResolvedVars, RunContext, plan, redact, resolve_vars_known};
 use tejun_runbook::{
     Diagnostic, Diagnostics, ErrorKind, Inventory, check_against_inventory, parse_inventory,
-    parse_runbook,
+    parse_runbook_with,
 };
 
 use tejun_engine::Refusal;
@@ -73,7 +74,7 @@ impl Source {
     pub fn runbook(&self) -> Result<tejun_runbook::model::Runbook, Diagnostics> {
         match &self.not_utf8 {
             Some(diags) => Err(diags.clone()),
-            None => parse_runbook(&self.text, &self.name),
+            None => parse_runbook_with(&self.text, &self.name, &FileIncludes),
         }
     }
 
@@ -83,8 +84,17 @@ impl Source {
     pub fn runbook_with_problems(&self) -> (Option<Runbook>, Diagnostics) {
         match &self.not_utf8 {
             Some(diags) => (None, diags.clone()),
-            None => tejun_runbook::read_runbook(&self.text, &self.name),
+            None => {
+                let read = tejun_runbook::read_runbook(&self.text, &self.name, &FileIncludes);
+                (read.runbook, read.diagnostics)
+            }
         }
+    }
+
+    /// The files this runbook's `include:` items bring in, for showing
+    /// diagnostics that point into them.
+    fn included(&self) -> Vec<IncludedFile> {
+        tejun_runbook::read_runbook(&self.text, &self.name, &FileIncludes).included
     }
 
     pub fn inventory(&self) -> Result<Inventory, Diagnostics> {
@@ -180,7 +190,13 @@ pub fn read_source(path: &Path, ctx: &Context) -> Result<Source, Reported> {
 
 /// Prints diagnostics to stderr, coloured when stderr supports it.
 pub fn print_diagnostics(diags: &Diagnostics, source: &Source, ctx: &Context) {
-    anstream::eprint!("{}", diags.render(&source.text, ctx.lang, true));
+    let included = if diags.iter().any(|d| d.file != source.name) {
+        source.included()
+    } else {
+        Vec::new()
+    };
+    let text = diags.render_with_included(&source.text, &included, ctx.lang, true);
+    anstream::eprint!("{text}");
 }
 
 /// What was found where the inventory should be.
@@ -489,7 +505,7 @@ fn guard_diagnostics(
             };
             if !out.0.iter().any(|d| d.span == span && d.kind == kind) {
                 out.0.push(Diagnostic {
-                    file: file.to_string(),
+                    file: violation.file.clone().unwrap_or_else(|| file.to_string()),
                     span,
                     kind,
                 });

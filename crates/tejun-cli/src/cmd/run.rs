@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use tejun_runbook::include::FileIncludes;
 
 use tejun_engine::events::Outcome;
 use tejun_engine::{AbortSignal, Engine, EngineError, Finish, LocalTarget, Report, RunRequest};
@@ -280,12 +281,17 @@ pub(crate) fn load_runbook(path: &Path, ctx: &Context) -> Option<(String, Runboo
 }
 
 /// Parses runbook text read from `name`; prints every diagnostic on failure.
+/// `include:` files are read relative to the file that names them.
 pub(crate) fn parse_runbook(source: &str, name: &str, ctx: &Context) -> Option<Runbook> {
-    tejun_runbook::runbook::parse_runbook(source, name)
-        .map_err(|diagnostics| {
-            anstream::eprint!("{}", diagnostics.render(source, ctx.lang, true));
-        })
-        .ok()
+    let read = tejun_runbook::read_runbook(source, name, &FileIncludes);
+    if read.diagnostics.is_empty() {
+        return read.runbook;
+    }
+    let text = read
+        .diagnostics
+        .render_with_included(source, &read.included, ctx.lang, true);
+    anstream::eprint!("{text}");
+    None
 }
 
 /// The inventory if one is found: `--inventory`, else `tejun.yaml` in the

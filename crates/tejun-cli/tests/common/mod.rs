@@ -59,6 +59,9 @@ impl Lab {
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         std::fs::write(&path, text).unwrap();
         path
     }

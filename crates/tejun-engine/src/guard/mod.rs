@@ -31,6 +31,8 @@ use crate::refusal::Refusal;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub span: Span,
+    /// The included file `span` is in; `None` for the runbook itself.
+    pub file: Option<String>,
     pub refusal: Refusal,
 }
 
@@ -65,6 +67,7 @@ pub fn violations(
     let one = |refusal| {
         vec![Violation {
             span: whole,
+            file: None,
             refusal,
         }]
     };
@@ -101,7 +104,11 @@ pub fn violations(
     let mut found = Vec::new();
     for step in plan.main.iter().chain(&plan.rollback) {
         let mut refuse = |span: Span, refusal: Refusal| {
-            let v = Violation { span, refusal };
+            let v = Violation {
+                span,
+                file: step.step.file.clone(),
+                refusal,
+            };
             if !found.contains(&v) {
                 found.push(v);
             }

@@ -39,7 +39,7 @@ fn probe_error(en: String, ja: String) -> ErrorKind {
     ErrorKind::Probe { en, ja }
 }
 
-impl Reader<'_, '_> {
+impl Reader<'_> {
     pub(super) fn probes(&mut self, top: &Fields) -> IndexMap<String, ProbeSpec> {
         let mut probes = IndexMap::new();
         let Some(node) = top.get("probes") else {
