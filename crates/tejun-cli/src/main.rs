@@ -2,6 +2,7 @@
 //! own file under `cmd/`, parses its arguments, calls a library crate and
 //! renders the result. Nothing here decides what a run or a rule does.
 
+mod backup_diff;
 mod cmd;
 mod context;
 mod output;

@@ -147,6 +147,7 @@ pub(crate) fn finish(result: Result<Report, EngineError>, ctx: &Context, json: b
         Ok(report) => match report.finish {
             Finish::Ended(outcome) => {
                 if !json {
+                    print_changed_files(&report.run_id, ctx);
                     outln!(
                         "{}  ({} {})",
                         outcome_line(outcome, ctx.lang),
@@ -333,4 +334,51 @@ fn runs_dir(ctx: &Context) -> PathBuf {
         .parent()
         .map(|p| p.join("runs"))
         .unwrap_or_else(|| PathBuf::from("runs"))
+}
+
+/// Diffs longer than this many lines are left to `tejun show RUN --diff`.
+const SHORT_DIFF_LINES: usize = 40;
+
+/// At the end of a run: what it changed in the files it backed up, when
+/// that is short enough to read here; otherwise where to see it.
+fn print_changed_files(run_id: &str, ctx: &Context) {
+    let Ok(Some(journal)) = crate::cmd::runs::open_existing_journal(ctx) else {
+        return;
+    };
+    let Ok(timeline) = tejun_engine::history::run_timeline(&journal, run_id) else {
+        return;
+    };
+    let changed: Vec<_> = crate::backup_diff::backed_up_files(&timeline)
+        .into_iter()
+        .filter(|f| f.state != crate::backup_diff::FileState::Unchanged)
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let lines: usize = changed
+        .iter()
+        .map(|f| f.diff.as_deref().map_or(1, |d| d.lines().count()))
+        .sum();
+    if lines > SHORT_DIFF_LINES {
+        outln!(
+            "{}",
+            ctx.lang.pick(
+                &format!(
+                    "{} backed-up file(s) changed ({lines} diff lines): tejun show {run_id} --diff",
+                    changed.len()
+                ),
+                &format!(
+                    "バックアップしたファイル {} 件が変更されました (差分 {lines} 行): tejun show {run_id} --diff",
+                    changed.len()
+                ),
+            )
+        );
+        return;
+    }
+    for file in &changed {
+        outln!("{}  ({})", file.path, file.state.describe(ctx.lang));
+        if let Some(diff) = &file.diff {
+            anstream::print!("{}", crate::backup_diff::colored(diff));
+        }
+    }
 }

@@ -10,13 +10,14 @@ use tejun_engine::history::{self, Happening, HistoryError, RunTimeline, StepStat
 use tejun_engine::reason::localize;
 use tejun_locale::{Lang, format_clock};
 
+use crate::backup_diff;
 use crate::cmd::runs::{format_duration, open_existing_journal, state_style};
 use crate::context::{Context, Exit};
 use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  tejun show 0k3m9q2a\n  tejun show 0k3          # a unique prefix is enough\n  TZ=Asia/Tokyo tejun --lang ja show 0k3m9q2a\n  tejun show 0k3m9q2a --json | jq '.steps[] | select(.state == \"unknown\")'\n\nExit status: 0 shown, 2 no such run (or an ambiguous prefix)."
+    after_help = "Examples:\n  tejun show 0k3m9q2a\n  tejun show 0k3          # a unique prefix is enough\n  TZ=Asia/Tokyo tejun --lang ja show 0k3m9q2a\n  tejun show 0k3m9q2a --json | jq '.steps[] | select(.state == \"unknown\")'\n  tejun show 0k3m9q2a --diff   # what the run changed in the files it backed up\n\nExit status: 0 shown, 2 no such run (or an ambiguous prefix)."
 )]
 pub struct Args {
     /// The run id, or a unique prefix of it (see `tejun runs`).
@@ -24,6 +25,11 @@ pub struct Args {
     /// Print the timeline as JSON (times in UTC) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Show what the run changed in the files it backed up: each backup
+    /// against the file as it is now, as a unified diff (with --json, a list
+    /// of files with their state and diff).
+    #[arg(long)]
+    pub diff: bool,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
@@ -61,6 +67,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::Failed;
         }
     };
+    if args.diff {
+        return print_diffs(&timeline, args.json, ctx);
+    }
     if args.json {
         return print_json(&timeline);
     }
@@ -666,4 +675,34 @@ fn outcome_hint(outcome: Outcome, lang: Lang) -> String {
         Outcome::Aborted => lang.pick("aborted by the operator", "作業者が中止しました"),
     }
     .to_string()
+}
+
+/// `--diff`: every backed-up file against its backup.
+fn print_diffs(timeline: &RunTimeline, json: bool, ctx: &Context) -> Exit {
+    let files = backup_diff::backed_up_files(timeline);
+    if json {
+        return print_json(&files);
+    }
+    if files.is_empty() {
+        outln!(
+            "{}",
+            ctx.lang.pick(
+                "this run backed up no files",
+                "この実行はファイルをバックアップしていません"
+            )
+        );
+        return Exit::Ok;
+    }
+    for file in &files {
+        outln!(
+            "{}  ({}: {})",
+            file.path,
+            file.step,
+            file.state.describe(ctx.lang)
+        );
+        if let Some(diff) = &file.diff {
+            anstream::print!("{}", backup_diff::colored(diff));
+        }
+    }
+    Exit::Ok
 }
