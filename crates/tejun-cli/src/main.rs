@@ -5,6 +5,7 @@
 mod backup_diff;
 mod cmd;
 mod context;
+mod notify;
 mod output;
 mod progress;
 mod style;

@@ -138,6 +138,11 @@ pub enum ErrorKind {
     RestoreFromUnknown {
         from: String,
     },
+    /// A `notify:` target needs exactly one of `url` and `url_env`.
+    NotifyNeedsOneUrl,
+    DuplicateNotifyTarget {
+        name: String,
+    },
     /// `include:` names a file that could not be read.
     IncludeUnreadable {
         path: String,
@@ -360,6 +365,8 @@ impl ErrorKind {
             K::BadChoice { .. } => "bad-choice",
             K::RestoreFromUnknown { .. } => "restore-from-unknown",
             K::IncludeUnreadable { .. } => "include-unreadable",
+            K::NotifyNeedsOneUrl => "notify-needs-one-url",
+            K::DuplicateNotifyTarget { .. } => "duplicate-notify-target",
             K::IncludeCycle { .. } => "include-cycle",
             K::IncludeTooDeep { .. } => "include-too-deep",
             K::RestoreFromNotBackup { .. } => "restore-from-not-backup",
@@ -482,6 +489,16 @@ impl ErrorKind {
             K::BadChoice { field, value, allowed } => match lang {
                 Lang::En => format!("invalid `{field}` value `{value}`: use one of {}", allowed.join(", ")),
                 Lang::Ja => format!("`{field}` の値 `{value}` が不正です: {} のいずれかです", allowed.join(", ")),
+            },
+            K::NotifyNeedsOneUrl => lang
+                .pick(
+                    "a notify target needs exactly one of `url` and `url_env`",
+                    "notify の宛先には `url` と `url_env` のどちらか一方が必要です",
+                )
+                .to_string(),
+            K::DuplicateNotifyTarget { name } => match lang {
+                Lang::En => format!("notify target `{name}` is defined twice"),
+                Lang::Ja => format!("notify の宛先 `{name}` が2回定義されています"),
             },
             K::IncludeUnreadable { path, error } => match lang {
                 Lang::En => format!("cannot include `{path}`: {error}"),

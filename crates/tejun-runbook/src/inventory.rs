@@ -37,6 +37,8 @@ pub const INCIDENT_STATUSES: [&str; 6] = [
 pub struct Inventory {
     pub environments: IndexMap<String, Environment>,
     pub incidents: IncidentSettings,
+    /// `notify:`: webhooks told about runs and incidents (docs/inventory.md).
+    pub notify: Vec<crate::notify::NotifyTarget>,
     /// `paths` of each environment compiled once, in `environments` order.
     pins: Vec<(String, GlobSet)>,
 }
@@ -129,6 +131,7 @@ impl Inventory {
         Inventory {
             environments: IndexMap::new(),
             incidents: IncidentSettings::default(),
+            notify: Vec::new(),
             pins: Vec::new(),
         }
     }
@@ -194,7 +197,7 @@ fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()
 }
 
-const TOP_KEYS: &[&str] = &["environments", "incidents"];
+const TOP_KEYS: &[&str] = &["environments", "incidents", "notify"];
 /// Top-level keys only a runbook has (see docs/runbook.md).
 const RUNBOOK_KEYS: &[&str] = &[
     "name",
@@ -299,6 +302,11 @@ fn read_inventory(sink: &mut Sink, root: &Node) -> Inventory {
     }
     if let Some(incidents) = top.get("incidents") {
         inventory.incidents = read_incidents(sink, incidents);
+    }
+    if let Some(notify) = top.get("notify") {
+        let targets = crate::notify::read_notify(sink, notify);
+        crate::notify::check_environments(sink, &inventory, &targets);
+        inventory.notify = targets.into_iter().map(|(t, _)| t).collect();
     }
     inventory
 }

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod include;
 pub mod inventory;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod runbook;
 pub mod shell;

@@ -13,6 +13,7 @@ use tejun_journal::Journal;
 use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
+use crate::notify::{Notice, Notifier};
 use crate::output::{Cell, Table, outln, print_json};
 
 #[derive(clap::Args, Debug)]
@@ -231,12 +232,36 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         .settings(settings)
         .on_behalf_of(by);
     match execute(command, &ops, ctx) {
-        Ok(()) => Exit::Ok,
+        Ok(change) => {
+            if let Some(change) = change {
+                notify(&change, &ops, ctx);
+            }
+            Exit::Ok
+        }
         Err(err) => fail(ctx, &err),
     }
 }
 
-fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), Error> {
+/// A change stakeholders hear about (inventory `notify:`): the incident and
+/// what happened to it, in English and Japanese.
+struct Change {
+    id: String,
+    en: String,
+    ja: String,
+}
+
+impl Change {
+    fn new(id: &str, en: String, ja: String) -> Option<Change> {
+        Some(Change {
+            id: id.to_string(),
+            en,
+            ja,
+        })
+    }
+}
+
+fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<Option<Change>, Error> {
+    let mut change = None;
     let lang = ctx.lang;
     let time = |text: &Option<String>| -> Result<Option<Timestamp>, Error> {
         text.as_deref()
@@ -263,6 +288,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             };
             let id = ops.open(&req)?;
             outln!("{id}");
+            change = Change::new(&id, "opened".into(), "発生".into());
         }
         Command::List {
             status,
@@ -313,6 +339,15 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 change.from.label(lang),
                 change.to.label(lang)
             );
+            let (en, ja) = (
+                change.to.label(tejun_locale::Lang::En),
+                change.to.label(tejun_locale::Lang::Ja),
+            );
+            return Ok(Change::new(
+                &id,
+                format!("status → {en}"),
+                format!("状態 → {ja}"),
+            ));
         }
         Command::Role { id, role, name } => {
             let id = ops.resolve(&id)?;
@@ -357,6 +392,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             let id = ops.resolve(&id)?;
             let to = ops.set_severity(&id, &severity)?;
             outln!("{id}: {} {to}", lang.pick("severity", "重大度"));
+            change = Change::new(&id, format!("severity → {to}"), format!("重大度 → {to}"));
         }
         Command::Impact { id, text } => {
             let id = ops.resolve(&id)?;
@@ -365,6 +401,7 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
                 "{id}: {}",
                 lang.pick("impact recorded", "影響範囲を記録しました")
             );
+            change = Change::new(&id, format!("impact: {text}"), format!("影響: {text}"));
         }
         Command::Lesson { id, text } => {
             let id = ops.resolve(&id)?;
@@ -434,7 +471,32 @@ fn execute(command: Command, ops: &Incidents<'_>, ctx: &Context) -> Result<(), E
             );
         }
     }
-    Ok(())
+    Ok(change)
+}
+
+/// Tells the inventory's `notify:` targets about a change.
+fn notify(change: &Change, ops: &Incidents<'_>, ctx: &Context) {
+    let Some(path) = ctx.inventory_path() else {
+        return;
+    };
+    let Ok(inventory) = super::run::read_inventory(ctx, &path) else {
+        return;
+    };
+    let Some(notifier) = Notifier::start(Some(&inventory), ctx.journal_path(), ctx.lang) else {
+        return;
+    };
+    let Ok(incident) = ops.load(&change.id) else {
+        return;
+    };
+    let head = format!("[{}] {} {}", incident.severity, change.id, incident.title);
+    notifier.send(Notice {
+        event: "incident",
+        env: incident.env.clone(),
+        about: format!("incident/{}", change.id),
+        en: format!("🔔 {head}: {}", change.en),
+        ja: format!("🔔 {head}: {}", change.ja),
+    });
+    notifier.finish(ctx.lang);
 }
 
 fn parse_statuses(words: &[String]) -> Result<Vec<Status>, Error> {

@@ -136,7 +136,7 @@ fn guard_environment(
         print_diagnostics(&diags, source, ctx);
         return None;
     }
-    Some(inventory)
+    Some(*inventory)
 }
 
 /// The checks `tejun run` makes before its first step, on the rendered

@@ -16,6 +16,7 @@ use super::run::{
     engine_error, finish, is_interactive, load_inventory, local_engine, mode, parse_runbook,
 };
 use crate::context::{Context, Exit};
+use crate::notify::{Notifier, Notifying};
 use crate::progress::Progress;
 
 #[derive(clap::Args, Debug)]
@@ -148,10 +149,20 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
     // Anything still missing is refused by the engine, naming every
     // secret and the `--var` to add, before any step runs.
     let progress = Progress::new(mode(args.json), ctx.lang);
-    let engine = match local_engine(&journal, &progress, ctx) {
+    let mut engine = match local_engine(&journal, &progress, ctx) {
         Ok(engine) => engine,
         Err(exit) => return exit,
     };
+    let notifier = Notifier::start(inventory.as_ref(), ctx.journal_path(), ctx.lang);
+    let notifying = notifier.as_ref().map(|notifier| Notifying {
+        inner: &progress,
+        notifier,
+        runbook: runbook.name.clone(),
+        env: prepared.started.env.clone(),
+    });
+    if let Some(notifying) = &notifying {
+        engine.operator = notifying;
+    }
     let request = ResumeRequest {
         runbook: &runbook,
         inventory: inventory.as_ref(),
@@ -165,6 +176,11 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
         confirm_destructive: args.confirm_destructive,
     };
     let exit = finish(resume(&engine, prepared, request), ctx, args.json);
+    drop(engine);
+    drop(notifying);
+    if let Some(notifier) = notifier {
+        notifier.finish(ctx.lang);
+    }
     super::audit::checkpoint_after_run(ctx, &journal);
     exit
 }

@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tejun_runbook::include::FileIncludes;
 
+use crate::notify::{Notifier, Notifying};
+
 use tejun_engine::events::Outcome;
 use tejun_engine::{AbortSignal, Engine, EngineError, Finish, LocalTarget, Report, RunRequest};
 use tejun_journal::Journal;
@@ -108,6 +110,16 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     if let Some(fleet) = &fleet {
         engine.target = &fleet.target;
     }
+    let notifier = Notifier::start(inventory.as_ref(), ctx.journal_path(), ctx.lang);
+    let notifying = notifier.as_ref().map(|notifier| Notifying {
+        inner: &progress,
+        notifier,
+        runbook: runbook.name.clone(),
+        env: args.env.clone(),
+    });
+    if let Some(notifying) = &notifying {
+        engine.operator = notifying;
+    }
     let request = RunRequest {
         runbook_path: &args.file,
         source: &source,
@@ -122,6 +134,11 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         runs_dir: runs_dir(ctx),
     };
     let exit = finish(tejun_engine::run(&engine, request), ctx, args.json);
+    drop(engine);
+    drop(notifying);
+    if let Some(notifier) = notifier {
+        notifier.finish(ctx.lang);
+    }
     super::audit::checkpoint_after_run(ctx, &journal);
     exit
 }
