@@ -15,6 +15,7 @@ pub mod date;
 pub mod decode;
 pub mod fail2ban;
 pub mod group;
+pub mod input;
 pub mod ip;
 pub mod matcher;
 pub mod memo;
