@@ -15,7 +15,11 @@
 //! * a character or block device (`/dev/zero`, `/dev/urandom`, a terminal
 //!   on standard input) is refused: it may never end, and a log is not a
 //!   device. `/dev/null` is the exception: it ends at once.
-//! * a directory or a missing file is refused too, naming the argument.
+//! * a directory or a missing file is reported, naming the argument;
+//! * the systemd journal ([`journald`]) is an input too, built with
+//!   [`Input::journal`] from a match, units or a journal directory.
+
+pub mod journald;
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -33,6 +37,8 @@ pub enum Origin {
     /// Standard input (`-`).
     Stdin,
     Path(PathBuf),
+    /// Entries of the systemd journal.
+    Journal(journald::Query),
 }
 
 /// How an input is read.
@@ -45,6 +51,8 @@ pub enum Kind {
     /// A pipe, FIFO, socket or standard input: read once, front to back
     /// (gzip or not is found from its first bytes when opened).
     Stream,
+    /// The systemd journal: entries with their own times.
+    Journal,
 }
 
 /// One checked input.
@@ -190,6 +198,16 @@ pub fn check_all<P: AsRef<Path>>(args: &[P]) -> Result<Vec<Result<Input, InputEr
 }
 
 impl Input {
+    /// The entries of the systemd journal that `query` selects.
+    pub fn journal(query: journald::Query) -> Input {
+        Input {
+            name: query.name(),
+            origin: Origin::Journal(query),
+            kind: Kind::Journal,
+            modified: None,
+        }
+    }
+
     /// What `arg` is (`-` is standard input), without reading from it.
     pub fn check(arg: &Path) -> Result<Input, InputError> {
         let name = arg.display().to_string();
@@ -265,12 +283,9 @@ impl Input {
     /// The input's lines as bytes, decompressed: gzip files, and streams
     /// whose first bytes are gzip's magic.
     pub fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
-        let raw: Box<dyn Read + Send> = match &self.origin {
-            Origin::Stdin => Box::new(std::io::stdin()),
-            Origin::Path(path) => Box::new(File::open(path)?),
-        };
+        let raw = self.open_raw()?;
         match self.kind {
-            Kind::File { .. } => Ok(raw),
+            Kind::File { .. } | Kind::Journal => Ok(raw),
             Kind::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(raw))),
             Kind::Stream => sniff_gzip(raw),
         }
@@ -282,16 +297,27 @@ impl Input {
         &self,
         count: impl FnMut(u64) + Send + 'static,
     ) -> std::io::Result<Box<dyn Read + Send>> {
-        let raw: Box<dyn Read + Send> = match &self.origin {
-            Origin::Stdin => Box::new(std::io::stdin()),
-            Origin::Path(path) => Box::new(File::open(path)?),
-        };
-        let counted = Box::new(Counted { inner: raw, count });
+        let counted = Box::new(Counted {
+            inner: self.open_raw()?,
+            count,
+        });
         match self.kind {
-            Kind::File { .. } => Ok(counted),
+            Kind::File { .. } | Kind::Journal => Ok(counted),
             Kind::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(counted))),
             Kind::Stream => sniff_gzip(counted),
         }
+    }
+}
+
+impl Input {
+    /// The bytes as they come: a file, standard input, or journal entries
+    /// as lines starting with their time (RFC 3339).
+    fn open_raw(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(match &self.origin {
+            Origin::Stdin => Box::new(std::io::stdin()),
+            Origin::Path(path) => Box::new(File::open(path)?),
+            Origin::Journal(query) => Box::new(journald::EntryLines::new(query.spawn(None)?)),
+        })
     }
 }
 

@@ -144,6 +144,10 @@ impl RuleSet {
                 backend: None,
                 ipv6_prefix: None,
             }];
+            if s.journalmatch.is_some() {
+                rule.params.journalmatch = s.journalmatch;
+            }
+            rule.params.backend = s.backend;
         }
         Ok(RuleSet { rules: vec![rule] })
     }

@@ -29,13 +29,36 @@ use crate::output::{pad_end, pad_start};
   tejun scan app.log --rules rules.yaml --tz Asia/Tokyo
   zcat auth.log.2.gz | tejun scan - --builtin sshd
   tejun scan auth.log --builtin sshd --matches
+  tejun scan --journal --fail2ban-filter /etc/fail2ban/filter.d/sshd.conf --since 1d
+  tejun scan --journal --unit ssh.service --builtin sshd --matches
 
 Built-in sets: sshd, web-auth, web-attacks, mysql (see docs/rules.md).
 Exit codes: 0 scanned, 1 a file could not be read, 2 bad rules or arguments.")]
 pub struct Args {
     /// Log files to scan (plain or .gz); `-` or a pipe reads standard input.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(
+        required_unless_present_any = ["journal", "journal_match", "unit", "journal_directory", "journal_file"],
+        value_name = "FILE"
+    )]
     files: Vec<PathBuf>,
+    /// Read the systemd journal too (the system's, or --journal-directory /
+    /// --journal-file). A fail2ban filter's journalmatch selects entries
+    /// unless --journal-match or --unit is given.
+    #[arg(long)]
+    journal: bool,
+    /// Journal match in fail2ban's journalmatch syntax, e.g.
+    /// '_SYSTEMD_UNIT=ssh.service + _COMM=sshd' (repeatable, ORed).
+    #[arg(long, value_name = "FIELD=VALUE [+ ...]")]
+    journal_match: Vec<String>,
+    /// Journal entries of this systemd unit (repeatable).
+    #[arg(long, value_name = "UNIT")]
+    unit: Vec<String>,
+    /// Journal directory to read instead of the system journal.
+    #[arg(long, value_name = "DIR")]
+    journal_directory: Option<PathBuf>,
+    /// Journal file to read instead of the system journal (repeatable).
+    #[arg(long, value_name = "FILE.journal")]
+    journal_file: Vec<PathBuf>,
     /// tejun rule file (YAML, see docs/rules.md).
     #[arg(long, value_name = "RULES.yaml", conflicts_with_all = ["builtin", "fail2ban_filter"])]
     rules: Option<PathBuf>,
@@ -109,7 +132,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     }
     // Every input is checked before any is read: a refused one refuses
     // the scan, with nothing half done.
-    let inputs = match tejun_detect::input::check_all(&args.files) {
+    let mut inputs = match tejun_detect::input::check_all(&args.files) {
         Ok(inputs) => inputs,
         Err(e) => {
             ctx.error(&e.message(Lang::En), &e.message(Lang::Ja));
@@ -129,6 +152,34 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             "ルールがありません: --rules、--builtin または --fail2ban-filter を指定してください",
         );
         return Exit::BadInput;
+    }
+    if args.journal
+        || !args.journal_match.is_empty()
+        || !args.unit.is_empty()
+        || args.journal_directory.is_some()
+        || !args.journal_file.is_empty()
+    {
+        let mut matches = args.journal_match.clone();
+        if matches.is_empty() && args.unit.is_empty() {
+            // fail2ban's `backend = systemd`: the filter's (or jail's)
+            // journalmatch picks the entries.
+            matches.extend(
+                rules
+                    .rules
+                    .iter()
+                    .filter_map(|r| r.params.journalmatch.clone()),
+            );
+        }
+        inputs.push(Ok(tejun_detect::input::Input::journal(
+            tejun_detect::input::journald::Query {
+                matches,
+                units: args.unit.clone(),
+                directory: args.journal_directory.clone(),
+                files: args.journal_file.clone(),
+                since: times[0],
+                until: times[1],
+            },
+        )));
     }
     for rep in rules.engine_reports() {
         for u in &rep.unsupported {
