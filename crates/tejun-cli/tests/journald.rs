@@ -266,3 +266,78 @@ fn watch_says_when_the_journal_cannot_be_read() {
     );
     watch.stop();
 }
+
+/// fail2ban's own jail settings carry over: a source that names only a
+/// filter and a jail with `backend = systemd` reads the journal, with the
+/// jail's `journalmatch` in place of the filter's (here Debian's unit name
+/// and OpenSSH 9.8's `sshd-session`, which the filter's match misses).
+#[test]
+fn watch_maps_a_jail_with_backend_systemd_and_its_journalmatch() {
+    let sources = "  - name: sshd\n    fail2ban: {filter: /etc/fail2ban/filter.d/sshd.conf, jail: jail.local}\n";
+    let setup = Setup::new(2, 600, "start_at: beginning", sources);
+    std::fs::write(
+        setup.path("jail.local"),
+        "[sshd]\nenabled = true\nbackend = systemd\njournalmatch = _SYSTEMD_UNIT=ssh.service\nfindtime = 600\nmaxretry = 2\nbantime = 600\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(setup.path("watch.yaml")).unwrap();
+    // The system journal is not this test's: read the test's directory.
+    let journal = setup.path("journal");
+    write_journal(
+        &journal,
+        "system.journal",
+        now_us(),
+        &[1, 2].map(|p| Entry {
+            after_us: p,
+            unit: "ssh.service",
+            comm: "sshd-session",
+            message: failure("192.0.2.60", p as u32),
+        }),
+    );
+    // The test's own journal directory; the match is left to the jail.
+    std::fs::write(
+        setup.path("watch.yaml"),
+        config.replace(
+            "  - name: sshd\n",
+            "  - name: sshd\n    journal: {directory: journal}\n",
+        ),
+    )
+    .unwrap();
+    let mut watch = setup.watch();
+    watch.wait_for("the jail's journalmatch", is("triggered", "192.0.2.60"));
+    watch.stop();
+
+    // Named by the jail alone, the source follows the system journal (from
+    // its end: this host's journal is not the test's to read).
+    std::fs::write(
+        setup.path("watch.yaml"),
+        config.replace("start_at: beginning", ""),
+    )
+    .unwrap();
+    let watch = setup.watch();
+    let started = watch.seen[0].clone();
+    assert_eq!(started["journals"], 1, "{started}");
+    assert_eq!(started["files"], 0, "{started}");
+    watch.stop();
+
+    // Without `backend = systemd` and with no paths, the source is refused
+    // at its location.
+    std::fs::write(
+        setup.path("jail.local"),
+        "[sshd]\nenabled = true\nmaxretry = 2\n",
+    )
+    .unwrap();
+    std::fs::write(setup.path("watch.yaml"), config).unwrap();
+    let out = setup.tejun(&[
+        "watch",
+        "--config",
+        setup.path("watch.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("watch.yaml:")
+            && stderr.contains("its jail's backend is `auto`, not `systemd`"),
+        "{stderr}"
+    );
+}

@@ -291,7 +291,10 @@ pub struct Source {
     pub name: String,
     pub patterns: Vec<Pattern>,
     /// Entries of the systemd journal instead of files. With no match and
-    /// no unit, a fail2ban filter's (or jail's) `journalmatch` is used.
+    /// no unit, a fail2ban filter's (or jail's) `journalmatch` is used. A
+    /// fail2ban source with neither `paths:` nor `journal:` has neither
+    /// here; its jail must say `backend = systemd` (checked when the rules
+    /// are loaded), and it then reads the journal.
     pub journal: Option<tejun_detect::input::journald::Query>,
     pub rules: RuleRef,
     /// Where `rules` was written, for errors loading it.
@@ -653,7 +656,12 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
             "source 名は空にできず、`/` も使えません".into(),
         ));
     }
-    if raw.paths.is_empty() == raw.journal.is_none() {
+    // A fail2ban jail may say `backend = systemd`: such a source reads the
+    // journal with no `paths:` or `journal:` (the CLI checks the jail once
+    // the rules are loaded, see [`Source::journal`]).
+    let jail_may_say = raw.fail2ban.as_ref().is_some_and(|f| f.jail.is_some());
+    let neither = raw.paths.is_empty() && raw.journal.is_none();
+    if (neither && !jail_may_say) || (!raw.paths.is_empty() && raw.journal.is_some()) {
         let at = raw
             .journal
             .as_ref()

@@ -70,9 +70,28 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 return Exit::BadInput;
             }
         };
-        // fail2ban's `backend = systemd`: with no match of its own, a
-        // journal source reads what the filter's (or jail's)
-        // journalmatch selects.
+        // fail2ban's `backend = systemd`: a source with only a jail reads
+        // the journal, as fail2ban would.
+        if source.patterns.is_empty() && source.journal.is_none() {
+            let backend = set.rules.iter().find_map(|r| r.params.backend.clone());
+            if backend.as_deref().map(str::trim) != Some("systemd") {
+                let backend = backend.unwrap_or_else(|| "auto".into());
+                ctx.error(
+                    &format!(
+                        "{}: source `{}` has no `paths:` or `journal:`, and its jail's backend is `{backend}`, not `systemd`",
+                        source.rules_at, source.name
+                    ),
+                    &format!(
+                        "{}: source `{}` には `paths:` も `journal:` もなく、jail の backend も `systemd` ではありません (`{backend}`)",
+                        source.rules_at, source.name
+                    ),
+                );
+                return Exit::BadInput;
+            }
+            source.journal = Some(Default::default());
+        }
+        // With no match of its own, a journal source reads what the
+        // filter's (or jail's) journalmatch selects.
         if let Some(query) = &mut source.journal
             && query.matches.is_empty()
             && query.units.is_empty()
