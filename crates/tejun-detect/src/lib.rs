@@ -6,8 +6,11 @@
 //! back-references or conditionals fall back to a bounded backtracking
 //! engine, and each such pattern is reported ([`Rule::engine_report`]).
 //!
-//! This crate does no journal or network I/O: it matches lines
-//! ([`Matcher`]), reads files ([`scan`]) and hands [`Hit`]s to callers.
+//! This crate does no network I/O and never touches tejun's journal: it
+//! matches lines ([`Matcher`]), tells log inputs apart and opens them
+//! ([`input`]: files, gzip, pipes, standard input, the systemd journal
+//! through `journalctl`), scans them ([`scan`]) and hands [`Hit`]s to
+//! callers.
 //! `tejun-watch` follows files and runs the rules' [`Action`]s.
 
 pub mod builtin;

@@ -76,7 +76,10 @@ pub struct MatchedLine<'a> {
 
 /// Where hits go one by one (see [`ScanOptions::matches`]).
 #[derive(Clone)]
-pub struct MatchSink(pub Arc<Mutex<dyn FnMut(&MatchedLine<'_>) + Send>>);
+pub struct MatchSink(pub Arc<Mutex<MatchFn>>);
+
+/// What a [`MatchSink`] calls.
+pub type MatchFn = dyn FnMut(&MatchedLine<'_>) + Send;
 
 impl std::fmt::Debug for MatchSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -478,7 +481,6 @@ fn scan_input(rules: &RuleSet, input: &Input, options: &ScanOptions) -> Partial 
                         rules,
                         &mut worker,
                         reader,
-                        u64::MAX,
                         &ctx,
                         options,
                         false,
@@ -662,7 +664,7 @@ fn scan_range(
 ) -> Partial {
     let opened = File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     match opened {
-        Ok(f) => scan_reader(rules, worker, f, end - start, ctx, options, true, name),
+        Ok(f) => scan_reader(rules, worker, f.take(end - start), ctx, options, true, name),
         Err(e) => {
             let mut part = Partial::new(rules.rules.len());
             part.file.error = Some(e.to_string());
@@ -729,8 +731,8 @@ impl<'r> Worker<'r> {
     }
 }
 
-/// Matches the lines in at most `limit` bytes of `reader` (counting them as
-/// progress when `count_progress`).
+/// Matches the lines of `reader` (counting them as progress when
+/// `count_progress`); `name` is the input as `--matches` shows it.
 ///
 /// Lines are matched in place in a block of [`BLOCK`] bytes, and a block's
 /// whole lines are checked for UTF-8 and NUL bytes at once: copying each
@@ -738,8 +740,7 @@ impl<'r> Worker<'r> {
 fn scan_reader<R: Read>(
     rules: &RuleSet,
     worker: &mut Worker<'_>,
-    reader: R,
-    limit: u64,
+    mut reader: R,
     ctx: &DateContext,
     options: &ScanOptions,
     count_progress: bool,
@@ -751,7 +752,6 @@ fn scan_reader<R: Read>(
     }
     part.offenders = std::mem::take(&mut worker.offenders);
     let mut progress = ProgressCount::new(options.progress.clone().filter(|_| count_progress));
-    let mut reader = reader.take(limit);
     let Worker {
         matcher,
         block: buf,
