@@ -33,7 +33,7 @@ use crate::output::{pad_end, pad_start};
   tejun scan --journal --unit ssh.service --builtin sshd --matches
 
 Built-in sets: sshd, web-auth, web-attacks, mysql (see docs/rules.md).
-Exit codes: 0 scanned, 1 a file could not be read, 2 bad rules or arguments.")]
+Exit codes: 0 scanned, 1 an input could not be read, 2 bad rules or arguments, or an input refused (a device that may never end).")]
 pub struct Args {
     /// Log files to scan (plain or .gz); `-` or a pipe reads standard input.
     #[arg(
