@@ -6,8 +6,11 @@
 //! back-references or conditionals fall back to a bounded backtracking
 //! engine, and each such pattern is reported ([`Rule::engine_report`]).
 //!
-//! This crate does no journal or network I/O: it matches lines
-//! ([`Matcher`]), reads files ([`scan`]) and hands [`Hit`]s to callers.
+//! This crate does no network I/O and never touches tejun's journal: it
+//! matches lines ([`Matcher`]), tells log inputs apart and opens them
+//! ([`input`]: files, gzip, pipes, standard input, the systemd journal
+//! through `journalctl`), scans them ([`scan`]) and hands [`Hit`]s to
+//! callers.
 //! `tejun-watch` follows files and runs the rules' [`Action`]s.
 
 pub mod builtin;
@@ -15,6 +18,7 @@ pub mod date;
 pub mod decode;
 pub mod fail2ban;
 pub mod group;
+pub mod input;
 pub mod ip;
 pub mod matcher;
 pub mod memo;
@@ -143,6 +147,10 @@ impl RuleSet {
                 backend: None,
                 ipv6_prefix: None,
             }];
+            if s.journalmatch.is_some() {
+                rule.params.journalmatch = s.journalmatch;
+            }
+            rule.params.backend = s.backend;
         }
         Ok(RuleSet { rules: vec![rule] })
     }

@@ -135,6 +135,13 @@ pub struct RuleParams {
     pub bantime: i64,
     pub severity: Severity,
     pub actions: Vec<Action>,
+    /// fail2ban's `journalmatch` (filter `[Init]`, or the jail's): which
+    /// systemd journal entries the rule is for, when read from the journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journalmatch: Option<String>,
+    /// The jail's `backend` (`systemd` reads the journal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 impl Default for RuleParams {
@@ -146,6 +153,8 @@ impl Default for RuleParams {
             bantime: 600,
             severity: Severity::P3,
             actions: Vec::new(),
+            journalmatch: None,
+            backend: None,
         }
     }
 }

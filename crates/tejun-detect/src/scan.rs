@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::RuleSet;
 use crate::date::DateContext;
+use crate::input::{Input, InputError, Kind, Origin};
 use crate::ip::Offender;
 use crate::matcher::{FastMap, HitRef, HitSink, Matcher};
 use crate::model::EngineReport;
@@ -57,6 +58,33 @@ pub struct ScanOptions {
     /// Smallest part a file is cut into for the threads; smaller files are
     /// scanned on one.
     pub part_bytes: u64,
+    /// Told every counted hit with its file and line number, in input
+    /// order (`tejun scan --matches`): files are then scanned on one
+    /// thread each, so line numbers are known as lines are read.
+    pub matches: Option<MatchSink>,
+}
+
+/// One hit as `tejun scan --matches` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchedLine<'a> {
+    /// The input as named on the command line (`-` for standard input).
+    pub input: &'a str,
+    /// 1-based line number in the (decompressed) input.
+    pub line_number: u64,
+    pub hit: HitRef<'a>,
+}
+
+/// Where hits go one by one (see [`ScanOptions::matches`]).
+#[derive(Clone)]
+pub struct MatchSink(pub Arc<Mutex<MatchFn>>);
+
+/// What a [`MatchSink`] calls.
+pub type MatchFn = dyn FnMut(&MatchedLine<'_>) + Send;
+
+impl std::fmt::Debug for MatchSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MatchSink(..)")
+    }
 }
 
 /// A progress callback for long scans (the CLI draws a bar with it).
@@ -74,20 +102,20 @@ const PROGRESS_STEP: u64 = 1 << 20;
 
 /// Reports bytes to a [`Progress`] in steps of [`PROGRESS_STEP`], the rest
 /// when dropped (so a finished file always adds up to its size).
-struct ProgressCount<'a> {
-    progress: Option<&'a Progress>,
+struct ProgressCount {
+    progress: Option<Progress>,
     pending: u64,
 }
 
-impl<'a> ProgressCount<'a> {
-    fn new(progress: Option<&'a Progress>) -> Self {
+impl ProgressCount {
+    fn new(progress: Option<Progress>) -> Self {
         ProgressCount {
             progress,
             pending: 0,
         }
     }
     fn add(&mut self, bytes: u64) {
-        if let Some(p) = self.progress {
+        if let Some(p) = &self.progress {
             self.pending += bytes;
             if self.pending >= PROGRESS_STEP {
                 (p.0)(std::mem::take(&mut self.pending));
@@ -96,28 +124,13 @@ impl<'a> ProgressCount<'a> {
     }
 }
 
-impl Drop for ProgressCount<'_> {
+impl Drop for ProgressCount {
     fn drop(&mut self) {
-        if let Some(p) = self.progress
+        if let Some(p) = &self.progress
             && self.pending > 0
         {
             (p.0)(self.pending);
         }
-    }
-}
-
-/// A compressed file counted as it is read (a gzip stream cannot say how
-/// far into the file its decompressed lines are).
-struct CountingReader<'a, R> {
-    inner: R,
-    count: ProgressCount<'a>,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.add(n as u64);
-        Ok(n)
     }
 }
 
@@ -131,6 +144,7 @@ impl Default for ScanOptions {
             part_bytes: 1 << 20,
             now: None,
             progress: None,
+            matches: None,
         }
     }
 }
@@ -343,13 +357,41 @@ impl Partial {
 }
 
 /// Scans files; unreadable files are reported in their [`FileReport`] and
-/// the others are still scanned.
+/// the others are still scanned. Commands that refuse bad inputs up front
+/// check them with [`crate::input::check_all`] and call [`scan_inputs`].
 pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
+    let checked: Vec<Result<Input, InputError>> = paths.iter().map(|p| Input::check(p)).collect();
+    scan_checked(rules, checked, options)
+}
+
+/// Scans inputs already checked (see [`crate::input::check_all`]): files,
+/// gzip, pipes and standard input; those that could not be checked are
+/// reported with their error in their [`FileReport`].
+pub fn scan_checked(
+    rules: &RuleSet,
+    inputs: Vec<Result<Input, InputError>>,
+    options: &ScanOptions,
+) -> ScanReport {
     let mut total = Partial::new(rules.rules.len());
     let mut files = Vec::new();
-    for path in paths {
-        let mut part = scan_file(rules, path, options);
-        part.file.path = path.display().to_string();
+    for input in inputs {
+        let mut part = match input {
+            Ok(input) => {
+                let mut part = scan_input(rules, &input, options);
+                part.file.path = input.name;
+                part
+            }
+            Err(e) => {
+                let mut part = Partial::new(rules.rules.len());
+                let (name, error) = match e {
+                    InputError::Directory { name } => (name, "is a directory".into()),
+                    other => other.name_and_reason(tejun_locale::Lang::En),
+                };
+                part.file.path = name;
+                part.file.error = Some(error);
+                part
+            }
+        };
         files.push(std::mem::take(&mut part.file));
         total.merge(part);
     }
@@ -414,50 +456,52 @@ pub fn scan_files(rules: &RuleSet, paths: &[PathBuf], options: &ScanOptions) -> 
     }
 }
 
-fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
+fn scan_input(rules: &RuleSet, input: &Input, options: &ScanOptions) -> Partial {
     let mut failed = Partial::new(rules.rules.len());
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            failed.file.error = Some(e.to_string());
-            return failed;
+    let now = options
+        .now
+        .or_else(|| input.modified.and_then(|m| Timestamp::try_from(m).ok()));
+    let ctx = DateContext::new(options.zone.clone(), now.unwrap_or_else(Timestamp::now));
+    let path = match (&input.origin, input.kind) {
+        (Origin::Path(path), Kind::File { len }) => (path, len),
+        (Origin::Journal(query), _) => {
+            return scan_journal(rules, query, &input.name, &ctx, options);
+        }
+        _ => {
+            // One reader, front to back: gzip cannot be split, and a stream
+            // can be read only once.
+            // On disk bytes (compressed ones for gzip): a decompressed
+            // stream cannot say how far into the file it is.
+            let mut count = ProgressCount::new(options.progress.clone());
+            let opened = input.open_counted(move |n| count.add(n));
+            return match opened {
+                Ok(reader) => {
+                    let mut worker = Worker::new(rules);
+                    let mut part = scan_reader(
+                        rules,
+                        &mut worker,
+                        reader,
+                        &ctx,
+                        options,
+                        false,
+                        &input.name,
+                    );
+                    if input.kind == Kind::Gzip
+                        && let Some(e) = part.file.error.take()
+                    {
+                        part.file.error = Some(format!("gzip: {e}"));
+                    }
+                    part
+                }
+                Err(e) => {
+                    failed.file.error = Some(e.to_string());
+                    failed
+                }
+            };
         }
     };
-    if meta.is_dir() {
-        failed.file.error = Some("is a directory".into());
-        return failed;
-    }
-    let now = options.now.or_else(|| {
-        meta.modified()
-            .ok()
-            .and_then(|m| Timestamp::try_from(m).ok())
-    });
-    let ctx = DateContext::new(options.zone.clone(), now.unwrap_or_else(Timestamp::now));
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    if gz {
-        return match File::open(path) {
-            Ok(f) => {
-                let counted = CountingReader {
-                    inner: f,
-                    count: ProgressCount::new(options.progress.as_ref()),
-                };
-                let reader = flate2::read::MultiGzDecoder::new(counted);
-                let mut worker = Worker::new(rules);
-                let mut part =
-                    scan_reader(rules, &mut worker, reader, u64::MAX, &ctx, options, false);
-                if let Some(e) = part.file.error.take() {
-                    part.file.error = Some(format!("gzip: {e}"));
-                }
-                part
-            }
-            Err(e) => {
-                failed.file.error = Some(e.to_string());
-                failed
-            }
-        };
-    }
-    let len = meta.len();
-    let threads = if len < options.part_bytes {
+    let (path, len) = (path.0.as_path(), path.1);
+    let threads = if len < options.part_bytes || options.matches.is_some() {
         1
     } else {
         options.threads.max(1)
@@ -481,7 +525,15 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
                         return;
                     };
                     worker.matcher.restart();
-                    let part = scan_range(rules, &mut worker, path, (start, end), &ctx, options);
+                    let part = scan_range(
+                        rules,
+                        &mut worker,
+                        path,
+                        (start, end),
+                        &ctx,
+                        options,
+                        &input.name,
+                    );
                     let mut merged = merged.lock().unwrap_or_else(PoisonError::into_inner);
                     worker.offenders = merged.add(index, part);
                 }
@@ -492,6 +544,49 @@ fn scan_file(rules: &RuleSet, path: &Path, options: &ScanOptions) -> Partial {
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .total
+}
+
+/// Matches the journal entries `query` selects, each at its own time
+/// (no date is searched in the text, as fail2ban's systemd backend does).
+fn scan_journal(
+    rules: &RuleSet,
+    query: &crate::input::journald::Query,
+    name: &str,
+    ctx: &DateContext,
+    options: &ScanOptions,
+) -> Partial {
+    let mut part = Partial::new(rules.rules.len());
+    part.file.path = name.to_string();
+    let mut matcher = Matcher::new(rules);
+    let entries = match query.spawn(None) {
+        Ok(entries) => entries,
+        Err(e) => {
+            part.file.error = Some(e.to_string());
+            return part;
+        }
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => {
+                part.file.lines += 1;
+                let stats = matcher.feed_into(
+                    &entry.line,
+                    Some(entry.time),
+                    ctx,
+                    &mut Counting {
+                        part: &mut part,
+                        options,
+                    },
+                );
+                part.file.match_errors += stats.match_errors as u64;
+            }
+            Err(e) => {
+                part.file.error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    part
 }
 
 /// Where a file of `len` bytes is cut for `threads` threads, before the
@@ -565,10 +660,11 @@ fn scan_range(
     (start, end): (u64, u64),
     ctx: &DateContext,
     options: &ScanOptions,
+    name: &str,
 ) -> Partial {
     let opened = File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     match opened {
-        Ok(f) => scan_reader(rules, worker, f, end - start, ctx, options, true),
+        Ok(f) => scan_reader(rules, worker, f.take(end - start), ctx, options, true, name),
         Err(e) => {
             let mut part = Partial::new(rules.rules.len());
             part.file.error = Some(e.to_string());
@@ -635,8 +731,8 @@ impl<'r> Worker<'r> {
     }
 }
 
-/// Matches the lines in at most `limit` bytes of `reader` (counting them as
-/// progress when `count_progress`).
+/// Matches the lines of `reader` (counting them as progress when
+/// `count_progress`); `name` is the input as `--matches` shows it.
 ///
 /// Lines are matched in place in a block of [`BLOCK`] bytes, and a block's
 /// whole lines are checked for UTF-8 and NUL bytes at once: copying each
@@ -644,16 +740,18 @@ impl<'r> Worker<'r> {
 fn scan_reader<R: Read>(
     rules: &RuleSet,
     worker: &mut Worker<'_>,
-    reader: R,
-    limit: u64,
+    mut reader: R,
     ctx: &DateContext,
     options: &ScanOptions,
     count_progress: bool,
+    name: &str,
 ) -> Partial {
     let mut part = Partial::new(rules.rules.len());
+    if options.matches.is_some() {
+        part.file.path = name.to_string();
+    }
     part.offenders = std::mem::take(&mut worker.offenders);
-    let mut progress = ProgressCount::new(options.progress.as_ref().filter(|_| count_progress));
-    let mut reader = reader.take(limit);
+    let mut progress = ProgressCount::new(options.progress.clone().filter(|_| count_progress));
     let Worker {
         matcher,
         block: buf,
@@ -803,6 +901,14 @@ impl HitSink for Counting<'_> {
         }
         part.file.hits += 1;
         part.matches[hit.rule] += 1;
+        if let Some(sink) = &options.matches {
+            let mut sink = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
+            sink(&MatchedLine {
+                input: &part.file.path,
+                line_number: part.file.lines,
+                hit,
+            });
+        }
         if part.samples[hit.rule].len() < SAMPLES {
             part.samples[hit.rule].push(hit.line.to_string());
         }

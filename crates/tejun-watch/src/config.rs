@@ -81,7 +81,10 @@ struct RawWebhook {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: Spanned<String>,
+    #[serde(default)]
     paths: Vec<Spanned<String>>,
+    #[serde(default)]
+    journal: Option<Spanned<RawJournal>>,
     #[serde(default)]
     rules: Option<Spanned<String>>,
     #[serde(default)]
@@ -90,6 +93,26 @@ struct RawSource {
     fail2ban: Option<RawFail2ban>,
     #[serde(default)]
     actions: Option<Vec<Spanned<RawAction>>>,
+}
+
+/// `journal: {match: …, units: […], directory: …}`: the systemd journal.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawJournal {
+    /// fail2ban's journalmatch syntax; one string or a list (ORed).
+    #[serde(default, rename = "match")]
+    matches: Option<OneOrMany>,
+    #[serde(default)]
+    units: Vec<String>,
+    #[serde(default)]
+    directory: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +290,12 @@ pub enum RuleRef {
 pub struct Source {
     pub name: String,
     pub patterns: Vec<Pattern>,
+    /// Entries of the systemd journal instead of files. With no match and
+    /// no unit, a fail2ban filter's (or jail's) `journalmatch` is used. A
+    /// fail2ban source with neither `paths:` nor `journal:` has neither
+    /// here; its jail must say `backend = systemd` (checked when the rules
+    /// are loaded), and it then reads the journal.
+    pub journal: Option<tejun_detect::input::journald::Query>,
     pub rules: RuleRef,
     /// Where `rules` was written, for errors loading it.
     pub rules_at: At,
@@ -627,13 +656,35 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
             "source 名は空にできず、`/` も使えません".into(),
         ));
     }
-    if raw.paths.is_empty() {
+    // A fail2ban jail may say `backend = systemd`: such a source reads the
+    // journal with no `paths:` or `journal:` (the CLI checks the jail once
+    // the rules are loaded, see [`Source::journal`]).
+    let jail_may_say = raw.fail2ban.as_ref().is_some_and(|f| f.jail.is_some());
+    let neither = raw.paths.is_empty() && raw.journal.is_none();
+    if (neither && !jail_may_say) || (!raw.paths.is_empty() && raw.journal.is_some()) {
+        let at = raw
+            .journal
+            .as_ref()
+            .map_or(&raw.name.referenced, |j| &j.referenced);
         return Err(cx.err(
-            &raw.name.referenced,
-            format!("source `{name}` has no paths"),
-            format!("source `{name}` に paths がありません"),
+            at,
+            format!("source `{name}` needs either `paths:` or `journal:` (not both)"),
+            format!("source `{name}` には `paths:` か `journal:` のどちらか一方が必要です"),
         ));
     }
+    let journal = raw.journal.map(|j| {
+        let j = j.value;
+        tejun_detect::input::journald::Query {
+            matches: match j.matches {
+                None => Vec::new(),
+                Some(OneOrMany::One(m)) => vec![m],
+                Some(OneOrMany::Many(ms)) => ms,
+            },
+            units: j.units,
+            directory: j.directory.map(|d| cx.path(&d)),
+            ..Default::default()
+        }
+    });
     let mut patterns = Vec::new();
     for path in &raw.paths {
         let pattern = Pattern::parse(&path.value, &cx.base).map_err(|e| {
@@ -706,6 +757,7 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
     Ok(Source {
         name,
         patterns,
+        journal,
         rules,
         rules_at: cx.at(&rules_loc),
         actions,

@@ -5,7 +5,8 @@
 //! The pieces, each in its own module:
 //!
 //! * [`follow`]: tails that survive rotation, truncation and files coming
-//!   and going, with checkpoints that say exactly which line is next;
+//!   and going, with checkpoints that say exactly which line is next, and
+//!   the systemd journal followed from a saved cursor ([`follow::journal`]);
 //! * [`window`]: the per-offender counting state machine (pure, property-tested);
 //! * [`offender`]: address normalisation, IPv6 aggregation, `ignoreip`;
 //! * [`ban`]: firewall backends (nftables, iptables, a command template, none);

@@ -55,6 +55,12 @@ pub trait LineRules: Send {
     /// Every rule that matches `line`. `&mut` because fail2ban's multi-line
     /// filters keep a buffer of recent lines.
     fn match_line(&mut self, line: &str) -> Vec<RuleHit>;
+    /// Like [`LineRules::match_line`] for a line whose time is known (a
+    /// journal entry): no date is searched in the text.
+    fn match_line_at(&mut self, line: &str, time: Timestamp) -> Vec<RuleHit> {
+        let _ = time;
+        self.match_line(line)
+    }
     /// Hits so far whose line had no readable date (counted at arrival time).
     fn undated(&self) -> u64 {
         0
@@ -193,6 +199,20 @@ impl LineRules for DetectRules {
         self.hits.clear();
         let stats = self.matcher.feed(line, &ctx, &mut self.hits);
         self.undated += stats.undated as u64;
+        self.hits
+            .drain(..)
+            .map(|hit| RuleHit {
+                rule: hit.rule,
+                host: hit.host.to_string(),
+                time: hit.time,
+            })
+            .collect()
+    }
+
+    fn match_line_at(&mut self, line: &str, time: Timestamp) -> Vec<RuleHit> {
+        let ctx = tejun_detect::DateContext::new(self.zone.clone(), time);
+        self.hits.clear();
+        self.matcher.feed_at(line, time, &ctx, &mut self.hits);
         self.hits
             .drain(..)
             .map(|hit| RuleHit {

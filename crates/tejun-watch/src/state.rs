@@ -1,4 +1,5 @@
-//! The watcher's own durable state: read offsets and open windows.
+//! The watcher's own durable state: read offsets, journal cursors and open
+//! windows.
 //!
 //! Kept in `watch.db` in the state directory, not in the journal: offsets
 //! change with every line read and are nobody's record, only the watcher's
@@ -89,7 +90,9 @@ impl State {
                  rule TEXT NOT NULL, offender TEXT NOT NULL, hits TEXT NOT NULL,
                  PRIMARY KEY (rule, offender));
              CREATE TABLE IF NOT EXISTS pending (
-                 id TEXT PRIMARY KEY, detection TEXT NOT NULL);",
+                 id TEXT PRIMARY KEY, detection TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS journal_cursor (
+                 source TEXT PRIMARY KEY, cursor TEXT NOT NULL);",
         )
         .map_err(db)?;
         Ok(State { conn })
@@ -116,6 +119,17 @@ impl State {
             Ok((PathBuf::from(path), cp))
         })?;
         rows.collect()
+    }
+
+    /// The cursor of the last journal entry a source counted.
+    pub fn journal_cursor(&self, source: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT cursor FROM journal_cursor WHERE source = ?1",
+                [source],
+                |row| row.get(0),
+            )
+            .optional()
     }
 
     /// Saved windows: (key as stored, hits).
@@ -150,11 +164,19 @@ impl State {
     pub fn save<'a>(
         &mut self,
         checkpoints: impl IntoIterator<Item = (&'a str, Vec<(&'a Path, Checkpoint)>)>,
+        journal_cursors: &[(&str, &str)],
         windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
         pending: &[(String, String)],
         done: &[String],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
+        for (source, cursor) in journal_cursors {
+            tx.execute(
+                "INSERT INTO journal_cursor (source, cursor) VALUES (?1, ?2)
+                 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor",
+                params![source, cursor],
+            )?;
+        }
         for (id, detection) in pending {
             tx.execute(
                 "INSERT OR REPLACE INTO pending (id, detection) VALUES (?1, ?2)",

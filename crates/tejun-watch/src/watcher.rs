@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -32,7 +32,12 @@ use crate::ban::Backend;
 use crate::config::{Config, IncidentAction};
 use crate::detection::{BanPlan, Detection, crash_point};
 use crate::events::*;
-use crate::follow::{Event, Follower, Notice};
+use crate::follow::journal::JournalFollow;
+use crate::follow::{Event, Follower, Notice, StartAt};
+use tejun_detect::input::journald::Start as JournalStart;
+
+/// The "file" a journal entry's line is kept with as evidence.
+const JOURNAL_PATH: &str = "journal";
 use crate::ledger::{Ban, Ledger};
 use crate::offender::{IgnoreList, Offender};
 use crate::rules::{LineRules, RuleInfo};
@@ -50,7 +55,15 @@ pub enum Report {
         sources: usize,
         files: usize,
         present: usize,
+        /// Sources that follow the systemd journal.
+        journals: usize,
         inotify: bool,
+    },
+    /// `journalctl` ended for a journal source (a bad match, no such
+    /// directory): that source reads nothing more until a restart.
+    JournalEnded {
+        source: String,
+        error: String,
     },
     File {
         source: String,
@@ -136,6 +149,8 @@ pub enum WatchError {
     Journal(#[from] tejun_journal::Error),
     #[error("ban backend {backend} is not usable: {error}")]
     Backend { backend: String, error: String },
+    #[error("source {name}: cannot follow the systemd journal: {error}")]
+    Journald { name: String, error: String },
 }
 
 /// Opens or attaches an incident for a detection; returns its id. Kept as
@@ -177,6 +192,8 @@ pub struct Options {
 struct SourceRun {
     name: String,
     follower: Follower,
+    /// A `journal:` source's `journalctl --follow`.
+    journal: Option<JournalFollow>,
     rules: Box<dyn LineRules>,
     /// Undated hits already reported.
     undated_said: u64,
@@ -208,6 +225,8 @@ pub struct Watcher<'r> {
     webhook_done: (std::sync::mpsc::Sender<String>, Receiver<String>),
     runbook_done: (std::sync::mpsc::Sender<Finished>, Receiver<Finished>),
     runbook_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Wakes the loop: inotify, and journal sources when entries arrive.
+    wake: (Sender<()>, Receiver<()>),
     opts: Options,
     report: &'r mut dyn FnMut(Report),
 }
@@ -253,6 +272,7 @@ impl<'r> Watcher<'r> {
             webhook_done: channel(),
             runbook_done: channel(),
             runbook_threads: Vec::new(),
+            wake: channel(),
             opts,
             report,
             config,
@@ -261,6 +281,24 @@ impl<'r> Watcher<'r> {
         watcher.resume_pending()?;
         let mut pending: Vec<(usize, String, Event)> = Vec::new();
         for (index, (source, rules)) in watcher.config.sources.iter().zip(rules).enumerate() {
+            let journal = match &source.journal {
+                None => None,
+                Some(query) => {
+                    let start = match watcher.state.journal_cursor(&source.name)? {
+                        Some(cursor) => JournalStart::AfterCursor(cursor),
+                        None => match watcher.config.start_at {
+                            StartAt::Beginning => JournalStart::Beginning,
+                            StartAt::End => JournalStart::End,
+                        },
+                    };
+                    let follow = JournalFollow::start(query, start, watcher.wake.0.clone())
+                        .map_err(|e| WatchError::Journald {
+                            name: source.name.clone(),
+                            error: e.to_string(),
+                        })?;
+                    Some(follow)
+                }
+            };
             let checkpoints = watcher.state.checkpoints(&source.name)?;
             let follower = Follower::start(
                 source.patterns.clone(),
@@ -271,6 +309,7 @@ impl<'r> Watcher<'r> {
             watcher.sources.push(SourceRun {
                 name: source.name.clone(),
                 follower,
+                journal,
                 rules,
                 undated_said: 0,
             });
@@ -284,7 +323,7 @@ impl<'r> Watcher<'r> {
 
     /// Runs until `stop` is set.
     pub fn run(mut self) -> Result<(), WatchError> {
-        let (tx, rx) = channel::<()>();
+        let (tx, rx) = std::mem::replace(&mut self.wake, channel());
         // Keeps the channel open without inotify, so the wait below is a
         // wait and not a busy loop.
         let _keep_open = tx.clone();
@@ -321,6 +360,7 @@ impl<'r> Watcher<'r> {
             sources: self.sources.len(),
             files,
             present,
+            journals: self.sources.iter().filter(|s| s.journal.is_some()).count(),
             inotify: inotify.is_some(),
         });
         // Without inotify, polling is the only way to see appends: poll
@@ -333,7 +373,9 @@ impl<'r> Watcher<'r> {
         let mut last_housekeeping = Instant::now();
         let mut last_periodic = Instant::now();
         while !self.opts.stop.load(Ordering::Relaxed) {
-            let behind = self.sources.iter().any(|s| s.follower.is_behind());
+            let behind = self.sources.iter().any(|s| {
+                s.follower.is_behind() || s.journal.as_ref().is_some_and(JournalFollow::is_behind)
+            });
             if !behind {
                 // Directories inotify cannot watch (not there yet) are
                 // polled fast, to keep the reaction time promise.
@@ -387,6 +429,26 @@ impl<'r> Watcher<'r> {
         for (index, path, event) in events {
             self.handle(index, &path, event);
         }
+        for index in 0..self.sources.len() {
+            let Some(journal) = self.sources[index].journal.as_mut() else {
+                continue;
+            };
+            match journal.poll() {
+                Ok(entries) => {
+                    for entry in entries {
+                        self.line(index, JOURNAL_PATH, &entry.line, Some(entry.time));
+                        // Counted: the next start resumes after it.
+                        if let Some(journal) = self.sources[index].journal.as_mut() {
+                            journal.counted(&entry);
+                        }
+                    }
+                }
+                Err(error) => {
+                    let source = self.sources[index].name.clone();
+                    (self.report)(Report::JournalEnded { source, error });
+                }
+            }
+        }
     }
 
     fn handle(&mut self, source: usize, path: &str, event: Event) {
@@ -403,15 +465,20 @@ impl<'r> Watcher<'r> {
                     notice,
                 });
             }
-            Event::Line(line) => self.line(source, path, &line),
+            Event::Line(line) => self.line(source, path, &line, None),
         }
     }
 
-    fn line(&mut self, source: usize, path: &str, line: &str) {
+    /// Counts one line; `time` is a journal entry's own time (a file's
+    /// lines carry theirs in the text).
+    fn line(&mut self, source: usize, path: &str, line: &str, time: Option<Timestamp>) {
         let Some(run) = self.sources.get_mut(source) else {
             return;
         };
-        let hits = run.rules.match_line(line);
+        let hits = match time {
+            Some(time) => run.rules.match_line_at(line, time),
+            None => run.rules.match_line(line),
+        };
         if hits.is_empty() {
             return;
         }
@@ -1061,7 +1128,13 @@ impl<'r> Watcher<'r> {
         if !done.is_empty() {
             crash_point("before-done");
         }
-        self.state.save(checkpoints, windows, &pending, &done)?;
+        let cursors: Vec<(&str, &str)> = self
+            .sources
+            .iter()
+            .filter_map(|s| Some((s.name.as_str(), s.journal.as_ref()?.cursor()?)))
+            .collect();
+        self.state
+            .save(checkpoints, &cursors, windows, &pending, &done)?;
         if !pending.is_empty() {
             crash_point("after-pending");
         }

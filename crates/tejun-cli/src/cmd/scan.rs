@@ -1,16 +1,20 @@
-//! `tejun scan`: batch detection over whole log files (`.gz` included) with
-//! tejun rules, built-in rule sets or fail2ban filter files.
+//! `tejun scan`: batch detection over whole log files (`.gz` included),
+//! pipes and standard input, with tejun rules, built-in rule sets or
+//! fail2ban filter files. Inputs are told apart by
+//! `tejun_detect::input` before anything is read.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tejun_detect::RuleSet;
-use tejun_detect::scan::{OffenderReport, Progress, ScanOptions, ScanReport, scan_files};
+use tejun_detect::scan::{
+    MatchSink, MatchedLine, OffenderReport, Progress, ScanOptions, ScanReport, scan_checked,
+};
 use tejun_locale::Lang;
 
 use crate::context::{Context, Exit};
@@ -23,13 +27,38 @@ use crate::output::{pad_end, pad_start};
   tejun scan auth.log --fail2ban-filter 'sshd.conf[mode=aggressive]' --jail /etc/fail2ban/jail.local --jail-name sshd
   tejun scan access.log.gz --builtin web-attacks --since 2026-11-21T00:00:00Z --json
   tejun scan app.log --rules rules.yaml --tz Asia/Tokyo
+  zcat auth.log.2.gz | tejun scan - --builtin sshd
+  tejun scan auth.log --builtin sshd --matches
+  tejun scan --journal --fail2ban-filter /etc/fail2ban/filter.d/sshd.conf --since 1d
+  tejun scan --journal --unit ssh.service --builtin sshd --matches
 
 Built-in sets: sshd, web-auth, web-attacks, mysql (see docs/rules.md).
-Exit codes: 0 scanned, 1 a file could not be read, 2 bad rules or arguments.")]
+Exit codes: 0 scanned, 1 an input could not be read, 2 bad rules or arguments, or an input refused (a device that may never end).")]
 pub struct Args {
-    /// Log files to scan (plain or .gz).
-    #[arg(required = true, value_name = "FILE")]
+    /// Log files to scan (plain or .gz); `-` or a pipe reads standard input.
+    #[arg(
+        required_unless_present_any = ["journal", "journal_match", "unit", "journal_directory", "journal_file"],
+        value_name = "FILE"
+    )]
     files: Vec<PathBuf>,
+    /// Read the systemd journal too (the system's, or --journal-directory /
+    /// --journal-file). A fail2ban filter's journalmatch selects entries
+    /// unless --journal-match or --unit is given.
+    #[arg(long)]
+    journal: bool,
+    /// Journal match in fail2ban's journalmatch syntax, e.g.
+    /// '_SYSTEMD_UNIT=ssh.service + _COMM=sshd' (repeatable, ORed).
+    #[arg(long, value_name = "FIELD=VALUE [+ ...]")]
+    journal_match: Vec<String>,
+    /// Journal entries of this systemd unit (repeatable).
+    #[arg(long, value_name = "UNIT")]
+    unit: Vec<String>,
+    /// Journal directory to read instead of the system journal.
+    #[arg(long, value_name = "DIR")]
+    journal_directory: Option<PathBuf>,
+    /// Journal file to read instead of the system journal (repeatable).
+    #[arg(long, value_name = "FILE.journal")]
+    journal_file: Vec<PathBuf>,
     /// tejun rule file (YAML, see docs/rules.md).
     #[arg(long, value_name = "RULES.yaml", conflicts_with_all = ["builtin", "fail2ban_filter"])]
     rules: Option<PathBuf>,
@@ -59,6 +88,10 @@ pub struct Args {
     /// Zone of dates without one (default: TZ / the system zone).
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
+    /// Print each matching line with its rule, host, time and user instead
+    /// of the offender table (with --json: one JSON object per line).
+    #[arg(long)]
+    matches: bool,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -97,6 +130,15 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             }
         }
     }
+    // Every input is checked before any is read: a refused one refuses
+    // the scan, with nothing half done.
+    let mut inputs = match tejun_detect::input::check_all(&args.files) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            ctx.error(&e.message(Lang::En), &e.message(Lang::Ja));
+            return Exit::BadInput;
+        }
+    };
     let rules = match load_rules(&args) {
         Ok(r) => r,
         Err(e) => {
@@ -110,6 +152,34 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             "ルールがありません: --rules、--builtin または --fail2ban-filter を指定してください",
         );
         return Exit::BadInput;
+    }
+    if args.journal
+        || !args.journal_match.is_empty()
+        || !args.unit.is_empty()
+        || args.journal_directory.is_some()
+        || !args.journal_file.is_empty()
+    {
+        let mut matches = args.journal_match.clone();
+        if matches.is_empty() && args.unit.is_empty() {
+            // fail2ban's `backend = systemd`: the filter's (or jail's)
+            // journalmatch picks the entries.
+            matches.extend(
+                rules
+                    .rules
+                    .iter()
+                    .filter_map(|r| r.params.journalmatch.clone()),
+            );
+        }
+        inputs.push(Ok(tejun_detect::input::Input::journal(
+            tejun_detect::input::journald::Query {
+                matches,
+                units: args.unit.clone(),
+                directory: args.journal_directory.clone(),
+                files: args.journal_file.clone(),
+                since: times[0],
+                until: times[1],
+            },
+        )));
     }
     for rep in rules.engine_reports() {
         for u in &rep.unsupported {
@@ -129,6 +199,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     // A bar on a terminal only: piped output and --json stay unchanged.
     let bar =
         (!args.json && std::io::stderr().is_terminal()).then(|| progress_bar(&args.files, lang));
+    let printer = args
+        .matches
+        .then(|| Arc::new(Mutex::new(MatchPrinter::new(args.json, lang, zone.clone()))));
     let options = ScanOptions {
         since: times[0],
         until: times[1],
@@ -136,13 +209,40 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         progress: bar
             .clone()
             .map(|bar| Progress(Arc::new(move |bytes| bar.inc(bytes)))),
+        matches: printer.clone().map(|printer| {
+            MatchSink(Arc::new(Mutex::new(move |m: &MatchedLine<'_>| {
+                printer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .print(m)
+            })))
+        }),
         ..ScanOptions::default()
     };
-    let report = scan_files(&rules, &args.files, &options);
+    let report = scan_checked(&rules, inputs, &options);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if args.json {
+    if let Some(printer) = printer {
+        let mut printer = printer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut result = printer.finish();
+        if !args.json && result.is_ok() {
+            // The per-input counts close the listing, as after the table.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            result = write_file_lines(&mut out, &report, lang).and_then(|()| out.flush());
+        }
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                ctx.error(
+                    &format!("cannot write the matches: {e}"),
+                    &format!("一致行を書き出せません: {e}"),
+                );
+                return Exit::Failed;
+            }
+            Ok(()) => {}
+        }
+    } else if args.json {
         // Streamed: a report with ~65k offenders is ~17 MB of JSON, and
         // building it as one string doubled peak memory.
         let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
@@ -363,6 +463,12 @@ fn write_table(
             out.write_all(block.as_bytes())?;
         }
     }
+    write_file_lines(out, report, lang)?;
+    write_engine_lines(out, report, lang)
+}
+
+/// One line per input: lines read, hits, and what was odd about them.
+fn write_file_lines(out: &mut impl Write, report: &ScanReport, lang: Lang) -> std::io::Result<()> {
     for f in &report.files {
         let mut notes = Vec::new();
         if f.undated > 0 {
@@ -424,6 +530,15 @@ fn write_table(
             }
         )?;
     }
+    Ok(())
+}
+
+/// Patterns that run on the backtracking engine, named.
+fn write_engine_lines(
+    out: &mut impl Write,
+    report: &ScanReport,
+    lang: Lang,
+) -> std::io::Result<()> {
     for e in &report.engines {
         for b in &e.backtracking {
             writeln!(
@@ -437,6 +552,97 @@ fn write_table(
         }
     }
     out.flush()
+}
+
+/// `--matches`: each counted hit as it is found, in input order, like
+/// `fail2ban-regex --print-all-matched`. The first write error stops the
+/// listing (a reader that left, `| head`) and is given back by `finish`.
+struct MatchPrinter {
+    out: std::io::BufWriter<std::io::Stdout>,
+    json: bool,
+    lang: Lang,
+    zone: TimeZone,
+    error: Option<std::io::Error>,
+}
+
+/// One `--matches --json` line.
+#[derive(serde::Serialize)]
+struct MatchJson<'a> {
+    input: &'a str,
+    line_number: u64,
+    rule: &'a str,
+    /// Index of the failregex that matched, in the rule's order.
+    pattern: usize,
+    host: String,
+    time: Option<Timestamp>,
+    user: Option<&'a str>,
+    line: &'a str,
+}
+
+impl MatchPrinter {
+    fn new(json: bool, lang: Lang, zone: TimeZone) -> MatchPrinter {
+        MatchPrinter {
+            out: std::io::BufWriter::with_capacity(64 << 10, std::io::stdout()),
+            json,
+            lang,
+            zone,
+            error: None,
+        }
+    }
+
+    fn print(&mut self, m: &MatchedLine<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let hit = &m.hit;
+        let host = tejun_detect::Offender::parse(hit.host_text).to_string();
+        let written = if self.json {
+            let row = MatchJson {
+                input: m.input,
+                line_number: m.line_number,
+                rule: hit.rule_name,
+                pattern: hit.pattern,
+                host,
+                time: hit.time,
+                user: hit.user,
+                line: hit.line,
+            };
+            serde_json::to_writer(&mut self.out, &row)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(self.out))
+        } else {
+            let lang = self.lang;
+            let time = hit.time.map_or_else(
+                || "-".to_string(),
+                |t| tejun_locale::format_time(t, &self.zone),
+            );
+            writeln!(
+                self.out,
+                "{}:{}  {} {}  {} {}  {} {}  {} {}\n  | {}",
+                m.input,
+                m.line_number,
+                lang.pick("rule", "ルール"),
+                hit.rule_name,
+                lang.pick("host", "ホスト"),
+                host,
+                lang.pick("time", "日時"),
+                time,
+                lang.pick("user", "ユーザー"),
+                hit.user.unwrap_or("-"),
+                hit.line.replace('\n', "\n  | "),
+            )
+        };
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    let config = match Config::load(&args.config) {
+    let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(e) => {
             anstream::eprintln!(
@@ -53,7 +53,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         inventory: ctx.inventory_path(),
     };
     let mut rules: Vec<Box<dyn LineRules>> = Vec::new();
-    for source in &config.sources {
+    for source in &mut config.sources {
         let set = match tejun_watch::rules::load(source) {
             Ok(set) => set,
             Err(e) => {
@@ -70,6 +70,38 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 return Exit::BadInput;
             }
         };
+        // fail2ban's `backend = systemd`: a source with only a jail reads
+        // the journal, as fail2ban would.
+        if source.patterns.is_empty() && source.journal.is_none() {
+            let backend = set.rules.iter().find_map(|r| r.params.backend.clone());
+            if backend.as_deref().map(str::trim) != Some("systemd") {
+                let backend = backend.unwrap_or_else(|| "auto".into());
+                ctx.error(
+                    &format!(
+                        "{}: source `{}` has no `paths:` or `journal:`, and its jail's backend is `{backend}`, not `systemd`",
+                        source.rules_at, source.name
+                    ),
+                    &format!(
+                        "{}: source `{}` には `paths:` も `journal:` もなく、jail の backend も `systemd` ではありません (`{backend}`)",
+                        source.rules_at, source.name
+                    ),
+                );
+                return Exit::BadInput;
+            }
+            source.journal = Some(Default::default());
+        }
+        // With no match of its own, a journal source reads what the
+        // filter's (or jail's) journalmatch selects.
+        if let Some(query) = &mut source.journal
+            && query.matches.is_empty()
+            && query.units.is_empty()
+        {
+            query.matches = set
+                .rules
+                .iter()
+                .filter_map(|r| r.params.journalmatch.clone())
+                .collect();
+        }
         match DetectRules::new(set, config.date_zone.clone(), &runbook_cx) {
             Ok(detect) => rules.push(Box::new(detect)),
             Err(e) => {
@@ -193,6 +225,7 @@ fn render(report: &Report, ctx: &Context, json: bool) {
             sources,
             files,
             present,
+            journals,
             inotify,
         } => {
             let how = if *inotify {
@@ -200,18 +233,33 @@ fn render(report: &Report, ctx: &Context, json: bool) {
             } else {
                 lang.pick("polling", "ポーリング")
             };
+            let journal = if *journals > 0 {
+                t(
+                    format!(" and the systemd journal for {journals} source(s)"),
+                    format!("、systemd ジャーナル ({journals} ソース)"),
+                )
+            } else {
+                String::new()
+            };
             (
                 false,
                 t(
                     format!(
-                        "watching {files} file(s) ({present} present) from {sources} source(s), {how}"
+                        "watching {files} file(s) ({present} present){journal} from {sources} source(s), {how}"
                     ),
                     format!(
-                        "{sources} 個のソースから {files} ファイル (存在 {present}) を監視中 ({how})"
+                        "{sources} 個のソースから {files} ファイル (存在 {present}){journal} を監視中 ({how})"
                     ),
                 ),
             )
         }
+        Report::JournalEnded { source, error } => (
+            false,
+            t(
+                format!("{source}: the systemd journal is no longer read: {error}"),
+                format!("{source}: systemd ジャーナルの読み込みが止まりました: {error}"),
+            ),
+        ),
         Report::File {
             source,
             path,

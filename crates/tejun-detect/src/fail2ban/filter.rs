@@ -145,6 +145,9 @@ pub fn compile_filter(
         },
     );
     rule.cut_date = true;
+    rule.params.journalmatch = option("journalmatch")?
+        .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|m| !m.is_empty());
     rule.maxlines = match option("maxlines")? {
         Some(v) if !v.trim().is_empty() => v
             .trim()

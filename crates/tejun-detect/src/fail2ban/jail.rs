@@ -16,6 +16,11 @@ pub struct JailSettings {
     pub bantime: i64,
     /// Options from the jail's `filter = name[...]` line.
     pub filter_options: HashMap<String, String>,
+    /// `backend` (`systemd` reads the journal; `auto`, `polling`, ...
+    /// read `logpath`).
+    pub backend: Option<String>,
+    /// The jail's own `journalmatch`, which replaces the filter's.
+    pub journalmatch: Option<String>,
 }
 
 /// Reads jail `name` from `path`. `jail.local` is read together with its
@@ -81,6 +86,16 @@ pub fn jail_from_config(
         maxretry,
         bantime,
         filter_options,
+        backend: get("backend")
+            .ok()
+            .flatten()
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty()),
+        journalmatch: get("journalmatch")
+            .ok()
+            .flatten()
+            .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|m| !m.is_empty()),
     })
 }
 

@@ -8,6 +8,7 @@
 //! Either way a wake-up leads to the same thing: every [`Tail`] checks its
 //! path, so the two mechanisms cannot disagree.
 
+pub mod journal;
 pub mod tail;
 
 use std::collections::BTreeMap;
