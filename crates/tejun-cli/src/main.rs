@@ -4,6 +4,7 @@
 
 mod cmd;
 mod context;
+mod help_ja;
 mod output;
 mod progress;
 mod style;
@@ -72,7 +73,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = help_ja::parse();
     let ctx = Context::new(cli.global);
     let exit = match cli.command {
         Command::Check(args) => cmd::check::run(args, &ctx),
