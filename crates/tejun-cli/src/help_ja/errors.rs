@@ -9,6 +9,31 @@ use clap::error::{ContextKind, ContextValue, Error, ErrorFormatter, ErrorKind};
 
 pub struct JaFormatter;
 
+/// Why a value parser refused a value, in both languages: clap shows the
+/// English, [`JaFormatter`] the Japanese.
+#[derive(Debug)]
+pub struct ValueError {
+    en: String,
+    ja: String,
+}
+
+impl ValueError {
+    pub fn new(en: impl Into<String>, ja: impl Into<String>) -> ValueError {
+        ValueError {
+            en: en.into(),
+            ja: ja.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
 impl ErrorFormatter for JaFormatter {
     fn format_error(error: &Error<Self>) -> StyledStr {
         let styles = Styles::default();
@@ -115,7 +140,7 @@ fn message(error: &Error<JaFormatter>, styles: &Styles) -> String {
                 "'{invalid}{value}{invalid:#}' は '{literal}{arg}{literal:#}' の値として不正です"
             );
             if let Some(source) = std::error::Error::source(error) {
-                let _ = write!(text, ": {source}");
+                let _ = write!(text, ": {}", reason_ja(source));
             }
             text
         }
@@ -220,4 +245,28 @@ fn tip_ja(tip: &StyledStr) -> String {
         return format!("'{command}' があります");
     }
     tip.ansi().to_string()
+}
+
+/// A value parser's reason: tejun's own in Japanese, the standard
+/// library's number errors translated, anything else as it is.
+fn reason_ja(source: &(dyn std::error::Error + 'static)) -> String {
+    use std::num::IntErrorKind;
+    if let Some(e) = source.downcast_ref::<ValueError>() {
+        return e.ja.clone();
+    }
+    if let Some(e) = source.downcast_ref::<std::num::ParseIntError>() {
+        return match e.kind() {
+            IntErrorKind::Empty => "空です",
+            IntErrorKind::InvalidDigit => "数字以外の文字があります",
+            IntErrorKind::PosOverflow => "大きすぎます",
+            IntErrorKind::NegOverflow => "小さすぎます",
+            IntErrorKind::Zero => "0 は指定できません",
+            _ => "整数として読めません",
+        }
+        .to_string();
+    }
+    if source.is::<std::num::ParseFloatError>() {
+        return "数値として読めません".to_string();
+    }
+    source.to_string()
 }

@@ -12,6 +12,8 @@
 mod catalogue;
 mod errors;
 
+pub use errors::ValueError;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
