@@ -246,6 +246,16 @@ fn an_unknown_subcommand_is_reported_in_japanese_with_did_you_mean() {
 #[test]
 fn too_many_values_are_reported_in_japanese() {
     let lab = Lab::new();
+    // A flag takes no value.
+    let out = tejun_with_lang(&lab, "ja_JP.UTF-8", &["runs", "--json=yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("エラー: '--json' に余分な値 'yes' があります"),
+        "{err}"
+    );
+    assert!(!err.contains("no more were expected"), "{err}");
+    // One positional too many.
     let out = tejun_with_lang(&lab, "ja_JP.UTF-8", &["completions", "bash", "zsh"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

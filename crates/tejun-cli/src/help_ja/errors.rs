@@ -270,3 +270,27 @@ fn reason_ja(source: &(dyn std::error::Error + 'static)) -> String {
     }
     source.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Arg, Command};
+
+    use super::*;
+
+    fn japanese(command: Command, args: &[&str]) -> String {
+        let error = command.try_get_matches_from(args).unwrap_err();
+        error.apply::<JaFormatter>().render().to_string()
+    }
+
+    /// No tejun argument takes a fixed number of values yet; the message
+    /// is ready for one.
+    #[test]
+    fn a_wrong_number_of_values_reads_in_japanese() {
+        let command = Command::new("t").arg(Arg::new("pair").long("pair").num_args(2));
+        let text = japanese(command, &["t", "--pair", "a"]);
+        assert!(
+            text.starts_with("エラー: '--pair <pair> <pair>' には値が 2 個必要ですが、1 個"),
+            "{text}"
+        );
+    }
+}

@@ -90,34 +90,24 @@ pub fn japanese(mut command: Command, gaps: &mut Gaps) -> Command {
 
 fn translate_command(mut cmd: Command, path: &str, gaps: &mut Gaps) -> Command {
     let texts = [
-        (Text::About, cmd.get_about().is_some()),
-        (Text::LongAbout, cmd.get_long_about().is_some()),
-        (Text::AfterHelp, cmd.get_after_help().is_some()),
-        (Text::AfterLongHelp, cmd.get_after_long_help().is_some()),
-    ];
-    for (text, present) in texts {
-        if !present {
+        (Text::About, cmd.get_about()),
+        (Text::LongAbout, cmd.get_long_about()),
+        (Text::AfterHelp, cmd.get_after_help()),
+        (Text::AfterLongHelp, cmd.get_after_long_help()),
+    ]
+    .map(|(text, english)| (text, english.map(ToString::to_string)));
+    for (text, english) in texts {
+        let Some(english) = english else { continue };
+        let Some(ja) = lookup(path, text, gaps) else {
+            gaps.missing.push(entry_line(path, text, &english));
             continue;
-        }
-        let english = match text {
-            Text::About => cmd.get_about(),
-            Text::LongAbout => cmd.get_long_about(),
-            Text::AfterHelp => cmd.get_after_help(),
-            _ => cmd.get_after_long_help(),
-        }
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-        match lookup(path, text, gaps) {
-            Some(ja) => {
-                cmd = match text {
-                    Text::About => cmd.about(ja),
-                    Text::LongAbout => cmd.long_about(ja),
-                    Text::AfterHelp => cmd.after_help(ja),
-                    _ => cmd.after_long_help(ja),
-                }
-            }
-            None => gaps.missing.push(entry_line(path, text, &english)),
-        }
+        };
+        cmd = match text {
+            Text::About => cmd.about(ja),
+            Text::LongAbout => cmd.long_about(ja),
+            Text::AfterHelp => cmd.after_help(ja),
+            _ => cmd.after_long_help(ja),
+        };
     }
 
     cmd = cmd.mut_args(|arg| translate_arg(arg, path, gaps));
@@ -126,8 +116,8 @@ fn translate_command(mut cmd: Command, path: &str, gaps: &mut Gaps) -> Command {
     cmd = cmd.subcommand_help_heading("コマンド");
     cmd.mut_subcommands(|sub| {
         if sub.get_name() == "help" {
-            // clap's own help subcommand (and the copy of the tree under
-            // it, kept only for completion): its words are clap's.
+            // clap's own help subcommand: only its summary is ever shown
+            // (the copy of the tree under it serves completion).
             return sub.about("このメッセージ、または指定したサブコマンドのヘルプを表示します");
         }
         let sub_path = format!("{path} {}", sub.get_name());
