@@ -145,6 +145,7 @@ fn translate_arg(mut arg: Arg, path: &str, gaps: &mut Gaps) -> Arg {
     let global = arg.is_global_set();
     let report = !global || gaps.globals_seen.insert(id.clone());
     let specs = specs(&arg);
+    let mut english_left = false;
     for long in [false, true] {
         let english = if long {
             arg.get_long_help()
@@ -173,9 +174,21 @@ fn translate_arg(mut arg: Arg, path: &str, gaps: &mut Gaps) -> Arg {
                     arg.help(ja)
                 };
             }
-            None if report => gaps.missing.push(entry_line(path, text, &english)),
-            None => {}
+            None => {
+                english_left = true;
+                if report {
+                    gaps.missing.push(entry_line(path, text, &english));
+                }
+            }
         }
+    }
+    if english_left {
+        // Untranslated help keeps clap's English `[default: …]` with it.
+        return arg;
+    }
+    if arg.get_help().is_none() && arg.get_long_help().is_none() && !specs.is_empty() {
+        // No help of its own: the specs alone, as clap would show them.
+        arg = arg.help(specs.trim_start().to_string());
     }
     arg.hide_env(true)
         .hide_default_value(true)
@@ -313,6 +326,23 @@ mod tests {
                 "({path:?}, {text:?}) is not translated: {ja:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_argument_without_help_keeps_its_default_and_values() {
+        let command = Command::new("t").arg(
+            clap::Arg::new("mode")
+                .long("mode")
+                .default_value("fast")
+                .value_parser(["fast", "slow"]),
+        );
+        let mut gaps = Gaps::default();
+        let help = japanese(command, &mut gaps).render_help().to_string();
+        assert!(
+            help.contains("[既定値: fast] [指定可能な値: fast, slow]"),
+            "{help}"
+        );
+        assert!(!help.contains("default"), "{help}");
     }
 
     #[test]
