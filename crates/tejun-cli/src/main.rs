@@ -5,6 +5,7 @@
 mod backup_diff;
 mod cmd;
 mod context;
+mod help_ja;
 mod notify;
 mod output;
 mod progress;
@@ -74,7 +75,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = help_ja::parse();
     let ctx = Context::new(cli.global);
     let exit = match cli.command {
         Command::Check(args) => cmd::check::run(args, &ctx),

@@ -100,7 +100,7 @@ impl Localize for Refusal {
             ),
             Refusal::RunbookWithoutEnvironment => l(
                 "the runbook declares no environment (`environments:`); refusing to run it anywhere",
-                "runbook に環境 (`environments:`) が宣言されていないため、どの環境でも実行しません",
+                "手順書に環境 (`environments:`) が宣言されていないため、どの環境でも実行しません",
             ),
             Refusal::WrongEnvironment { env, written_for }
             | Refusal::UnknownEnvironment {
@@ -120,7 +120,7 @@ impl Localize for Refusal {
                     "refusing to run in environment",
                     "実行を拒否しました。指定された環境:"
                 ),
-                l("this runbook was written for", "この runbook の対象環境:"),
+                l("this runbook was written for", "この手順書の対象環境:"),
                 written_for.join(", ")
             ),
             Refusal::UnknownEnvironment { env, known } => format!(
@@ -224,7 +224,7 @@ impl Localize for Refusal {
                 now,
             } => format!(
                 "{} {path} {} ({} {}, {} {}); {}",
-                l("the runbook", "runbook"),
+                l("the runbook", "手順書"),
                 l(
                     "changed since the run started",
                     "は実行開始後に変更されています"
@@ -235,14 +235,14 @@ impl Localize for Refusal {
                 short(now),
                 l(
                     "refusing to resume: start a new run with the changed runbook",
-                    "再開を拒否しました。変更後の runbook で新しく実行してください"
+                    "再開を拒否しました。変更後の手順書で新しく実行してください"
                 )
             ),
             Refusal::RunbookMissing { path, error } => format!(
                 "{} {path}: {error}",
                 l(
                     "cannot read the runbook of this run",
-                    "この実行の runbook を読めません"
+                    "この実行の手順書を読めません"
                 )
             ),
             Refusal::SecretsNeeded { vars } => {
@@ -304,7 +304,7 @@ impl Localize for Refusal {
                 l("the runbook of run", "実行"),
                 l(
                     "has no rollback plan; undo the change by hand",
-                    "のランブックにはロールバック計画がありません。手動で戻してください"
+                    "の手順書にはロールバック計画がありません。手動で戻してください"
                 )
             ),
             Refusal::NothingRan { run_id } => format!(

@@ -626,7 +626,7 @@ impl ErrorKind {
             K::MultipleDocuments => lang
                 .pick(
                     "a second YAML document (`---`): a runbook is one document",
-                    "2つ目の YAML 文書 (`---`) があります。runbook は1つの文書です",
+                    "2つ目の YAML 文書 (`---`) があります。手順書は1つの文書です",
                 )
                 .to_string(),
             K::DuplicateYamlKey { key } => match (lang, key) {
@@ -665,7 +665,7 @@ impl ErrorKind {
                     written_for.join(", ")
                 ),
                 Lang::Ja => format!(
-                    "パス `{path}` は環境 `{pinned}` のものですが、この runbook の対象は {} です",
+                    "パス `{path}` は環境 `{pinned}` のものですが、この手順書の対象は {} です",
                     written_for.join(", ")
                 ),
             },
@@ -806,7 +806,7 @@ impl ErrorKind {
 /// The containers `MissingField` names, in Japanese.
 fn within_ja(within: &str) -> &str {
     match within {
-        "the runbook" => "runbook",
+        "the runbook" => "手順書",
         "escalation rule" => "エスカレーションルール",
         other => other,
     }

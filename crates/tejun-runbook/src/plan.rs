@@ -103,7 +103,7 @@ impl Localize for VarError {
                 "{} `{name}`",
                 lang.pick(
                     "--var sets a variable the runbook does not declare:",
-                    "--var で runbook に宣言されていない変数を指定しています:"
+                    "--var で手順書に宣言されていない変数を指定しています:"
                 )
             ),
             VarError::BuiltinOverride(name) => format!(

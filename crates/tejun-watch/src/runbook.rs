@@ -104,7 +104,7 @@ pub fn check(
         return Err(err(
             path_loc,
             "the runbook path is empty".into(),
-            "runbook のパスが空です".into(),
+            "手順書のパスが空です".into(),
         ));
     }
     let path = cx.base.join(&spec.path.value);
@@ -113,7 +113,7 @@ pub fn check(
         err(
             path_loc,
             format!("cannot read runbook {}: {e}", path.display()),
-            format!("runbook {} を読めません: {e}", path.display()),
+            format!("手順書 {} を読めません: {e}", path.display()),
         )
     })?;
     let runbook = tejun_runbook::parse_runbook_with(
@@ -137,7 +137,7 @@ pub fn check(
                 first(tejun_locale::Lang::En)
             ),
             format!(
-                "runbook {} が不正です: {}",
+                "手順書 {} が不正です: {}",
                 path.display(),
                 first(tejun_locale::Lang::Ja)
             ),
@@ -154,7 +154,7 @@ pub fn check(
                 path.display()
             ),
             format!(
-                "runbook {} の対象環境は {known} で、`{env}` ではありません",
+                "手順書 {} の対象環境は {known} で、`{env}` ではありません",
                 path.display()
             ),
         ));
@@ -163,7 +163,7 @@ pub fn check(
         err(
             env_loc,
             format!("no inventory (tejun.yaml) defines `{env}`: pass --inventory or put tejun.yaml beside the runbook"),
-            format!("`{env}` を定義するインベントリ (tejun.yaml) がありません: --inventory を指定するか runbook の近くに tejun.yaml を置いてください"),
+            format!("`{env}` を定義するインベントリ (tejun.yaml) がありません: --inventory を指定するか手順書の近くに tejun.yaml を置いてください"),
         )
     })?;
     let inventory = std::path::absolute(&inventory).unwrap_or(inventory);
@@ -244,7 +244,7 @@ pub fn check(
                     step.id
                 ),
                 format!(
-                    "runbook {} には破壊的ステップ `{}` があり、保護された `{env}` では人の確認が必要なため無人では実行できません",
+                    "手順書 {} には破壊的ステップ `{}` があり、保護された `{env}` では人の確認が必要なため無人では実行できません",
                     path.display(),
                     step.id
                 ),
@@ -288,7 +288,7 @@ pub fn check(
                 loc,
                 format!("runbook {} declares no variable `{name}`", path.display()),
                 format!(
-                    "runbook {} に変数 `{name}` は宣言されていません",
+                    "手順書 {} に変数 `{name}` は宣言されていません",
                     path.display()
                 ),
             ));
@@ -310,7 +310,7 @@ pub fn check(
                     path.display()
                 ),
                 format!(
-                    "runbook {} は変数 `{name}` を必要とします: params に書いてください",
+                    "手順書 {} は変数 `{name}` を必要とします: params に書いてください",
                     path.display()
                 ),
             ));

@@ -19,6 +19,7 @@ use tejun_locale::Lang;
 
 use crate::cmd::runs::open_existing_journal;
 use crate::context::{Context, Exit};
+use crate::help_ja::ValueError;
 use crate::output::{outln, print_json};
 
 #[derive(clap::Subcommand, Debug)]
@@ -94,19 +95,25 @@ pub struct Anchor {
     hash: String,
 }
 
-fn parse_anchor(text: &str) -> Result<Anchor, String> {
-    let (seq, hash) = text
-        .split_once(':')
-        .ok_or_else(|| "expected COUNT:HASH, e.g. 42:3c6d…".to_string())?;
-    let seq: i64 = seq
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| format!("{seq:?} is not an event count (1 or more)"))?;
+fn parse_anchor(text: &str) -> Result<Anchor, ValueError> {
+    let (seq, hash) = text.split_once(':').ok_or_else(|| {
+        ValueError::new(
+            "expected COUNT:HASH, e.g. 42:3c6d…",
+            "COUNT:HASH の形式で指定してください (例: 42:3c6d…)",
+        )
+    })?;
+    let seq: i64 = seq.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ValueError::new(
+            format!("{seq:?} is not an event count (1 or more)"),
+            format!("{seq:?} はイベントの件数 (1 以上) ではありません"),
+        )
+    })?;
     let hash = hash.trim().to_ascii_lowercase();
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{hash:?} is not a SHA-256 (64 hex digits)"));
+        return Err(ValueError::new(
+            format!("{hash:?} is not a SHA-256 (64 hex digits)"),
+            format!("{hash:?} は SHA-256 (16 進 64 桁) ではありません"),
+        ));
     }
     Ok(Anchor { seq, hash })
 }

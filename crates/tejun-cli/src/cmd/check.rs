@@ -229,7 +229,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         let Some(path) = ctx.inventory_path() else {
             ctx.error(
                 "nothing to check: give a runbook or inventory FILE, or --inventory PATH (no tejun.yaml in this directory or a parent)",
-                "検査する対象がありません: runbook かインベントリのファイル、または --inventory PATH を指定してください (このディレクトリにも親にも tejun.yaml がありません)",
+                "検査する対象がありません: 手順書かインベントリのファイル、または --inventory PATH を指定してください (このディレクトリにも親にも tejun.yaml がありません)",
             );
             return Exit::BadInput;
         };
@@ -351,7 +351,7 @@ fn print_failed(diags: &Diagnostics, source: &Source, kind: Kind, ctx: &Context)
             format!("{name}: {count} error(s) in the runbook; nothing was run")
         }
         (Kind::Runbook, Lang::Ja) => {
-            format!("{name}: runbook にエラー {count} 件 (何も実行していません)")
+            format!("{name}: 手順書にエラー {count} 件 (何も実行していません)")
         }
         (Kind::Inventory, Lang::En) => {
             format!("{name}: {count} error(s) in the inventory; nothing was run")
@@ -425,7 +425,7 @@ fn print_valid(source: &Source, runbook: Option<&Runbook>, inventory: Option<&st
                 "valid runbook ({steps} {}, env {envs})",
                 if steps == 1 { "step" } else { "steps" }
             ),
-            &format!("runbook として問題なし (ステップ {steps} 件、環境 {envs})"),
+            &format!("手順書として問題なし (ステップ {steps} 件、環境 {envs})"),
         )
     );
     match inventory {

@@ -13,6 +13,7 @@ use tejun_journal::Journal;
 use tejun_locale::Localize;
 
 use crate::context::{Context, Exit};
+use crate::help_ja::ValueError;
 use crate::notify::{Notice, Notifier};
 use crate::output::{Cell, Table, outln, print_json};
 
@@ -523,9 +524,13 @@ struct ListedAction {
     status: ActionStatus,
 }
 
-fn parse_due(text: &str) -> Result<jiff::civil::Date, String> {
-    text.parse()
-        .map_err(|_| format!("expected a date YYYY-MM-DD, got `{text}`"))
+fn parse_due(text: &str) -> Result<jiff::civil::Date, ValueError> {
+    text.parse().map_err(|_| {
+        ValueError::new(
+            format!("expected a date YYYY-MM-DD, got `{text}`"),
+            format!("日付を YYYY-MM-DD の形式で指定してください (`{text}` が指定されました)"),
+        )
+    })
 }
 
 fn print_actions(actions: &[ListedAction], ctx: &Context) {

@@ -20,6 +20,7 @@ use tejun_runbook::{Environment, Inventory, check_against_inventory};
 
 use super::check::{InventoryLoad, JsonDiagnostic, load_inventory, print_diagnostics, read_source};
 use crate::context::{Context, Exit};
+use crate::help_ja::ValueError;
 use crate::output::{self, outln};
 
 #[derive(clap::Args, Debug)]
@@ -41,11 +42,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub(crate) fn parse_var(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_var(text: &str) -> Result<(String, String), ValueError> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err(format!(
-            "expected NAME=VALUE, got `{text}` / NAME=VALUE の形式で指定してください"
+        _ => Err(ValueError::new(
+            format!("expected NAME=VALUE, got `{text}`"),
+            format!("NAME=VALUE の形式で指定してください (`{text}` が指定されました)"),
         )),
     }
 }

@@ -16,6 +16,7 @@ use super::run::{
     engine_error, finish, is_interactive, load_inventory, local_engine, mode, parse_runbook,
 };
 use crate::context::{Context, Exit};
+use crate::help_ja::ValueError;
 use crate::notify::{Notifier, Notifying};
 use crate::progress::Progress;
 
@@ -66,9 +67,15 @@ pub(crate) struct RunArgs {
     pub json: bool,
 }
 
-fn parse_choice(text: &str) -> Result<UnknownChoice, String> {
-    UnknownChoice::parse(text)
-        .ok_or_else(|| format!("expected retry, skip or rollback, got `{text}`"))
+fn parse_choice(text: &str) -> Result<UnknownChoice, ValueError> {
+    UnknownChoice::parse(text).ok_or_else(|| {
+        ValueError::new(
+            format!("expected retry, skip or rollback, got `{text}`"),
+            format!(
+                "retry、skip、rollback のいずれかを指定してください (`{text}` が指定されました)"
+            ),
+        )
+    })
 }
 
 /// What `resume` and `rollback` do with a run.

@@ -134,7 +134,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         Err(e) => {
             ctx.error(
                 &format!("cannot find the tejun binary for runbook actions: {e}"),
-                &format!("runbook アクション用の tejun 実行ファイルが見つかりません: {e}"),
+                &format!(
+                    "手順書アクション (`runbook`) 用の tejun 実行ファイルが見つかりません: {e}"
+                ),
             );
             return Exit::Failed;
         }
@@ -361,7 +363,7 @@ fn render(report: &Report, ctx: &Context, json: bool) {
             true,
             t(
                 format!("{rule}: {offender}: starting runbook {runbook} in {env}"),
-                format!("{rule}: {offender}: runbook {runbook} を {env} で開始"),
+                format!("{rule}: {offender}: 手順書 {runbook} を {env} で開始"),
             ),
         ),
         Report::RunbookFinished {
@@ -382,7 +384,7 @@ fn render(report: &Report, ctx: &Context, json: bool) {
                         runbook_state(Lang::En, state)
                     ),
                     format!(
-                        "{rule}: {offender}: runbook {runbook}: {} (実行 {run}, 終了コード {code})",
+                        "{rule}: {offender}: 手順書 {runbook}: {} (実行 {run}, 終了コード {code})",
                         runbook_state(Lang::Ja, state)
                     ),
                 ),
