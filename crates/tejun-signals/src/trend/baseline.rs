@@ -14,7 +14,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use tejun_locale::Lang;
 
-use super::series::Series;
+use super::series::{Point, Series};
 
 const DAY_S: i64 = 86_400;
 
@@ -45,10 +45,21 @@ impl Default for BaselineSpec {
 /// The baseline p95 of the window starting at `start`: the median of the
 /// same window on the previous `days` days.
 pub fn baseline_at(series: &Series, start: i64, spec: &BaselineSpec) -> Option<f64> {
+    baseline_of(series, start, spec, |p| p.p95_ms)
+}
+
+/// The median of `value` over the same window on the previous days (p95,
+/// error rate, ...).
+pub fn baseline_of(
+    series: &Series,
+    start: i64,
+    spec: &BaselineSpec,
+    value: impl Fn(&Point) -> f64,
+) -> Option<f64> {
     let mut previous: Vec<f64> = (1..=i64::from(spec.days))
         .filter_map(|d| series.points.get(&(start - d * DAY_S)))
         .filter(|p| p.requests >= spec.min_requests)
-        .map(|p| p.p95_ms)
+        .map(value)
         .collect();
     median(&mut previous)
 }
@@ -192,7 +203,6 @@ fn close_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trend::series::Point;
     use proptest::prelude::*;
 
     fn point(p95_ms: f64) -> Point {

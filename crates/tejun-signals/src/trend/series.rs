@@ -158,6 +158,19 @@ impl SeriesBuilder {
         }
     }
 
+    /// The closed windows of `key` so far (a watcher's history).
+    pub fn series(&self, key: &str) -> Option<&Series> {
+        self.done.get(key)
+    }
+
+    /// Drops closed windows that start before `secs`: a watcher keeps only
+    /// the days its baselines look back.
+    pub fn forget_before(&mut self, secs: i64) {
+        for series in self.done.values_mut() {
+            series.points = series.points.split_off(&secs);
+        }
+    }
+
     /// Closes every window and returns the series by key.
     pub fn finish(mut self) -> BTreeMap<String, Series> {
         self.close_before(i64::MAX);
