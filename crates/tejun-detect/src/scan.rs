@@ -121,6 +121,27 @@ impl<R: Read> Read for CountingReader<'_, R> {
     }
 }
 
+/// Opens a log as `scan` reads one, for other batch readers (`tejun
+/// stats`): `.gz` decompressed, its on-disk bytes counted as progress
+/// (plain files: the caller counts what it reads).
+pub fn open_log<'a>(
+    path: &Path,
+    progress: Option<&'a Progress>,
+) -> std::io::Result<Box<dyn Read + 'a>> {
+    let file = File::open(path)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let counted = CountingReader {
+            inner: file,
+            count: ProgressCount::new(progress),
+        };
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(counted)));
+    }
+    Ok(Box::new(CountingReader {
+        inner: file,
+        count: ProgressCount::new(progress),
+    }))
+}
+
 impl Default for ScanOptions {
     fn default() -> ScanOptions {
         ScanOptions {

@@ -17,5 +17,6 @@ pub mod run;
 pub mod runs;
 pub mod scan;
 pub mod show;
+pub mod stats;
 pub mod unban;
 pub mod watch;

@@ -29,6 +29,16 @@ impl FormatError {
         }
     }
 
+    /// An error at a known place.
+    pub fn new(line: usize, column: usize, en: String, ja: String) -> FormatError {
+        FormatError {
+            line,
+            column,
+            en,
+            ja,
+        }
+    }
+
     pub fn message(&self, lang: Lang) -> &str {
         lang.pick(&self.en, &self.ja)
     }

@@ -122,9 +122,16 @@ fn format_bytes(source: &str) -> Result<Vec<(u8, usize)>, FormatError> {
     Ok(out)
 }
 
+/// Skips white space and `#` comments (to the end of their line).
 fn skip_space(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_whitespace() {
-        i += 1;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+        } else if b[i] == b'#' {
+            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n + 1);
+        } else {
+            break;
+        }
     }
     i
 }
@@ -226,6 +233,16 @@ mod tests {
         assert_eq!(r.upstream_time, Some(std::time::Duration::from_millis(220)));
         assert_eq!(r.path, "/login");
         assert_eq!(r.user_agent, "Mozilla/5.0");
+    }
+
+    #[test]
+    fn a_directive_after_comments_compiles() {
+        let f = utc("# written by nginx\n\nlog_format t '[$time_local] \"$request\" $status';\n")
+            .unwrap();
+        let r = f
+            .parse(r#"[04/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200"#)
+            .unwrap();
+        assert_eq!(r.status, 200);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub enum Expected {
     Field,
     /// A line not valid UTF-8 or holding NUL bytes.
     Text,
+    /// A line over 1 MiB.
+    ShortLine,
 }
 
 impl Expected {
@@ -90,6 +92,7 @@ impl Expected {
                 "UTF-8 text without NUL bytes",
                 "NUL を含まない UTF-8 テキスト",
             ),
+            Expected::ShortLine => lang.pick("a line under 1 MiB", "1 MiB 未満の行"),
         }
     }
 }
