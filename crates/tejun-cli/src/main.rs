@@ -4,6 +4,7 @@
 
 mod cmd;
 mod context;
+mod input;
 mod output;
 mod progress;
 mod style;
@@ -55,6 +56,8 @@ enum Command {
     Audit(cmd::audit::Command),
     /// Scan log files with tejun rules or fail2ban filters.
     Scan(cmd::scan::Args),
+    /// Digest slow-query logs by fingerprint (pt-query-digest style).
+    Digest(cmd::digest::Args),
     /// Follow log files and act on offenders.
     Watch(cmd::watch::Args),
     /// List active bans.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Audit(command) => cmd::audit::run(command, &ctx),
         Command::Scan(args) => cmd::scan::run(args, &ctx),
+        Command::Digest(args) => cmd::digest::run(args, &ctx),
         Command::Watch(args) => cmd::watch::run(args, &ctx),
         Command::Bans(args) => cmd::bans::run(args, &ctx),
         Command::Unban(args) => cmd::unban::run(args, &ctx),

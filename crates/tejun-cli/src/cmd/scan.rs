@@ -194,7 +194,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
 }
 
 /// Bytes read across all files, with rate and ETA.
-fn progress_bar(files: &[PathBuf], lang: Lang) -> ProgressBar {
+pub(crate) fn progress_bar(files: &[PathBuf], lang: Lang) -> ProgressBar {
     let total: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
