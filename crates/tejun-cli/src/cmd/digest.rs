@@ -44,7 +44,7 @@ pub struct Args {
     /// ...and at least this many rows are examined per call on average.
     #[arg(long, value_name = "ROWS", default_value_t = IndexRule::default().min_examined_per_call)]
     index_min_rows: f64,
-    /// `db1.t2` → `db?.t?` as pt-query-digest does by default.
+    /// `db1.t2` → `d?t?` as pt-query-digest does by default.
     #[arg(long)]
     replace_embedded_numbers: bool,
     /// Zone of log dates without one, and of the times shown (default: TZ / the system zone).
@@ -169,12 +169,24 @@ fn time(t: Option<Timestamp>, zone: &TimeZone) -> String {
     t.map_or_else(|| "-".into(), |t| tejun_locale::format_time(t, zone))
 }
 
-/// Seconds with three decimals below 1000 s, whole above.
+/// Seconds: microseconds below 10 ms (lock times live there), whole
+/// seconds from 1000 s, milliseconds between.
 fn secs(v: f64) -> String {
     if v >= 1000.0 {
         format!("{v:.0}")
+    } else if v > 0.0 && v < 0.01 {
+        format!("{v:.6}")
     } else {
         format!("{v:.3}")
+    }
+}
+
+/// Rows examined per row sent: whole above 100, where tenths say nothing.
+fn ratio_text(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
     }
 }
 
@@ -215,7 +227,7 @@ pub fn table(report: &Report, lang: Lang, zone: &TimeZone) -> String {
         let ratio = c
             .rows
             .as_ref()
-            .map_or_else(|| "-".into(), |r| format!("{:.1}", r.examined_per_sent));
+            .map_or_else(|| "-".into(), |r| ratio_text(r.examined_per_sent));
         let _ = writeln!(
             out,
             "{:>4} {:>10} {:>5.1}% {:>8} {:>9} {:>9} {:>9} {:>10} {}  {}",
@@ -411,7 +423,7 @@ pub fn html(report: &Report, lang: Lang, zone: &TimeZone) -> String {
             secs(c.query_time.max),
             c.rows
                 .as_ref()
-                .map_or_else(|| "-".into(), |r| format!("{:.1}", r.examined_per_sent)),
+                .map_or_else(|| "-".into(), |r| ratio_text(r.examined_per_sent)),
             if c.missing_index {
                 lang.pick("yes", "あり")
             } else {

@@ -395,9 +395,11 @@ impl Aggregate {
                         })
                     }
                 };
-                let missing_index = rows
-                    .as_ref()
-                    .is_some_and(|r| options.index.flags(c.count, r.examined, r.sent));
+                let missing_index = rows.as_ref().is_some_and(|r| {
+                    options
+                        .index
+                        .flags(&fingerprint, c.count, r.examined, r.sent)
+                });
                 let p95 = if c.count == 1 || c.query_min == c.query_max {
                     c.query_max
                 } else {

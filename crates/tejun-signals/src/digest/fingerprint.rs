@@ -13,7 +13,8 @@ pub enum EmbeddedNumbers {
     /// `--preserve-embedded-numbers`).
     #[default]
     Keep,
-    /// `db1.table2` becomes `db?.table?` (pt-query-digest's default).
+    /// `db1.table2` becomes `d?table?` (pt-query-digest's default: its
+    /// documentation says `db?.table?`, its code does this).
     Replace,
 }
 

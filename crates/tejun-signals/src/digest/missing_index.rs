@@ -23,10 +23,16 @@ impl Default for IndexRule {
 }
 
 impl IndexRule {
-    /// Whether `count` calls that examined `examined` rows and sent
-    /// `sent` look like they lack an index.
-    pub fn flags(&self, count: u64, examined: u64, sent: u64) -> bool {
-        count > 0
+    /// Whether `count` calls of `fingerprint` that examined `examined`
+    /// rows and sent `sent` look like they lack an index. Only statements
+    /// that look rows up (SELECT, UPDATE, DELETE, WITH) are judged: an
+    /// `INSERT … SELECT` or a `CREATE INDEX` reads a whole table by design.
+    pub fn flags(&self, fingerprint: &str, count: u64, examined: u64, sent: u64) -> bool {
+        let looks_up = ["select", "update", "delete", "with", "(select"]
+            .iter()
+            .any(|verb| fingerprint.starts_with(verb));
+        looks_up
+            && count > 0
             && ratio(examined, sent) >= self.min_ratio
             && examined as f64 / count as f64 >= self.min_examined_per_call
     }
@@ -35,11 +41,11 @@ impl IndexRule {
     pub fn describe(&self, lang: Lang) -> String {
         lang.pick(
             &format!(
-                "INDEX? marks rows examined >= {}x rows sent and >= {} rows examined per call (--index-ratio, --index-min-rows)",
+                "INDEX? marks SELECT/UPDATE/DELETE statements with rows examined >= {}x rows sent and >= {} rows examined per call (--index-ratio, --index-min-rows)",
                 self.min_ratio, self.min_examined_per_call
             ),
             &format!(
-                "INDEX? は 調べた行数が 返した行数の {} 倍以上 かつ 1 回あたり {} 行以上 の文 (--index-ratio, --index-min-rows)",
+                "INDEX? は 調べた行数が 返した行数の {} 倍以上 かつ 1 回あたり {} 行以上 の SELECT/UPDATE/DELETE 文 (--index-ratio, --index-min-rows)",
                 self.min_ratio, self.min_examined_per_call
             ),
         )

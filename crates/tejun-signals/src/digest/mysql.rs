@@ -32,7 +32,6 @@ struct Entry {
     line: u64,
     time_line: Option<Timestamp>,
     timestamp: Option<Timestamp>,
-    has_time: bool,
     has_user: bool,
     query_time: Option<f64>,
     lock_time: Option<f64>,
@@ -178,16 +177,10 @@ impl<R: BufRead> MysqlReader<R> {
     fn header(&mut self, text: &str, rest: &str) {
         let rest = rest.trim_start();
         if let Some(value) = rest.strip_prefix("Time:") {
-            if self
-                .entry
-                .as_ref()
-                .is_some_and(|e| e.has_time || e.query_time.is_some())
-            {
-                self.finish();
-            }
+            // `# Time` is always an entry's first line.
+            self.finish();
             let time = parse_time_line(value.trim(), &self.zone);
             let e = self.entry();
-            e.has_time = true;
             e.time_line = time;
             return;
         }
@@ -278,7 +271,7 @@ fn is_banner(text: &str) -> bool {
     text.starts_with("Tcp port:")
         || text.starts_with("TCP Port:")
         || (text.contains(", Version: ") && text.contains("started with:"))
-        || (text.starts_with("Time ") && text.contains(" Id ") && text.contains("Command"))
+        || (text.starts_with("Time") && text.contains("Id") && text.contains("Command"))
 }
 
 /// `root[root] @ localhost [127.0.0.1]  Id: 8`.
@@ -375,7 +368,7 @@ mod tests {
         let log =
             "/usr/sbin/mariadbd, Version: 11.8.3-MariaDB-0+deb13u1-log (Debian 13). started with:
 Tcp port: 0  Unix socket: /tmp/x.sock
-Time                Id Command  Argument
+Time\t\t    Id Command\tArgument
 # Time: 241204 20:10:11
 # User@Host: app[app] @ localhost []
 # Thread_id: 8  Schema: shop  QC_hit: No
