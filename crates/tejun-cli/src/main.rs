@@ -4,6 +4,7 @@
 
 mod cmd;
 mod context;
+mod input;
 mod output;
 mod progress;
 mod style;
@@ -57,6 +58,8 @@ enum Command {
     Scan(cmd::scan::Args),
     /// Request statistics over access logs: windows, latency percentiles, top endpoints.
     Stats(cmd::stats::Args),
+    /// Digest slow-query logs by fingerprint (pt-query-digest style).
+    Digest(cmd::digest::Args),
     /// Follow log files and act on offenders.
     Watch(cmd::watch::Args),
     /// List active bans.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => cmd::audit::run(command, &ctx),
         Command::Scan(args) => cmd::scan::run(args, &ctx),
         Command::Stats(args) => cmd::stats::run(args, &ctx),
+        Command::Digest(args) => cmd::digest::run(args, &ctx),
         Command::Watch(args) => cmd::watch::run(args, &ctx),
         Command::Bans(args) => cmd::bans::run(args, &ctx),
         Command::Unban(args) => cmd::unban::run(args, &ctx),

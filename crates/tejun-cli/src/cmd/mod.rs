@@ -7,6 +7,7 @@ pub mod bans;
 pub mod check;
 pub mod collect;
 pub mod completions;
+pub mod digest;
 pub mod fleet;
 pub mod incident;
 pub mod plan;
