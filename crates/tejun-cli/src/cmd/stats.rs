@@ -75,6 +75,26 @@ pub struct Args {
     /// Also write a self-contained HTML page with charts.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Compare each window with the same time on the previous days (7d) and
+    /// report endpoints whose p95 rose.
+    #[arg(long, value_name = "DAYS")]
+    baseline: Option<String>,
+    /// With --baseline: how many times its baseline a p95 must reach.
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 2.0,
+        requires = "baseline"
+    )]
+    baseline_factor: f64,
+    /// With --baseline: for how long (30m, 6h).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30m",
+        requires = "baseline"
+    )]
+    baseline_for: String,
 }
 
 /// The whole report: inputs and statistics.
@@ -154,6 +174,15 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
     }
     options.templates = templates;
+    if let Some(days) = &args.baseline {
+        match baseline_spec(days, args.baseline_factor, &args.baseline_for) {
+            Ok(spec) => options.baseline = Some(spec),
+            Err((en, ja)) => {
+                ctx.error(&en, &ja);
+                return Exit::BadInput;
+            }
+        }
+    }
     let format = match build_format(&args, &zone) {
         Ok(f) => f,
         Err((origin, e)) => {
@@ -220,7 +249,11 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 writeln!(out, "{text}").and_then(|()| out.flush())
             })
     } else {
-        let text = table::render(&report, lang, &zone);
+        let mut text = table::render(&report, lang, &zone);
+        if let Some(trends) = &report.summary.trends {
+            text.push('\n');
+            text.push_str(&trends.render(lang, &zone));
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes()).and_then(|()| out.flush())
     };
@@ -246,6 +279,44 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
     }
     if failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// `--baseline 7d --baseline-factor 2 --baseline-for 30m`, checked.
+fn baseline_spec(
+    days: &str,
+    factor: f64,
+    duration: &str,
+) -> Result<tejun_signals::trend::BaselineSpec, (String, String)> {
+    let day = std::time::Duration::from_secs(86_400);
+    let days = tejun_runbook::duration::parse_duration(days)
+        .filter(|d| d.as_secs() % 86_400 == 0 && (day..=day * 28).contains(d))
+        .map(|d| (d.as_secs() / 86_400) as u32)
+        .ok_or_else(|| {
+            (
+                format!("--baseline {days:?}: expected whole days from 1d to 28d, like 7d"),
+                format!("--baseline {days:?}: 7d のように 1d〜28d の日数で指定してください"),
+            )
+        })?;
+    if !(factor.is_finite() && factor > 1.0) {
+        return Err((
+            format!("--baseline-factor {factor}: expected a factor above 1, like 2"),
+            format!("--baseline-factor {factor}: 2 のように 1 より大きい倍率を指定してください"),
+        ));
+    }
+    let min = tejun_runbook::duration::parse_duration(duration)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            (
+                format!("--baseline-for {duration:?}: expected a duration like 30m or 6h"),
+                format!("--baseline-for {duration:?}: 30m や 6h のような長さを指定してください"),
+            )
+        })?;
+    Ok(tejun_signals::trend::BaselineSpec {
+        days,
+        factor,
+        min_duration_s: min.as_secs() as i64,
+        ..tejun_signals::trend::BaselineSpec::default()
+    })
 }
 
 fn is_stdin(path: &Path) -> bool {

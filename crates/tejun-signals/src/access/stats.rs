@@ -22,6 +22,8 @@ pub struct StatsOptions {
     /// Distinct endpoints and clients kept while counting.
     pub endpoint_cap: usize,
     pub client_cap: usize,
+    /// `--baseline 7d`: endpoints whose p95 rose against previous days.
+    pub baseline: Option<crate::trend::BaselineSpec>,
 }
 
 impl Default for StatsOptions {
@@ -34,6 +36,7 @@ impl Default for StatsOptions {
             top: 10,
             endpoint_cap: 2_000,
             client_cap: 20_000,
+            baseline: None,
         }
     }
 }
@@ -89,6 +92,7 @@ pub struct Stats {
     out_of_range: u64,
     /// The endpoint key being built (reused: no allocation per line).
     key: String,
+    trends: Option<crate::trend::Trends>,
 }
 
 impl Stats {
@@ -102,6 +106,9 @@ impl Stats {
             last: None,
             out_of_range: 0,
             key: String::new(),
+            trends: options
+                .baseline
+                .map(|spec| crate::trend::Trends::new(options.window_seconds, spec)),
             options,
         }
     }
@@ -124,6 +131,12 @@ impl Stats {
             self.key.push(' ');
         }
         self.options.templates.push(r.path, &mut self.key);
+        if let Some(trends) = &mut self.trends
+            && let Some(d) = r.latency()
+        {
+            let ms = d.as_secs_f64() * 1000.0;
+            trends.observe(r.time, &self.key, ms, r.status / 100 == 5);
+        }
         let e = self.endpoints.entry(&self.key);
         e.requests += 1;
         e.server_errors += u64::from(r.status / 100 == 5);
@@ -217,6 +230,7 @@ impl Stats {
             clients,
             endpoint_count_error: self.endpoints.error_bound(),
             client_count_error: self.clients.error_bound(),
+            trends: self.trends.map(crate::trend::Trends::finish),
         }
     }
 }
@@ -271,4 +285,7 @@ pub struct Summary {
     /// (more distinct endpoints than could be kept).
     pub endpoint_count_error: u64,
     pub client_count_error: u64,
+    /// `--baseline`: regressions against previous days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trends: Option<crate::trend::TrendReport>,
 }

@@ -24,6 +24,7 @@ pub use burn::{BurnAlert, BurnWindow, WORKBOOK, burn_alerts};
 pub use series::{Observation, Point, Series, SeriesBuilder};
 
 /// Baselines over one input: feed requests in (roughly) time order.
+#[derive(Debug)]
 pub struct Trends {
     builder: SeriesBuilder,
     spec: BaselineSpec,

@@ -52,6 +52,7 @@ impl Series {
 /// up to one day.
 const HIGHEST_US: u64 = 86_400_000_000;
 
+#[derive(Debug)]
 struct Open {
     latencies: Histogram<u32>,
     errors: u64,
@@ -78,11 +79,14 @@ impl Open {
 }
 
 /// Folds observations into a [`Series`] per key.
+#[derive(Debug)]
 pub struct SeriesBuilder {
     window_s: i64,
     /// Requests slower than this count as `slow` (a latency SLO).
     slow_ms: Option<f64>,
-    open: BTreeMap<(i64, String), Open>,
+    /// Open windows by key, then start (looked up by `&str`: no
+    /// allocation per request).
+    open: BTreeMap<String, BTreeMap<i64, Open>>,
     done: BTreeMap<String, Series>,
     newest: i64,
 }
@@ -115,9 +119,14 @@ impl SeriesBuilder {
         let slow = self.slow_ms.is_some_and(|ms| o.latency_ms > ms);
         // A line older than the windows already closed still counts, in a
         // window of its own: logs merged from several files are not in order.
+        if !self.open.contains_key(o.key) {
+            self.open.insert(o.key.to_string(), BTreeMap::new());
+        }
         let open = self
             .open
-            .entry((start, o.key.to_string()))
+            .get_mut(o.key)
+            .expect("inserted above")
+            .entry(start)
             .or_insert_with(Open::new);
         let us = (o.latency_ms.max(0.0) * 1000.0).round() as u64;
         let _ = open.latencies.record(us.clamp(1, HIGHEST_US));
@@ -130,32 +139,36 @@ impl SeriesBuilder {
     }
 
     fn close_before(&mut self, limit: i64) {
-        while let Some(entry) = self.open.first_entry() {
-            if entry.key().0 >= limit {
-                break;
+        for (key, windows) in &mut self.open {
+            let keep = windows.split_off(&limit);
+            let closed = std::mem::replace(windows, keep);
+            if closed.is_empty() {
+                continue;
             }
-            let ((start, key), open) = entry.remove_entry();
-            let point = open.close();
             let series = self
                 .done
-                .entry(key)
+                .entry(key.clone())
                 .or_insert_with(|| Series::new(self.window_s));
-            match series.points.get_mut(&start) {
-                // Late lines for a closed window: merged by counts; the
-                // p95 of the larger part stands.
-                Some(old) => {
-                    if point.requests > old.requests {
-                        old.p95_ms = point.p95_ms;
+            for (start, open) in closed {
+                let point = open.close();
+                match series.points.get_mut(&start) {
+                    // Late lines for a closed window: merged by counts; the
+                    // p95 of the larger part stands.
+                    Some(old) => {
+                        if point.requests > old.requests {
+                            old.p95_ms = point.p95_ms;
+                        }
+                        old.requests += point.requests;
+                        old.errors += point.errors;
+                        old.slow += point.slow;
                     }
-                    old.requests += point.requests;
-                    old.errors += point.errors;
-                    old.slow += point.slow;
-                }
-                None => {
-                    series.points.insert(start, point);
+                    None => {
+                        series.points.insert(start, point);
+                    }
                 }
             }
         }
+        self.open.retain(|_, windows| !windows.is_empty());
     }
 
     /// The closed windows of `key` so far (a watcher's history).
