@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bans;
 pub mod check;
 pub mod collect;
+pub mod collect_signals;
 pub mod completions;
 pub mod digest;
 pub mod fleet;
