@@ -3,7 +3,10 @@
 //! connection of its pool; `tejun watch`, following nginx's real access
 //! log with a metric rule, must see the error rate within 10 s, open a P1
 //! incident and run the mitigation runbook, whose step releases the pool,
-//! after which the rule resolves.
+//! after which the rule resolves. The app writes its slow queries to a
+//! MariaDB-format slow log as the server would (when each ends); `tejun
+//! collect --slow-log` puts its digest in the incident's evidence, and the
+//! report names the slow query.
 
 mod watch_common;
 
@@ -24,6 +27,9 @@ const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request"
 /// Connections in the app's database pool.
 const POOL: usize = 2;
 
+/// Pool connections held by slow queries right now.
+static SLOW_HOLDING: AtomicUsize = AtomicUsize::new(0);
+
 /// The stand-in application: `/slow` holds a pool connection until the
 /// `release` file appears (a slow query the DBA kills); any request that
 /// finds the pool empty gets 503 at once, as the real app's pool timeout
@@ -34,7 +40,7 @@ struct App {
 }
 
 impl App {
-    fn start(release: PathBuf) -> App {
+    fn start(release: PathBuf, slow_log: PathBuf) -> App {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -49,7 +55,8 @@ impl App {
                 let in_use = in_use.clone();
                 let release = release.clone();
                 let stopped = stopped.clone();
-                std::thread::spawn(move || serve(stream, &in_use, &release, &stopped));
+                let slow_log = slow_log.clone();
+                std::thread::spawn(move || serve(stream, &in_use, &release, &slow_log, &stopped));
             }
         });
         App { port, stop }
@@ -63,7 +70,13 @@ impl Drop for App {
     }
 }
 
-fn serve(mut stream: TcpStream, in_use: &AtomicUsize, release: &Path, stop: &AtomicBool) {
+fn serve(
+    mut stream: TcpStream,
+    in_use: &AtomicUsize,
+    release: &Path,
+    slow_log: &Path,
+    stop: &AtomicBool,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -79,10 +92,26 @@ fn serve(mut stream: TcpStream, in_use: &AtomicUsize, release: &Path, stop: &Ato
         "503 Service Unavailable"
     } else if request_line.starts_with("GET /slow") {
         // The slow query: holds its connection until released (bounded).
-        let deadline = Instant::now() + Duration::from_secs(30);
+        SLOW_HOLDING.fetch_add(1, Ordering::SeqCst);
+        let began = Instant::now();
+        let deadline = began + Duration::from_secs(30);
         while !release.exists() && !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
+        SLOW_HOLDING.fetch_sub(1, Ordering::SeqCst);
+        // The server logs a slow query when it ends.
+        let entry = format!(
+            "# User@Host: shop[shop] @ app [127.0.0.1]\n# Query_time: {:.6}  Lock_time: 0.000100  Rows_sent: 1  Rows_examined: 4800000\nSET timestamp={};\nSELECT * FROM orders WHERE customer_email = 'c{}@example.com';\n",
+            began.elapsed().as_secs_f64(),
+            jiff::Timestamp::now().as_second(),
+            began.elapsed().as_nanos() % 1000
+        );
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(slow_log)
+            .unwrap();
+        let _ = log.write_all(entry.as_bytes());
         "200 OK"
     } else {
         std::thread::sleep(Duration::from_millis(5));
@@ -187,7 +216,12 @@ fn case1_a_503_spike_behind_nginx_opens_a_p1_and_runs_the_mitigation_within_10_s
         ),
     )
     .unwrap();
-    let app = App::start(release.clone());
+    fs::write(
+        setup.path("slow.log"),
+        "/usr/sbin/mariadbd, Version: 10.11.19-MariaDB-log. started with:\nTcp port: 3306  Unix socket: /run/mysqld/mysqld.sock\nTime\t\t    Id Command\tArgument\n",
+    )
+    .unwrap();
+    let app = App::start(release.clone(), setup.path("slow.log"));
     let nginx = Arc::new(Nginx::start(&setup.path("nginx"), app.port));
     assert_eq!(nginx.get("/api/products"), Some(200));
 
@@ -213,14 +247,18 @@ fn case1_a_503_spike_behind_nginx_opens_a_p1_and_runs_the_mitigation_within_10_s
         "healthy traffic fired the rule"
     );
 
-    // The slow queries take every connection of the pool.
+    // The slow queries take every connection of the pool (one that finds
+    // the pool busy with a normal request gets its 503 and is sent again).
     let broke_at = Instant::now();
-    let slow: Vec<_> = (0..POOL)
-        .map(|_| {
-            let nginx = nginx.clone();
-            std::thread::spawn(move || nginx.get("/slow"))
-        })
-        .collect();
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        if SLOW_HOLDING.load(Ordering::SeqCst) >= POOL {
+            break;
+        }
+        let nginx = nginx.clone();
+        slow.push(std::thread::spawn(move || nginx.get("/slow")));
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let triggered = watch.wait_for("the error-rate detection", |e| e["event"] == "triggered");
     let detected_in = broke_at.elapsed();
     assert!(
@@ -272,4 +310,40 @@ fn case1_a_503_spike_behind_nginx_opens_a_p1_and_runs_the_mitigation_within_10_s
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.status.success(), "{text}");
     assert!(text.contains("shop-5xx"), "{text}");
+
+    // The evidence: the slow log's digest over the incident window names
+    // the query that held the pool.
+    let log = setup.path("nginx/logs/access.log");
+    let collected = setup.tejun(&[
+        "collect",
+        "--incident",
+        &incident,
+        "--layers",
+        "web,mysql",
+        "--access-log",
+        log.to_str().unwrap(),
+        "--access-format",
+        LOG_FORMAT,
+        "--slow-log",
+        setup.path("slow.log").to_str().unwrap(),
+        "--out",
+        setup.path("evidence").to_str().unwrap(),
+        "--timeout",
+        "2s",
+    ]);
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    let report = setup.tejun(&["--lang", "en", "report", &incident]);
+    let report = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.contains("`select * from orders where customer_email = ?`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Error rate in the incident window"),
+        "{report}"
+    );
 }
