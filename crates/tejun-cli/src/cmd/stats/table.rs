@@ -105,7 +105,8 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
             (lang.pick("5xx rate", "5xx 率"), |w| w.error_rate, percent),
             ("p95", |w| w.latency.map_or(0.0, |l| l.p95_ms), ms),
         ];
-        for (label, value, show) in series {
+        let timed = s.total.latency.is_some();
+        for (label, value, show) in series.into_iter().take(if timed { 3 } else { 2 }) {
             let values: Vec<f64> = s.windows.iter().map(value).collect();
             let max = values.iter().copied().fold(0.0, f64::max);
             let _ = writeln!(
