@@ -306,3 +306,53 @@ fn an_unreadable_file_fails_but_the_others_are_still_counted() {
         .stderr(predicate::str::contains("missing.log: cannot read"));
     assert!(stdout(&out).contains("requests 4"));
 }
+
+#[test]
+fn the_html_page_is_self_contained_with_charts_and_escapes_what_logs_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = r#"203.0.113.9 - - [04/Dec/2026:10:00:09 +0000] "GET /<script>alert(1)</script> HTTP/1.1" 200 1 "-" "-""#;
+    let log = write(
+        &dir,
+        "access.log",
+        format!("{COMBINED}{hostile}\n").as_bytes(),
+    );
+    let page = dir.path().join("report.html");
+    tejun()
+        .arg("stats")
+        .arg(&log)
+        .arg("--html")
+        .arg(&page)
+        .args(["--lang", "ja"])
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<html lang=\"ja\">"));
+    assert!(html.contains("ステータス構成の推移") && html.contains("上位エンドポイント"));
+    // Two charts (status mix, endpoints; no latency in combined), inline.
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("GET /&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // Nothing fetched when viewed.
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains(" src=") && !without_ns.contains("<link"));
+}
+
+#[test]
+fn the_html_page_charts_latency_percentiles_when_the_format_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    example_args(&mut tejun())
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Latency percentiles over time"));
+    assert_eq!(html.matches("<svg").count(), 3);
+    for label in [">p50<", ">p95<", ">p99<", ">5xx<", ">#1<"] {
+        assert!(
+            html.replace(char::is_whitespace, "").contains(label),
+            "{label}"
+        );
+    }
+}
