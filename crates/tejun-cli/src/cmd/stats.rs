@@ -197,6 +197,13 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::BadInput;
         }
     };
+    if args.fields.is_some() && args.format != "json" {
+        ctx.error(
+            "--fields maps JSON keys: give --format json",
+            "--fields は JSON のキー対応です。--format json と一緒に指定してください",
+        );
+        return Exit::BadInput;
+    }
     if args.files.iter().filter(|p| is_stdin(p)).count() > 1 {
         ctx.error(
             "`-` (standard input) can be given once",

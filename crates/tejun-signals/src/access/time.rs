@@ -242,8 +242,10 @@ impl DurationUnit {
             DurationUnit::Millis => 1_000_000,
             DurationUnit::Micros => 1_000,
         };
-        let nanos =
-            whole as u64 * nanos_per_unit + (frac_nanos as u64 * nanos_per_unit) / 1_000_000_000;
+        // Saturating: twelve digits of seconds overflow u64 nanoseconds.
+        let nanos = (whole as u64)
+            .saturating_mul(nanos_per_unit)
+            .saturating_add(frac_nanos as u64 * nanos_per_unit / 1_000_000_000);
         Some(Duration::from_nanos(nanos))
     }
 }

@@ -246,3 +246,76 @@ impl Windows {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn request(second: i64, millis: u64) -> Request<'static> {
+        Request {
+            time: Timestamp::from_second(second).unwrap(),
+            method: "GET",
+            path: "/",
+            status: if millis > 1000 { 503 } else { 200 },
+            bytes: 10,
+            request_time: Some(Duration::from_millis(millis)),
+            upstream_time: None,
+            client: "",
+            host: "",
+            referer: "",
+            user_agent: "",
+        }
+    }
+
+    #[test]
+    fn windows_are_aligned_and_gaps_are_listed_empty() {
+        let mut w = Windows::new(60);
+        w.add(&request(3_601, 10));
+        w.add(&request(3_659, 30));
+        w.add(&request(3_600 + 180, 2_000));
+        let out = w.finish();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0].start.as_second(), 3_600);
+        assert_eq!(
+            (out[0].requests, out[1].requests, out[3].requests),
+            (2, 0, 1)
+        );
+        assert_eq!(out[3].error_rate, 1.0);
+        assert!(out[1].latency.is_none());
+    }
+
+    #[test]
+    fn files_given_newest_first_keep_their_percentiles() {
+        // The newer file's windows, then the older file's: each window is
+        // filled while open, so nothing is late.
+        let mut w = Windows::new(60);
+        for minute in 100..120 {
+            w.add(&request(minute * 60, 5));
+        }
+        for minute in 50..70 {
+            for _ in 0..3 {
+                w.add(&request(minute * 60 + 1, 7));
+            }
+        }
+        assert_eq!(w.late, 0);
+        let out = w.finish();
+        assert_eq!(out.iter().map(|x| x.requests).sum::<u64>(), 80);
+    }
+
+    #[test]
+    fn a_request_for_a_closed_window_counts_but_is_late() {
+        let mut w = Windows::new(60);
+        for minute in 0..20 {
+            w.add(&request(minute * 60, 5));
+        }
+        w.add(&request(30, 9_000));
+        assert_eq!(w.late, 1);
+        let out = w.finish();
+        assert_eq!(out[0].requests, 2);
+        assert_eq!(out[0].status.server_error, 1);
+        // Its time missed the closed window's percentiles.
+        assert!(out[0].latency.unwrap().max_ms < 10.0);
+    }
+}

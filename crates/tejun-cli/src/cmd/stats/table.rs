@@ -105,7 +105,8 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
             (lang.pick("5xx rate", "5xx 率"), |w| w.error_rate, percent),
             ("p95", |w| w.latency.map_or(0.0, |l| l.p95_ms), ms),
         ];
-        for (label, value, show) in series {
+        let timed = s.total.latency.is_some();
+        for (label, value, show) in series.into_iter().take(if timed { 3 } else { 2 }) {
             let values: Vec<f64> = s.windows.iter().map(value).collect();
             let max = values.iter().copied().fold(0.0, f64::max);
             let _ = writeln!(
@@ -164,7 +165,7 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
                 ]
             })
             .collect();
-        write_table(&mut out, &header, &rows, 1);
+        write_table(&mut out, &header, &rows, &[0]);
         if s.windows.len() > TABLE_WINDOWS {
             let _ = writeln!(
                 out,
@@ -210,7 +211,12 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
             "\n{}",
             lang.pick("Top endpoints", "上位エンドポイント")
         );
-        write_table(&mut out, &endpoint_header, &endpoint_rows(&s.endpoints), 6);
+        write_table(
+            &mut out,
+            &endpoint_header,
+            &endpoint_rows(&s.endpoints),
+            &[6],
+        );
     }
     if !s.slow_endpoints.is_empty() {
         let _ = writeln!(
@@ -222,7 +228,7 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
             &mut out,
             &endpoint_header,
             &endpoint_rows(&s.slow_endpoints),
-            6,
+            &[6],
         );
     }
     if s.endpoint_count_error > 0 {
@@ -262,7 +268,7 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
                 ]
             })
             .collect();
-        write_table(&mut out, &header, &rows, 4);
+        write_table(&mut out, &header, &rows, &[4]);
         if s.client_count_error > 0 {
             let _ = writeln!(
                 out,
@@ -333,9 +339,9 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
     out
 }
 
-/// Columns right-aligned except the text ones (the first `left` columns
-/// from index `text_from` on are left-aligned; the last is not padded).
-fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], text_from: usize) {
+/// Numbers right-aligned, the `text` columns left-aligned (the last column
+/// is not padded).
+fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], text: &[usize]) {
     use unicode_width::UnicodeWidthStr;
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
@@ -346,7 +352,7 @@ fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], text_fro
                 .unwrap_or(0)
         })
         .collect();
-    let left = |c: usize| c == 0 && text_from == 1 || c >= text_from && text_from != 1;
+    let left = |c: usize| text.contains(&c);
     let line = |cells: Vec<&str>| -> String {
         let mut l = String::from(" ");
         for (c, cell) in cells.iter().enumerate() {
