@@ -636,3 +636,41 @@ impl PrefixCi for [u8] {
         self.len() >= prefix.len() && self[..prefix.len()].eq_ignore_ascii_case(prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{EmbeddedNumbers, fingerprint};
+
+    /// Each answer is what pt-query-digest 3.2.1 prints for the statement
+    /// (`crates/tejun-cli/tests/digest_corpus/corner-cases.log`).
+    #[test]
+    fn pt_query_digest_answers() {
+        let cases = [
+            ("SELECT /*!40001 SQL_NO_CACHE */ * FROM `orders`", "mysqldump"),
+            ("call   MyProc(1, 2)", "call   myproc"),
+            ("CALL db.proc(bar(1))", "call db.proc(bar"),
+            ("insert into t (a) values (now()), (1)", "insert into t (a) values (now())"),
+            ("INSERT IGNORE INTO t (a) VALUES ('a'), ('b')", "insert ignore into t (a) values(?+)"),
+            ("select 'a#b' from t # real comment", "select ? from t "),
+            ("select col-1, x1y2 from db1.table2 where id=0xFF and f = 1.5e10", "select col?, x1y2 from db1.table2 where id=?ff and f = ?"),
+            ("SELECT * FROM t WHERE x IN ( 1 , 2 ) OR z in(NULL)", "select * from t where x in(?+) or z in(?+)"),
+            ("select a from t union select a from t union all select a from t", "select a from t /*repeat union all*/"),
+            ("SELECT * FROM t ORDER BY a ASC, b DESC, c ASC", "select * from t order by a, b desc, c"),
+            ("SELECT * FROM t LIMIT 5,10", "select * from t limit ?"),
+            ("select true, false, truex, null, nullable from t", "select ?, ?, truex, ?, nullable from t"),
+            ("   SELECT   *\n\n FROM  t  ", "select * from t "),
+            ("select -- c1\n a, -- c2\n b from t", "select a, b from t"),
+            ("SELECT a FROM t WHERE b = 'x' -- it's a comment", "select a from t where b = ? -- it's a comment"),
+            ("select * from t where a = '\\\\' and b = 1", "select * from t where a = '\\ and b = ?"),
+            ("select x from t where a=1 ORDER  BY b  ASC", "select x from t where a=? order by b"),
+            ("administrator command: Quit", "administrator command: Quit"),
+        ];
+        for (query, want) in cases {
+            assert_eq!(fingerprint(query, EmbeddedNumbers::Keep), want, "{query:?}");
+        }
+        assert_eq!(
+            fingerprint("SELECT * FROM db1.table2 WHERE id = 42", EmbeddedNumbers::Replace),
+            "select * from d?table? where id = ?"
+        );
+    }
+}
