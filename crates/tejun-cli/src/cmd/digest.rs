@@ -117,13 +117,17 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         let read = crate::input::open_log(path, bar.clone())
             .and_then(|input| digest.read_log(&name, input, format).map(|_| ()));
         if let Err(e) = read {
-            if let Some(bar) = &bar {
-                bar.suspend(|| {});
+            let tell = || {
+                ctx.error(
+                    &format!("{name}: cannot read: {e}"),
+                    &format!("{name}: 読み込めません: {e}"),
+                )
+            };
+            match &bar {
+                // Printed above the bar, not through it.
+                Some(bar) => bar.suspend(tell),
+                None => tell(),
             }
-            ctx.error(
-                &format!("{name}: cannot read: {e}"),
-                &format!("{name}: 読み込めません: {e}"),
-            );
             failed = true;
         }
     }
