@@ -53,12 +53,7 @@ fn access_log() -> String {
         let target = products_p95_ms(t);
         let ms = target * (0.55 + 0.05 * ((n * 7) % 10) as f64);
         line(&mut out, t, &format!("/api/products/{}", 1000 + n % 97), ms);
-        line(
-            &mut out,
-            t + 5,
-            "/api/cart",
-            if n % 10 == 0 { 80.0 } else { 40.0 },
-        );
+        line(&mut out, t + 5, "/api/cart", 40.0 + (n % 5) as f64 * 10.0);
     }
     out
 }

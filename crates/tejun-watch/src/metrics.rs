@@ -49,7 +49,7 @@ pub(crate) enum RawMetricAction {
     Webhook,
     Journal,
     Incident(IncidentAction),
-    Runbook(RawRunbook),
+    Runbook(Box<RawRunbook>),
 }
 
 /// A `runbook:` action, checked once the inventory is known ([`prepare`]).
@@ -187,7 +187,7 @@ pub(crate) fn build_rule(
             RawMetricAction::Webhook => actions.webhook = true,
             RawMetricAction::Journal => {}
             RawMetricAction::Incident(incident) => actions.incident = Some(incident),
-            RawMetricAction::Runbook(runbook) => unchecked_runbooks.push(runbook),
+            RawMetricAction::Runbook(runbook) => unchecked_runbooks.push(*runbook),
         }
     }
     Ok(MetricRule {
