@@ -281,7 +281,7 @@ fn gather_signals(
                         e.message(tejun_locale::Lang::En)
                     ),
                     &format!(
-                        "--access-format:{}:{}: {}",
+                        "--access-format の {}:{}: {}",
                         e.line,
                         e.column,
                         e.message(tejun_locale::Lang::Ja)
