@@ -150,3 +150,41 @@ fn a_p95_rule_fires_once_per_episode_on_a_log_read_from_its_beginning() {
     watch.stop();
     assert_eq!(setup.events("detect.triggered").len(), 1);
 }
+
+#[test]
+fn a_burn_rate_rule_fires_only_while_both_windows_burn() {
+    let setup = web(
+        &format!(
+            "    log_format: '{}'\n",
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time"#
+        ),
+        "      - {name: budget, when: 'burn_rate(99%) > 10 over 10m and 1m'}\n",
+    );
+    let t0 = 1_800_000_000;
+    let mut text = String::new();
+    // Twenty healthy minutes, two minutes of nothing but 503s (the short
+    // window burns at 100 at once, the long one passes 10 after a minute),
+    // then healthy again.
+    for i in 0..(30 * 60) {
+        let failing = (1200..1320).contains(&i);
+        text.push_str(&line(
+            t0 + i,
+            "/api/pay",
+            if failing { 503 } else { 200 },
+            0.05,
+        ));
+    }
+    append(&setup.path("access.log"), &text);
+    let mut watch = setup.watch();
+    let fired = watch.wait_for("the burn-rate detection", |e| e["event"] == "triggered");
+    assert_eq!(fired["metric"]["metric"], "burn_rate");
+    assert!(fired["metric"]["value"].as_f64().unwrap() > 10.0, "{fired}");
+    let resolved = watch.wait_for("the burn ending", |e| e["event"] == "resolved");
+    // The short window stops it a minute after the errors stop, long
+    // before the 10-minute window forgets them.
+    let resolved_at: jiff::Timestamp = resolved["at"].as_str().unwrap().parse().unwrap();
+    let after_last_error = resolved_at.as_second() - (t0 + 1319);
+    assert!((1..=61).contains(&after_last_error), "{resolved}");
+    watch.stop();
+    assert_eq!(setup.events("detect.triggered").len(), 1);
+}
