@@ -188,3 +188,16 @@ fn a_burn_rate_rule_fires_only_while_both_windows_burn() {
     watch.stop();
     assert_eq!(setup.events("detect.triggered").len(), 1);
 }
+
+#[test]
+fn lines_the_access_log_format_cannot_read_are_reported_not_silently_dropped() {
+    let setup = web("", "      - {name: err, when: error_rate > 5%}\n");
+    append(
+        &setup.path("access.log"),
+        "this is not an access log line\nneither is this\n",
+    );
+    let mut watch = setup.watch();
+    let said = watch.wait_for("the unreadable lines", |e| e["event"] == "unreadable");
+    assert_eq!(said["total"], 2, "{said}");
+    watch.stop();
+}

@@ -134,6 +134,12 @@ pub enum Report {
         source: String,
         total: u64,
     },
+    /// Lines of a source with metric rules that its access-log format
+    /// could not read (total so far): they count in no metric.
+    Unreadable {
+        source: String,
+        total: u64,
+    },
 }
 
 /// Fatal errors: the watcher cannot start or cannot keep its promises.
@@ -192,6 +198,8 @@ struct SourceRun {
     metrics: Option<MetricRun>,
     /// Undated hits already reported.
     undated_said: u64,
+    /// Unreadable access-log lines already reported.
+    unreadable_said: u64,
 }
 
 /// The running watcher.
@@ -284,6 +292,7 @@ impl<'r> Watcher<'r> {
                 name: source.name.clone(),
                 follower,
                 rules,
+                unreadable_said: 0,
                 metrics: source
                     .metrics
                     .clone()
@@ -1114,6 +1123,14 @@ impl<'r> Watcher<'r> {
                 (self.report)(Report::Undated {
                     source: source.name.clone(),
                     total,
+                });
+            }
+            let unreadable = source.metrics.as_ref().map_or(0, |m| m.unreadable);
+            if unreadable > source.unreadable_said {
+                source.unreadable_said = unreadable;
+                (self.report)(Report::Unreadable {
+                    source: source.name.clone(),
+                    total: unreadable,
                 });
             }
         }

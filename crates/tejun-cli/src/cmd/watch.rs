@@ -419,6 +419,17 @@ fn render(report: &Report, ctx: &Context, json: bool) {
                 ),
             ),
         ),
+        Report::Unreadable { source, total } => (
+            false,
+            t(
+                format!(
+                    "{source}: {total} line(s) so far did not match the access-log format; they count in no metric rule (check `format`/`log_format`)"
+                ),
+                format!(
+                    "{source}: アクセスログ形式に合わない行がこれまでに {total} 行あり、メトリクスルールには数えていません (`format`/`log_format` を確認してください)"
+                ),
+            ),
+        ),
         Report::JournalFailed { error } => (
             false,
             t(
