@@ -6,6 +6,7 @@ mod backup_diff;
 mod cmd;
 mod context;
 mod help_ja;
+mod input;
 mod notify;
 mod output;
 mod progress;
@@ -58,6 +59,10 @@ enum Command {
     Audit(cmd::audit::Command),
     /// Scan log files with tejun rules or fail2ban filters.
     Scan(cmd::scan::Args),
+    /// Request statistics over access logs: windows, latency percentiles, top endpoints.
+    Stats(cmd::stats::Args),
+    /// Digest slow-query logs by fingerprint (pt-query-digest style).
+    Digest(cmd::digest::Args),
     /// Follow log files and act on offenders.
     Watch(cmd::watch::Args),
     /// List active bans.
@@ -90,6 +95,8 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Audit(command) => cmd::audit::run(command, &ctx),
         Command::Scan(args) => cmd::scan::run(args, &ctx),
+        Command::Stats(args) => cmd::stats::run(args, &ctx),
+        Command::Digest(args) => cmd::digest::run(args, &ctx),
         Command::Watch(args) => cmd::watch::run(args, &ctx),
         Command::Bans(args) => cmd::bans::run(args, &ctx),
         Command::Unban(args) => cmd::unban::run(args, &ctx),

@@ -174,6 +174,43 @@ pub struct EvidenceCollected {
     pub host: String,
     pub layers: Vec<String>,
     pub files: Vec<EvidenceFile>,
+    /// The service's signals over the incident window (`--access-log`,
+    /// `--slow-log`), for the report's impact figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
+}
+
+/// What the access and slow logs said over the incident window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    pub from: jiff::Timestamp,
+    pub until: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessFigures>,
+    /// The slow log's top fingerprints by total query time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<QueryFigure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessFigures {
+    pub log: String,
+    pub requests: u64,
+    /// 5xx / requests.
+    pub error_rate: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryFigure {
+    pub fingerprint: String,
+    pub count: u64,
+    /// Seconds.
+    pub query_time: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_examined_avg: Option<f64>,
+    pub missing_index: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

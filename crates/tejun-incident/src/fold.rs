@@ -91,6 +91,8 @@ pub struct EvidenceEntry {
     pub bundle: String,
     pub bundle_sha256: String,
     pub files: Vec<events::EvidenceFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<events::Signals>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +137,7 @@ pub fn fold(id: &str, entries: &[Entry]) -> Result<Incident> {
                     bundle: ev.bundle,
                     bundle_sha256: ev.bundle_sha256,
                     files: ev.files,
+                    signals: ev.signals,
                 });
             }
             continue;

@@ -32,8 +32,42 @@ pub struct Expr {
     /// In the metric's unit: a fraction for `error_rate`, milliseconds for
     /// latencies, a count for `failing`, the value for `prometheus`.
     pub threshold: f64,
-    /// The sliding window, for the metrics that have one.
+    /// `threshold` is a factor of the metric's baseline (`2x baseline`):
+    /// the same window on previous days, which the caller supplies.
+    pub baseline: bool,
+    /// The sliding window, for the metrics that have one (`burn_rate`'s
+    /// long window).
     pub over: Option<Duration>,
+    /// `burn_rate`'s short window (`over 1h and 5m`): both must burn.
+    pub short: Option<Duration>,
+    /// `for 30m`: the comparison must hold that long before it fires.
+    pub sustain: Option<Duration>,
+    /// `burn_rate`'s objective.
+    pub slo: Option<Slo>,
+}
+
+/// A service level objective: the fraction of requests that must be good.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// 0.999 for `99.9%`.
+    pub objective: f64,
+    /// A latency objective (`99% < 300ms`): a request is good when it is
+    /// at most this fast. Without it, good means not failed.
+    pub latency_ms: Option<f64>,
+}
+
+impl Slo {
+    /// The error budget: the fraction of requests allowed to be bad.
+    pub fn budget(&self) -> f64 {
+        1.0 - self.objective
+    }
+}
+
+impl Expr {
+    /// How far back the expression reads: its (long) window, if any.
+    pub fn lookback(&self) -> Duration {
+        self.over.unwrap_or(Duration::ZERO)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +77,9 @@ pub enum Metric {
     Percentile(u8),
     Failing,
     Prometheus,
+    /// How fast an SLO's error budget burns: the bad fraction divided by
+    /// the budget (1 = the budget lasts exactly the SLO period).
+    BurnRate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,30 +136,51 @@ impl Metric {
             Metric::Percentile(p) => format!("p{p}"),
             Metric::Failing => "failing".to_string(),
             Metric::Prometheus => "prometheus".to_string(),
+            Metric::BurnRate => "burn_rate".to_string(),
         }
     }
 
     fn has_window(self) -> bool {
-        matches!(self, Metric::ErrorRate | Metric::Percentile(_))
+        matches!(
+            self,
+            Metric::ErrorRate | Metric::Percentile(_) | Metric::BurnRate
+        )
     }
 }
 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let threshold = match self.metric {
+            _ if self.baseline => format!("{}x baseline", self.threshold),
             Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
             Metric::Percentile(_) => format!("{}ms", self.threshold),
             _ => format!("{}", self.threshold),
         };
+        let slo = match &self.slo {
+            Some(slo) => {
+                let mut text = format!(", {}%", slo.objective * 100.0);
+                if let Some(ms) = slo.latency_ms {
+                    text.push_str(&format!(" < {ms}ms"));
+                }
+                text
+            }
+            None => String::new(),
+        };
         write!(
             f,
-            "{}({}) {} {threshold}",
+            "{}({}{slo}) {} {threshold}",
             self.metric.name(),
             self.probe,
             self.comparison.as_str()
         )?;
         if let Some(over) = self.over {
             write!(f, " over {}", format_duration(over))?;
+        }
+        if let Some(short) = self.short {
+            write!(f, " and {}", format_duration(short))?;
+        }
+        if let Some(sustain) = self.sustain {
+            write!(f, " for {}", format_duration(sustain))?;
         }
         Ok(())
     }
@@ -149,6 +207,8 @@ pub enum ExprErrorKind {
     /// text as written, in backticks).
     NotHere(String),
     Trailing(String),
+    /// `over 5m and 1h`: the short window is not the shorter one.
+    ShortNotShorter,
 }
 
 impl ExprError {
@@ -158,8 +218,8 @@ impl ExprError {
                 "{} `{m}` ({})",
                 lang.pick("unknown trigger metric", "不明なトリガー指標"),
                 lang.pick(
-                    "expected error_rate, p50, p90, p95, p99, failing or prometheus",
-                    "error_rate, p50, p90, p95, p99, failing, prometheus のいずれか"
+                    "expected error_rate, p50, p90, p95, p99, burn_rate, failing or prometheus",
+                    "error_rate, p50, p90, p95, p99, burn_rate, failing, prometheus のいずれか"
                 )
             ),
             ExprErrorKind::Expected(en, ja) => {
@@ -190,6 +250,12 @@ impl ExprError {
                 "{what} {}",
                 lang.pick("does not apply to this metric", "はこの指標には使えません")
             ),
+            ExprErrorKind::ShortNotShorter => lang
+                .pick(
+                    "the second window must be shorter than the first (`over 1h and 5m`)",
+                    "2 つ目の期間は 1 つ目より短くしてください (`over 1h and 5m`)",
+                )
+                .to_string(),
             ExprErrorKind::Trailing(t) => format!(
                 "{} `{t}`",
                 lang.pick(
@@ -259,7 +325,14 @@ fn is_word(c: char) -> bool {
 /// Parses one trigger expression. An error's span always lies within
 /// `text` (at its end, it is empty), so a diagnostic can underline it.
 pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
-    parse(text).map_err(|mut e| {
+    parse_expr_in(text, None)
+}
+
+/// Parses an expression in which the probe may be left out (`error_rate >
+/// 5% over 1m`): it then reads `default_probe`. Watch metric rules use this,
+/// the default being the rule's own source.
+pub fn parse_expr_in(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
+    parse(text, default_probe).map_err(|mut e| {
         e.at = e.at.min(text.len());
         while !text.is_char_boundary(e.at) {
             e.at -= 1;
@@ -273,19 +346,20 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
     })
 }
 
-fn parse(text: &str) -> Result<Expr, ExprError> {
+fn parse(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
     let mut lx = Lexer { text, pos: 0 };
     let (word, at) = lx.take(is_word);
     if word.is_empty() {
         return Err(lx.error_here(ExprErrorKind::Expected(
-            "error_rate(PROBE), p95(PROBE), failing(PROBE) or prometheus(PROBE)",
-            "error_rate(PROBE), p95(PROBE), failing(PROBE), prometheus(PROBE) のいずれか",
+            "error_rate(PROBE), p95(PROBE), burn_rate(PROBE, SLO), failing(PROBE) or prometheus(PROBE)",
+            "error_rate(PROBE), p95(PROBE), burn_rate(PROBE, SLO), failing(PROBE), prometheus(PROBE) のいずれか",
         )));
     }
     let metric = match word {
         "error_rate" => Metric::ErrorRate,
         "failing" => Metric::Failing,
         "prometheus" => Metric::Prometheus,
+        "burn_rate" => Metric::BurnRate,
         w if w.len() > 1
             && w.starts_with('p')
             && let Ok(p @ 1..=100) = w[1..].parse::<u8>() =>
@@ -300,12 +374,46 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
             });
         }
     };
-    lx.expect('(', "`(`")?;
-    let (probe, probe_at) = lx.take(is_word);
-    if probe.is_empty() {
-        return Err(lx.error_here(ExprErrorKind::Expected("a probe name", "プローブ名")));
+    lx.skip_space();
+    let mut slo = None;
+    let (probe, probe_at) = match default_probe {
+        // Without parentheses the expression reads the default probe (a
+        // watch rule's own source).
+        Some(default) if !text[lx.pos..].starts_with('(') => (default.to_string(), (lx.pos, 0)),
+        _ => {
+            lx.expect('(', "`(`")?;
+            lx.skip_space();
+            let objective_first = text[lx.pos..].starts_with(|c: char| c.is_ascii_digit());
+            let (probe, probe_at) = match (objective_first, default_probe) {
+                (true, Some(default)) if metric == Metric::BurnRate => {
+                    (default.to_string(), (lx.pos, 0))
+                }
+                _ => {
+                    let (probe, probe_at) = lx.take(is_word);
+                    if probe.is_empty() {
+                        return Err(
+                            lx.error_here(ExprErrorKind::Expected("a probe name", "プローブ名"))
+                        );
+                    }
+                    (probe.to_string(), (probe_at, probe.len()))
+                }
+            };
+            if metric == Metric::BurnRate {
+                if probe_at.1 > 0 {
+                    lx.expect(',', "`, 99.9%`")?;
+                }
+                slo = Some(parse_slo(&mut lx)?);
+            }
+            lx.expect(')', "`)`")?;
+            (probe, probe_at)
+        }
+    };
+    if metric == Metric::BurnRate && slo.is_none() {
+        return Err(lx.error_here(ExprErrorKind::Expected(
+            "an objective: burn_rate(web, 99.9%) or burn_rate(web, 99% < 300ms)",
+            "目標値: burn_rate(web, 99.9%) または burn_rate(web, 99% < 300ms)",
+        )));
     }
-    lx.expect(')', "`)`")?;
     let (op, op_at) = lx.take(|c| matches!(c, '<' | '>' | '=' | '!'));
     let comparison = Comparison::parse(op).ok_or(ExprError {
         at: op_at,
@@ -347,7 +455,28 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
             kind,
         },
     };
+    let mut baseline = false;
     let threshold = match (metric, unit) {
+        // `2x baseline`: a factor of what the same time looked like on
+        // previous days.
+        (Metric::ErrorRate | Metric::Percentile(_), "x") => {
+            let (word, word_at) = lx.take(is_word);
+            if word != "baseline" {
+                return Err(ExprError {
+                    at: word_at,
+                    len: word.len().max(1),
+                    kind: ExprErrorKind::Expected(
+                        "`baseline` after the factor",
+                        "倍率の後に `baseline`",
+                    ),
+                });
+            }
+            if value <= 0.0 {
+                return Err(unit_error(ExprErrorKind::BadNumber(number.to_string())));
+            }
+            baseline = true;
+            value
+        }
         (Metric::ErrorRate, "%") => value / 100.0,
         (Metric::ErrorRate, "") => value,
         (Metric::Percentile(_), "") => return Err(unit_error(ExprErrorKind::NeedsDurationUnit)),
@@ -356,32 +485,48 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
         (_, "") => value,
         (_, u) => return Err(unit_error(ExprErrorKind::NotHere(format!("`{u}`")))),
     };
-    let (word, word_at) = lx.take(is_word);
-    let over = match word {
-        "" => None,
-        "over" if metric.has_window() => {
-            let (d, d_at) = lx.take(|c| c.is_ascii_alphanumeric());
-            Some(parse_duration(d).ok_or(ExprError {
-                at: d_at,
-                len: d.len().max(1),
-                kind: ExprErrorKind::BadDuration(d.to_string()),
-            })?)
+    let mut over = None;
+    let mut short = None;
+    let mut sustain = None;
+    loop {
+        let (word, word_at) = lx.take(is_word);
+        match word {
+            "" => break,
+            "over" if over.is_none() && sustain.is_none() && metric.has_window() => {
+                over = Some(take_duration(&mut lx)?);
+                let save = lx.pos;
+                let (and, and_at) = lx.take(is_word);
+                if and == "and" && metric == Metric::BurnRate {
+                    let d = take_duration(&mut lx)?;
+                    if Some(d) >= over {
+                        return Err(ExprError {
+                            at: and_at,
+                            len: lx.pos - and_at,
+                            kind: ExprErrorKind::ShortNotShorter,
+                        });
+                    }
+                    short = Some(d);
+                } else {
+                    lx.pos = save;
+                }
+            }
+            "for" if sustain.is_none() => sustain = Some(take_duration(&mut lx)?),
+            "over" if !metric.has_window() => {
+                return Err(ExprError {
+                    at: word_at,
+                    len: 4,
+                    kind: ExprErrorKind::NotHere("`over`".to_string()),
+                });
+            }
+            w => {
+                return Err(ExprError {
+                    at: word_at,
+                    len: w.len(),
+                    kind: ExprErrorKind::Trailing(w.to_string()),
+                });
+            }
         }
-        "over" => {
-            return Err(ExprError {
-                at: word_at,
-                len: 4,
-                kind: ExprErrorKind::NotHere("`over`".to_string()),
-            });
-        }
-        w => {
-            return Err(ExprError {
-                at: word_at,
-                len: w.len(),
-                kind: ExprErrorKind::Trailing(w.to_string()),
-            });
-        }
-    };
+    }
     lx.skip_space();
     if lx.pos < text.len() {
         let rest = &text[lx.pos..];
@@ -394,11 +539,75 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
     let over = over.or(metric.has_window().then_some(DEFAULT_OVER));
     Ok(Expr {
         metric,
-        probe: probe.to_string(),
-        probe_at: (probe_at, probe.len()),
+        probe,
+        probe_at,
         comparison,
         threshold,
+        baseline,
         over,
+        short,
+        sustain,
+        slo,
+    })
+}
+
+fn take_duration(lx: &mut Lexer<'_>) -> Result<Duration, ExprError> {
+    let (d, d_at) = lx.take(|c| c.is_ascii_alphanumeric());
+    parse_duration(d).filter(|d| !d.is_zero()).ok_or(ExprError {
+        at: d_at,
+        len: d.len().max(1),
+        kind: ExprErrorKind::BadDuration(d.to_string()),
+    })
+}
+
+/// `99.9%` (availability) or `99% < 300ms` (latency), inside `burn_rate(…)`.
+fn parse_slo(lx: &mut Lexer<'_>) -> Result<Slo, ExprError> {
+    let (number, at) = lx.take(|c| c.is_ascii_digit() || c == '.');
+    let objective = number
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0 && *v < 100.0);
+    let bad = |lx: &Lexer<'_>| ExprError {
+        at,
+        len: (lx.pos - at).max(1),
+        kind: ExprErrorKind::Expected(
+            "an objective between 0% and 100%, such as 99.9%",
+            "0% より大きく 100% 未満の目標値 (例: 99.9%)",
+        ),
+    };
+    let Some(objective) = objective else {
+        return Err(bad(lx));
+    };
+    if !lx.text[lx.pos..].starts_with('%') {
+        return Err(bad(lx));
+    }
+    lx.pos += 1;
+    lx.skip_space();
+    let mut latency_ms = None;
+    if lx.text[lx.pos..].starts_with('<') {
+        lx.pos += 1;
+        let (number, n_at) = lx.take(|c| c.is_ascii_digit() || c == '.');
+        let value: f64 = number.parse().map_err(|_| ExprError {
+            at: n_at,
+            len: number.len().max(1),
+            kind: ExprErrorKind::Expected("a latency such as 300ms", "300ms のようなレイテンシ"),
+        })?;
+        let (unit, u_at) = lx.take(|c| c.is_ascii_alphabetic());
+        latency_ms = Some(match unit {
+            "ms" => value,
+            "s" => value * 1000.0,
+            _ => {
+                return Err(ExprError {
+                    at: if unit.is_empty() { n_at } else { u_at },
+                    len: unit.len().max(number.len()),
+                    kind: ExprErrorKind::NeedsDurationUnit,
+                });
+            }
+        });
+    }
+    Ok(Slo {
+        objective: objective / 100.0,
+        latency_ms,
     })
 }
 
@@ -458,6 +667,65 @@ mod tests {
         assert_eq!((e.metric, e.over), (Metric::Failing, None));
         let e = parse_expr("prometheus(errs) > 0.5").unwrap();
         assert_eq!(e.comparison, Comparison::Gt);
+    }
+
+    #[test]
+    fn reads_baselines_burn_rates_and_sustain() {
+        let e = parse_expr("p95(web) > 2x baseline for 30m").unwrap();
+        assert!(e.baseline);
+        assert_eq!(e.threshold, 2.0);
+        assert_eq!(e.sustain, Some(Duration::from_secs(1800)));
+        assert_eq!(e.over, Some(DEFAULT_OVER));
+        let e = parse_expr("burn_rate(web, 99.9%) > 14.4 over 1h and 5m").unwrap();
+        assert_eq!(e.metric, Metric::BurnRate);
+        assert!((e.slo.unwrap().budget() - 0.001).abs() < 1e-12);
+        assert_eq!(e.over, Some(Duration::from_secs(3600)));
+        assert_eq!(e.short, Some(Duration::from_secs(300)));
+        let e = parse_expr("burn_rate(api, 99% < 300ms) >= 6 over 6h and 30m").unwrap();
+        assert_eq!(e.slo.unwrap().latency_ms, Some(300.0));
+        for text in [
+            "p95(web) > 2x baseline over 5m for 30m",
+            "burn_rate(web, 99.9%) > 14.4 over 1h and 5m",
+            "burn_rate(web, 99% < 300ms) > 6 over 6h and 30m for 2m",
+            "error_rate(web) > 5% over 1m for 10s",
+        ] {
+            let e = parse_expr(text).unwrap();
+            assert_eq!(e.to_string(), text);
+            assert_eq!(parse_expr(&e.to_string()).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn a_watch_rule_may_leave_out_its_source() {
+        let e = parse_expr_in("error_rate > 5% over 1m", Some("web")).unwrap();
+        assert_eq!(e.probe, "web");
+        let e = parse_expr_in("p95 > 3s over 5m", Some("web")).unwrap();
+        assert_eq!(e.threshold, 3000.0);
+        let e = parse_expr_in("burn_rate(99.9%) > 14.4 over 1h and 5m", Some("web")).unwrap();
+        assert_eq!(e.probe, "web");
+        let e = parse_expr_in("error_rate(api) > 5%", Some("web")).unwrap();
+        assert_eq!(e.probe, "api");
+        assert!(
+            parse_expr("error_rate > 5%").is_err(),
+            "runbook triggers name their probe"
+        );
+    }
+
+    #[test]
+    fn new_forms_refuse_what_means_nothing() {
+        for (text, at) in [
+            ("burn_rate(web) > 14.4", 13),
+            ("burn_rate(web, 100%) > 1", 15),
+            ("burn_rate(web, 99.9%) > 14.4 over 5m and 1h", 37),
+            ("p95(web) > 2x normal", 14),
+            ("failing(web) > 2x baseline", 16),
+            ("p95(web) > 3s for soon", 18),
+            ("error_rate(web) > 5% over 1m and 5s", 29),
+        ] {
+            let e = parse_expr(text).unwrap_err();
+            assert_eq!(e.at, at, "{text}: {e:?}");
+            assert!(!e.message(Lang::Ja).is_empty());
+        }
     }
 
     #[test]

@@ -21,6 +21,6 @@ pub mod model;
 pub mod net;
 pub mod window;
 
-pub use expr::{Comparison, Expr, ExprError, Metric, parse_expr};
+pub use expr::{Comparison, Expr, ExprError, Metric, Slo, parse_expr, parse_expr_in};
 pub use model::{ProbeFrom, ProbeKind, ProbeSpec, Sample};
-pub use window::{Fired, Window};
+pub use window::{Fired, Sustained, Window};

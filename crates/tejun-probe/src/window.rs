@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::expr::{Expr, Metric};
+use crate::expr::{Expr, Metric, Slo};
 use crate::model::Sample;
 
 #[derive(Debug, Clone, Default)]
@@ -78,18 +78,35 @@ pub struct Fired {
     pub failures: usize,
 }
 
-/// Whether `expr` holds over `samples` (time-ordered) at `now_ms`.
+/// Whether `expr` holds over `samples` (time-ordered) at `now_ms`. An
+/// expression against a baseline (`2x baseline`) never holds here: it
+/// needs [`evaluate_against`] and the baseline.
 pub fn evaluate<'s>(
     expr: &Expr,
     samples: impl DoubleEndedIterator<Item = &'s Sample>,
     now_ms: u64,
 ) -> Option<Fired> {
-    let (value, count, failures) = match expr.metric {
+    evaluate_against(expr, samples, now_ms, None)
+}
+
+/// The metric's value over `samples` at `now_ms`, without comparing it:
+/// `None` when there is no evidence (an empty window).
+pub fn measure<'s>(
+    expr: &Expr,
+    samples: impl DoubleEndedIterator<Item = &'s Sample>,
+    now_ms: u64,
+) -> Option<Fired> {
+    let inside = |over: Duration, samples: &mut dyn Iterator<Item = &'s Sample>| {
+        let over = over.as_millis() as u64;
+        samples
+            .filter(|s| s.at_ms <= now_ms && now_ms - s.at_ms < over)
+            .collect::<Vec<&Sample>>()
+    };
+    let mut samples = samples;
+    Some(match expr.metric {
         Metric::ErrorRate | Metric::Percentile(_) => {
-            let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER).as_millis() as u64;
-            let inside: Vec<&Sample> = samples
-                .filter(|s| s.at_ms <= now_ms && now_ms - s.at_ms < over)
-                .collect();
+            let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
+            let inside = inside(over, &mut samples);
             if inside.is_empty() {
                 return None;
             }
@@ -103,7 +120,26 @@ pub fn evaluate<'s>(
                 }
                 _ => unreachable!("matched above"),
             };
-            (value, inside.len(), failures)
+            Fired {
+                value,
+                samples: inside.len(),
+                failures,
+            }
+        }
+        Metric::BurnRate => {
+            let slo = expr.slo?;
+            let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
+            let inside = inside(over, &mut samples);
+            let long = burn(&slo, inside.iter().copied(), now_ms, over)?;
+            // The short window must burn too: it stops the alert soon after
+            // the burning stops, as the SRE workbook's multi-window alerts do.
+            if let Some(short) = expr.short {
+                let short_burn = burn(&slo, inside.iter().copied(), now_ms, short)?;
+                if !expr.comparison.holds(short_burn.value, expr.threshold) {
+                    return None;
+                }
+            }
+            long
         }
         Metric::Failing => {
             let mut seen = 0;
@@ -115,20 +151,109 @@ pub fn evaluate<'s>(
             if seen == 0 {
                 return None;
             }
-            (run as f64, run, run)
+            Fired {
+                value: run as f64,
+                samples: run,
+                failures: run,
+            }
         }
         Metric::Prometheus => {
             let last = samples.last()?;
-            (last.value?, 1, usize::from(!last.ok))
+            Fired {
+                value: last.value?,
+                samples: 1,
+                failures: usize::from(!last.ok),
+            }
         }
+    })
+}
+
+/// Whether a sample is bad for `slo`: failed, or (latency objective) slower
+/// than the objective's latency.
+pub fn bad_for(slo: &Slo, sample: &Sample) -> bool {
+    match slo.latency_ms {
+        Some(ms) => sample.latency_ms as f64 > ms,
+        None => !sample.ok,
+    }
+}
+
+/// The burn rate of `slo` over the samples of the last `over`: the bad
+/// fraction divided by the error budget.
+fn burn<'s>(
+    slo: &Slo,
+    samples: impl Iterator<Item = &'s Sample>,
+    now_ms: u64,
+    over: Duration,
+) -> Option<Fired> {
+    let over = over.as_millis() as u64;
+    let (mut total, mut bad) = (0usize, 0usize);
+    for s in samples.filter(|s| s.at_ms <= now_ms && now_ms - s.at_ms < over) {
+        total += 1;
+        bad += usize::from(bad_for(slo, s));
+    }
+    (total > 0).then(|| Fired {
+        value: burn_rate(bad as f64 / total as f64, slo.budget()),
+        samples: total,
+        failures: bad,
+    })
+}
+
+/// The SRE workbook's burn rate: how many times faster than the budget
+/// allows the budget is being spent.
+pub fn burn_rate(bad_fraction: f64, budget: f64) -> f64 {
+    if budget <= 0.0 {
+        return if bad_fraction > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+    }
+    bad_fraction / budget
+}
+
+/// Whether `expr` holds at `now_ms`, `baseline` being the metric's usual
+/// value at this time (for `2x baseline`; without one such an expression
+/// does not hold: no evidence is not bad evidence).
+pub fn evaluate_against<'s>(
+    expr: &Expr,
+    samples: impl DoubleEndedIterator<Item = &'s Sample>,
+    now_ms: u64,
+    baseline: Option<f64>,
+) -> Option<Fired> {
+    let threshold = match (expr.baseline, baseline) {
+        (false, _) => expr.threshold,
+        (true, Some(base)) if base > 0.0 => expr.threshold * base,
+        (true, _) => return None,
     };
+    let fired = measure(expr, samples, now_ms)?;
     expr.comparison
-        .holds(value, expr.threshold)
-        .then_some(Fired {
-            value,
-            samples: count,
-            failures,
-        })
+        .holds(fired.value, threshold)
+        .then_some(fired)
+}
+
+/// `for 30m`: remembers since when an expression has held, and lets it
+/// fire only once it has held for its whole `sustain`.
+#[derive(Debug, Clone, Default)]
+pub struct Sustained {
+    since_ms: Option<u64>,
+}
+
+impl Sustained {
+    /// Feeds one evaluation at `now_ms`; returns what fires.
+    pub fn update(&mut self, expr: &Expr, held: Option<Fired>, now_ms: u64) -> Option<Fired> {
+        let Some(fired) = held else {
+            self.since_ms = None;
+            return None;
+        };
+        let since = *self.since_ms.get_or_insert(now_ms);
+        let needed = expr.sustain.map_or(0, |d| d.as_millis() as u64);
+        (now_ms.saturating_sub(since) >= needed).then_some(fired)
+    }
+
+    /// Since when the expression has held, if it holds.
+    pub fn since_ms(&self) -> Option<u64> {
+        self.since_ms
+    }
 }
 
 /// Nearest-rank percentile of sorted, non-empty `values`.
@@ -247,6 +372,87 @@ mod tests {
             prop_assert!(below as f64 >= f64::from(p) / 100.0 * values.len() as f64 - 1e-9);
             prop_assert!(values.contains(&v));
         }
+    }
+
+    proptest! {
+        #[test]
+        fn burn_rate_is_the_bad_fraction_over_the_budget(
+            samples in samples_strategy(), now in 0u64..6_000, over in 1u64..4_000,
+            objective in prop::sample::select(vec![90.0, 99.0, 99.9]),
+        ) {
+            let expr = parse_expr(&format!("burn_rate(x, {objective}%) >= 0 over {over}ms")).unwrap();
+            let inside: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| s.at_ms <= now && now - s.at_ms < over)
+                .collect();
+            match evaluate(&expr, samples.iter(), now) {
+                None => prop_assert!(inside.is_empty()),
+                Some(fired) => {
+                    let bad = inside.iter().filter(|s| !s.ok).count() as f64 / inside.len() as f64;
+                    let budget = 1.0 - objective / 100.0;
+                    prop_assert!((fired.value - bad / budget).abs() < 1e-6 * (1.0 + fired.value));
+                }
+            }
+        }
+
+        #[test]
+        fn a_multi_window_burn_fires_only_when_both_windows_burn(
+            samples in samples_strategy(), now in 0u64..6_000,
+            long in 100u64..4_000, short_part in 1u64..100, threshold in 1u32..20,
+        ) {
+            let short = (long * short_part / 100).max(1);
+            let both = parse_expr(&format!(
+                "burn_rate(x, 99%) > {threshold} over {long}ms and {short}ms"
+            )).unwrap();
+            let long_only = parse_expr(&format!("burn_rate(x, 99%) > {threshold} over {long}ms")).unwrap();
+            let short_only = parse_expr(&format!("burn_rate(x, 99%) > {threshold} over {short}ms")).unwrap();
+            let fires = |e| evaluate(e, samples.iter(), now).is_some();
+            prop_assert_eq!(fires(&both), fires(&long_only) && fires(&short_only));
+        }
+
+        #[test]
+        fn a_baseline_threshold_is_the_factor_times_the_baseline(
+            samples in samples_strategy(), now in 0u64..6_000,
+            factor in 1u32..5, baseline in 1u32..5_000,
+        ) {
+            let relative = parse_expr(&format!("p95(x) > {factor}x baseline over 2s")).unwrap();
+            let absolute = parse_expr(&format!("p95(x) > {}ms over 2s", factor * baseline)).unwrap();
+            prop_assert_eq!(
+                evaluate_against(&relative, samples.iter(), now, Some(f64::from(baseline))),
+                evaluate(&absolute, samples.iter(), now)
+            );
+            prop_assert_eq!(evaluate_against(&relative, samples.iter(), now, None), None);
+        }
+
+        #[test]
+        fn sustained_fires_only_after_holding_for_its_whole_duration(
+            held in prop::collection::vec(any::<bool>(), 1..40), sustain in 0u64..10,
+        ) {
+            let expr = parse_expr(&format!("failing(x) >= 1 for {}s", sustain.max(1))).unwrap();
+            let needed = sustain.max(1) * 1000;
+            let mut tracker = Sustained::default();
+            let fired = Fired { value: 1.0, samples: 1, failures: 1 };
+            let mut since = None;
+            for (i, h) in held.iter().enumerate() {
+                let now = i as u64 * 1000;
+                let out = tracker.update(&expr, h.then(|| fired.clone()), now);
+                since = if *h { since.or(Some(now)) } else { None };
+                prop_assert_eq!(out.is_some(), since.is_some_and(|s| now - s >= needed));
+            }
+        }
+    }
+
+    #[test]
+    fn a_latency_objective_counts_slow_requests_as_bad() {
+        let expr = parse_expr("burn_rate(web, 99% < 300ms) > 10 over 10s").unwrap();
+        let mut s: Vec<Sample> = (0..100).map(|i| sample(i * 10, true, 100)).collect();
+        assert_eq!(evaluate(&expr, s.iter(), 1_000), None);
+        for i in 0..12 {
+            s.push(sample(1_000 + i, true, 900));
+        }
+        let fired = evaluate(&expr, s.iter(), 1_012).unwrap();
+        assert_eq!(fired.failures, 12);
+        assert!(fired.value > 10.0);
     }
 
     #[test]

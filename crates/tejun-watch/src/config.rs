@@ -93,6 +93,14 @@ struct RawSource {
     fail2ban: Option<RawFail2ban>,
     #[serde(default)]
     actions: Option<Vec<Spanned<RawAction>>>,
+    /// Access-log format for `metrics:`: `combined` (default) or `common`.
+    #[serde(default)]
+    format: Option<Spanned<String>>,
+    /// Or the nginx `log_format` the log is written with.
+    #[serde(default)]
+    log_format: Option<Spanned<String>>,
+    #[serde(default)]
+    metrics: Vec<crate::metrics::RawMetric>,
 }
 
 /// `journal: {match: …, units: […], directory: …}`: the systemd journal.
@@ -284,6 +292,8 @@ pub enum RuleRef {
         jail: Option<PathBuf>,
         name: Option<String>,
     },
+    /// No line rules: the source has metric rules only.
+    None,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +311,8 @@ pub struct Source {
     pub rules_at: At,
     /// Overrides the rules' own actions when given.
     pub actions: Option<Actions>,
+    /// Metric rules on this source read as an access log.
+    pub metrics: Option<crate::metrics::MetricSpec>,
 }
 
 /// A position in the config file.
@@ -346,6 +358,8 @@ impl Localize for ConfigError {
 struct Ctx<'a> {
     file: &'a Path,
     base: PathBuf,
+    /// The config's text, to locate a place inside a quoted value.
+    text: &'a str,
 }
 
 impl Ctx<'_> {
@@ -367,6 +381,28 @@ impl Ctx<'_> {
 
     fn path(&self, text: &str) -> PathBuf {
         self.base.join(text)
+    }
+
+    /// The place `offset` bytes into the (one-line) scalar at `loc`, past
+    /// its opening quote if it has one.
+    fn inside(&self, loc: &Location, offset: usize) -> At {
+        let mut at = self.at(loc);
+        let line = self.text.lines().nth(loc.line().saturating_sub(1) as usize);
+        let rest: &str = line
+            .map(|l| {
+                let skip: usize = l
+                    .chars()
+                    .take(loc.column().saturating_sub(1) as usize)
+                    .map(char::len_utf8)
+                    .sum();
+                &l[skip.min(l.len())..]
+            })
+            .unwrap_or("");
+        let quoted = rest.starts_with(['\'', '"']);
+        let body = &rest[usize::from(quoted)..];
+        let chars = body[..offset.min(body.len())].chars().count();
+        at.col += u64::from(quoted) + chars as u64;
+        at
     }
 }
 
@@ -399,7 +435,11 @@ impl Config {
             }
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let cx = Ctx { file: path, base };
+        let cx = Ctx {
+            file: path,
+            base,
+            text,
+        };
         build(raw, &cx, path)
     }
 }
@@ -722,16 +762,52 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
             f2b.filter.referenced,
         ));
     }
-    if chosen.len() != 1 {
+    let metrics = build_metrics(
+        &raw.metrics,
+        raw.format.as_ref(),
+        raw.log_format.as_ref(),
+        &name,
+        cx,
+    )?;
+    let metric_rules = raw.metrics;
+    if chosen.len() > 1 || (chosen.is_empty() && metric_rules.is_empty()) {
         return Err(cx.err(
             &raw.name.referenced,
-            format!("source `{name}` needs exactly one of `rules:`, `builtin:` or `fail2ban:`"),
+            format!("source `{name}` needs exactly one of `rules:`, `builtin:` or `fail2ban:` (or `metrics:` alone)"),
             format!(
-                "source `{name}` には `rules:`・`builtin:`・`fail2ban:` のどれか 1 つが必要です"
+                "source `{name}` には `rules:`・`builtin:`・`fail2ban:` のどれか 1 つ (または `metrics:` だけ) が必要です"
             ),
         ));
     }
-    let (rules, rules_loc) = chosen.remove(0);
+    let metrics = match metrics {
+        Some(format) => {
+            let mut rules = Vec::new();
+            for rule in metric_rules {
+                rules.push(crate::metrics::build_rule(rule, &name, |loc, offset| {
+                    cx.inside(loc, offset)
+                })?);
+            }
+            let mut names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+            names.sort_unstable();
+            if let Some(dup) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(cx.err(
+                    &raw.name.referenced,
+                    format!("source `{name}` has two metric rules named `{}`", dup[0]),
+                    format!(
+                        "source `{name}` にメトリクスルール `{}` が 2 つあります",
+                        dup[0]
+                    ),
+                ));
+            }
+            Some(crate::metrics::MetricSpec { format, rules })
+        }
+        None => None,
+    };
+    let (rules, rules_loc) = if chosen.is_empty() {
+        (RuleRef::None, raw.name.referenced)
+    } else {
+        chosen.remove(0)
+    };
     let actions = match raw.actions {
         None => None,
         Some(list) => {
@@ -761,7 +837,65 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
         rules,
         rules_at: cx.at(&rules_loc),
         actions,
+        metrics,
     })
+}
+
+/// The access-log format of a source with metric rules (`None` without
+/// any); `format:`/`log_format:` on a source without them is a mistake.
+fn build_metrics(
+    rules: &[crate::metrics::RawMetric],
+    format: Option<&Spanned<String>>,
+    log_format: Option<&Spanned<String>>,
+    name: &str,
+    cx: &Ctx<'_>,
+) -> Result<Option<tejun_signals::access::LineFormat>, ConfigError> {
+    // Times without an offset are read in the operator's zone, as `tejun
+    // stats` reads them.
+    let zone = tejun_locale::operator_zone();
+    if rules.is_empty() {
+        if let Some(f) = format.or(log_format) {
+            return Err(cx.err(
+                &f.referenced,
+                format!("source `{name}`: `format`/`log_format` are for `metrics:`, and it has none"),
+                format!("source `{name}`: `format`/`log_format` は `metrics:` 用ですが、metrics がありません"),
+            ));
+        }
+        return Ok(None);
+    }
+    match (format, log_format) {
+        (Some(f), Some(_)) => Err(cx.err(
+            &f.referenced,
+            "give `format` or `log_format`, not both".into(),
+            "`format` と `log_format` はどちらか一方だけにしてください".into(),
+        )),
+        (None, None) => Ok(Some(tejun_signals::access::LineFormat::combined(zone))),
+        (Some(f), None) => match f.value.trim() {
+            "combined" => Ok(Some(tejun_signals::access::LineFormat::combined(zone))),
+            "common" => Ok(Some(tejun_signals::access::LineFormat::common(zone))),
+            other => Err(cx.err(
+                &f.referenced,
+                format!("unknown access-log format `{other}`: use combined, common, or `log_format:` with your nginx log_format"),
+                format!("不明なアクセスログ形式 `{other}` です: combined, common、または nginx の log_format を `log_format:` に書いてください"),
+            )),
+        },
+        (None, Some(lf)) => tejun_signals::access::nginx::compile(&lf.value, zone).map(Some).map_err(|e| {
+            let mut at = cx.at(&lf.referenced);
+            // A one-line value: the column inside it.
+            if e.line == 1 {
+                at = cx.inside(&lf.referenced, 0);
+                at.col += e.column as u64 - 1;
+            } else {
+                at.line += e.line as u64 - 1;
+                at.col = e.column as u64;
+            }
+            ConfigError {
+                at: Some(at),
+                en: format!("log_format: {}", e.message(Lang::En)),
+                ja: format!("log_format: {}", e.message(Lang::Ja)),
+            }
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub struct Detection {
     pub webhook_urls: Vec<String>,
     pub incident: Option<IncidentAction>,
     pub runbooks: Vec<RunbookAction>,
+    /// Set for a metric rule (the offender is then the source's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<crate::metrics::MetricFired>,
 }
 
 /// The ban a detection makes.

@@ -14,6 +14,7 @@ pub const BAN_FAILED: &str = "ban.failed";
 pub const WEBHOOK_SENT: &str = "webhook.sent";
 pub const WEBHOOK_FAILED: &str = "webhook.failed";
 pub const RUNBOOK_FINISHED: &str = "runbook.finished";
+pub const METRIC_RESOLVED: &str = "metric.resolved";
 
 /// Who writes these events.
 pub const ACTOR: &str = "tejun-watch";
@@ -43,6 +44,18 @@ pub struct DetectTriggered {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub lines: Vec<LineEvidence>,
+    /// A metric rule's reading (`offender` is then the source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<crate::metrics::MetricFired>,
+}
+
+/// A metric rule's expression stopped holding. Stream `detect/<rule>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricResolved {
+    pub rule: String,
+    pub source: String,
+    /// When it had fired (log time).
+    pub since: Timestamp,
 }
 
 /// One log line that counted, with its hash so evidence can be matched

@@ -17,6 +17,8 @@
 //!   loses none;
 //! * [`incident`]: open/attach incidents and post escalation reminders
 //!   through `tejun-incident`;
+//! * [`metrics`]: metric rules (`error_rate > 5% over 1m`) on access logs,
+//!   evaluated by `tejun-probe`'s trigger evaluator;
 //! * [`config`]: `watch.yaml`, every error at `file:line:col`;
 //! * [`state`]: offsets and open windows, saved together after every batch;
 //! * [`watcher`]: the loop that ties them together.
@@ -31,6 +33,7 @@ pub mod events;
 pub mod follow;
 pub mod incident;
 pub mod ledger;
+pub mod metrics;
 pub mod offender;
 pub mod rules;
 pub mod runbook;

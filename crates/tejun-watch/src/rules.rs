@@ -228,6 +228,7 @@ impl LineRules for DetectRules {
 pub fn load(source: &crate::config::Source) -> Result<tejun_detect::RuleSet, String> {
     use crate::config::RuleRef;
     let loaded = match &source.rules {
+        RuleRef::None => Ok(tejun_detect::RuleSet::default()),
         RuleRef::File(path) => tejun_detect::RuleSet::load_yaml_file(path),
         RuleRef::Builtin(names) => {
             let names: Vec<&str> = names

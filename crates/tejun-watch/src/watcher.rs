@@ -39,6 +39,7 @@ use tejun_detect::input::journald::Start as JournalStart;
 /// The "file" a journal entry's line is kept with as evidence.
 const JOURNAL_PATH: &str = "journal";
 use crate::ledger::{Ban, Ledger};
+use crate::metrics::{MetricEvent, MetricRun};
 use crate::offender::{IgnoreList, Offender};
 use crate::rules::{LineRules, RuleInfo};
 use crate::runbook::{Finished, Launch, Launcher};
@@ -76,6 +77,16 @@ pub enum Report {
         count: u32,
         severity: Option<String>,
         incident: Option<String>,
+        /// A metric rule's reading.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        metric: Option<crate::metrics::MetricFired>,
+    },
+    /// A metric rule's expression stopped holding.
+    Resolved {
+        rule: String,
+        source: String,
+        since: Timestamp,
+        at: Timestamp,
     },
     Banned {
         rule: String,
@@ -133,6 +144,12 @@ pub enum Report {
     /// Hits whose line had no readable date, counted at arrival time
     /// instead (total so far for the source).
     Undated {
+        source: String,
+        total: u64,
+    },
+    /// Lines of a source with metric rules that its access-log format
+    /// could not read (total so far): they count in no metric.
+    Unreadable {
         source: String,
         total: u64,
     },
@@ -195,8 +212,11 @@ struct SourceRun {
     /// A `journal:` source's `journalctl --follow`.
     journal: Option<JournalFollow>,
     rules: Box<dyn LineRules>,
+    metrics: Option<MetricRun>,
     /// Undated hits already reported.
     undated_said: u64,
+    /// Unreadable access-log lines already reported.
+    unreadable_said: u64,
 }
 
 /// The running watcher.
@@ -311,6 +331,11 @@ impl<'r> Watcher<'r> {
                 follower,
                 journal,
                 rules,
+                unreadable_said: 0,
+                metrics: source
+                    .metrics
+                    .clone()
+                    .map(|spec| MetricRun::new(&source.name, spec)),
                 undated_said: 0,
             });
         }
@@ -475,6 +500,16 @@ impl<'r> Watcher<'r> {
         let Some(run) = self.sources.get_mut(source) else {
             return;
         };
+        if let Some(metrics) = &mut run.metrics {
+            let mut events = Vec::new();
+            metrics.line(line, path, &mut events);
+            for event in events {
+                self.metric_event(source, event);
+            }
+        }
+        let Some(run) = self.sources.get_mut(source) else {
+            return;
+        };
         let hits = match time {
             Some(time) => run.rules.match_line_at(line, time),
             None => run.rules.match_line(line),
@@ -565,8 +600,78 @@ impl<'r> Watcher<'r> {
             webhook_urls: info.actions.webhook_urls.clone(),
             incident: info.actions.incident.clone(),
             runbooks: info.actions.runbooks.clone(),
+            metric: None,
         };
         self.fresh.push((detection, applied));
+    }
+
+    /// A metric rule fired (a detection, acted on like any other once the
+    /// batch is saved) or resolved (journaled and said).
+    fn metric_event(&mut self, source: usize, event: MetricEvent) {
+        let Some(run) = self.sources.get(source) else {
+            return;
+        };
+        let Some(metrics) = &run.metrics else {
+            return;
+        };
+        let source_name = run.name.clone();
+        match event {
+            MetricEvent::Fired {
+                rule,
+                at,
+                fired,
+                lines,
+            } => {
+                let rule = metrics.rule(rule).clone();
+                let window = rule.expr.lookback();
+                let now = Timestamp::now();
+                let detection = Detection {
+                    id: crate::detection::new_id(now),
+                    rule: rule.name.clone(),
+                    offender: source_name,
+                    count: u32::try_from(fired.requests).unwrap_or(u32::MAX),
+                    findtime_s: window.as_secs() as i64,
+                    maxretry: 0,
+                    severity: rule.severity.clone(),
+                    first_seen: at
+                        .checked_sub(SignedDuration::try_from(window).unwrap_or_default())
+                        .unwrap_or(at),
+                    last_seen: at,
+                    lines: lines
+                        .into_iter()
+                        .map(|(text, file)| LineEvidence {
+                            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                            text,
+                            file,
+                        })
+                        .collect(),
+                    at: now,
+                    ban: None,
+                    not_bannable: false,
+                    webhook: rule.actions.webhook,
+                    webhook_urls: Vec::new(),
+                    incident: rule.actions.incident.clone(),
+                    runbooks: rule.actions.runbooks.clone(),
+                    metric: Some(fired),
+                };
+                self.fresh.push((detection, None));
+            }
+            MetricEvent::Resolved { rule, at, since } => {
+                let rule = metrics.rule(rule).name.clone();
+                let resolved = MetricResolved {
+                    rule: rule.clone(),
+                    source: source_name.clone(),
+                    since,
+                };
+                self.journal(&detect_stream(&rule), &[], METRIC_RESOLVED, &resolved, None);
+                (self.report)(Report::Resolved {
+                    rule,
+                    source: source_name,
+                    since,
+                    at,
+                });
+            }
+        }
     }
 
     /// The backend a rule bans with: its own `ban: {backend}`, else
@@ -624,10 +729,10 @@ impl<'r> Watcher<'r> {
                         offender: d.offender.clone(),
                         action: action.clone(),
                         severity,
-                        title: action
-                            .title
-                            .clone()
-                            .unwrap_or_else(|| format!("{}: {} ({})", d.rule, d.offender, d.count)),
+                        title: action.title.clone().unwrap_or_else(|| match &d.metric {
+                            Some(m) => format!("{}: {}", d.rule, m.describe(self.opts.lang)),
+                            None => format!("{}: {} ({})", d.rule, d.offender, d.count),
+                        }),
                         at: d.at,
                     };
                     match hook(&self.opts.journal, &request) {
@@ -653,6 +758,7 @@ impl<'r> Watcher<'r> {
                     first_seen: d.first_seen,
                     last_seen: d.last_seen,
                     lines: std::mem::take(&mut d.lines),
+                    metric: d.metric.clone(),
                 };
                 self.journal(
                     &detect_stream(&d.rule),
@@ -667,6 +773,7 @@ impl<'r> Watcher<'r> {
                     count: d.count,
                     severity: d.severity.clone(),
                     incident: incident_id.clone(),
+                    metric: d.metric.clone(),
                 });
                 if d.not_bannable {
                     (self.report)(Report::NotBannable {
@@ -933,6 +1040,14 @@ impl<'r> Watcher<'r> {
             .as_deref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
+        if let Some(metric) = &d.metric {
+            return format!(
+                "tejun{severity} {} ({}): {}",
+                d.rule,
+                d.offender,
+                metric.describe(lang)
+            );
+        }
         let mut text = format!(
             "tejun{severity} {}: {} {} {} {} {}s",
             d.rule,
@@ -1075,6 +1190,14 @@ impl<'r> Watcher<'r> {
                 (self.report)(Report::Undated {
                     source: source.name.clone(),
                     total,
+                });
+            }
+            let unreadable = source.metrics.as_ref().map_or(0, |m| m.unreadable);
+            if unreadable > source.unreadable_said {
+                source.unreadable_said = unreadable;
+                (self.report)(Report::Unreadable {
+                    source: source.name.clone(),
+                    total: unreadable,
                 });
             }
         }

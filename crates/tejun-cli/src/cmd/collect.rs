@@ -37,6 +37,16 @@ pub struct Args {
     /// Extra catalogue file(s); entries with a built-in id replace it.
     #[arg(long, value_name = "PATH")]
     catalog: Vec<PathBuf>,
+    /// With the web layer: statistics of this access log over the incident
+    /// window (from 10 min before the impact started to its resolution).
+    #[arg(long, value_name = "PATH")]
+    access_log: Option<PathBuf>,
+    /// The access log's nginx log_format (default: combined).
+    #[arg(long, value_name = "LOG_FORMAT", requires = "access_log")]
+    access_format: Option<String>,
+    /// With the mysql layer: a digest (top 10) of this slow log over the window.
+    #[arg(long, value_name = "PATH")]
+    slow_log: Option<PathBuf>,
     /// List the catalogue instead of collecting.
     #[arg(long)]
     list: bool,
@@ -90,6 +100,10 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             .map(|p| p.join("evidence"))
             .unwrap_or_else(|| PathBuf::from("evidence"))
     });
+    let (signals, computed) = match gather_signals(&args, incident.as_deref(), &journal, ctx) {
+        Ok(found) => found,
+        Err(exit) => return exit,
+    };
     let req = Request {
         layers: args.layers.clone(),
         incident,
@@ -99,6 +113,8 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         timeout,
         host: host(),
         actor: actor(),
+        computed,
+        signals,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(selected as u64);
@@ -220,4 +236,71 @@ fn list(catalog: &Catalog, layers: &[String], json: bool, ctx: &Context) -> Exit
         table.print();
     }
     Exit::Ok
+}
+
+/// `--access-log`/`--slow-log` over the incident window (the last hour
+/// without an incident), for the layers being collected.
+fn gather_signals(
+    args: &Args,
+    incident: Option<&str>,
+    journal: &tejun_journal::Journal,
+    ctx: &Context,
+) -> Result<
+    (
+        Option<tejun_incident::events::Signals>,
+        Vec<tejun_incident::collect::Outcome>,
+    ),
+    Exit,
+> {
+    let wants = |layer: &str| args.layers.is_empty() || args.layers.iter().any(|l| l == layer);
+    let access = args.access_log.as_deref().filter(|_| wants("web"));
+    let slow = args.slow_log.as_deref().filter(|_| wants("mysql"));
+    if access.is_none() && slow.is_none() {
+        return Ok((None, Vec::new()));
+    }
+    let window = match incident {
+        Some(id) => match Incidents::new(journal, actor()).load(id) {
+            Ok(inc) => super::collect_signals::window(inc.started_at, inc.resolved_at()),
+            Err(err) => return Err(fail(ctx, &err)),
+        },
+        None => {
+            let now = jiff::Timestamp::now();
+            (now - jiff::SignedDuration::from_hours(1), now)
+        }
+    };
+    let format = match &args.access_format {
+        None => tejun_signals::access::LineFormat::combined(ctx.zone.clone()),
+        Some(text) => match tejun_signals::access::nginx::compile(text, ctx.zone.clone()) {
+            Ok(format) => format,
+            Err(e) => {
+                ctx.error(
+                    &format!(
+                        "--access-format:{}:{}: {}",
+                        e.line,
+                        e.column,
+                        e.message(tejun_locale::Lang::En)
+                    ),
+                    &format!(
+                        "--access-format の {}:{}: {}",
+                        e.line,
+                        e.column,
+                        e.message(tejun_locale::Lang::Ja)
+                    ),
+                );
+                return Err(Exit::BadInput);
+            }
+        },
+    };
+    super::collect_signals::gather(access.map(|p| (p, format)), slow, ctx.zone.clone(), window)
+        .map_err(|e| {
+            let path = access
+                .or(slow)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            ctx.error(
+                &format!("cannot read {path}: {e}"),
+                &format!("{path} を読めません: {e}"),
+            );
+            Exit::BadInput
+        })
 }

@@ -294,7 +294,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
 }
 
 /// Bytes read across all files, with rate and ETA.
-fn progress_bar(files: &[PathBuf], lang: Lang) -> ProgressBar {
+pub(crate) fn progress_bar(files: &[PathBuf], lang: Lang) -> ProgressBar {
     let total: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -339,7 +339,7 @@ fn load_rules(args: &Args) -> Result<RuleSet, String> {
 }
 
 /// RFC 3339, a civil date-time in `zone`, or an age (`2h` = two hours ago).
-fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
+pub(crate) fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Some(ts);
     }

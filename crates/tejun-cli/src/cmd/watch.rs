@@ -52,6 +52,14 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         base: config.path.parent().map(PathBuf::from).unwrap_or_default(),
         inventory: ctx.inventory_path(),
     };
+    if let Err(e) = tejun_watch::metrics::prepare(&mut config, &runbook_cx) {
+        anstream::eprintln!(
+            "{}: {}",
+            ctx.lang.pick("error", "エラー"),
+            e.localize(ctx.lang)
+        );
+        return Exit::BadInput;
+    }
     let mut rules: Vec<Box<dyn LineRules>> = Vec::new();
     for source in &mut config.sources {
         let set = match tejun_watch::rules::load(source) {
@@ -270,9 +278,51 @@ fn render(report: &Report, ctx: &Context, json: bool) {
         Report::Triggered {
             rule,
             offender,
+            severity,
+            incident,
+            metric: Some(metric),
+            ..
+        } => {
+            let sev = severity
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            let inc = incident
+                .as_deref()
+                .map(|i| format!(" → incident {i}"))
+                .unwrap_or_default();
+            let what = metric.describe(lang);
+            (
+                true,
+                t(
+                    format!("detected{sev} {rule} ({offender}): {what}{inc}"),
+                    format!("検知{sev} {rule} ({offender}): {what}{inc}"),
+                ),
+            )
+        }
+        Report::Resolved {
+            rule,
+            source,
+            since,
+            at,
+        } => {
+            let since = ctx.format_time(*since);
+            let at = ctx.format_time(*at);
+            (
+                true,
+                t(
+                    format!("resolved {rule} ({source}): held from {since} to {at}"),
+                    format!("回復 {rule} ({source}): {since} から {at} まで継続"),
+                ),
+            )
+        }
+        Report::Triggered {
+            rule,
+            offender,
             count,
             severity,
             incident,
+            metric: None,
         } => {
             let sev = severity
                 .as_deref()
@@ -416,6 +466,17 @@ fn render(report: &Report, ctx: &Context, json: bool) {
                 ),
                 format!(
                     "{source}: 日時を読めない一致行がこれまでに {total} 行あり、到着時刻で数えました"
+                ),
+            ),
+        ),
+        Report::Unreadable { source, total } => (
+            false,
+            t(
+                format!(
+                    "{source}: {total} line(s) so far did not match the access-log format; they count in no metric rule (check `format`/`log_format`)"
+                ),
+                format!(
+                    "{source}: アクセスログ形式に合わない行がこれまでに {total} 行あり、メトリクスルールには数えていません (`format`/`log_format` を確認してください)"
                 ),
             ),
         ),

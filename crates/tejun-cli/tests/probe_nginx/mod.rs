@@ -36,6 +36,12 @@ impl Nginx {
 
     /// Starts nginx serving `site` (no reload, so no old workers).
     pub fn start_serving(dir: &Path, site: &str) -> Nginx {
+        Nginx::start_with(dir, "", site)
+    }
+
+    /// Starts nginx with `http` added to its `http {}` block (a
+    /// `log_format`, say) and serving `site`.
+    pub fn start_with(dir: &Path, http: &str, site: &str) -> Nginx {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -50,7 +56,7 @@ impl Nginx {
             format!(
                 "worker_processes 1;\nerror_log {d}/logs/error.log;\npid {d}/nginx.pid;\n\
                  events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+                 http {{\n  access_log off;\n{http}\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
                  server {{\n    listen 127.0.0.1:{port};\n    include {d}/site.conf;\n  }}\n}}\n"
             ),
         )

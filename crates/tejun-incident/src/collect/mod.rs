@@ -41,6 +41,10 @@ pub struct Request {
     pub timeout: Duration,
     pub host: String,
     pub actor: String,
+    /// Evidence computed by the caller (access-log statistics, a slow-log
+    /// digest), written into the bundle after the commands' output.
+    pub computed: Vec<Outcome>,
+    pub signals: Option<events::Signals>,
 }
 
 /// The bundle, the outcome of every command, and the journal seq.
@@ -67,6 +71,7 @@ pub fn collect(
         progress(entry);
         outcomes.push(run_entry(entry, req.timeout, &mut redactor));
     }
+    outcomes.extend(req.computed.iter().cloned());
     let info = bundle::BundleInfo {
         out_dir: &req.out_dir,
         host: &req.host,
@@ -88,6 +93,7 @@ pub fn collect(
         host: req.host.clone(),
         layers,
         files: bundle.files.clone(),
+        signals: req.signals.clone(),
     };
     let value = serde_json::to_value(&payload).expect("evidence payload serialises");
     let refs: Vec<String> = req.incident.iter().map(|id| events::stream(id)).collect();

@@ -164,6 +164,74 @@ pub fn render(pm: &Postmortem, opts: &Options) -> String {
         l("Time to recover", "復旧までの時間"),
         dur(fig.to_recover),
     );
+    // What the service's own logs said, from the latest bundle that
+    // carries signals (`tejun collect --access-log/--slow-log`).
+    if let Some(sig) = inc.evidence.iter().rev().find_map(|e| e.signals.as_ref()) {
+        let window = format!("{} → {}", time(sig.from), time(sig.until));
+        if let Some(a) = &sig.access {
+            row(
+                w,
+                l(
+                    "Error rate in the incident window (access log)",
+                    "インシデント時間帯のエラー率 (アクセスログ)",
+                ),
+                cell(&match lang {
+                    Lang::En => format!(
+                        "{:.1}% of {} requests ({window}, {})",
+                        a.error_rate * 100.0,
+                        a.requests,
+                        a.log
+                    ),
+                    Lang::Ja => format!(
+                        "{} リクエスト中 {:.1}% ({window}、{})",
+                        a.requests,
+                        a.error_rate * 100.0,
+                        a.log
+                    ),
+                }),
+            );
+            row(
+                w,
+                l(
+                    "p95 latency in the incident window",
+                    "インシデント時間帯の p95 レイテンシ",
+                ),
+                a.p95_ms
+                    .map_or_else(|| todo.to_string(), |p| format!("{p:.0} ms")),
+            );
+        }
+        if let Some(q) = sig.queries.first() {
+            let index = if q.missing_index {
+                l(", likely missing index", "、インデックス不足の疑い")
+            } else {
+                ""
+            };
+            let rows = q
+                .rows_examined_avg
+                .map(|r| match lang {
+                    Lang::En => format!(", {r:.0} rows examined per call"),
+                    Lang::Ja => format!("、1 回あたり {r:.0} 行を走査"),
+                })
+                .unwrap_or_default();
+            row(
+                w,
+                l(
+                    "Heaviest query in the incident window (slow log)",
+                    "インシデント時間帯で最も重いクエリ (スロークエリログ)",
+                ),
+                cell(&match lang {
+                    Lang::En => format!(
+                        "`{}`: {} calls, {:.1} s in total{rows}{index}",
+                        q.fingerprint, q.count, q.query_time
+                    ),
+                    Lang::Ja => format!(
+                        "`{}`: {} 回、合計 {:.1} 秒{rows}{index}",
+                        q.fingerprint, q.count, q.query_time
+                    ),
+                }),
+            );
+        }
+    }
     let budget = match (opts.slo, fig.budget) {
         (None, _) => l(
             "TODO (give --slo, e.g. --slo 99.9)",

@@ -409,6 +409,19 @@ impl Reader<'_> {
                         self.unknown_probe(span, &expr.probe, probes);
                         continue;
                     }
+                    // The rollout watch is stateless and has no history:
+                    // these two forms are for `tejun watch` metric rules.
+                    if expr.baseline || expr.sustain.is_some() {
+                        let span = self.locate(item, &text, 0, text.len());
+                        self.sink.error(
+                            span,
+                            probe_error(
+                                "a trigger fires on its window alone: `x baseline` and `for` are for `tejun watch` metric rules (docs/watch.md)".into(),
+                                "トリガーは窓だけで判定します: `x baseline` と `for` は `tejun watch` のメトリクスルール用です (docs/watch.md)".into(),
+                            ),
+                        );
+                        continue;
+                    }
                     triggers.push(Trigger { text, expr, span });
                 }
                 Err(e) => {

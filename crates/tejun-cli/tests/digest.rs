@@ -1,0 +1,258 @@
+//! `tejun digest` through the real binary: golden renderings of the
+//! shipped example logs, malformed input, .gz and stdin, redaction, HTML.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::Lab;
+
+fn example(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    std::fs::read_to_string(root.join(name)).unwrap()
+}
+
+fn stdout(lab: &Lab, args: &[&str]) -> String {
+    let out = lab.tejun().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_example_mysql_slow_log_renders_as_the_golden_table() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    insta::assert_snapshot!(stdout(&lab, &["digest", "slow.log", "--tz", "UTC"]));
+}
+
+#[test]
+fn the_example_mysql_slow_log_renders_as_the_golden_json() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    insta::assert_snapshot!(stdout(
+        &lab,
+        &["digest", "slow.log", "--json", "--top", "3"]
+    ));
+}
+
+#[test]
+fn the_example_postgres_log_renders_as_the_golden_table() {
+    let lab = Lab::bare();
+    lab.write("postgresql.log", &example("slow-postgres.log"));
+    insta::assert_snapshot!(stdout(
+        &lab,
+        &["digest", "postgresql.log", "--tz", "Asia/Tokyo"]
+    ));
+}
+
+#[test]
+fn the_missing_index_flag_states_its_threshold_in_japanese_too() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    let ja = stdout(&lab, &["digest", "slow.log", "--lang", "ja", "--tz", "UTC"]);
+    assert!(ja.contains("索引がない可能性"), "{ja}");
+    assert!(ja.contains("返した行数の 100 倍以上"), "{ja}");
+    let strict = stdout(
+        &lab,
+        &[
+            "digest",
+            "slow.log",
+            "--index-ratio",
+            "1000000",
+            "--tz",
+            "UTC",
+        ],
+    );
+    assert!(!strict.contains("likely missing index"), "{strict}");
+    assert!(strict.contains(">= 1000000x rows sent"), "{strict}");
+}
+
+#[test]
+fn malformed_entries_are_reported_with_their_line_and_the_rest_is_digested() {
+    let lab = Lab::bare();
+    lab.write(
+        "slow.log",
+        "stray text\n\
+         # Time: 2026-12-01T10:00:00Z\n\
+         # Query_time: 1,5  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\n\
+         SELECT 1;\n\
+         # User@Host: a[a] @ h []\n\
+         # Time: 2026-12-01T10:00:01Z\n\
+         # Query_time: 0.5  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\n\
+         SELECT 2;\n",
+    );
+    let out = lab
+        .tejun()
+        .args(["digest", "slow.log", "--tz", "UTC"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("slow.log: 1 queries, 3 malformed entries"),
+        "{text}"
+    );
+    assert!(
+        text.contains("slow.log:1: text outside any entry"),
+        "{text}"
+    );
+    assert!(
+        text.contains("slow.log:2: Query_time: \"1,5\" is not a number"),
+        "{text}"
+    );
+    assert!(
+        text.contains("slow.log:5: entry header without a statement"),
+        "{text}"
+    );
+    assert!(text.contains("select ?"), "{text}");
+}
+
+#[test]
+fn binary_garbage_is_digested_without_a_panic() {
+    let lab = Lab::bare();
+    let mut bytes: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    bytes.extend_from_slice(b"\n# Query_time: 9  Lock_time: x\n\xff\xfe;\n#\n");
+    std::fs::write(lab.path("junk.log"), &bytes).unwrap();
+    let out = lab.tejun().args(["digest", "junk.log"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = lab
+        .tejun()
+        .args(["digest", "junk.log", "--format", "postgres", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn gz_and_stdin_give_the_same_digest_as_the_plain_file() {
+    let lab = Lab::bare();
+    let log = example("slow-mysql.log");
+    lab.write("slow.log", &log);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(log.as_bytes()).unwrap();
+    std::fs::write(lab.path("slow.log.gz"), gz.finish().unwrap()).unwrap();
+    let plain = stdout(&lab, &["digest", "slow.log", "--json"]);
+    let zipped = stdout(&lab, &["digest", "slow.log.gz", "--json"]);
+    let piped = lab
+        .tejun()
+        .args(["digest", "-", "--json"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let piped = String::from_utf8(piped.stdout).unwrap();
+    let classes = |json: &str| {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["fingerprint"].clone(),
+                    c["count"].clone(),
+                    c["query_time"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(classes(&plain), classes(&zipped));
+    assert_eq!(classes(&plain), classes(&piped));
+    assert!(!classes(&plain).is_empty());
+}
+
+#[test]
+fn redact_replaces_the_literals_of_samples() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    let plain = stdout(&lab, &["digest", "slow.log"]);
+    assert!(plain.contains("@example."), "{plain}");
+    let redacted = stdout(&lab, &["digest", "slow.log", "--redact"]);
+    assert!(!redacted.contains("@example."), "{redacted}");
+    assert!(
+        redacted.contains("WHERE customer_email = ? ORDER BY"),
+        "{redacted}"
+    );
+}
+
+#[test]
+fn numbers_inside_names_are_kept_unless_asked_to_replace_them() {
+    let lab = Lab::bare();
+    lab.write(
+        "slow.log",
+        "# Query_time: 1  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\nSELECT * FROM db1.table2 WHERE id = 42;\n",
+    );
+    let kept = stdout(&lab, &["digest", "slow.log"]);
+    assert!(
+        kept.contains("select * from db1.table2 where id = ?"),
+        "{kept}"
+    );
+    let replaced = stdout(&lab, &["digest", "slow.log", "--replace-embedded-numbers"]);
+    assert!(
+        replaced.contains("select * from d?table? where id = ?"),
+        "{replaced}"
+    );
+}
+
+#[test]
+fn html_is_one_self_contained_page_in_the_operators_language() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    stdout(
+        &lab,
+        &["digest", "slow.log", "--html", "d.html", "--lang", "ja"],
+    );
+    let page = std::fs::read_to_string(lab.path("d.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<html lang=\"ja\">"));
+    assert!(page.contains("スロークエリ集計"));
+    assert!(page.contains("select id, status, total from orders where customer_email = ?"));
+    assert!(page.contains("<svg"));
+    for outside in ["<script", "http://", "https://", "<link"] {
+        assert!(!page.contains(outside), "{outside} in the page");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_with_exit_2_in_both_languages() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    let out = lab
+        .tejun()
+        .args(["digest", "slow.log", "--format", "oracle"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected auto, mysql or postgres"));
+    let out = lab
+        .tejun()
+        .args(["digest", "slow.log", "--format", "oracle", "--lang", "ja"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("のいずれかを指定してください"));
+    let out = lab
+        .tejun()
+        .args(["digest", "slow.log", "--index-ratio=-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_unreadable_file_exits_1_after_digesting_the_others() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &example("slow-mysql.log"));
+    let out = lab
+        .tejun()
+        .args(["digest", "missing.log", "slow.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log: cannot read"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("slow.log: 40 queries"));
+}

@@ -1,0 +1,321 @@
+//! Per-window aggregates: requests, status classes, error rate, bytes and
+//! latency percentiles for each window of `--window` length.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::latency::{self, Percentiles};
+use super::request::Request;
+
+/// Requests by status class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    #[serde(rename = "1xx")]
+    pub informational: u64,
+    #[serde(rename = "2xx")]
+    pub success: u64,
+    #[serde(rename = "3xx")]
+    pub redirect: u64,
+    #[serde(rename = "4xx")]
+    pub client_error: u64,
+    #[serde(rename = "5xx")]
+    pub server_error: u64,
+    pub other: u64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: u16) {
+        match status / 100 {
+            1 => self.informational += 1,
+            2 => self.success += 1,
+            3 => self.redirect += 1,
+            4 => self.client_error += 1,
+            5 => self.server_error += 1,
+            _ => self.other += 1,
+        }
+    }
+
+    pub fn merge(&mut self, o: &StatusCounts) {
+        self.informational += o.informational;
+        self.success += o.success;
+        self.redirect += o.redirect;
+        self.client_error += o.client_error;
+        self.server_error += o.server_error;
+        self.other += o.other;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.informational
+            + self.success
+            + self.redirect
+            + self.client_error
+            + self.server_error
+            + self.other
+    }
+}
+
+/// The share of requests answered with a 5xx (server errors; a 4xx is the
+/// client's).
+pub fn error_rate(status: &StatusCounts) -> f64 {
+    let total = status.total();
+    if total == 0 {
+        0.0
+    } else {
+        status.server_error as f64 / total as f64
+    }
+}
+
+/// One window's figures, as reports show them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    pub start: Timestamp,
+    pub requests: u64,
+    pub status: StatusCounts,
+    /// 5xx / requests, 0..1.
+    pub error_rate: f64,
+    pub bytes: u64,
+    /// `None` when the format records no request time.
+    pub latency: Option<Percentiles>,
+}
+
+/// A window still receiving requests: counts and a full histogram.
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    pub requests: u64,
+    pub status: StatusCounts,
+    pub bytes: u64,
+    pub latency: Histogram<u32>,
+}
+
+impl Default for Accumulator {
+    fn default() -> Accumulator {
+        Accumulator {
+            requests: 0,
+            status: StatusCounts::default(),
+            bytes: 0,
+            latency: latency::histogram(),
+        }
+    }
+}
+
+impl Accumulator {
+    pub fn add(&mut self, r: &Request<'_>) {
+        self.requests += 1;
+        self.status.add(r.status);
+        self.bytes += r.bytes;
+        if let Some(d) = r.latency() {
+            latency::record(&mut self.latency, d.as_micros() as u64);
+        }
+    }
+
+    pub fn summary(&self, start: Timestamp) -> Window {
+        Window {
+            start,
+            requests: self.requests,
+            status: self.status,
+            error_rate: error_rate(&self.status),
+            bytes: self.bytes,
+            latency: Percentiles::of(&self.latency),
+        }
+    }
+}
+
+/// Windows kept open with their histograms: lines arrive nearly in time
+/// order (nginx logs a request when it ends), so only the few most
+/// recently used windows need one; older ones are closed to their
+/// percentiles. Memory is then flat whatever the log's length.
+const OPEN: usize = 8;
+
+/// Most windows filled in between the first and the last (empty windows
+/// are traffic too: none).
+const MAX_WINDOWS: usize = 200_000;
+
+#[derive(Debug)]
+pub struct Windows {
+    width: i64,
+    open: BTreeMap<i64, (u64, Accumulator)>,
+    closed: BTreeMap<i64, Window>,
+    /// Requests whose window had already been closed: counted, but their
+    /// time missed the window's percentiles.
+    pub late: u64,
+    touches: u64,
+    /// Closed accumulators, reused (a histogram is 13 KB).
+    spare: Vec<Accumulator>,
+}
+
+impl Windows {
+    /// Windows `width_seconds` long, aligned to multiples of it since the
+    /// Unix epoch (a minute window starts at :00).
+    pub fn new(width_seconds: i64) -> Windows {
+        Windows {
+            width: width_seconds.max(1),
+            open: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            late: 0,
+            touches: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    pub fn width(&self) -> i64 {
+        self.width
+    }
+
+    fn start_of(&self, t: Timestamp) -> i64 {
+        t.as_second().div_euclid(self.width) * self.width
+    }
+
+    pub fn add(&mut self, r: &Request<'_>) {
+        let key = self.start_of(r.time);
+        self.touches += 1;
+        if let Some((touched, acc)) = self.open.get_mut(&key) {
+            *touched = self.touches;
+            acc.add(r);
+            return;
+        }
+        if let Some(w) = self.closed.get_mut(&key) {
+            w.requests += 1;
+            w.status.add(r.status);
+            w.error_rate = error_rate(&w.status);
+            w.bytes += r.bytes;
+            self.late += u64::from(r.latency().is_some());
+            return;
+        }
+        if self.open.len() >= OPEN {
+            self.close_least_recent();
+        }
+        let mut acc = self.spare.pop().unwrap_or_default();
+        acc.add(r);
+        self.open.insert(key, (self.touches, acc));
+    }
+
+    fn close_least_recent(&mut self) {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, (touched, _))| *touched)
+            .map(|(k, _)| *k);
+        if let Some(key) = oldest
+            && let Some((_, mut acc)) = self.open.remove(&key)
+        {
+            let start = Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH);
+            self.closed.insert(key, acc.summary(start));
+            acc.requests = 0;
+            acc.status = StatusCounts::default();
+            acc.bytes = 0;
+            acc.latency.reset();
+            self.spare.push(acc);
+        }
+    }
+
+    /// Every window from the first to the last, empty ones included (up to
+    /// [`MAX_WINDOWS`]), in time order.
+    pub fn finish(mut self) -> Vec<Window> {
+        while !self.open.is_empty() {
+            self.close_least_recent();
+        }
+        let (Some(first), Some(last)) = (
+            self.closed.keys().next().copied(),
+            self.closed.keys().next_back().copied(),
+        ) else {
+            return Vec::new();
+        };
+        let span = ((last - first) / self.width) as usize + 1;
+        if span > MAX_WINDOWS {
+            return self.closed.into_values().collect();
+        }
+        let mut out = Vec::with_capacity(span);
+        let mut closed = self.closed.into_iter().peekable();
+        for i in 0..span as i64 {
+            let key = first + i * self.width;
+            match closed.peek() {
+                Some((k, _)) if *k == key => out.push(closed.next().expect("peeked").1),
+                _ => out.push(Window {
+                    start: Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH),
+                    requests: 0,
+                    status: StatusCounts::default(),
+                    error_rate: 0.0,
+                    bytes: 0,
+                    latency: None,
+                }),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn request(second: i64, millis: u64) -> Request<'static> {
+        Request {
+            time: Timestamp::from_second(second).unwrap(),
+            method: "GET",
+            path: "/",
+            status: if millis > 1000 { 503 } else { 200 },
+            bytes: 10,
+            request_time: Some(Duration::from_millis(millis)),
+            upstream_time: None,
+            client: "",
+            host: "",
+            referer: "",
+            user_agent: "",
+        }
+    }
+
+    #[test]
+    fn windows_are_aligned_and_gaps_are_listed_empty() {
+        let mut w = Windows::new(60);
+        w.add(&request(3_601, 10));
+        w.add(&request(3_659, 30));
+        w.add(&request(3_600 + 180, 2_000));
+        let out = w.finish();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0].start.as_second(), 3_600);
+        assert_eq!(
+            (out[0].requests, out[1].requests, out[3].requests),
+            (2, 0, 1)
+        );
+        assert_eq!(out[3].error_rate, 1.0);
+        assert!(out[1].latency.is_none());
+    }
+
+    #[test]
+    fn files_given_newest_first_keep_their_percentiles() {
+        // The newer file's windows, then the older file's: each window is
+        // filled while open, so nothing is late.
+        let mut w = Windows::new(60);
+        for minute in 100..120 {
+            w.add(&request(minute * 60, 5));
+        }
+        for minute in 50..70 {
+            for _ in 0..3 {
+                w.add(&request(minute * 60 + 1, 7));
+            }
+        }
+        assert_eq!(w.late, 0);
+        let out = w.finish();
+        assert_eq!(out.iter().map(|x| x.requests).sum::<u64>(), 80);
+    }
+
+    #[test]
+    fn a_request_for_a_closed_window_counts_but_is_late() {
+        let mut w = Windows::new(60);
+        for minute in 0..20 {
+            w.add(&request(minute * 60, 5));
+        }
+        w.add(&request(30, 9_000));
+        assert_eq!(w.late, 1);
+        let out = w.finish();
+        assert_eq!(out[0].requests, 2);
+        assert_eq!(out[0].status.server_error, 1);
+        // Its time missed the closed window's percentiles.
+        assert!(out[0].latency.unwrap().max_ms < 10.0);
+    }
+}

@@ -1,0 +1,460 @@
+//! Per-fingerprint totals over any number of logs, and the report sorted
+//! by total query time (pt-query-digest's default `--order-by
+//! Query_time:sum`).
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::fingerprint::{EmbeddedNumbers, Fingerprinter};
+use super::missing_index::{IndexRule, ratio};
+use super::mysql::MysqlReader;
+use super::postgres::PostgresReader;
+use super::redact::redact;
+use super::{Format, Malformed, Query};
+
+/// Malformed entries kept with their line per file; the rest are counted.
+const MALFORMED_KEPT: usize = 20;
+
+/// How queries are grouped and judged.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub numbers: EmbeddedNumbers,
+    pub index: IndexRule,
+    /// Samples with literals replaced by `?`.
+    pub redact: bool,
+    /// Zone of log dates that carry none (MariaDB's `# Time: 241204 …`).
+    pub zone: TimeZone,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            numbers: EmbeddedNumbers::Keep,
+            index: IndexRule::default(),
+            redact: false,
+            zone: TimeZone::UTC,
+        }
+    }
+}
+
+/// Query times in buckets 5% wide from 1 µs (pt-query-digest's scheme):
+/// a percentile within 5% in bounded memory.
+#[derive(Debug, Clone, Default)]
+struct Buckets(Vec<u32>);
+
+const BUCKET_BASE: f64 = 1.05;
+const BUCKET_MIN: f64 = 0.000_001;
+const BUCKETS: usize = 1000;
+
+impl Buckets {
+    fn index(v: f64) -> usize {
+        if v <= BUCKET_MIN {
+            return 0;
+        }
+        ((v / BUCKET_MIN).ln() / BUCKET_BASE.ln())
+            .floor()
+            .clamp(0.0, (BUCKETS - 1) as f64) as usize
+            + 1
+    }
+
+    fn add(&mut self, v: f64) {
+        let i = Buckets::index(v).min(BUCKETS - 1);
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = self.0[i].saturating_add(1);
+    }
+
+    /// The upper bound of the bucket holding the `q` quantile.
+    fn quantile(&self, q: f64, count: u64) -> f64 {
+        let rank = ((count as f64 * q).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, n) in self.0.iter().enumerate() {
+            seen += u64::from(*n);
+            if seen >= rank {
+                return if i == 0 {
+                    BUCKET_MIN
+                } else {
+                    BUCKET_MIN * BUCKET_BASE.powi(i as i32)
+                };
+            }
+        }
+        0.0
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Class {
+    count: u64,
+    query_time: f64,
+    query_max: f64,
+    query_min: f64,
+    buckets: Buckets,
+    lock_time: Option<f64>,
+    lock_max: f64,
+    rows_sent: Option<u64>,
+    rows_sent_max: u64,
+    rows_examined: Option<u64>,
+    rows_examined_max: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    /// The slowest call, as pt-query-digest samples.
+    sample: String,
+    sample_file: usize,
+    sample_line: u64,
+    sample_db: Option<String>,
+}
+
+/// Reads logs and folds their queries per fingerprint.
+pub struct Aggregate {
+    options: Options,
+    classes: HashMap<String, Class>,
+    fingerprinter: Fingerprinter,
+    files: Vec<FileSummary>,
+    queries: u64,
+    query_time: f64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+/// What one log held.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub format: Format,
+    pub queries: u64,
+    pub malformed: u64,
+    /// The first malformed entries, with their line.
+    pub malformed_entries: Vec<Malformed>,
+}
+
+/// Query time statistics of one fingerprint, in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Times {
+    pub total: f64,
+    pub avg: f64,
+    /// Within 5% (log buckets).
+    pub p95: f64,
+    pub max: f64,
+    pub min: f64,
+}
+
+/// Lock time, in seconds (MySQL/MariaDB).
+#[derive(Debug, Clone, Serialize)]
+pub struct Lock {
+    pub total: f64,
+    pub avg: f64,
+    pub max: f64,
+}
+
+/// Rows sent and examined (MySQL/MariaDB).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rows {
+    pub sent: u64,
+    pub sent_avg: f64,
+    pub sent_max: u64,
+    pub examined: u64,
+    pub examined_avg: f64,
+    pub examined_max: u64,
+    /// Rows examined per row sent (a call that sends none counts as one).
+    pub examined_per_sent: f64,
+}
+
+/// One fingerprint in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassReport {
+    /// 1 = most total query time.
+    pub rank: usize,
+    pub fingerprint: String,
+    pub count: u64,
+    /// Share of all query time, 0–1.
+    pub share: f64,
+    pub query_time: Times,
+    pub lock_time: Option<Lock>,
+    pub rows: Option<Rows>,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    /// Rows examined far above rows sent ([`IndexRule`]).
+    pub missing_index: bool,
+    /// The slowest call's statement (literals replaced when redacted).
+    pub sample: String,
+    pub sample_file: String,
+    pub sample_line: u64,
+    pub sample_db: Option<String>,
+}
+
+/// The digest: totals, then fingerprints by total query time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub files: Vec<FileSummary>,
+    pub queries: u64,
+    pub query_time: f64,
+    pub fingerprints: usize,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub index_rule: IndexRule,
+    pub embedded_numbers: EmbeddedNumbers,
+    pub redacted: bool,
+    /// The top fingerprints (all of them when no limit was asked).
+    pub classes: Vec<ClassReport>,
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Aggregate {
+    pub fn new(options: Options) -> Aggregate {
+        Aggregate {
+            options,
+            classes: HashMap::new(),
+            fingerprinter: Fingerprinter::default(),
+            files: Vec::new(),
+            queries: 0,
+            query_time: 0.0,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// Reads one whole log. `name` labels its malformed entries and
+    /// samples. An I/O error (a truncated .gz) ends the file there: what
+    /// was read stays counted.
+    pub fn read_log(
+        &mut self,
+        name: &str,
+        mut input: impl BufRead,
+        format: Format,
+    ) -> std::io::Result<&FileSummary> {
+        let format = match format {
+            Format::Auto => Format::detect(input.fill_buf()?),
+            f => f,
+        };
+        self.files.push(FileSummary {
+            path: name.to_string(),
+            format,
+            queries: 0,
+            malformed: 0,
+            malformed_entries: Vec::new(),
+        });
+        let zone = self.options.zone.clone();
+        let result = match format {
+            Format::Postgres => self.read_entries(PostgresReader::new(input, zone)),
+            _ => self.read_entries(MysqlReader::new(input, zone)),
+        };
+        result.map(|()| self.files.last().expect("pushed above"))
+    }
+
+    fn read_entries(
+        &mut self,
+        entries: impl Iterator<Item = std::io::Result<Result<Query, Malformed>>>,
+    ) -> std::io::Result<()> {
+        for entry in entries {
+            match entry? {
+                Ok(query) => self.add(query),
+                Err(malformed) => self.add_malformed(malformed),
+            }
+        }
+        Ok(())
+    }
+
+    fn file_index(&mut self) -> usize {
+        if self.files.is_empty() {
+            self.files.push(FileSummary {
+                path: "-".into(),
+                format: Format::Auto,
+                queries: 0,
+                malformed: 0,
+                malformed_entries: Vec::new(),
+            });
+        }
+        self.files.len() - 1
+    }
+
+    pub fn add_malformed(&mut self, malformed: Malformed) {
+        let file = self.file_index();
+        let summary = &mut self.files[file];
+        summary.malformed += 1;
+        if summary.malformed_entries.len() < MALFORMED_KEPT {
+            summary.malformed_entries.push(malformed);
+        }
+    }
+
+    /// Counts one query under its fingerprint.
+    pub fn add(&mut self, query: Query) {
+        let file = self.file_index();
+        self.files[file].queries += 1;
+        self.queries += 1;
+        self.query_time += query.query_time;
+        self.first = earliest(self.first, query.time);
+        self.last = latest(self.last, query.time);
+        let fingerprint = self
+            .fingerprinter
+            .fingerprint(&query.text, self.options.numbers);
+        let class = match self.classes.get_mut(fingerprint) {
+            Some(class) => class,
+            None => self
+                .classes
+                .entry(fingerprint.to_string())
+                .or_insert_with(|| Class {
+                    count: 0,
+                    query_time: 0.0,
+                    query_max: -1.0,
+                    query_min: f64::INFINITY,
+                    buckets: Buckets::default(),
+                    lock_time: None,
+                    lock_max: 0.0,
+                    rows_sent: None,
+                    rows_sent_max: 0,
+                    rows_examined: None,
+                    rows_examined_max: 0,
+                    first: None,
+                    last: None,
+                    sample: String::new(),
+                    sample_file: 0,
+                    sample_line: 0,
+                    sample_db: None,
+                }),
+        };
+        class.count += 1;
+        class.query_time += query.query_time;
+        class.query_min = class.query_min.min(query.query_time);
+        class.buckets.add(query.query_time);
+        if let Some(lock) = query.lock_time {
+            *class.lock_time.get_or_insert(0.0) += lock;
+            class.lock_max = class.lock_max.max(lock);
+        }
+        if let Some(sent) = query.rows_sent {
+            let total = class.rows_sent.get_or_insert(0);
+            *total = total.saturating_add(sent);
+            class.rows_sent_max = class.rows_sent_max.max(sent);
+        }
+        if let Some(examined) = query.rows_examined {
+            let total = class.rows_examined.get_or_insert(0);
+            *total = total.saturating_add(examined);
+            class.rows_examined_max = class.rows_examined_max.max(examined);
+        }
+        class.first = earliest(class.first, query.time);
+        class.last = latest(class.last, query.time);
+        if query.query_time > class.query_max {
+            class.query_max = query.query_time;
+            class.sample = query.text;
+            class.sample_file = file;
+            class.sample_line = query.line;
+            class.sample_db = query.db;
+        }
+    }
+
+    /// The report, fingerprints by total query time (then count, then
+    /// text, so equal totals always list in the same order), the first
+    /// `top` of them or all.
+    pub fn report(self, top: Option<usize>) -> Report {
+        let mut classes: Vec<(String, Class)> = self.classes.into_iter().collect();
+        let fingerprints = classes.len();
+        classes.sort_unstable_by(|(fa, a), (fb, b)| {
+            b.query_time
+                .total_cmp(&a.query_time)
+                .then(b.count.cmp(&a.count))
+                .then(fa.cmp(fb))
+        });
+        classes.truncate(top.unwrap_or(usize::MAX));
+        let total_time = self.query_time;
+        let options = &self.options;
+        let files = &self.files;
+        let classes = classes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (fingerprint, c))| {
+                let n = c.count.max(1) as f64;
+                let rows = match (c.rows_sent, c.rows_examined) {
+                    (None, None) => None,
+                    (sent, examined) => {
+                        let (sent, examined) = (sent.unwrap_or(0), examined.unwrap_or(0));
+                        Some(Rows {
+                            sent,
+                            sent_avg: sent as f64 / n,
+                            sent_max: c.rows_sent_max,
+                            examined,
+                            examined_avg: examined as f64 / n,
+                            examined_max: c.rows_examined_max,
+                            examined_per_sent: ratio(examined, sent),
+                        })
+                    }
+                };
+                let missing_index = rows.as_ref().is_some_and(|r| {
+                    options
+                        .index
+                        .flags(&fingerprint, c.count, r.examined, r.sent)
+                });
+                let p95 = if c.count == 1 || c.query_min == c.query_max {
+                    c.query_max
+                } else {
+                    c.buckets.quantile(0.95, c.count).min(c.query_max)
+                };
+                ClassReport {
+                    rank: i + 1,
+                    fingerprint,
+                    count: c.count,
+                    share: if total_time > 0.0 {
+                        c.query_time / total_time
+                    } else {
+                        0.0
+                    },
+                    query_time: Times {
+                        total: c.query_time,
+                        avg: c.query_time / n,
+                        p95,
+                        max: c.query_max,
+                        min: c.query_min,
+                    },
+                    lock_time: c.lock_time.map(|total| Lock {
+                        total,
+                        avg: total / n,
+                        max: c.lock_max,
+                    }),
+                    rows,
+                    first_seen: c.first,
+                    last_seen: c.last,
+                    missing_index,
+                    sample: if options.redact {
+                        redact(&c.sample)
+                    } else {
+                        c.sample
+                    },
+                    sample_file: files
+                        .get(c.sample_file)
+                        .map(|f| f.path.clone())
+                        .unwrap_or_default(),
+                    sample_line: c.sample_line,
+                    sample_db: c.sample_db,
+                }
+            })
+            .collect();
+        Report {
+            files: self.files,
+            queries: self.queries,
+            query_time: self.query_time,
+            fingerprints,
+            first_seen: self.first,
+            last_seen: self.last,
+            index_rule: self.options.index,
+            embedded_numbers: self.options.numbers,
+            redacted: self.options.redact,
+            classes,
+        }
+    }
+}

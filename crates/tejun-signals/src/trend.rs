@@ -1,1 +1,0 @@
-//! Baselines and burn rates over statistics windows.
