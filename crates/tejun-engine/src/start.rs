@@ -155,6 +155,9 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         given_vars: Some(given_names(&request.overrides)),
         kernel_guard: guarded.ok(),
     }))?;
+    if let Some(fleet) = engine.target.fleet_started(&run_id) {
+        recorder.record(RunEvent::FleetStarted(fleet))?;
+    }
     let needed = request
         .inventory
         .and_then(|i| i.environment(request.env))
@@ -194,6 +197,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         started_at,
         noted: 0,
         command_env: command_env(&run_id, &run_dir, request.env),
+        batch: None,
     };
     let finish = runner.run()?;
     Ok(Report {

@@ -128,11 +128,19 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
     let Some(runbook) = parse_runbook(&prepared.source, &file, ctx) else {
         return Exit::BadInput;
     };
-    if let Err(exit) = super::fleet::refuse_to_continue(&runbook, ctx) {
-        return exit;
-    }
     let inventory = match load_inventory(ctx, std::path::Path::new(&file)) {
         Ok(inventory) => inventory,
+        Err(exit) => return exit,
+    };
+    // A fleet run continues on exactly the hosts it started with.
+    let fleet = match super::fleet::reconnect(
+        &runbook,
+        inventory.as_ref(),
+        &prepared.started.env,
+        prepared.fleet.as_ref(),
+        ctx,
+    ) {
+        Ok(fleet) => fleet,
         Err(exit) => return exit,
     };
     let interactive = is_interactive(args.yes);
@@ -148,10 +156,13 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
     // Anything still missing is refused by the engine, naming every
     // secret and the `--var` to add, before any step runs.
     let progress = Progress::new(mode(args.json), ctx.lang);
-    let engine = match local_engine(&journal, &progress, ctx) {
+    let mut engine = match local_engine(&journal, &progress, ctx) {
         Ok(engine) => engine,
         Err(exit) => return exit,
     };
+    if let Some(fleet) = &fleet {
+        engine.target = &fleet.target;
+    }
     let request = ResumeRequest {
         runbook: &runbook,
         inventory: inventory.as_ref(),

@@ -223,17 +223,20 @@ impl SshTarget {
         &self.control
     }
 
-    /// A remote regular file's bytes and permission bits, over the master.
-    pub fn fetch(&self, path: &str) -> io::Result<(Vec<u8>, u32)> {
+    /// A remote regular file's bytes and permission bits, over the master;
+    /// given up (the local client killed) after `timeout` or on `abort`.
+    pub fn fetch(
+        &self,
+        path: &str,
+        timeout: Duration,
+        abort: &AbortSignal,
+    ) -> io::Result<(Vec<u8>, u32)> {
         let quoted = single_quote(path);
-        let out = self
-            .ssh("no")
-            .arg("--")
-            .arg(&self.host)
-            .arg(format!(
-                "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
-            ))
-            .output()?;
+        let mut command = self.ssh("no");
+        command.arg("--").arg(&self.host).arg(format!(
+            "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
+        ));
+        let out = self.bounded(command, None, timeout, abort, path)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             return Err(io::Error::other(format!(
@@ -251,25 +254,28 @@ impl SshTarget {
     }
 
     /// Writes `bytes` to a remote path (beside it first, then renamed over
-    /// it) with `mode`; the SHA-256 the host computed of the result.
-    pub fn put(&self, path: &str, bytes: &[u8], mode: u32) -> io::Result<String> {
+    /// it) with `mode`; the SHA-256 the host computed of the result. The
+    /// copy replaces the file only when its hash is right, so a transfer
+    /// cut short (timeout, abort, a dropped connection) leaves the file
+    /// as it was.
+    pub fn put(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: u32,
+        timeout: Duration,
+        abort: &AbortSignal,
+    ) -> io::Result<String> {
         let quoted = single_quote(path);
         let temp = single_quote(&format!("{path}.tejun-restore"));
-        let mut child = self
-            .ssh("no")
-            .arg("--")
-            .arg(&self.host)
-            .arg(format!(
-                "cat > {temp} && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted}"
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(bytes)?;
-        }
-        let out = child.wait_with_output()?;
+        let sha = hex::encode(Sha256::digest(bytes));
+        let mut command = self.ssh("no");
+        command.arg("--").arg(&self.host).arg(format!(
+            "cat > {temp} && printf '%s  %s\\n' {sha} {temp} | sha256sum -c --status \\
+             && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted} \\
+             || {{ s=$?; rm -f {temp}; echo 'the restore did not complete (a partial copy never replaces the file)' >&2; exit $s; }}"
+        ));
+        let out = self.bounded(command, Some(bytes), timeout, abort, path)?;
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "{}:{path}: {}",
@@ -282,6 +288,83 @@ impl SshTarget {
             .next()
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// Runs `command` with `input` on its stdin, collecting its output,
+    /// killing it after `timeout` or when `abort` is set.
+    fn bounded(
+        &self,
+        mut command: Command,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        abort: &AbortSignal,
+        path: &str,
+    ) -> io::Result<std::process::Output> {
+        use std::io::Read;
+        let mut child = command
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let deadline = Instant::now() + timeout;
+        let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+        let mut stdin = child.stdin.take();
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                if let (Some(stdin), Some(bytes)) = (stdin.as_mut(), input) {
+                    let _ = stdin.write_all(bytes);
+                }
+                // Dropping stdin sends EOF.
+            });
+            let out = scope.spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(s) = stdout.as_mut() {
+                    let _ = s.read_to_end(&mut buf);
+                }
+                buf
+            });
+            let err = scope.spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(s) = stderr.as_mut() {
+                    let _ = s.read_to_end(&mut buf);
+                }
+                buf
+            });
+            let stopped = loop {
+                if let Some(status) = child.try_wait()? {
+                    break Ok(status);
+                }
+                let why = if abort.is_set() {
+                    Some(format!("{}:{path}: aborted", self.host))
+                } else if Instant::now() >= deadline {
+                    Some(format!(
+                        "{}:{path}: timed out after {}s",
+                        self.host,
+                        timeout.as_secs_f64()
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break Err(io::Error::new(io::ErrorKind::TimedOut, why));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let _ = writer.join();
+            let stdout = out.join().unwrap_or_default();
+            let stderr = err.join().unwrap_or_default();
+            stopped.map(|status| std::process::Output {
+                status,
+                stdout,
+                stderr,
+            })
+        })
     }
 
     /// Runs a short command over the master, without output capture.
