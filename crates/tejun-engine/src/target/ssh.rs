@@ -311,59 +311,70 @@ impl SshTarget {
             .stderr(Stdio::piped())
             .spawn()?;
         let deadline = Instant::now() + timeout;
-        let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
-        let mut stdin = child.stdin.take();
-        std::thread::scope(|scope| {
-            let writer = scope.spawn(move || {
-                if let (Some(stdin), Some(bytes)) = (stdin.as_mut(), input) {
-                    let _ = stdin.write_all(bytes);
-                }
-                // Dropping stdin sends EOF.
-            });
-            let out = scope.spawn(move || {
+        // Readers and the writer are detached threads: the client hands
+        // its pipes to the master, which may hold them open after the
+        // client is killed (a frozen host), so they may never see EOF.
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
                 let mut buf = Vec::new();
-                if let Some(s) = stdout.as_mut() {
-                    let _ = s.read_to_end(&mut buf);
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut buf);
                 }
-                buf
+                let _ = tx.send(buf);
             });
-            let err = scope.spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(s) = stderr.as_mut() {
-                    let _ = s.read_to_end(&mut buf);
-                }
-                buf
+            rx
+        };
+        let stdout = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        if let (Some(mut stdin), Some(bytes)) = (child.stdin.take(), input) {
+            let bytes = bytes.to_vec();
+            // Dropping stdin at the end sends EOF.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
             });
-            let stopped = loop {
-                if let Some(status) = child.try_wait()? {
-                    break Ok(status);
-                }
-                let why = if abort.is_set() {
-                    Some(format!("{}:{path}: aborted", self.host))
-                } else if Instant::now() >= deadline {
-                    Some(format!(
-                        "{}:{path}: timed out after {}s",
-                        self.host,
-                        timeout.as_secs_f64()
-                    ))
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break Err(io::Error::new(io::ErrorKind::TimedOut, why));
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            let why = if abort.is_set() {
+                Some(format!("{}:{path}: aborted", self.host))
+            } else if Instant::now() >= deadline {
+                Some(format!(
+                    "{}:{path}: timed out after {}s",
+                    self.host,
+                    timeout.as_secs_f64()
+                ))
+            } else {
+                None
             };
-            let _ = writer.join();
-            let stdout = out.join().unwrap_or_default();
-            let stderr = err.join().unwrap_or_default();
-            stopped.map(|status| std::process::Output {
-                status,
-                stdout,
-                stderr,
-            })
+            if let Some(why) = why {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The client exited: the master closes the session's pipes with
+        // it. Wait for them only until the deadline all the same.
+        let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let stdout = stdout.recv_timeout(left).unwrap_or_default();
+        let stderr = stderr.recv_timeout(left).unwrap_or_default();
+        Ok(std::process::Output {
+            status,
+            stdout,
+            stderr,
         })
     }
 
