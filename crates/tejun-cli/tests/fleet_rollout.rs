@@ -447,3 +447,28 @@ fn a_remote_backup_that_hangs_times_out_with_the_step() {
         .arg(format!("ip netns pids {netns} | xargs -r kill -CONT"))
         .status();
 }
+
+#[test]
+fn a_bad_bake_gate_or_rollback_scope_is_refused_at_its_place() {
+    let lab = Lab::with_inventory("environments:\n  staging:\n    hosts: [a]\n");
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: [staging]\nhosts: a\n\
+         rollout: {bake: 10, gate: [helth], rollback: some}\n\
+         probes:\n  health:\n    cmd: 'true'\n\
+         execute:\n  - run: 'true'\n",
+    );
+    lab.tejun()
+        .args(["check", "book.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "book.yaml:4:17: error: invalid duration `10`",
+        ))
+        .stderr(predicate::str::contains(
+            "book.yaml:4:28: error: no probe named `helth` under `probes:` (did you mean `health`?)",
+        ))
+        .stderr(predicate::str::contains(
+            "book.yaml:4:46: error: invalid `rollback` value `some`: use one of all, batch",
+        ));
+}

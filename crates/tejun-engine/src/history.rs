@@ -586,6 +586,7 @@ mod tests {
                     kind: "run".into(),
                     safety: "changes".into(),
                     command: Some(format!("echo {step}")),
+                    batch: None,
                 },
             );
         }
@@ -608,6 +609,7 @@ mod tests {
                     error: None,
                     files: vec![],
                     hosts: vec![],
+                    batch: None,
                 },
             );
         }
@@ -737,6 +739,8 @@ mod tests {
                 run_id: run.id.into(),
                 reason: "step-failed".into(),
                 failed_step: Some("apply".into()),
+                batch: None,
+                hosts: vec![],
             },
         );
         run.step("rollback", "restore", StepStatus::Ok);
