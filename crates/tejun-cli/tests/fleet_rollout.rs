@@ -472,3 +472,62 @@ fn a_bad_bake_gate_or_rollback_scope_is_refused_at_its_place() {
             "book.yaml:4:46: error: invalid `rollback` value `some`: use one of all, batch",
         ));
 }
+
+#[test]
+fn an_abort_stops_a_remote_backup_that_hangs() {
+    let Some(fleet) = fleet::up("ha", 1) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    std::fs::write(lab.path("site.conf"), "x\n").unwrap();
+    let netns = fleet.host("ha-1").netns.clone();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: hang\nenv: [staging]\nhosts: web\n\
+             pre:\n  - run: 'ip netns pids {netns} | xargs -r kill -STOP; {frozen}'\n    on: local\n  \
+             - id: save\n    backup: {conf}\n    timeout: 5m\n",
+            frozen = mark(&lab, "frozen"),
+            conf = lab.path("site.conf").display()
+        ),
+    );
+    let mut child = lab
+        .background()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.wait_for_markers("the host was not frozen", |m| !m.is_empty());
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the backup did not stop on Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    let finished = lab.events("step.finished");
+    let save = finished.iter().find(|f| f["step_id"] == "save").unwrap();
+    assert!(
+        save["error"].as_str().unwrap().contains("aborted"),
+        "{save}"
+    );
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ip netns pids {netns} | xargs -r kill -CONT"))
+        .status();
+}

@@ -115,7 +115,9 @@ mod tests {
             "ヘルスゲート不合格: 5xx on web-1"
         );
         assert_eq!(
-            ja("health-gate: probe `health` unhealthy 0.4s into the 60s bake of batch 2: timed out after 1s"),
+            ja(
+                "health-gate: probe `health` unhealthy 0.4s into the 60s bake of batch 2: timed out after 1s"
+            ),
             "ヘルスゲート不合格: バッチ 2 の 60 秒のベイク中、0.4 秒の時点でプローブ `health` が異常: timed out after 1s"
         );
         assert_eq!(

@@ -1130,6 +1130,9 @@ impl<'a> Runner<'a> {
         self.finish(step, attempt, status, outcome)?;
         Ok(if status == StepStatus::Ok {
             StepEnd::Ok
+        } else if self.abort.is_set() {
+            // A remote copy stopped by Ctrl-C: an abort, not a failure.
+            StepEnd::Aborted
         } else {
             StepEnd::Failed
         })
