@@ -298,6 +298,66 @@ fn a_crashed_rollout_resumes_each_host_where_it_stopped() {
     assert_eq!(lab.events("run.ended")[0]["outcome"], "succeeded");
 }
 
+/// tejun dies while a step runs on two hosts, one done, one still busy:
+/// the done host's end is journaled at once (`host.finished`), and
+/// resume runs the step again only on the other one.
+#[test]
+fn a_step_interrupted_mid_batch_runs_again_only_on_the_hosts_that_had_not_finished() {
+    let Some(fleet) = fleet::up("mh", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    let go = lab.path("go").display().to_string();
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: mid\nenv: [staging]\nhosts: web\n\
+             execute:\n  - id: change\n    run: 'if [ \"$TEJUN_HOST\" = mh-2 ] && [ ! -e {go} ]; then sleep 60; exit 1; fi; {change}'\n",
+            change = mark(&lab, "change"),
+        ),
+    );
+    let mut child = lab
+        .background()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.events("host.finished").is_empty() {
+        assert!(Instant::now() < deadline, "mh-1 never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = lab.events("host.finished");
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["host"], "mh-1");
+    assert_eq!(done[0]["ok"], true);
+    assert_eq!(lab.markers(), ["change mh-1"]);
+    std::fs::write(&go, "").unwrap();
+    let id = run_id(&lab);
+    tejun(&lab, &fleet)
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(0);
+    // mh-1 was not changed twice.
+    assert_eq!(lab.markers(), ["change mh-1", "change mh-2"]);
+    let finished = lab.events("step.finished");
+    let hosts: Vec<(String, bool)> = finished[0]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["host"].as_str().unwrap().to_string(), h["ok"] == true))
+        .collect();
+    assert_eq!(
+        hosts,
+        [("mh-1".to_string(), true), ("mh-2".to_string(), true)]
+    );
+    assert_eq!(finished[0]["attempt"], 2);
+}
+
 /// `tejun rollback RUN` of a rollout that stopped in its canary rolls
 /// back the canary and nothing else, on the host, not here.
 #[test]

@@ -413,3 +413,19 @@ pub struct BatchGate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
 }
+
+pub const HOST_FINISHED: &str = "host.finished";
+
+/// One host finished its part of a fleet step (journaled as it happens,
+/// before the step's own end): a resumed run that retries the step runs
+/// it again only on the hosts that had not finished it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFinished {
+    pub run_id: String,
+    pub step_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub result: HostStep,
+}

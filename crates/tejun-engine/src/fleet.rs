@@ -74,6 +74,10 @@ struct State {
     /// Backups taken in this run: (step id, host index) → its files, with
     /// the real (unredacted) remote paths.
     backups: Vec<(String, usize, Vec<FileRecord>)>,
+    /// Where a host's result goes as soon as it is done.
+    sink: Option<std::sync::mpsc::Sender<HostStep>>,
+    /// Hosts that finished the next step before a crash (see `already_done`).
+    done: Vec<HostStep>,
 }
 
 impl FleetTarget {
@@ -122,6 +126,8 @@ impl FleetTarget {
                 reached: None,
                 selection: Selection::All,
                 backups: Vec::new(),
+                sink: None,
+                done: Vec::new(),
             }),
         }
     }
@@ -184,7 +190,15 @@ impl FleetTarget {
     /// Runs `exec` on the hosts `on` picks from the active set.
     fn fan_out(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed> {
         let started = Instant::now();
-        let selection = self.state().selection;
+        let (selection, sink, done) = {
+            let mut state = self.state();
+            (
+                state.selection,
+                state.sink.clone(),
+                std::mem::take(&mut state.done),
+            )
+        };
+        let finished_before = |i: usize| done.iter().any(|d| d.host == self.hosts[i].name());
         let targets: Vec<usize> = {
             let live = self.live_hosts();
             match exec.on {
@@ -192,6 +206,15 @@ impl FleetTarget {
                 _ => live,
             }
         };
+        let carried: Vec<HostStep> = targets
+            .iter()
+            .filter_map(|&i| done.iter().find(|d| d.host == self.hosts[i].name()))
+            .cloned()
+            .collect();
+        let targets: Vec<usize> = targets
+            .into_iter()
+            .filter(|&i| !finished_before(i))
+            .collect();
         // A batch's unreachable hosts fail its first step that runs on
         // every host: counted against `max_fail_percentage`, then gone.
         let absent: Vec<(usize, String)> = {
@@ -223,6 +246,7 @@ impl FleetTarget {
                     let host = &self.hosts[i];
                     let mut env: Vec<(String, String)> = exec.env.to_vec();
                     env.extend(self.host_env[i].iter().cloned());
+                    let sink = sink.clone();
                     scope.spawn(move || {
                         let one = Exec {
                             command,
@@ -234,7 +258,11 @@ impl FleetTarget {
                             on,
                             live: None,
                         };
-                        *slot = Some(host.exec(&one, abort));
+                        let result = host.exec(&one, abort);
+                        if let Some(sink) = sink {
+                            let _ = sink.send(host_step(host.name(), &result));
+                        }
+                        *slot = Some(result);
                     });
                 }
             });
@@ -245,42 +273,39 @@ impl FleetTarget {
         let mut failures = Vec::new();
         let (mut timed_out, mut aborted) = (false, false);
         let mut first_bad_code = None;
+        for step in carried {
+            push_prefixed(
+                &mut out,
+                &step.host,
+                "(finished before tejun stopped; not run again)",
+            );
+            if !step.ok {
+                first_bad_code = first_bad_code.or(step.exit_code).or(Some(1));
+                if let Some(i) = self.index_of(&step.host) {
+                    failures.push(i);
+                }
+            }
+            hosts.push(step);
+        }
         for (&i, result) in targets.iter().zip(results) {
             let name = self.hosts[i].name().to_string();
-            let step = match result.unwrap_or_else(|| Err(io::Error::other("no result"))) {
+            let result = result.unwrap_or_else(|| Err(io::Error::other("no result")));
+            let step = host_step(&name, &result);
+            match &result {
                 Ok(done) => {
                     timed_out |= done.timed_out;
                     aborted |= done.aborted;
-                    let ok = done.exit_code == Some(0) && !done.timed_out && !done.aborted;
-                    let stdout = done.stdout.tail_text();
-                    let stderr = done.stderr.tail_text();
-                    push_prefixed(&mut out, &name, &stdout);
-                    push_prefixed(&mut err, &name, &stderr);
-                    if !ok {
+                    push_prefixed(&mut out, &name, &done.stdout.tail_text());
+                    push_prefixed(&mut err, &name, &done.stderr.tail_text());
+                    if !step.ok {
                         first_bad_code = first_bad_code.or(done.exit_code).or(Some(1));
-                    }
-                    HostStep {
-                        host: name,
-                        ok,
-                        exit_code: done.exit_code,
-                        timed_out: done.timed_out,
-                        duration_ms: done.duration.as_millis() as u64,
-                        error: (!ok).then(|| last_line(&stderr)),
                     }
                 }
                 Err(e) => {
                     first_bad_code = first_bad_code.or(Some(255));
                     push_prefixed(&mut err, &name, &e.to_string());
-                    HostStep {
-                        host: name,
-                        ok: false,
-                        exit_code: None,
-                        timed_out: false,
-                        duration_ms: 0,
-                        error: Some(e.to_string()),
-                    }
                 }
-            };
+            }
             if !step.ok {
                 failures.push(i);
             }
@@ -301,7 +326,9 @@ impl FleetTarget {
                 error: Some(error),
             });
         }
-        let counted = targets.len() + absent.len();
+        // Inventory order, whichever way each host's result came.
+        hosts.sort_by_key(|h| self.index_of(&h.host));
+        let counted = hosts.len();
         // Within max_fail_percentage the failed hosts leave the run and the
         // step counts as done; beyond it the step failed. Only a rollout
         // batch tolerates failures: a host failing a rollback or exit step
@@ -457,6 +484,14 @@ impl Target for FleetTarget {
                 }
             }
         }
+    }
+
+    fn host_results(&self, sink: Option<std::sync::mpsc::Sender<HostStep>>) {
+        self.state().sink = sink;
+    }
+
+    fn already_done(&self, done: Vec<HostStep>) {
+        self.state().done = done;
     }
 
     fn select(&self, selection: Selection) {
@@ -618,6 +653,31 @@ impl Target for FleetTarget {
             .map(|i| self.hosts[i].name().to_string())
             .collect();
         gate.check(&names)
+    }
+}
+
+/// One host's part of a step, from what its command did.
+fn host_step(name: &str, result: &io::Result<Executed>) -> HostStep {
+    match result {
+        Ok(done) => {
+            let ok = done.exit_code == Some(0) && !done.timed_out && !done.aborted;
+            HostStep {
+                host: name.to_string(),
+                ok,
+                exit_code: done.exit_code,
+                timed_out: done.timed_out,
+                duration_ms: done.duration.as_millis() as u64,
+                error: (!ok).then(|| last_line(&done.stderr.tail_text())),
+            }
+        }
+        Err(e) => HostStep {
+            host: name.to_string(),
+            ok: false,
+            exit_code: None,
+            timed_out: false,
+            duration_ms: 0,
+            error: Some(e.to_string()),
+        },
     }
 }
 

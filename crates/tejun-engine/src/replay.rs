@@ -25,6 +25,9 @@ pub struct Replay {
     pub steps: HashMap<String, StepRecord>,
     /// Batches (1-based) whose health gate held.
     pub gates_passed: HashSet<u32>,
+    /// For a fleet step that started and never ended: its attempt and the
+    /// hosts that had finished it (`host.finished`), by [`Replay::key`].
+    pub hosts_done: HashMap<String, (u32, Vec<events::HostStep>)>,
     pub rollback: Option<RollbackStarted>,
     /// Id of the step a non-interactive or 保留 answer paused at, if the run
     /// is paused there.
@@ -55,10 +58,9 @@ impl Replay {
                 }
                 events::STEP_FINISHED => {
                     let finished: StepFinished = entry.decode()?;
-                    replay.steps.insert(
-                        Replay::key(&finished.step_id, finished.batch),
-                        StepRecord::Finished(finished),
-                    );
+                    let key = Replay::key(&finished.step_id, finished.batch);
+                    replay.hosts_done.remove(&key);
+                    replay.steps.insert(key, StepRecord::Finished(finished));
                 }
                 events::ROLLBACK_STARTED => replay.rollback = Some(entry.decode()?),
                 events::EXIT_STARTED => {
@@ -72,6 +74,18 @@ impl Replay {
                     if let Some(step) = stopped.step_id {
                         replay.steps.remove(&Replay::key(&step, stopped.batch));
                     }
+                }
+                events::HOST_FINISHED => {
+                    let host: events::HostFinished = entry.decode()?;
+                    let key = Replay::key(&host.step_id, host.batch);
+                    let slot = replay
+                        .hosts_done
+                        .entry(key)
+                        .or_insert_with(|| (host.attempt, Vec::new()));
+                    if slot.0 != host.attempt {
+                        *slot = (host.attempt, Vec::new());
+                    }
+                    slot.1.push(host.result);
                 }
                 events::BATCH_GATE => {
                     let gate: events::BatchGate = entry.decode()?;

@@ -709,6 +709,17 @@ impl<'a> Runner<'a> {
                 match (choice, in_rollback) {
                     (UnknownChoice::Retry, _) | (UnknownChoice::Rollback, true) => {
                         first_attempt = open.attempt + 1;
+                        // Hosts that finished it before the crash keep
+                        // their result; only the others run it again.
+                        if let Some((attempt, hosts)) =
+                            self.replay.hosts_done.remove(&self.key(step))
+                            && attempt == open.attempt
+                            && step.step.on != On::Local
+                            && matches!(step.step.kind, StepKind::Run(_) | StepKind::Check(_))
+                        {
+                            self.target
+                                .already_done(hosts.into_iter().filter(|h| h.ok).collect());
+                        }
                     }
                     (UnknownChoice::Skip, _) => {
                         self.finish(step, open.attempt, StepStatus::Skipped, Default::default())?;
@@ -884,7 +895,7 @@ impl<'a> Runner<'a> {
                 on: step.step.on,
                 live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
             };
-            let executed = self.target.exec(&exec, &self.abort);
+            let executed = self.exec_journaling_hosts(step, attempt, &exec);
             live.finish();
             let (status, outcome, aborted) = match executed {
                 Ok(done) => {
@@ -922,6 +933,67 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(StepEnd::Failed)
+    }
+
+    /// Runs `exec`; on a fleet, each host's result is journaled
+    /// (`host.finished`) the moment that host is done, by a writer thread,
+    /// so a crash mid-step loses no host's end.
+    fn exec_journaling_hosts(
+        &self,
+        step: &PlannedStep,
+        attempt: u32,
+        exec: &Exec<'_>,
+    ) -> std::io::Result<Executed> {
+        if step.step.on == On::Local || self.target.hosts().is_empty() {
+            return self.target.exec(exec, &self.abort);
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<crate::events::HostStep>();
+        let journal = self.recorder.journal;
+        let (stream, refs, actor) = (
+            &self.recorder.stream,
+            &self.recorder.refs,
+            &self.recorder.actor,
+        );
+        let (run_id, step_id, batch) = (&self.run_id, &step.step.id, self.batch);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                // Hosts finishing together are written in one transaction.
+                while let Ok(first) = rx.recv() {
+                    let results: Vec<_> = std::iter::once(first).chain(rx.try_iter()).collect();
+                    let payloads: Vec<serde_json::Value> = results
+                        .into_iter()
+                        .map(|result| {
+                            let event = crate::events::HostFinished {
+                                run_id: run_id.clone(),
+                                step_id: step_id.clone(),
+                                batch,
+                                attempt,
+                                result,
+                            };
+                            serde_json::to_value(&event).unwrap_or_default()
+                        })
+                        .collect();
+                    let events: Vec<tejun_journal::NewEvent<'_>> = payloads
+                        .iter()
+                        .map(|payload| tejun_journal::NewEvent {
+                            stream,
+                            refs,
+                            kind: crate::events::HOST_FINISHED,
+                            actor,
+                            payload,
+                            ts: None,
+                        })
+                        .collect();
+                    // Best effort: the step's own end records every host too.
+                    let _ = journal.append_all(&events);
+                }
+            });
+            self.target.host_results(Some(tx));
+            let executed = self.target.exec(exec, &self.abort);
+            // Dropping the sender ends the writer.
+            self.target.host_results(None);
+            executed
+        })
     }
 
     /// Sleeps `delay` unless aborted first; false when aborted.

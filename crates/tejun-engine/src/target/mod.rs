@@ -121,6 +121,12 @@ pub trait Target: Send + Sync {
     /// A resumed run: takes back the state the journal records (batches
     /// reached, hosts that left, backups taken).
     fn replayed(&self, _replay: &crate::replay::Replay) {}
+    /// Where each host's result of the next fleet steps goes as soon as
+    /// that host is done (`None`: nowhere).
+    fn host_results(&self, _sink: Option<std::sync::mpsc::Sender<crate::events::HostStep>>) {}
+    /// The next fleet step is a retry after a crash: these hosts finished
+    /// it already and do not run it again; their results are kept.
+    fn already_done(&self, _done: Vec<crate::events::HostStep>) {}
     /// A `backup` step's files from where this target runs them; `None`:
     /// they are on this machine (the engine copies them itself).
     fn backup_files(
