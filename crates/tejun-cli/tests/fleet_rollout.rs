@@ -299,8 +299,9 @@ fn a_crashed_rollout_resumes_each_host_where_it_stopped() {
 }
 
 /// tejun dies while a step runs on two hosts, one done, one still busy:
-/// the done host's end is journaled at once (`host.finished`), and
-/// resume runs the step again only on the other one.
+/// the done host's end is journaled at once (`host.finished`); resume
+/// first stops the command the crash left running on the busy host, then
+/// runs the step again only there.
 #[test]
 fn a_step_interrupted_mid_batch_runs_again_only_on_the_hosts_that_had_not_finished() {
     let Some(fleet) = fleet::up("mh", 2) else {
@@ -312,7 +313,7 @@ fn a_step_interrupted_mid_batch_runs_again_only_on_the_hosts_that_had_not_finish
         "book.yaml",
         &format!(
             "name: mid\nenv: [staging]\nhosts: web\n\
-             execute:\n  - id: change\n    run: 'if [ \"$TEJUN_HOST\" = mh-2 ] && [ ! -e {go} ]; then sleep 60; exit 1; fi; {change}'\n",
+             execute:\n  - id: change\n    run: 'if [ \"$TEJUN_HOST\" = mh-2 ] && [ ! -e {go} ]; then sleep 61; exit 1; fi; {change}'\n",
             change = mark(&lab, "change"),
         ),
     );
@@ -325,7 +326,10 @@ fn a_step_interrupted_mid_batch_runs_again_only_on_the_hosts_that_had_not_finish
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while lab.events("host.finished").is_empty() {
+    // mh-1 done and journaled, mh-2 busy.
+    while lab.events("host.finished").is_empty()
+        || !common::process_outlives("sleep 61", Duration::ZERO)
+    {
         assert!(Instant::now() < deadline, "mh-1 never finished");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -336,14 +340,20 @@ fn a_step_interrupted_mid_batch_runs_again_only_on_the_hosts_that_had_not_finish
     assert_eq!(done[0]["host"], "mh-1");
     assert_eq!(done[0]["ok"], true);
     assert_eq!(lab.markers(), ["change mh-1"]);
+    // The busy host's command outlived tejun.
+    assert!(common::process_outlives("sleep 61", Duration::ZERO));
     std::fs::write(&go, "").unwrap();
     let id = run_id(&lab);
     tejun(&lab, &fleet)
         .args(["resume", &id, "--yes", "--on-unknown", "retry"])
         .assert()
         .code(0);
-    // mh-1 was not changed twice.
+    // mh-1 was not changed twice; the leftover on mh-2 is gone.
     assert_eq!(lab.markers(), ["change mh-1", "change mh-2"]);
+    assert!(!common::process_outlives(
+        "sleep 61",
+        Duration::from_secs(2)
+    ));
     let finished = lab.events("step.finished");
     let hosts: Vec<(String, bool)> = finished[0]["hosts"]
         .as_array()

@@ -241,6 +241,7 @@ impl FleetTarget {
             let (command, timeout, keep_bytes, on) =
                 (exec.command, exec.timeout, exec.keep_bytes, exec.on);
             let cwd = &exec.cwd;
+            let group_file = &exec.group_file;
             std::thread::scope(|scope| {
                 for (&i, slot) in indices.iter().zip(slots.iter_mut()) {
                     let host = &self.hosts[i];
@@ -254,7 +255,7 @@ impl FleetTarget {
                             keep_bytes,
                             env: &env,
                             cwd: cwd.clone(),
-                            group_file: None,
+                            group_file: group_file.clone(),
                             on,
                             live: None,
                         };
@@ -488,6 +489,33 @@ impl Target for FleetTarget {
 
     fn host_results(&self, sink: Option<std::sync::mpsc::Sender<HostStep>>) {
         self.state().sink = sink;
+    }
+
+    fn stop_leftovers(&self, group_file: &Path, tag: &str) -> Vec<(String, u32)> {
+        let reachable: Vec<&SshTarget> = {
+            let state = self.state();
+            self.hosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| state.unreachable[*i].is_none())
+                .map(|(_, h)| h)
+                .collect()
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = reachable
+                .into_iter()
+                .map(|h| {
+                    scope.spawn(move || {
+                        h.stop_leftover(group_file, tag)
+                            .map(|g| (h.name().to_string(), g))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok().flatten())
+                .collect()
+        })
     }
 
     fn already_done(&self, done: Vec<HostStep>) {

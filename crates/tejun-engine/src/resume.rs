@@ -391,9 +391,16 @@ pub fn resume(
     // decides to run it again.
     if let Some(open) = &unknown {
         let file = PathBuf::from(&started.run_dir).join(orphan::GROUP_FILE);
-        if let Some(group) = orphan::stop_leftover(&file, &orphan::tag(&open.step_id, open.attempt))
-        {
+        let tag = orphan::tag(&open.step_id, open.attempt);
+        if let Some(group) = orphan::stop_leftover(&file, &tag) {
             engine.operator.on_leftover_stopped(&open.step_id, group);
+        }
+        // And on the hosts of a fleet run (before any connection is used
+        // for anything else).
+        for (host, group) in engine.target.stop_leftovers(&file, &tag) {
+            engine
+                .operator
+                .on_leftover_stopped(&format!("{} @ {host}", open.step_id), group);
         }
     }
     if for_rollback {

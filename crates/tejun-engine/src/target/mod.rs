@@ -124,6 +124,11 @@ pub trait Target: Send + Sync {
     /// Where each host's result of the next fleet steps goes as soon as
     /// that host is done (`None`: nowhere).
     fn host_results(&self, _sink: Option<std::sync::mpsc::Sender<crate::events::HostStep>>) {}
+    /// Stops what a crashed run left running for step attempt `tag` on
+    /// this target's hosts: each host and the process group stopped there.
+    fn stop_leftovers(&self, _group_file: &std::path::Path, _tag: &str) -> Vec<(String, u32)> {
+        Vec::new()
+    }
     /// The next fleet step is a retry after a crash: these hosts finished
     /// it already and do not run it again; their results are kept.
     fn already_done(&self, _done: Vec<crate::events::HostStep>) {}

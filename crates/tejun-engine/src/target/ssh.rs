@@ -378,6 +378,37 @@ impl SshTarget {
         })
     }
 
+    /// Where the remote process group of step attempt `tag` of the run
+    /// whose group file is `file` is noted on this host.
+    fn pgid_file(&self, file: &Path, tag: &str) -> String {
+        let mut digest = Sha256::new();
+        for part in [file.display().to_string().as_str(), tag, &self.host] {
+            digest.update(part.as_bytes());
+            digest.update([0]);
+        }
+        format!("/tmp/tejun-{}.pgid", &hex::encode(digest.finalize())[..24])
+    }
+
+    /// Stops the remote process group a crashed run left running for step
+    /// attempt `tag` (TERM, then KILL after a second); its group id when
+    /// there was one.
+    pub fn stop_leftover(&self, file: &Path, tag: &str) -> Option<u32> {
+        let f = single_quote(&self.pgid_file(file, tag));
+        let out = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "pgid=$(cat {f} 2>/dev/null) && [ -n \"$pgid\" ] && kill -TERM -- -\"$pgid\" 2>/dev/null \
+                 && echo \"$pgid\" && sleep 1 && kill -KILL -- -\"$pgid\" 2>/dev/null; rm -f {f}; true"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
     /// Runs a short command over the master, without output capture.
     fn quick(&self, remote: &str) {
         let _ = self
@@ -452,11 +483,19 @@ impl Target for SshTarget {
         self.connect()
             .map_err(|e| io::Error::other(e.localize(Lang::En)))?;
         let started = Instant::now();
-        let mut nonce = [0u8; 8];
-        // The nonce keeps concurrent steps' pgid files apart on the host.
-        getrandom::fill(&mut nonce)
-            .map_err(|e| io::Error::other(format!("no randomness for the step's nonce: {e}")))?;
-        let pgid_file = format!("/tmp/tejun-{}.pgid", hex::encode(nonce));
+        let pgid_file = match &exec.group_file {
+            // Named after the run's step attempt, so a resume after a crash
+            // finds a command that outlived it (`stop_leftover`).
+            Some((file, tag)) => self.pgid_file(file, tag),
+            None => {
+                let mut nonce = [0u8; 8];
+                // The nonce keeps concurrent steps' pgid files apart.
+                getrandom::fill(&mut nonce).map_err(|e| {
+                    io::Error::other(format!("no randomness for the step's nonce: {e}"))
+                })?;
+                format!("/tmp/tejun-{}.pgid", hex::encode(nonce))
+            }
+        };
         let script = remote_script(exec, &pgid_file)?;
         let mut child = self
             .ssh("no")
