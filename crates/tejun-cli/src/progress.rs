@@ -381,6 +381,8 @@ impl Progress {
                 e.trigger,
                 fired_values(e, self.lang)
             )),
+            RunEvent::FleetStarted(_) => {}
+            RunEvent::BatchGate(e) => self.line(&batch_gate_line(e, self.lang)),
         }
     }
 
@@ -696,5 +698,40 @@ pub fn fired_values(e: &tejun_engine::events::TriggerFired, lang: Lang) -> Strin
         e.samples,
         lang.pick("failed", "失敗"),
         e.failures
+    )
+}
+
+/// One line for a batch's health gate: held, or what failed it.
+fn batch_gate_line(e: &tejun_engine::events::BatchGate, lang: Lang) -> String {
+    let secs = e.watched_ms as f64 / 1000.0;
+    if e.ok {
+        let style = AnsiColor::Green.on_default();
+        return format!(
+            "{style}✓ {}{style:#}",
+            lang.pick(
+                &format!("batch {} healthy for {secs:.1}s (gate held)", e.batch),
+                &format!("バッチ {} は {secs:.1} 秒間正常 (ゲート通過)", e.batch),
+            )
+        );
+    }
+    let style = AnsiColor::Red.on_default().bold();
+    let why = match (&e.failed_probe, &e.failed_sample, e.stopped_by.as_deref()) {
+        (Some(probe), Some(sample), _) => {
+            let error = sample.error.clone().unwrap_or_default();
+            lang.pick(
+                &format!("probe `{probe}` unhealthy after {secs:.1}s: {error}"),
+                &format!("プローブ `{probe}` が {secs:.1} 秒後に異常: {error}"),
+            )
+            .to_string()
+        }
+        (_, _, Some("trigger")) => lang.pick("a trigger fired", "トリガーが発火").to_string(),
+        _ => lang.pick("aborted", "中断").to_string(),
+    };
+    format!(
+        "{style}✗ {}{style:#}",
+        lang.pick(
+            &format!("batch {} failed its health gate: {why}", e.batch),
+            &format!("バッチ {} がヘルスゲートを通過できません: {why}", e.batch),
+        )
     )
 }

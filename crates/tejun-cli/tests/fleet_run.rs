@@ -203,7 +203,7 @@ fn an_unknown_host_key_refuses_the_run_before_any_step() {
 }
 
 #[test]
-fn a_paused_fleet_run_is_not_resumed_or_rolled_back_on_this_machine() {
+fn a_paused_fleet_run_is_resumed_and_rolled_back_on_its_hosts_not_here() {
     let Some(fleet) = fleet::up("p", 1) else {
         return;
     };
@@ -212,9 +212,10 @@ fn a_paused_fleet_run_is_not_resumed_or_rolled_back_on_this_machine() {
         "book.yaml",
         &format!(
             "name: pause\nenv: [staging]\nhosts: web\nexecute:\n  - run: '{}'\n  - confirm: go on?\n\
-             rollback:\n  steps:\n    - run: '{}'\n",
+             rollback:\n  steps:\n    - run: '{} && ip -4 -o addr show eth0 >> {}'\n",
             mark(&lab, "change"),
-            mark(&lab, "undo")
+            mark(&lab, "undo"),
+            lab.path("markers").display()
         ),
     );
     run(&lab, &fleet, &[]).code(5);
@@ -222,18 +223,23 @@ fn a_paused_fleet_run_is_not_resumed_or_rolled_back_on_this_machine() {
         .as_str()
         .unwrap()
         .to_string();
-    for command in ["resume", "rollback"] {
-        lab.tejun()
-            .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
-            .args([command, &run_id, "--yes"])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(
-                "resuming or rolling back a fleet run is not supported yet",
-            ));
-    }
-    // Nothing ran here in the hosts' place.
+    // Still no one to answer: paused again, nothing ran anew.
+    lab.tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["resume", &run_id, "--yes"])
+        .assert()
+        .code(5);
     assert_eq!(lab.markers(), ["change p-1"]);
+    lab.tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["rollback", &run_id, "--yes"])
+        .assert()
+        .code(3);
+    let markers = lab.markers();
+    assert_eq!(markers.len(), 3, "{markers:?}");
+    assert_eq!(markers[1], "undo p-1");
+    // The rollback ran on the host, inside its namespace.
+    assert!(markers[2].contains(&fleet.host("p-1").addr), "{markers:?}");
 }
 
 #[test]

@@ -105,6 +105,7 @@ impl<'a> Run<'a> {
                 kind: "run".into(),
                 safety: "changes".into(),
                 command: Some(command.into()),
+                batch: None,
             },
         );
     }
@@ -130,6 +131,7 @@ impl<'a> Run<'a> {
                     .then(|| format!("exit code {exit_code}, expected 0")),
                 files: vec![],
                 hosts: vec![],
+                batch: None,
             },
         );
     }
@@ -207,6 +209,8 @@ fn fixture() -> Fixture {
             run_id: rb.id.into(),
             reason: "step-failed".into(),
             failed_step: Some("verify-traffic".into()),
+            batch: None,
+            hosts: vec![],
         },
     );
     rb.step("rollback", "restore-config", "restore site.conf");

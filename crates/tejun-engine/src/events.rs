@@ -74,6 +74,10 @@ pub struct StepStarted {
     pub safety: String,
     /// Redacted command line, for run/check steps.
     pub command: Option<String>,
+    /// The rollout batch (1 = the canary) of an execute/post step in a
+    /// fleet run: the same step runs once per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +113,10 @@ pub struct StepFinished {
     /// journals and for steps on this machine).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostStep>,
+    /// The rollout batch (1 = the canary) of an execute/post step in a
+    /// fleet run: the same step runs once per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 /// One host's part of a fleet step.
@@ -144,6 +152,12 @@ pub struct RollbackStarted {
     /// step-failed, aborted (Ctrl-C), unknown-step (resume), ...
     pub reason: String,
     pub failed_step: Option<String>,
+    /// The batch that failed its step, gate or trigger (fleet runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    /// The hosts the rollback plan runs on (fleet runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// The pid of the process that holds a run: the one of its latest
@@ -240,6 +254,10 @@ pub struct RunStopped {
     pub phase: String,
     pub step_id: Option<String>,
     pub next: String,
+    /// The rollout batch (1 = the canary) of an execute/post step in a
+    /// fleet run: the same step runs once per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 /// A run that needs approval from someone other than its executor waits
@@ -341,6 +359,9 @@ pub struct TriggerFired {
     /// The step that was running or next, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_id: Option<String>,
+    /// The rollout batch running or baking when it fired (fleet runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 /// `tejun abort RUN` asked a running run to stop (stream `run/<id>`).
@@ -350,4 +371,66 @@ pub struct AbortRequested {
     pub reason: Option<String>,
     /// The process signalled, if it was running.
     pub pid: Option<u32>,
+}
+
+pub const FLEET_STARTED: &str = "fleet.started";
+pub const BATCH_GATE: &str = "batch.gate";
+
+/// A fleet run's hosts and batches, journaled after `run.started`:
+/// resume and rollback reconnect to exactly these hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetStarted {
+    pub run_id: String,
+    /// Every host of the run, in batch order.
+    pub hosts: Vec<String>,
+    /// The hosts of each batch (the first is the canary).
+    pub batches: Vec<Vec<String>>,
+    /// Hosts that could not be reached when the run started, with why;
+    /// each counts as failed in its batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<HostError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostError {
+    pub host: String,
+    pub error: String,
+}
+
+/// A batch's health gate: its `gate` probes sampled for `bake` after the
+/// batch's steps; `ok: false` stops the rollout and rolls back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchGate {
+    pub run_id: String,
+    pub batch: u32,
+    pub hosts: Vec<String>,
+    /// The bake asked for and how long the gate actually watched.
+    pub bake_ms: u64,
+    pub watched_ms: u64,
+    pub gate: Vec<String>,
+    pub ok: bool,
+    /// The sample that failed the gate, with its probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_probe: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_sample: Option<tejun_probe::Sample>,
+    /// Why the bake ended early otherwise (`trigger`, `aborted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+}
+
+pub const HOST_FINISHED: &str = "host.finished";
+
+/// One host finished its part of a fleet step (journaled as it happens,
+/// before the step's own end): a resumed run that retries the step runs
+/// it again only on the hosts that had not finished it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFinished {
+    pub run_id: String,
+    pub step_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub result: HostStep,
 }

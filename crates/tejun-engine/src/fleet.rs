@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
-use tejun_runbook::fleet::{DEFAULT_FORKS, On, Rollout, plan_batches};
+use tejun_runbook::fleet::{DEFAULT_FORKS, On, RollbackScope, Rollout, plan_batches};
 
 use crate::abort::AbortSignal;
 use crate::capture::{Capture, combined_sha256};
-use crate::events::{FileRecord, HostStep};
-use crate::target::{Exec, Executed, LocalTarget, SshError, SshTarget, Target};
+use crate::events::{FileRecord, FleetStarted, HostError, HostStep, StepStatus};
+use crate::replay::{Replay, StepRecord};
+use crate::target::{Exec, Executed, Limits, LocalTarget, SshError, SshTarget, Target};
 
 /// Decides whether a batch may be followed by the next one (probes plug in
 /// here; the default has no gate).
@@ -36,8 +37,9 @@ pub trait HealthGate: Send + Sync {
 pub enum Selection {
     /// Batch `n` of the rollout (0: the canary).
     Batch(usize),
-    /// Every host of the batches run so far: the ones that may have
-    /// changed, for the rollback.
+    /// The hosts that may have changed, for the rollback: every host of
+    /// the batches run so far (`rollout.rollback: all`), or only the last
+    /// batch's (`batch`).
     Changed,
     /// Every host (pre checks, the exit phase).
     All,
@@ -50,14 +52,19 @@ pub struct FleetTarget {
     batches: Vec<Range<usize>>,
     forks: usize,
     max_fail_percentage: u32,
+    scope: RollbackScope,
     gate: Option<Box<dyn HealthGate>>,
     state: Mutex<State>,
 }
 
 struct State {
     active: Vec<usize>,
-    /// Hosts dropped after failing within `max_fail_percentage`.
+    /// Hosts dropped after failing within `max_fail_percentage`: they
+    /// leave the rollout's batches, not the rollback or the exit phase.
     failed: Vec<bool>,
+    /// Hosts that could not be reached when the run started, with why:
+    /// nothing runs on them; each counts as failed in its batch.
+    unreachable: Vec<Option<String>>,
     /// The last batch started (for `Changed`).
     reached: Option<usize>,
     /// What the last `select` chose: `max_fail_percentage` is a rollout
@@ -67,6 +74,10 @@ struct State {
     /// Backups taken in this run: (step id, host index) → its files, with
     /// the real (unredacted) remote paths.
     backups: Vec<(String, usize, Vec<FileRecord>)>,
+    /// Where a host's result goes as soon as it is done.
+    sink: Option<std::sync::mpsc::Sender<HostStep>>,
+    /// Hosts that finished the next step before a crash (see `already_done`).
+    done: Vec<HostStep>,
 }
 
 impl FleetTarget {
@@ -106,13 +117,17 @@ impl FleetTarget {
             batches,
             forks,
             max_fail_percentage: rollout.max_fail_percentage,
+            scope: rollout.rollback,
             gate,
             state: Mutex::new(State {
                 active: (0..n).collect(),
                 failed: vec![false; n],
+                unreachable: vec![None; n],
                 reached: None,
                 selection: Selection::All,
                 backups: Vec::new(),
+                sink: None,
+                done: Vec::new(),
             }),
         }
     }
@@ -137,6 +152,30 @@ impl FleetTarget {
         })
     }
 
+    /// Records that `host` could not be reached: no step runs there, and
+    /// it counts as failed in its batch.
+    pub fn mark_unreachable(&self, host: &str, why: &str) {
+        if let Some(i) = self.hosts.iter().position(|h| h.name() == host) {
+            self.state().unreachable[i] = Some(why.to_string());
+        }
+    }
+
+    /// The first batch (1-based) whose unreachable hosts are more than
+    /// `max_fail_percentage` allows, with how many of how many: such a run
+    /// would fail there for sure, so it is refused before anything runs.
+    pub fn intolerable_batch(&self) -> Option<(usize, usize, usize)> {
+        let state = self.state();
+        self.batches.iter().enumerate().find_map(|(n, batch)| {
+            let down = batch
+                .clone()
+                .filter(|&i| state.unreachable[i].is_some())
+                .count();
+            let size = batch.len();
+            let tolerated = down * 100 <= self.max_fail_percentage as usize * size && down < size;
+            (down > 0 && !tolerated).then_some((n + 1, down, size))
+        })
+    }
+
     /// Ends every master connection.
     pub fn close_all(&self) {
         for h in &self.hosts {
@@ -151,12 +190,43 @@ impl FleetTarget {
     /// Runs `exec` on the hosts `on` picks from the active set.
     fn fan_out(&self, exec: &Exec<'_>, abort: &AbortSignal) -> io::Result<Executed> {
         let started = Instant::now();
-        let selection = self.state().selection;
+        let (selection, sink, done) = {
+            let mut state = self.state();
+            (
+                state.selection,
+                state.sink.clone(),
+                std::mem::take(&mut state.done),
+            )
+        };
+        let finished_before = |i: usize| done.iter().any(|d| d.host == self.hosts[i].name());
         let targets: Vec<usize> = {
             let live = self.live_hosts();
             match exec.on {
                 On::Once => live.into_iter().take(1).collect(),
                 _ => live,
+            }
+        };
+        let carried: Vec<HostStep> = targets
+            .iter()
+            .filter_map(|&i| done.iter().find(|d| d.host == self.hosts[i].name()))
+            .cloned()
+            .collect();
+        let targets: Vec<usize> = targets
+            .into_iter()
+            .filter(|&i| !finished_before(i))
+            .collect();
+        // A batch's unreachable hosts fail its first step that runs on
+        // every host: counted against `max_fail_percentage`, then gone.
+        let absent: Vec<(usize, String)> = {
+            let state = self.state();
+            match (selection, exec.on) {
+                (Selection::Batch(_), On::Each) => state
+                    .active
+                    .iter()
+                    .filter(|&&i| !state.failed[i])
+                    .filter_map(|&i| state.unreachable[i].clone().map(|why| (i, why)))
+                    .collect(),
+                _ => Vec::new(),
             }
         };
         let mut results: Vec<Option<io::Result<Executed>>> = Vec::new();
@@ -171,11 +241,13 @@ impl FleetTarget {
             let (command, timeout, keep_bytes, on) =
                 (exec.command, exec.timeout, exec.keep_bytes, exec.on);
             let cwd = &exec.cwd;
+            let group_file = &exec.group_file;
             std::thread::scope(|scope| {
                 for (&i, slot) in indices.iter().zip(slots.iter_mut()) {
                     let host = &self.hosts[i];
                     let mut env: Vec<(String, String)> = exec.env.to_vec();
                     env.extend(self.host_env[i].iter().cloned());
+                    let sink = sink.clone();
                     scope.spawn(move || {
                         let one = Exec {
                             command,
@@ -183,11 +255,15 @@ impl FleetTarget {
                             keep_bytes,
                             env: &env,
                             cwd: cwd.clone(),
-                            group_file: None,
+                            group_file: group_file.clone(),
                             on,
                             live: None,
                         };
-                        *slot = Some(host.exec(&one, abort));
+                        let result = host.exec(&one, abort);
+                        if let Some(sink) = sink {
+                            let _ = sink.send(host_step(host.name(), &result));
+                        }
+                        *slot = Some(result);
                     });
                 }
             });
@@ -198,57 +274,72 @@ impl FleetTarget {
         let mut failures = Vec::new();
         let (mut timed_out, mut aborted) = (false, false);
         let mut first_bad_code = None;
+        for step in carried {
+            push_prefixed(
+                &mut out,
+                &step.host,
+                "(finished before tejun stopped; not run again)",
+            );
+            if !step.ok {
+                first_bad_code = first_bad_code.or(step.exit_code).or(Some(1));
+                if let Some(i) = self.index_of(&step.host) {
+                    failures.push(i);
+                }
+            }
+            hosts.push(step);
+        }
         for (&i, result) in targets.iter().zip(results) {
             let name = self.hosts[i].name().to_string();
-            let step = match result.unwrap_or_else(|| Err(io::Error::other("no result"))) {
+            let result = result.unwrap_or_else(|| Err(io::Error::other("no result")));
+            let step = host_step(&name, &result);
+            match &result {
                 Ok(done) => {
                     timed_out |= done.timed_out;
                     aborted |= done.aborted;
-                    let ok = done.exit_code == Some(0) && !done.timed_out && !done.aborted;
-                    let stdout = done.stdout.tail_text();
-                    let stderr = done.stderr.tail_text();
-                    push_prefixed(&mut out, &name, &stdout);
-                    push_prefixed(&mut err, &name, &stderr);
-                    if !ok {
+                    push_prefixed(&mut out, &name, &done.stdout.tail_text());
+                    push_prefixed(&mut err, &name, &done.stderr.tail_text());
+                    if !step.ok {
                         first_bad_code = first_bad_code.or(done.exit_code).or(Some(1));
-                    }
-                    HostStep {
-                        host: name,
-                        ok,
-                        exit_code: done.exit_code,
-                        timed_out: done.timed_out,
-                        duration_ms: done.duration.as_millis() as u64,
-                        error: (!ok).then(|| last_line(&stderr)),
                     }
                 }
                 Err(e) => {
                     first_bad_code = first_bad_code.or(Some(255));
                     push_prefixed(&mut err, &name, &e.to_string());
-                    HostStep {
-                        host: name,
-                        ok: false,
-                        exit_code: None,
-                        timed_out: false,
-                        duration_ms: 0,
-                        error: Some(e.to_string()),
-                    }
                 }
-            };
+            }
             if !step.ok {
                 failures.push(i);
             }
             hosts.push(step);
         }
+        for (i, why) in &absent {
+            let name = self.hosts[*i].name().to_string();
+            let error = format!("unreachable since the run started: {why}");
+            push_prefixed(&mut err, &name, &error);
+            first_bad_code = first_bad_code.or(Some(255));
+            failures.push(*i);
+            hosts.push(HostStep {
+                host: name,
+                ok: false,
+                exit_code: None,
+                timed_out: false,
+                duration_ms: 0,
+                error: Some(error),
+            });
+        }
+        // Inventory order, whichever way each host's result came.
+        hosts.sort_by_key(|h| self.index_of(&h.host));
+        let counted = hosts.len();
         // Within max_fail_percentage the failed hosts leave the run and the
         // step counts as done; beyond it the step failed. Only a rollout
         // batch tolerates failures: a host failing a rollback or exit step
         // must fail the step, or the run would end rolled-back (or clean)
         // with that host still changed (or left uncleanly).
         let tolerated = matches!(selection, Selection::Batch(_))
-            && !targets.is_empty()
+            && counted > 0
             && (failures.len() * 100) as u64
-                <= u64::from(self.max_fail_percentage) * targets.len() as u64
-            && failures.len() < targets.len();
+                <= u64::from(self.max_fail_percentage) * counted as u64
+            && failures.len() < counted;
         let exit_code = if failures.is_empty() || tolerated {
             if !failures.is_empty() {
                 let mut state = self.state();
@@ -276,15 +367,22 @@ impl FleetTarget {
 }
 
 impl FleetTarget {
-    /// The active hosts that have not left the run.
+    /// The active hosts a step runs on: never an unreachable one, and in
+    /// a batch not one that left the rollout (rollback and the exit phase
+    /// go to those too).
     fn live_hosts(&self) -> Vec<usize> {
         let state = self.state();
+        let batch = matches!(state.selection, Selection::Batch(_));
         state
             .active
             .iter()
             .copied()
-            .filter(|&i| !state.failed[i])
+            .filter(|&i| state.unreachable[i].is_none() && !(batch && state.failed[i]))
             .collect()
+    }
+
+    fn index_of(&self, host: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name() == host)
     }
 }
 
@@ -304,25 +402,145 @@ impl Target for FleetTarget {
         self.batches.len().max(1)
     }
 
+    fn hosts(&self) -> Vec<String> {
+        self.host_names()
+    }
+
+    fn active_hosts(&self) -> Vec<String> {
+        self.live_hosts()
+            .into_iter()
+            .map(|i| self.hosts[i].name().to_string())
+            .collect()
+    }
+
+    fn fleet_started(&self, run_id: &str) -> Option<FleetStarted> {
+        let state = self.state();
+        Some(FleetStarted {
+            run_id: run_id.to_string(),
+            hosts: self.host_names(),
+            batches: self
+                .batches
+                .iter()
+                .map(|b| {
+                    b.clone()
+                        .map(|i| self.hosts[i].name().to_string())
+                        .collect()
+                })
+                .collect(),
+            unreachable: state
+                .unreachable
+                .iter()
+                .enumerate()
+                .filter_map(|(i, why)| {
+                    why.as_ref().map(|why| HostError {
+                        host: self.hosts[i].name().to_string(),
+                        error: why.clone(),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// A resumed run: which batches were reached, which hosts left the
+    /// rollout within `max_fail_percentage`, and which files each host's
+    /// backups hold, all from the journal.
+    fn replayed(&self, replay: &Replay) {
+        let mut state = self.state();
+        state.backups.clear();
+        for record in replay.steps.values() {
+            let (batch, finished) = match record {
+                StepRecord::Started(s) => (s.batch, None),
+                StepRecord::Finished(f) => (f.batch, Some(f)),
+            };
+            if let Some(b) = batch.filter(|b| *b >= 1) {
+                let n = b as usize - 1;
+                state.reached = Some(state.reached.map_or(n, |r| r.max(n)));
+            }
+            let Some(finished) = finished else { continue };
+            let passed = matches!(finished.status, StepStatus::Ok | StepStatus::Skipped);
+            if passed && finished.batch.is_some() {
+                for host in finished.hosts.iter().filter(|h| !h.ok) {
+                    if let Some(i) = self.index_of(&host.host) {
+                        state.failed[i] = true;
+                    }
+                }
+            }
+            if finished.status == StepStatus::Ok && finished.phase != "rollback" {
+                for record in &finished.files {
+                    let Some((host, _)) = record.path.split_once(':') else {
+                        continue;
+                    };
+                    let Some(i) = self.index_of(host) else {
+                        continue;
+                    };
+                    let step = finished.step_id.clone();
+                    match state
+                        .backups
+                        .iter_mut()
+                        .find(|(s, h, _)| *s == step && *h == i)
+                    {
+                        Some((_, _, records)) => records.push(record.clone()),
+                        None => state.backups.push((step, i, vec![record.clone()])),
+                    }
+                }
+            }
+        }
+    }
+
+    fn host_results(&self, sink: Option<std::sync::mpsc::Sender<HostStep>>) {
+        self.state().sink = sink;
+    }
+
+    fn stop_leftovers(&self, group_file: &Path, tag: &str) -> Vec<(String, u32)> {
+        let reachable: Vec<&SshTarget> = {
+            let state = self.state();
+            self.hosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| state.unreachable[*i].is_none())
+                .map(|(_, h)| h)
+                .collect()
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = reachable
+                .into_iter()
+                .map(|h| {
+                    scope.spawn(move || {
+                        h.stop_leftover(group_file, tag)
+                            .map(|g| (h.name().to_string(), g))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok().flatten())
+                .collect()
+        })
+    }
+
+    fn already_done(&self, done: Vec<HostStep>) {
+        self.state().done = done;
+    }
+
     fn select(&self, selection: Selection) {
         let mut state = self.state();
         state.selection = selection;
         state.active = match selection {
             Selection::Batch(n) => {
-                state.reached = Some(n);
+                state.reached = Some(state.reached.map_or(n, |r| r.max(n)));
                 self.batches.get(n).cloned().unwrap_or(0..0).collect()
             }
-            Selection::Changed => match state.reached {
-                Some(n) => (0..self.batches.get(n).map_or(0, |b| b.end)).collect(),
-                None => Vec::new(),
+            Selection::Changed => match (state.reached, self.scope) {
+                (Some(n), RollbackScope::All) => {
+                    (0..self.batches.get(n).map_or(0, |b| b.end)).collect()
+                }
+                (Some(n), RollbackScope::Batch) => {
+                    self.batches.get(n).cloned().unwrap_or(0..0).collect()
+                }
+                (None, _) => Vec::new(),
             },
             Selection::All => (0..self.hosts.len()).collect(),
         };
-        if selection == Selection::Changed || selection == Selection::All {
-            // Rollback and clean-up go to every host that may need them,
-            // failed ones first of all.
-            state.failed.iter_mut().for_each(|f| *f = false);
-        }
     }
 
     fn backup_files(
@@ -330,14 +548,26 @@ impl Target for FleetTarget {
         run_dir: &Path,
         step_id: &str,
         paths: &[String],
+        limits: Limits<'_>,
     ) -> Option<Result<Vec<FileRecord>, String>> {
         let active = self.live_hosts();
         let mut all = Vec::new();
         for i in active {
+            // Once per host: a host backed up already keeps its first copy.
+            let taken = self
+                .state()
+                .backups
+                .iter()
+                .any(|(step, h, _)| step == step_id && *h == i);
+            if taken {
+                continue;
+            }
             let host = &self.hosts[i];
             let mut records = Vec::new();
             for path in paths {
-                let result = host.fetch(path).map_err(|e| format!("cannot back up {e}"));
+                let result = host
+                    .fetch(path, limits.timeout, limits.abort)
+                    .map_err(|e| format!("cannot back up {e}"));
                 let (bytes, mode) = match result {
                     Ok(fetched) => fetched,
                     Err(e) => return Some(Err(e)),
@@ -374,7 +604,12 @@ impl Target for FleetTarget {
         Some(Ok(all))
     }
 
-    fn restore_files(&self, run_dir: &Path, from: &str) -> Option<Result<Vec<FileRecord>, String>> {
+    fn restore_files(
+        &self,
+        run_dir: &Path,
+        from: &str,
+        limits: Limits<'_>,
+    ) -> Option<Result<Vec<FileRecord>, String>> {
         let active = self.live_hosts();
         let backups: Vec<(usize, Vec<FileRecord>)> = self
             .state()
@@ -413,7 +648,13 @@ impl Target for FleetTarget {
                 .strip_prefix(&format!("{}:", host.name()))
                 .unwrap_or(&record.path)
                 .to_string();
-            match host.put(&remote_path, &bytes, record.mode) {
+            match host.put(
+                &remote_path,
+                &bytes,
+                record.mode,
+                limits.timeout,
+                limits.abort,
+            ) {
                 Ok(sha) if sha == record.sha256 => done.push(record),
                 Ok(sha) => errors.push(format!(
                     "restored {} but its sha256 is {sha}, expected {}",
@@ -440,6 +681,31 @@ impl Target for FleetTarget {
             .map(|i| self.hosts[i].name().to_string())
             .collect();
         gate.check(&names)
+    }
+}
+
+/// One host's part of a step, from what its command did.
+fn host_step(name: &str, result: &io::Result<Executed>) -> HostStep {
+    match result {
+        Ok(done) => {
+            let ok = done.exit_code == Some(0) && !done.timed_out && !done.aborted;
+            HostStep {
+                host: name.to_string(),
+                ok,
+                exit_code: done.exit_code,
+                timed_out: done.timed_out,
+                duration_ms: done.duration.as_millis() as u64,
+                error: (!ok).then(|| last_line(&done.stderr.tail_text())),
+            }
+        }
+        Err(e) => HostStep {
+            host: name.to_string(),
+            ok: false,
+            exit_code: None,
+            timed_out: false,
+            duration_ms: 0,
+            error: Some(e.to_string()),
+        },
     }
 }
 

@@ -587,6 +587,7 @@ mod tests {
                     kind: "run".into(),
                     safety: "changes".into(),
                     command: Some(format!("echo {step}")),
+                    batch: None,
                 },
             );
         }
@@ -609,6 +610,7 @@ mod tests {
                     error: None,
                     files: vec![],
                     hosts: vec![],
+                    batch: None,
                 },
             );
         }
@@ -738,6 +740,8 @@ mod tests {
                 run_id: run.id.into(),
                 reason: "step-failed".into(),
                 failed_step: Some("apply".into()),
+                batch: None,
+                hosts: vec![],
             },
         );
         run.step("rollback", "restore", StepStatus::Ok);

@@ -28,6 +28,8 @@ pub enum RunEvent {
     ProbeResult(events::ProbeResult),
     ProbeSamples(events::ProbeSamples),
     TriggerFired(events::TriggerFired),
+    FleetStarted(events::FleetStarted),
+    BatchGate(events::BatchGate),
 }
 
 impl RunEvent {
@@ -48,6 +50,8 @@ impl RunEvent {
             RunEvent::ProbeResult(_) => events::PROBE_RESULT,
             RunEvent::ProbeSamples(_) => events::PROBE_SAMPLES,
             RunEvent::TriggerFired(_) => events::TRIGGER_FIRED,
+            RunEvent::FleetStarted(_) => events::FLEET_STARTED,
+            RunEvent::BatchGate(_) => events::BATCH_GATE,
         }
     }
 
@@ -68,6 +72,8 @@ impl RunEvent {
             RunEvent::ProbeResult(e) => serde_json::to_value(e),
             RunEvent::ProbeSamples(e) => serde_json::to_value(e),
             RunEvent::TriggerFired(e) => serde_json::to_value(e),
+            RunEvent::FleetStarted(e) => serde_json::to_value(e),
+            RunEvent::BatchGate(e) => serde_json::to_value(e),
         };
         // These are plain structs of strings and numbers: serialising them
         // cannot fail.

@@ -214,6 +214,7 @@ fn watch_loop(
                     samples: fired.samples,
                     failures: fired.failures,
                     step_id: None,
+                    batch: None,
                 });
                 drop(shared);
                 abort.trip();

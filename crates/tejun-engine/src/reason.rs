@@ -36,6 +36,7 @@ fn japanese(text: &str) -> Option<String> {
         return Some(fixed.to_string());
     }
     if let Some(why) = text.strip_prefix("health-gate: ") {
+        let why = bake_failure_ja(why).unwrap_or_else(|| why.to_string());
         return Some(format!("ヘルスゲート不合格: {why}"));
     }
     if let Some(rest) = text.strip_prefix("exit code ") {
@@ -63,6 +64,20 @@ fn japanese(text: &str) -> Option<String> {
         return Some(format!("シグナル {signal} で終了"));
     }
     None
+}
+
+/// `probe `P` unhealthy 1.2s into the 60s bake of batch 2: WHY` (the
+/// runner's gate reason) in Japanese.
+fn bake_failure_ja(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("probe `")?;
+    let (probe, rest) = rest.split_once("` unhealthy ")?;
+    let (at, rest) = rest.split_once("s into the ")?;
+    let (bake, rest) = rest.split_once("s bake of batch ")?;
+    let (batch, why) = rest.split_once(": ")?;
+    let why = japanese(why).unwrap_or_else(|| why.to_string());
+    Some(format!(
+        "バッチ {batch} の {bake} 秒のベイク中、{at} 秒の時点でプローブ `{probe}` が異常: {why}"
+    ))
 }
 
 #[cfg(test)]
@@ -98,6 +113,12 @@ mod tests {
         assert_eq!(
             ja("health-gate: 5xx on web-1"),
             "ヘルスゲート不合格: 5xx on web-1"
+        );
+        assert_eq!(
+            ja(
+                "health-gate: probe `health` unhealthy 0.4s into the 60s bake of batch 2: timed out after 1s"
+            ),
+            "ヘルスゲート不合格: バッチ 2 の 60 秒のベイク中、0.4 秒の時点でプローブ `health` が異常: timed out after 1s"
         );
         assert_eq!(
             ja("stopped: a trigger fired (command killed)"),

@@ -4,7 +4,7 @@
 //! again and how a step that started without an end is recognised as
 //! *unknown*.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tejun_journal::Entry;
 
@@ -21,7 +21,13 @@ pub enum StepRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
+    /// Keyed by [`Replay::key`]: a step of a rollout runs once per batch.
     pub steps: HashMap<String, StepRecord>,
+    /// Batches (1-based) whose health gate held.
+    pub gates_passed: HashSet<u32>,
+    /// For a fleet step that started and never ended: its attempt and the
+    /// hosts that had finished it (`host.finished`), by [`Replay::key`].
+    pub hosts_done: HashMap<String, (u32, Vec<events::HostStep>)>,
     pub rollback: Option<RollbackStarted>,
     /// Id of the step a non-interactive or 保留 answer paused at, if the run
     /// is paused there.
@@ -31,21 +37,30 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The replay key of a step: its id, and its batch in a rollout.
+    pub fn key(step_id: &str, batch: Option<u32>) -> String {
+        match batch {
+            Some(b) => format!("{step_id}#{b}"),
+            None => step_id.to_string(),
+        }
+    }
+
     pub fn from_entries(entries: &[Entry]) -> Result<Replay, tejun_journal::Error> {
         let mut replay = Replay::default();
         for entry in entries {
             match entry.kind.as_str() {
                 events::STEP_STARTED => {
                     let started: StepStarted = entry.decode()?;
-                    replay
-                        .steps
-                        .insert(started.step_id.clone(), StepRecord::Started(started));
+                    replay.steps.insert(
+                        Replay::key(&started.step_id, started.batch),
+                        StepRecord::Started(started),
+                    );
                 }
                 events::STEP_FINISHED => {
                     let finished: StepFinished = entry.decode()?;
-                    replay
-                        .steps
-                        .insert(finished.step_id.clone(), StepRecord::Finished(finished));
+                    let key = Replay::key(&finished.step_id, finished.batch);
+                    replay.hosts_done.remove(&key);
+                    replay.steps.insert(key, StepRecord::Finished(finished));
                 }
                 events::ROLLBACK_STARTED => replay.rollback = Some(entry.decode()?),
                 events::EXIT_STARTED => {
@@ -57,7 +72,25 @@ impl Replay {
                 events::RUN_STOPPED => {
                     let stopped: events::RunStopped = entry.decode()?;
                     if let Some(step) = stopped.step_id {
-                        replay.steps.remove(&step);
+                        replay.steps.remove(&Replay::key(&step, stopped.batch));
+                    }
+                }
+                events::HOST_FINISHED => {
+                    let host: events::HostFinished = entry.decode()?;
+                    let key = Replay::key(&host.step_id, host.batch);
+                    let slot = replay
+                        .hosts_done
+                        .entry(key)
+                        .or_insert_with(|| (host.attempt, Vec::new()));
+                    if slot.0 != host.attempt {
+                        *slot = (host.attempt, Vec::new());
+                    }
+                    slot.1.push(host.result);
+                }
+                events::BATCH_GATE => {
+                    let gate: events::BatchGate = entry.decode()?;
+                    if gate.ok {
+                        replay.gates_passed.insert(gate.batch);
                     }
                 }
                 events::RUN_PAUSED => {
@@ -85,11 +118,14 @@ impl Replay {
         open.pop()
     }
 
-    /// Files a finished backup step recorded.
+    /// Files a finished backup step recorded (a backup on this machine
+    /// runs once per run, whichever batch it ran in).
     pub fn backup_files(&self, step_id: &str) -> Option<&[FileRecord]> {
-        match self.steps.get(step_id)? {
-            StepRecord::Finished(f) if f.status == StepStatus::Ok => Some(&f.files),
+        self.steps.values().find_map(|record| match record {
+            StepRecord::Finished(f) if f.step_id == step_id && f.status == StepStatus::Ok => {
+                Some(f.files.as_slice())
+            }
             _ => None,
-        }
+        })
     }
 }

@@ -46,6 +46,8 @@ pub struct Prepared {
     /// The runbook file's text, verified against the recorded hash.
     pub source: String,
     pub replay: Replay,
+    /// A fleet run's hosts and batches as journaled when it started.
+    pub fleet: Option<events::FleetStarted>,
     lock: File,
 }
 
@@ -139,7 +141,13 @@ fn prepare_with(
         }));
     }
     let replay = Replay::from_entries(&entries)?;
+    let fleet = entries
+        .iter()
+        .find(|e| e.kind == events::FLEET_STARTED)
+        .map(|e| e.decode())
+        .transpose()?;
     Ok(Prepared {
+        fleet,
         run_id: run_id.to_string(),
         approvals: Approvals::from_entries(&entries)?,
         for_rollback,
@@ -397,9 +405,16 @@ pub fn resume(
     // decides to run it again.
     if let Some(open) = &unknown {
         let file = PathBuf::from(&started.run_dir).join(orphan::GROUP_FILE);
-        if let Some(group) = orphan::stop_leftover(&file, &orphan::tag(&open.step_id, open.attempt))
-        {
+        let tag = orphan::tag(&open.step_id, open.attempt);
+        if let Some(group) = orphan::stop_leftover(&file, &tag) {
             engine.operator.on_leftover_stopped(&open.step_id, group);
+        }
+        // And on the hosts of a fleet run (before any connection is used
+        // for anything else).
+        for (host, group) in engine.target.stop_leftovers(&file, &tag) {
+            engine
+                .operator
+                .on_leftover_stopped(&format!("{} @ {host}", open.step_id), group);
         }
     }
     if for_rollback {
@@ -464,10 +479,15 @@ pub fn resume(
             phase != "rollback" && phase != "exit"
         });
         replay.exit_started = None;
+        // Exactly the hosts the run may have changed (fleet runs).
+        engine.target.replayed(&replay);
+        engine.target.select(crate::fleet::Selection::Changed);
         let rollback = RollbackStarted {
             run_id: run_id.clone(),
             reason: "operator".to_string(),
             failed_step: None,
+            batch: None,
+            hosts: engine.target.active_hosts(),
         };
         recorder.record(RunEvent::RollbackStarted(rollback.clone()))?;
         replay.rollback = Some(rollback);
@@ -488,6 +508,7 @@ pub fn resume(
         started_at,
         noted: 0,
         command_env: command_env(&run_id, &run_dir, &started.env),
+        batch: None,
     };
     let finish = runner.run()?;
     Ok(Report {

@@ -44,16 +44,16 @@ use crate::abort::AbortSignal;
 use crate::backup;
 use crate::error::EngineError;
 use crate::events::{
-    ExitPhaseResult, ExitStarted, FileRecord, Outcome, ProbeResult, ProbeSamples, RollbackStarted,
-    RunEnded, RunPaused, RunStopped, StepConfirmed, StepFinished, StepStarted, StepStatus,
-    TriggerFired,
+    BatchGate, ExitPhaseResult, ExitStarted, FileRecord, Outcome, ProbeResult, ProbeSamples,
+    RollbackStarted, RunEnded, RunPaused, RunStopped, StepConfirmed, StepFinished, StepStarted,
+    StepStatus, TriggerFired,
 };
 use crate::fleet::Selection;
 use crate::operator::{Answer, ConfirmRequest, Operator, RunEvent, UnknownChoice};
 use crate::probe::TriggerWatch;
 use crate::recorder::Recorder;
 use crate::replay::{Replay, StepRecord};
-use crate::target::{Exec, Executed, Target};
+use crate::target::{Exec, Executed, Limits, Target};
 use tejun_runbook::fleet::On;
 
 /// Bytes of each stream kept to show and match; the rest is only hashed.
@@ -119,10 +119,15 @@ pub struct Runner<'a> {
     pub noted: usize,
     /// Environment variables every command gets (`TEJUN_RUN_ID`, ...).
     pub command_env: Vec<(String, String)>,
+    /// The rollout batch running (1-based) while execute/post run on a
+    /// fleet; `None` otherwise.
+    pub batch: Option<u32>,
 }
 
 impl<'a> Runner<'a> {
     pub fn run(mut self) -> Result<Finish, EngineError> {
+        // A resumed fleet run takes back where each host stands.
+        self.target.replayed(&self.replay);
         let flow = if let Some(outcome) = self.replay.exit_started {
             // Resumed inside the exit phase.
             Flow::Done(outcome)
@@ -132,6 +137,7 @@ impl<'a> Runner<'a> {
             } else {
                 Outcome::RolledBack
             };
+            self.target.select(Selection::Changed);
             self.run_rollback(success)?
         } else {
             self.main()?
@@ -192,6 +198,7 @@ impl<'a> Runner<'a> {
         };
         watch.stop();
         fired.step_id = step_id.map(str::to_string);
+        fired.batch = self.batch;
         self.recorder
             .record(RunEvent::TriggerFired(fired.clone()))?;
         Ok(Some(fired))
@@ -220,15 +227,21 @@ impl<'a> Runner<'a> {
             .iter()
             .filter(|s| matches!(s.phase, PhaseName::Execute | PhaseName::Post))
             .collect();
+        let fleet = !self.target.hosts().is_empty();
         for batch in 0..batches {
             self.target.select(Selection::Batch(batch));
-            if batch > 0 {
-                // The same steps again, on the next hosts.
-                for step in &change {
-                    self.replay.steps.remove(&step.step.id);
-                }
+            // The same steps again, on the next hosts: journaled with their
+            // batch, so each batch's steps are told apart (and resumed).
+            self.batch = fleet.then_some(batch as u32 + 1);
+            let steps: Vec<&'a PlannedStep> = change
+                .iter()
+                .copied()
+                .filter(|s| batch == 0 || runs_every_batch(s))
+                .collect();
+            if let Some(flow) = self.main_steps(&steps, watch_for, &mut watching)? {
+                return Ok(flow);
             }
-            if let Some(flow) = self.main_steps(&change, watch_for, &mut watching)? {
+            if let Some(flow) = self.bake(batch, watch_for, &mut watching)? {
                 return Ok(flow);
             }
             if let Err(why) = self.target.after_batch(batch) {
@@ -245,6 +258,7 @@ impl<'a> Runner<'a> {
                 );
             }
         }
+        self.batch = None;
         if watching {
             let watch = watch_for(self);
             watch.stop();
@@ -255,6 +269,155 @@ impl<'a> Runner<'a> {
             self.recorder.flush()?;
         }
         Ok(Flow::Done(Outcome::Succeeded))
+    }
+
+    /// The replay key of `step` where the run is now (its batch, if any).
+    fn key(&self, step: &PlannedStep) -> String {
+        Replay::key(&step.step.id, self.batch)
+    }
+
+    /// The health gate after batch `batch`: every `rollout.gate` probe is
+    /// asked at its interval for `rollout.bake` (at least once each) while
+    /// the triggers keep watching. An unhealthy sample, a trigger or an
+    /// abort stops the rollout and rolls back; `batch.gate` journals how
+    /// it went, with the failing sample.
+    fn bake(
+        &mut self,
+        batch: usize,
+        watch_for: &mut dyn FnMut(&Runner<'a>) -> TriggerWatch,
+        watching: &mut bool,
+    ) -> Result<Option<Flow<'a>>, EngineError> {
+        let plan = self.plan;
+        let rollout = &plan.rollout;
+        let number = batch as u32 + 1;
+        if (rollout.bake.is_zero() && rollout.gate.is_empty())
+            || self.replay.gates_passed.contains(&number)
+        {
+            return Ok(None);
+        }
+        let watch = (!plan.triggers.is_empty()).then(|| {
+            *watching = true;
+            watch_for(self)
+        });
+        let specs: Vec<&tejun_probe::ProbeSpec> = rollout
+            .gate
+            .iter()
+            .filter_map(|(name, _)| plan.probes.get(name))
+            .collect();
+        let mut env = self.command_env.clone();
+        env.push(("TEJUN_BATCH".to_string(), number.to_string()));
+        let started = Instant::now();
+        let mut due = vec![started; specs.len()];
+        let mut samples: Vec<Vec<tejun_probe::Sample>> = vec![Vec::new(); specs.len()];
+        let mut failed: Option<(usize, tejun_probe::Sample)> = None;
+        let mut stopped_by: Option<&str> = None;
+        loop {
+            for (i, spec) in specs.iter().enumerate() {
+                if due[i] > Instant::now() {
+                    continue;
+                }
+                let answer = crate::probe::ask(spec, self.target, &env, &self.abort);
+                let sample = tejun_probe::Sample {
+                    at_ms: started.elapsed().as_millis() as u64,
+                    ok: answer.ok,
+                    latency_ms: answer.latency.as_millis() as u64,
+                    value: answer.value,
+                    error: answer.error.map(|e| redact(&e, self.secrets)),
+                };
+                samples[i].push(sample.clone());
+                due[i] = (due[i] + spec.interval).max(Instant::now());
+                if !sample.ok {
+                    failed = Some((i, sample));
+                    break;
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+            if self.abort.is_set() {
+                // The watch trips the abort when a trigger holds.
+                let by_trigger = self.abort.is_tripped() && self.abort.count() == 0;
+                stopped_by = Some(if by_trigger { "trigger" } else { "aborted" });
+                break;
+            }
+            let sampled = samples.iter().all(|s| !s.is_empty());
+            if sampled && started.elapsed() >= rollout.bake {
+                break;
+            }
+            let next = due
+                .iter()
+                .copied()
+                .chain([started + rollout.bake])
+                .min()
+                .unwrap_or_else(Instant::now);
+            std::thread::sleep(
+                next.saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), Duration::from_millis(50)),
+            );
+        }
+        for (spec, samples) in specs.iter().zip(samples) {
+            if !samples.is_empty() {
+                self.recorder.defer(RunEvent::ProbeSamples(ProbeSamples {
+                    run_id: self.run_id.clone(),
+                    probe: spec.name.clone(),
+                    samples,
+                }));
+            }
+        }
+        let watched = started.elapsed();
+        self.recorder.record(RunEvent::BatchGate(BatchGate {
+            run_id: self.run_id.clone(),
+            batch: number,
+            hosts: self.target.active_hosts(),
+            bake_ms: rollout.bake.as_millis() as u64,
+            watched_ms: watched.as_millis() as u64,
+            gate: specs.iter().map(|s| s.name.clone()).collect(),
+            ok: failed.is_none() && stopped_by.is_none(),
+            failed_probe: failed.as_ref().map(|(i, _)| specs[*i].name.clone()),
+            failed_sample: failed.as_ref().map(|(_, s)| s.clone()),
+            stopped_by: stopped_by.map(str::to_string),
+        }))?;
+        if failed.is_none() && stopped_by.is_none() {
+            self.replay.gates_passed.insert(number);
+            // Journal the watch's samples; a trigger that fired just now
+            // still counts.
+            if self.watch_report(watch.as_ref(), None)?.is_some() {
+                return self
+                    .rollback("trigger", None, Outcome::RolledBack, Outcome::Failed)
+                    .map(Some);
+            }
+            return Ok(None);
+        }
+        if let Some(watch) = &watch {
+            // Rollback follows: the change is no longer live.
+            watch.stop();
+        }
+        if let Some((i, sample)) = failed {
+            let why = sample
+                .error
+                .clone()
+                .unwrap_or_else(|| "unhealthy".to_string());
+            let reason = format!(
+                "health-gate: probe `{}` unhealthy {:.1}s into the {}s bake of batch {number}: {why}",
+                specs[i].name,
+                sample.at_ms as f64 / 1000.0,
+                rollout.bake.as_secs_f64(),
+            );
+            // Samples the watch took until now.
+            self.watch_report(watch.as_ref(), None)?;
+            return self
+                .rollback(&reason, None, Outcome::RolledBack, Outcome::Failed)
+                .map(Some);
+        }
+        if stopped_by == Some("trigger") && self.watch_report(watch.as_ref(), None)?.is_some() {
+            return self
+                .rollback("trigger", None, Outcome::RolledBack, Outcome::Failed)
+                .map(Some);
+        }
+        self.operator.on_abort();
+        self.noted = self.abort.count();
+        self.rollback("aborted", None, Outcome::Aborted, Outcome::Aborted)
+            .map(Some)
     }
 
     /// Runs `steps` in order; `Some(flow)` when the run goes no further.
@@ -367,7 +530,10 @@ impl<'a> Runner<'a> {
                 run_id: self.run_id.clone(),
                 reason: reason.to_string(),
                 failed_step: failed_step.map(str::to_string),
+                batch: self.batch,
+                hosts: self.target.active_hosts(),
             }))?;
+        self.batch = None;
         self.run_rollback(success)
     }
 
@@ -395,6 +561,7 @@ impl<'a> Runner<'a> {
     /// stop the others.
     fn exit_phase(&mut self, outcome: Outcome) -> Result<Finish, EngineError> {
         let plan = self.plan;
+        self.batch = None;
         self.target.select(Selection::All);
         let steps: Vec<&PlannedStep> = plan
             .main
@@ -505,6 +672,7 @@ impl<'a> Runner<'a> {
             phase: step.phase.as_str().to_string(),
             step_id: Some(step.step.id.clone()),
             next: next.clone(),
+            batch: self.batch,
         }))?;
         Ok(Finish::Stopped { next })
     }
@@ -516,7 +684,7 @@ impl<'a> Runner<'a> {
             _ => 1,
         };
         let mut first_attempt = 1;
-        match self.replay.steps.get(&step.step.id).cloned() {
+        match self.replay.steps.get(&self.key(step)).cloned() {
             None => {}
             Some(StepRecord::Finished(done)) => match done.status {
                 StepStatus::Ok | StepStatus::Skipped => return Ok(StepEnd::Ok),
@@ -541,6 +709,17 @@ impl<'a> Runner<'a> {
                 match (choice, in_rollback) {
                     (UnknownChoice::Retry, _) | (UnknownChoice::Rollback, true) => {
                         first_attempt = open.attempt + 1;
+                        // Hosts that finished it before the crash keep
+                        // their result; only the others run it again.
+                        if let Some((attempt, hosts)) =
+                            self.replay.hosts_done.remove(&self.key(step))
+                            && attempt == open.attempt
+                            && step.step.on != On::Local
+                            && matches!(step.step.kind, StepKind::Run(_) | StepKind::Check(_))
+                        {
+                            self.target
+                                .already_done(hosts.into_iter().filter(|h| h.ok).collect());
+                        }
                     }
                     (UnknownChoice::Skip, _) => {
                         self.finish(step, open.attempt, StepStatus::Skipped, Default::default())?;
@@ -574,10 +753,14 @@ impl<'a> Runner<'a> {
             StepKind::Backup(_) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
+                let limits = Limits {
+                    timeout: step.step.timeout,
+                    abort: &self.abort,
+                };
                 let remote = (step.step.on != On::Local)
                     .then(|| {
                         self.target
-                            .backup_files(&self.run_dir, &step.step.id, &step.paths)
+                            .backup_files(&self.run_dir, &step.step.id, &step.paths, limits)
                     })
                     .flatten();
                 let result = match remote {
@@ -589,8 +772,15 @@ impl<'a> Runner<'a> {
             StepKind::Restore(restore) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
+                let limits = Limits {
+                    timeout: step.step.timeout,
+                    abort: &self.abort,
+                };
                 let remote = (step.step.on != On::Local)
-                    .then(|| self.target.restore_files(&self.run_dir, &restore.from))
+                    .then(|| {
+                        self.target
+                            .restore_files(&self.run_dir, &restore.from, limits)
+                    })
                     .flatten();
                 if let Some(result) = remote {
                     return self.file_step(step, first_attempt, started, result);
@@ -631,6 +821,7 @@ impl<'a> Runner<'a> {
             kind: step.step.kind.name().to_string(),
             safety: step.step.safety.as_str().to_string(),
             command: step.display_command.clone(),
+            batch: self.batch,
         }))
     }
 
@@ -656,12 +847,13 @@ impl<'a> Runner<'a> {
             error: o.error.map(|e| redact(&e, self.secrets)),
             files: backup::redacted(o.files, self.secrets),
             hosts: o.hosts,
+            batch: self.batch,
         };
         // Keep the replay current: a restore later in this run reads the
         // backup's files from it, exactly as a resumed run would.
         self.replay
             .steps
-            .insert(step.step.id.clone(), StepRecord::Finished(finished.clone()));
+            .insert(self.key(step), StepRecord::Finished(finished.clone()));
         // Committed with whatever comes next (see `recorder`).
         self.recorder.defer(RunEvent::StepFinished(finished));
         Ok(())
@@ -703,7 +895,7 @@ impl<'a> Runner<'a> {
                 on: step.step.on,
                 live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
             };
-            let executed = self.target.exec(&exec, &self.abort);
+            let executed = self.exec_journaling_hosts(step, attempt, &exec);
             live.finish();
             let (status, outcome, aborted) = match executed {
                 Ok(done) => {
@@ -741,6 +933,67 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(StepEnd::Failed)
+    }
+
+    /// Runs `exec`; on a fleet, each host's result is journaled
+    /// (`host.finished`) the moment that host is done, by a writer thread,
+    /// so a crash mid-step loses no host's end.
+    fn exec_journaling_hosts(
+        &self,
+        step: &PlannedStep,
+        attempt: u32,
+        exec: &Exec<'_>,
+    ) -> std::io::Result<Executed> {
+        if step.step.on == On::Local || self.target.hosts().is_empty() {
+            return self.target.exec(exec, &self.abort);
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<crate::events::HostStep>();
+        let journal = self.recorder.journal;
+        let (stream, refs, actor) = (
+            &self.recorder.stream,
+            &self.recorder.refs,
+            &self.recorder.actor,
+        );
+        let (run_id, step_id, batch) = (&self.run_id, &step.step.id, self.batch);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                // Hosts finishing together are written in one transaction.
+                while let Ok(first) = rx.recv() {
+                    let results: Vec<_> = std::iter::once(first).chain(rx.try_iter()).collect();
+                    let payloads: Vec<serde_json::Value> = results
+                        .into_iter()
+                        .map(|result| {
+                            let event = crate::events::HostFinished {
+                                run_id: run_id.clone(),
+                                step_id: step_id.clone(),
+                                batch,
+                                attempt,
+                                result,
+                            };
+                            serde_json::to_value(&event).unwrap_or_default()
+                        })
+                        .collect();
+                    let events: Vec<tejun_journal::NewEvent<'_>> = payloads
+                        .iter()
+                        .map(|payload| tejun_journal::NewEvent {
+                            stream,
+                            refs,
+                            kind: crate::events::HOST_FINISHED,
+                            actor,
+                            payload,
+                            ts: None,
+                        })
+                        .collect();
+                    // Best effort: the step's own end records every host too.
+                    let _ = journal.append_all(&events);
+                }
+            });
+            self.target.host_results(Some(tx));
+            let executed = self.target.exec(exec, &self.abort);
+            // Dropping the sender ends the writer.
+            self.target.host_results(None);
+            executed
+        })
     }
 
     /// Sleeps `delay` unless aborted first; false when aborted.
@@ -949,9 +1202,24 @@ impl<'a> Runner<'a> {
         self.finish(step, attempt, status, outcome)?;
         Ok(if status == StepStatus::Ok {
             StepEnd::Ok
+        } else if self.abort.is_set() {
+            // A remote copy stopped by Ctrl-C: an abort, not a failure.
+            StepEnd::Aborted
         } else {
             StepEnd::Failed
         })
+    }
+}
+
+/// Whether a change step runs in every batch of a rollout. `on: once` runs
+/// once per run, and a backup on this machine is taken once (a later
+/// batch would overwrite it with already-changed files); the rest runs on
+/// each batch's hosts.
+fn runs_every_batch(step: &PlannedStep) -> bool {
+    match step.step.on {
+        On::Once => false,
+        On::Local => !matches!(step.step.kind, StepKind::Backup(_)),
+        On::Each => true,
     }
 }
 

@@ -156,6 +156,9 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         kernel_guard: guarded.ok(),
         included: included_hashes(request.runbook),
     }))?;
+    if let Some(fleet) = engine.target.fleet_started(&run_id) {
+        recorder.record(RunEvent::FleetStarted(fleet))?;
+    }
     let needed = request
         .inventory
         .and_then(|i| i.environment(request.env))
@@ -195,6 +198,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         started_at,
         noted: 0,
         command_env: command_env(&run_id, &run_dir, request.env),
+        batch: None,
     };
     let finish = runner.run()?;
     Ok(Report {

@@ -4,6 +4,7 @@
 //! cutting them into batches.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use globset::Glob;
 
@@ -44,6 +45,33 @@ pub struct Rollout {
     pub max_fail_percentage: u32,
     /// Hosts run in parallel within a batch (0: the batch size, up to 50).
     pub forks: u32,
+    /// How long each batch must stay healthy (its `gate` probes healthy at
+    /// every sample, no trigger firing) before the next batch starts.
+    pub bake: Duration,
+    /// Probes that must be healthy at every sample of a batch's bake.
+    pub gate: Vec<(String, Span)>,
+    /// Which hosts a failed rollout rolls back.
+    pub rollback: RollbackScope,
+}
+
+/// `rollout.rollback:` — which hosts a failed rollout rolls back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollbackScope {
+    /// Every host of the batches reached so far (the default).
+    #[default]
+    All,
+    /// Only the hosts of the batch that failed; earlier batches, which
+    /// passed their gate, keep the change.
+    Batch,
+}
+
+impl RollbackScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollbackScope::All => "all",
+            RollbackScope::Batch => "batch",
+        }
+    }
 }
 
 impl Default for Rollout {
@@ -52,6 +80,9 @@ impl Default for Rollout {
             serial: vec![BatchSize::Percent(100)],
             max_fail_percentage: 0,
             forks: 0,
+            bake: Duration::ZERO,
+            gate: Vec::new(),
+            rollback: RollbackScope::All,
         }
     }
 }
@@ -240,7 +271,14 @@ pub(crate) fn read_on(sink: &mut Sink, fields: &Fields) -> On {
     }
 }
 
-const ROLLOUT_KEYS: &[&str] = &["serial", "max_fail_percentage", "forks"];
+const ROLLOUT_KEYS: &[&str] = &[
+    "serial",
+    "max_fail_percentage",
+    "forks",
+    "bake",
+    "gate",
+    "rollback",
+];
 
 /// The top-level `rollout:`.
 pub(crate) fn read_rollout(sink: &mut Sink, top: &Fields) -> Option<Rollout> {
@@ -277,6 +315,30 @@ pub(crate) fn read_rollout(sink: &mut Sink, top: &Fields) -> Option<Rollout> {
     }
     if let Some(forks) = fields.u32(sink, "forks") {
         rollout.forks = forks;
+    }
+    if let Some(bake) = fields.duration(sink, "bake") {
+        rollout.bake = bake;
+    }
+    // Probe names are checked against `probes:` once those are read.
+    if let Some(gate) = fields.string_list(sink, "gate") {
+        rollout.gate = gate;
+    }
+    if let Some((scope, span)) = fields.string(sink, "rollback") {
+        rollout.rollback = match scope.as_str() {
+            "all" => RollbackScope::All,
+            "batch" => RollbackScope::Batch,
+            _ => {
+                sink.error(
+                    span,
+                    ErrorKind::BadChoice {
+                        field: "rollback",
+                        value: scope,
+                        allowed: &["all", "batch"],
+                    },
+                );
+                RollbackScope::All
+            }
+        };
     }
     Some(rollout)
 }

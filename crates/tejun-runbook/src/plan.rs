@@ -75,6 +75,9 @@ pub struct Plan {
     /// The runbook's probes and triggers, as written (they take no values).
     pub probes: IndexMap<String, tejun_probe::ProbeSpec>,
     pub triggers: Vec<crate::model::Trigger>,
+    /// `rollout:` as written (the default when absent): the runner reads
+    /// its bake, gate and rollback scope.
+    pub rollout: crate::fleet::Rollout,
 }
 
 /// Why variables could not be resolved. Each names the variable so the
@@ -303,6 +306,7 @@ pub fn plan(runbook: &Runbook, vars: &ResolvedVars) -> Plan {
         rollback,
         probes: runbook.probes.clone(),
         triggers: runbook.triggers.clone(),
+        rollout: runbook.rollout.clone().unwrap_or_default(),
     }
 }
 

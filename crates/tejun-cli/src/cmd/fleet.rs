@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use tejun_engine::fleet::{CONNECT_TIMEOUT, FleetTarget};
-use tejun_engine::target::{SshOptions, SshTarget};
+use tejun_engine::target::{SshError, SshOptions, SshTarget};
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::Inventory;
 use tejun_runbook::fleet::select_hosts;
@@ -33,12 +33,14 @@ impl Drop for Fleet {
 }
 
 /// `None` when the runbook has no `hosts:` (or is not for `env`, which the
-/// engine refuses without contacting anything).
+/// engine refuses without contacting anything). `recorded`: the hosts a
+/// resumed run started with, which it must get again exactly.
 pub fn connect(
     runbook: &Runbook,
     inventory: Option<&Inventory>,
     env: &str,
     limit: Option<&str>,
+    recorded: Option<&[String]>,
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
     let Some((selector, _)) = &runbook.hosts else {
@@ -61,7 +63,16 @@ pub fn connect(
         );
         return Err(Exit::BadInput);
     };
+    let recorded_limit = recorded.map(|hosts| hosts.join(","));
+    let limit = recorded_limit.as_deref().or(limit);
     let hosts = match select_hosts(inventory, env, selector, limit) {
+        Ok(hosts) if recorded.is_some_and(|r| r != hosts.as_slice()) => {
+            ctx.error(
+                "refused: the inventory no longer gives this run the hosts it started with, in the same order; nothing was contacted",
+                "拒否: インベントリから、この実行の開始時と同じホスト (同じ順序) が得られません。どのホストにも接続していません",
+            );
+            return Err(Exit::BadInput);
+        }
         Ok(hosts) if !hosts.is_empty() => hosts,
         Ok(_) => {
             ctx.error("no host selected", "対象のホストがありません");
@@ -99,8 +110,13 @@ pub fn connect(
         control_dir,
     };
     let failures = fleet.target.connect_all();
-    if !failures.is_empty() {
-        for failure in &failures {
+    // A host that is down counts against `max_fail_percentage` in its
+    // batch; a host key or login problem is never tolerated.
+    let (down, refused): (Vec<&SshError>, Vec<&SshError>) = failures
+        .iter()
+        .partition(|f| matches!(f, SshError::Unreachable { .. }));
+    if !refused.is_empty() {
+        for failure in failures.iter() {
             ctx.error(&failure.localize(Lang::En), &failure.localize(Lang::Ja));
         }
         ctx.error(
@@ -109,21 +125,70 @@ pub fn connect(
         );
         return Err(Exit::BadInput);
     }
+    for failure in &down {
+        fleet
+            .target
+            .mark_unreachable(failure.host(), &failure.localize(Lang::En));
+    }
+    if let Some((batch, count, size)) = fleet.target.intolerable_batch() {
+        for failure in &down {
+            ctx.error(&failure.localize(Lang::En), &failure.localize(Lang::Ja));
+        }
+        let percentage = runbook
+            .rollout
+            .as_ref()
+            .map_or(0, |r| r.max_fail_percentage);
+        ctx.error(
+            &format!(
+                "refused: {count} of the {size} hosts of batch {batch} cannot be reached, more than max_fail_percentage ({percentage}%) allows; nothing ran"
+            ),
+            &format!(
+                "拒否: バッチ {batch} の {size} 台のうち {count} 台に接続できず、max_fail_percentage ({percentage}%) を超えます。何も実行していません"
+            ),
+        );
+        return Err(Exit::BadInput);
+    }
+    for failure in &down {
+        anstream::eprintln!(
+            "{}: {}",
+            ctx.lang.pick("warning", "警告"),
+            ctx.lang.pick(
+                &format!(
+                    "{}; it counts as failed in its batch (within max_fail_percentage)",
+                    failure.localize(Lang::En)
+                ),
+                &format!(
+                    "{}。このホストはバッチ内の失敗として数えます (max_fail_percentage の範囲内)",
+                    failure.localize(Lang::Ja)
+                ),
+            )
+        );
+    }
     Ok(Some(fleet))
 }
 
-/// `tejun resume`/`tejun rollback` of a fleet run: refused, since they
-/// would run the hosts' steps on this machine (per-host resume is not
-/// built yet; docs/fleet.md).
-pub fn refuse_to_continue(runbook: &Runbook, ctx: &Context) -> Result<(), Exit> {
+/// `tejun resume`/`tejun rollback` of a fleet run: reconnects to exactly
+/// the hosts the run started with (journaled in `fleet.started`). A run
+/// whose journal does not say which hosts (an older tejun) is refused
+/// rather than guessed, and never runs the hosts' steps on this machine.
+pub fn reconnect(
+    runbook: &Runbook,
+    inventory: Option<&Inventory>,
+    env: &str,
+    recorded: Option<&tejun_engine::events::FleetStarted>,
+    ctx: &Context,
+) -> Result<Option<Fleet>, Exit> {
     if runbook.hosts.is_none() {
-        return Ok(());
+        return Ok(None);
     }
-    ctx.error(
-        "refused: this run's runbook has `hosts:`; resuming or rolling back a fleet run is not supported yet (it would run the hosts' steps here). Roll back with a runbook run (`tejun run ROLLBACK.yaml --env ENV`).",
-        "拒否: この実行の手順書には `hosts:` があります。フリート実行の再開・ロールバックはまだ対応していません (ホスト向けの手順がこのマシンで実行されるため)。ロールバック用の手順書を `tejun run` で実行してください。",
-    );
-    Err(Exit::BadInput)
+    let Some(recorded) = recorded else {
+        ctx.error(
+            "refused: this fleet run's journal does not record its hosts (it was started by an older tejun); it cannot be resumed or rolled back per host. Roll back with a runbook run (`tejun run ROLLBACK.yaml --env ENV`).",
+            "拒否: このフリート実行のジャーナルにはホストが記録されていません (古い tejun で開始)。ホストごとの再開・ロールバックはできません。ロールバック用の手順書を `tejun run` で実行してください。",
+        );
+        return Err(Exit::BadInput);
+    };
+    connect(runbook, inventory, env, None, Some(&recorded.hosts), ctx)
 }
 
 /// A fresh 0700 directory under /tmp: master sockets need a short path.

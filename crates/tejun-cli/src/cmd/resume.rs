@@ -136,11 +136,19 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
     let Some(runbook) = parse_runbook(&prepared.source, &file, ctx) else {
         return Exit::BadInput;
     };
-    if let Err(exit) = super::fleet::refuse_to_continue(&runbook, ctx) {
-        return exit;
-    }
     let inventory = match load_inventory(ctx, std::path::Path::new(&file)) {
         Ok(inventory) => inventory,
+        Err(exit) => return exit,
+    };
+    // A fleet run continues on exactly the hosts it started with.
+    let fleet = match super::fleet::reconnect(
+        &runbook,
+        inventory.as_ref(),
+        &prepared.started.env,
+        prepared.fleet.as_ref(),
+        ctx,
+    ) {
+        Ok(fleet) => fleet,
         Err(exit) => return exit,
     };
     let interactive = is_interactive(args.yes);
@@ -160,6 +168,9 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
         Ok(engine) => engine,
         Err(exit) => return exit,
     };
+    if let Some(fleet) = &fleet {
+        engine.target = &fleet.target;
+    }
     let notifier = Notifier::start(inventory.as_ref(), ctx.journal_path(), ctx.lang);
     let notifying = notifier.as_ref().map(|notifier| Notifying {
         inner: &progress,

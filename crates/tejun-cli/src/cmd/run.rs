@@ -98,6 +98,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         inventory.as_ref(),
         &args.env,
         args.limit.as_deref(),
+        None,
         ctx,
     ) {
         Ok(fleet) => fleet,

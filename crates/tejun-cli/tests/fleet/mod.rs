@@ -150,7 +150,9 @@ impl Fleet {
     }
 
     /// This host's `sshd`: its own host key and config, root login with the
-    /// fleet's key only.
+    /// fleet's key only. Root's shell may run `pyenv rehash` from its
+    /// `.bashrc` at every session, which waits up to a minute on a lock a
+    /// killed session left behind; `PYENV_REHASH_TIMEOUT=1` bounds that.
     fn start_sshd(&mut self, idx: usize) {
         let dir = self.dir.path().to_path_buf();
         let h = &self.hosts[idx];
@@ -173,6 +175,7 @@ impl Fleet {
                  StrictModes no\n\
                  MaxSessions 100\n\
                  MaxStartups 100:30:200\n\
+                 SetEnv PYENV_REHASH_TIMEOUT=1\n\
                  LogLevel ERROR\n",
                 addr = h.addr,
                 key = host_key.display(),

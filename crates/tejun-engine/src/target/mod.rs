@@ -86,6 +86,13 @@ pub struct Executed {
     pub hosts: Vec<crate::events::HostStep>,
 }
 
+/// How long a remote file transfer may take, and the run's abort.
+#[derive(Clone, Copy)]
+pub struct Limits<'a> {
+    pub timeout: std::time::Duration,
+    pub abort: &'a AbortSignal,
+}
+
 pub trait Target: Send + Sync {
     /// A name for messages and events (`local`, `web-1`).
     fn name(&self) -> &str;
@@ -99,6 +106,32 @@ pub trait Target: Send + Sync {
     }
     /// Moves the hosts the next steps run on.
     fn select(&self, _selection: crate::fleet::Selection) {}
+    /// Every host of a fleet run, in batch order (empty on one machine).
+    fn hosts(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The hosts the next steps run on (empty on one machine).
+    fn active_hosts(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// A fleet run's hosts and batches, journaled at its start.
+    fn fleet_started(&self, _run_id: &str) -> Option<crate::events::FleetStarted> {
+        None
+    }
+    /// A resumed run: takes back the state the journal records (batches
+    /// reached, hosts that left, backups taken).
+    fn replayed(&self, _replay: &crate::replay::Replay) {}
+    /// Where each host's result of the next fleet steps goes as soon as
+    /// that host is done (`None`: nowhere).
+    fn host_results(&self, _sink: Option<std::sync::mpsc::Sender<crate::events::HostStep>>) {}
+    /// Stops what a crashed run left running for step attempt `tag` on
+    /// this target's hosts: each host and the process group stopped there.
+    fn stop_leftovers(&self, _group_file: &std::path::Path, _tag: &str) -> Vec<(String, u32)> {
+        Vec::new()
+    }
+    /// The next fleet step is a retry after a crash: these hosts finished
+    /// it already and do not run it again; their results are kept.
+    fn already_done(&self, _done: Vec<crate::events::HostStep>) {}
     /// A `backup` step's files from where this target runs them; `None`:
     /// they are on this machine (the engine copies them itself).
     fn backup_files(
@@ -106,6 +139,7 @@ pub trait Target: Send + Sync {
         _run_dir: &std::path::Path,
         _step_id: &str,
         _paths: &[String],
+        _limits: Limits<'_>,
     ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
         None
     }
@@ -115,6 +149,7 @@ pub trait Target: Send + Sync {
         &self,
         _run_dir: &std::path::Path,
         _from: &str,
+        _limits: Limits<'_>,
     ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
         None
     }

@@ -223,17 +223,20 @@ impl SshTarget {
         &self.control
     }
 
-    /// A remote regular file's bytes and permission bits, over the master.
-    pub fn fetch(&self, path: &str) -> io::Result<(Vec<u8>, u32)> {
+    /// A remote regular file's bytes and permission bits, over the master;
+    /// given up (the local client killed) after `timeout` or on `abort`.
+    pub fn fetch(
+        &self,
+        path: &str,
+        timeout: Duration,
+        abort: &AbortSignal,
+    ) -> io::Result<(Vec<u8>, u32)> {
         let quoted = single_quote(path);
-        let out = self
-            .ssh("no")
-            .arg("--")
-            .arg(&self.host)
-            .arg(format!(
-                "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
-            ))
-            .output()?;
+        let mut command = self.ssh("no");
+        command.arg("--").arg(&self.host).arg(format!(
+            "test -f {quoted} || {{ echo 'not a regular file' >&2; exit 1; }}; stat -c %a {quoted} >&2 && cat {quoted}"
+        ));
+        let out = self.bounded(command, None, timeout, abort, path)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             return Err(io::Error::other(format!(
@@ -251,25 +254,28 @@ impl SshTarget {
     }
 
     /// Writes `bytes` to a remote path (beside it first, then renamed over
-    /// it) with `mode`; the SHA-256 the host computed of the result.
-    pub fn put(&self, path: &str, bytes: &[u8], mode: u32) -> io::Result<String> {
+    /// it) with `mode`; the SHA-256 the host computed of the result. The
+    /// copy replaces the file only when its hash is right, so a transfer
+    /// cut short (timeout, abort, a dropped connection) leaves the file
+    /// as it was.
+    pub fn put(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: u32,
+        timeout: Duration,
+        abort: &AbortSignal,
+    ) -> io::Result<String> {
         let quoted = single_quote(path);
         let temp = single_quote(&format!("{path}.tejun-restore"));
-        let mut child = self
-            .ssh("no")
-            .arg("--")
-            .arg(&self.host)
-            .arg(format!(
-                "cat > {temp} && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted}"
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(bytes)?;
-        }
-        let out = child.wait_with_output()?;
+        let sha = hex::encode(Sha256::digest(bytes));
+        let mut command = self.ssh("no");
+        command.arg("--").arg(&self.host).arg(format!(
+            "cat > {temp} && printf '%s  %s\\n' {sha} {temp} | sha256sum -c --status \\
+             && chmod {mode:o} {temp} && mv -f {temp} {quoted} && sha256sum {quoted} \\
+             || {{ s=$?; rm -f {temp}; echo 'the restore did not complete (a partial copy never replaces the file)' >&2; exit $s; }}"
+        ));
+        let out = self.bounded(command, Some(bytes), timeout, abort, path)?;
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "{}:{path}: {}",
@@ -282,6 +288,125 @@ impl SshTarget {
             .next()
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// Runs `command` with `input` on its stdin, collecting its output,
+    /// killing it after `timeout` or when `abort` is set.
+    fn bounded(
+        &self,
+        mut command: Command,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        abort: &AbortSignal,
+        path: &str,
+    ) -> io::Result<std::process::Output> {
+        use std::io::Read;
+        let mut child = command
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let deadline = Instant::now() + timeout;
+        // Readers and the writer are detached threads: the client hands
+        // its pipes to the master, which may hold them open after the
+        // client is killed (a frozen host), so they may never see EOF.
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut buf);
+                }
+                let _ = tx.send(buf);
+            });
+            rx
+        };
+        let stdout = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        if let (Some(mut stdin), Some(bytes)) = (child.stdin.take(), input) {
+            let bytes = bytes.to_vec();
+            // Dropping stdin at the end sends EOF.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            let why = if abort.is_set() {
+                Some(format!("{}:{path}: aborted", self.host))
+            } else if Instant::now() >= deadline {
+                Some(format!(
+                    "{}:{path}: timed out after {}s",
+                    self.host,
+                    timeout.as_secs_f64()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The client exited: the master closes the session's pipes with
+        // it. Wait for them only until the deadline all the same.
+        let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let stdout = stdout.recv_timeout(left).unwrap_or_default();
+        let stderr = stderr.recv_timeout(left).unwrap_or_default();
+        Ok(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Where the remote process group of step attempt `tag` of the run
+    /// whose group file is `file` is noted on this host.
+    fn pgid_file(&self, file: &Path, tag: &str) -> String {
+        let mut digest = Sha256::new();
+        for part in [file.display().to_string().as_str(), tag, &self.host] {
+            digest.update(part.as_bytes());
+            digest.update([0]);
+        }
+        format!("/tmp/tejun-{}.pgid", &hex::encode(digest.finalize())[..24])
+    }
+
+    /// Stops the remote process group a crashed run left running for step
+    /// attempt `tag` (TERM, then KILL after a second); its group id when
+    /// there was one.
+    pub fn stop_leftover(&self, file: &Path, tag: &str) -> Option<u32> {
+        let f = single_quote(&self.pgid_file(file, tag));
+        let out = self
+            .ssh("no")
+            .arg("--")
+            .arg(&self.host)
+            .arg(format!(
+                "pgid=$(cat {f} 2>/dev/null) && [ -n \"$pgid\" ] && kill -TERM -- -\"$pgid\" 2>/dev/null \
+                 && echo \"$pgid\" && sleep 1 && kill -KILL -- -\"$pgid\" 2>/dev/null; rm -f {f}; true"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
     /// Runs a short command over the master, without output capture.
@@ -358,11 +483,19 @@ impl Target for SshTarget {
         self.connect()
             .map_err(|e| io::Error::other(e.localize(Lang::En)))?;
         let started = Instant::now();
-        let mut nonce = [0u8; 8];
-        // The nonce keeps concurrent steps' pgid files apart on the host.
-        getrandom::fill(&mut nonce)
-            .map_err(|e| io::Error::other(format!("no randomness for the step's nonce: {e}")))?;
-        let pgid_file = format!("/tmp/tejun-{}.pgid", hex::encode(nonce));
+        let pgid_file = match &exec.group_file {
+            // Named after the run's step attempt, so a resume after a crash
+            // finds a command that outlived it (`stop_leftover`).
+            Some((file, tag)) => self.pgid_file(file, tag),
+            None => {
+                let mut nonce = [0u8; 8];
+                // The nonce keeps concurrent steps' pgid files apart.
+                getrandom::fill(&mut nonce).map_err(|e| {
+                    io::Error::other(format!("no randomness for the step's nonce: {e}"))
+                })?;
+                format!("/tmp/tejun-{}.pgid", hex::encode(nonce))
+            }
+        };
         let script = remote_script(exec, &pgid_file)?;
         let mut child = self
             .ssh("no")

@@ -519,6 +519,12 @@ impl Reader<'_> {
                 self.unknown_probe(ps.probe_span, &ps.probe, &runbook.probes);
             }
         }
+        // `rollout.gate:` names probes too.
+        for (name, span) in runbook.rollout.iter().flat_map(|r| &r.gate) {
+            if !runbook.probes.contains_key(name) {
+                self.unknown_probe(*span, name, &runbook.probes);
+            }
+        }
     }
 }
 
