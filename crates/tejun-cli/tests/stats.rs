@@ -411,3 +411,20 @@ fn a_long_input_shows_a_progress_bar_on_a_terminal_but_not_with_json() {
         serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
     assert_eq!(json["total"]["requests"], 60_000);
 }
+
+#[test]
+fn a_log_in_another_format_is_named_as_probably_the_wrong_format() {
+    let json_line = r#"{"time":"2026-12-04T10:00:00Z","status":200,"path":"/"}"#;
+    tejun()
+        .args(["stats", "-"])
+        .write_stdin(format!("{json_line}\n{json_line}\n"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("-: no line matched the format"));
+    tejun()
+        .args(["stats", "-", "--format", "json"])
+        .write_stdin(format!("{json_line}\n"))
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+}
