@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(rest);
-    let (source, lines) = text.split_once('\0').unwrap_or((&text, ""));
+    let (source, lines) = text.split_once('\0').unwrap_or((&*text, ""));
     let zone = jiff::tz::TimeZone::UTC;
     let compiled = match kind % 3 {
         0 => nginx::compile(source, zone).map(AccessFormat::Line),

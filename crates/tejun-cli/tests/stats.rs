@@ -356,3 +356,75 @@ fn the_html_page_charts_latency_percentiles_when_the_format_has_them() {
         );
     }
 }
+
+/// Runs `tejun stats LOG EXTRA` with stderr on a pseudo-terminal (util-linux
+/// `script`, as the scan progress test does) and stdout to a file; returns
+/// what the terminal showed.
+fn on_terminal(log: &std::path::Path, extra: &str, stdout: &std::path::Path) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("tejun");
+    let command = format!(
+        "{} stats {} {extra} > {}",
+        bin.display(),
+        log.display(),
+        stdout.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TZ", "UTC")
+        .env("LANG", "C")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("util-linux `script` is needed: apt-get install -y bsdutils");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_long_input_shows_a_progress_bar_on_a_terminal_but_not_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    // ~6 MiB: several progress steps of 1 MiB.
+    let mut text = String::new();
+    for i in 0..60_000u32 {
+        text.push_str(&format!(
+            "10.0.{}.{} - - [04/Dec/2026:10:{:02}:{:02} +0000] \"GET /api/items/{i} HTTP/1.1\" 200 {} \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"\n",
+            i / 250 % 256,
+            i % 250,
+            i / 60 % 60,
+            i % 60,
+            i % 5000
+        ));
+    }
+    let log = write(&dir, "access.log", text.as_bytes());
+    let shown = on_terminal(&log, "", &dir.path().join("table.txt"));
+    assert!(
+        shown.contains("scanning") && shown.contains("MiB"),
+        "no progress bar: {shown:?}"
+    );
+    let table = std::fs::read_to_string(dir.path().join("table.txt")).unwrap();
+    assert!(table.contains("requests 60000"), "{table}");
+    let shown = on_terminal(&log, "--json", &dir.path().join("out.json"));
+    assert!(
+        !shown.contains("scanning"),
+        "--json draws no bar: {shown:?}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    assert_eq!(json["total"]["requests"], 60_000);
+}
+
+#[test]
+fn a_log_in_another_format_is_named_as_probably_the_wrong_format() {
+    let json_line = r#"{"time":"2026-12-04T10:00:00Z","status":200,"path":"/"}"#;
+    tejun()
+        .args(["stats", "-"])
+        .write_stdin(format!("{json_line}\n{json_line}\n"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("-: no line matched the format"));
+    tejun()
+        .args(["stats", "-", "--format", "json"])
+        .write_stdin(format!("{json_line}\n"))
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+}

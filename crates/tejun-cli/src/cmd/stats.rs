@@ -272,6 +272,18 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     }
     let mut failed = false;
     for f in &report.files {
+        if f.requests == 0 && f.malformed > 0 {
+            // Every line rejected: most likely the wrong format.
+            anstream::eprintln!(
+                "{}: {}: {}",
+                lang.pick("warning", "警告"),
+                f.path,
+                lang.pick(
+                    "no line matched the format; give the one the log is written with (--nginx-format, --apache-format or --format json, see docs/signals.md)",
+                    "書式に合う行がありません。ログを書いた書式を指定してください（--nginx-format、--apache-format、--format json。docs/signals.md 参照）"
+                )
+            );
+        }
         if let Some(e) = &f.error {
             failed = true;
             ctx.error(

@@ -74,7 +74,7 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
                 ms(p.max_ms)
             );
         }
-        None => {
+        None if t.requests > 0 => {
             let _ = writeln!(
                 out,
                 "  {}  {}",
@@ -85,6 +85,7 @@ pub(crate) fn render(report: &Report, lang: Lang, zone: &TimeZone) -> String {
                 )
             );
         }
+        None => {}
     }
     let _ = writeln!(
         out,
