@@ -132,6 +132,26 @@ fn sql(server: &Server, statements: &str) {
     );
 }
 
+/// Waits until `log` holds `count` email lookups: the server writes a
+/// statement's entry after the client has its answer, so the last one can
+/// lag the client's exit.
+fn wait_for_lookups(log: &Path, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let seen = text.matches("SELECT * FROM orders WHERE email = ").count();
+        if seen >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} holds {seen} of {count} lookups",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The digest's entry for the email lookup.
 fn email_lookup(lab: &Lab, log: &Path) -> serde_json::Value {
     let out = lab
@@ -197,6 +217,7 @@ fn a_real_mariadb_slow_log_flags_the_missing_index_until_it_is_added() {
 
     let lab = Lab::bare();
     let before = lab.path("before.log");
+    wait_for_lookups(&dir.path().join("slow.log"), 20);
     std::fs::copy(dir.path().join("slow.log"), &before).unwrap();
     let scan = email_lookup(&lab, &before);
     assert_eq!(scan["count"], 20);
@@ -215,6 +236,7 @@ fn a_real_mariadb_slow_log_flags_the_missing_index_until_it_is_added() {
     );
     sql(&server, &lookups);
     let after = lab.path("after.log");
+    wait_for_lookups(&after_path, 20);
     std::fs::copy(&after_path, &after).unwrap();
     let seek = email_lookup(&lab, &after);
     assert_eq!(seek["count"], 20);
