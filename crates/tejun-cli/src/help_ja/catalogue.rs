@@ -384,5 +384,57 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
     ("tejun completions", AfterHelp, "例:
   tejun completions bash > /etc/bash_completion.d/tejun
   tejun completions zsh > ~/.zfunc/_tejun"),
+    ("tejun stats", About, "アクセスログのリクエスト統計: 時間窓ごとの件数、レイテンシのパーセンタイル、上位のエンドポイント"),
+    ("tejun stats", AfterHelp, "例:
+  tejun stats /var/log/nginx/access.log
+  tejun stats access.log.1 access.log.2.gz --window 5m --since 2h
+  tejun stats access.log --nginx-format \"log_format timed '\\$remote_addr [\\$time_local] \\\"\\$request\\\" \\$status \\$body_bytes_sent \\$request_time';\"
+  tejun stats access.log --nginx-format @/etc/nginx/conf.d/log_format.conf
+  tejun stats access_log --apache-format '%h %l %u %t \"%r\" %>s %b %D'
+  tejun stats app.jsonl --format json --fields time=ts,request_time=dur:ms
+  zcat access.log.*.gz | tejun stats - --json
+  tejun stats access.log --html report.html --lang ja
+
+終了コード: 0 読み終えた、1 読めない入力があった、2 形式か引数の誤り。"),
+    ("tejun stats", Help("files"), "アクセスログ (平文または .gz)。`-` で標準入力を読みます"),
+    ("tejun stats", Help("format"), "定義済みの形式: combined (nginx と Apache の既定)、common、json"),
+    ("tejun stats", Help("nginx_format"), "nginx.conf に書いた log_format の行 (またはそれを含む @FILE)"),
+    ("tejun stats", Help("apache_format"), "Apache の LogFormat 文字列 (またはそれを含む @FILE)"),
+    ("tejun stats", Help("fields"), "--format json の JSON キー: PART=KEY[,...]。時間には :s、:ms、:us を付けます"),
+    ("tejun stats", Help("window"), "時間窓の長さ (1m、5m、1h など)"),
+    ("tejun stats", Help("since"), "この時刻以降のリクエストだけ (RFC 3339、--tz での 'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間)"),
+    ("tejun stats", Help("until"), "この時刻以前のリクエストだけ"),
+    ("tejun stats", Help("tz"), "タイムゾーンのない時刻とレポートのタイムゾーン (既定: TZ / システムのタイムゾーン)"),
+    ("tejun stats", Help("top"), "各上位リストの行数"),
+    ("tejun stats", Help("id_pattern"), "この正規表現に (全体が) 一致するパスの要素も ID として扱います。複数指定可"),
+    ("tejun stats", Help("no_templates"), "ID を :id に置き換えず、書かれたとおりのパスで数えます"),
+    ("tejun stats", Help("json"), "機械可読な出力"),
+    ("tejun stats", Help("html"), "グラフ付きの自己完結した HTML ページも書き出します"),
+    ("tejun stats", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったエンドポイントを報告します"),
+    ("tejun stats", Help("baseline_factor"), "--baseline で: p95 がベースラインの何倍に達したら報告するか"),
+    ("tejun stats", Help("baseline_for"), "--baseline で: その状態がどれだけ続いたら報告するか (30m、6h)"),
+    ("tejun digest", About, "スロークエリログをフィンガープリントごとに集計します (pt-query-digest 方式)"),
+    ("tejun digest", AfterHelp, "例:
+  tejun digest /var/log/mysql/mariadb-slow.log
+  tejun digest slow.log.1.gz slow.log --top 20 --redact
+  tejun digest postgresql.log --format postgres --json
+  tejun digest slow.log --html digest.html
+
+フィンガープリントは pt-query-digest のものです (--replace-embedded-numbers
+を付けない限り --preserve-embedded-numbers 相当)。docs/signals.md を参照。
+終了コード: 0 集計した、1 読めないファイルがあった、2 引数の誤り。"),
+    ("tejun digest", Help("files"), "スローログ (平文、.gz、または標準入力の -)"),
+    ("tejun digest", Help("format"), "ログの種類: auto、mysql (MariaDB も)、postgres"),
+    ("tejun digest", Help("top"), "表示するフィンガープリントの数 (合計クエリ時間の順)"),
+    ("tejun digest", Help("redact"), "サンプル中のリテラルを `?` に置き換えます"),
+    ("tejun digest", Help("index_ratio"), "走査行数が返却行数のこの倍数以上ならインデックス不足の疑いとします"),
+    ("tejun digest", Help("index_min_rows"), "…かつ 1 回あたり平均でこの行数以上を走査している場合"),
+    ("tejun digest", Help("replace_embedded_numbers"), "pt-query-digest の既定どおり `db1.t2` → `d?t?` にします"),
+    ("tejun digest", Help("tz"), "タイムゾーンのないログの日時と、表示する時刻のタイムゾーン (既定: TZ / システムのタイムゾーン)"),
+    ("tejun digest", Help("json"), "機械可読な出力"),
+    ("tejun digest", Help("html"), "自己完結した HTML ページも書き出します"),
+    ("tejun collect", Help("access_log"), "web レイヤーで: インシデントの時間帯 (影響開始の 10 分前から解決まで) のこのアクセスログの統計"),
+    ("tejun collect", Help("access_format"), "アクセスログの nginx log_format (既定: combined)"),
+    ("tejun collect", Help("slow_log"), "mysql レイヤーで: その時間帯のこのスローログの集計 (上位 10 件)"),
     ("tejun completions", Help("shell"), "bash、zsh、fish、elvish、powershell のいずれか"),
 ];
