@@ -68,6 +68,21 @@ pub struct Context {
 }
 
 impl Context {
+    /// `--tz NAME` when given (an unknown zone is bad input, said in both
+    /// languages), else the operator's zone.
+    pub fn zone_or(&self, tz: Option<&str>) -> Result<TimeZone, Exit> {
+        let Some(name) = tz else {
+            return Ok(self.zone.clone());
+        };
+        TimeZone::get(name).map_err(|e| {
+            self.error(
+                &format!("--tz {name}: {e}"),
+                &format!("--tz {name}: 不明なタイムゾーンです ({e})"),
+            );
+            Exit::BadInput
+        })
+    }
+
     pub fn new(global: GlobalArgs) -> Context {
         Context {
             lang: Lang::detect(global.lang.as_deref()),

@@ -60,18 +60,9 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
     let lang = ctx.lang;
-    let zone = match &args.tz {
-        Some(name) => match TimeZone::get(name) {
-            Ok(z) => z,
-            Err(e) => {
-                ctx.error(
-                    &format!("--tz {name}: {e}"),
-                    &format!("--tz {name}: 不明なタイムゾーンです ({e})"),
-                );
-                return Exit::BadInput;
-            }
-        },
-        None => ctx.zone.clone(),
+    let zone = match ctx.zone_or(args.tz.as_deref()) {
+        Ok(zone) => zone,
+        Err(exit) => return exit,
     };
     let Some(format) = Format::parse(&args.format) else {
         ctx.error(
