@@ -376,9 +376,13 @@ impl Progress {
             // Each answer of a gate is journaled; the step's end says enough.
             RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) => {}
             RunEvent::TriggerFired(e) => self.line(&format!(
-                "{red}⚡ {} {}{red:#} ({})",
+                "{red}⚡ {} {}{}{red:#} ({})",
                 self.pick("TRIGGER FIRED:", "トリガー発火:"),
                 e.trigger,
+                e.host
+                    .as_deref()
+                    .map(|h| format!(" @{h}"))
+                    .unwrap_or_default(),
                 fired_values(e, self.lang)
             )),
         }

@@ -51,6 +51,8 @@ pub struct FleetTarget {
     forks: usize,
     max_fail_percentage: u32,
     gate: Option<Box<dyn HealthGate>>,
+    /// Hosts only probes ask from (`from: HOST` outside `hosts:`).
+    probe_only: Vec<SshTarget>,
     state: Mutex<State>,
 }
 
@@ -107,6 +109,7 @@ impl FleetTarget {
             forks,
             max_fail_percentage: rollout.max_fail_percentage,
             gate,
+            probe_only: Vec::new(),
             state: Mutex::new(State {
                 active: (0..n).collect(),
                 failed: vec![false; n],
@@ -115,6 +118,13 @@ impl FleetTarget {
                 backups: Vec::new(),
             }),
         }
+    }
+
+    /// Adds hosts that probes ask from without running steps there
+    /// (connected and closed with the others).
+    pub fn with_probe_hosts(mut self, hosts: Vec<SshTarget>) -> FleetTarget {
+        self.probe_only = hosts;
+        self
     }
 
     pub fn host_names(&self) -> Vec<String> {
@@ -128,6 +138,7 @@ impl FleetTarget {
             let handles: Vec<_> = self
                 .hosts
                 .iter()
+                .chain(&self.probe_only)
                 .map(|h| scope.spawn(move || h.connect()))
                 .collect();
             handles
@@ -139,7 +150,7 @@ impl FleetTarget {
 
     /// Ends every master connection.
     pub fn close_all(&self) {
-        for h in &self.hosts {
+        for h in self.hosts.iter().chain(&self.probe_only) {
             h.close();
         }
     }
@@ -302,6 +313,25 @@ impl Target for FleetTarget {
 
     fn batches(&self) -> usize {
         self.batches.len().max(1)
+    }
+
+    fn probe_hosts(&self, from: &tejun_probe::ProbeFrom) -> Result<Vec<&dyn Target>, String> {
+        use tejun_probe::ProbeFrom;
+        match from {
+            ProbeFrom::Controller => Ok(Vec::new()),
+            ProbeFrom::Each => Ok(self
+                .live_hosts()
+                .into_iter()
+                .map(|i| &self.hosts[i] as &dyn Target)
+                .collect()),
+            ProbeFrom::Host(name) => self
+                .hosts
+                .iter()
+                .chain(&self.probe_only)
+                .find(|h| h.name() == name)
+                .map(|h| vec![h as &dyn Target])
+                .ok_or_else(|| format!("`from: {name}` is not a connected host of this run")),
+        }
     }
 
     fn select(&self, selection: Selection) {

@@ -876,26 +876,29 @@ impl<'a> Runner<'a> {
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
         loop {
-            let answer = crate::probe::ask(spec, self.target, &env, &self.abort);
-            self.recorder.record(RunEvent::ProbeResult(ProbeResult {
-                run_id: self.run_id.clone(),
-                step_id: step.step.id.clone(),
-                probe: spec.name.clone(),
-                ok: answer.ok,
-                latency_ms: answer.latency.as_millis() as u64,
-                value: answer.value,
-                error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
-            }))?;
+            let answers = crate::probe::ask_from(spec, self.target, &env, &self.abort);
+            for crate::probe::HostAnswer { host, answer } in &answers {
+                self.recorder.record(RunEvent::ProbeResult(ProbeResult {
+                    run_id: self.run_id.clone(),
+                    step_id: step.step.id.clone(),
+                    probe: spec.name.clone(),
+                    ok: answer.ok,
+                    latency_ms: answer.latency.as_millis() as u64,
+                    value: answer.value,
+                    error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
+                    host: host.clone(),
+                }))?;
+            }
             if self.abort.is_set() {
                 return Ok(StepEnd::Aborted);
             }
-            let last = answer
-                .error
-                .unwrap_or_else(|| format!("healthy in {}ms", answer.latency.as_millis()));
+            // Healthy when every host answered healthy.
+            let healthy = !answers.is_empty() && answers.iter().all(|a| a.answer.ok);
+            let last = describe_answers(&answers);
             let gate = match probe.gate {
-                Some(gate) if answer.ok != want && started.elapsed() < gate.timeout => gate,
+                Some(gate) if healthy != want && started.elapsed() < gate.timeout => gate,
                 gate => {
-                    let status = if answer.ok == want {
+                    let status = if healthy == want {
                         StepStatus::Ok
                     } else {
                         StepStatus::Failed
@@ -952,6 +955,32 @@ impl<'a> Runner<'a> {
         } else {
             StepEnd::Failed
         })
+    }
+}
+
+/// What a probe's answers say, for the step's error: each unhealthy
+/// host's error (`web-1: HTTP status 502`), or the latency when healthy.
+fn describe_answers(answers: &[crate::probe::HostAnswer]) -> String {
+    let bad: Vec<String> = answers
+        .iter()
+        .filter(|a| !a.answer.ok)
+        .map(|a| {
+            let error = a.answer.error.as_deref().unwrap_or("unhealthy");
+            match &a.host {
+                Some(host) => format!("{host}: {error}"),
+                None => error.to_string(),
+            }
+        })
+        .collect();
+    if bad.is_empty() {
+        let slowest = answers
+            .iter()
+            .map(|a| a.answer.latency)
+            .max()
+            .unwrap_or_default();
+        format!("healthy in {}ms", slowest.as_millis())
+    } else {
+        bad.join("; ")
     }
 }
 

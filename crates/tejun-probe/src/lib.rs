@@ -19,6 +19,7 @@ pub mod expr;
 pub mod model;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod remote;
 pub mod window;
 
 pub use expr::{Comparison, Expr, ExprError, Metric, parse_expr};

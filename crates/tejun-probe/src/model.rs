@@ -63,9 +63,9 @@ pub enum ProbeFrom {
     /// The machine tejun runs on.
     #[default]
     Controller,
-    /// A named inventory host (runs on the controller until SSH targets land).
+    /// A named inventory host of the run's environment.
     Host(String),
-    /// Every host of the current batch (likewise).
+    /// Every host of the current batch, each asking for itself.
     Each,
 }
 
@@ -81,4 +81,7 @@ pub struct Sample {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The host it was asked from (`from: HOST`/`each`); none: the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }

@@ -150,6 +150,7 @@ mod tests {
             latency_ms,
             value: None,
             error: None,
+            host: None,
         }
     }
 

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use tejun_engine::fleet::{CONNECT_TIMEOUT, FleetTarget};
+use tejun_engine::probe::ProbeFrom;
 use tejun_engine::target::{SshOptions, SshTarget};
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::Inventory;
@@ -41,7 +42,32 @@ pub fn connect(
     limit: Option<&str>,
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
+    let probe_hosts: Vec<&str> = runbook
+        .probes
+        .values()
+        .filter_map(|p| match &p.from {
+            ProbeFrom::Host(h) => Some(h.as_str()),
+            _ => None,
+        })
+        .collect();
     let Some((selector, _)) = &runbook.hosts else {
+        if let Some(p) = runbook
+            .probes
+            .values()
+            .find(|p| p.from != ProbeFrom::Controller)
+        {
+            ctx.error(
+                &format!(
+                    "refused: probe `{}` runs from a host, but the runbook has no `hosts:`",
+                    p.name
+                ),
+                &format!(
+                    "拒否: プローブ `{}` はホストから実行されますが、手順書に `hosts:` がありません",
+                    p.name
+                ),
+            );
+            return Err(Exit::BadInput);
+        }
         if limit.is_some() {
             ctx.error(
                 "--limit needs a runbook with `hosts:`",
@@ -72,6 +98,31 @@ pub fn connect(
             return Err(Exit::BadInput);
         }
     };
+    // A probe's `from:` host follows the same rule as `hosts:`: a host of
+    // this environment only, checked before any connection.
+    let mut probe_only: Vec<String> = Vec::new();
+    for name in probe_hosts {
+        match select_hosts(inventory, env, name, None) {
+            Ok(found) if found.len() == 1 && found[0] == name => {
+                if !hosts.contains(&found[0]) && !probe_only.contains(&found[0]) {
+                    probe_only.push(found[0].clone());
+                }
+            }
+            Ok(_) => {
+                ctx.error(
+                    &format!("probe `from: {name}` must name one host, not a group or pattern"),
+                    &format!(
+                        "プローブの `from: {name}` には、グループやパターンではなく一つのホストを指定してください"
+                    ),
+                );
+                return Err(Exit::BadInput);
+            }
+            Err((en, ja)) => {
+                ctx.error(&en, &ja);
+                return Err(Exit::BadInput);
+            }
+        }
+    }
     let control_dir = private_dir().map_err(|e| {
         ctx.error(
             &format!("cannot create the ssh control directory: {e}"),
@@ -95,7 +146,12 @@ pub fn connect(
         .collect();
     let targets = hosts.iter().map(|h| SshTarget::new(h, &options)).collect();
     let fleet = Fleet {
-        target: FleetTarget::new(targets, &vars, runbook.rollout.as_ref(), None),
+        target: FleetTarget::new(targets, &vars, runbook.rollout.as_ref(), None).with_probe_hosts(
+            probe_only
+                .iter()
+                .map(|h| SshTarget::new(h, &options))
+                .collect(),
+        ),
         control_dir,
     };
     let failures = fleet.target.connect_all();

@@ -27,6 +27,7 @@ use nix::unistd::Pid;
 
 use crate::abort::AbortSignal;
 use crate::capture::{Capture, combined_sha256};
+use tejun_probe::ProbeFrom;
 
 mod ssh;
 pub use ssh::{SshError, SshOptions, SshTarget};
@@ -121,6 +122,15 @@ pub trait Target: Send + Sync {
     /// The health gate after a batch; `Err(why)` stops the rollout.
     fn after_batch(&self, _batch: usize) -> Result<(), String> {
         Ok(())
+    }
+    /// The hosts a probe's `from:` asks from (empty: the controller);
+    /// `Err(why)` when this target has no such host.
+    fn probe_hosts(&self, from: &ProbeFrom) -> Result<Vec<&dyn Target>, String> {
+        match from {
+            ProbeFrom::Controller => Ok(Vec::new()),
+            ProbeFrom::Each => Err("`from: each` needs a runbook with `hosts:`".to_string()),
+            ProbeFrom::Host(h) => Err(format!("`from: {h}` needs a runbook with `hosts:`")),
+        }
     }
 }
 

@@ -142,10 +142,19 @@ impl Reader<'_, '_> {
                 }
             },
         };
+        let (kind, from) = (kind?, from?);
+        if from != ProbeFrom::Controller
+            && let Some((en, ja)) = not_from_a_host(&kind)
+            && let Some(node) = fields.get("from")
+        {
+            self.sink
+                .error(node.span, probe_error(en.to_string(), ja.to_string()));
+            return None;
+        }
         Some(ProbeSpec {
             name: name.to_string(),
-            kind: kind?,
-            from: from?,
+            kind,
+            from,
             timeout: timeout?.unwrap_or(DEFAULT_PROBE_TIMEOUT),
             interval: interval?.unwrap_or(DEFAULT_PROBE_INTERVAL),
         })
@@ -514,4 +523,20 @@ fn is_probe_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Why a probe of this kind cannot be asked from a host, if it cannot:
+/// from a host, tejun uses bash's `/dev/tcp` (docs/probes.md).
+fn not_from_a_host(kind: &ProbeKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        ProbeKind::Prometheus { .. } => Some((
+            "a prometheus probe runs from the controller only; drop `from:`",
+            "prometheus プローブはコントローラからのみ実行します。`from:` を外してください",
+        )),
+        ProbeKind::Http { url, .. } if url.starts_with("https://") => Some((
+            "from a host, http probes speak plain http:// (bash's /dev/tcp, no TLS); use an http:// URL or ask from the controller",
+            "ホストからの http プローブは平文の http:// のみです (bash の /dev/tcp、TLS なし)。http:// の URL にするか、コントローラから実行してください",
+        )),
+        _ => None,
+    }
 }
