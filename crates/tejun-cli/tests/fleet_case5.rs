@@ -96,24 +96,23 @@ fn case5_a_bad_nginx_change_fires_on_the_canary_and_rolls_back_by_itself() {
         "book.yaml",
         &runbook(&lab, r#"cp "$N/bad.conf" "$N/site.conf""#),
     );
-    // A client of the canary: when did it first see the bad answer, and
-    // when did health answer again after that?
+    // A client of the canary, asking every 20 ms: from its first bad
+    // answer to the first good one after its last bad one. (Right after a
+    // reload, old workers may still answer a connection or two.)
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
         let done = Arc::clone(&done);
         let addr = fleet.host("b5-1").addr.clone();
         std::thread::spawn(move || {
-            let mut bad_at: Option<Instant> = None;
+            let mut seen: Vec<(Instant, Option<u16>)> = Vec::new();
             while !done.load(Ordering::SeqCst) {
-                let status = health(&addr);
-                match (bad_at, status) {
-                    (None, Some(502)) => bad_at = Some(Instant::now()),
-                    (Some(at), Some(200)) => return Some(at.elapsed()),
-                    _ => {}
-                }
+                seen.push((Instant::now(), health(&addr)));
                 std::thread::sleep(Duration::from_millis(20));
             }
-            None
+            let first_bad = seen.iter().position(|(_, s)| *s != Some(200))?;
+            let last_bad = seen.iter().rposition(|(_, s)| *s != Some(200))?;
+            let good_again = seen[last_bad..].iter().find(|(_, s)| *s == Some(200))?;
+            Some(good_again.0 - seen[first_bad].0)
         })
     };
     run(&lab, &fleet).code(3);

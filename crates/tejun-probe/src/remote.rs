@@ -152,7 +152,16 @@ pub fn judge(spec: &ProbeSpec, ran: &Ran<'_>) -> Judged {
                 value: Some(0.0),
                 error: None,
             },
-            Some(code) => failed(Some(f64::from(code)), format!("exit code {code}")),
+            Some(code) => {
+                // What the command said is the reason worth reading.
+                let said = why();
+                let error = if said == NO_ANSWER {
+                    format!("exit code {code}")
+                } else {
+                    format!("exit code {code}: {said}")
+                };
+                failed(Some(f64::from(code)), error)
+            }
             None => failed(None, "killed".to_string()),
         },
         _ if ran.exit_code == Some(127) => failed(
@@ -250,13 +259,15 @@ fn host_latency(stderr: &str) -> Option<Duration> {
     Some(Duration::from_micros(end.checked_sub(start)?))
 }
 
+const NO_ANSWER: &str = "no answer";
+
 fn last_line(stderr: &str) -> String {
     stderr
         .lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty() && !l.starts_with(LATENCY_MARK))
         .map(|l| l.trim_start_matches("bash: ").to_string())
-        .unwrap_or_else(|| "no answer".to_string())
+        .unwrap_or_else(|| NO_ANSWER.to_string())
 }
 
 #[cfg(test)]
