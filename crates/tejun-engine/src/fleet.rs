@@ -51,8 +51,10 @@ pub struct FleetTarget {
     forks: usize,
     max_fail_percentage: u32,
     gate: Option<Box<dyn HealthGate>>,
-    /// Hosts only probes ask from (`from: HOST` outside `hosts:`).
+    /// Hosts only probes ask from (`from:` outside `hosts:`).
     probe_only: Vec<SshTarget>,
+    /// Each probe `from:` selector and the host names it stands for.
+    probe_selectors: Vec<(String, Vec<String>)>,
     state: Mutex<State>,
 }
 
@@ -110,6 +112,7 @@ impl FleetTarget {
             max_fail_percentage: rollout.max_fail_percentage,
             gate,
             probe_only: Vec::new(),
+            probe_selectors: Vec::new(),
             state: Mutex::new(State {
                 active: (0..n).collect(),
                 failed: vec![false; n],
@@ -122,8 +125,13 @@ impl FleetTarget {
 
     /// Adds hosts that probes ask from without running steps there
     /// (connected and closed with the others).
-    pub fn with_probe_hosts(mut self, hosts: Vec<SshTarget>) -> FleetTarget {
+    pub fn with_probe_hosts(
+        mut self,
+        hosts: Vec<SshTarget>,
+        selectors: Vec<(String, Vec<String>)>,
+    ) -> FleetTarget {
         self.probe_only = hosts;
+        self.probe_selectors = selectors;
         self
     }
 
@@ -324,13 +332,31 @@ impl Target for FleetTarget {
                 .into_iter()
                 .map(|i| &self.hosts[i] as &dyn Target)
                 .collect()),
-            ProbeFrom::Host(name) => self
-                .hosts
-                .iter()
-                .chain(&self.probe_only)
-                .find(|h| h.name() == name)
-                .map(|h| vec![h as &dyn Target])
-                .ok_or_else(|| format!("`from: {name}` is not a connected host of this run")),
+            ProbeFrom::Host(selector) => {
+                let names = self
+                    .probe_selectors
+                    .iter()
+                    .find(|(s, _)| s == selector)
+                    .map(|(_, names)| names.as_slice())
+                    .unwrap_or_default();
+                let found: Vec<&dyn Target> = names
+                    .iter()
+                    .filter_map(|name| {
+                        self.hosts
+                            .iter()
+                            .chain(&self.probe_only)
+                            .find(|h| h.name() == name)
+                    })
+                    .map(|h| h as &dyn Target)
+                    .collect();
+                if found.is_empty() {
+                    Err(format!(
+                        "`from: {selector}` names no connected host of this run"
+                    ))
+                } else {
+                    Ok(found)
+                }
+            }
         }
     }
 

@@ -95,6 +95,46 @@ pub fn ask_from(
     })
 }
 
+/// With `healthy_if: any`, the hosts' answers as one (tagged with the
+/// `from:` selector): a trigger then watches the group, not each host.
+fn one_verdict_for_any(spec: &ProbeSpec, answers: Vec<HostAnswer>) -> Vec<HostAnswer> {
+    if spec.healthy_if != tejun_probe::HealthyIf::Any || answers.len() < 2 {
+        return answers;
+    }
+    let ok = answers.iter().any(|a| a.answer.ok);
+    let best = answers
+        .iter()
+        .filter(|a| a.answer.ok == ok)
+        .min_by_key(|a| a.answer.latency)
+        .unwrap_or(&answers[0]);
+    let error = (!ok).then(|| {
+        answers
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {}",
+                    a.host.as_deref().unwrap_or("controller"),
+                    a.answer.error.as_deref().unwrap_or("unhealthy")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let host = match &spec.from {
+        ProbeFrom::Host(selector) => Some(selector.clone()),
+        _ => None,
+    };
+    vec![HostAnswer {
+        host,
+        answer: Answer {
+            ok,
+            latency: best.answer.latency,
+            value: best.answer.value,
+            error,
+        },
+    }]
+}
+
 /// Asks `spec` on one remote host over its connection.
 fn ask_on_host(
     spec: &ProbeSpec,
@@ -321,7 +361,7 @@ fn watch_loop(
             continue;
         }
         let spec = watched[i].spec;
-        let answers = ask_from(spec, target, env, &own);
+        let answers = one_verdict_for_any(spec, ask_from(spec, target, env, &own));
         if stop.load(Ordering::SeqCst) {
             return;
         }

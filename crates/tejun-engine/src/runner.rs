@@ -892,8 +892,9 @@ impl<'a> Runner<'a> {
             if self.abort.is_set() {
                 return Ok(StepEnd::Aborted);
             }
-            // Healthy when every host answered healthy.
-            let healthy = !answers.is_empty() && answers.iter().all(|a| a.answer.ok);
+            // Healthy when every host answered healthy (`healthy_if: any`:
+            // when one did).
+            let healthy = spec.healthy_if.holds(answers.iter().map(|a| a.answer.ok));
             let last = describe_answers(&answers);
             let gate = match probe.gate {
                 Some(gate) if healthy != want && started.elapsed() < gate.timeout => gate,

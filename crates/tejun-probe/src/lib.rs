@@ -23,5 +23,5 @@ pub mod remote;
 pub mod window;
 
 pub use expr::{Comparison, Expr, ExprError, Metric, parse_expr};
-pub use model::{ProbeFrom, ProbeKind, ProbeSpec, Sample};
+pub use model::{HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, Sample};
 pub use window::{Fired, Window};

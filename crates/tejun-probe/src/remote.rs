@@ -324,6 +324,7 @@ mod tests {
             from: crate::ProbeFrom::Each,
             timeout: Duration::from_secs(1),
             interval: Duration::from_secs(1),
+            healthy_if: crate::HealthyIf::All,
         };
         let cmd = command(&spec).unwrap();
         assert!(cmd.ends_with(r"'/$(touch /tmp/x)'\'''"), "{cmd}");

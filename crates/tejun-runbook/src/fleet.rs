@@ -89,8 +89,9 @@ pub fn plan_batches(serial: &[BatchSize], hosts: usize) -> Vec<Range<usize>> {
     batches
 }
 
-/// The hosts `selector` names among `env`'s (a group, a host, or a glob
-/// over host names; several separated by commas), narrowed to `limit` when
+/// The hosts `selector` names among `env`'s (a group, a host, a glob
+/// over host names, or `var=value` over host variables; several separated
+/// by commas), narrowed to `limit` when
 /// given, in inventory order. Fail-closed: a host that another environment
 /// lists, or a name that matches nothing, refuses the whole selection.
 pub fn select_hosts(
@@ -107,26 +108,40 @@ pub fn select_hosts(
     };
     let mut chosen: Vec<bool> = vec![false; environment.hosts.len()];
     for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let matched = match environment.groups.get(part) {
-            Some(members) => {
-                for member in members {
-                    if let Some(i) = environment.hosts.iter().position(|h| h == member) {
-                        chosen[i] = true;
-                    }
+        let matched = if let Some((var, value)) = part.split_once('=') {
+            // `zone=a`: the hosts whose variable `zone` is `a`.
+            let mut any = false;
+            for (i, host) in environment.hosts.iter().enumerate() {
+                let vars = environment.host_vars.get(host);
+                if vars.and_then(|v| v.get(var.trim())).map(String::as_str) == Some(value.trim()) {
+                    chosen[i] = true;
+                    any = true;
                 }
-                !members.is_empty()
             }
-            None => {
-                let matcher = Glob::new(part).map(|g| g.compile_matcher()).ok();
-                let mut any = false;
-                for (i, host) in environment.hosts.iter().enumerate() {
-                    let hit = host == part || matcher.as_ref().is_some_and(|m| m.is_match(host));
-                    if hit {
-                        chosen[i] = true;
-                        any = true;
+            any
+        } else {
+            match environment.groups.get(part) {
+                Some(members) => {
+                    for member in members {
+                        if let Some(i) = environment.hosts.iter().position(|h| h == member) {
+                            chosen[i] = true;
+                        }
                     }
+                    !members.is_empty()
                 }
-                any
+                None => {
+                    let matcher = Glob::new(part).map(|g| g.compile_matcher()).ok();
+                    let mut any = false;
+                    for (i, host) in environment.hosts.iter().enumerate() {
+                        let hit =
+                            host == part || matcher.as_ref().is_some_and(|m| m.is_match(host));
+                        if hit {
+                            chosen[i] = true;
+                            any = true;
+                        }
+                    }
+                    any
+                }
             }
         };
         if !matched {
@@ -191,6 +206,17 @@ fn not_a_host_of(name: &str, env: &str, inventory: &Inventory) -> (String, Strin
             format!("`{name}` はインベントリの環境 `{env}` のホストでもグループでもありません"),
         ),
     }
+}
+
+/// Whether `text` is a `var=value` host selector (`zone=a`).
+pub fn is_var_selector(text: &str) -> bool {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    };
+    text.split_once('=')
+        .is_some_and(|(var, value)| ok(var) && ok(value))
 }
 
 /// A runbook's top-level `hosts:` (a string or a list of strings, joined

@@ -98,24 +98,20 @@ pub fn connect(
             return Err(Exit::BadInput);
         }
     };
-    // A probe's `from:` host follows the same rule as `hosts:`: a host of
-    // this environment only, checked before any connection.
+    // A probe's `from:` follows the same rule as `hosts:` (a host, group,
+    // pattern or var=value of this environment only), checked before any
+    // connection. Hosts outside `hosts:` are connected for probes only.
     let mut probe_only: Vec<String> = Vec::new();
-    for name in probe_hosts {
-        match select_hosts(inventory, env, name, None) {
-            Ok(found) if found.len() == 1 && found[0] == name => {
-                if !hosts.contains(&found[0]) && !probe_only.contains(&found[0]) {
-                    probe_only.push(found[0].clone());
+    let mut probe_selectors: Vec<(String, Vec<String>)> = Vec::new();
+    for selector in probe_hosts {
+        match select_hosts(inventory, env, selector, None) {
+            Ok(found) => {
+                for host in &found {
+                    if !hosts.contains(host) && !probe_only.contains(host) {
+                        probe_only.push(host.clone());
+                    }
                 }
-            }
-            Ok(_) => {
-                ctx.error(
-                    &format!("probe `from: {name}` must name one host, not a group or pattern"),
-                    &format!(
-                        "プローブの `from: {name}` には、グループやパターンではなく一つのホストを指定してください"
-                    ),
-                );
-                return Err(Exit::BadInput);
+                probe_selectors.push((selector.to_string(), found));
             }
             Err((en, ja)) => {
                 ctx.error(&en, &ja);
@@ -151,10 +147,34 @@ pub fn connect(
                 .iter()
                 .map(|h| SshTarget::new(h, &options))
                 .collect(),
+            probe_selectors,
         ),
         control_dir,
     };
-    let failures = fleet.target.connect_all();
+    let mut failures = fleet.target.connect_all();
+    // A host only probes ask from may be down: that is what such a probe
+    // finds out (its answers are failures), not a reason to refuse the run.
+    failures.retain(|failure| {
+        if !probe_only.iter().any(|h| h == failure.host()) {
+            return true;
+        }
+        let lang = ctx.lang;
+        anstream::eprintln!(
+            "{}: {}",
+            lang.pick("warning", "警告"),
+            lang.pick(
+                &format!(
+                    "{}; its probes will answer unhealthy",
+                    failure.localize(Lang::En)
+                ),
+                &format!(
+                    "{}。このホストからのプローブは異常と判定されます",
+                    failure.localize(Lang::Ja)
+                ),
+            )
+        );
+        false
+    });
     if !failures.is_empty() {
         for failure in &failures {
             ctx.error(&failure.localize(Lang::En), &failure.localize(Lang::Ja));

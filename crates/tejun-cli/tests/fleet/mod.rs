@@ -324,6 +324,21 @@ impl Fleet {
         }
     }
 
+    /// Takes `name` down: everything running in its namespace (sshd,
+    /// nginx, sessions) is killed, as when a host or its zone fails.
+    pub fn take_down(&mut self, name: &str) {
+        let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ip netns pids {} | xargs -r kill -9", h.netns))
+            .status();
+        for child in [h.sshd.take(), h.nginx.take()].into_iter().flatten() {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops `name`'s sshd (the host "dies" for ssh).
     pub fn kill_sshd(&mut self, name: &str) {
         let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
