@@ -208,15 +208,24 @@ fn not_a_host_of(name: &str, env: &str, inventory: &Inventory) -> (String, Strin
     }
 }
 
-/// Whether `text` is a `var=value` host selector (`zone=a`).
+/// Whether `text` is a `var=value` host selector (`zone=a`): a variable
+/// name, and a value of letters, digits, `_`, `.` and `-` not starting
+/// with `-` (so nothing in it reads as an option).
 pub fn is_var_selector(text: &str) -> bool {
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    let Some((var, value)) = text.split_once('=') else {
+        return false;
     };
-    text.split_once('=')
-        .is_some_and(|(var, value)| ok(var) && ok(value))
+    let var_ok = var
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let value_ok = !value.is_empty()
+        && !value.starts_with('-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    var_ok && value_ok
 }
 
 /// A runbook's top-level `hosts:` (a string or a list of strings, joined
