@@ -126,8 +126,9 @@ pub fn connect(
         );
         Exit::Failed
     })?;
+    let config = ssh_config(inventory, env, ctx)?;
     let options = SshOptions {
-        config: std::env::var_os(SSH_CONFIG_ENV).map(PathBuf::from),
+        config,
         control_dir: control_dir.clone(),
         connect_timeout: CONNECT_TIMEOUT,
     };
@@ -186,6 +187,40 @@ pub fn connect(
         return Err(Exit::BadInput);
     }
     Ok(Some(fleet))
+}
+
+/// The ssh client configuration: `TEJUN_SSH_CONFIG`, else the
+/// environment's `ssh_config:`, else the inventory's top-level one (a
+/// relative path is read from the inventory's directory), else none
+/// (`~/.ssh/config`). A named file that does not exist refuses the run.
+fn ssh_config(inventory: &Inventory, env: &str, ctx: &Context) -> Result<Option<PathBuf>, Exit> {
+    if let Some(path) = std::env::var_os(SSH_CONFIG_ENV) {
+        return Ok(Some(PathBuf::from(path)));
+    }
+    let Some(written) = inventory.ssh_config_for(env) else {
+        return Ok(None);
+    };
+    let path = match ctx
+        .inventory_path()
+        .and_then(|i| i.parent().map(PathBuf::from))
+    {
+        Some(dir) => dir.join(written),
+        None => PathBuf::from(written),
+    };
+    if !path.is_file() {
+        ctx.error(
+            &format!(
+                "the inventory's ssh_config `{written}` ({}) is not a file; nothing was contacted",
+                path.display()
+            ),
+            &format!(
+                "インベントリの ssh_config `{written}` ({}) はファイルではありません。どのホストにも接続していません",
+                path.display()
+            ),
+        );
+        return Err(Exit::BadInput);
+    }
+    Ok(Some(path))
 }
 
 /// `tejun resume`/`tejun rollback` of a fleet run: refused, since they
