@@ -187,8 +187,13 @@ impl FleetTarget {
             let (indices, slots) = chunk;
             // Hosts run in parallel: their output is shown per host when
             // the step ends, not live (the live callback is one terminal's).
-            let (command, timeout, keep_bytes, on) =
-                (exec.command, exec.timeout, exec.keep_bytes, exec.on);
+            let (command, timeout, keep_bytes, on, view) = (
+                exec.command,
+                exec.timeout,
+                exec.keep_bytes,
+                exec.on,
+                exec.host_view,
+            );
             let cwd = &exec.cwd;
             std::thread::scope(|scope| {
                 for (&i, slot) in indices.iter().zip(slots.iter_mut()) {
@@ -205,8 +210,20 @@ impl FleetTarget {
                             group_file: None,
                             on,
                             live: None,
+                            host_view: None,
                         };
-                        *slot = Some(host.exec(&one, abort));
+                        if let Some(view) = view {
+                            view.host_started(host.name());
+                        }
+                        let started = Instant::now();
+                        let done = host.exec(&one, abort);
+                        if let Some(view) = view {
+                            let ok = done.as_ref().is_ok_and(|d| {
+                                d.exit_code == Some(0) && !d.timed_out && !d.aborted
+                            });
+                            view.host_finished(host.name(), ok, started.elapsed());
+                        }
+                        *slot = Some(done);
                     });
                 }
             });

@@ -161,6 +161,7 @@ fn ask_on_host(
         cwd: None,
         group_file: None,
         live: None,
+        host_view: None,
         on: On::Each,
     };
     let started = Instant::now();
@@ -211,6 +212,7 @@ pub fn ask(
             cwd: None,
             group_file: None,
             live: None,
+            host_view: None,
             // From the controller; the default `On::Each` would run it on
             // every fleet host.
             on: On::Local,

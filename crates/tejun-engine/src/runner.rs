@@ -702,6 +702,7 @@ impl<'a> Runner<'a> {
                 )),
                 on: step.step.on,
                 live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
+                host_view: self.operator.host_view(),
             };
             let executed = self.target.exec(&exec, &self.abort);
             live.finish();

@@ -58,6 +58,9 @@ pub struct Exec<'a> {
     /// Sees output as it arrives (both streams), for an operator watching
     /// a long command; the capture is unchanged.
     pub live: Option<LiveOutput<'a>>,
+    /// Told when each host of a fleet step starts and ends (a live
+    /// per-host view); only a fleet target calls it.
+    pub host_view: Option<&'a dyn crate::operator::HostView>,
 }
 
 /// A callback for output as it is read.
@@ -358,6 +361,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            host_view: None,
             on: Default::default(),
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
@@ -434,6 +438,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            host_view: None,
             on: Default::default(),
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();
