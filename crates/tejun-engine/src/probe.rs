@@ -415,3 +415,56 @@ fn watch_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(healthy_if: tejun_probe::HealthyIf) -> ProbeSpec {
+        ProbeSpec {
+            name: "zone".into(),
+            kind: ProbeKind::Tcp {
+                address: "127.0.0.1:1".into(),
+            },
+            from: ProbeFrom::Host("zone=a".into()),
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            healthy_if,
+        }
+    }
+
+    fn answer(host: &str, ok: bool, ms: u64) -> HostAnswer {
+        HostAnswer {
+            host: Some(host.into()),
+            answer: Answer {
+                ok,
+                latency: Duration::from_millis(ms),
+                value: None,
+                error: (!ok).then(|| "refused".to_string()),
+            },
+        }
+    }
+
+    #[test]
+    fn with_healthy_if_any_a_group_answers_as_one_healthy_while_one_host_is() {
+        let any = spec(tejun_probe::HealthyIf::Any);
+        let one_up =
+            one_verdict_for_any(&any, vec![answer("a-1", false, 5), answer("a-2", true, 9)]);
+        assert_eq!(one_up.len(), 1);
+        assert!(one_up[0].answer.ok);
+        assert_eq!(one_up[0].host.as_deref(), Some("zone=a"));
+        let all_down =
+            one_verdict_for_any(&any, vec![answer("a-1", false, 5), answer("a-2", false, 9)]);
+        assert!(!all_down[0].answer.ok);
+        assert_eq!(
+            all_down[0].answer.error.as_deref(),
+            Some("a-1: refused; a-2: refused")
+        );
+        // `all` keeps each host's answer (a window per host).
+        let all = spec(tejun_probe::HealthyIf::All);
+        assert_eq!(
+            one_verdict_for_any(&all, vec![answer("a-1", false, 5), answer("a-2", true, 9)]).len(),
+            2
+        );
+    }
+}
