@@ -177,7 +177,7 @@ pub fn print_diagnostics(diags: &Diagnostics, source: &Source, ctx: &Context) {
 pub enum InventoryLoad {
     /// No `--inventory` and no `tejun.yaml` in this directory or a parent.
     Missing,
-    Found(Inventory, Source),
+    Found(Box<Inventory>, Source),
     /// It does not parse; the diagnostics point into its source.
     Invalid(Diagnostics, Source),
     /// It could not be read (already reported).
@@ -192,7 +192,7 @@ pub fn load_inventory(ctx: &Context) -> InventoryLoad {
         return InventoryLoad::Unreadable;
     };
     match source.inventory() {
-        Ok(inv) => InventoryLoad::Found(inv, source),
+        Ok(inv) => InventoryLoad::Found(Box::new(inv), source),
         Err(diags) => InventoryLoad::Invalid(diags, source),
     }
 }

@@ -118,7 +118,7 @@ fn guard_environment(
         return None;
     }
     let (inventory, _) = match load_inventory(ctx) {
-        InventoryLoad::Found(inv, inv_source) => (inv, inv_source),
+        InventoryLoad::Found(inv, inv_source) => (*inv, inv_source),
         InventoryLoad::Invalid(diags, inv_source) => {
             print_diagnostics(&diags, &inv_source, ctx);
             return None;
