@@ -25,10 +25,10 @@ fn lab(fleet: &fleet::Fleet) -> Lab {
         &format!(
             "name: zone a failover\nenv: [staging]\nhosts: zone=b\n\
              probes:\n  \
-               zone-a:\n    http: {{url: 'http://127.0.0.1/health', body: '^ok'}}\n    from: zone=a\n    healthy_if: any\n    timeout: 1s\n  \
+               zone-a:\n    http: {{url: 'http://127.0.0.1/health', body: '^ok'}}\n    from: zone=a\n    healthy_if: any\n  \
                zone-b:\n    http: {{url: 'http://127.0.0.1/health', body: '^ok'}}\n    from: zone=b\n\
              pre:\n  \
-               - id: zone-a-is-down\n    wait_for: {{probe: zone-a, until: unhealthy, timeout: 2s, interval: 1s}}\n  \
+               - id: zone-a-is-down\n    wait_for: {{probe: zone-a, until: unhealthy, timeout: 3s, interval: 1s}}\n  \
                - id: zone-b-serves\n    probe: zone-b\n\
              execute:\n  \
                - id: take-zone-a-traffic\n    run: 'echo \"failover $TEJUN_HOST_ZONE $TEJUN_HOST\" >> {markers}'\n  \

@@ -41,7 +41,7 @@ fn runbook(lab: &Lab, change: &str) -> String {
         "name: nginx upstream change\nenv: [staging]\nhosts: web\n\
          rollout: {{serial: [1, 50%, 100%]}}\n\
          probes:\n  health:\n    http: {{url: 'http://127.0.0.1/health', body: '^ok'}}\n    \
-         from: each\n    timeout: 1s\n    interval: 1s\n\
+         from: each\n    interval: 1s\n\
          triggers:\n  - error_rate(health) > 5% over 1m\n\
          execute:\n  - id: change\n    run: 'N=\"$TEJUN_HOST_NGINX\"; {change} && {reload} && echo \"change $TEJUN_HOST\" >> {markers}'\n\
          post:\n  - id: watch-the-batch\n    run: sleep 3\n    on: local\n\
