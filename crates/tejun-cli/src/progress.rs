@@ -17,9 +17,11 @@ use std::time::Duration;
 use tejun_engine::reason::localize;
 
 use anstyle::{AnsiColor, Style};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tejun_engine::events::{Outcome, StepStatus};
-use tejun_engine::operator::{ConfirmRequest, DestructiveChallenge, EnvChallenge, UnknownStep};
+use tejun_engine::operator::{
+    ConfirmRequest, DestructiveChallenge, EnvChallenge, HostView, UnknownStep,
+};
 use tejun_engine::{AbortSignal, Answer, Operator, RunEvent, UnknownChoice};
 use tejun_locale::Lang;
 use tejun_runbook::model::{Safety, Verdict};
@@ -46,6 +48,87 @@ pub struct Progress {
     /// [`LIVE_LINES`].
     live_shown: Cell<usize>,
     live_hidden: Cell<usize>,
+    /// Holds the step's spinner and, during a fleet step, a line per host.
+    multi: MultiProgress,
+    hosts: HostLines,
+}
+
+/// One line per host while a fleet step runs: on a terminal a spinner per
+/// host under the step's (then its result, until the step ends); plain
+/// lines as each host finishes otherwise; nothing with `--json` (the
+/// step's `step.finished` has every host). Called from the hosts' threads.
+struct HostLines {
+    mode: Mode,
+    lang: Lang,
+    multi: MultiProgress,
+    bars: std::sync::Mutex<Vec<ProgressBar>>,
+}
+
+impl HostLines {
+    fn bars(&self) -> std::sync::MutexGuard<'_, Vec<ProgressBar>> {
+        self.bars.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The step ended: its own lines say the rest.
+    fn clear(&self) {
+        for bar in self.bars().drain(..) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+
+    fn result(&self, ok: bool, duration: Duration) -> String {
+        let took = duration.as_millis();
+        if ok {
+            let green = AnsiColor::Green.on_default();
+            format!(
+                "{green}✓ {}{green:#} {took} ms",
+                self.lang.pick("ok", "成功")
+            )
+        } else {
+            let red = AnsiColor::Red.on_default().bold();
+            format!(
+                "{red}✗ {}{red:#} {took} ms",
+                self.lang.pick("failed", "失敗")
+            )
+        }
+    }
+}
+
+impl HostView for HostLines {
+    fn host_started(&self, host: &str) {
+        if self.mode != Mode::Spinner {
+            return;
+        }
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        let style = ProgressStyle::with_template(
+            "    {spinner:.cyan} {prefix:<16} {elapsed:>3.dim} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(host.to_string());
+        bar.set_message(self.lang.pick("running", "実行中").to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        self.bars().push(bar);
+    }
+
+    fn host_finished(&self, host: &str, ok: bool, duration: Duration) {
+        let result = self.result(ok, duration);
+        match self.mode {
+            Mode::Spinner => {
+                if let Some(bar) = self.bars().iter().find(|b| b.prefix() == host) {
+                    let style = ProgressStyle::with_template("    · {prefix:<16} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                    bar.set_style(style);
+                    bar.finish_with_message(result);
+                }
+            }
+            Mode::Plain => {
+                let _ = writeln!(anstream::stdout(), "    · {host:<16} {result}");
+            }
+            Mode::Json => {}
+        }
+    }
 }
 
 /// Lines of a step's output shown as they arrive; later ones only show on
@@ -58,6 +141,7 @@ const IN_EXIT: u8 = 2;
 
 impl Progress {
     pub fn new(mode: Mode, lang: Lang) -> Progress {
+        let multi = MultiProgress::new();
         Progress {
             mode,
             lang,
@@ -68,6 +152,13 @@ impl Progress {
             live_shown: Cell::new(0),
             live_hidden: Cell::new(0),
             announced: Arc::new(AtomicUsize::new(0)),
+            multi: multi.clone(),
+            hosts: HostLines {
+                mode,
+                lang,
+                multi,
+                bars: std::sync::Mutex::new(Vec::new()),
+            },
         }
     }
 
@@ -111,10 +202,7 @@ impl Progress {
         };
         match self.mode {
             Mode::Json => to_stderr(),
-            Mode::Spinner => match &*self.bar.borrow() {
-                Some(bar) => bar.suspend(to_stderr),
-                None => to_stderr(),
-            },
+            Mode::Spinner => self.multi.suspend(to_stderr),
             Mode::Plain => {
                 let _ = writeln!(anstream::stdout(), "{text}");
             }
@@ -155,16 +243,18 @@ impl Progress {
     }
 
     fn stop_spinner(&self) {
+        self.hosts.clear();
         if let Some(bar) = self.bar.borrow_mut().take() {
             bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 
     /// Runs `f` with the spinner hidden (prompts must not be overdrawn).
     fn suspended<T>(&self, f: impl FnOnce() -> T) -> T {
-        match &*self.bar.borrow() {
-            Some(bar) => bar.suspend(f),
-            None => f(),
+        match self.mode {
+            Mode::Spinner => self.multi.suspend(f),
+            _ => f(),
         }
     }
 
@@ -235,12 +325,13 @@ impl Progress {
                 ));
                 if self.mode == Mode::Spinner {
                     let mut bar = self.bar.borrow_mut();
-                    let bar = bar.get_or_insert_with(new_spinner);
+                    let bar = bar.get_or_insert_with(|| self.multi.add(new_spinner()));
                     bar.set_message(format!("{}{attempt}", e.step_id));
                     bar.reset_elapsed();
                 }
             }
             RunEvent::StepFinished(e) => {
+                self.hosts.clear();
                 let took = format!("{} ms", e.duration_ms);
                 let text = match e.status {
                     StepStatus::Ok => format!(
@@ -376,9 +467,13 @@ impl Progress {
             // Each answer of a gate is journaled; the step's end says enough.
             RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) => {}
             RunEvent::TriggerFired(e) => self.line(&format!(
-                "{red}⚡ {} {}{red:#} ({})",
+                "{red}⚡ {} {}{}{red:#} ({})",
                 self.pick("TRIGGER FIRED:", "トリガー発火:"),
                 e.trigger,
+                e.host
+                    .as_deref()
+                    .map(|h| format!(" @{h}"))
+                    .unwrap_or_default(),
                 fired_values(e, self.lang)
             )),
             RunEvent::FleetStarted(_) => {}
@@ -511,6 +606,10 @@ pub fn outcome_line(outcome: Outcome, lang: Lang) -> String {
 }
 
 impl Operator for Progress {
+    fn host_view(&self) -> Option<&dyn HostView> {
+        Some(&self.hosts)
+    }
+
     fn on_output(&self, line: &str) {
         if self.mode != Mode::Json {
             self.live_line(line);

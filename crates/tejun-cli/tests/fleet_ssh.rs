@@ -29,6 +29,7 @@ fn exec<'a>(command: &'a str, env: &'a [(String, String)], timeout: Duration) ->
         group_file: None,
         on: Default::default(),
         live: None,
+        host_view: None,
     }
 }
 

@@ -334,6 +334,9 @@ pub struct ProbeResult {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The host it was asked from; none: the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Samples the trigger watch took since its last batch (one event per
@@ -362,6 +365,9 @@ pub struct TriggerFired {
     /// The rollout batch running or baking when it fired (fleet runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,
+    /// The host whose answers fired it (a probe `from:` a host or `each`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// `tejun abort RUN` asked a running run to stop (stream `run/<id>`).

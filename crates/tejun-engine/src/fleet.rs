@@ -54,6 +54,10 @@ pub struct FleetTarget {
     max_fail_percentage: u32,
     scope: RollbackScope,
     gate: Option<Box<dyn HealthGate>>,
+    /// Hosts only probes ask from (`from:` outside `hosts:`).
+    probe_only: Vec<SshTarget>,
+    /// Each probe `from:` selector and the host names it stands for.
+    probe_selectors: Vec<(String, Vec<String>)>,
     state: Mutex<State>,
 }
 
@@ -119,6 +123,8 @@ impl FleetTarget {
             max_fail_percentage: rollout.max_fail_percentage,
             scope: rollout.rollback,
             gate,
+            probe_only: Vec::new(),
+            probe_selectors: Vec::new(),
             state: Mutex::new(State {
                 active: (0..n).collect(),
                 failed: vec![false; n],
@@ -132,6 +138,18 @@ impl FleetTarget {
         }
     }
 
+    /// Adds hosts that probes ask from without running steps there
+    /// (connected and closed with the others).
+    pub fn with_probe_hosts(
+        mut self,
+        hosts: Vec<SshTarget>,
+        selectors: Vec<(String, Vec<String>)>,
+    ) -> FleetTarget {
+        self.probe_only = hosts;
+        self.probe_selectors = selectors;
+        self
+    }
+
     pub fn host_names(&self) -> Vec<String> {
         self.hosts.iter().map(|h| h.name().to_string()).collect()
     }
@@ -143,6 +161,7 @@ impl FleetTarget {
             let handles: Vec<_> = self
                 .hosts
                 .iter()
+                .chain(&self.probe_only)
                 .map(|h| scope.spawn(move || h.connect()))
                 .collect();
             handles
@@ -178,7 +197,7 @@ impl FleetTarget {
 
     /// Ends every master connection.
     pub fn close_all(&self) {
-        for h in &self.hosts {
+        for h in self.hosts.iter().chain(&self.probe_only) {
             h.close();
         }
     }
@@ -238,8 +257,13 @@ impl FleetTarget {
             let (indices, slots) = chunk;
             // Hosts run in parallel: their output is shown per host when
             // the step ends, not live (the live callback is one terminal's).
-            let (command, timeout, keep_bytes, on) =
-                (exec.command, exec.timeout, exec.keep_bytes, exec.on);
+            let (command, timeout, keep_bytes, on, view) = (
+                exec.command,
+                exec.timeout,
+                exec.keep_bytes,
+                exec.on,
+                exec.host_view,
+            );
             let cwd = &exec.cwd;
             let group_file = &exec.group_file;
             std::thread::scope(|scope| {
@@ -258,8 +282,19 @@ impl FleetTarget {
                             group_file: group_file.clone(),
                             on,
                             live: None,
+                            host_view: None,
                         };
+                        if let Some(view) = view {
+                            view.host_started(host.name());
+                        }
+                        let started = Instant::now();
                         let result = host.exec(&one, abort);
+                        if let Some(view) = view {
+                            let ok = result.as_ref().is_ok_and(|d| {
+                                d.exit_code == Some(0) && !d.timed_out && !d.aborted
+                            });
+                            view.host_finished(host.name(), ok, started.elapsed());
+                        }
                         if let Some(sink) = sink {
                             let _ = sink.send(host_step(host.name(), &result));
                         }
@@ -482,6 +517,43 @@ impl Target for FleetTarget {
                         Some((_, _, records)) => records.push(record.clone()),
                         None => state.backups.push((step, i, vec![record.clone()])),
                     }
+                }
+            }
+        }
+    }
+
+    fn probe_hosts(&self, from: &tejun_probe::ProbeFrom) -> Result<Vec<&dyn Target>, String> {
+        use tejun_probe::ProbeFrom;
+        match from {
+            ProbeFrom::Controller => Ok(Vec::new()),
+            ProbeFrom::Each => Ok(self
+                .live_hosts()
+                .into_iter()
+                .map(|i| &self.hosts[i] as &dyn Target)
+                .collect()),
+            ProbeFrom::Host(selector) => {
+                let names = self
+                    .probe_selectors
+                    .iter()
+                    .find(|(s, _)| s == selector)
+                    .map(|(_, names)| names.as_slice())
+                    .unwrap_or_default();
+                let found: Vec<&dyn Target> = names
+                    .iter()
+                    .filter_map(|name| {
+                        self.hosts
+                            .iter()
+                            .chain(&self.probe_only)
+                            .find(|h| h.name() == name)
+                    })
+                    .map(|h| h as &dyn Target)
+                    .collect();
+                if found.is_empty() {
+                    Err(format!(
+                        "`from: {selector}` names no connected host of this run"
+                    ))
+                } else {
+                    Ok(found)
                 }
             }
         }

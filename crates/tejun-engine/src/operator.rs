@@ -156,6 +156,20 @@ impl UnknownChoice {
     }
 }
 
+/// Each host's state while a step runs on several, as it changes (the
+/// step's `step.finished` event has every host's result; this is only for
+/// a live view). Called from the hosts' threads, hence `Sync`.
+pub trait HostView: Sync {
+    fn host_started(&self, host: &str);
+    fn host_finished(&self, host: &str, ok: bool, duration: std::time::Duration);
+}
+
+impl std::fmt::Debug for dyn HostView + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostView")
+    }
+}
+
 /// The person (or program) on the other side of a run. Prompting methods
 /// are only called when the run is interactive; they return `None` when no
 /// answer could be had (end of input), which the engine treats as "no".
@@ -177,6 +191,10 @@ pub trait Operator {
     /// One line of the running command's output (stdout or stderr) as it
     /// arrives, redacted like the journal.
     fn on_output(&self, _line: &str) {}
+    /// Where a fleet step shows each host's state live, if anywhere.
+    fn host_view(&self) -> Option<&dyn HostView> {
+        None
+    }
     /// Asks for a verdict on a confirm step.
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer>;
     /// Shows the protected-environment banner and reads the typed name.

@@ -1,16 +1,19 @@
 //! Asking probes, and the trigger watch that aborts a run.
 //!
-//! Network probes run from this machine (`tejun_probe::net`); `cmd` probes
-//! run through the run's [`Target`], so they go where steps go. A probe's
-//! `from:` other than the controller is accepted but still runs here until
-//! remote targets exist (docs/probes.md says so).
+//! A probe runs from where its `from:` says. From the controller, network
+//! probes run here (`tejun_probe::net`) and `cmd` probes through the run's
+//! [`Target`] on this machine. From a host (`from: HOST`) or from every host
+//! of the current batch (`from: each`), the probe is a command on that host
+//! over the run's ssh connection (`tejun_probe::remote`: bash's `/dev/tcp`
+//! for http/tcp, the command itself for `cmd`), one answer per host, asked
+//! in parallel.
 //!
 //! The watch is one background thread for the whole of execute and post:
 //! it samples every probe a trigger reads at that probe's interval, keeps
-//! a sliding window per probe, and when a trigger holds it records which
-//! and *trips* the run's [`AbortSignal`], which kills the running command's
-//! process group exactly as Ctrl-C would; the runner then journals
-//! `trigger.fired` and starts the rollback.
+//! a sliding window per probe and host, and when a trigger holds it records
+//! which (and on which host) and *trips* the run's [`AbortSignal`], which
+//! kills the running command's process group exactly as Ctrl-C would; the
+//! runner then journals `trigger.fired` and starts the rollback.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,7 @@ use std::thread::Scope;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
+pub use tejun_probe::ProbeFrom;
 use tejun_probe::net::Answer;
 use tejun_probe::window::evaluate;
 use tejun_probe::{Metric, ProbeKind, ProbeSpec, Sample, Window};
@@ -28,7 +32,171 @@ use crate::events::TriggerFired;
 use crate::target::{Exec, Target};
 use tejun_runbook::fleet::On;
 
-/// Asks `spec` once. `abort` stops a `cmd` probe's command early.
+/// Bytes of a host's answer kept for the status line and the body regex.
+const REMOTE_KEEP: usize = 256 * 1024;
+
+/// One answer, and the host it was asked from (none: the controller).
+#[derive(Debug, Clone)]
+pub struct HostAnswer {
+    pub host: Option<String>,
+    pub answer: Answer,
+}
+
+/// Asks `spec` from where its `from:` says: one answer from the
+/// controller, or one per host (asked in parallel).
+pub fn ask_from(
+    spec: &ProbeSpec,
+    target: &dyn Target,
+    env: &[(String, String)],
+    abort: &AbortSignal,
+) -> Vec<HostAnswer> {
+    let failed = |error: String| {
+        vec![HostAnswer {
+            host: None,
+            answer: Answer {
+                ok: false,
+                latency: Duration::ZERO,
+                value: None,
+                error: Some(error),
+            },
+        }]
+    };
+    let hosts = match target.probe_hosts(&spec.from) {
+        Ok(hosts) => hosts,
+        Err(why) => return failed(why),
+    };
+    if spec.from == ProbeFrom::Controller {
+        return vec![HostAnswer {
+            host: None,
+            answer: ask(spec, target, env, abort),
+        }];
+    }
+    if hosts.is_empty() {
+        return failed("no host left to ask from".to_string());
+    }
+    std::thread::scope(|scope| {
+        let asked: Vec<_> = hosts
+            .iter()
+            .map(|host| scope.spawn(move || ask_on_host(spec, *host, env, abort)))
+            .collect();
+        hosts
+            .iter()
+            .zip(asked)
+            .map(|(host, handle)| HostAnswer {
+                host: Some(host.name().to_string()),
+                answer: handle.join().unwrap_or_else(|_| Answer {
+                    ok: false,
+                    latency: Duration::ZERO,
+                    value: None,
+                    error: Some("the probe's thread panicked".to_string()),
+                }),
+            })
+            .collect()
+    })
+}
+
+/// With `healthy_if: any`, the hosts' answers as one (tagged with the
+/// `from:` selector): a trigger then watches the group, not each host.
+pub(crate) fn one_verdict_for_any(spec: &ProbeSpec, answers: Vec<HostAnswer>) -> Vec<HostAnswer> {
+    if spec.healthy_if != tejun_probe::HealthyIf::Any || answers.len() < 2 {
+        return answers;
+    }
+    let ok = answers.iter().any(|a| a.answer.ok);
+    let best = answers
+        .iter()
+        .filter(|a| a.answer.ok == ok)
+        .min_by_key(|a| a.answer.latency)
+        .unwrap_or(&answers[0]);
+    let error = (!ok).then(|| {
+        answers
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {}",
+                    a.host.as_deref().unwrap_or("controller"),
+                    a.answer.error.as_deref().unwrap_or("unhealthy")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let host = match &spec.from {
+        ProbeFrom::Host(selector) => Some(selector.clone()),
+        _ => None,
+    };
+    vec![HostAnswer {
+        host,
+        answer: Answer {
+            ok,
+            latency: best.answer.latency,
+            value: best.answer.value,
+            error,
+        },
+    }]
+}
+
+/// Asks `spec` on one remote host over its connection.
+fn ask_on_host(
+    spec: &ProbeSpec,
+    host: &dyn Target,
+    env: &[(String, String)],
+    abort: &AbortSignal,
+) -> Answer {
+    let Some(command) = tejun_probe::remote::command(spec) else {
+        return Answer {
+            ok: false,
+            latency: Duration::ZERO,
+            value: None,
+            error: Some(format!(
+                "a {} probe cannot be asked from a host",
+                spec.kind.name()
+            )),
+        };
+    };
+    let exec = Exec {
+        command: &command,
+        timeout: spec.timeout,
+        keep_bytes: REMOTE_KEEP,
+        env,
+        cwd: None,
+        group_file: None,
+        live: None,
+        host_view: None,
+        on: On::Each,
+    };
+    let started = Instant::now();
+    match host.exec(&exec, abort) {
+        Ok(done) => {
+            let stdout = done.stdout.tail_text();
+            let stderr = done.stderr.tail_text();
+            let judged = tejun_probe::remote::judge(
+                spec,
+                &tejun_probe::remote::Ran {
+                    exit_code: done.exit_code,
+                    timed_out: done.timed_out || done.aborted,
+                    stdout: stdout.as_bytes(),
+                    stderr: &stderr,
+                    duration: done.duration,
+                },
+            );
+            Answer {
+                ok: judged.ok,
+                latency: judged.latency,
+                value: judged.value,
+                error: judged.error,
+            }
+        }
+        Err(e) => Answer {
+            ok: false,
+            latency: started.elapsed(),
+            value: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// Asks `spec` once from the controller. `abort` stops a `cmd` probe's
+/// command early.
 pub fn ask(
     spec: &ProbeSpec,
     target: &dyn Target,
@@ -44,8 +212,9 @@ pub fn ask(
             cwd: None,
             group_file: None,
             live: None,
-            // Probes run on the controller (docs/probes.md, `from:`); the
-            // default `On::Each` would run them on every fleet host.
+            host_view: None,
+            // From the controller; the default `On::Each` would run it on
+            // every fleet host.
             on: On::Local,
         };
         let started = Instant::now();
@@ -148,9 +317,17 @@ fn watch_loop(
     state: &Mutex<State>,
 ) {
     let started = Instant::now();
-    // Each watched probe, its window (as long as its longest trigger looks
-    // back) and when it is next due.
-    let mut watched: Vec<(&ProbeSpec, Window, Instant)> = Vec::new();
+    // Each watched probe: how long its window looks back (its longest
+    // trigger), how many samples it keeps at least, when it is next due,
+    // and one window per host it is asked from.
+    struct Watched<'a> {
+        spec: &'a ProbeSpec,
+        keep: Duration,
+        min_len: usize,
+        due: Instant,
+        windows: IndexMap<Option<String>, Window>,
+    }
+    let mut watched: Vec<Watched<'_>> = Vec::new();
     for trigger in triggers {
         let Some(spec) = probes.get(&trigger.expr.probe) else {
             continue;
@@ -160,66 +337,135 @@ fn watch_loop(
             Metric::Failing => trigger.expr.threshold.max(0.0).ceil() as usize + 1,
             _ => 1,
         };
-        match watched.iter_mut().find(|(s, _, _)| s.name == spec.name) {
-            Some((_, window, _)) => {
-                *window = Window::new(window.keep().max(over))
-                    .keeping_at_least(window.min_len().max(count));
+        match watched.iter_mut().find(|w| w.spec.name == spec.name) {
+            Some(w) => {
+                w.keep = w.keep.max(over);
+                w.min_len = w.min_len.max(count);
             }
-            None => watched.push((spec, Window::new(over).keeping_at_least(count), started)),
+            None => watched.push(Watched {
+                spec,
+                keep: over,
+                min_len: count,
+                due: started,
+                windows: IndexMap::new(),
+            }),
         }
     }
     // Never kill the watch's own probe commands: only `stop` ends them.
     let own = AbortSignal::never();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
-        let Some(i) = (0..watched.len()).min_by_key(|i| watched[*i].2) else {
+        let Some(i) = (0..watched.len()).min_by_key(|i| watched[*i].due) else {
             return;
         };
-        if watched[i].2 > now {
-            std::thread::sleep((watched[i].2 - now).min(Duration::from_millis(50)));
+        if watched[i].due > now {
+            std::thread::sleep((watched[i].due - now).min(Duration::from_millis(50)));
             continue;
         }
-        let spec = watched[i].0;
-        let answer = ask(spec, target, env, &own);
+        let spec = watched[i].spec;
+        let answers = one_verdict_for_any(spec, ask_from(spec, target, env, &own));
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let sample = Sample {
-            at_ms: started.elapsed().as_millis() as u64,
-            ok: answer.ok,
-            latency_ms: answer.latency.as_millis() as u64,
-            value: answer.value,
-            error: answer.error,
-        };
-        let at_ms = sample.at_ms;
-        watched[i].1.push(sample.clone());
-        watched[i].2 += spec.interval;
-        if watched[i].2 < Instant::now() {
+        let w = &mut watched[i];
+        w.due += spec.interval;
+        if w.due < Instant::now() {
             // A slow probe: do not queue up missed samples.
-            watched[i].2 = Instant::now();
+            w.due = Instant::now();
         }
+        let at_ms = started.elapsed().as_millis() as u64;
         let Ok(mut shared) = state.lock() else { return };
-        shared
-            .pending
-            .entry(spec.name.clone())
-            .or_default()
-            .push(sample);
-        for trigger in triggers.iter().filter(|t| t.expr.probe == spec.name) {
-            if let Some(fired) = evaluate(&trigger.expr, watched[i].1.samples(), at_ms) {
-                shared.fired = Some(TriggerFired {
-                    run_id: run_id.clone(),
-                    trigger: trigger.text.clone(),
-                    probe: spec.name.clone(),
-                    value: fired.value,
-                    samples: fired.samples,
-                    failures: fired.failures,
-                    step_id: None,
-                    batch: None,
-                });
-                drop(shared);
-                abort.trip();
-                return;
+        for HostAnswer { host, answer } in answers {
+            let sample = Sample {
+                at_ms,
+                ok: answer.ok,
+                latency_ms: answer.latency.as_millis() as u64,
+                value: answer.value,
+                error: answer.error,
+                host: host.clone(),
+            };
+            let (keep, min_len) = (w.keep, w.min_len);
+            let window = w
+                .windows
+                .entry(host.clone())
+                .or_insert_with(|| Window::new(keep).keeping_at_least(min_len));
+            window.push(sample.clone());
+            shared
+                .pending
+                .entry(spec.name.clone())
+                .or_default()
+                .push(sample);
+            for trigger in triggers.iter().filter(|t| t.expr.probe == spec.name) {
+                if let Some(fired) = evaluate(&trigger.expr, window.samples(), at_ms) {
+                    shared.fired = Some(TriggerFired {
+                        run_id: run_id.clone(),
+                        trigger: trigger.text.clone(),
+                        probe: spec.name.clone(),
+                        value: fired.value,
+                        samples: fired.samples,
+                        failures: fired.failures,
+                        step_id: None,
+                        batch: None,
+                        host,
+                    });
+                    drop(shared);
+                    abort.trip();
+                    return;
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(healthy_if: tejun_probe::HealthyIf) -> ProbeSpec {
+        ProbeSpec {
+            name: "zone".into(),
+            kind: ProbeKind::Tcp {
+                address: "127.0.0.1:1".into(),
+            },
+            from: ProbeFrom::Host("zone=a".into()),
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            healthy_if,
+        }
+    }
+
+    fn answer(host: &str, ok: bool, ms: u64) -> HostAnswer {
+        HostAnswer {
+            host: Some(host.into()),
+            answer: Answer {
+                ok,
+                latency: Duration::from_millis(ms),
+                value: None,
+                error: (!ok).then(|| "refused".to_string()),
+            },
+        }
+    }
+
+    #[test]
+    fn with_healthy_if_any_a_group_answers_as_one_healthy_while_one_host_is() {
+        let any = spec(tejun_probe::HealthyIf::Any);
+        let one_up =
+            one_verdict_for_any(&any, vec![answer("a-1", false, 5), answer("a-2", true, 9)]);
+        assert_eq!(one_up.len(), 1);
+        assert!(one_up[0].answer.ok);
+        assert_eq!(one_up[0].host.as_deref(), Some("zone=a"));
+        let all_down =
+            one_verdict_for_any(&any, vec![answer("a-1", false, 5), answer("a-2", false, 9)]);
+        assert!(!all_down[0].answer.ok);
+        assert_eq!(
+            all_down[0].answer.error.as_deref(),
+            Some("a-1: refused; a-2: refused")
+        );
+        // `all` keeps each host's answer (a window per host).
+        let all = spec(tejun_probe::HealthyIf::All);
+        assert_eq!(
+            one_verdict_for_any(&all, vec![answer("a-1", false, 5), answer("a-2", true, 9)]).len(),
+            2
+        );
     }
 }

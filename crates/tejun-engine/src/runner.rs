@@ -316,13 +316,27 @@ impl<'a> Runner<'a> {
                 if due[i] > Instant::now() {
                     continue;
                 }
-                let answer = crate::probe::ask(spec, self.target, &env, &self.abort);
+                // Asked from where the probe says (`from:` a host or each);
+                // the gate holds only while every answer is healthy.
+                let answers = crate::probe::one_verdict_for_any(
+                    spec,
+                    crate::probe::ask_from(spec, self.target, &env, &self.abort),
+                );
+                let Some(crate::probe::HostAnswer { host, answer }) = answers
+                    .iter()
+                    .find(|a| !a.answer.ok)
+                    .or(answers.first())
+                    .cloned()
+                else {
+                    continue;
+                };
                 let sample = tejun_probe::Sample {
                     at_ms: started.elapsed().as_millis() as u64,
                     ok: answer.ok,
                     latency_ms: answer.latency.as_millis() as u64,
                     value: answer.value,
                     error: answer.error.map(|e| redact(&e, self.secrets)),
+                    host,
                 };
                 samples[i].push(sample.clone());
                 due[i] = (due[i] + spec.interval).max(Instant::now());
@@ -894,6 +908,7 @@ impl<'a> Runner<'a> {
                 )),
                 on: step.step.on,
                 live: Some(crate::target::LiveOutput(&|bytes| live.push(bytes))),
+                host_view: self.operator.host_view(),
             };
             let executed = self.exec_journaling_hosts(step, attempt, &exec);
             live.finish();
@@ -1129,26 +1144,30 @@ impl<'a> Runner<'a> {
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
         loop {
-            let answer = crate::probe::ask(spec, self.target, &env, &self.abort);
-            self.recorder.record(RunEvent::ProbeResult(ProbeResult {
-                run_id: self.run_id.clone(),
-                step_id: step.step.id.clone(),
-                probe: spec.name.clone(),
-                ok: answer.ok,
-                latency_ms: answer.latency.as_millis() as u64,
-                value: answer.value,
-                error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
-            }))?;
+            let answers = crate::probe::ask_from(spec, self.target, &env, &self.abort);
+            for crate::probe::HostAnswer { host, answer } in &answers {
+                self.recorder.record(RunEvent::ProbeResult(ProbeResult {
+                    run_id: self.run_id.clone(),
+                    step_id: step.step.id.clone(),
+                    probe: spec.name.clone(),
+                    ok: answer.ok,
+                    latency_ms: answer.latency.as_millis() as u64,
+                    value: answer.value,
+                    error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
+                    host: host.clone(),
+                }))?;
+            }
             if self.abort.is_set() {
                 return Ok(StepEnd::Aborted);
             }
-            let last = answer
-                .error
-                .unwrap_or_else(|| format!("healthy in {}ms", answer.latency.as_millis()));
+            // Healthy when every host answered healthy (`healthy_if: any`:
+            // when one did).
+            let healthy = spec.healthy_if.holds(answers.iter().map(|a| a.answer.ok));
+            let last = describe_answers(&answers);
             let gate = match probe.gate {
-                Some(gate) if answer.ok != want && started.elapsed() < gate.timeout => gate,
+                Some(gate) if healthy != want && started.elapsed() < gate.timeout => gate,
                 gate => {
-                    let status = if answer.ok == want {
+                    let status = if healthy == want {
                         StepStatus::Ok
                     } else {
                         StepStatus::Failed
@@ -1220,6 +1239,32 @@ fn runs_every_batch(step: &PlannedStep) -> bool {
         On::Once => false,
         On::Local => !matches!(step.step.kind, StepKind::Backup(_)),
         On::Each => true,
+    }
+}
+
+/// What a probe's answers say, for the step's error: each unhealthy
+/// host's error (`web-1: HTTP status 502`), or the latency when healthy.
+fn describe_answers(answers: &[crate::probe::HostAnswer]) -> String {
+    let bad: Vec<String> = answers
+        .iter()
+        .filter(|a| !a.answer.ok)
+        .map(|a| {
+            let error = a.answer.error.as_deref().unwrap_or("unhealthy");
+            match &a.host {
+                Some(host) => format!("{host}: {error}"),
+                None => error.to_string(),
+            }
+        })
+        .collect();
+    if bad.is_empty() {
+        let slowest = answers
+            .iter()
+            .map(|a| a.answer.latency)
+            .max()
+            .unwrap_or_default();
+        format!("healthy in {}ms", slowest.as_millis())
+    } else {
+        bad.join("; ")
     }
 }
 

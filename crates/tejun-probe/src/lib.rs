@@ -19,8 +19,9 @@ pub mod expr;
 pub mod model;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod remote;
 pub mod window;
 
 pub use expr::{Comparison, Expr, ExprError, Metric, Slo, parse_expr, parse_expr_in};
-pub use model::{ProbeFrom, ProbeKind, ProbeSpec, Sample};
+pub use model::{HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, Sample};
 pub use window::{Fired, Sustained, Window};

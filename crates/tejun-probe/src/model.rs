@@ -16,6 +16,31 @@ pub struct ProbeSpec {
     pub timeout: Duration,
     /// Time between samples while triggers watch it (default 1s).
     pub interval: Duration,
+    /// Asked from several hosts: healthy when all answer healthy (default)
+    /// or when any does (a zone serves while one of its hosts does).
+    pub healthy_if: HealthyIf,
+}
+
+/// How the answers of several hosts make one verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HealthyIf {
+    #[default]
+    All,
+    Any,
+}
+
+impl HealthyIf {
+    /// The verdict of `answers` (each healthy or not); none is unhealthy.
+    pub fn holds(self, answers: impl IntoIterator<Item = bool>) -> bool {
+        let mut answers = answers.into_iter().peekable();
+        if answers.peek().is_none() {
+            return false;
+        }
+        match self {
+            HealthyIf::All => answers.all(|ok| ok),
+            HealthyIf::Any => answers.any(|ok| ok),
+        }
+    }
 }
 
 /// Default for a probe's `interval`.
@@ -63,9 +88,10 @@ pub enum ProbeFrom {
     /// The machine tejun runs on.
     #[default]
     Controller,
-    /// A named inventory host (runs on the controller until SSH targets land).
+    /// The hosts of the run's environment a selector names: a host, a
+    /// group, or `var=value` over host variables (`zone=a`).
     Host(String),
-    /// Every host of the current batch (likewise).
+    /// Every host of the current batch, each asking for itself.
     Each,
 }
 
@@ -81,4 +107,7 @@ pub struct Sample {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The host it was asked from (`from: HOST`/`each`); none: the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }

@@ -275,6 +275,7 @@ mod tests {
             latency_ms,
             value: None,
             error: None,
+            host: None,
         }
     }
 

@@ -120,8 +120,9 @@ pub fn plan_batches(serial: &[BatchSize], hosts: usize) -> Vec<Range<usize>> {
     batches
 }
 
-/// The hosts `selector` names among `env`'s (a group, a host, or a glob
-/// over host names; several separated by commas), narrowed to `limit` when
+/// The hosts `selector` names among `env`'s (a group, a host, a glob
+/// over host names, or `var=value` over host variables; several separated
+/// by commas), narrowed to `limit` when
 /// given, in inventory order. Fail-closed: a host that another environment
 /// lists, or a name that matches nothing, refuses the whole selection.
 pub fn select_hosts(
@@ -138,26 +139,40 @@ pub fn select_hosts(
     };
     let mut chosen: Vec<bool> = vec![false; environment.hosts.len()];
     for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let matched = match environment.groups.get(part) {
-            Some(members) => {
-                for member in members {
-                    if let Some(i) = environment.hosts.iter().position(|h| h == member) {
-                        chosen[i] = true;
-                    }
+        let matched = if let Some((var, value)) = part.split_once('=') {
+            // `zone=a`: the hosts whose variable `zone` is `a`.
+            let mut any = false;
+            for (i, host) in environment.hosts.iter().enumerate() {
+                let vars = environment.host_vars.get(host);
+                if vars.and_then(|v| v.get(var.trim())).map(String::as_str) == Some(value.trim()) {
+                    chosen[i] = true;
+                    any = true;
                 }
-                !members.is_empty()
             }
-            None => {
-                let matcher = Glob::new(part).map(|g| g.compile_matcher()).ok();
-                let mut any = false;
-                for (i, host) in environment.hosts.iter().enumerate() {
-                    let hit = host == part || matcher.as_ref().is_some_and(|m| m.is_match(host));
-                    if hit {
-                        chosen[i] = true;
-                        any = true;
+            any
+        } else {
+            match environment.groups.get(part) {
+                Some(members) => {
+                    for member in members {
+                        if let Some(i) = environment.hosts.iter().position(|h| h == member) {
+                            chosen[i] = true;
+                        }
                     }
+                    !members.is_empty()
                 }
-                any
+                None => {
+                    let matcher = Glob::new(part).map(|g| g.compile_matcher()).ok();
+                    let mut any = false;
+                    for (i, host) in environment.hosts.iter().enumerate() {
+                        let hit =
+                            host == part || matcher.as_ref().is_some_and(|m| m.is_match(host));
+                        if hit {
+                            chosen[i] = true;
+                            any = true;
+                        }
+                    }
+                    any
+                }
             }
         };
         if !matched {
@@ -222,6 +237,26 @@ fn not_a_host_of(name: &str, env: &str, inventory: &Inventory) -> (String, Strin
             format!("`{name}` はインベントリの環境 `{env}` のホストでもグループでもありません"),
         ),
     }
+}
+
+/// Whether `text` is a `var=value` host selector (`zone=a`): a variable
+/// name, and a value of letters, digits, `_`, `.` and `-` not starting
+/// with `-` (so nothing in it reads as an option).
+pub fn is_var_selector(text: &str) -> bool {
+    let Some((var, value)) = text.split_once('=') else {
+        return false;
+    };
+    let var_ok = var
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let value_ok = !value.is_empty()
+        && !value.starts_with('-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    var_ok && value_ok
 }
 
 /// A runbook's top-level `hosts:` (a string or a list of strings, joined

@@ -39,6 +39,9 @@ pub struct Inventory {
     pub incidents: IncidentSettings,
     /// `notify:`: webhooks told about runs and incidents (docs/inventory.md).
     pub notify: Vec<crate::notify::NotifyTarget>,
+    /// `ssh_config:` at the top: the ssh client configuration for every
+    /// environment without its own (as written; relative to the inventory).
+    pub ssh_config: Option<String>,
     /// `paths` of each environment compiled once, in `environments` order.
     pins: Vec<(String, GlobSet)>,
 }
@@ -69,6 +72,9 @@ pub struct Environment {
     /// `approval: {count: N}`: a run waits for N approvals, each from a
     /// different person other than its executor (0: none needed).
     pub approvals: u32,
+    /// `ssh_config:`: the ssh client configuration for this environment's
+    /// hosts (as written; relative to the inventory).
+    pub ssh_config: Option<String>,
     /// Where the environment's name is written in the inventory.
     pub span: Span,
 }
@@ -132,12 +138,20 @@ impl Inventory {
             environments: IndexMap::new(),
             incidents: IncidentSettings::default(),
             notify: Vec::new(),
+            ssh_config: None,
             pins: Vec::new(),
         }
     }
 
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.get(name)
+    }
+
+    /// The `ssh_config:` for `env`'s hosts: its own, else the top-level one.
+    pub fn ssh_config_for(&self, env: &str) -> Option<&str> {
+        self.environment(env)
+            .and_then(|e| e.ssh_config.as_deref())
+            .or(self.ssh_config.as_deref())
     }
 
     /// The environment whose `paths` pins `path`, if any (the first in file
@@ -197,7 +211,7 @@ fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()
 }
 
-const TOP_KEYS: &[&str] = &["environments", "incidents", "notify"];
+const TOP_KEYS: &[&str] = &["environments", "incidents", "notify", "ssh_config"];
 /// Top-level keys only a runbook has (see docs/runbook.md).
 const RUNBOOK_KEYS: &[&str] = &[
     "name",
@@ -257,6 +271,7 @@ const ENV_KEYS: &[&str] = &[
     "paths",
     "enforce",
     "approval",
+    "ssh_config",
 ];
 /// Values of an environment's `enforce`.
 const ENFORCE: &[&str] = &["text", "kernel"];
@@ -308,7 +323,16 @@ fn read_inventory(sink: &mut Sink, root: &Node) -> Inventory {
         crate::notify::check_environments(sink, &inventory, &targets);
         inventory.notify = targets.into_iter().map(|(t, _)| t).collect();
     }
+    inventory.ssh_config = ssh_config(sink, &top);
     inventory
+}
+
+/// `ssh_config:`, a non-empty path.
+fn ssh_config(sink: &mut Sink, fields: &Fields<'_>) -> Option<String> {
+    fields
+        .get("ssh_config")
+        .and_then(|node| crate::walk::non_empty_string(sink, node, "ssh_config"))
+        .map(|(path, _)| path)
 }
 
 fn read_environments(sink: &mut Sink, key: Span, node: &Node, inventory: &mut Inventory) {
@@ -440,6 +464,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         paths: Vec::new(),
         enforce_kernel: false,
         approvals: 0,
+        ssh_config: None,
         span,
     };
     if matches!(node.value, Value::Null) {
@@ -450,6 +475,7 @@ fn read_environment(sink: &mut Sink, name: &str, span: Span, node: &Node) -> Env
         return env;
     };
     env.description = fields.string(sink, "description").map(|(s, _)| s);
+    env.ssh_config = ssh_config(sink, &fields);
     env.protected = fields.bool(sink, "protected").unwrap_or(false);
     if let Some((enforce, span)) = fields.string(sink, "enforce") {
         if !ENFORCE.contains(&enforce.as_str()) {

@@ -302,7 +302,12 @@ fn a_probe_runs_from_a_dotted_host_name() {
             tejun_probe::ProbeFrom::Host(host.to_string())
         );
     }
-    for bad in ["\"-oProxyCommand=x\"", "web_1", "a..b"] {
+    // A host-variable selector is accepted too; an option-like one is not.
+    assert_eq!(
+        parse_runbook(&book("zone=a"), "rb.yaml").unwrap().probes["db"].from,
+        tejun_probe::ProbeFrom::Host("zone=a".to_string())
+    );
+    for bad in ["\"-oProxyCommand=x\"", "web_1", "a..b", "zone=-x", "\"=a\""] {
         assert!(parse_runbook(&book(bad), "rb.yaml").is_err(), "{bad}");
     }
 }

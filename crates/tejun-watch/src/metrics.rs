@@ -392,6 +392,7 @@ impl MetricRun {
             latency_ms,
             value: Some(f64::from(request.status)),
             error: None,
+            host: None,
         };
         if !ok {
             if self.recent_bad.len() == EVIDENCE_LINES {

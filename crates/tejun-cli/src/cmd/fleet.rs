@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use tejun_engine::fleet::{CONNECT_TIMEOUT, FleetTarget};
+use tejun_engine::probe::ProbeFrom;
 use tejun_engine::target::{SshError, SshOptions, SshTarget};
 use tejun_locale::{Lang, Localize};
 use tejun_runbook::Inventory;
@@ -33,8 +34,7 @@ impl Drop for Fleet {
 }
 
 /// `None` when the runbook has no `hosts:` (or is not for `env`, which the
-/// engine refuses without contacting anything). `recorded`: the hosts a
-/// resumed run started with, which it must get again exactly.
+/// engine refuses without contacting anything).
 pub fn connect(
     runbook: &Runbook,
     inventory: Option<&Inventory>,
@@ -43,7 +43,32 @@ pub fn connect(
     recorded: Option<&[String]>,
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
+    let probe_hosts: Vec<&str> = runbook
+        .probes
+        .values()
+        .filter_map(|p| match &p.from {
+            ProbeFrom::Host(h) => Some(h.as_str()),
+            _ => None,
+        })
+        .collect();
     let Some((selector, _)) = &runbook.hosts else {
+        if let Some(p) = runbook
+            .probes
+            .values()
+            .find(|p| p.from != ProbeFrom::Controller)
+        {
+            ctx.error(
+                &format!(
+                    "refused: probe `{}` runs from a host, but the runbook has no `hosts:`",
+                    p.name
+                ),
+                &format!(
+                    "拒否: プローブ `{}` はホストから実行されますが、手順書に `hosts:` がありません",
+                    p.name
+                ),
+            );
+            return Err(Exit::BadInput);
+        }
         if limit.is_some() {
             ctx.error(
                 "--limit needs a runbook with `hosts:`",
@@ -83,6 +108,27 @@ pub fn connect(
             return Err(Exit::BadInput);
         }
     };
+    // A probe's `from:` follows the same rule as `hosts:` (a host, group,
+    // pattern or var=value of this environment only), checked before any
+    // connection. Hosts outside `hosts:` are connected for probes only.
+    let mut probe_only: Vec<String> = Vec::new();
+    let mut probe_selectors: Vec<(String, Vec<String>)> = Vec::new();
+    for selector in probe_hosts {
+        match select_hosts(inventory, env, selector, None) {
+            Ok(found) => {
+                for host in &found {
+                    if !hosts.contains(host) && !probe_only.contains(host) {
+                        probe_only.push(host.clone());
+                    }
+                }
+                probe_selectors.push((selector.to_string(), found));
+            }
+            Err((en, ja)) => {
+                ctx.error(&en, &ja);
+                return Err(Exit::BadInput);
+            }
+        }
+    }
     let control_dir = private_dir().map_err(|e| {
         ctx.error(
             &format!("cannot create the ssh control directory: {e}"),
@@ -90,8 +136,9 @@ pub fn connect(
         );
         Exit::Failed
     })?;
+    let config = ssh_config(inventory, env, ctx)?;
     let options = SshOptions {
-        config: std::env::var_os(SSH_CONFIG_ENV).map(PathBuf::from),
+        config,
         control_dir: control_dir.clone(),
         connect_timeout: CONNECT_TIMEOUT,
     };
@@ -106,10 +153,39 @@ pub fn connect(
         .collect();
     let targets = hosts.iter().map(|h| SshTarget::new(h, &options)).collect();
     let fleet = Fleet {
-        target: FleetTarget::new(targets, &vars, runbook.rollout.as_ref(), None),
+        target: FleetTarget::new(targets, &vars, runbook.rollout.as_ref(), None).with_probe_hosts(
+            probe_only
+                .iter()
+                .map(|h| SshTarget::new(h, &options))
+                .collect(),
+            probe_selectors,
+        ),
         control_dir,
     };
-    let failures = fleet.target.connect_all();
+    let mut failures = fleet.target.connect_all();
+    // A host only probes ask from may be down: that is what such a probe
+    // finds out (its answers are failures), not a reason to refuse the run.
+    failures.retain(|failure| {
+        if !probe_only.iter().any(|h| h == failure.host()) {
+            return true;
+        }
+        let lang = ctx.lang;
+        anstream::eprintln!(
+            "{}: {}",
+            lang.pick("warning", "警告"),
+            lang.pick(
+                &format!(
+                    "{}; its probes will answer unhealthy",
+                    failure.localize(Lang::En)
+                ),
+                &format!(
+                    "{}。このホストからのプローブは異常と判定されます",
+                    failure.localize(Lang::Ja)
+                ),
+            )
+        );
+        false
+    });
     // A host that is down counts against `max_fail_percentage` in its
     // batch; a host key or login problem is never tolerated.
     let (down, refused): (Vec<&SshError>, Vec<&SshError>) = failures
@@ -165,6 +241,40 @@ pub fn connect(
         );
     }
     Ok(Some(fleet))
+}
+
+/// The ssh client configuration: `TEJUN_SSH_CONFIG`, else the
+/// environment's `ssh_config:`, else the inventory's top-level one (a
+/// relative path is read from the inventory's directory), else none
+/// (`~/.ssh/config`). A named file that does not exist refuses the run.
+fn ssh_config(inventory: &Inventory, env: &str, ctx: &Context) -> Result<Option<PathBuf>, Exit> {
+    if let Some(path) = std::env::var_os(SSH_CONFIG_ENV) {
+        return Ok(Some(PathBuf::from(path)));
+    }
+    let Some(written) = inventory.ssh_config_for(env) else {
+        return Ok(None);
+    };
+    let path = match ctx
+        .inventory_path()
+        .and_then(|i| i.parent().map(PathBuf::from))
+    {
+        Some(dir) => dir.join(written),
+        None => PathBuf::from(written),
+    };
+    if !path.is_file() {
+        ctx.error(
+            &format!(
+                "the inventory's ssh_config `{written}` ({}) is not a file; nothing was contacted",
+                path.display()
+            ),
+            &format!(
+                "インベントリの ssh_config `{written}` ({}) はファイルではありません。どのホストにも接続していません",
+                path.display()
+            ),
+        );
+        return Err(Exit::BadInput);
+    }
+    Ok(Some(path))
 }
 
 /// `tejun resume`/`tejun rollback` of a fleet run: reconnects to exactly

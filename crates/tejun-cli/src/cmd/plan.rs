@@ -120,7 +120,7 @@ fn guard_environment(
         return None;
     }
     let (inventory, _) = match load_inventory(ctx) {
-        InventoryLoad::Found(inv, inv_source) => (inv, inv_source),
+        InventoryLoad::Found(inv, inv_source) => (*inv, inv_source),
         InventoryLoad::Invalid(diags, inv_source) => {
             print_diagnostics(&diags, &inv_source, ctx);
             return None;
@@ -138,7 +138,7 @@ fn guard_environment(
         print_diagnostics(&diags, source, ctx);
         return None;
     }
-    Some(*inventory)
+    Some(inventory)
 }
 
 /// The checks `tejun run` makes before its first step, on the rendered

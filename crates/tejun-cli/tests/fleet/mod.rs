@@ -39,6 +39,7 @@ pub struct FleetHost {
     pub addr: String,
     veth: String,
     sshd: Option<Child>,
+    nginx: Option<Child>,
     lease: PathBuf,
 }
 
@@ -114,6 +115,7 @@ impl Fleet {
                 veth: format!("tjv{octet}"),
                 addr,
                 sshd: None,
+                nginx: None,
                 lease,
             };
             fleet.hosts.push(host);
@@ -238,6 +240,108 @@ impl Fleet {
             .unwrap()
     }
 
+    /// Starts an `nginx` in every host's namespace (see [`Fleet::start_nginx`]).
+    pub fn start_nginx_everywhere(&mut self) {
+        let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
+        for name in names {
+            self.start_nginx(&name);
+        }
+    }
+
+    /// Starts an `nginx` in `name`'s namespace, on port 80 of its loopback
+    /// and of its address: `/health` answers `ok`, `/app` answers
+    /// `app NAME`. Its directory ([`Fleet::nginx_dir`]) holds the served
+    /// `site.conf` and two versions to copy over it: `good.conf` (the same)
+    /// and `bad.conf` (`/health` answers 502). Reload with
+    /// [`nginx_reload`]'s command.
+    pub fn start_nginx(&mut self, name: &str) {
+        let dir = self.nginx_dir(name);
+        fs::create_dir_all(dir.join("logs")).unwrap();
+        let good = format!(
+            "location /health {{ return 200 \"ok\\n\"; }}\nlocation /app {{ return 200 \"app {name}\\n\"; }}\n"
+        );
+        let bad = format!(
+            "location /health {{ return 502 \"bad gateway\\n\"; }}\nlocation /app {{ return 502 \"app {name} broken\\n\"; }}\n"
+        );
+        fs::write(dir.join("good.conf"), &good).unwrap();
+        fs::write(dir.join("bad.conf"), &bad).unwrap();
+        fs::write(dir.join("site.conf"), &good).unwrap();
+        let d = dir.display();
+        let addr = self.host(name).addr.clone();
+        fs::write(
+            dir.join("nginx.conf"),
+            format!(
+                "worker_processes 1;\nerror_log {d}/logs/error.log;\npid {d}/nginx.pid;\n\
+                 events {{ worker_connections 64; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+                 server {{\n    listen 127.0.0.1:80;\n    listen {addr}:80;\n    include {d}/site.conf;\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &h.netns, "nginx"])
+            .args(["-p", &format!("{d}/"), "-c", &format!("{d}/nginx.conf")])
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx (scripts/test.sh installs it)");
+        h.nginx = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.health(name) != Some(200) {
+            assert!(Instant::now() < deadline, "nginx on {name} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `name`'s nginx directory (its `site.conf`, `good.conf`, `bad.conf`).
+    pub fn nginx_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("nginx-{name}"))
+    }
+
+    /// The status `GET /health` answers on `name` (asked from the root
+    /// namespace over the veth), or `None` when nothing answers.
+    pub fn health(&self, name: &str) -> Option<u16> {
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = format!("{}:80", self.host(name).addr).parse().ok()?;
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Lets the hosts reach each other (through the root namespace), as
+    /// real hosts of one network would: "another client" probes use it.
+    pub fn route_between_hosts(&self) {
+        run("sysctl -qw net.ipv4.ip_forward=1");
+        for h in &self.hosts {
+            run(&format!(
+                "ip netns exec {} ip route replace 198.18.0.0/24 via {ROOT_ADDR} dev eth0 onlink",
+                h.netns
+            ));
+        }
+    }
+
+    /// Takes `name` down: everything running in its namespace (sshd,
+    /// nginx, sessions) is killed, as when a host or its zone fails.
+    pub fn take_down(&mut self, name: &str) {
+        let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ip netns pids {} | xargs -r kill -9", h.netns))
+            .status();
+        for child in [h.sshd.take(), h.nginx.take()].into_iter().flatten() {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops `name`'s sshd (the host "dies" for ssh).
     pub fn kill_sshd(&mut self, name: &str) {
         let h = self.hosts.iter_mut().find(|h| h.name == name).unwrap();
@@ -263,6 +367,10 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         for h in &mut self.hosts {
+            if let Some(mut child) = h.nginx.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
             if let Some(mut child) = h.sshd.take() {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -344,6 +452,13 @@ fn keygen(path: &Path) {
         "ssh-keygen: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The shell command, run on a host, that makes its nginx (directory
+/// `dir`) re-read its config.
+pub fn nginx_reload(dir: &Path) -> String {
+    let d = dir.display();
+    format!("nginx -p {d}/ -c {d}/nginx.conf -s reload")
 }
 
 /// `addr`'s host key line, as `ssh-keyscan` prints it.

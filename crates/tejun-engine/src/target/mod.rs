@@ -27,6 +27,7 @@ use nix::unistd::Pid;
 
 use crate::abort::AbortSignal;
 use crate::capture::{Capture, combined_sha256};
+use tejun_probe::ProbeFrom;
 
 mod ssh;
 pub use ssh::{SshError, SshOptions, SshTarget};
@@ -57,6 +58,9 @@ pub struct Exec<'a> {
     /// Sees output as it arrives (both streams), for an operator watching
     /// a long command; the capture is unchanged.
     pub live: Option<LiveOutput<'a>>,
+    /// Told when each host of a fleet step starts and ends (a live
+    /// per-host view); only a fleet target calls it.
+    pub host_view: Option<&'a dyn crate::operator::HostView>,
 }
 
 /// A callback for output as it is read.
@@ -156,6 +160,15 @@ pub trait Target: Send + Sync {
     /// The health gate after a batch; `Err(why)` stops the rollout.
     fn after_batch(&self, _batch: usize) -> Result<(), String> {
         Ok(())
+    }
+    /// The hosts a probe's `from:` asks from (empty: the controller);
+    /// `Err(why)` when this target has no such host.
+    fn probe_hosts(&self, from: &ProbeFrom) -> Result<Vec<&dyn Target>, String> {
+        match from {
+            ProbeFrom::Controller => Ok(Vec::new()),
+            ProbeFrom::Each => Err("`from: each` needs a runbook with `hosts:`".to_string()),
+            ProbeFrom::Host(h) => Err(format!("`from: {h}` needs a runbook with `hosts:`")),
+        }
     }
 }
 
@@ -383,6 +396,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            host_view: None,
             on: Default::default(),
         };
         LocalTarget.exec(&exec, &AbortSignal::never()).unwrap()
@@ -459,6 +473,7 @@ mod tests {
             cwd: None,
             group_file: None,
             live: None,
+            host_view: None,
             on: Default::default(),
         };
         let done = LocalTarget.exec(&exec, &abort).unwrap();

@@ -569,6 +569,7 @@ mod tests {
             group_file: None,
             on: Default::default(),
             live: None,
+            host_view: None,
         };
         let script = remote_script(&exec, "/tmp/x.pgid").unwrap();
         // The script, run by a local sh, prints the value unchanged.
@@ -595,6 +596,7 @@ mod tests {
             group_file: None,
             on: Default::default(),
             live: None,
+            host_view: None,
         };
         assert!(remote_script(&exec, "/tmp/x").is_err());
     }

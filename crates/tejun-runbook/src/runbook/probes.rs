@@ -9,7 +9,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use tejun_locale::Lang;
 use tejun_probe::model::{DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT};
-use tejun_probe::{Comparison, ProbeFrom, ProbeKind, ProbeSpec, parse_expr};
+use tejun_probe::{Comparison, HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, parse_expr};
 
 use super::Reader;
 use crate::diagnostics::{ErrorKind, Expected};
@@ -26,6 +26,7 @@ const PROBE_KEYS: &[&str] = &[
     "timeout",
     "interval",
     "from",
+    "healthy_if",
     "description",
 ];
 const HTTP_KEYS: &[&str] = &["url", "method", "status", "body"];
@@ -127,14 +128,16 @@ impl Reader<'_> {
             Some((value, span)) => match value.as_str() {
                 "controller" | "local" => Some(ProbeFrom::Controller),
                 "each" => Some(ProbeFrom::Each),
-                host if crate::vartype::is_host(host) => Some(ProbeFrom::Host(host.to_string())),
+                host if crate::vartype::is_host(host) || crate::fleet::is_var_selector(host) => {
+                    Some(ProbeFrom::Host(host.to_string()))
+                }
                 _ => {
                     self.sink.error(
                         span,
                         probe_error(
-                            format!("`from: {value}`: expected controller, each or a host name"),
+                            format!("`from: {value}`: expected controller, each, a host or group name, or var=value"),
                             format!(
-                                "`from: {value}`: controller, each またはホスト名を指定してください"
+                                "`from: {value}`: controller, each、ホスト名・グループ名、または 変数=値 を指定してください"
                             ),
                         ),
                     );
@@ -142,12 +145,39 @@ impl Reader<'_> {
                 }
             },
         };
+        let healthy_if = match fields.string(self.sink, "healthy_if") {
+            None => Some(HealthyIf::All),
+            Some((value, span)) => match value.as_str() {
+                "all" => Some(HealthyIf::All),
+                "any" => Some(HealthyIf::Any),
+                _ => {
+                    self.sink.error(
+                        span,
+                        probe_error(
+                            format!("`healthy_if: {value}`: expected all or any"),
+                            format!("`healthy_if: {value}`: all または any を指定してください"),
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let (kind, from, healthy_if) = (kind?, from?, healthy_if?);
+        if from != ProbeFrom::Controller
+            && let Some((en, ja)) = not_from_a_host(&kind)
+            && let Some(node) = fields.get("from")
+        {
+            self.sink
+                .error(node.span, probe_error(en.to_string(), ja.to_string()));
+            return None;
+        }
         Some(ProbeSpec {
             name: name.to_string(),
-            kind: kind?,
-            from: from?,
+            kind,
+            from,
             timeout: timeout?.unwrap_or(DEFAULT_PROBE_TIMEOUT),
             interval: interval?.unwrap_or(DEFAULT_PROBE_INTERVAL),
+            healthy_if,
         })
     }
 
@@ -533,4 +563,20 @@ fn is_probe_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Why a probe of this kind cannot be asked from a host, if it cannot:
+/// from a host, tejun uses bash's `/dev/tcp` (docs/probes.md).
+fn not_from_a_host(kind: &ProbeKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        ProbeKind::Prometheus { .. } => Some((
+            "a prometheus probe runs from the controller only; drop `from:`",
+            "prometheus プローブはコントローラからのみ実行します。`from:` を外してください",
+        )),
+        ProbeKind::Http { url, .. } if url.starts_with("https://") => Some((
+            "from a host, http probes speak plain http:// (bash's /dev/tcp, no TLS); use an http:// URL or ask from the controller",
+            "ホストからの http プローブは平文の http:// のみです (bash の /dev/tcp、TLS なし)。http:// の URL にするか、コントローラから実行してください",
+        )),
+        _ => None,
+    }
 }
