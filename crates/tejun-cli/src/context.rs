@@ -105,6 +105,19 @@ impl Context {
             .find(|candidate| candidate.is_file())
     }
 
+    /// The inventory for a runbook: [`Context::inventory_path`], else a
+    /// `tejun.yaml` beside the runbook or in a parent of its directory
+    /// (inventories usually live with their runbooks). `check`, `plan`,
+    /// `run`, `resume` and `rollback` all look it up this way.
+    pub fn inventory_path_for(&self, runbook: &Path) -> Option<PathBuf> {
+        self.inventory_path().or_else(|| {
+            let dir = std::path::absolute(runbook).ok()?.parent()?.to_path_buf();
+            dir.ancestors()
+                .map(|d| d.join("tejun.yaml"))
+                .find(|c| c.is_file())
+        })
+    }
+
     /// The journal database: `--db`, else `.tejun/journal.db` next to the
     /// inventory, else in the current directory.
     pub fn journal_path(&self) -> PathBuf {

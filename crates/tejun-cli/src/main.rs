@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Command::Incident(command) => cmd::incident::run(command, &ctx),
         Command::Collect(args) => cmd::collect::run(args, &ctx),
         Command::Report(args) => cmd::report::run(args, &ctx),
-        Command::Completions(args) => cmd::completions::run::<Cli>(args),
+        Command::Completions(args) => cmd::completions::run::<Cli>(args, &ctx),
     };
     exit.into()
 }

@@ -235,6 +235,9 @@ impl Operator for Notifying<'_> {
     fn on_output(&self, line: &str) {
         self.inner.on_output(line);
     }
+    fn host_view(&self) -> Option<&dyn tejun_engine::operator::HostView> {
+        self.inner.host_view()
+    }
     fn confirm(&self, request: &ConfirmRequest<'_>) -> Option<Answer> {
         self.inner.confirm(request)
     }

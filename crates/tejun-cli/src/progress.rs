@@ -619,6 +619,9 @@ impl Operator for Progress {
     fn on_event(&self, event: &RunEvent) {
         if self.mode == Mode::Json {
             let mut object = serde_json::Map::new();
+            // When it became durable (the journal's own time is a moment
+            // earlier), UTC, as in `tejun show --json`.
+            object.insert("ts".to_string(), jiff::Timestamp::now().to_string().into());
             object.insert("kind".to_string(), event.kind().into());
             object.insert("payload".to_string(), event.payload());
             let _ = writeln!(

@@ -210,8 +210,8 @@ pub enum InventoryLoad {
     Unreadable,
 }
 
-pub fn load_inventory(ctx: &Context) -> InventoryLoad {
-    let Some(path) = ctx.inventory_path() else {
+pub fn load_inventory(ctx: &Context, runbook: &Path) -> InventoryLoad {
+    let Some(path) = ctx.inventory_path_for(runbook) else {
         return InventoryLoad::Missing;
     };
     let Ok(source) = read_source(&path, ctx) else {
@@ -283,7 +283,7 @@ fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
 /// invalid inventory is reported against its own file, beside (not
 /// instead of) the runbook's own problems.
 fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Context) -> Exit {
-    let inventory = load_inventory(ctx);
+    let inventory = load_inventory(ctx, Path::new(&source.name));
     if matches!(inventory, InventoryLoad::Unreadable) {
         return Exit::BadInput;
     }

@@ -119,7 +119,7 @@ fn guard_environment(
         );
         return None;
     }
-    let (inventory, _) = match load_inventory(ctx) {
+    let (inventory, _) = match load_inventory(ctx, Path::new(&source.name)) {
         InventoryLoad::Found(inv, inv_source) => (*inv, inv_source),
         InventoryLoad::Invalid(diags, inv_source) => {
             print_diagnostics(&diags, &inv_source, ctx);

@@ -318,13 +318,7 @@ pub(crate) fn parse_runbook(source: &str, name: &str, ctx: &Context) -> Option<R
 /// its directory (inventories usually live with their runbooks). `Ok(None)`
 /// lets the engine refuse with its explanation (and journal the refusal).
 pub(crate) fn load_inventory(ctx: &Context, runbook: &Path) -> Result<Option<Inventory>, Exit> {
-    let beside_runbook = || {
-        let dir = std::path::absolute(runbook).ok()?.parent()?.to_path_buf();
-        dir.ancestors()
-            .map(|d| d.join("tejun.yaml"))
-            .find(|c| c.is_file())
-    };
-    let Some(path) = ctx.inventory_path().or_else(beside_runbook) else {
+    let Some(path) = ctx.inventory_path_for(runbook) else {
         return Ok(None);
     };
     read_inventory(ctx, &path).map(Some)
