@@ -3,7 +3,7 @@
 # components the tests use, then formatting, lints, every test and a bounded
 # run of every fuzz target. CI (.ci/run) calls exactly this.
 #
-#   FUZZ_SECONDS=N   time per fuzz target (default 45; 0 skips fuzzing)
+#   FUZZ_SECONDS=N   time per fuzz target (default 30: eight targets, inside the 30-minute CI budget; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +40,7 @@ trap 'rm -f "$test_log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$test_log"
 summary=$(awk '/^test result:/ {p += $4; f += $6} END {printf "%d passed, %d failed", p, f}' "$test_log")
 
-fuzz_seconds="${FUZZ_SECONDS:-45}"
+fuzz_seconds="${FUZZ_SECONDS:-30}"
 if [ "$fuzz_seconds" != 0 ]; then
   step "fuzzing each target for ${fuzz_seconds}s"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
