@@ -84,3 +84,27 @@ fn check_finds_the_inventory_beside_the_runbook_as_run_does() {
             "environment `stagin` is not defined",
         ));
 }
+
+#[test]
+fn a_journal_named_watch_db_does_not_look_like_another_watcher() {
+    let lab = Lab::new();
+    lab.write("auth.log", "");
+    lab.write(
+        "watch.yaml",
+        "ban: {backend: none}\nsources:\n  - name: ssh\n    paths: [auth.log]\n    builtin: web-attacks\n",
+    );
+    let mut child = lab
+        .background()
+        .env("TEJUN_DB", lab.path("watch.db"))
+        .args(["watch", "--config", "watch.yaml"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(still_running, "watch stopped: {stderr}");
+    assert!(!stderr.contains("in use by another"), "{stderr}");
+    assert!(lab.path("watch-state.db").is_file());
+}

@@ -279,13 +279,18 @@ fn case1_a_503_spike_behind_nginx_opens_a_p1_and_runs_the_mitigation_within_10_s
     });
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert!(release.exists(), "the runbook's step ran");
-    for s in slow {
-        assert_eq!(
-            s.join().unwrap(),
-            Some(200),
-            "the slow queries were released"
-        );
-    }
+    // A slow request that found the pool busy with normal traffic got its
+    // 503 at once (and another took its place); those that held the pool
+    // are answered 200 once released.
+    let answers: Vec<Option<u16>> = slow.into_iter().map(|s| s.join().unwrap()).collect();
+    assert!(
+        answers.iter().all(Option::is_some),
+        "every slow query was answered: {answers:?}"
+    );
+    assert!(
+        answers.iter().filter(|a| **a == Some(200)).count() >= POOL,
+        "the slow queries holding the pool were released: {answers:?}"
+    );
     // With the pool back, the error rate falls and the rule resolves.
     let resolved = watch.wait_for("the rule resolving", |e| e["event"] == "resolved");
     assert_eq!(resolved["rule"], "shop-5xx");

@@ -1,7 +1,7 @@
 //! A detection and everything its actions need, as one durable record.
 //!
 //! When an offender reaches maxretry the watcher writes this record to
-//! `watch.db` as *pending*, in the same transaction as the offsets past the
+//! `watch-state.db` as *pending*, in the same transaction as the offsets past the
 //! lines that triggered it, and only then acts. After every action is done
 //! (and journaled, with the detection's id), the record is deleted. A
 //! watcher killed anywhere in between finds the record at its next start

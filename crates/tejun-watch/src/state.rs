@@ -1,7 +1,7 @@
 //! The watcher's own durable state: read offsets, journal cursors and open
 //! windows.
 //!
-//! Kept in `watch.db` in the state directory, not in the journal: offsets
+//! Kept in `watch-state.db` in the state directory, not in the journal: offsets
 //! change with every line read and are nobody's record, only the watcher's
 //! bookmark. Offsets and windows are saved in one transaction after every
 //! batch of lines, so after a crash or restart both describe the same
@@ -50,6 +50,39 @@ pub struct LineRef {
     pub file: String,
 }
 
+/// The state's file name. It was `watch.db`, which is also a natural name
+/// for a journal (`TEJUN_DB=/var/lib/tejun/watch.db`): beside it, the
+/// watcher took the journal for another watcher's state and refused to
+/// start. The state's own name cannot collide.
+pub const STATE_FILE: &str = "watch-state.db";
+
+/// A state kept under the old name (`watch.db` with a `checkpoint` table,
+/// which no journal has) is renamed once, so an upgrade neither re-reads
+/// nor skips. Anything else called `watch.db` is left alone.
+fn adopt_old_state(dir: &Path, path: &Path) {
+    let old = dir.join("watch.db");
+    if path.exists() || !old.is_file() {
+        return;
+    }
+    let is_state = Connection::open_with_flags(&old, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n == 1);
+    if is_state {
+        for suffix in ["", "-wal", "-shm"] {
+            let from = dir.join(format!("watch.db{suffix}"));
+            if from.exists() {
+                let _ = std::fs::rename(&from, dir.join(format!("{STATE_FILE}{suffix}")));
+            }
+        }
+    }
+}
+
 impl State {
     pub fn open(dir: &Path) -> Result<State, StateError> {
         let io = |source| StateError::Io {
@@ -57,7 +90,8 @@ impl State {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let path = dir.join("watch.db");
+        let path = dir.join(STATE_FILE);
+        adopt_old_state(dir, &path);
         let db = |source| StateError::Db {
             path: path.display().to_string(),
             source,
