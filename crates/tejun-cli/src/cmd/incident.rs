@@ -71,6 +71,7 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident show INC-7K3Q\n  TZ=Asia/Tokyo tejun incident show 7k\n  tejun incident show 7k --json"
     )]
     Show {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
         #[arg(long)]
         json: bool,
@@ -80,6 +81,7 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident status 7k investigating\n  tejun incident status 7k mitigated --at '14:45'\n  tejun incident status 7k investigating   # reopen a resolved incident"
     )]
     Status {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
         status: String,
         /// When it happened, for things learned afterwards (marked backfilled).
@@ -91,8 +93,11 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident role 7k commander 'Sato'\n  tejun incident role 7k scribe 'Suzuki'"
     )]
     Role {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
+        /// commander, scribe, comms or responder.
         role: String,
+        /// Who holds it.
         name: String,
     },
     /// Add a note to the timeline.
@@ -100,7 +105,9 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident note 7k 'load average 25 on db-1'\n  tejun incident note 7k 'customer reported 503s' --at 14:28"
     )]
     Note {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
+        /// The note.
         text: String,
         #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         at: Option<String>,
@@ -109,13 +116,20 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  tejun incident hypothesis 7k 'an unindexed query exhausts the connection pool'"
     )]
-    Hypothesis { id: String, text: String },
+    Hypothesis {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
+        id: String,
+        /// The hypothesis, as a sentence.
+        text: String,
+    },
     /// Confirm or reject a hypothesis, with the evidence.
     #[command(
         after_help = "Examples:\n  tejun incident verdict INC-7K3Q-H1 confirmed --evidence 'slow log: 50k-row filesort'\n  tejun incident verdict 7k-h2 rejected --evidence 'cache hit rate normal'"
     )]
     Verdict {
+        /// The hypothesis id `incident hypothesis` printed.
         hypothesis: String,
+        /// confirmed or rejected.
         verdict: String,
         #[arg(long)]
         evidence: String,
@@ -125,6 +139,7 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident cause 7k --layer technical 'LIKE query without index' --why 'no index on name' --why 'no query review'\n  tejun incident cause 7k --layer process 'no staging load test'"
     )]
     Cause {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
         /// technical, process or organisational.
         #[arg(long)]
@@ -136,22 +151,38 @@ pub enum Command {
     },
     /// Reassess the severity.
     #[command(after_help = "Examples:\n  tejun incident severity 7k P0")]
-    Severity { id: String, severity: String },
+    Severity {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
+        id: String,
+        /// The new severity (P0..P3, or the inventory's).
+        severity: String,
+    },
     /// Write or rewrite the impact (who and what is affected).
     #[command(
         after_help = "Examples:\n  tejun incident impact 7k 'checkout fails for all users; about 5M JPY per hour'"
     )]
-    Impact { id: String, text: String },
+    Impact {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
+        id: String,
+        /// Who and what is affected, in words.
+        text: String,
+    },
     /// Record a lesson learned.
     #[command(
         after_help = "Examples:\n  tejun incident lesson 7k 'trends need alerts, not only thresholds'"
     )]
-    Lesson { id: String, text: String },
+    Lesson {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
+        id: String,
+        /// The lesson, as a sentence.
+        text: String,
+    },
     /// Record an improvement action with its owner.
     #[command(
         after_help = "Examples:\n  tejun incident action 7k --term short --owner 'DB team' 'add the missing index'\n  tejun incident action 7k --term long --owner SRE 'archive old rows monthly'"
     )]
     Action {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
         /// short, mid or long.
         #[arg(long)]
@@ -161,6 +192,7 @@ pub enum Command {
         /// When it should be done (YYYY-MM-DD).
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_due)]
         due: Option<jiff::civil::Date>,
+        /// The action, as a sentence.
         text: String,
     },
     /// Mark an improvement action open, done or dropped (its number as `incident actions` lists it).
@@ -169,8 +201,11 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident action-status 7k 1 done\n  tejun incident action-status 7k 2 dropped"
     )]
     ActionStatus {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
+        /// The action's number, as `incident actions` lists it.
         number: usize,
+        /// open, done or dropped.
         /// open, done or dropped.
         status: String,
     },
@@ -191,7 +226,9 @@ pub enum Command {
         after_help = "Examples:\n  tejun incident detach 7k 0k3m9q2a --reason 'dev quickstart, unrelated to the outage'"
     )]
     Detach {
+        /// The incident: its id, or a unique prefix of it (`tejun incident list`).
         id: String,
+        /// The run id to take off the timeline.
         run: String,
         #[arg(long)]
         reason: String,
