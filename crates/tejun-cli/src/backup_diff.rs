@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use similar::TextDiff;
+use tejun_engine::events::FileRecord;
 use tejun_engine::history::RunTimeline;
 use tejun_locale::Lang;
 
@@ -33,6 +34,8 @@ pub enum FileState {
     Deleted,
     /// Changed, but not text: compared by hash only.
     ChangedBinary,
+    /// Changed, and over [`DIFF_LIMIT`]: compared by hash only.
+    ChangedLarge,
     /// The backup copy is missing from the run folder.
     BackupMissing,
     /// Backed up from fleet hosts: the file there is not compared.
@@ -54,6 +57,10 @@ impl FileState {
             FileState::ChangedBinary => lang.pick(
                 "changed since the backup (not text: compared by hash)",
                 "バックアップから変更あり (テキストでないためハッシュで比較)",
+            ),
+            FileState::ChangedLarge => lang.pick(
+                "changed since the backup (over 1 MiB: compared by hash, no diff)",
+                "バックアップから変更あり (1 MiB 超のためハッシュで比較、差分なし)",
             ),
             FileState::BackupMissing => lang.pick(
                 "the backup copy is missing from the run folder",
@@ -93,7 +100,11 @@ pub fn backed_up_files(timeline: &RunTimeline) -> Vec<FileDiff> {
             } else if record.path.contains("***") {
                 (FileState::Redacted, None)
             } else {
-                compare(&run_dir.join(&record.backup), Path::new(&record.path))
+                compare(
+                    &run_dir.join(&record.backup),
+                    Path::new(&record.path),
+                    record,
+                )
             };
             out.push(FileDiff {
                 path: record.path.clone(),
@@ -106,7 +117,23 @@ pub fn backed_up_files(timeline: &RunTimeline) -> Vec<FileDiff> {
     out
 }
 
-fn compare(backup: &Path, now: &Path) -> (FileState, Option<String>) {
+/// Files larger than this are compared by hash, not diffed: every run
+/// that backed one up ends with this comparison, and a diff of a large
+/// dump would cost time and memory and help nobody on a terminal.
+const DIFF_LIMIT: u64 = 1 << 20;
+
+fn compare(backup: &Path, now: &Path, record: &FileRecord) -> (FileState, Option<String>) {
+    let Ok(meta) = std::fs::metadata(now) else {
+        return (FileState::Deleted, None);
+    };
+    if meta.len() > DIFF_LIMIT || record.size > DIFF_LIMIT {
+        // The journal holds the backup's hash: the copy need not be read.
+        return match tejun_engine::backup::sha256_file(now) {
+            Ok(hash) if hash == record.sha256 => (FileState::Unchanged, None),
+            Ok(_) => (FileState::ChangedLarge, None),
+            Err(_) => (FileState::Deleted, None),
+        };
+    }
     let Ok(before) = std::fs::read(backup) else {
         return (FileState::BackupMissing, None);
     };

@@ -113,3 +113,31 @@ fn a_long_diff_is_left_to_show_diff() {
         .code(0)
         .stdout(predicate::str::contains("+LINE 50"));
 }
+
+#[test]
+fn a_file_over_a_mebibyte_is_compared_by_hash_not_diffed() {
+    let lab = Lab::new();
+    let dump = lab.path("dump.sql");
+    lab.write("dump.sql", &"INSERT INTO t VALUES (1);\n".repeat(50_000));
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: dump\nenv: dev\nexecute:\n  - id: save\n    backup: {d}\n  - run: echo 'INSERT INTO t VALUES (2);' >> {d}\n",
+            d = dump.display()
+        ),
+    );
+    lab.tejun()
+        .args(["run", "book.yaml", "--env", "dev", "--yes"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("over 1 MiB: compared by hash"))
+        .stdout(predicate::str::contains("+INSERT").not());
+    let out = lab
+        .tejun()
+        .args(["show", &last_run(&lab), "--diff", "--json"])
+        .output()
+        .unwrap();
+    let files: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(files[0]["state"], "changed-large");
+    assert!(files[0]["diff"].is_null());
+}
