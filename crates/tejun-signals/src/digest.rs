@@ -147,6 +147,71 @@ impl Format {
     }
 }
 
+/// What both slow-log readers keep while reading: their input, one line's
+/// bytes, the number of the line being read, and the entries finished.
+pub(crate) struct LineFeed<R> {
+    input: R,
+    raw: Vec<u8>,
+    /// The number of the line last read (1-based).
+    pub line: u64,
+    done: bool,
+    pub ready: std::collections::VecDeque<Result<Query, Malformed>>,
+}
+
+impl<R> LineFeed<R> {
+    pub fn new(input: R) -> LineFeed<R> {
+        LineFeed {
+            input,
+            raw: Vec::with_capacity(4096),
+            line: 0,
+            done: false,
+            ready: Default::default(),
+        }
+    }
+}
+
+/// A slow-log dialect read line by line: the read loop is shared, the
+/// meaning of a line is the dialect's.
+pub(crate) trait LineParser<R: std::io::BufRead> {
+    fn feed(&mut self) -> &mut LineFeed<R>;
+    /// One line, without its line ending; finished entries go to `ready`.
+    fn take_line(&mut self, text: &str);
+    /// The end of input: the entry still open is finished.
+    fn finish(&mut self);
+
+    /// The next finished entry, or a read error (after which nothing more
+    /// is read), or `None` at the end.
+    fn next_entry(&mut self) -> Option<std::io::Result<Result<Query, Malformed>>> {
+        // Bounded: each turn reads a line or ends at the end of input.
+        loop {
+            let feed = self.feed();
+            if let Some(item) = feed.ready.pop_front() {
+                return Some(Ok(item));
+            }
+            if feed.done {
+                return None;
+            }
+            feed.raw.clear();
+            match feed.input.read_until(b'\n', &mut feed.raw) {
+                Ok(0) => {
+                    feed.done = true;
+                    self.finish();
+                }
+                Ok(_) => {
+                    feed.line += 1;
+                    let raw = std::mem::take(&mut feed.raw);
+                    self.take_line(&line_text(&raw));
+                    self.feed().raw = raw;
+                }
+                Err(e) => {
+                    feed.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 /// A line's bytes as text without its line ending.
 pub(crate) fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);

@@ -9,22 +9,18 @@ use std::io::BufRead;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{Malformed, Problem, Query, line_text};
+use super::{LineFeed, LineParser, Malformed, Problem, Query};
 
 /// Reads entries one at a time; memory holds one entry.
 pub struct MysqlReader<R> {
-    input: R,
+    feed: LineFeed<R>,
     zone: TimeZone,
-    raw: Vec<u8>,
-    line: u64,
     entry: Option<Entry>,
     /// The last `# Time:` seen: MySQL 5 and MariaDB write it once per
     /// second, not once per entry.
     last_time: Option<Timestamp>,
     /// Inside a run of lines outside any entry (reported once).
     outside: bool,
-    ready: std::collections::VecDeque<Result<Query, Malformed>>,
-    done: bool,
 }
 
 #[derive(Default)]
@@ -51,15 +47,11 @@ impl<R: BufRead> MysqlReader<R> {
     /// `zone` reads `# Time: 241204 10:00:00` dates, which carry none.
     pub fn new(input: R, zone: TimeZone) -> MysqlReader<R> {
         MysqlReader {
-            input,
+            feed: LineFeed::new(input),
             zone,
-            raw: Vec::with_capacity(4096),
-            line: 0,
             entry: None,
             last_time: None,
             outside: false,
-            ready: Default::default(),
-            done: false,
         }
     }
 
@@ -92,14 +84,16 @@ impl<R: BufRead> MysqlReader<R> {
                 })
             }
         };
-        self.ready.push_back(result.map_err(|problem| Malformed {
-            line: entry.line,
-            problem,
-        }));
+        self.feed
+            .ready
+            .push_back(result.map_err(|problem| Malformed {
+                line: entry.line,
+                problem,
+            }));
     }
 
     fn entry(&mut self) -> &mut Entry {
-        let line = self.line;
+        let line = self.feed.line;
         self.outside = false;
         self.entry.get_or_insert_with(|| Entry {
             line,
@@ -152,8 +146,8 @@ impl<R: BufRead> MysqlReader<R> {
             self.start_body(text);
         } else if !text.trim().is_empty() && !self.outside {
             self.outside = true;
-            self.ready.push_back(Err(Malformed {
-                line: self.line,
+            self.feed.ready.push_back(Err(Malformed {
+                line: self.feed.line,
                 problem: Problem::OutsideEntry,
             }));
         }
@@ -320,36 +314,23 @@ fn parse_time_line(value: &str, zone: &TimeZone) -> Option<Timestamp> {
     zone.to_ambiguous_timestamp(dt).compatible().ok()
 }
 
+impl<R: BufRead> LineParser<R> for MysqlReader<R> {
+    fn feed(&mut self) -> &mut LineFeed<R> {
+        &mut self.feed
+    }
+    fn take_line(&mut self, text: &str) {
+        MysqlReader::take_line(self, text);
+    }
+    fn finish(&mut self) {
+        MysqlReader::finish(self);
+    }
+}
+
 impl<R: BufRead> Iterator for MysqlReader<R> {
     type Item = std::io::Result<Result<Query, Malformed>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Bounded: each turn reads a line or ends at the end of input.
-        loop {
-            if let Some(item) = self.ready.pop_front() {
-                return Some(Ok(item));
-            }
-            if self.done {
-                return None;
-            }
-            self.raw.clear();
-            match self.input.read_until(b'\n', &mut self.raw) {
-                Ok(0) => {
-                    self.done = true;
-                    self.finish();
-                }
-                Ok(_) => {
-                    self.line += 1;
-                    let raw = std::mem::take(&mut self.raw);
-                    self.take_line(&line_text(&raw));
-                    self.raw = raw;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        self.next_entry()
     }
 }
 

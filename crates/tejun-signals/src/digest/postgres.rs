@@ -11,29 +11,21 @@ use std::io::BufRead;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{Malformed, Problem, Query, line_text};
+use super::{LineFeed, LineParser, Malformed, Problem, Query};
 
 pub struct PostgresReader<R> {
-    input: R,
+    feed: LineFeed<R>,
     zone: TimeZone,
-    raw: Vec<u8>,
-    line: u64,
     current: Option<Query>,
-    ready: std::collections::VecDeque<Result<Query, Malformed>>,
-    done: bool,
 }
 
 impl<R: BufRead> PostgresReader<R> {
     /// `zone` reads prefixes whose zone is an abbreviation other than UTC.
     pub fn new(input: R, zone: TimeZone) -> PostgresReader<R> {
         PostgresReader {
-            input,
+            feed: LineFeed::new(input),
             zone,
-            raw: Vec::with_capacity(4096),
-            line: 0,
             current: None,
-            ready: Default::default(),
-            done: false,
         }
     }
 
@@ -41,7 +33,7 @@ impl<R: BufRead> PostgresReader<R> {
         if let Some(mut q) = self.current.take() {
             let trimmed = q.text.trim_end().trim_end_matches(';').len();
             q.text.truncate(trimmed);
-            self.ready.push_back(Ok(q));
+            self.feed.ready.push_back(Ok(q));
         }
     }
 
@@ -65,8 +57,8 @@ impl<R: BufRead> PostgresReader<R> {
         let ms = match value.parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => v,
             _ => {
-                self.ready.push_back(Err(Malformed {
-                    line: self.line,
+                self.feed.ready.push_back(Err(Malformed {
+                    line: self.feed.line,
                     problem: Problem::BadDuration {
                         value: value.to_string(),
                     },
@@ -87,7 +79,7 @@ impl<R: BufRead> PostgresReader<R> {
         };
         let prefix = &text[..at];
         self.current = Some(Query {
-            line: self.line,
+            line: self.feed.line,
             time: prefix_time(prefix, &self.zone),
             query_time: ms / 1000.0,
             lock_time: None,
@@ -139,36 +131,23 @@ fn prefix_time(prefix: &str, zone: &TimeZone) -> Option<Timestamp> {
     zone.to_ambiguous_timestamp(civil).compatible().ok()
 }
 
+impl<R: BufRead> LineParser<R> for PostgresReader<R> {
+    fn feed(&mut self) -> &mut LineFeed<R> {
+        &mut self.feed
+    }
+    fn take_line(&mut self, text: &str) {
+        PostgresReader::take_line(self, text);
+    }
+    fn finish(&mut self) {
+        PostgresReader::finish(self);
+    }
+}
+
 impl<R: BufRead> Iterator for PostgresReader<R> {
     type Item = std::io::Result<Result<Query, Malformed>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Bounded: each turn reads a line or ends at the end of input.
-        loop {
-            if let Some(item) = self.ready.pop_front() {
-                return Some(Ok(item));
-            }
-            if self.done {
-                return None;
-            }
-            self.raw.clear();
-            match self.input.read_until(b'\n', &mut self.raw) {
-                Ok(0) => {
-                    self.done = true;
-                    self.finish();
-                }
-                Ok(_) => {
-                    self.line += 1;
-                    let raw = std::mem::take(&mut self.raw);
-                    self.take_line(&line_text(&raw));
-                    self.raw = raw;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        self.next_entry()
     }
 }
 
