@@ -466,7 +466,6 @@ fn audit_verify_names_a_tampered_incident_note() {
 /// test on 127.0.0.1), in the operator's language.
 #[test]
 fn reminders_reach_the_webhook_while_watch_runs() {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::time::{Duration, Instant};
 
     let filter = "/etc/fail2ban/filter.d/sshd.conf";
@@ -476,8 +475,7 @@ fn reminders_reach_the_webhook_while_watch_runs() {
     );
     let env = Env::new();
     let d = env.dir.path();
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = server.local_addr().unwrap().port();
+    let (port, rx) = common::http_endpoint(Vec::new());
     std::fs::write(
         d.join("tejun.yaml"),
         "environments:\n  dev:\n    color: green\nincidents:\n  escalation:\n    - name: p1-not-mitigated-30m\n      severities: [P1]\n      not_reached: mitigated\n      within: 30m\n",
@@ -504,29 +502,6 @@ fn reminders_reach_the_webhook_while_watch_runs() {
     ]);
     let id = id.trim().to_string();
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // One request is all this test expects; accept() ends with the test.
-        if let Ok((mut stream, _)) = server.accept() {
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
-        }
-    });
     let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("tejun"))
         .current_dir(d)
         .env("TEJUN_DB", d.join("journal.db"))

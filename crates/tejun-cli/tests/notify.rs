@@ -5,49 +5,13 @@
 //! attempt is journaled without the URL's secret, and a dead endpoint does
 //! not hold a run hostage.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::Lab;
-
-/// An endpoint that answers each request with the next status of
-/// `statuses` (then 200) and hands over the bodies it received.
-fn endpoint(statuses: Vec<u16>) -> (u16, Receiver<String>) {
-    let server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = server.local_addr().unwrap().port();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut statuses = statuses.into_iter();
-        for stream in server.incoming().take(16) {
-            let Ok(mut stream) = stream else { break };
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            let status = statuses.next().unwrap_or(200);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
-        }
-    });
-    (port, rx)
-}
+use common::{Lab, http_endpoint};
 
 fn texts(rx: &Receiver<String>, count: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -73,7 +37,7 @@ fn inventory(port: u16, extra: &str) -> String {
 #[test]
 fn a_production_run_is_announced_at_start_and_end_after_a_retry() {
     // The first post fails with 503: the worker tries again.
-    let (port, rx) = endpoint(vec![503]);
+    let (port, rx) = http_endpoint(vec![503]);
     let lab = Lab::with_inventory(&inventory(port, ""));
     lab.write(
         "book.yaml",
@@ -116,7 +80,7 @@ fn a_production_run_is_announced_at_start_and_end_after_a_retry() {
 
 #[test]
 fn a_target_hears_only_its_environments_and_events_in_its_language() {
-    let (port, rx) = endpoint(vec![]);
+    let (port, rx) = http_endpoint(vec![]);
     let lab = Lab::with_inventory(&inventory(
         port,
         "  - name: stakeholders\n    url: http://127.0.0.1:PORT/hook\n    on: [incident]\n    lang: ja\n",
