@@ -465,7 +465,8 @@ impl Progress {
                 )
             )),
             // Each answer of a gate is journaled; the step's end says enough.
-            RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) => {}
+            // The logoff step's end names the sessions left.
+            RunEvent::ProbeResult(_) | RunEvent::ProbeSamples(_) | RunEvent::LogoffChecked(_) => {}
             RunEvent::TriggerFired(e) => self.line(&format!(
                 "{red}⚡ {} {}{}{red:#} ({})",
                 self.pick("TRIGGER FIRED:", "トリガー発火:"),

@@ -1,11 +1,11 @@
-//! Seed story "forgotten logoff" on the namespace test fleet. The exit
-//! phase checks on each host that no ssh session of the operator's user is
-//! left besides the run's own connection (`ss` for the host's port 22
-//! connections, their `sshd: USER@…` processes), then asks the service
-//! from a second namespace ("another client", a host outside `hosts:`).
-//! A session left open makes the exit phase fail (exit 4); once it is
-//! closed the run ends cleanly, and the run's own master connections are
-//! gone from the hosts afterwards.
+//! Seed story "forgotten logoff" on the namespace test fleet, with the
+//! built-in `logoff:` exit step: it closes the run's own connection to
+//! each host, checks over a fresh one that no ssh session of the user is
+//! left (naming each one: tty, client address, login time), then asks the
+//! service from a second namespace ("another client", a host outside
+//! `hosts:`). A session left open makes the exit phase fail (exit 4); once
+//! it is closed the run ends cleanly, and none of the run's connections
+//! is left on the hosts.
 
 mod common;
 mod fleet;
@@ -14,20 +14,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Lab;
-
-/// The check the docs give (docs/fleet.md, "Forgotten logoff").
-const NO_SESSION_LEFT: &str = r#"me=$(echo "$SSH_CLIENT" | awk '{print $1":"$2}')
-left=$(ss -Htnp state established '( sport = :22 )' | awk -v me="$me" '$4 != me' |
-  grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u |
-  while read -r pid; do ps -o args= -p "$pid" --ppid "$pid"; done | grep "^sshd: $USER[@ ]")
-[ -z "$left" ] || { echo "sessions of $USER still open: $left" >&2; exit 1; }"#;
-
-fn indent(text: &str, by: &str) -> String {
-    text.lines()
-        .map(|l| format!("{by}{l}\n"))
-        .collect::<String>()
-}
-
 fn established_on_22(fleet: &fleet::Fleet, host: &str) -> String {
     let out = fleet.in_host(host, "ss -Htn state established '( sport = :22 )'");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -59,12 +45,9 @@ fn a_forgotten_session_stops_the_exit_phase_and_closing_it_lets_the_run_end_clea
         &format!(
             "name: maintenance\nenv: [staging]\nhosts: web\n\
              probes:\n  \
-               no-session-left:\n    from: each\n    cmd: |\n{check}  \
                from-another-client:\n    from: lo-3\n    http: {{url: '{app}', body: '^app lo-1'}}\n\
              execute:\n  - run: 'true'\n\
-             exit:\n  - id: logged-off\n    probe: no-session-left\n  \
-               - id: still-answers\n    probe: from-another-client\n",
-            check = indent(NO_SESSION_LEFT, "      "),
+             exit:\n  - id: logged-off\n    logoff: {{then_probe: from-another-client}}\n",
         ),
     );
     let run = || {
@@ -87,25 +70,47 @@ fn a_forgotten_session_stops_the_exit_phase_and_closing_it_lets_the_run_end_clea
     wait_until("the forgotten session", || {
         !established_on_22(&fleet, "lo-1").is_empty()
     });
-    run()
-        .code(4)
-        .stdout(predicates::str::contains("sessions of root still open"));
+    let refused = run().code(4);
+    let stdout = String::from_utf8_lossy(&refused.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("lo-1: not logged off: 1 session(s) of root still open: pts/"),
+        "{stdout}"
+    );
     let logged_off = lab
         .events("step.finished")
         .into_iter()
         .find(|f| f["step_id"] == "logged-off")
         .unwrap();
     assert_eq!(logged_off["status"], "failed", "{logged_off}");
-    let results = lab.events("probe.result");
-    let session_check: Vec<(String, bool)> = results
+    // What was found is journaled per host: the forgotten session, named;
+    // the run's own connections (closed, then the fresh check) are not.
+    let checked = lab.events("logoff.checked");
+    let found: Vec<(String, usize)> = checked
         .iter()
-        .filter(|r| r["probe"] == "no-session-left")
-        .map(|r| (r["host"].as_str().unwrap().to_string(), r["ok"] == true))
+        .map(|c| {
+            (
+                c["host"].as_str().unwrap().to_string(),
+                c["sessions"].as_array().unwrap().len(),
+            )
+        })
         .collect();
-    assert_eq!(
-        session_check,
-        [("lo-1".to_string(), false), ("lo-2".to_string(), true)]
+    assert_eq!(found, [("lo-1".to_string(), 1), ("lo-2".to_string(), 0)]);
+    let session = &checked[0]["sessions"][0];
+    assert_eq!(checked[0]["user"], "root");
+    assert!(
+        session["tty"].as_str().unwrap().starts_with("pts/"),
+        "{session}"
     );
+    assert!(
+        session["from"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", fleet::ROOT_ADDR)),
+        "{session}"
+    );
+    assert!(!session["since"].as_str().unwrap().is_empty(), "{session}");
+    // Not logged off: "another client" is not asked yet.
+    assert!(lab.events("probe.result").is_empty());
 
     // Log off; the same run now ends cleanly.
     let _ = forgotten.kill();
@@ -114,6 +119,13 @@ fn a_forgotten_session_stops_the_exit_phase_and_closing_it_lets_the_run_end_clea
         established_on_22(&fleet, "lo-1").is_empty()
     });
     run().code(0);
+    let checked = lab.events("logoff.checked");
+    assert!(
+        checked[2..]
+            .iter()
+            .all(|c| c["sessions"] == serde_json::json!([])),
+        "{checked:?}"
+    );
     let another_client: Vec<_> = lab
         .events("probe.result")
         .into_iter()
@@ -127,4 +139,44 @@ fn a_forgotten_session_stops_the_exit_phase_and_closing_it_lets_the_run_end_clea
             established_on_22(&fleet, host).is_empty()
         });
     }
+}
+
+#[test]
+fn a_logoff_step_out_of_place_or_naming_no_probe_is_refused_at_its_place() {
+    let lab = Lab::with_inventory("environments:\n  staging:\n    hosts: [a]\n");
+    lab.write(
+        "book.yaml",
+        "name: x\nenv: [staging]\nhosts: a\n\
+         probes:\n  health:\n    cmd: 'true'\n\
+         execute:\n  - logoff:\n\
+         exit:\n  - logoff: {then_probe: helth}\n  - logoff: {user: 'a b'}\n  - logoff:\n    on: local\n",
+    );
+    lab.tejun()
+        .args(["check", "book.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "book.yaml:8:5: error: `logoff:` belongs in `exit:`",
+        ))
+        .stderr(predicates::str::contains(
+            "book.yaml:10:26: error: no probe named `helth` under `probes:` (did you mean `health`?)",
+        ))
+        .stderr(predicates::str::contains(
+            "book.yaml:11:20: error: `a b` is not a user name",
+        ))
+        .stderr(predicates::str::contains(
+            "book.yaml:12:5: error: `logoff:` runs on every host; drop `on:`",
+        ));
+    // Without `hosts:` there is nothing to log off from.
+    lab.write(
+        "local.yaml",
+        "name: x\nenv: [staging]\nexecute:\n  - run: 'true'\nexit:\n  - logoff:\n",
+    );
+    lab.tejun()
+        .args(["check", "local.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "local.yaml:6:5: error: `logoff:` needs `hosts:`",
+        ));
 }

@@ -440,3 +440,33 @@ pub struct HostFinished {
     #[serde(flatten)]
     pub result: HostStep,
 }
+
+pub const LOGOFF_CHECKED: &str = "logoff.checked";
+
+/// What a `logoff:` step found on one host, after closing the run's own
+/// connection there: the sessions of `user` still open (none: logged off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoffChecked {
+    pub run_id: String,
+    pub step_id: String,
+    pub host: String,
+    /// Whose sessions were looked for (empty when the check could not run).
+    pub user: String,
+    pub sessions: Vec<OpenSession>,
+    /// Why the check could not run on the host, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An ssh session of the user on a host, as `logoff:` found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenSession {
+    /// Its `sshd` process on the host.
+    pub pid: u32,
+    /// `pts/0`, or `notty` for a session without a terminal.
+    pub tty: String,
+    /// The client's address and port (`?` when the host does not say).
+    pub from: String,
+    /// When it logged in (the process's start, host time).
+    pub since: String,
+}

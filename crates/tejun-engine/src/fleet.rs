@@ -741,6 +741,29 @@ impl Target for FleetTarget {
         Some(Ok(done))
     }
 
+    fn logoff(
+        &self,
+        user: Option<&str>,
+        limits: Limits<'_>,
+    ) -> Option<Vec<crate::logoff::HostLogoff>> {
+        let hosts: Vec<&SshTarget> = self
+            .live_hosts()
+            .into_iter()
+            .map(|i| &self.hosts[i])
+            .collect();
+        Some(std::thread::scope(|scope| {
+            let handles: Vec<_> = hosts
+                .into_iter()
+                .map(|h| {
+                    scope.spawn(move || {
+                        crate::logoff::log_off(h, user, limits.timeout, limits.abort)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        }))
+    }
+
     fn after_batch(&self, batch: usize) -> Result<(), String> {
         let Some(gate) = &self.gate else {
             return Ok(());

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod history;
 pub mod identity;
 mod live;
+pub mod logoff;
 pub mod operator;
 pub mod orphan;
 pub mod probe;

@@ -30,6 +30,7 @@ pub enum RunEvent {
     TriggerFired(events::TriggerFired),
     FleetStarted(events::FleetStarted),
     BatchGate(events::BatchGate),
+    LogoffChecked(events::LogoffChecked),
 }
 
 impl RunEvent {
@@ -52,6 +53,7 @@ impl RunEvent {
             RunEvent::TriggerFired(_) => events::TRIGGER_FIRED,
             RunEvent::FleetStarted(_) => events::FLEET_STARTED,
             RunEvent::BatchGate(_) => events::BATCH_GATE,
+            RunEvent::LogoffChecked(_) => events::LOGOFF_CHECKED,
         }
     }
 
@@ -74,6 +76,7 @@ impl RunEvent {
             RunEvent::TriggerFired(e) => serde_json::to_value(e),
             RunEvent::FleetStarted(e) => serde_json::to_value(e),
             RunEvent::BatchGate(e) => serde_json::to_value(e),
+            RunEvent::LogoffChecked(e) => serde_json::to_value(e),
         };
         // These are plain structs of strings and numbers: serialising them
         // cannot fail.

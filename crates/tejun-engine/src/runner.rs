@@ -764,6 +764,10 @@ impl<'a> Runner<'a> {
                 self.start(step, first_attempt)?;
                 self.probe_step(step, probe, first_attempt)
             }
+            StepKind::Logoff(logoff) => {
+                self.start(step, first_attempt)?;
+                self.logoff_step(step, logoff, first_attempt)
+            }
             StepKind::Backup(_) => {
                 self.start(step, first_attempt)?;
                 let started = Instant::now();
@@ -1144,19 +1148,7 @@ impl<'a> Runner<'a> {
         let mut env = self.command_env.clone();
         env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
         loop {
-            let answers = crate::probe::ask_from(spec, self.target, &env, &self.abort);
-            for crate::probe::HostAnswer { host, answer } in &answers {
-                self.recorder.record(RunEvent::ProbeResult(ProbeResult {
-                    run_id: self.run_id.clone(),
-                    step_id: step.step.id.clone(),
-                    probe: spec.name.clone(),
-                    ok: answer.ok,
-                    latency_ms: answer.latency.as_millis() as u64,
-                    value: answer.value,
-                    error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
-                    host: host.clone(),
-                }))?;
-            }
+            let answers = self.ask_probe(step, spec, &env)?;
             if self.abort.is_set() {
                 return Ok(StepEnd::Aborted);
             }
@@ -1199,6 +1191,138 @@ impl<'a> Runner<'a> {
                 return Ok(StepEnd::Aborted);
             }
         }
+    }
+
+    /// Asks `spec` once (from where its `from:` says), journaling every
+    /// answer.
+    fn ask_probe(
+        &mut self,
+        step: &PlannedStep,
+        spec: &tejun_probe::ProbeSpec,
+        env: &[(String, String)],
+    ) -> Result<Vec<crate::probe::HostAnswer>, EngineError> {
+        let answers = crate::probe::ask_from(spec, self.target, env, &self.abort);
+        for crate::probe::HostAnswer { host, answer } in &answers {
+            self.recorder.record(RunEvent::ProbeResult(ProbeResult {
+                run_id: self.run_id.clone(),
+                step_id: step.step.id.clone(),
+                probe: spec.name.clone(),
+                ok: answer.ok,
+                latency_ms: answer.latency.as_millis() as u64,
+                value: answer.value,
+                error: answer.error.as_deref().map(|e| redact(e, self.secrets)),
+                host: host.clone(),
+            }))?;
+        }
+        Ok(answers)
+    }
+
+    /// `logoff:` closes the run's connection to every host, fails while
+    /// a session of the user is left on one (naming each), and once all
+    /// are logged off asks `then_probe` ("from another client").
+    fn logoff_step(
+        &mut self,
+        step: &PlannedStep,
+        logoff: &tejun_runbook::model::Logoff,
+        attempt: u32,
+    ) -> Result<StepEnd, EngineError> {
+        let started = Instant::now();
+        let limits = Limits {
+            timeout: step.step.timeout,
+            abort: &self.abort,
+        };
+        let Some(found) = self.target.logoff(logoff.user.as_deref(), limits) else {
+            let outcome = StepResult::error("`logoff:` needs a runbook with `hosts:`".to_string());
+            self.finish(step, attempt, StepStatus::Failed, outcome)?;
+            return Ok(StepEnd::Failed);
+        };
+        let mut problems = Vec::new();
+        let mut lines = String::new();
+        let mut hosts = Vec::new();
+        for host in &found {
+            self.recorder
+                .record(RunEvent::LogoffChecked(crate::events::LogoffChecked {
+                    run_id: self.run_id.clone(),
+                    step_id: step.step.id.clone(),
+                    host: host.host.clone(),
+                    user: host.user.clone(),
+                    sessions: host.sessions.clone(),
+                    error: host.error.clone(),
+                }))?;
+            let problem = match &host.error {
+                Some(e) => Some(format!("{}: {e}", host.host)),
+                None if !host.sessions.is_empty() => Some(format!(
+                    "{}: not logged off: {} session(s) of {} still open: {}",
+                    host.host,
+                    host.sessions.len(),
+                    host.user,
+                    host.sessions
+                        .iter()
+                        .map(crate::logoff::HostLogoff::describe)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+                None => None,
+            };
+            lines.push_str(&match &problem {
+                Some(p) => format!("[{}] {}\n", host.host, p),
+                None => format!(
+                    "[{}] logged off: no session of {} left\n",
+                    host.host, host.user
+                ),
+            });
+            hosts.push(crate::events::HostStep {
+                host: host.host.clone(),
+                ok: problem.is_none(),
+                exit_code: None,
+                timed_out: false,
+                duration_ms: host.duration.as_millis() as u64,
+                error: problem.clone(),
+            });
+            problems.extend(problem);
+        }
+        if self.abort.is_set() {
+            return Ok(StepEnd::Aborted);
+        }
+        if problems.is_empty()
+            && let Some((name, _)) = &logoff.then_probe
+        {
+            match self.plan.probes.get(name) {
+                None => problems.push(format!("no probe named `{name}`")),
+                Some(spec) => {
+                    let mut env = self.command_env.clone();
+                    env.push(("TEJUN_STEP_ID".to_string(), step.step.id.clone()));
+                    let answers = self.ask_probe(step, spec, &env)?;
+                    let healthy = spec.healthy_if.holds(answers.iter().map(|a| a.answer.ok));
+                    let last = describe_answers(&answers);
+                    if healthy {
+                        lines.push_str(&format!("probe `{name}`: {last}\n"));
+                    } else {
+                        problems.push(format!(
+                            "logged off, but probe `{name}` (another client) is unhealthy: {last}"
+                        ));
+                    }
+                }
+            }
+        }
+        let status = if problems.is_empty() {
+            StepStatus::Ok
+        } else {
+            StepStatus::Failed
+        };
+        let outcome = StepResult {
+            duration: started.elapsed(),
+            stdout_tail: journal_tail(&redact(&lines, self.secrets)),
+            error: (!problems.is_empty()).then(|| redact(&problems.join("; "), self.secrets)),
+            hosts,
+            ..Default::default()
+        };
+        self.finish(step, attempt, status, outcome)?;
+        Ok(if status == StepStatus::Ok {
+            StepEnd::Ok
+        } else {
+            StepEnd::Failed
+        })
     }
 
     fn file_step(

@@ -208,6 +208,18 @@ pub enum StepKind {
     Restore(Restore),
     /// Ask a probe (`probe:`), or wait for it (`wait_for:`).
     Probe(ProbeStep),
+    /// `logoff:` (exit phase of a fleet run): close the run's connection
+    /// to each host, check over a fresh one that no other session of the
+    /// user is left, then ask a probe from another host.
+    Logoff(Logoff),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Logoff {
+    /// Whose sessions must be gone; default: the user the run logs in as.
+    pub user: Option<String>,
+    /// Asked once every host is logged off ("from another client").
+    pub then_probe: Option<(String, Span)>,
 }
 
 impl StepKind {
@@ -220,6 +232,7 @@ impl StepKind {
             StepKind::Restore(_) => "restore",
             StepKind::Probe(p) if p.gate.is_some() => "wait_for",
             StepKind::Probe(_) => "probe",
+            StepKind::Logoff(_) => "logoff",
         }
     }
 }

@@ -336,6 +336,7 @@ fn plan_step(
             (Some(command), Some(display), Some(exec))
         }
         StepKind::Probe(p) => (None, Some(describe_probe_step(p)), None),
+        StepKind::Logoff(l) => (None, Some(describe_logoff_step(l)), None),
         _ => (None, None, None),
     };
     let prompt = match &step.kind {
@@ -425,6 +426,19 @@ impl Localize for FailureOutcome {
 /// `phase`.
 pub fn describe_on_failure(phase: PhaseName, step: &Step) -> (&'static str, &'static str) {
     FailureOutcome::of(phase, step).describe()
+}
+
+/// How a logoff step reads in plans and the journal:
+/// `logoff root, then probe from-another-client`.
+pub fn describe_logoff_step(step: &crate::model::Logoff) -> String {
+    let mut text = match &step.user {
+        Some(user) => format!("logoff {user}"),
+        None => "logoff".to_string(),
+    };
+    if let Some((probe, _)) = &step.then_probe {
+        text.push_str(&format!(", then probe {probe}"));
+    }
+    text
 }
 
 /// How a probe step reads in plans and the journal: `probe web`,

@@ -64,8 +64,8 @@ const VAR_KEYS: &[&str] = &[
 ];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "retries", "retry_delay"];
 const ROLLBACK_KEYS: &[&str] = &["steps", "checks"];
-const STEP_KINDS: [&str; 7] = [
-    "run", "check", "confirm", "backup", "restore", "probe", "wait_for",
+const STEP_KINDS: [&str; 8] = [
+    "run", "check", "confirm", "backup", "restore", "probe", "wait_for", "logoff",
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
@@ -77,6 +77,7 @@ const STEP_KEYS: &[&str] = &[
     "restore",
     "probe",
     "wait_for",
+    "logoff",
     "expect",
     "timeout",
     "retries",
@@ -833,6 +834,7 @@ impl Reader<'_> {
             "confirm" => self.confirm(fields, body).map(StepKind::Confirm),
             "backup" => self.backup(body).map(StepKind::Backup),
             "probe" | "wait_for" => self.probe_step(body, kind_name).map(StepKind::Probe),
+            "logoff" => self.logoff_step(body).map(StepKind::Logoff),
             _ => self.restore(body).map(|(restore, span)| {
                 self.from_spans
                     .insert((self.current_file(), fields.span.offset), span);

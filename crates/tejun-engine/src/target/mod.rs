@@ -30,7 +30,7 @@ use crate::capture::{Capture, combined_sha256};
 use tejun_probe::ProbeFrom;
 
 mod ssh;
-pub use ssh::{SshError, SshOptions, SshTarget};
+pub use ssh::{SshError, SshOptions, SshTarget, single_quote as ssh_single_quote};
 
 /// How often a waiting command checks for timeout and abort.
 const POLL: Duration = Duration::from_millis(50);
@@ -155,6 +155,15 @@ pub trait Target: Send + Sync {
         _from: &str,
         _limits: Limits<'_>,
     ) -> Option<Result<Vec<crate::events::FileRecord>, String>> {
+        None
+    }
+    /// `logoff:` on the active hosts (see [`crate::logoff`]); `None` on
+    /// one machine.
+    fn logoff(
+        &self,
+        _user: Option<&str>,
+        _limits: Limits<'_>,
+    ) -> Option<Vec<crate::logoff::HostLogoff>> {
         None
     }
     /// The health gate after a batch; `Err(why)` stops the rollout.

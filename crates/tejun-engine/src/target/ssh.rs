@@ -153,6 +153,11 @@ impl SshTarget {
     /// `ssh` with the options every invocation shares; `master` says how
     /// this one uses the control socket.
     fn ssh(&self, master: &str) -> Command {
+        self.ssh_via(master, &self.control.display().to_string())
+    }
+
+    /// `ssh` through control socket `path` (`none`: a connection of its own).
+    fn ssh_via(&self, master: &str, path: &str) -> Command {
         let mut command = Command::new("ssh");
         if let Some(config) = &self.options.config {
             command.arg("-F").arg(config);
@@ -167,7 +172,7 @@ impl SshTarget {
             .arg("-o")
             .arg(format!("ControlMaster={master}"))
             .arg("-o")
-            .arg(format!("ControlPath={}", self.control.display()))
+            .arg(format!("ControlPath={path}"))
             .stdin(Stdio::null());
         command
     }
@@ -215,6 +220,19 @@ impl SshTarget {
                 .status();
             *master = false;
         }
+    }
+
+    /// Runs `remote` over a connection of its own, not the run's master
+    /// (`logoff:` checks sessions after closing it); bounded like a fetch.
+    pub fn fresh(
+        &self,
+        remote: &str,
+        timeout: Duration,
+        abort: &AbortSignal,
+    ) -> io::Result<std::process::Output> {
+        let mut command = self.ssh_via("no", "none");
+        command.arg("--").arg(&self.host).arg(remote);
+        self.bounded(command, None, timeout, abort, "logoff")
     }
 
     /// The control socket (tests look for it; the exit phase checks it is

@@ -13,7 +13,7 @@ use tejun_probe::{Comparison, HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, parse_
 
 use super::Reader;
 use crate::diagnostics::{ErrorKind, Expected};
-use crate::model::{Gate, ProbeStep, Runbook, Span, StepKind, Trigger};
+use crate::model::{Gate, Logoff, PhaseName, ProbeStep, Runbook, Span, StepKind, Trigger};
 use crate::walk::{Fields, non_empty_string, wrong_type};
 use crate::yaml::{Node, Value};
 
@@ -32,6 +32,7 @@ const PROBE_KEYS: &[&str] = &[
 const HTTP_KEYS: &[&str] = &["url", "method", "status", "body"];
 const PROMETHEUS_KEYS: &[&str] = &["url", "query", "healthy"];
 const WAIT_KEYS: &[&str] = &["probe", "until", "timeout", "interval"];
+const LOGOFF_KEYS: &[&str] = &["user", "then_probe"];
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE"];
 /// `wait_for` without `timeout`.
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -531,8 +532,81 @@ impl Reader<'_> {
         })
     }
 
+    /// `logoff:` (nothing), or `logoff: {user: NAME, then_probe: PROBE}`.
+    pub(super) fn logoff_step(&mut self, body: &Node) -> Option<Logoff> {
+        if matches!(body.value, Value::Null) {
+            return Some(Logoff::default());
+        }
+        let fields = Fields::of(self.sink, body, "logoff", LOGOFF_KEYS)?;
+        let user = fields.string(self.sink, "user").map(|(u, _)| u);
+        if let Some(user) = &user
+            && !is_user_name(user)
+        {
+            let span = fields.get("user").map_or(body.span, |n| n.span);
+            self.sink.error(
+                span,
+                probe_error(
+                    format!("`{user}` is not a user name (letters, digits, `.`, `_`, `-`)"),
+                    format!("`{user}` はユーザー名ではありません (英数字、`.`、`_`、`-`)"),
+                ),
+            );
+            return None;
+        }
+        Some(Logoff {
+            user,
+            then_probe: fields.string(self.sink, "then_probe"),
+        })
+    }
+
+    /// A `logoff:` step belongs to the exit phase of a runbook with
+    /// `hosts:` (it logs off from those hosts), not `on: local`.
+    fn logoff_in_place(&mut self, runbook: &Runbook) {
+        let p = &runbook.phases;
+        let phases = [
+            (PhaseName::Pre, &p.pre),
+            (PhaseName::Execute, &p.execute),
+            (PhaseName::Post, &p.post),
+            (PhaseName::Exit, &p.exit),
+            (PhaseName::Rollback, &runbook.rollback.steps),
+            (PhaseName::Rollback, &runbook.rollback.checks),
+        ];
+        for (phase, steps) in phases {
+            for step in steps {
+                if !matches!(step.kind, StepKind::Logoff(_)) {
+                    continue;
+                }
+                let why = if phase != PhaseName::Exit {
+                    Some((
+                        "`logoff:` belongs in `exit:` (it ends the run's connections to the hosts)",
+                        "`logoff:` は `exit:` に書きます (実行の接続をホストから切ります)",
+                    ))
+                } else if runbook.hosts.is_none() {
+                    Some((
+                        "`logoff:` needs `hosts:`: it logs off from the run's hosts",
+                        "`logoff:` には `hosts:` が必要です: 実行のホストからログオフします",
+                    ))
+                } else if step.on != crate::fleet::On::Each {
+                    Some((
+                        "`logoff:` runs on every host; drop `on:`",
+                        "`logoff:` はすべてのホストで実行します。`on:` を外してください",
+                    ))
+                } else {
+                    None
+                };
+                if let Some((en, ja)) = why {
+                    self.sink.error_in(
+                        step.file.as_deref(),
+                        step.span,
+                        probe_error(en.to_string(), ja.to_string()),
+                    );
+                }
+            }
+        }
+    }
+
     /// Every `probe:`/`wait_for:` step names a declared probe.
     pub(super) fn probe_steps_name_probes(&mut self, runbook: &Runbook) {
+        self.logoff_in_place(runbook);
         let p = &runbook.phases;
         let steps = p
             .pre
@@ -548,6 +622,14 @@ impl Reader<'_> {
             {
                 self.unknown_probe(ps.probe_span, &ps.probe, &runbook.probes);
             }
+            if let StepKind::Logoff(Logoff {
+                then_probe: Some((name, span)),
+                ..
+            }) = &step.kind
+                && !runbook.probes.contains_key(name)
+            {
+                self.unknown_probe(*span, name, &runbook.probes);
+            }
         }
         // `rollout.gate:` names probes too.
         for (name, span) in runbook.rollout.iter().flat_map(|r| &r.gate) {
@@ -556,6 +638,14 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn is_probe_name(name: &str) -> bool {
