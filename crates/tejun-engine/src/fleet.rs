@@ -66,6 +66,9 @@ struct State {
     /// Hosts dropped after failing within `max_fail_percentage`: they
     /// leave the rollout's batches, not the rollback or the exit phase.
     failed: Vec<bool>,
+    /// Hosts whose rollback failed a step: the rest of the rollback goes
+    /// on without them (the run ends rollback-failed all the same).
+    rollback_failed: Vec<bool>,
     /// Hosts that could not be reached when the run started, with why:
     /// nothing runs on them; each counts as failed in its batch.
     unreachable: Vec<Option<String>>,
@@ -128,6 +131,7 @@ impl FleetTarget {
             state: Mutex::new(State {
                 active: (0..n).collect(),
                 failed: vec![false; n],
+                rollback_failed: vec![false; n],
                 unreachable: vec![None; n],
                 reached: None,
                 selection: Selection::All,
@@ -362,6 +366,12 @@ impl FleetTarget {
                 error: Some(error),
             });
         }
+        if selection == Selection::Changed {
+            let mut state = self.state();
+            for &i in &failures {
+                state.rollback_failed[i] = true;
+            }
+        }
         // Inventory order, whichever way each host's result came.
         hosts.sort_by_key(|h| self.index_of(&h.host));
         let counted = hosts.len();
@@ -402,17 +412,22 @@ impl FleetTarget {
 }
 
 impl FleetTarget {
-    /// The active hosts a step runs on: never an unreachable one, and in
-    /// a batch not one that left the rollout (rollback and the exit phase
-    /// go to those too).
+    /// The active hosts a step runs on: never an unreachable one, in a
+    /// batch not one that left the rollout (rollback and the exit phase
+    /// go to those too), in the rollback not one whose rollback failed.
     fn live_hosts(&self) -> Vec<usize> {
         let state = self.state();
         let batch = matches!(state.selection, Selection::Batch(_));
+        let rollback = state.selection == Selection::Changed;
         state
             .active
             .iter()
             .copied()
-            .filter(|&i| state.unreachable[i].is_none() && !(batch && state.failed[i]))
+            .filter(|&i| {
+                state.unreachable[i].is_none()
+                    && !(batch && state.failed[i])
+                    && !(rollback && state.rollback_failed[i])
+            })
             .collect()
     }
 

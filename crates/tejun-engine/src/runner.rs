@@ -555,6 +555,7 @@ impl<'a> Runner<'a> {
         // A first Ctrl-C does not stop a rollback: see `abort`.
         self.abort = self.abort.cleanup();
         let plan = self.plan;
+        let mut failed_on_some_hosts = false;
         for step in &plan.rollback {
             match self.step(step, true)? {
                 StepEnd::Ok => {}
@@ -562,11 +563,21 @@ impl<'a> Runner<'a> {
                 StepEnd::Aborted => return Ok(Flow::Stopped(step)),
                 StepEnd::Failed
                     if step.step.on_failure == tejun_runbook::model::OnFailure::Continue => {}
+                // On a fleet, a host whose rollback failed (a dead host)
+                // must not cost the others theirs: they go on without it.
+                StepEnd::Failed
+                    if step.step.on != On::Local && !self.target.active_hosts().is_empty() =>
+                {
+                    failed_on_some_hosts = true;
+                }
                 StepEnd::Failed | StepEnd::RollbackRequested => {
                     return Ok(Flow::Done(Outcome::RollbackFailed));
                 }
             }
             self.note_signals("rollback");
+        }
+        if failed_on_some_hosts {
+            return Ok(Flow::Done(Outcome::RollbackFailed));
         }
         Ok(Flow::Done(success))
     }

@@ -222,6 +222,25 @@ impl SshTarget {
         }
     }
 
+    /// Whether the master connection still answers (`ssh -O check`).
+    fn alive(&self) -> bool {
+        self.ssh("no")
+            .args(["-O", "check", "--"])
+            .arg(&self.host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The master died with its connection: the next command starts a new
+    /// one instead of trying its dead socket.
+    fn forget_master(&self) {
+        let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
+        *master = false;
+        let _ = std::fs::remove_file(&self.control);
+    }
+
     /// Runs `remote` over a connection of its own, not the run's master
     /// (`logoff:` checks sessions after closing it); bounded like a fetch.
     pub fn fresh(
@@ -446,6 +465,13 @@ impl Drop for SshTarget {
     }
 }
 
+/// A host's part of a step whose connection broke while it ran.
+pub fn connection_lost(host: &str) -> String {
+    format!(
+        "connection to {host} lost mid-step: the step's outcome on {host} is unknown (it may have run in part, in full, or not at all)"
+    )
+}
+
 /// `'value'` for a POSIX shell: nothing inside single quotes is special
 /// except the quote itself.
 pub fn single_quote(value: &str) -> String {
@@ -552,14 +578,15 @@ impl Target for SshTarget {
                 let _ = killpg(client, Signal::SIGKILL);
             }
         })?;
-        if done.exit_code == Some(255) && !done.timed_out && !done.aborted {
-            // 255 is ssh's own failure (the connection broke); say so with
-            // what ssh said rather than as the command's exit.
-            let text = done.stderr.tail_text();
-            if text.contains("ssh:") || text.contains("Connection") || text.contains("closed by") {
-                done.stderr
-                    .push(format!("\n[tejun] {}: connection lost\n", self.host).as_bytes());
-            }
+        if done.exit_code == Some(255) && !done.timed_out && !done.aborted && !self.alive() {
+            // 255 with the master gone is ssh's own failure, not the
+            // command's exit: the connection broke mid-step, and whether
+            // the command ran there is unknown. The next command
+            // reconnects (a new master) once the host answers again.
+            self.forget_master();
+            done.exit_code = None;
+            done.stderr
+                .push(format!("\n{}\n", connection_lost(&self.host)).as_bytes());
         }
         Ok(done)
     }
