@@ -601,3 +601,156 @@ fn an_abort_stops_a_remote_backup_that_hangs() {
         .arg(format!("ip netns pids {netns} | xargs -r kill -CONT"))
         .status();
 }
+
+/// tejun dies while a step runs: rf-1 had already failed it, rf-2 is
+/// still busy. The run had decided rf-1 failed, so resume keeps that
+/// decision (rf-1 is not tried again, its failure counts against
+/// max_fail_percentage 0 and both hosts are rolled back); only with
+/// `--retry-failed` does rf-1 run the step again.
+#[test]
+fn resume_keeps_a_host_failure_from_before_the_crash_unless_retry_failed() {
+    let Some(fleet) = fleet::up("rf", 2) else {
+        return;
+    };
+    let crash_mid_step = |lab: &Lab| -> String {
+        let go = lab.path("go").display().to_string();
+        lab.write(
+            "book.yaml",
+            &format!(
+                "name: mid\nenv: [staging]\nhosts: web\n\
+                 execute:\n  - id: change\n    run: '{try_}; if [ ! -e {go} ]; then [ \"$TEJUN_HOST\" = rf-1 ] && exit 1; sleep 61; exit 1; fi; {change}'\n\
+                 rollback:\n  steps:\n    - run: '{undo}'\n",
+                try_ = mark(lab, "try"),
+                change = mark(lab, "change"),
+                undo = mark(lab, "undo"),
+            ),
+        );
+        let mut child = lab
+            .background()
+            .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+            .args(["run", "book.yaml", "--env", "staging", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // rf-1 failed and journaled, rf-2 busy.
+        while lab.events("host.finished").is_empty()
+            || !common::process_outlives("sleep 61", Duration::ZERO)
+        {
+            assert!(Instant::now() < deadline, "rf-1 never finished");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let done = lab.events("host.finished");
+        assert_eq!(
+            (&done[0]["host"], &done[0]["ok"]),
+            (&"rf-1".into(), &false.into())
+        );
+        std::fs::write(&go, "").unwrap();
+        run_id(lab)
+    };
+
+    // By default: rf-1 keeps its failure, the rollout rolls back.
+    let lab = lab(&fleet);
+    let id = crash_mid_step(&lab);
+    tejun(&lab, &fleet)
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert()
+        .code(3);
+    assert_eq!(
+        sorted(lab.markers()),
+        [
+            "change rf-2",
+            "try rf-1",
+            "try rf-2",
+            "try rf-2",
+            "undo rf-1",
+            "undo rf-2"
+        ]
+    );
+    let change = lab
+        .events("step.finished")
+        .into_iter()
+        .find(|f| f["step_id"] == "change")
+        .unwrap();
+    assert_eq!(change["status"], "failed", "{change}");
+    assert_eq!(change["hosts"][0]["host"], "rf-1");
+    assert_eq!(change["hosts"][0]["ok"], false);
+    assert_eq!(lab.events("run.ended")[0]["outcome"], "rolled-back");
+
+    // --retry-failed: rf-1 runs the step again, and now it succeeds.
+    let lab = self::lab(&fleet);
+    let id = crash_mid_step(&lab);
+    tejun(&lab, &fleet)
+        .args([
+            "resume",
+            &id,
+            "--yes",
+            "--on-unknown",
+            "retry",
+            "--retry-failed",
+        ])
+        .assert()
+        .code(0);
+    assert_eq!(
+        sorted(lab.markers()),
+        [
+            "change rf-1",
+            "change rf-2",
+            "try rf-1",
+            "try rf-1",
+            "try rf-2",
+            "try rf-2"
+        ]
+    );
+}
+
+/// A host that was down when the run started had nothing run on it: when
+/// it answers again by the time the run is rolled back (or resumed), it
+/// stays out: no rollback steps, no exit steps there.
+#[test]
+fn a_host_unreachable_when_the_run_started_stays_out_of_its_rollback_and_exit_phase() {
+    let Some(mut fleet) = fleet::up("uo", 3) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: down\nenv: [staging]\nhosts: web\n\
+             rollout: {{max_fail_percentage: 34}}\n\
+             execute:\n  - run: '{change}'\n  - confirm: looks right?\n\
+             rollback:\n  steps:\n    - run: '{undo}'\n\
+             exit:\n  - run: '{exit}'\n",
+            change = mark(&lab, "change"),
+            undo = mark(&lab, "undo"),
+            exit = mark(&lab, "exit"),
+        ),
+    );
+    fleet.kill_sshd("uo-3");
+    // The confirm has no `auto:`: a non-interactive run pauses there.
+    run(&lab, &fleet).code(5);
+    fleet.restart_sshd("uo-3");
+    let id = run_id(&lab);
+    tejun(&lab, &fleet)
+        .args(["rollback", &id, "--yes"])
+        .assert()
+        .code(3);
+    assert_eq!(
+        sorted(lab.markers()),
+        [
+            "change uo-1",
+            "change uo-2",
+            "exit uo-1",
+            "exit uo-2",
+            "undo uo-1",
+            "undo uo-2"
+        ]
+    );
+    assert_eq!(
+        lab.events("rollback.started")[0]["hosts"],
+        serde_json::json!(["uo-1", "uo-2"])
+    );
+}

@@ -158,13 +158,22 @@ impl FleetTarget {
         self.hosts.iter().map(|h| h.name().to_string()).collect()
     }
 
-    /// Opens every host's connection, all at once; the hosts that cannot be
-    /// reached, each with why.
+    /// Opens every host's connection, all at once (not to a host already
+    /// marked unreachable); the hosts that cannot be reached, each with why.
     pub fn connect_all(&self) -> Vec<SshError> {
+        let left_out: Vec<bool> = self
+            .state()
+            .unreachable
+            .iter()
+            .map(Option::is_some)
+            .collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .hosts
                 .iter()
+                .zip(left_out)
+                .filter(|(_, out)| !out)
+                .map(|(h, _)| h)
                 .chain(&self.probe_only)
                 .map(|h| scope.spawn(move || h.connect()))
                 .collect();

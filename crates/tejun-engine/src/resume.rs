@@ -186,6 +186,9 @@ pub struct ResumeRequest<'a> {
     /// `--var` again, for secret variables (never journaled).
     pub overrides: Vec<(String, String)>,
     pub on_unknown: Option<UnknownChoice>,
+    /// Run a retried fleet step again on the hosts that had failed it
+    /// before the crash (default: they keep their failure).
+    pub retry_failed: bool,
     pub interactive: bool,
     pub confirm_env: Option<String>,
     pub confirm_destructive: bool,
@@ -505,6 +508,7 @@ pub fn resume(
         interactive: request.interactive,
         replay,
         unknown_choice: choice,
+        retry_failed: request.retry_failed,
         started_at,
         noted: 0,
         command_env: command_env(&run_id, &run_dir, &started.env),

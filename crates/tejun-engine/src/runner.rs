@@ -113,6 +113,10 @@ pub struct Runner<'a> {
     pub replay: Replay,
     /// Resume's decision for the unknown step.
     pub unknown_choice: Option<UnknownChoice>,
+    /// `tejun resume --retry-failed`: a retried fleet step runs again on
+    /// the hosts that had failed it before the crash too (by default they
+    /// keep their failure, as the run had decided).
+    pub retry_failed: bool,
     /// When the run first started (for `run.ended`'s duration).
     pub started_at: Timestamp,
     /// Signals already reported to the operator.
@@ -735,15 +739,22 @@ impl<'a> Runner<'a> {
                     (UnknownChoice::Retry, _) | (UnknownChoice::Rollback, true) => {
                         first_attempt = open.attempt + 1;
                         // Hosts that finished it before the crash keep
-                        // their result; only the others run it again.
+                        // their result, a failure too (it counts against
+                        // max_fail_percentage and the rollback as it would
+                        // have); only the others run it again.
                         if let Some((attempt, hosts)) =
                             self.replay.hosts_done.remove(&self.key(step))
                             && attempt == open.attempt
                             && step.step.on != On::Local
                             && matches!(step.step.kind, StepKind::Run(_) | StepKind::Check(_))
                         {
-                            self.target
-                                .already_done(hosts.into_iter().filter(|h| h.ok).collect());
+                            let retry_failed = self.retry_failed;
+                            self.target.already_done(
+                                hosts
+                                    .into_iter()
+                                    .filter(|h| h.ok || !retry_failed)
+                                    .collect(),
+                            );
                         }
                     }
                     (UnknownChoice::Skip, _) => {

@@ -195,6 +195,7 @@ pub fn run(engine: &Engine<'_>, request: RunRequest<'_>) -> Result<Report, Engin
         interactive: request.interactive,
         replay: Replay::default(),
         unknown_choice: None,
+        retry_failed: false,
         started_at,
         noted: 0,
         command_env: command_env(&run_id, &run_dir, request.env),

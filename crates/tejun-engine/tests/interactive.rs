@@ -194,6 +194,7 @@ fn pending_pauses_and_resume_asks_again() {
         inventory: Some(&inventory),
         overrides: Vec::new(),
         on_unknown: None,
+        retry_failed: false,
         interactive: true,
         confirm_env: None,
         confirm_destructive: false,

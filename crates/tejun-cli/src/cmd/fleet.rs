@@ -40,9 +40,10 @@ pub fn connect(
     inventory: Option<&Inventory>,
     env: &str,
     limit: Option<&str>,
-    recorded: Option<&[String]>,
+    recorded: Option<&tejun_engine::events::FleetStarted>,
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
+    let recorded_hosts = recorded.map(|r| r.hosts.as_slice());
     let probe_hosts: Vec<&str> = runbook
         .probes
         .values()
@@ -88,10 +89,10 @@ pub fn connect(
         );
         return Err(Exit::BadInput);
     };
-    let recorded_limit = recorded.map(|hosts| hosts.join(","));
+    let recorded_limit = recorded_hosts.map(|hosts| hosts.join(","));
     let limit = recorded_limit.as_deref().or(limit);
     let hosts = match select_hosts(inventory, env, selector, limit) {
-        Ok(hosts) if recorded.is_some_and(|r| r != hosts.as_slice()) => {
+        Ok(hosts) if recorded_hosts.is_some_and(|r| r != hosts.as_slice()) => {
             ctx.error(
                 "refused: the inventory no longer gives this run the hosts it started with, in the same order; nothing was contacted",
                 "拒否: インベントリから、この実行の開始時と同じホスト (同じ順序) が得られません。どのホストにも接続していません",
@@ -162,6 +163,12 @@ pub fn connect(
         ),
         control_dir,
     };
+    // Resumed: a host that could not be reached when the run started had
+    // nothing run on it; it stays out (no rollback, no exit steps), even
+    // if it answers now.
+    for left in recorded.map_or(&[][..], |r| r.unreachable.as_slice()) {
+        fleet.target.mark_unreachable(&left.host, &left.error);
+    }
     let mut failures = fleet.target.connect_all();
     // A host only probes ask from may be down: that is what such a probe
     // finds out (its answers are failures), not a reason to refuse the run.
@@ -298,7 +305,7 @@ pub fn reconnect(
         );
         return Err(Exit::BadInput);
     };
-    connect(runbook, inventory, env, None, Some(&recorded.hosts), ctx)
+    connect(runbook, inventory, env, None, Some(recorded), ctx)
 }
 
 /// A fresh 0700 directory under /tmp: master sockets need a short path.

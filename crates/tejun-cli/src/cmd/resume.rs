@@ -35,11 +35,18 @@ when the runbook file changed since the run started, when the run already
 ended, or while another process still runs it. A run waiting for approval
 continues once enough people ran `tejun approve RUN` (exit 5 until then).
 --on-unknown rollback also rolls back a run paused at a confirm step; to roll
-back any other run use `tejun rollback RUN`. Exit codes as for `tejun run`.")]
+back any other run use `tejun rollback RUN`. On a fleet, a retried step runs
+again only on the hosts that had not finished it: a host that had failed it
+keeps its failure (counted against max_fail_percentage, rolled back as the
+rollout says) unless --retry-failed. A host that was unreachable when the run
+started stays out. Exit codes as for `tejun run`.")]
 pub struct Args {
     /// What to do with a step of unknown state when not asked interactively.
     #[arg(long, value_name = "retry|skip|rollback", value_parser = parse_choice)]
     pub on_unknown: Option<UnknownChoice>,
+    /// Fleet: a retried step runs again on the hosts that had failed it before tejun stopped (by default they keep their failure).
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -80,14 +87,18 @@ fn parse_choice(text: &str) -> Result<UnknownChoice, ValueError> {
 
 /// What `resume` and `rollback` do with a run.
 pub(crate) enum Continue {
-    /// Go on where it stopped (`tejun resume`).
-    Resume(Option<UnknownChoice>),
+    /// Go on where it stopped (`tejun resume`), with `--retry-failed`.
+    Resume(Option<UnknownChoice>, bool),
     /// Run its rollback plan (`tejun rollback`).
     Rollback,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Exit {
-    continue_run(args.run, Continue::Resume(args.on_unknown), ctx)
+    continue_run(
+        args.run,
+        Continue::Resume(args.on_unknown, args.retry_failed),
+        ctx,
+    )
 }
 
 /// A unique prefix of a run id (like git), or the text as given.
@@ -186,9 +197,10 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
         inventory: inventory.as_ref(),
         overrides: vars,
         on_unknown: match how {
-            Continue::Resume(choice) => choice,
+            Continue::Resume(choice, _) => choice,
             Continue::Rollback => None,
         },
+        retry_failed: matches!(how, Continue::Resume(_, true)),
         interactive,
         confirm_env: args.confirm_env,
         confirm_destructive: args.confirm_destructive,

@@ -351,6 +351,13 @@ impl Fleet {
         }
     }
 
+    /// Starts `name`'s sshd again (the host answers again).
+    pub fn restart_sshd(&mut self, name: &str) {
+        self.kill_sshd(name);
+        let idx = self.hosts.iter().position(|h| h.name == name).unwrap();
+        self.start_sshd(idx);
+    }
+
     /// Gives `name` a new host key and restarts its sshd: the fleet's
     /// known_hosts now holds a stale key for it.
     pub fn change_host_key(&mut self, name: &str) {
