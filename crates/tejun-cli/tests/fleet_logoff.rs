@@ -111,6 +111,18 @@ fn a_forgotten_session_stops_the_exit_phase_and_closing_it_lets_the_run_end_clea
     assert!(!session["since"].as_str().unwrap().is_empty(), "{session}");
     // Not logged off: "another client" is not asked yet.
     assert!(lab.events("probe.result").is_empty());
+    // `tejun show` lists what each host's check found.
+    let id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = common::stdout(lab.tejun().args(["show", &id]));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("logoff lo-1") && l.contains("1 left") && l.contains("pts/")),
+        "{shown}"
+    );
 
     // Log off; the same run now ends cleanly.
     let _ = forgotten.kill();

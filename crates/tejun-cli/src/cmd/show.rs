@@ -461,6 +461,35 @@ fn other_event(
                 pick("samples failed / taken", "失敗サンプル数 / 取得数"),
             )
         }
+        events::LOGOFF_CHECKED => {
+            let sessions = payload["sessions"].as_array().cloned().unwrap_or_default();
+            let named: Vec<String> = sessions
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {} {} ({})",
+                        s["tty"].as_str().unwrap_or("?"),
+                        pick("from", "接続元"),
+                        s["from"].as_str().unwrap_or("?"),
+                        s["since"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            (
+                format!("{} {}", pick("logoff", "ログオフ"), text("host")),
+                match (payload["error"].as_str(), sessions.len()) {
+                    (Some(_), _) => pick("not checked", "未確認"),
+                    (None, 0) => pick("logged off", "ログオフ済み"),
+                    (None, n) => lang
+                        .pick(&format!("{n} left"), &format!("{n} 件残存"))
+                        .to_string(),
+                },
+                payload["error"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{} · {}", text("user"), named.join("; "))),
+            )
+        }
         events::ABORT_REQUESTED => (
             pick("abort requested", "中止要求"),
             payload["pid"].to_string(),
