@@ -19,6 +19,7 @@
 //!   by total query time, with the [`missing_index`] flag.
 
 pub mod aggregate;
+pub mod baseline;
 pub mod fingerprint;
 pub mod missing_index;
 pub mod mysql;
@@ -29,6 +30,7 @@ use jiff::Timestamp;
 use tejun_locale::Lang;
 
 pub use aggregate::{Aggregate, ClassReport, FileSummary, Options, Report};
+pub use baseline::{BaselineOptions, BaselineReport, FingerprintRegression, Measure};
 pub use fingerprint::{EmbeddedNumbers, Fingerprinter, fingerprint};
 pub use missing_index::IndexRule;
 

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tejun_locale::Lang;
 use tejun_signals::digest::{
-    Aggregate, ClassReport, EmbeddedNumbers, Format, IndexRule, Options, Report,
+    Aggregate, BaselineOptions, ClassReport, EmbeddedNumbers, Format, IndexRule, Options, Report,
 };
 
 use crate::context::{Context, Exit};
@@ -21,6 +21,8 @@ use crate::output::{pad_end, pad_start};
   tejun digest slow.log.1.gz slow.log --top 20 --redact
   tejun digest postgresql.log --format postgres --json
   tejun digest slow.log --html digest.html
+  tejun digest slow.log --since '2026-12-01 09:00' --until '2026-12-01 18:00' --tz Asia/Tokyo
+  tejun digest slow.log.7 slow.log.6 ... slow.log --baseline 7d --window 1h --baseline-for 3h
 
 Fingerprints are pt-query-digest's (with --preserve-embedded-numbers unless
 --replace-embedded-numbers). See docs/signals.md.
@@ -50,6 +52,22 @@ pub struct Args {
     /// Zone of log dates without one, and of the times shown (default: TZ / the system zone).
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
+    /// Only queries at or after this time (RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' in --tz, or an age like 2h).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only queries at or before this time.
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// With --baseline: window length (10m, 1h, ...).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        requires = "baseline"
+    )]
+    window: String,
+    #[command(flatten)]
+    baseline: super::stats::BaselineArgs,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -86,7 +104,25 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::BadInput;
         }
     }
+    let (since, until) = match (
+        super::scan::time_flag("--since", args.since.as_deref(), &zone, ctx),
+        super::scan::time_flag("--until", args.until.as_deref(), &zone, ctx),
+    ) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(exit), _) | (_, Err(exit)) => return exit,
+    };
+    let baseline = match args.baseline.flags(ctx) {
+        Ok(Some(spec)) => match super::stats::window_flag(&args.window, ctx) {
+            Ok(window_s) => Some(BaselineOptions { window_s, spec }),
+            Err(exit) => return exit,
+        },
+        Ok(None) => None,
+        Err(exit) => return exit,
+    };
     let mut digest = Aggregate::new(Options {
+        since,
+        until,
+        baseline,
         numbers: if args.replace_embedded_numbers {
             EmbeddedNumbers::Replace
         } else {
@@ -247,6 +283,26 @@ pub fn table(report: &Report, lang: Lang, zone: &TimeZone) -> String {
     }
     if report.classes.iter().any(|c| c.rows.is_some()) {
         let _ = writeln!(out, "{}", report.index_rule.describe(lang));
+    }
+    if report.out_of_range > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::En => format!(
+                    "{} queries outside --since/--until were left out",
+                    report.out_of_range
+                ),
+                Lang::Ja => format!(
+                    "--since/--until の範囲外の {} 件のクエリは除きました",
+                    report.out_of_range
+                ),
+            }
+        );
+    }
+    if let Some(baseline) = &report.baseline {
+        out.push('\n');
+        out.push_str(&baseline.render(lang, zone));
     }
     for c in &report.classes {
         detail(&mut out, c, lang, zone);
@@ -429,6 +485,24 @@ pub fn html(report: &Report, lang: Lang, zone: &TimeZone) -> String {
         );
     }
     out.push_str("</table>\n");
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "<h2>{}</h2>",
+            lang.pick("Against the previous days", "過去の日々との比較")
+        );
+        let mut lines = baseline
+            .render(lang, zone)
+            .lines()
+            .map(escape)
+            .collect::<Vec<_>>();
+        let rule = lines.remove(0);
+        let _ = writeln!(out, "<p>{rule}</p>\n<ul>");
+        for line in lines {
+            let _ = writeln!(out, "<li>{line}</li>");
+        }
+        out.push_str("</ul>\n");
+    }
     for f in &report.files {
         let _ = write!(
             out,

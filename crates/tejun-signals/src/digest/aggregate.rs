@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::baseline::{BaselineOptions, BaselineReport, FingerprintTrends};
 use super::fingerprint::{EmbeddedNumbers, Fingerprinter};
 use super::missing_index::{IndexRule, ratio};
 use super::mysql::MysqlReader;
@@ -28,6 +29,12 @@ pub struct Options {
     pub redact: bool,
     /// Zone of log dates that carry none (MariaDB's `# Time: 241204 …`).
     pub zone: TimeZone,
+    /// `--since`/`--until`: queries outside are counted, not digested (a
+    /// query without a time is kept: nothing places it outside).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// `--baseline 7d`: fingerprints whose p95 rose against previous days.
+    pub baseline: Option<BaselineOptions>,
 }
 
 impl Default for Options {
@@ -37,6 +44,9 @@ impl Default for Options {
             index: IndexRule::default(),
             redact: false,
             zone: TimeZone::UTC,
+            since: None,
+            until: None,
+            baseline: None,
         }
     }
 }
@@ -119,6 +129,8 @@ pub struct Aggregate {
     query_time: f64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+    out_of_range: u64,
+    trends: Option<FingerprintTrends>,
 }
 
 /// What one log held.
@@ -201,6 +213,16 @@ pub struct Report {
     pub redacted: bool,
     /// The top fingerprints (all of them when no limit was asked).
     pub classes: Vec<ClassReport>,
+    /// Queries outside `--since`/`--until`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub out_of_range: u64,
+    /// `--baseline`: fingerprints whose p95 rose against previous days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
@@ -220,6 +242,8 @@ fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 impl Aggregate {
     pub fn new(options: Options) -> Aggregate {
         Aggregate {
+            trends: options.baseline.map(FingerprintTrends::new),
+            out_of_range: 0,
             options,
             classes: HashMap::new(),
             fingerprinter: Fingerprinter::default(),
@@ -296,6 +320,13 @@ impl Aggregate {
 
     /// Counts one query under its fingerprint.
     pub fn add(&mut self, query: Query) {
+        if let Some(t) = query.time
+            && (self.options.since.is_some_and(|s| t < s)
+                || self.options.until.is_some_and(|u| t > u))
+        {
+            self.out_of_range += 1;
+            return;
+        }
         let file = self.file_index();
         self.files[file].queries += 1;
         self.queries += 1;
@@ -347,6 +378,9 @@ impl Aggregate {
             let total = class.rows_examined.get_or_insert(0);
             *total = total.saturating_add(examined);
             class.rows_examined_max = class.rows_examined_max.max(examined);
+        }
+        if let (Some(trends), Some(at)) = (&mut self.trends, query.time) {
+            trends.observe(at, fingerprint, query.query_time, query.rows_examined);
         }
         class.first = earliest(class.first, query.time);
         class.last = latest(class.last, query.time);
@@ -455,6 +489,8 @@ impl Aggregate {
             embedded_numbers: self.options.numbers,
             redacted: self.options.redact,
             classes,
+            out_of_range: self.out_of_range,
+            baseline: self.trends.map(FingerprintTrends::finish),
         }
     }
 }
