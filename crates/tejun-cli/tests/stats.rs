@@ -428,3 +428,50 @@ fn a_log_in_another_format_is_named_as_probably_the_wrong_format() {
         .success()
         .stderr(predicate::str::is_empty());
 }
+
+#[test]
+fn a_day_window_is_a_local_day_in_the_operators_zone() {
+    // 14:30 and 15:30 UTC on Dec 4: Dec 4 23:30 and Dec 5 00:30 in Tokyo.
+    let log = r#"203.0.113.7 - - [04/Dec/2026:14:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"
+203.0.113.7 - - [04/Dec/2026:15:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "access.log", log.as_bytes());
+    let windows = |zone: &[&str]| -> Vec<(String, u64)> {
+        let out = tejun()
+            .args(["stats", "--window", "1d", "--json"])
+            .args(zone)
+            .arg(&path)
+            .assert()
+            .success();
+        json(&out)["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["start"].as_str().unwrap().to_string(),
+                    w["requests"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // UTC (TZ=UTC): one day holds both.
+    assert_eq!(windows(&[]), [("2026-12-04T00:00:00Z".to_string(), 2)]);
+    // --tz Asia/Tokyo: two local days, starting at Tokyo midnight.
+    assert_eq!(
+        windows(&["--tz", "Asia/Tokyo"]),
+        [
+            ("2026-12-03T15:00:00Z".to_string(), 1),
+            ("2026-12-04T15:00:00Z".to_string(), 1)
+        ]
+    );
+    // TZ alone says the same.
+    let out = tejun()
+        .env("TZ", "Asia/Tokyo")
+        .args(["stats", "--window", "1d", "--json"])
+        .arg(&path)
+        .assert()
+        .success();
+    assert_eq!(json(&out)["windows"].as_array().unwrap().len(), 2);
+}

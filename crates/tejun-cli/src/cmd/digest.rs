@@ -113,7 +113,11 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let baseline = match args.baseline.flags(ctx) {
         Ok(Some(spec)) => match super::stats::window_flag(&args.window, ctx) {
-            Ok(window_s) => Some(BaselineOptions { window_s, spec }),
+            Ok(window_s) => Some(BaselineOptions {
+                window_s,
+                spec,
+                zone: zone.clone(),
+            }),
             Err(exit) => return exit,
         },
         Ok(None) => None,

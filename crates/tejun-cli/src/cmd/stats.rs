@@ -138,6 +138,7 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let mut options = StatsOptions {
         top: args.top,
+        zone: zone.clone(),
         ..StatsOptions::default()
     };
     for (slot, flag, value) in [

@@ -24,6 +24,9 @@ pub struct StatsOptions {
     pub client_cap: usize,
     /// `--baseline 7d`: endpoints whose p95 rose against previous days.
     pub baseline: Option<crate::trend::BaselineSpec>,
+    /// Windows start on this zone's wall clock (`--tz`: a `1d` window is a
+    /// local day).
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl Default for StatsOptions {
@@ -37,6 +40,7 @@ impl Default for StatsOptions {
             endpoint_cap: 2_000,
             client_cap: 20_000,
             baseline: None,
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -98,7 +102,10 @@ pub struct Stats {
 impl Stats {
     pub fn new(options: StatsOptions) -> Stats {
         Stats {
-            windows: Windows::new(options.window_seconds),
+            windows: Windows::aligned(crate::align::Align::new(
+                options.window_seconds,
+                &options.zone,
+            )),
             total: Accumulator::default(),
             endpoints: TopTable::new(options.endpoint_cap),
             clients: TopTable::new(options.client_cap),
@@ -106,9 +113,9 @@ impl Stats {
             last: None,
             out_of_range: 0,
             key: String::new(),
-            trends: options
-                .baseline
-                .map(|spec| crate::trend::Trends::new(options.window_seconds, spec)),
+            trends: options.baseline.map(|spec| {
+                crate::trend::Trends::new(options.window_seconds, spec).aligned_in(&options.zone)
+            }),
             options,
         }
     }

@@ -135,7 +135,10 @@ const MAX_WINDOWS: usize = 200_000;
 
 #[derive(Debug)]
 pub struct Windows {
-    width: i64,
+    align: crate::align::Align,
+    /// The window last looked up, `[start, end)`: lines come in time order,
+    /// so most need no time-zone arithmetic.
+    last: (i64, i64),
     open: BTreeMap<i64, (u64, Accumulator)>,
     closed: BTreeMap<i64, Window>,
     /// Requests whose window had already been closed: counted, but their
@@ -150,8 +153,15 @@ impl Windows {
     /// Windows `width_seconds` long, aligned to multiples of it since the
     /// Unix epoch (a minute window starts at :00).
     pub fn new(width_seconds: i64) -> Windows {
+        Windows::aligned(crate::align::Align::utc(width_seconds))
+    }
+
+    /// Windows aligned on a zone's wall clock (a `1d` window is a local
+    /// day).
+    pub fn aligned(align: crate::align::Align) -> Windows {
         Windows {
-            width: width_seconds.max(1),
+            align,
+            last: (0, 0),
             open: BTreeMap::new(),
             closed: BTreeMap::new(),
             late: 0,
@@ -161,11 +171,16 @@ impl Windows {
     }
 
     pub fn width(&self) -> i64 {
-        self.width
+        self.align.width()
     }
 
-    fn start_of(&self, t: Timestamp) -> i64 {
-        t.as_second().div_euclid(self.width) * self.width
+    fn start_of(&mut self, t: Timestamp) -> i64 {
+        let secs = t.as_second();
+        if !(self.last.0..self.last.1).contains(&secs) {
+            let start = self.align.start(secs);
+            self.last = (start, self.align.next(start));
+        }
+        self.last.0
     }
 
     pub fn add(&mut self, r: &Request<'_>) {
@@ -223,25 +238,32 @@ impl Windows {
         ) else {
             return Vec::new();
         };
-        let span = ((last - first) / self.width) as usize + 1;
+        let span = ((last - first) / self.align.width()) as usize + 1;
         if span > MAX_WINDOWS {
             return self.closed.into_values().collect();
         }
+        // Walked window by window (a local day may be 23 or 25 hours).
         let mut out = Vec::with_capacity(span);
         let mut closed = self.closed.into_iter().peekable();
-        for i in 0..span as i64 {
-            let key = first + i * self.width;
-            match closed.peek() {
-                Some((k, _)) if *k == key => out.push(closed.next().expect("peeked").1),
-                _ => out.push(Window {
-                    start: Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH),
-                    requests: 0,
-                    status: StatusCounts::default(),
-                    error_rate: 0.0,
-                    bytes: 0,
-                    latency: None,
-                }),
+        let mut key = first;
+        while let Some((next, _)) = closed.peek() {
+            if *next <= key {
+                let reached = *next == key;
+                out.push(closed.next().expect("peeked").1);
+                if reached {
+                    key = self.align.next(key);
+                }
+                continue;
             }
+            out.push(Window {
+                start: Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH),
+                requests: 0,
+                status: StatusCounts::default(),
+                error_rate: 0.0,
+                bytes: 0,
+                latency: None,
+            });
+            key = self.align.next(key);
         }
         out
     }
@@ -284,6 +306,26 @@ mod tests {
         );
         assert_eq!(out[3].error_rate, 1.0);
         assert!(out[1].latency.is_none());
+    }
+
+    #[test]
+    fn a_day_window_in_tokyo_is_a_local_day_with_empty_days_listed() {
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let mut w = Windows::aligned(crate::align::Align::new(86_400, &tokyo));
+        // 2026-12-01 14:59 and 15:00 UTC: the last minute of Dec 1 and the
+        // first of Dec 2 in Tokyo; then Dec 4 (Tokyo).
+        let dec1 = 1_796_083_200;
+        w.add(&request(dec1 + 14 * 3600 + 59 * 60, 10));
+        w.add(&request(dec1 + 15 * 3600, 10));
+        w.add(&request(dec1 + 3 * 86_400 + 3600, 10));
+        let out = w.finish();
+        let starts: Vec<i64> = out.iter().map(|x| x.start.as_second() - dec1).collect();
+        let h15 = 15 * 3600;
+        assert_eq!(starts, [h15 - 86_400, h15, h15 + 86_400, h15 + 2 * 86_400]);
+        assert_eq!(
+            out.iter().map(|x| x.requests).collect::<Vec<_>>(),
+            [1, 1, 0, 1]
+        );
     }
 
     #[test]

@@ -242,7 +242,7 @@ fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 impl Aggregate {
     pub fn new(options: Options) -> Aggregate {
         Aggregate {
-            trends: options.baseline.map(FingerprintTrends::new),
+            trends: options.baseline.clone().map(FingerprintTrends::new),
             out_of_range: 0,
             options,
             classes: HashMap::new(),

@@ -12,11 +12,13 @@ use crate::trend::baseline::human_duration;
 use crate::trend::{BaselineSpec, Regression, Trends};
 
 /// Window length and what counts as a regression.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BaselineOptions {
     /// Window length in seconds (`--window`).
     pub window_s: i64,
     pub spec: BaselineSpec,
+    /// Windows start on this zone's wall clock.
+    pub zone: TimeZone,
 }
 
 /// What rose: the query time, or the rows a call examined.
@@ -71,8 +73,8 @@ pub struct FingerprintTrends {
 impl FingerprintTrends {
     pub fn new(options: BaselineOptions) -> FingerprintTrends {
         FingerprintTrends {
-            time: Trends::new(options.window_s, options.spec),
-            rows: Trends::new(options.window_s, options.spec),
+            time: Trends::new(options.window_s, options.spec).aligned_in(&options.zone),
+            rows: Trends::new(options.window_s, options.spec).aligned_in(&options.zone),
         }
     }
 
@@ -218,6 +220,7 @@ mod tests {
                 min_duration_s: 2 * 3600,
                 ..BaselineSpec::default()
             },
+            zone: TimeZone::UTC,
         });
         for day in 0..4 {
             for minute in (0..24 * 60).step_by(5) {
