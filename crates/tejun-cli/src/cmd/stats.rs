@@ -75,6 +75,9 @@ pub struct Args {
     html: Option<PathBuf>,
     #[command(flatten)]
     baseline: BaselineArgs,
+    /// Threads reading a large plain file (default: one per core; 1 reads on one thread).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 /// `--baseline 7d [--baseline-factor 2] [--baseline-for 30m]`, shared by
@@ -207,16 +210,43 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     // A bar on a terminal only: piped output and --json stay unchanged.
     let bar = (!args.json && std::io::stderr().is_terminal())
         .then(|| super::scan::progress_bar(&args.files, lang));
+    let part_options = options.clone();
     let mut stats = Stats::new(options);
+    let threads = crate::input::threads(args.threads);
     let mut files = Vec::new();
     for path in &args.files {
         let mut file = FileStats {
             path: path.display().to_string(),
             ..FileStats::default()
         };
-        match crate::input::open_log(path, bar.clone(), lang) {
-            Ok(reader) => read_log(reader, &format, &mut stats, &mut file),
-            Err(e) => file.error = Some(e.to_string()),
+        // Baselines need the requests in one piece.
+        let parts = (!stats.has_baseline())
+            .then(|| crate::input::plain_file_parts(path, threads))
+            .flatten();
+        match parts {
+            Some(bounds) => crate::input::read_parts(
+                path,
+                &bounds,
+                threads,
+                bar.clone(),
+                |reader| {
+                    let mut part = Stats::part(part_options.clone());
+                    let mut part_file = FileStats::default();
+                    match reader {
+                        Ok(reader) => read_log(reader, &format, &mut part, &mut part_file),
+                        Err(e) => part_file.error = Some(e.to_string()),
+                    }
+                    (part, part_file)
+                },
+                |(part, part_file)| {
+                    stats.merge(part);
+                    file.merge(part_file);
+                },
+            ),
+            None => match crate::input::open_log(path, bar.clone(), lang) {
+                Ok(reader) => read_log(reader, &format, &mut stats, &mut file),
+                Err(e) => file.error = Some(e.to_string()),
+            },
         }
         files.push(file);
     }

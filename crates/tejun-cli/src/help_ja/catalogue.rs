@@ -413,6 +413,7 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
     ("tejun stats", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったエンドポイント (stats) やフィンガープリント (digest) を報告します"),
     ("tejun stats", Help("baseline_factor"), "--baseline で: p95 がベースラインの何倍に達したら報告するか"),
     ("tejun stats", Help("baseline_for"), "--baseline で: その状態がどれだけ続いたら報告するか (30m、6h)"),
+    ("tejun stats", Help("threads"), "大きな平文ファイルを読むスレッド数 (既定: コア数。1 なら 1 スレッド)"),
     ("tejun digest", About, "スロークエリログをフィンガープリントごとに集計します (pt-query-digest 方式)"),
     ("tejun digest", AfterHelp, "例:
   tejun digest /var/log/mysql/mariadb-slow.log

@@ -120,6 +120,42 @@ impl Stats {
         }
     }
 
+    /// Statistics of one part of an input read on its own thread, to be
+    /// [`merged`](Stats::merge) in file order. `--baseline` needs the
+    /// requests in one piece: give it to [`Stats::new`] only.
+    pub fn part(options: StatsOptions) -> Stats {
+        let align = crate::align::Align::new(options.window_seconds, &options.zone);
+        Stats {
+            windows: Windows::part(align),
+            ..Stats::new(StatsOptions {
+                baseline: None,
+                ..options
+            })
+        }
+    }
+
+    /// Whether this reads with baselines (and so in one piece).
+    pub fn has_baseline(&self) -> bool {
+        self.trends.is_some()
+    }
+
+    /// Adds the next part of the same input (file order). The report is
+    /// the one a read in one piece gives for a log in time order with
+    /// fewer distinct endpoints and clients than the tables keep (beyond,
+    /// both stay within the reported count error).
+    pub fn merge(&mut self, part: Stats) {
+        self.windows.merge(part.windows);
+        self.total.requests += part.total.requests;
+        self.total.status.merge(&part.total.status);
+        self.total.bytes += part.total.bytes;
+        let _ = self.total.latency.add(&part.total.latency);
+        self.endpoints.merge(part.endpoints);
+        self.clients.merge(part.clients);
+        self.first = earliest(self.first, part.first);
+        self.last = latest(self.last, part.last);
+        self.out_of_range += part.out_of_range;
+    }
+
     /// Counts one request (unless outside `--since`/`--until`).
     pub fn add(&mut self, r: &Request<'_>) {
         if self.options.since.is_some_and(|s| r.time < s)
@@ -240,6 +276,14 @@ impl Stats {
             trends: self.trends.map(crate::trend::Trends::finish),
         }
     }
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    a.into_iter().chain(b).min()
+}
+
+fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    a.into_iter().chain(b).max()
 }
 
 /// An endpoint needs this many timed requests to rank as slow.

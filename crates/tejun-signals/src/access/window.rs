@@ -68,6 +68,13 @@ pub fn error_rate(status: &StatusCounts) -> f64 {
     }
 }
 
+fn add_counts(w: &mut Window, requests: u64, status: &StatusCounts, bytes: u64) {
+    w.requests += requests;
+    w.status.merge(status);
+    w.error_rate = error_rate(&w.status);
+    w.bytes += bytes;
+}
+
 /// One window's figures, as reports show them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
@@ -147,6 +154,10 @@ pub struct Windows {
     touches: u64,
     /// Closed accumulators, reused (a histogram is 13 KB).
     spare: Vec<Accumulator>,
+    /// A part of an input read apart ([`Windows::part`]): its first window
+    /// stays open, to be completed by the part before it.
+    pinned: Option<i64>,
+    is_part: bool,
 }
 
 impl Windows {
@@ -167,6 +178,61 @@ impl Windows {
             late: 0,
             touches: 0,
             spare: Vec::new(),
+            pinned: None,
+            is_part: false,
+        }
+    }
+
+    /// Windows for one part of an input read on its own thread, to be
+    /// [`merged`](Windows::merge) into the parts before it in file order:
+    /// its first window keeps its histogram (the part before ends inside
+    /// it), so the merged percentiles are those of a read in one piece.
+    pub fn part(align: crate::align::Align) -> Windows {
+        Windows {
+            is_part: true,
+            ..Windows::aligned(align)
+        }
+    }
+
+    /// Adds the next part of the same input. Exact for a log in time order;
+    /// a window both closed on one side and met again on the other (lines
+    /// far out of order) adds its counts, and its latencies count as late.
+    pub fn merge(&mut self, part: Windows) {
+        self.late += part.late;
+        let mut open: Vec<(i64, (u64, Accumulator))> = part.open.into_iter().collect();
+        // Oldest touched first: the part's newest windows stay open.
+        open.sort_by_key(|(_, (touched, _))| *touched);
+        for (key, w) in part.closed {
+            if let Some((_, acc)) = self.open.get_mut(&key) {
+                // Only counts are left of the part's side.
+                self.late += w.latency.map_or(0, |l| l.count);
+                acc.requests += w.requests;
+                acc.status.merge(&w.status);
+                acc.bytes += w.bytes;
+            } else if let Some(mine) = self.closed.get_mut(&key) {
+                self.late += w.latency.map_or(0, |l| l.count);
+                add_counts(mine, w.requests, &w.status, w.bytes);
+            } else {
+                self.closed.insert(key, w);
+            }
+        }
+        for (key, (_, acc)) in open {
+            self.touches += 1;
+            if let Some((touched, mine)) = self.open.get_mut(&key) {
+                *touched = self.touches;
+                mine.requests += acc.requests;
+                mine.status.merge(&acc.status);
+                mine.bytes += acc.bytes;
+                let _ = mine.latency.add(&acc.latency);
+            } else if let Some(mine) = self.closed.get_mut(&key) {
+                self.late += acc.latency.len();
+                add_counts(mine, acc.requests, &acc.status, acc.bytes);
+            } else {
+                if self.open.len() >= OPEN {
+                    self.close_least_recent();
+                }
+                self.open.insert(key, (self.touches, acc));
+            }
         }
     }
 
@@ -199,6 +265,9 @@ impl Windows {
             self.late += u64::from(r.latency().is_some());
             return;
         }
+        if self.is_part && self.pinned.is_none() {
+            self.pinned = Some(key);
+        }
         if self.open.len() >= OPEN {
             self.close_least_recent();
         }
@@ -208,9 +277,11 @@ impl Windows {
     }
 
     fn close_least_recent(&mut self) {
+        let pinned = self.pinned;
         let oldest = self
             .open
             .iter()
+            .filter(|(k, _)| Some(**k) != pinned)
             .min_by_key(|(_, (touched, _))| *touched)
             .map(|(k, _)| *k);
         if let Some(key) = oldest
@@ -229,6 +300,7 @@ impl Windows {
     /// Every window from the first to the last, empty ones included (up to
     /// [`MAX_WINDOWS`]), in time order.
     pub fn finish(mut self) -> Vec<Window> {
+        self.pinned = None;
         while !self.open.is_empty() {
             self.close_least_recent();
         }
