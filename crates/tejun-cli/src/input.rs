@@ -124,3 +124,59 @@ pub fn read_parts<R: Send>(
         }
     });
 }
+
+/// Moves each inner cut of `bounds` forward to the first line at or after
+/// it where `starts_entry(last byte of the line before, line)` holds, for
+/// logs whose entries span several lines; cuts that meet drop out.
+pub fn cut_at_entries(
+    path: &Path,
+    bounds: &[u64],
+    starts_entry: impl Fn(u8, &[u8]) -> bool,
+) -> std::io::Result<Vec<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+
+    let Some((&len, inner)) = bounds.split_last() else {
+        return Ok(Vec::new());
+    };
+    let mut out = vec![0];
+    let mut file = BufReader::new(std::fs::File::open(path)?);
+    let mut line = Vec::new();
+    for &cut in inner.iter().skip(1) {
+        let mut pos = cut.max(*out.last().expect("non-empty") + 1);
+        if pos >= len {
+            break;
+        }
+        // The byte before the line ending of the line before `pos`.
+        let back = pos.min(3);
+        file.seek(SeekFrom::Start(pos - back))?;
+        let mut tail = vec![0; back as usize];
+        file.read_exact(&mut tail)?;
+        let mut before = last_byte(&tail);
+        // Bounded: each turn reads one line, up to the end of the file.
+        loop {
+            line.clear();
+            let read = file.read_until(b'\n', &mut line)?;
+            if read == 0 {
+                pos = len;
+                break;
+            }
+            if starts_entry(before, &line) {
+                break;
+            }
+            before = last_byte(&line);
+            pos += read as u64;
+        }
+        if pos < len {
+            out.push(pos);
+        }
+    }
+    out.push(len);
+    Ok(out)
+}
+
+/// The last byte of a line without its `\n` / `\r\n` (0 for an empty one).
+fn last_byte(line: &[u8]) -> u8 {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.last().copied().unwrap_or(0)
+}

@@ -371,3 +371,116 @@ fn bad_since_window_and_baseline_flags_are_refused_with_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A multi-MB MariaDB-style slow log: `# Time` once per second (entries in
+/// the same second inherit it), multi-line statements, `use db;`, an
+/// administrator command, malformed entries spread through the file, and
+/// query times whose sum depends on the order it is taken in as floats.
+fn big_slow_log() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let start = 1_796_083_200i64;
+    for n in 0..40_000i64 {
+        if n % 3 == 0 {
+            let t = jiff::Timestamp::from_second(start + n / 3)
+                .unwrap()
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%y%m%d %H:%M:%S");
+            let _ = writeln!(out, "# Time: {t}");
+        }
+        let _ = writeln!(
+            out,
+            "# User@Host: app[app] @ web{} [10.0.0.{}]",
+            n % 4,
+            n % 9
+        );
+        if n % 7_919 == 100 {
+            // Malformed: a query time that is not a number.
+            let _ = write!(
+                out,
+                "# Query_time: fast  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\nSELECT 1;\n"
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "# Query_time: {}.{:06}  Lock_time: 0.{:06}  Rows_sent: {}  Rows_examined: {}",
+            n % 3,
+            (n * 7_919) % 1_000_000,
+            (n * 31) % 1000,
+            n % 20,
+            (n * 13) % 100_000
+        );
+        if n % 11 == 0 {
+            let _ = writeln!(out, "use shop{};", n % 3);
+        }
+        match n % 6 {
+            0 => {
+                let _ = writeln!(
+                    out,
+                    "SELECT * FROM orders\n  WHERE email = 'u{n}@example.com'\n  AND status IN (1, 2, {n});"
+                );
+            }
+            1 => {
+                let _ = writeln!(out, "UPDATE carts SET qty = {} WHERE id = {n};", n % 5);
+            }
+            2 => {
+                let _ = writeln!(out, "# administrator command: Ping;");
+            }
+            3 => {
+                let _ = writeln!(out, "INSERT INTO log VALUES ({n}, 'x'), ({}, 'y');", n + 1);
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "SELECT name FROM t{} WHERE id = {n} /* from page {n} */;",
+                    n % 50
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_large_slow_log_read_on_several_threads_digests_exactly_as_one_thread() {
+    let lab = Lab::bare();
+    let log = big_slow_log();
+    assert!(log.len() > 4 << 20, "{} bytes", log.len());
+    lab.write("slow.log", &log);
+    let digest = |threads: &str| -> String {
+        stdout(
+            &lab,
+            &[
+                "digest",
+                "slow.log",
+                "--json",
+                "--top",
+                "100",
+                "--tz",
+                "UTC",
+                "--threads",
+                threads,
+            ],
+        )
+    };
+    let one = digest("1");
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["files"][0]["malformed"], 6, "{}", v["files"]);
+    assert!(
+        v["fingerprints"].as_u64().unwrap() > 50,
+        "{}",
+        v["fingerprints"]
+    );
+    for threads in ["3", "4", "0"] {
+        assert_eq!(digest(threads), one, "--threads {threads}");
+    }
+    // The table too (samples' lines, first/last seen).
+    let table = |threads: &str| {
+        stdout(
+            &lab,
+            &["digest", "slow.log", "--tz", "UTC", "--threads", threads],
+        )
+    };
+    assert_eq!(table("3"), table("1"));
+}

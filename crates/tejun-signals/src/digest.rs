@@ -133,6 +133,20 @@ impl Format {
         }
     }
 
+    /// Whether a log in this dialect can be cut before `line` (whose
+    /// previous line ended with the byte `before`, line ending aside) and
+    /// its two sides read apart with the result of one read: MySQL at a
+    /// `# Time:` line after a `;` (an entry starts there and sets the time
+    /// later entries inherit), PostgreSQL at any line that does not
+    /// continue a statement (a tab).
+    pub fn starts_entry(self, before: u8, line: &[u8]) -> bool {
+        match self {
+            Format::Postgres => !line.is_empty() && !line.starts_with(b"\t"),
+            Format::Mysql => before == b';' && line.starts_with(b"# Time: "),
+            Format::Auto => false,
+        }
+    }
+
     /// The dialect of a log that starts with `head`: PostgreSQL when a
     /// `duration: … ms` line comes before any `# Query_time`.
     pub fn detect(head: &[u8]) -> Format {

@@ -68,6 +68,9 @@ pub struct Args {
     window: String,
     #[command(flatten)]
     baseline: super::stats::BaselineArgs,
+    /// Threads reading a large plain file (default: one per core; 1 reads on one thread).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -143,10 +146,18 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let bar = (!args.json && std::io::stderr().is_terminal())
         .then(|| crate::cmd::scan::progress_bar(&args.files, lang));
     let mut failed = false;
+    let threads = crate::input::threads(args.threads);
     for path in &args.files {
         let name = path.display().to_string();
-        let read = crate::input::open_log(path, bar.clone(), lang)
-            .and_then(|input| digest.read_log(&name, input, format).map(|_| ()));
+        // Baselines need the queries in one piece.
+        let parts = (!digest.has_baseline())
+            .then(|| crate::input::plain_file_parts(path, threads))
+            .flatten();
+        let read = match parts {
+            Some(bounds) => read_in_parts(&mut digest, path, &bounds, format, threads, bar.clone()),
+            None => crate::input::open_log(path, bar.clone(), lang)
+                .and_then(|input| digest.read_log(&name, input, format).map(|_| ())),
+        };
         if let Err(e) = read {
             let tell = || {
                 ctx.error(
@@ -198,6 +209,58 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return Exit::Failed;
     }
     if failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// A large plain slow log read in parts on `threads` threads, cut where
+/// an entry starts, merged in file order into `digest`.
+fn read_in_parts(
+    digest: &mut Aggregate,
+    path: &std::path::Path,
+    bounds: &[u64],
+    format: Format,
+    threads: usize,
+    bar: Option<indicatif::ProgressBar>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let format = match format {
+        Format::Auto => {
+            // As much as read_log's buffered reader sees first.
+            let mut head = Vec::with_capacity(256 << 10);
+            std::fs::File::open(path)?
+                .take(256 << 10)
+                .read_to_end(&mut head)?;
+            Format::detect(&head)
+        }
+        f => f,
+    };
+    let bounds = crate::input::cut_at_entries(path, bounds, |before, line| {
+        format.starts_entry(before, line)
+    })?;
+    let name = path.display().to_string();
+    digest.start_file(&name, format);
+    let template = digest.part();
+    let mut error = None;
+    crate::input::read_parts(
+        path,
+        &bounds,
+        threads,
+        bar,
+        |reader| {
+            let mut part = template.part();
+            let read = reader.and_then(|r| {
+                let input = std::io::BufReader::with_capacity(256 << 10, r);
+                part.read_log(&name, input, format).map(|_| ())
+            });
+            (part, read)
+        },
+        |(part, read)| {
+            digest.merge(part);
+            if let Err(e) = read {
+                error.get_or_insert(e);
+            }
+        },
+    );
+    error.map_or(Ok(()), Err)
 }
 
 fn time(t: Option<Timestamp>, zone: &TimeZone) -> String {

@@ -438,6 +438,7 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
     ("tejun digest", Help("html"), "自己完結した HTML ページも書き出します"),
     ("tejun digest", Help("since"), "この時刻以降のクエリだけ (RFC 3339、--tz での 'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間)"),
     ("tejun digest", Help("until"), "この時刻以前のクエリだけ"),
+    ("tejun digest", Help("threads"), "大きな平文ファイルを読むスレッド数 (既定: コア数。1 なら 1 スレッド)"),
     ("tejun digest", Help("window"), "--baseline で: 時間窓の長さ (10m、1h など)"),
     ("tejun digest", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったフィンガープリントを報告します"),
     ("tejun digest", Help("baseline_factor"), "--baseline で: p95 がベースラインの何倍に達したら報告するか"),
