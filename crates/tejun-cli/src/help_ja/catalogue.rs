@@ -421,7 +421,7 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
   tejun digest postgresql.log --format postgres --json
   tejun digest slow.log --html digest.html
   tejun digest slow.log --since '2026-12-01 09:00' --until '2026-12-01 18:00' --tz Asia/Tokyo
-  tejun digest slow.log.7 slow.log.6 ... slow.log --baseline 7d --window 1h --baseline-for 3h
+  tejun digest slow.log.2 slow.log.1 slow.log --baseline 7d --window 1h --baseline-for 3h
 
 フィンガープリントは pt-query-digest のものです (--replace-embedded-numbers
 を付けない限り --preserve-embedded-numbers 相当)。docs/signals.md を参照。
