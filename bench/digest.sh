@@ -25,16 +25,19 @@ if [ -z "${TEJUN:-}" ]; then
   TEJUN=target/release/tejun
 fi
 
-# timed RUNS CMD... : median wall seconds and largest peak RSS (MB) of RUNS runs.
+# timed RUNS CMD... : median wall seconds, largest peak RSS (MB) and median
+# user+system CPU seconds of RUNS runs.
 timed() {
   local runs=$1; shift
-  local walls=() rss=0 log="$WORK/time.$$"
+  local walls=() cpus=() rss=0 log="$WORK/time.$$"
   for _ in $(seq "$runs"); do
     /usr/bin/time -v -o "$log" "$@" >"$WORK/out.$$" 2>"$WORK/err.$$"
     walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")")
+    cpus+=("$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$log")")
     rss=$(awk -F': ' -v m="$rss" '/Maximum resident set size/ {r=$2/1024; printf "%.1f", (r>m ? r : m)}' "$log")
   done
-  echo "$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') $rss"
+  local median='{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  echo "$(printf '%s\n' "${walls[@]}" | sort -g | awk "$median") $rss $(printf '%s\n' "${cpus[@]}" | sort -g | awk "$median")"
 }
 
 {
@@ -43,15 +46,16 @@ timed() {
   echo "tejun: $TEJUN ($RUNS runs, median); pt-query-digest $(pt-query-digest --version | awk '{print $2}') ($PT_RUNS run(s), median)."
   echo "Both read the same file and print their default report; pt-query-digest with --preserve-embedded-numbers (tejun's default fingerprint)."
   echo
-  echo "| log | entries | tejun s | tejun MB/s | tejun peak RSS MB | pt-query-digest s | pt peak RSS MB | speed-up | fingerprints |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| log | entries | tejun s | tejun CPU s | tejun MB/s | tejun peak RSS MB | tejun --threads 1 s | pt-query-digest s | pt peak RSS MB | speed-up | fingerprints |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for size in "${SIZES[@]}"; do
     log="$WORK/slow-$size.log"
     [ -s "$log" ] || python3 bench/gen-slowlog.py "$size" 1 > "$log"
     bytes=$(stat -c %s "$log")
     entries=$(grep -c '^# Query_time' "$log")
-    read -r t_wall t_rss < <(timed "$RUNS" "$TEJUN" digest "$log")
-    read -r p_wall p_rss < <(timed "$PT_RUNS" pt-query-digest --preserve-embedded-numbers --no-version-check --output json --limit 100%:1000000 "$log")
+    read -r t_wall t_rss t_cpu < <(timed "$RUNS" "$TEJUN" digest "$log")
+    read -r o_wall _ _ < <(timed "$RUNS" "$TEJUN" digest --threads 1 "$log")
+    read -r p_wall p_rss _ < <(timed "$PT_RUNS" pt-query-digest --preserve-embedded-numbers --no-version-check --output json --limit 100%:1000000 "$log")
     cp "$WORK/out.$$" "$WORK/pt-$size.json"
     "$TEJUN" digest "$log" --json --top 1000000 > "$WORK/tejun-$size.json"
     same=$(python3 - "$WORK/pt-$size.json" "$WORK/tejun-$size.json" <<'PY'
@@ -70,9 +74,9 @@ print(f"{len(t)} same, same counts, same top 10" if p == t and top else f"DIFFER
 PY
 )
     awk -v size="$size" -v bytes="$bytes" -v entries="$entries" -v tw="$t_wall" -v tr="$t_rss" \
-        -v pw="$p_wall" -v pr="$p_rss" -v same="$same" 'BEGIN {
-      printf "| %s (%.0f MB) | %d | %.2f | %.0f | %s | %.1f | %s | **%.1f×** | %s |\n",
-        size, bytes / 1048576, entries, tw, bytes / 1048576 / tw, tr, pw, pr, pw / tw, same }'
+        -v tc="$t_cpu" -v ow="$o_wall" -v pw="$p_wall" -v pr="$p_rss" -v same="$same" 'BEGIN {
+      printf "| %s (%.0f MB) | %d | %.2f | %.2f | %.0f | %s | %.2f | %.1f | %s | **%.1f×** | %s |\n",
+        size, bytes / 1048576, entries, tw, tc, bytes / 1048576 / tw, tr, ow, pw, pr, pw / tw, same }'
   done
   echo
   echo "Reproduce: bench/digest.sh ${SIZES[*]}"

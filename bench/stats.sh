@@ -56,6 +56,7 @@ run() {
   for n in "${SIZES[@]}"; do
     [ -s "$WORK/combined.$n.log" ] || python3 bench/stats/gen_access_log.py --lines "$n" --rps 300 > "$WORK/combined.$n.log"
     [ -s "$WORK/timed.$n.log" ] || python3 bench/stats/gen_access_log.py --lines "$n" --rps 300 --timed > "$WORK/timed.$n.log"
+    run "tejun stats --threads 1, combined" "$n" "$TEJUN" stats --threads 1 "$WORK/combined.$n.log"
     run "tejun stats, combined" "$n" "$TEJUN" stats "$WORK/combined.$n.log"
     run "tejun stats --json, combined" "$n" "$TEJUN" stats --json "$WORK/combined.$n.log"
     run "tejun stats, timed log_format (latency percentiles)" "$n" "$TEJUN" stats --nginx-format @examples/nginx-log-format.conf "$WORK/timed.$n.log"

@@ -256,3 +256,231 @@ fn an_unreadable_file_exits_1_after_digesting_the_others() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log: cannot read"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("slow.log: 40 queries"));
 }
+
+/// A slow log with one call of `SELECT n` at each of these Unix times.
+fn timed_log(times: &[(i64, u32)]) -> String {
+    times
+        .iter()
+        .map(|(t, n)| {
+            format!(
+                "# Query_time: 0.5  Lock_time: 0.0  Rows_sent: 1  Rows_examined: 1\nSET timestamp={t};\nSELECT {n} FROM t;\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn since_and_until_keep_the_queries_of_a_range_read_in_tz() {
+    let lab = Lab::bare();
+    // 2026-12-01 09:59, 10:30 and 11:30 UTC: 18:59, 19:30, 20:30 in Tokyo.
+    let day = 1_796_083_200;
+    lab.write(
+        "slow.log",
+        &timed_log(&[
+            (day + 9 * 3600 + 59 * 60, 1),
+            (day + 37_800, 2),
+            (day + 41_400, 3),
+        ]),
+    );
+    let range = [
+        "--since",
+        "2026-12-01 19:00",
+        "--until",
+        "2026-12-01 20:00",
+        "--tz",
+        "Asia/Tokyo",
+    ];
+    let json = stdout(
+        &lab,
+        &[&["digest", "slow.log", "--json"][..], &range].concat(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["queries"], 1, "{v:#}");
+    assert_eq!(v["out_of_range"], 2, "{v:#}");
+    assert_eq!(v["first_seen"], "2026-12-01T10:30:00Z");
+    let table = stdout(
+        &lab,
+        &[&["--lang", "en", "digest", "slow.log"][..], &range].concat(),
+    );
+    assert!(
+        table.contains("2 queries outside --since/--until were left out")
+            && table.contains("2026-12-01 19:30:00 JST"),
+        "{table}"
+    );
+    // RFC 3339 with its own offset: --tz does not apply.
+    let after = stdout(
+        &lab,
+        &[
+            "digest",
+            "slow.log",
+            "--json",
+            "--since",
+            "2026-12-01T11:00:00Z",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(
+        (v["queries"].as_u64(), v["out_of_range"].as_u64()),
+        (Some(1), Some(2))
+    );
+}
+
+#[test]
+fn bad_since_window_and_baseline_flags_are_refused_with_exit_2() {
+    let lab = Lab::bare();
+    lab.write("slow.log", &timed_log(&[(1_796_083_200, 1)]));
+    for (args, en, ja) in [
+        (
+            &["--since", "yesterday"][..],
+            "--since \"yesterday\": expected RFC 3339",
+            "経過時間で指定してください",
+        ),
+        (
+            &["--baseline", "36h"][..],
+            "expected whole days from 1d to 28d",
+            "1d〜28d の日数で指定してください",
+        ),
+        (
+            &["--baseline", "7d", "--window", "0s"][..],
+            "--window \"0s\": expected a duration of at least 1s",
+            "1 秒以上の長さを指定してください",
+        ),
+        (
+            &["--baseline", "7d", "--baseline-factor", "0.5"][..],
+            "expected a factor above 1",
+            "1 より大きい倍率",
+        ),
+    ] {
+        for (lang, want) in [("en", en), ("ja", ja)] {
+            let out = lab
+                .tejun()
+                .args([&["--lang", lang, "digest", "slow.log"][..], args].concat())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(want), "{args:?} {lang}: {stderr}");
+            assert!(out.stdout.is_empty(), "nothing digested: {args:?}");
+        }
+    }
+    // --window means nothing without --baseline.
+    let out = lab
+        .tejun()
+        .args(["digest", "slow.log", "--window", "1h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A multi-MB MariaDB-style slow log: `# Time` once per second (entries in
+/// the same second inherit it), multi-line statements, `use db;`, an
+/// administrator command, malformed entries spread through the file, and
+/// query times whose sum depends on the order it is taken in as floats.
+fn big_slow_log() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let start = 1_796_083_200i64;
+    for n in 0..40_000i64 {
+        if n % 3 == 0 {
+            let t = jiff::Timestamp::from_second(start + n / 3)
+                .unwrap()
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%y%m%d %H:%M:%S");
+            let _ = writeln!(out, "# Time: {t}");
+        }
+        let _ = writeln!(
+            out,
+            "# User@Host: app[app] @ web{} [10.0.0.{}]",
+            n % 4,
+            n % 9
+        );
+        if n % 7_919 == 100 {
+            // Malformed: a query time that is not a number.
+            let _ = write!(
+                out,
+                "# Query_time: fast  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\nSELECT 1;\n"
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "# Query_time: {}.{:06}  Lock_time: 0.{:06}  Rows_sent: {}  Rows_examined: {}",
+            n % 3,
+            (n * 7_919) % 1_000_000,
+            (n * 31) % 1000,
+            n % 20,
+            (n * 13) % 100_000
+        );
+        if n % 11 == 0 {
+            let _ = writeln!(out, "use shop{};", n % 3);
+        }
+        match n % 6 {
+            0 => {
+                let _ = writeln!(
+                    out,
+                    "SELECT * FROM orders\n  WHERE email = 'u{n}@example.com'\n  AND status IN (1, 2, {n});"
+                );
+            }
+            1 => {
+                let _ = writeln!(out, "UPDATE carts SET qty = {} WHERE id = {n};", n % 5);
+            }
+            2 => {
+                let _ = writeln!(out, "# administrator command: Ping;");
+            }
+            3 => {
+                let _ = writeln!(out, "INSERT INTO log VALUES ({n}, 'x'), ({}, 'y');", n + 1);
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "SELECT name FROM t{} WHERE id = {n} /* from page {n} */;",
+                    n % 50
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_large_slow_log_read_on_several_threads_digests_exactly_as_one_thread() {
+    let lab = Lab::bare();
+    let log = big_slow_log();
+    assert!(log.len() > 4 << 20, "{} bytes", log.len());
+    lab.write("slow.log", &log);
+    let digest = |threads: &str| -> String {
+        stdout(
+            &lab,
+            &[
+                "digest",
+                "slow.log",
+                "--json",
+                "--top",
+                "100",
+                "--tz",
+                "UTC",
+                "--threads",
+                threads,
+            ],
+        )
+    };
+    let one = digest("1");
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["files"][0]["malformed"], 6, "{}", v["files"]);
+    assert!(
+        v["fingerprints"].as_u64().unwrap() > 50,
+        "{}",
+        v["fingerprints"]
+    );
+    for threads in ["3", "4", "0"] {
+        assert_eq!(digest(threads), one, "--threads {threads}");
+    }
+    // The table too (samples' lines, first/last seen).
+    let table = |threads: &str| {
+        stdout(
+            &lab,
+            &["digest", "slow.log", "--tz", "UTC", "--threads", threads],
+        )
+    };
+    assert_eq!(table("3"), table("1"));
+}

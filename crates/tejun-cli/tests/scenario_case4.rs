@@ -214,3 +214,110 @@ fn case4_a_p95_creeping_up_for_days_is_flagged_on_day_2_and_the_digest_names_the
             .any(|(fp, _, missing)| fp.contains("from products") && *missing)
     );
 }
+
+/// Seven days of MariaDB slow log behind the same degradation: the products
+/// query's time follows `/api/products`' p95 target and its rows examined
+/// grow with it (the table it scans grows; no index on category_id), one
+/// call a minute; the cart query stays at 2 ms and 10 rows.
+fn seven_day_slow_log() -> String {
+    let mut out = String::from(
+        "/usr/sbin/mariadbd, Version: 10.11.19-MariaDB-0+deb12u1-log (Debian 12). started with:\nTcp port: 3306  Unix socket: /run/mysqld/mysqld.sock\nTime\t\t    Id Command\tArgument\n",
+    );
+    for (n, t) in (START..START + 7 * DAY).step_by(60).enumerate() {
+        let target = products_p95_ms(t);
+        let ms = target * (0.55 + 0.05 * ((n * 7) % 10) as f64);
+        let _ = write!(
+            out,
+            "# User@Host: shop[shop] @ web1 [10.0.1.12]\n# Thread_id: 7  Schema: shop  QC_hit: No\n# Query_time: {:.6}  Lock_time: 0.000100  Rows_sent: 20  Rows_examined: {}\nSET timestamp={t};\nSELECT id, name, price FROM products WHERE category_id = {} AND active = 1 ORDER BY name LIMIT 20;\n",
+            ms / 1000.0,
+            (target * 50.0) as u64,
+            n % 40
+        );
+        if n % 5 == 0 {
+            let _ = write!(
+                out,
+                "# User@Host: shop[shop] @ web1 [10.0.1.12]\n# Thread_id: 8  Schema: shop  QC_hit: No\n# Query_time: 0.002000  Lock_time: 0.000050  Rows_sent: 3  Rows_examined: 10\nSET timestamp={};\nSELECT item_id, qty FROM cart_items WHERE cart_id = {};\n",
+                t + 1,
+                9000 + n
+            );
+        }
+    }
+    out
+}
+
+/// The baseline section of `tejun digest`'s table: from its rule line to
+/// the first fingerprint block.
+fn baseline_section(table: &str) -> String {
+    let start = table
+        .find("baselines:")
+        .or_else(|| table.find("平常時との比較"))
+        .expect("a baseline section");
+    let rest = &table[start..];
+    rest[..rest.find("\n#1 ").unwrap_or(rest.len())]
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn case4_digest_baseline_names_the_fingerprint_and_the_hour_on_day_2() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("slow.log"), seven_day_slow_log()).unwrap();
+    let base = [
+        "digest",
+        "slow.log",
+        "--baseline",
+        "7d",
+        "--window",
+        "10m",
+        "--tz",
+        "UTC",
+    ];
+    let (json, _) = run(
+        &[&["--lang", "en"][..], &base, &["--json"]].concat(),
+        dir.path(),
+    );
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let found = report["baseline"]["regressions"].as_array().unwrap();
+    let products = "select id, name, price from products where category_id = ? and active = ? order by name limit ?";
+    assert!(
+        found.iter().all(|r| r["fingerprint"] == products),
+        "only the products query: {found:#?}"
+    );
+    for measure in ["query_time", "rows_examined"] {
+        let first = found
+            .iter()
+            .find(|r| r["measure"] == measure)
+            .unwrap_or_else(|| panic!("no {measure} regression: {found:#?}"));
+        let flagged: jiff::Timestamp = first["flagged_at"].as_str().unwrap().parse().unwrap();
+        let (day, hour) = day_and_hour(flagged.as_second());
+        eprintln!(
+            "digest --baseline 7d flags the products query's {measure} on day {day} at {hour:02}:xx UTC"
+        );
+        assert_eq!(day, 2, "{first:#}");
+        // As for the endpoint: doubled by ~08:34, held 30 minutes.
+        assert!((8..=9).contains(&hour), "{first:#}");
+        assert!(first["ratio"].as_f64().unwrap() >= 2.0, "{first:#}");
+    }
+
+    let (en, _) = run(&[&["--lang", "en"][..], &base].concat(), dir.path());
+    let (ja, _) = run(&[&["--lang", "ja"][..], &base].concat(), dir.path());
+    insta::assert_snapshot!("case4_digest_baseline_en", baseline_section(&en));
+    insta::assert_snapshot!("case4_digest_baseline_ja", baseline_section(&ja));
+
+    let html = dir.path().join("digest.html");
+    run(
+        &[
+            &["--lang", "en"][..],
+            &base,
+            &["--html", html.to_str().unwrap()],
+        ]
+        .concat(),
+        dir.path(),
+    );
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Against the previous days")
+            && page.contains("<li>fingerprint `select id, name, price from products"),
+        "{page}"
+    );
+}

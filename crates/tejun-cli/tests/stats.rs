@@ -428,3 +428,110 @@ fn a_log_in_another_format_is_named_as_probably_the_wrong_format() {
         .success()
         .stderr(predicate::str::is_empty());
 }
+
+#[test]
+fn a_day_window_is_a_local_day_in_the_operators_zone() {
+    // 14:30 and 15:30 UTC on Dec 4: Dec 4 23:30 and Dec 5 00:30 in Tokyo.
+    let log = r#"203.0.113.7 - - [04/Dec/2026:14:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"
+203.0.113.7 - - [04/Dec/2026:15:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "access.log", log.as_bytes());
+    let windows = |zone: &[&str]| -> Vec<(String, u64)> {
+        let out = tejun()
+            .args(["stats", "--window", "1d", "--json"])
+            .args(zone)
+            .arg(&path)
+            .assert()
+            .success();
+        json(&out)["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["start"].as_str().unwrap().to_string(),
+                    w["requests"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // UTC (TZ=UTC): one day holds both.
+    assert_eq!(windows(&[]), [("2026-12-04T00:00:00Z".to_string(), 2)]);
+    // --tz Asia/Tokyo: two local days, starting at Tokyo midnight.
+    assert_eq!(
+        windows(&["--tz", "Asia/Tokyo"]),
+        [
+            ("2026-12-03T15:00:00Z".to_string(), 1),
+            ("2026-12-04T15:00:00Z".to_string(), 1)
+        ]
+    );
+    // TZ alone says the same.
+    let out = tejun()
+        .env("TZ", "Asia/Tokyo")
+        .args(["stats", "--window", "1d", "--json"])
+        .arg(&path)
+        .assert()
+        .success();
+    assert_eq!(json(&out)["windows"].as_array().unwrap().len(), 2);
+}
+
+/// A multi-MB log in time order with every figure a part could get wrong:
+/// windows across part boundaries, many endpoints and clients, 5xx,
+/// latencies, and malformed lines late in the file.
+fn big_timed_log() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let start = 1_796_083_200i64; // 2026-12-01 00:00 UTC
+    for n in 0..60_000i64 {
+        let t = jiff::Timestamp::from_second(start + n / 2)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%d/%b/%Y:%H:%M:%S %z");
+        if n % 9_001 == 4_000 {
+            out.push_str("this line is not in the format\n");
+            continue;
+        }
+        let status = if n % 97 == 0 { 503 } else { 200 };
+        let _ = writeln!(
+            out,
+            "10.0.{}.{} - - [{t}] \"GET /api/items/{}/part{} HTTP/1.1\" {status} {} \"-\" \"bench/1.0\" {}.{:03}",
+            n % 7,
+            n % 251,
+            n % 1013,
+            n % 40,
+            100 + n % 5000,
+            n % 3,
+            (n * 37) % 1000
+        );
+    }
+    out
+}
+
+#[test]
+fn a_large_file_read_on_several_threads_reports_exactly_what_one_thread_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = big_timed_log();
+    assert!(log.len() > 5 << 20, "{} bytes", log.len());
+    let path = write(&dir, "access.log", log.as_bytes());
+    let format = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time"#;
+    let report = |threads: &str| -> String {
+        let out = tejun()
+            .args(["stats", "--json", "--top", "50", "--nginx-format", format])
+            .args(["--threads", threads])
+            .arg(&path)
+            .assert()
+            .success();
+        stdout(&out)
+    };
+    let one = report("1");
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["files"][0]["malformed"], 7, "{}", v["files"]);
+    assert_eq!(v["files"][0]["malformed_lines"][4]["line"], 40_005);
+    assert_eq!(v["late"], 0);
+    // Three and four threads cut the file differently; the default is one
+    // per core.
+    for threads in ["3", "4", "0"] {
+        assert_eq!(report(threads), one, "--threads {threads}");
+    }
+}

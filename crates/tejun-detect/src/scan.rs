@@ -589,6 +589,19 @@ fn scan_journal(
     part
 }
 
+/// Byte offsets `[0, …, len]` cutting a plain file of `len` bytes at line
+/// starts for `threads` threads, no part under `smallest` bytes: the parts
+/// `tejun scan` reads in parallel, for the other readers of large logs
+/// (`tejun stats`, `tejun digest`).
+pub fn file_parts(
+    path: &Path,
+    len: u64,
+    threads: usize,
+    smallest: u64,
+) -> std::io::Result<Vec<u64>> {
+    split_points(path, len, &part_targets(len, threads, smallest))
+}
+
 /// Where a file of `len` bytes is cut for `threads` threads, before the
 /// cuts move to line starts. Each part is a share of what is left (never
 /// under `smallest`), so parts shrink towards the end: a thread on a

@@ -19,6 +19,7 @@
 //!   by total query time, with the [`missing_index`] flag.
 
 pub mod aggregate;
+pub mod baseline;
 pub mod fingerprint;
 pub mod missing_index;
 pub mod mysql;
@@ -29,6 +30,7 @@ use jiff::Timestamp;
 use tejun_locale::Lang;
 
 pub use aggregate::{Aggregate, ClassReport, FileSummary, Options, Report};
+pub use baseline::{BaselineOptions, BaselineReport, FingerprintRegression, Measure};
 pub use fingerprint::{EmbeddedNumbers, Fingerprinter, fingerprint};
 pub use missing_index::IndexRule;
 
@@ -128,6 +130,20 @@ impl Format {
             "mysql" | "mariadb" => Some(Format::Mysql),
             "postgres" | "postgresql" | "pg" => Some(Format::Postgres),
             _ => None,
+        }
+    }
+
+    /// Whether a log in this dialect can be cut before `line` (whose
+    /// previous line ended with the byte `before`, line ending aside) and
+    /// its two sides read apart with the result of one read: MySQL at a
+    /// `# Time:` line after a `;` (an entry starts there and sets the time
+    /// later entries inherit), PostgreSQL at any line that does not
+    /// continue a statement (a tab).
+    pub fn starts_entry(self, before: u8, line: &[u8]) -> bool {
+        match self {
+            Format::Postgres => !line.is_empty() && !line.starts_with(b"\t"),
+            Format::Mysql => before == b';' && line.starts_with(b"# Time: "),
+            Format::Auto => false,
         }
     }
 

@@ -16,5 +16,6 @@
 //! journal belong to the CLI and to `tejun-watch`.
 
 pub mod access;
+pub mod align;
 pub mod digest;
 pub mod trend;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tejun_locale::Lang;
 use tejun_signals::digest::{
-    Aggregate, ClassReport, EmbeddedNumbers, Format, IndexRule, Options, Report,
+    Aggregate, BaselineOptions, ClassReport, EmbeddedNumbers, Format, IndexRule, Options, Report,
 };
 
 use crate::context::{Context, Exit};
@@ -21,6 +21,8 @@ use crate::output::{pad_end, pad_start};
   tejun digest slow.log.1.gz slow.log --top 20 --redact
   tejun digest postgresql.log --format postgres --json
   tejun digest slow.log --html digest.html
+  tejun digest slow.log --since '2026-12-01 09:00' --until '2026-12-01 18:00' --tz Asia/Tokyo
+  tejun digest slow.log.2 slow.log.1 slow.log --baseline 7d --window 1h --baseline-for 3h
 
 Fingerprints are pt-query-digest's (with --preserve-embedded-numbers unless
 --replace-embedded-numbers). See docs/signals.md.
@@ -50,6 +52,25 @@ pub struct Args {
     /// Zone of log dates without one, and of the times shown (default: TZ / the system zone).
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
+    /// Only queries at or after this time (RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' in --tz, or an age like 2h).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only queries at or before this time.
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// With --baseline: window length (10m, 1h, ...).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        requires = "baseline"
+    )]
+    window: String,
+    #[command(flatten)]
+    baseline: super::stats::BaselineArgs,
+    /// Threads reading a large plain file (default: one per core; 1 reads on one thread).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -86,7 +107,29 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
             return Exit::BadInput;
         }
     }
+    let (since, until) = match (
+        super::scan::time_flag("--since", args.since.as_deref(), &zone, ctx),
+        super::scan::time_flag("--until", args.until.as_deref(), &zone, ctx),
+    ) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(exit), _) | (_, Err(exit)) => return exit,
+    };
+    let baseline = match args.baseline.flags(ctx) {
+        Ok(Some(spec)) => match super::stats::window_flag(&args.window, ctx) {
+            Ok(window_s) => Some(BaselineOptions {
+                window_s,
+                spec,
+                zone: zone.clone(),
+            }),
+            Err(exit) => return exit,
+        },
+        Ok(None) => None,
+        Err(exit) => return exit,
+    };
     let mut digest = Aggregate::new(Options {
+        since,
+        until,
+        baseline,
         numbers: if args.replace_embedded_numbers {
             EmbeddedNumbers::Replace
         } else {
@@ -103,10 +146,18 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     let bar = (!args.json && std::io::stderr().is_terminal())
         .then(|| crate::cmd::scan::progress_bar(&args.files, lang));
     let mut failed = false;
+    let threads = crate::input::threads(args.threads);
     for path in &args.files {
         let name = path.display().to_string();
-        let read = crate::input::open_log(path, bar.clone(), lang)
-            .and_then(|input| digest.read_log(&name, input, format).map(|_| ()));
+        // Baselines need the queries in one piece.
+        let parts = (!digest.has_baseline())
+            .then(|| crate::input::plain_file_parts(path, threads))
+            .flatten();
+        let read = match parts {
+            Some(bounds) => read_in_parts(&mut digest, path, &bounds, format, threads, bar.clone()),
+            None => crate::input::open_log(path, bar.clone(), lang)
+                .and_then(|input| digest.read_log(&name, input, format).map(|_| ())),
+        };
         if let Err(e) = read {
             let tell = || {
                 ctx.error(
@@ -158,6 +209,58 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         return Exit::Failed;
     }
     if failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// A large plain slow log read in parts on `threads` threads, cut where
+/// an entry starts, merged in file order into `digest`.
+fn read_in_parts(
+    digest: &mut Aggregate,
+    path: &std::path::Path,
+    bounds: &[u64],
+    format: Format,
+    threads: usize,
+    bar: Option<indicatif::ProgressBar>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let format = match format {
+        Format::Auto => {
+            // As much as read_log's buffered reader sees first.
+            let mut head = Vec::with_capacity(256 << 10);
+            std::fs::File::open(path)?
+                .take(256 << 10)
+                .read_to_end(&mut head)?;
+            Format::detect(&head)
+        }
+        f => f,
+    };
+    let bounds = crate::input::cut_at_entries(path, bounds, |before, line| {
+        format.starts_entry(before, line)
+    })?;
+    let name = path.display().to_string();
+    digest.start_file(&name, format);
+    let template = digest.part();
+    let mut error = None;
+    crate::input::read_parts(
+        path,
+        &bounds,
+        threads,
+        bar,
+        |reader| {
+            let mut part = template.part();
+            let read = reader.and_then(|r| {
+                let input = std::io::BufReader::with_capacity(256 << 10, r);
+                part.read_log(&name, input, format).map(|_| ())
+            });
+            (part, read)
+        },
+        |(part, read)| {
+            digest.merge(part);
+            if let Err(e) = read {
+                error.get_or_insert(e);
+            }
+        },
+    );
+    error.map_or(Ok(()), Err)
 }
 
 fn time(t: Option<Timestamp>, zone: &TimeZone) -> String {
@@ -247,6 +350,26 @@ pub fn table(report: &Report, lang: Lang, zone: &TimeZone) -> String {
     }
     if report.classes.iter().any(|c| c.rows.is_some()) {
         let _ = writeln!(out, "{}", report.index_rule.describe(lang));
+    }
+    if report.out_of_range > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::En => format!(
+                    "{} queries outside --since/--until were left out",
+                    report.out_of_range
+                ),
+                Lang::Ja => format!(
+                    "--since/--until の範囲外の {} 件のクエリは除きました",
+                    report.out_of_range
+                ),
+            }
+        );
+    }
+    if let Some(baseline) = &report.baseline {
+        out.push('\n');
+        out.push_str(&baseline.render(lang, zone));
     }
     for c in &report.classes {
         detail(&mut out, c, lang, zone);
@@ -429,6 +552,24 @@ pub fn html(report: &Report, lang: Lang, zone: &TimeZone) -> String {
         );
     }
     out.push_str("</table>\n");
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "<h2>{}</h2>",
+            lang.pick("Against the previous days", "過去の日々との比較")
+        );
+        let mut lines = baseline
+            .render(lang, zone)
+            .lines()
+            .map(escape)
+            .collect::<Vec<_>>();
+        let rule = lines.remove(0);
+        let _ = writeln!(out, "<p>{rule}</p>\n<ul>");
+        for line in lines {
+            let _ = writeln!(out, "<li>{line}</li>");
+        }
+        out.push_str("</ul>\n");
+    }
     for f in &report.files {
         let _ = write!(
             out,

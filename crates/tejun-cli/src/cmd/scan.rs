@@ -329,6 +329,24 @@ fn load_rules(args: &Args) -> Result<RuleSet, String> {
     RuleSet::builtin(&names).map_err(|e| e.to_string())
 }
 
+/// `--since`/`--until` of `stats` and `digest`: [`parse_time`], or the
+/// error said in both languages (exit 2).
+pub(crate) fn time_flag(
+    flag: &str,
+    value: Option<&str>,
+    zone: &TimeZone,
+    ctx: &crate::context::Context,
+) -> Result<Option<Timestamp>, Exit> {
+    let Some(v) = value else { return Ok(None) };
+    parse_time(v, zone).map(Some).ok_or_else(|| {
+        ctx.error(
+            &format!("{flag} {v:?}: expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' or an age like 2h"),
+            &format!("{flag} {v:?}: RFC 3339、'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間で指定してください"),
+        );
+        Exit::BadInput
+    })
+}
+
 /// RFC 3339, a civil date-time in `zone`, or an age (`2h` = two hours ago).
 pub(crate) fn parse_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
     if let Ok(ts) = text.parse::<Timestamp>() {

@@ -73,8 +73,19 @@ pub struct Args {
     /// Also write a self-contained HTML page with charts.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    baseline: BaselineArgs,
+    /// Threads reading a large plain file (default: one per core; 1 reads on one thread).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+/// `--baseline 7d [--baseline-factor 2] [--baseline-for 30m]`, shared by
+/// `tejun stats` and `tejun digest`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BaselineArgs {
     /// Compare each window with the same time on the previous days (7d) and
-    /// report endpoints whose p95 rose.
+    /// report endpoints (stats) or fingerprints (digest) whose p95 rose.
     #[arg(long, value_name = "DAYS")]
     baseline: Option<String>,
     /// With --baseline: how many times its baseline a p95 must reach.
@@ -95,6 +106,25 @@ pub struct Args {
     baseline_for: String,
 }
 
+impl BaselineArgs {
+    /// The spec asked for, `None` without `--baseline`, or exit 2 with the
+    /// reason said in both languages.
+    pub(crate) fn flags(
+        &self,
+        ctx: &Context,
+    ) -> Result<Option<tejun_signals::trend::BaselineSpec>, Exit> {
+        let Some(days) = &self.baseline else {
+            return Ok(None);
+        };
+        baseline_spec(days, self.baseline_factor, &self.baseline_for)
+            .map(Some)
+            .map_err(|(en, ja)| {
+                ctx.error(&en, &ja);
+                Exit::BadInput
+            })
+    }
+}
+
 /// The whole report: inputs and statistics.
 #[derive(serde::Serialize)]
 pub(crate) struct Report {
@@ -111,40 +141,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     let mut options = StatsOptions {
         top: args.top,
+        zone: zone.clone(),
         ..StatsOptions::default()
     };
-    for (slot, (flag, value)) in [&mut options.since, &mut options.until]
-        .into_iter()
-        .zip([("--since", &args.since), ("--until", &args.until)])
-    {
-        if let Some(v) = value {
-            match super::scan::parse_time(v, &zone) {
-                Some(t) => *slot = Some(t),
-                None => {
-                    ctx.error(
-                        &format!("{flag} {v:?}: expected RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' or an age like 2h"),
-                        &format!("{flag} {v:?}: RFC 3339、'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間で指定してください"),
-                    );
-                    return Exit::BadInput;
-                }
-            }
+    for (slot, flag, value) in [
+        (&mut options.since, "--since", &args.since),
+        (&mut options.until, "--until", &args.until),
+    ] {
+        match super::scan::time_flag(flag, value.as_deref(), &zone, ctx) {
+            Ok(t) => *slot = t,
+            Err(exit) => return exit,
         }
     }
-    match tejun_detect::fail2ban::jail::parse_duration(&args.window) {
-        Some(secs) if secs >= 1 => options.window_seconds = secs,
-        _ => {
-            ctx.error(
-                &format!(
-                    "--window {:?}: expected a duration of at least 1s, like 1m or 5m",
-                    args.window
-                ),
-                &format!(
-                    "--window {:?}: 1m や 5m のように 1 秒以上の長さを指定してください",
-                    args.window
-                ),
-            );
-            return Exit::BadInput;
-        }
+    match window_flag(&args.window, ctx) {
+        Ok(secs) => options.window_seconds = secs,
+        Err(exit) => return exit,
     }
     let mut templates = Templates {
         enabled: !args.no_templates,
@@ -163,14 +174,9 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
     }
     options.templates = templates;
-    if let Some(days) = &args.baseline {
-        match baseline_spec(days, args.baseline_factor, &args.baseline_for) {
-            Ok(spec) => options.baseline = Some(spec),
-            Err((en, ja)) => {
-                ctx.error(&en, &ja);
-                return Exit::BadInput;
-            }
-        }
+    match args.baseline.flags(ctx) {
+        Ok(spec) => options.baseline = spec,
+        Err(exit) => return exit,
     }
     let format = match build_format(&args, &zone) {
         Ok(f) => f,
@@ -204,16 +210,43 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     // A bar on a terminal only: piped output and --json stay unchanged.
     let bar = (!args.json && std::io::stderr().is_terminal())
         .then(|| super::scan::progress_bar(&args.files, lang));
+    let part_options = options.clone();
     let mut stats = Stats::new(options);
+    let threads = crate::input::threads(args.threads);
     let mut files = Vec::new();
     for path in &args.files {
         let mut file = FileStats {
             path: path.display().to_string(),
             ..FileStats::default()
         };
-        match crate::input::open_log(path, bar.clone(), lang) {
-            Ok(reader) => read_log(reader, &format, &mut stats, &mut file),
-            Err(e) => file.error = Some(e.to_string()),
+        // Baselines need the requests in one piece.
+        let parts = (!stats.has_baseline())
+            .then(|| crate::input::plain_file_parts(path, threads))
+            .flatten();
+        match parts {
+            Some(bounds) => crate::input::read_parts(
+                path,
+                &bounds,
+                threads,
+                bar.clone(),
+                |reader| {
+                    let mut part = Stats::part(part_options.clone());
+                    let mut part_file = FileStats::default();
+                    match reader {
+                        Ok(reader) => read_log(reader, &format, &mut part, &mut part_file),
+                        Err(e) => part_file.error = Some(e.to_string()),
+                    }
+                    (part, part_file)
+                },
+                |(part, part_file)| {
+                    stats.merge(part);
+                    file.merge(part_file);
+                },
+            ),
+            None => match crate::input::open_log(path, bar.clone(), lang) {
+                Ok(reader) => read_log(reader, &format, &mut stats, &mut file),
+                Err(e) => file.error = Some(e.to_string()),
+            },
         }
         files.push(file);
     }
@@ -284,6 +317,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
         }
     }
     if failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// `--window 5m`: at least one second, as `tejun scan --since` reads
+/// durations.
+pub(crate) fn window_flag(window: &str, ctx: &Context) -> Result<i64, Exit> {
+    match tejun_detect::fail2ban::jail::parse_duration(window) {
+        Some(secs) if secs >= 1 => Ok(secs),
+        _ => {
+            ctx.error(
+                &format!("--window {window:?}: expected a duration of at least 1s, like 1m or 5m"),
+                &format!("--window {window:?}: 1m や 5m のように 1 秒以上の長さを指定してください"),
+            );
+            Err(Exit::BadInput)
+        }
+    }
 }
 
 /// `--baseline 7d --baseline-factor 2 --baseline-for 30m`, checked.

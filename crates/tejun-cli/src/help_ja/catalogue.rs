@@ -415,15 +415,18 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
     ("tejun stats", Help("no_templates"), "ID を :id に置き換えず、書かれたとおりのパスで数えます"),
     ("tejun stats", Help("json"), "機械可読な出力"),
     ("tejun stats", Help("html"), "グラフ付きの自己完結した HTML ページも書き出します"),
-    ("tejun stats", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったエンドポイントを報告します"),
+    ("tejun stats", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったエンドポイント (stats) やフィンガープリント (digest) を報告します"),
     ("tejun stats", Help("baseline_factor"), "--baseline で: p95 がベースラインの何倍に達したら報告するか"),
     ("tejun stats", Help("baseline_for"), "--baseline で: その状態がどれだけ続いたら報告するか (30m、6h)"),
+    ("tejun stats", Help("threads"), "大きな平文ファイルを読むスレッド数 (既定: コア数。1 なら 1 スレッド)"),
     ("tejun digest", About, "スロークエリログをフィンガープリントごとに集計します (pt-query-digest 方式)"),
     ("tejun digest", AfterHelp, "例:
   tejun digest /var/log/mysql/mariadb-slow.log
   tejun digest slow.log.1.gz slow.log --top 20 --redact
   tejun digest postgresql.log --format postgres --json
   tejun digest slow.log --html digest.html
+  tejun digest slow.log --since '2026-12-01 09:00' --until '2026-12-01 18:00' --tz Asia/Tokyo
+  tejun digest slow.log.2 slow.log.1 slow.log --baseline 7d --window 1h --baseline-for 3h
 
 フィンガープリントは pt-query-digest のものです (--replace-embedded-numbers
 を付けない限り --preserve-embedded-numbers 相当)。docs/signals.md を参照。
@@ -438,6 +441,13 @@ audit.checkpoints (この鍵で署名したすべてのチェックポイント)
     ("tejun digest", Help("tz"), "タイムゾーンのないログの日時と、表示する時刻のタイムゾーン (既定: TZ / システムのタイムゾーン)"),
     ("tejun digest", Help("json"), "機械可読な出力"),
     ("tejun digest", Help("html"), "自己完結した HTML ページも書き出します"),
+    ("tejun digest", Help("since"), "この時刻以降のクエリだけ (RFC 3339、--tz での 'YYYY-MM-DD HH:MM[:SS]'、または 2h のような経過時間)"),
+    ("tejun digest", Help("until"), "この時刻以前のクエリだけ"),
+    ("tejun digest", Help("threads"), "大きな平文ファイルを読むスレッド数 (既定: コア数。1 なら 1 スレッド)"),
+    ("tejun digest", Help("window"), "--baseline で: 時間窓の長さ (10m、1h など)"),
+    ("tejun digest", Help("baseline"), "各時間窓を前の日々 (7d) の同じ時刻と比べ、p95 が上がったフィンガープリントを報告します"),
+    ("tejun digest", Help("baseline_factor"), "--baseline で: p95 がベースラインの何倍に達したら報告するか"),
+    ("tejun digest", Help("baseline_for"), "--baseline で: その状態がどれだけ続いたら報告するか (30m、6h)"),
     ("tejun collect", Help("access_log"), "web レイヤーで: インシデントの時間帯 (影響開始の 10 分前から解決まで) のこのアクセスログの統計"),
     ("tejun collect", Help("access_format"), "アクセスログの nginx log_format (既定: combined)"),
     ("tejun collect", Help("slow_log"), "mysql レイヤーで: その時間帯のこのスローログの集計 (上位 10 件)"),

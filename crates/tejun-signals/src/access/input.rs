@@ -54,6 +54,23 @@ pub struct FileStats {
 }
 
 impl FileStats {
+    /// Adds the next part of the same input (file order): its line
+    /// numbers continue this one's.
+    pub fn merge(&mut self, part: FileStats) {
+        for mut m in part.malformed_lines {
+            if self.malformed_lines.len() < MALFORMED_SAMPLES {
+                m.line += self.lines;
+                self.malformed_lines.push(m);
+            }
+        }
+        self.lines += part.lines;
+        self.requests += part.requests;
+        self.malformed += part.malformed;
+        if self.error.is_none() {
+            self.error = part.error;
+        }
+    }
+
     fn malformed(&mut self, column: usize, expected: Expected) {
         self.malformed += 1;
         if self.malformed_lines.len() < MALFORMED_SAMPLES {

@@ -24,6 +24,9 @@ pub struct StatsOptions {
     pub client_cap: usize,
     /// `--baseline 7d`: endpoints whose p95 rose against previous days.
     pub baseline: Option<crate::trend::BaselineSpec>,
+    /// Windows start on this zone's wall clock (`--tz`: a `1d` window is a
+    /// local day).
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl Default for StatsOptions {
@@ -37,6 +40,7 @@ impl Default for StatsOptions {
             endpoint_cap: 2_000,
             client_cap: 20_000,
             baseline: None,
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -98,7 +102,10 @@ pub struct Stats {
 impl Stats {
     pub fn new(options: StatsOptions) -> Stats {
         Stats {
-            windows: Windows::new(options.window_seconds),
+            windows: Windows::aligned(crate::align::Align::new(
+                options.window_seconds,
+                &options.zone,
+            )),
             total: Accumulator::default(),
             endpoints: TopTable::new(options.endpoint_cap),
             clients: TopTable::new(options.client_cap),
@@ -106,11 +113,47 @@ impl Stats {
             last: None,
             out_of_range: 0,
             key: String::new(),
-            trends: options
-                .baseline
-                .map(|spec| crate::trend::Trends::new(options.window_seconds, spec)),
+            trends: options.baseline.map(|spec| {
+                crate::trend::Trends::new(options.window_seconds, spec).aligned_in(&options.zone)
+            }),
             options,
         }
+    }
+
+    /// Statistics of one part of an input read on its own thread, to be
+    /// [`merged`](Stats::merge) in file order. `--baseline` needs the
+    /// requests in one piece: give it to [`Stats::new`] only.
+    pub fn part(options: StatsOptions) -> Stats {
+        let align = crate::align::Align::new(options.window_seconds, &options.zone);
+        Stats {
+            windows: Windows::part(align),
+            ..Stats::new(StatsOptions {
+                baseline: None,
+                ..options
+            })
+        }
+    }
+
+    /// Whether this reads with baselines (and so in one piece).
+    pub fn has_baseline(&self) -> bool {
+        self.trends.is_some()
+    }
+
+    /// Adds the next part of the same input (file order). The report is
+    /// the one a read in one piece gives for a log in time order with
+    /// fewer distinct endpoints and clients than the tables keep (beyond,
+    /// both stay within the reported count error).
+    pub fn merge(&mut self, part: Stats) {
+        self.windows.merge(part.windows);
+        self.total.requests += part.total.requests;
+        self.total.status.merge(&part.total.status);
+        self.total.bytes += part.total.bytes;
+        let _ = self.total.latency.add(&part.total.latency);
+        self.endpoints.merge(part.endpoints);
+        self.clients.merge(part.clients);
+        self.first = earliest(self.first, part.first);
+        self.last = latest(self.last, part.last);
+        self.out_of_range += part.out_of_range;
     }
 
     /// Counts one request (unless outside `--since`/`--until`).
@@ -233,6 +276,14 @@ impl Stats {
             trends: self.trends.map(crate::trend::Trends::finish),
         }
     }
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    a.into_iter().chain(b).min()
+}
+
+fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    a.into_iter().chain(b).max()
 }
 
 /// An endpoint needs this many timed requests to rank as slow.

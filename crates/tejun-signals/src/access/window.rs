@@ -68,6 +68,13 @@ pub fn error_rate(status: &StatusCounts) -> f64 {
     }
 }
 
+fn add_counts(w: &mut Window, requests: u64, status: &StatusCounts, bytes: u64) {
+    w.requests += requests;
+    w.status.merge(status);
+    w.error_rate = error_rate(&w.status);
+    w.bytes += bytes;
+}
+
 /// One window's figures, as reports show them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
@@ -135,7 +142,10 @@ const MAX_WINDOWS: usize = 200_000;
 
 #[derive(Debug)]
 pub struct Windows {
-    width: i64,
+    align: crate::align::Align,
+    /// The window last looked up, `[start, end)`: lines come in time order,
+    /// so most need no time-zone arithmetic.
+    last: (i64, i64),
     open: BTreeMap<i64, (u64, Accumulator)>,
     closed: BTreeMap<i64, Window>,
     /// Requests whose window had already been closed: counted, but their
@@ -144,28 +154,99 @@ pub struct Windows {
     touches: u64,
     /// Closed accumulators, reused (a histogram is 13 KB).
     spare: Vec<Accumulator>,
+    /// A part of an input read apart ([`Windows::part`]): its first window
+    /// stays open, to be completed by the part before it.
+    pinned: Option<i64>,
+    is_part: bool,
 }
 
 impl Windows {
     /// Windows `width_seconds` long, aligned to multiples of it since the
     /// Unix epoch (a minute window starts at :00).
     pub fn new(width_seconds: i64) -> Windows {
+        Windows::aligned(crate::align::Align::utc(width_seconds))
+    }
+
+    /// Windows aligned on a zone's wall clock (a `1d` window is a local
+    /// day).
+    pub fn aligned(align: crate::align::Align) -> Windows {
         Windows {
-            width: width_seconds.max(1),
+            align,
+            last: (0, 0),
             open: BTreeMap::new(),
             closed: BTreeMap::new(),
             late: 0,
             touches: 0,
             spare: Vec::new(),
+            pinned: None,
+            is_part: false,
+        }
+    }
+
+    /// Windows for one part of an input read on its own thread, to be
+    /// [`merged`](Windows::merge) into the parts before it in file order:
+    /// its first window keeps its histogram (the part before ends inside
+    /// it), so the merged percentiles are those of a read in one piece.
+    pub fn part(align: crate::align::Align) -> Windows {
+        Windows {
+            is_part: true,
+            ..Windows::aligned(align)
+        }
+    }
+
+    /// Adds the next part of the same input. Exact for a log in time order;
+    /// a window both closed on one side and met again on the other (lines
+    /// far out of order) adds its counts, and its latencies count as late.
+    pub fn merge(&mut self, part: Windows) {
+        self.late += part.late;
+        let mut open: Vec<(i64, (u64, Accumulator))> = part.open.into_iter().collect();
+        // Oldest touched first: the part's newest windows stay open.
+        open.sort_by_key(|(_, (touched, _))| *touched);
+        for (key, w) in part.closed {
+            if let Some((_, acc)) = self.open.get_mut(&key) {
+                // Only counts are left of the part's side.
+                self.late += w.latency.map_or(0, |l| l.count);
+                acc.requests += w.requests;
+                acc.status.merge(&w.status);
+                acc.bytes += w.bytes;
+            } else if let Some(mine) = self.closed.get_mut(&key) {
+                self.late += w.latency.map_or(0, |l| l.count);
+                add_counts(mine, w.requests, &w.status, w.bytes);
+            } else {
+                self.closed.insert(key, w);
+            }
+        }
+        for (key, (_, acc)) in open {
+            self.touches += 1;
+            if let Some((touched, mine)) = self.open.get_mut(&key) {
+                *touched = self.touches;
+                mine.requests += acc.requests;
+                mine.status.merge(&acc.status);
+                mine.bytes += acc.bytes;
+                let _ = mine.latency.add(&acc.latency);
+            } else if let Some(mine) = self.closed.get_mut(&key) {
+                self.late += acc.latency.len();
+                add_counts(mine, acc.requests, &acc.status, acc.bytes);
+            } else {
+                if self.open.len() >= OPEN {
+                    self.close_least_recent();
+                }
+                self.open.insert(key, (self.touches, acc));
+            }
         }
     }
 
     pub fn width(&self) -> i64 {
-        self.width
+        self.align.width()
     }
 
-    fn start_of(&self, t: Timestamp) -> i64 {
-        t.as_second().div_euclid(self.width) * self.width
+    fn start_of(&mut self, t: Timestamp) -> i64 {
+        let secs = t.as_second();
+        if !(self.last.0..self.last.1).contains(&secs) {
+            let start = self.align.start(secs);
+            self.last = (start, self.align.next(start));
+        }
+        self.last.0
     }
 
     pub fn add(&mut self, r: &Request<'_>) {
@@ -184,6 +265,9 @@ impl Windows {
             self.late += u64::from(r.latency().is_some());
             return;
         }
+        if self.is_part && self.pinned.is_none() {
+            self.pinned = Some(key);
+        }
         if self.open.len() >= OPEN {
             self.close_least_recent();
         }
@@ -193,9 +277,11 @@ impl Windows {
     }
 
     fn close_least_recent(&mut self) {
+        let pinned = self.pinned;
         let oldest = self
             .open
             .iter()
+            .filter(|(k, _)| Some(**k) != pinned)
             .min_by_key(|(_, (touched, _))| *touched)
             .map(|(k, _)| *k);
         if let Some(key) = oldest
@@ -214,6 +300,7 @@ impl Windows {
     /// Every window from the first to the last, empty ones included (up to
     /// [`MAX_WINDOWS`]), in time order.
     pub fn finish(mut self) -> Vec<Window> {
+        self.pinned = None;
         while !self.open.is_empty() {
             self.close_least_recent();
         }
@@ -223,25 +310,32 @@ impl Windows {
         ) else {
             return Vec::new();
         };
-        let span = ((last - first) / self.width) as usize + 1;
+        let span = ((last - first) / self.align.width()) as usize + 1;
         if span > MAX_WINDOWS {
             return self.closed.into_values().collect();
         }
+        // Walked window by window (a local day may be 23 or 25 hours).
         let mut out = Vec::with_capacity(span);
         let mut closed = self.closed.into_iter().peekable();
-        for i in 0..span as i64 {
-            let key = first + i * self.width;
-            match closed.peek() {
-                Some((k, _)) if *k == key => out.push(closed.next().expect("peeked").1),
-                _ => out.push(Window {
-                    start: Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH),
-                    requests: 0,
-                    status: StatusCounts::default(),
-                    error_rate: 0.0,
-                    bytes: 0,
-                    latency: None,
-                }),
+        let mut key = first;
+        while let Some((next, _)) = closed.peek() {
+            if *next <= key {
+                let reached = *next == key;
+                out.push(closed.next().expect("peeked").1);
+                if reached {
+                    key = self.align.next(key);
+                }
+                continue;
             }
+            out.push(Window {
+                start: Timestamp::from_second(key).unwrap_or(Timestamp::UNIX_EPOCH),
+                requests: 0,
+                status: StatusCounts::default(),
+                error_rate: 0.0,
+                bytes: 0,
+                latency: None,
+            });
+            key = self.align.next(key);
         }
         out
     }
@@ -284,6 +378,26 @@ mod tests {
         );
         assert_eq!(out[3].error_rate, 1.0);
         assert!(out[1].latency.is_none());
+    }
+
+    #[test]
+    fn a_day_window_in_tokyo_is_a_local_day_with_empty_days_listed() {
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let mut w = Windows::aligned(crate::align::Align::new(86_400, &tokyo));
+        // 2026-12-01 14:59 and 15:00 UTC: the last minute of Dec 1 and the
+        // first of Dec 2 in Tokyo; then Dec 4 (Tokyo).
+        let dec1 = 1_796_083_200;
+        w.add(&request(dec1 + 14 * 3600 + 59 * 60, 10));
+        w.add(&request(dec1 + 15 * 3600, 10));
+        w.add(&request(dec1 + 3 * 86_400 + 3600, 10));
+        let out = w.finish();
+        let starts: Vec<i64> = out.iter().map(|x| x.start.as_second() - dec1).collect();
+        let h15 = 15 * 3600;
+        assert_eq!(starts, [h15 - 86_400, h15, h15 + 86_400, h15 + 2 * 86_400]);
+        assert_eq!(
+            out.iter().map(|x| x.requests).collect::<Vec<_>>(),
+            [1, 1, 0, 1]
+        );
     }
 
     #[test]

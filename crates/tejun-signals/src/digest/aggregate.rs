@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::baseline::{BaselineOptions, BaselineReport, FingerprintTrends};
 use super::fingerprint::{EmbeddedNumbers, Fingerprinter};
 use super::missing_index::{IndexRule, ratio};
 use super::mysql::MysqlReader;
@@ -28,6 +29,12 @@ pub struct Options {
     pub redact: bool,
     /// Zone of log dates that carry none (MariaDB's `# Time: 241204 …`).
     pub zone: TimeZone,
+    /// `--since`/`--until`: queries outside are counted, not digested (a
+    /// query without a time is kept: nothing places it outside).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// `--baseline 7d`: fingerprints whose p95 rose against previous days.
+    pub baseline: Option<BaselineOptions>,
 }
 
 impl Default for Options {
@@ -37,6 +44,9 @@ impl Default for Options {
             index: IndexRule::default(),
             redact: false,
             zone: TimeZone::UTC,
+            since: None,
+            until: None,
+            baseline: None,
         }
     }
 }
@@ -59,6 +69,15 @@ impl Buckets {
             .floor()
             .clamp(0.0, (BUCKETS - 1) as f64) as usize
             + 1
+    }
+
+    fn merge(&mut self, other: &Buckets) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            *mine = mine.saturating_add(*theirs);
+        }
     }
 
     fn add(&mut self, v: f64) {
@@ -87,14 +106,69 @@ impl Buckets {
     }
 }
 
+/// A sum of seconds kept in whole nanoseconds: the same total whatever
+/// order the calls are added in (parts of a log read on several threads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Seconds(u64);
+
+impl Seconds {
+    fn add(&mut self, secs: f64) {
+        let nanos = (secs.max(0.0) * 1e9).round();
+        self.0 = self.0.saturating_add(nanos as u64);
+    }
+
+    fn merge(&mut self, other: Seconds) {
+        self.0 = self.0.saturating_add(other.0);
+    }
+
+    fn secs(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+}
+
+impl Class {
+    /// Adds the same fingerprint's calls from a later part of the file
+    /// `file`, whose lines start after `offset` lines.
+    fn merge(&mut self, o: Class, file: usize, offset: u64) {
+        self.count += o.count;
+        self.query_time.merge(o.query_time);
+        self.query_min = self.query_min.min(o.query_min);
+        self.buckets.merge(&o.buckets);
+        match (&mut self.lock_time, o.lock_time) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            _ => {}
+        }
+        self.lock_max = self.lock_max.max(o.lock_max);
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+        self.rows_sent = sum(self.rows_sent, o.rows_sent);
+        self.rows_sent_max = self.rows_sent_max.max(o.rows_sent_max);
+        self.rows_examined = sum(self.rows_examined, o.rows_examined);
+        self.rows_examined_max = self.rows_examined_max.max(o.rows_examined_max);
+        self.first = earliest(self.first, o.first);
+        self.last = latest(self.last, o.last);
+        // The first slowest call in file order, as one read keeps it.
+        if o.query_max > self.query_max {
+            self.query_max = o.query_max;
+            self.sample = o.sample;
+            self.sample_file = file;
+            self.sample_line = o.sample_line + offset;
+            self.sample_db = o.sample_db;
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Class {
     count: u64,
-    query_time: f64,
+    query_time: Seconds,
     query_max: f64,
     query_min: f64,
     buckets: Buckets,
-    lock_time: Option<f64>,
+    lock_time: Option<Seconds>,
     lock_max: f64,
     rows_sent: Option<u64>,
     rows_sent_max: u64,
@@ -116,9 +190,11 @@ pub struct Aggregate {
     fingerprinter: Fingerprinter,
     files: Vec<FileSummary>,
     queries: u64,
-    query_time: f64,
+    query_time: Seconds,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+    out_of_range: u64,
+    trends: Option<FingerprintTrends>,
 }
 
 /// What one log held.
@@ -130,6 +206,9 @@ pub struct FileSummary {
     pub malformed: u64,
     /// The first malformed entries, with their line.
     pub malformed_entries: Vec<Malformed>,
+    /// Lines read (where a next part's line numbers start).
+    #[serde(skip)]
+    pub lines: u64,
 }
 
 /// Query time statistics of one fingerprint, in seconds.
@@ -201,6 +280,16 @@ pub struct Report {
     pub redacted: bool,
     /// The top fingerprints (all of them when no limit was asked).
     pub classes: Vec<ClassReport>,
+    /// Queries outside `--since`/`--until`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub out_of_range: u64,
+    /// `--baseline`: fingerprints whose p95 rose against previous days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
@@ -220,12 +309,14 @@ fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 impl Aggregate {
     pub fn new(options: Options) -> Aggregate {
         Aggregate {
+            trends: options.baseline.clone().map(FingerprintTrends::new),
+            out_of_range: 0,
             options,
             classes: HashMap::new(),
             fingerprinter: Fingerprinter::default(),
             files: Vec::new(),
             queries: 0,
-            query_time: 0.0,
+            query_time: Seconds::default(),
             first: None,
             last: None,
         }
@@ -244,19 +335,86 @@ impl Aggregate {
             Format::Auto => Format::detect(input.fill_buf()?),
             f => f,
         };
+        self.start_file(name, format);
+        let zone = self.options.zone.clone();
+        let (result, lines) = match format {
+            Format::Postgres => {
+                let mut reader = PostgresReader::new(input, zone);
+                (self.read_entries(&mut reader), reader.lines_read())
+            }
+            _ => {
+                let mut reader = MysqlReader::new(input, zone);
+                (self.read_entries(&mut reader), reader.lines_read())
+            }
+        };
+        let file = self.files.last_mut().expect("pushed above");
+        file.lines = lines;
+        result.map(|()| &*file)
+    }
+
+    /// Starts the summary of a file whose parts are read apart
+    /// ([`Aggregate::part`]) and [`merged`](Aggregate::merge) in order.
+    pub fn start_file(&mut self, name: &str, format: Format) {
         self.files.push(FileSummary {
             path: name.to_string(),
             format,
             queries: 0,
             malformed: 0,
             malformed_entries: Vec::new(),
+            lines: 0,
         });
-        let zone = self.options.zone.clone();
-        let result = match format {
-            Format::Postgres => self.read_entries(PostgresReader::new(input, zone)),
-            _ => self.read_entries(MysqlReader::new(input, zone)),
-        };
-        result.map(|()| self.files.last().expect("pushed above"))
+    }
+
+    /// An empty digest with the same options for one part of a log read on
+    /// its own thread (cut where an entry starts). Baselines need the
+    /// queries in one piece: a part has none.
+    pub fn part(&self) -> Aggregate {
+        Aggregate::new(Options {
+            baseline: None,
+            ..self.options.clone()
+        })
+    }
+
+    /// Whether this digest keeps baselines (and so reads in one piece).
+    pub fn has_baseline(&self) -> bool {
+        self.trends.is_some()
+    }
+
+    /// Adds a part (one [`Aggregate::read_log`] of a piece of the file
+    /// last started) in file order: the report is the one a read in one
+    /// piece gives — sums are kept in whole nanoseconds so their order does
+    /// not matter, samples are the first slowest call, line numbers
+    /// continue.
+    pub fn merge(&mut self, part: Aggregate) {
+        let file = self.file_index();
+        let offset = self.files[file].lines;
+        for theirs in part.files {
+            let mine = &mut self.files[file];
+            mine.queries += theirs.queries;
+            mine.malformed += theirs.malformed;
+            for mut m in theirs.malformed_entries {
+                if mine.malformed_entries.len() < MALFORMED_KEPT {
+                    m.line += offset;
+                    mine.malformed_entries.push(m);
+                }
+            }
+            mine.lines += theirs.lines;
+        }
+        self.queries += part.queries;
+        self.query_time.merge(part.query_time);
+        self.first = earliest(self.first, part.first);
+        self.last = latest(self.last, part.last);
+        self.out_of_range += part.out_of_range;
+        for (fingerprint, mut class) in part.classes {
+            match self.classes.get_mut(&fingerprint) {
+                Some(mine) => mine.merge(class, file, offset),
+                None => {
+                    class.sample_file = file;
+                    class.sample_line += offset;
+                    self.classes.insert(fingerprint, class);
+                }
+            }
+        }
     }
 
     fn read_entries(
@@ -280,6 +438,7 @@ impl Aggregate {
                 queries: 0,
                 malformed: 0,
                 malformed_entries: Vec::new(),
+                lines: 0,
             });
         }
         self.files.len() - 1
@@ -296,10 +455,17 @@ impl Aggregate {
 
     /// Counts one query under its fingerprint.
     pub fn add(&mut self, query: Query) {
+        if let Some(t) = query.time
+            && (self.options.since.is_some_and(|s| t < s)
+                || self.options.until.is_some_and(|u| t > u))
+        {
+            self.out_of_range += 1;
+            return;
+        }
         let file = self.file_index();
         self.files[file].queries += 1;
         self.queries += 1;
-        self.query_time += query.query_time;
+        self.query_time.add(query.query_time);
         self.first = earliest(self.first, query.time);
         self.last = latest(self.last, query.time);
         let fingerprint = self
@@ -312,7 +478,7 @@ impl Aggregate {
                 .entry(fingerprint.to_string())
                 .or_insert_with(|| Class {
                     count: 0,
-                    query_time: 0.0,
+                    query_time: Seconds::default(),
                     query_max: -1.0,
                     query_min: f64::INFINITY,
                     buckets: Buckets::default(),
@@ -331,11 +497,11 @@ impl Aggregate {
                 }),
         };
         class.count += 1;
-        class.query_time += query.query_time;
+        class.query_time.add(query.query_time);
         class.query_min = class.query_min.min(query.query_time);
         class.buckets.add(query.query_time);
         if let Some(lock) = query.lock_time {
-            *class.lock_time.get_or_insert(0.0) += lock;
+            class.lock_time.get_or_insert_default().add(lock);
             class.lock_max = class.lock_max.max(lock);
         }
         if let Some(sent) = query.rows_sent {
@@ -347,6 +513,9 @@ impl Aggregate {
             let total = class.rows_examined.get_or_insert(0);
             *total = total.saturating_add(examined);
             class.rows_examined_max = class.rows_examined_max.max(examined);
+        }
+        if let (Some(trends), Some(at)) = (&mut self.trends, query.time) {
+            trends.observe(at, fingerprint, query.query_time, query.rows_examined);
         }
         class.first = earliest(class.first, query.time);
         class.last = latest(class.last, query.time);
@@ -367,12 +536,12 @@ impl Aggregate {
         let fingerprints = classes.len();
         classes.sort_unstable_by(|(fa, a), (fb, b)| {
             b.query_time
-                .total_cmp(&a.query_time)
+                .cmp(&a.query_time)
                 .then(b.count.cmp(&a.count))
                 .then(fa.cmp(fb))
         });
         classes.truncate(top.unwrap_or(usize::MAX));
-        let total_time = self.query_time;
+        let total_time = self.query_time.secs();
         let options = &self.options;
         let files = &self.files;
         let classes = classes
@@ -410,20 +579,20 @@ impl Aggregate {
                     fingerprint,
                     count: c.count,
                     share: if total_time > 0.0 {
-                        c.query_time / total_time
+                        c.query_time.secs() / total_time
                     } else {
                         0.0
                     },
                     query_time: Times {
-                        total: c.query_time,
-                        avg: c.query_time / n,
+                        total: c.query_time.secs(),
+                        avg: c.query_time.secs() / n,
                         p95,
                         max: c.query_max,
                         min: c.query_min,
                     },
                     lock_time: c.lock_time.map(|total| Lock {
-                        total,
-                        avg: total / n,
+                        total: total.secs(),
+                        avg: total.secs() / n,
                         max: c.lock_max,
                     }),
                     rows,
@@ -447,7 +616,7 @@ impl Aggregate {
         Report {
             files: self.files,
             queries: self.queries,
-            query_time: self.query_time,
+            query_time: self.query_time.secs(),
             fingerprints,
             first_seen: self.first,
             last_seen: self.last,
@@ -455,6 +624,8 @@ impl Aggregate {
             embedded_numbers: self.options.numbers,
             redacted: self.options.redact,
             classes,
+            out_of_range: self.out_of_range,
+            baseline: self.trends.map(FingerprintTrends::finish),
         }
     }
 }

@@ -326,6 +326,13 @@ impl<R: BufRead> LineParser<R> for MysqlReader<R> {
     }
 }
 
+impl<R> MysqlReader<R> {
+    /// Lines read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.feed.line
+    }
+}
+
 impl<R: BufRead> Iterator for MysqlReader<R> {
     type Item = std::io::Result<Result<Query, Malformed>>;
 

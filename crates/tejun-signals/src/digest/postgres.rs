@@ -143,6 +143,13 @@ impl<R: BufRead> LineParser<R> for PostgresReader<R> {
     }
 }
 
+impl<R> PostgresReader<R> {
+    /// Lines read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.feed.line
+    }
+}
+
 impl<R: BufRead> Iterator for PostgresReader<R> {
     type Item = std::io::Result<Result<Query, Malformed>>;
 

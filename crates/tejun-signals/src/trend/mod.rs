@@ -59,6 +59,12 @@ impl Trends {
         });
     }
 
+    /// Windows on the wall clock of `zone`, as `tejun stats --tz` lists them.
+    pub fn aligned_in(mut self, zone: &TimeZone) -> Trends {
+        self.builder = self.builder.aligned_in(zone);
+        self
+    }
+
     pub fn finish(self) -> TrendReport {
         let window_s = self.builder.window_s();
         let all = self.builder.finish();

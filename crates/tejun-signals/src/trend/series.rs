@@ -82,6 +82,8 @@ impl Open {
 #[derive(Debug)]
 pub struct SeriesBuilder {
     window_s: i64,
+    /// Where windows start (UTC unless [`SeriesBuilder::aligned_in`]).
+    align: crate::align::Align,
     /// Requests slower than this count as `slow` (a latency SLO).
     slow_ms: Option<f64>,
     /// Open windows by key, then start (looked up by `&str`: no
@@ -96,6 +98,7 @@ impl SeriesBuilder {
     pub fn new(window_s: i64) -> SeriesBuilder {
         SeriesBuilder {
             window_s: window_s.max(1),
+            align: crate::align::Align::utc(window_s),
             slow_ms: None,
             open: BTreeMap::new(),
             done: BTreeMap::new(),
@@ -109,13 +112,19 @@ impl SeriesBuilder {
         self
     }
 
+    /// Windows on the wall clock of `zone` (a `1d` window is a local day).
+    pub fn aligned_in(mut self, zone: &jiff::tz::TimeZone) -> SeriesBuilder {
+        self.align = crate::align::Align::new(self.window_s, zone);
+        self
+    }
+
     pub fn window_s(&self) -> i64 {
         self.window_s
     }
 
     pub fn observe(&mut self, o: Observation<'_>) {
         let secs = o.at.as_second();
-        let start = secs.div_euclid(self.window_s) * self.window_s;
+        let start = self.align.start(secs);
         let slow = self.slow_ms.is_some_and(|ms| o.latency_ms > ms);
         // A line older than the windows already closed still counts, in a
         // window of its own: logs merged from several files are not in order.
