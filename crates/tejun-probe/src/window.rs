@@ -104,7 +104,7 @@ pub fn measure<'s>(
     };
     let mut samples = samples;
     Some(match expr.metric {
-        Metric::ErrorRate | Metric::Percentile(_) => {
+        Metric::ErrorRate | Metric::Percentile(_) | Metric::Count => {
             let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
             let inside = inside(over, &mut samples);
             if inside.is_empty() {
@@ -113,6 +113,7 @@ pub fn measure<'s>(
             let failures = inside.iter().filter(|s| !s.ok).count();
             let value = match expr.metric {
                 Metric::ErrorRate => failures as f64 / inside.len() as f64,
+                Metric::Count => inside.len() as f64,
                 Metric::Percentile(p) => {
                     let mut latencies: Vec<u64> = inside.iter().map(|s| s.latency_ms).collect();
                     latencies.sort_unstable();

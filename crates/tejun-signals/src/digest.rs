@@ -20,6 +20,7 @@
 
 pub mod aggregate;
 pub mod fingerprint;
+pub mod follow;
 pub mod missing_index;
 pub mod mysql;
 pub mod postgres;
@@ -30,6 +31,7 @@ use tejun_locale::Lang;
 
 pub use aggregate::{Aggregate, ClassReport, FileSummary, Options, Report};
 pub use fingerprint::{EmbeddedNumbers, Fingerprinter, fingerprint};
+pub use follow::FollowedSlowLog;
 pub use missing_index::IndexRule;
 
 /// One statement from a slow log, with what the server measured.
