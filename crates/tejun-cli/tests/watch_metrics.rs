@@ -201,3 +201,181 @@ fn lines_the_access_log_format_cannot_read_are_reported_not_silently_dropped() {
     assert_eq!(said["total"], 2, "{said}");
     watch.stop();
 }
+
+/// A source `db` following `slow.log` as a MariaDB slow log, with the
+/// given metric rules (`      - ...` items) and extra top-level keys.
+fn db(extra: &str, metrics: &str) -> Setup {
+    let setup = Setup::new(
+        1,
+        60,
+        &format!("start_at: beginning\n{extra}"),
+        &format!(
+            "  - name: db\n    paths: [slow.log]\n    slow_log: mysql\n    metrics:\n{metrics}"
+        ),
+    );
+    fs::write(setup.path("slow.log"), "").unwrap();
+    setup
+}
+
+/// One MariaDB slow-log entry as mariadbd writes it (the statement's
+/// lines given), run at `at` (Unix seconds).
+fn slow_entry(at: i64, query_time: f64, rows_examined: u64, statement: &[&str]) -> String {
+    format!(
+        "# User@Host: shop[shop] @ localhost []\n# Thread_id: 7  Schema: shop  QC_hit: No\n# Query_time: {query_time:.6}  Lock_time: 0.000050  Rows_sent: 1  Rows_examined: {rows_examined}\n# Rows_affected: 0  Bytes_sent: 120\nSET timestamp={at};\n{}\n",
+        statement.join("\n")
+    )
+}
+
+#[test]
+fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webhook() {
+    let (url, bodies) = watch_common::webhook_server(200);
+    let setup = db(
+        &format!("webhooks: [{{url: '{url}'}}]"),
+        "      - {name: db-slow, when: query_time p95 > 2s over 5m, actions: [webhook]}
+      - name: orders-scan
+        when: rows_examined p95 > 10000 over 5m
+        fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
+        severity: P2
+        actions: [webhook]
+",
+    );
+    let t0 = jiff::Timestamp::now().as_second() - 60;
+    // A report reading many rows, but quickly and of another fingerprint:
+    // neither rule holds.
+    let mut text = String::from(
+        "/usr/sbin/mariadbd, Version: 11.8.3-MariaDB-0+deb13u1 (Debian). started with:\nTcp port: 0  Unix socket: /run/mysqld/mysqld.sock\nTime\t\t    Id Command\tArgument\n# Time: 261204 10:00:00\n",
+    );
+    for i in 0..5 {
+        text.push_str(&slow_entry(
+            t0 + i,
+            0.4,
+            50_000,
+            &["SELECT count(*) FROM audit_log;"],
+        ));
+    }
+    // The slow lookup's entry, written up to the middle of its statement.
+    let entry = slow_entry(
+        t0 + 10,
+        2.5,
+        90_000,
+        &["SELECT * FROM orders", "WHERE email = 'a@example.com';"],
+    );
+    let (first, rest) = entry.split_at(entry.find("WHERE").unwrap());
+    text.push_str(first);
+    append(&setup.path("slow.log"), &text);
+    let mut watch = setup.watch();
+    let early = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(early.is_empty(), "{early:?}");
+    // The rest of the statement: one query, assembled across two reads,
+    // judged as soon as it is written.
+    append(&setup.path("slow.log"), rest);
+    let scan = watch.wait_for("the fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "orders-scan"
+    });
+    assert_eq!(scan["metric"]["metric"], "rows_examined p95", "{scan}");
+    assert_eq!(scan["metric"]["value"], 90000.0, "{scan}");
+    assert_eq!(
+        scan["metric"]["fingerprint"],
+        "select * from orders where email = ?"
+    );
+    let slow = watch.wait_for("the query-time rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "db-slow"
+    });
+    // One slow query among six: p95 (nearest rank) is the slow one.
+    assert_eq!(slow["metric"]["value"], 2500.0, "{slow}");
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let body = bodies
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("no webhook");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        texts.push(json["text"].as_str().unwrap().to_string());
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("orders-scan")
+            && t.contains("select * from orders where email = ?")
+            && t.contains("queries")),
+        "{texts:?}"
+    );
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 2, "{triggered:?}");
+    let scan = triggered
+        .iter()
+        .find(|e| e["rule"] == "orders-scan")
+        .unwrap();
+    let evidence = scan["lines"][0]["text"].as_str().unwrap();
+    assert!(
+        evidence.contains("Rows_examined: 90000")
+            && evidence.contains("SELECT * FROM orders WHERE email = 'a@example.com'"),
+        "the query itself is the evidence: {evidence}"
+    );
+    assert_eq!(scan["offender"], "db");
+}
+
+#[test]
+fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
+    // Line 10 is the first metric rule's line in `db`'s config.
+    let cases: [(&str, &str, (u32, u32)); 5] = [
+        (
+            "      - {name: err, when: error_rate > 5%}\n",
+            "cannot be read from a slow log",
+            (10, 27),
+        ),
+        (
+            "      - {name: rows, when: 'rows_examined p95 > 10s over 5m'}\n",
+            "`s` does not apply to this metric",
+            (10, 51),
+        ),
+        (
+            "      - {name: rows, when: rows_examined > 10000}\n",
+            "a percentile after the field",
+            (10, 42),
+        ),
+        (
+            "      - {name: n, when: 'count > 10 over 1m', fingerprint: '  '}\n",
+            "an empty fingerprint",
+            (10, 61),
+        ),
+        (
+            "      - {name: n, when: 'burn_rate(99.9%) > 1 over 1h'}\n",
+            "cannot be read from a slow log",
+            (10, 26),
+        ),
+    ];
+    for (metrics, message, (line, col)) in cases {
+        let setup = db("", metrics);
+        let stderr = refused(&setup, "en");
+        let place = format!("{}:{line}:{col}: ", setup.path("watch.yaml").display());
+        assert!(
+            stderr.contains(message) && stderr.contains(&place),
+            "expected `{message}` at {place}\n{}\ngot: {stderr}",
+            fs::read_to_string(setup.path("watch.yaml")).unwrap()
+        );
+        let ja = refused(&setup, "ja");
+        assert!(ja.contains(&place) && ja != stderr, "{ja}");
+    }
+    // A slow log's fields on an access log, and an unknown dialect.
+    let setup = web(
+        "",
+        "      - {name: rows, when: rows_examined p95 > 10000}\n",
+    );
+    let stderr = refused(&setup, "en");
+    assert!(
+        stderr.contains(":8:28: ") && stderr.contains("is read from a slow log"),
+        "{stderr}"
+    );
+    let setup = Setup::new(
+        1,
+        60,
+        "",
+        "  - name: db\n    paths: [slow.log]\n    slow_log: oracle\n    metrics:\n      - {name: n, when: count > 1}\n",
+    );
+    let stderr = refused(&setup, "en");
+    assert!(
+        stderr.contains(":7:15: ") && stderr.contains("unknown slow log `oracle`"),
+        "{stderr}"
+    );
+}

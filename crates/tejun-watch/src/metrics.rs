@@ -1,6 +1,8 @@
 //! Metric rules on a followed access log: `error_rate > 5% over 1m`,
 //! `p95 > 3s over 5m`, `p95 > 2x baseline for 30m`,
-//! `burn_rate(99.9%) > 14.4 over 1h and 5m`.
+//! `burn_rate(99.9%) > 14.4 over 1h and 5m`; and on a followed slow log:
+//! `query_time p95 > 2s over 5m`, `count > 100 over 1m`,
+//! `rows_examined p95 > 10000 over 5m`, optionally for one fingerprint.
 //!
 //! The expression language and its evaluator are `tejun-probe`'s, the very
 //! ones rollout triggers use: every request read from the log is a sample
@@ -20,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use tejun_locale::Lang;
 use tejun_probe::window::{Window, evaluate_against};
-use tejun_probe::{Expr, Fired, Metric, Sample, Sustained};
+use tejun_probe::{Expr, Field, Fired, Metric, Sample, Sustained};
 use tejun_signals::access::LineFormat;
+use tejun_signals::digest::{EmbeddedNumbers, FollowedSlowLog, Query};
 use tejun_signals::trend::baseline::{BaselineSpec, baseline_of};
 use tejun_signals::trend::series::{Observation, SeriesBuilder};
 
@@ -39,6 +42,10 @@ pub(crate) struct RawMetric {
     /// Days a baseline looks back (default 7).
     #[serde(default)]
     pub baseline_days: Option<Spanned<u32>>,
+    /// Slow logs: judge only the queries of this fingerprint (written as
+    /// pt-query-digest prints it, or as a sample statement).
+    #[serde(default)]
+    pub fingerprint: Option<Spanned<String>>,
     #[serde(default)]
     pub actions: Vec<RawMetricAction>,
 }
@@ -76,14 +83,25 @@ pub struct MetricRule {
     pub severity: Option<String>,
     pub actions: Actions,
     pub baseline_days: u32,
+    /// Slow logs: only the queries with this fingerprint count.
+    pub fingerprint: Option<String>,
     /// Runbook actions not checked yet (see [`prepare`]).
     pub unchecked_runbooks: Vec<RawRunbook>,
 }
 
-/// A source's access-log format and metric rules.
+/// What a source with metric rules is read as.
+#[derive(Debug, Clone)]
+pub enum MetricInput {
+    /// An access log in this format: one sample per request.
+    Access(LineFormat),
+    /// A MySQL/MariaDB or PostgreSQL slow log: one sample per query.
+    SlowLog(tejun_signals::digest::Format),
+}
+
+/// A source's input and metric rules.
 #[derive(Debug, Clone)]
 pub struct MetricSpec {
-    pub format: LineFormat,
+    pub input: MetricInput,
     pub rules: Vec<MetricRule>,
 }
 
@@ -96,6 +114,7 @@ pub const LONGEST_WINDOW: Duration = Duration::from_secs(6 * 3600);
 pub(crate) fn build_rule(
     raw: RawMetric,
     source: &str,
+    slow_log: bool,
     at: impl Fn(&serde_saphyr::Location, usize) -> At,
 ) -> Result<MetricRule, ConfigError> {
     let name = raw.name.value.trim().to_string();
@@ -136,6 +155,35 @@ pub(crate) fn build_rule(
             ),
         ));
     }
+    if slow_log {
+        return slow_log_rule(raw, name, text, expr, located);
+    }
+    if let Some((field_at, _)) = expr.field_at {
+        return Err(located(
+            &raw.when.referenced,
+            field_at,
+            format!(
+                "rule `{name}`: `{}` is read from a slow log, and this source is an access log (add `slow_log: mysql` or `slow_log: postgres` to the source)",
+                expr.field.name()
+            ),
+            format!(
+                "ルール `{name}`: `{}` はスローログの項目ですが、このソースはアクセスログです (ソースに `slow_log: mysql` か `slow_log: postgres` を書いてください)",
+                expr.field.name()
+            ),
+        ));
+    }
+    if let Some(fp) = &raw.fingerprint {
+        return Err(located(
+            &fp.referenced,
+            0,
+            format!(
+                "rule `{name}`: `fingerprint` is for slow logs, and this source is an access log"
+            ),
+            format!(
+                "ルール `{name}`: `fingerprint` はスローログ用ですが、このソースはアクセスログです"
+            ),
+        ));
+    }
     let unusable = match expr.metric {
         Metric::Failing | Metric::Prometheus => Some(expr.metric.name()),
         Metric::Percentile(p) if expr.baseline && p != 95 => Some(format!("p{p} … baseline")),
@@ -153,6 +201,87 @@ pub(crate) fn build_rule(
             ),
         ));
     }
+    finish_rule(raw, name, text, expr, None, located)
+}
+
+/// A rule on a slow log: what a query measures (`query_time`, `lock_time`,
+/// `rows_sent`, `rows_examined`; a bare `p95` is `query_time p95`), how
+/// many there are (`count`), a latency objective's burn rate; optionally
+/// for one fingerprint.
+fn slow_log_rule(
+    raw: RawMetric,
+    name: String,
+    text: String,
+    mut expr: Expr,
+    located: impl Fn(&serde_saphyr::Location, usize, String, String) -> ConfigError,
+) -> Result<MetricRule, ConfigError> {
+    if let Metric::Percentile(_) = expr.metric
+        && expr.field == Field::Latency
+    {
+        expr.field = Field::QueryTime;
+    }
+    let unusable = match expr.metric {
+        Metric::Failing | Metric::Prometheus | Metric::ErrorRate => Some(expr.metric.name()),
+        Metric::BurnRate if expr.slo.is_some_and(|s| s.latency_ms.is_none()) => {
+            Some("burn_rate(99.9%)".to_string())
+        }
+        Metric::Percentile(p) if expr.baseline && (p != 95 || expr.field != Field::QueryTime) => {
+            Some(format!("{} p{p} … baseline", expr.field.name()))
+        }
+        _ => None,
+    };
+    if let Some(what) = unusable {
+        return Err(located(
+            &raw.when.referenced,
+            0,
+            format!(
+                "rule `{name}`: `{what}` cannot be read from a slow log (a query has no status: use query_time/lock_time/rows_sent/rows_examined pNN, count, or burn_rate(99% < 2s); baselines are kept for query_time p95)"
+            ),
+            format!(
+                "ルール `{name}`: `{what}` はスローログから読めません (クエリにステータスはありません。query_time/lock_time/rows_sent/rows_examined の pNN、count、burn_rate(99% < 2s) を使います。ベースラインは query_time p95 のみ)"
+            ),
+        ));
+    }
+    let fingerprint = match &raw.fingerprint {
+        None => None,
+        Some(fp) => {
+            let normalised =
+                tejun_signals::digest::fingerprint(fp.value.trim(), EmbeddedNumbers::Keep);
+            if normalised.is_empty() {
+                return Err(located(
+                    &fp.referenced,
+                    0,
+                    format!("rule `{name}`: an empty fingerprint matches no query"),
+                    format!("ルール `{name}`: 空のフィンガープリントはどのクエリにも一致しません"),
+                ));
+            }
+            if expr.baseline {
+                return Err(located(
+                    &fp.referenced,
+                    0,
+                    format!(
+                        "rule `{name}`: baselines are kept for the whole source, not per fingerprint"
+                    ),
+                    format!(
+                        "ルール `{name}`: ベースラインはソース全体で持ち、フィンガープリントごとには持ちません"
+                    ),
+                ));
+            }
+            Some(normalised)
+        }
+    };
+    finish_rule(raw, name, text, expr, fingerprint, located)
+}
+
+/// What every metric rule checks: its window, `baseline_days`, actions.
+fn finish_rule(
+    raw: RawMetric,
+    name: String,
+    text: String,
+    expr: Expr,
+    fingerprint: Option<String>,
+    located: impl Fn(&serde_saphyr::Location, usize, String, String) -> ConfigError,
+) -> Result<MetricRule, ConfigError> {
     if expr.lookback() > LONGEST_WINDOW {
         return Err(located(
             &raw.when.referenced,
@@ -197,6 +326,7 @@ pub(crate) fn build_rule(
         severity: raw.severity,
         actions,
         baseline_days,
+        fingerprint,
         unchecked_runbooks,
     })
 }
@@ -237,17 +367,25 @@ pub fn prepare(config: &mut crate::Config, cx: &RunbookContext) -> Result<(), Co
 pub struct MetricFired {
     /// The expression as written.
     pub expr: String,
-    /// `error_rate`, `p95`, `burn_rate`.
+    /// `error_rate`, `p95`, `burn_rate`, `count`, `query_time p95`,
+    /// `rows_examined p95`.
     pub metric: String,
-    /// Fraction, milliseconds or burn rate.
+    /// Fraction, milliseconds, rows, a count or a burn rate.
     pub value: f64,
     /// What it was compared with (the factor times the baseline, for one).
     pub threshold: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
-    /// Requests in the window, and the failed (or slow) ones among them.
+    /// Requests (queries, for a slow log) in the window, and the failed
+    /// (or slow) ones among them.
     pub requests: usize,
     pub bad: usize,
+    /// The samples are a slow log's queries, not requests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queries: bool,
+    /// The fingerprint a slow-log rule is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl MetricFired {
@@ -255,6 +393,8 @@ impl MetricFired {
         match self.metric.as_str() {
             "error_rate" => format!("{:.1}%", v * 100.0),
             "burn_rate" => format!("{v:.1}×"),
+            "count" => format!("{v:.0}"),
+            m if m.starts_with("rows_") => format!("{v:.0}"),
             _ => format!("{v:.0} ms"),
         }
     }
@@ -268,8 +408,15 @@ impl MetricFired {
             },
             None => String::new(),
         };
-        match lang {
-            Lang::En => format!(
+        let of = match &self.fingerprint {
+            Some(fp) => match lang {
+                Lang::En => format!(" of `{fp}`"),
+                Lang::Ja => format!(" (`{fp}`)"),
+            },
+            None => String::new(),
+        };
+        match (lang, self.queries) {
+            (Lang::En, false) => format!(
                 "{} = {} (threshold {}{base}, {} requests, {} bad) — `{}`",
                 self.metric,
                 self.show(self.value),
@@ -278,13 +425,29 @@ impl MetricFired {
                 self.bad,
                 self.expr
             ),
-            Lang::Ja => format!(
+            (Lang::Ja, false) => format!(
                 "{} = {} (しきい値 {}{base}、リクエスト {} 件中 {} 件が不良) — `{}`",
                 self.metric,
                 self.show(self.value),
                 self.show(self.threshold),
                 self.requests,
                 self.bad,
+                self.expr
+            ),
+            (Lang::En, true) => format!(
+                "{}{of} = {} (threshold {}{base}, {} queries) — `{}`",
+                self.metric,
+                self.show(self.value),
+                self.show(self.threshold),
+                self.requests,
+                self.expr
+            ),
+            (Lang::Ja, true) => format!(
+                "{}{of} = {} (しきい値 {}{base}、クエリ {} 件) — `{}`",
+                self.metric,
+                self.show(self.value),
+                self.show(self.threshold),
+                self.requests,
                 self.expr
             ),
         }
@@ -298,7 +461,8 @@ pub enum MetricEvent {
         rule: usize,
         at: Timestamp,
         fired: MetricFired,
-        /// The latest bad lines, as evidence: (text, file).
+        /// The latest bad lines (queries, for a slow log), as evidence:
+        /// (text, file).
         lines: Vec<(String, String)>,
     },
     Resolved {
@@ -313,57 +477,130 @@ struct RuleRun {
     sustained: Sustained,
     /// Fired and not yet resolved: when.
     firing: Option<Timestamp>,
+    /// The window it reads, in [`MetricRun::windows`].
+    window: usize,
 }
 
 /// How many bad lines a detection carries as evidence.
 const EVIDENCE_LINES: usize = 10;
+
+/// The samples some rules read: one field of the queries of one
+/// fingerprint (or of every query), or an access log's requests.
+struct Samples {
+    fingerprint: Option<String>,
+    field: Field,
+    window: Window,
+    /// The latest evidence: bad requests, or the queries themselves.
+    recent: VecDeque<(String, String)>,
+}
+
+/// How a source's lines become samples.
+enum Reader {
+    Access(LineFormat),
+    SlowLog {
+        log: Box<FollowedSlowLog>,
+        /// The file of the lines being read (evidence names it).
+        file: String,
+        fingerprinter: tejun_signals::digest::Fingerprinter,
+    },
+}
 
 /// A source's metric rules at run time: the samples their windows read,
 /// the window series their baselines read, and whether each is firing.
 pub struct MetricRun {
     source: String,
     spec: MetricSpec,
+    reader: Reader,
     rules: Vec<RuleRun>,
-    window: Window,
+    windows: Vec<Samples>,
     /// Per-minute points of this source, for baselines, kept as many days
     /// back as the longest `baseline_days` (a few numbers per minute).
     history: Option<SeriesBuilder>,
     history_days: u32,
     /// When history was last trimmed (Unix seconds).
     trimmed_at: i64,
-    recent_bad: VecDeque<(String, String)>,
-    /// Lines the format could not read.
+    /// Lines the format could not read (malformed entries, for a slow
+    /// log).
     pub unreadable: u64,
 }
 
 /// Baseline windows: one minute, the statistics default.
 const BASELINE_WINDOW_S: i64 = 60;
 
+/// A slow-log statement as evidence: its figures, then the statement on
+/// one line (cut at 1,000 characters).
+fn query_evidence(q: &Query) -> String {
+    let mut statement: String = q.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = statement.char_indices().nth(1000) {
+        statement.truncate(cut);
+        statement.push('…');
+    }
+    let mut figures = format!("# Query_time: {:.6}", q.query_time);
+    if let Some(lock) = q.lock_time {
+        figures.push_str(&format!("  Lock_time: {lock:.6}"));
+    }
+    if let Some(rows) = q.rows_sent {
+        figures.push_str(&format!("  Rows_sent: {rows}"));
+    }
+    if let Some(rows) = q.rows_examined {
+        figures.push_str(&format!("  Rows_examined: {rows}"));
+    }
+    format!("{figures}  {statement}")
+}
+
+fn push_recent(recent: &mut VecDeque<(String, String)>, text: String, file: &str) {
+    if recent.len() == EVIDENCE_LINES {
+        recent.pop_front();
+    }
+    recent.push_back((text, file.to_string()));
+}
+
 impl MetricRun {
     pub fn new(source: &str, spec: MetricSpec) -> MetricRun {
-        let keep = spec
-            .rules
-            .iter()
-            .map(|r| r.expr.lookback())
-            .max()
-            .unwrap_or_default();
+        let mut windows: Vec<Samples> = Vec::new();
+        let mut rules = Vec::new();
+        for rule in &spec.rules {
+            let index = match windows
+                .iter()
+                .position(|w| w.fingerprint == rule.fingerprint && w.field == rule.expr.field)
+            {
+                Some(index) => index,
+                None => {
+                    windows.push(Samples {
+                        fingerprint: rule.fingerprint.clone(),
+                        field: rule.expr.field,
+                        window: Window::new(Duration::ZERO),
+                        recent: VecDeque::new(),
+                    });
+                    windows.len() - 1
+                }
+            };
+            let keep = windows[index].window.keep().max(rule.expr.lookback());
+            windows[index].window = Window::new(keep);
+            rules.push(RuleRun {
+                sustained: Sustained::default(),
+                firing: None,
+                window: index,
+            });
+        }
         let baselines: Vec<&MetricRule> = spec.rules.iter().filter(|r| r.expr.baseline).collect();
         let history_days = baselines.iter().map(|r| r.baseline_days).max().unwrap_or(0);
+        let reader = match &spec.input {
+            MetricInput::Access(format) => Reader::Access(format.clone()),
+            MetricInput::SlowLog(format) => Reader::SlowLog {
+                log: Box::new(FollowedSlowLog::new(*format, tejun_locale::operator_zone())),
+                file: String::new(),
+                fingerprinter: Default::default(),
+            },
+        };
         MetricRun {
             source: source.to_string(),
-            rules: spec
-                .rules
-                .iter()
-                .map(|_| RuleRun {
-                    sustained: Sustained::default(),
-                    firing: None,
-                })
-                .collect(),
-            window: Window::new(keep),
+            reader,
+            rules,
+            windows,
             history: (!baselines.is_empty()).then(|| SeriesBuilder::new(BASELINE_WINDOW_S)),
             history_days,
             trimmed_at: i64::MIN,
-            recent_bad: VecDeque::new(),
             unreadable: 0,
             spec,
         }
@@ -373,40 +610,128 @@ impl MetricRun {
         &self.spec.rules[index]
     }
 
-    /// Reads one line of the source and evaluates every rule at its time.
+    /// Reads one line of the source and evaluates every rule at its time
+    /// (a slow log's rules, once the line finished a query).
     pub fn line(&mut self, line: &str, file: &str, events: &mut Vec<MetricEvent>) {
-        let Ok(request) = self.spec.format.parse(line) else {
+        let request = match &mut self.reader {
+            Reader::Access(format) => format.parse(line),
+            Reader::SlowLog { log, file: f, .. } => {
+                if f != file {
+                    *f = file.to_string();
+                }
+                let mut out = Vec::new();
+                log.line(line, &mut out);
+                self.queries(out, events);
+                return;
+            }
+        };
+        let Ok(request) = request else {
             self.unreadable += 1;
             return;
         };
         let at = request.time;
-        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
         let latency_ms = request
             .request_time
             .or(request.upstream_time)
             .map_or(0, |d| d.as_millis() as u64);
         let ok = request.status < 500;
-        let sample = Sample {
-            at_ms,
-            ok,
-            latency_ms,
-            value: Some(f64::from(request.status)),
-            error: None,
-            host: None,
-        };
-        if !ok {
-            if self.recent_bad.len() == EVIDENCE_LINES {
-                self.recent_bad.pop_front();
+        for samples in &mut self.windows {
+            if !ok {
+                push_recent(&mut samples.recent, line.to_string(), file);
             }
-            self.recent_bad
-                .push_back((line.to_string(), file.to_string()));
         }
-        self.window.push(sample);
+        self.observe(at, ok, Some(f64::from(request.status)), None, |_| {
+            latency_ms
+        });
+        self.evaluate_all(at, events);
+    }
+
+    /// Everything written so far has been read: a slow log's query in
+    /// progress is judged if its statement is complete.
+    pub fn written(&mut self, events: &mut Vec<MetricEvent>) {
+        if let Reader::SlowLog { log, .. } = &mut self.reader {
+            let mut out = Vec::new();
+            log.written(&mut out);
+            self.queries(out, events);
+        }
+    }
+
+    fn queries(
+        &mut self,
+        out: Vec<Result<Query, tejun_signals::digest::Malformed>>,
+        events: &mut Vec<MetricEvent>,
+    ) {
+        for entry in out {
+            let Ok(q) = entry else {
+                self.unreadable += 1;
+                continue;
+            };
+            let Reader::SlowLog {
+                file,
+                fingerprinter,
+                ..
+            } = &mut self.reader
+            else {
+                return;
+            };
+            let file = file.clone();
+            let needs_fingerprint = self.windows.iter().any(|w| w.fingerprint.is_some());
+            let fingerprint = needs_fingerprint.then(|| {
+                fingerprinter
+                    .fingerprint(&q.text, EmbeddedNumbers::Keep)
+                    .to_string()
+            });
+            // A query without a time in its entry is judged when read.
+            let at = q.time.unwrap_or_else(Timestamp::now);
+            let evidence = query_evidence(&q);
+            for samples in &mut self.windows {
+                if samples.fingerprint.is_none() || samples.fingerprint == fingerprint {
+                    push_recent(&mut samples.recent, evidence.clone(), &file);
+                }
+            }
+            let value = |field: Field| -> u64 {
+                let ms = |s: f64| (s * 1000.0).round().max(0.0) as u64;
+                match field {
+                    Field::Latency | Field::QueryTime => ms(q.query_time),
+                    Field::LockTime => ms(q.lock_time.unwrap_or(0.0)),
+                    Field::RowsSent => q.rows_sent.unwrap_or(0),
+                    Field::RowsExamined => q.rows_examined.unwrap_or(0),
+                }
+            };
+            self.observe(at, true, None, fingerprint.as_deref(), value);
+            self.evaluate_all(at, events);
+        }
+    }
+
+    /// One request or query at `at`: a sample in every window it belongs
+    /// to (`value` gives each window's field), and a point of history.
+    fn observe(
+        &mut self,
+        at: Timestamp,
+        ok: bool,
+        status: Option<f64>,
+        fingerprint: Option<&str>,
+        value: impl Fn(Field) -> u64,
+    ) {
+        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
+        for samples in &mut self.windows {
+            if samples.fingerprint.is_some() && samples.fingerprint.as_deref() != fingerprint {
+                continue;
+            }
+            samples.window.push(Sample {
+                at_ms,
+                ok,
+                latency_ms: value(samples.field),
+                value: status,
+                error: None,
+                host: None,
+            });
+        }
         if let Some(history) = &mut self.history {
             history.observe(Observation {
                 at,
                 key: &self.source,
-                latency_ms: latency_ms as f64,
+                latency_ms: value(Field::QueryTime) as f64,
                 error: !ok,
             });
             // Hourly, with a day's margin past the oldest day a baseline reads.
@@ -415,6 +740,10 @@ impl MetricRun {
                 history.forget_before(at.as_second() - (i64::from(self.history_days) + 1) * 86_400);
             }
         }
+    }
+
+    fn evaluate_all(&mut self, at: Timestamp, events: &mut Vec<MetricEvent>) {
+        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
         for index in 0..self.rules.len() {
             self.evaluate(index, at, at_ms, events);
         }
@@ -442,17 +771,21 @@ impl MetricRun {
         } else {
             None
         };
-        let held = evaluate_against(&rule.expr, self.window.samples(), at_ms, baseline);
+        let samples = &self.windows[self.rules[index].window];
+        let held = evaluate_against(&rule.expr, samples.window.samples(), at_ms, baseline);
+        let queries = matches!(self.reader, Reader::SlowLog { .. });
         let run = &mut self.rules[index];
         let fired = run.sustained.update(&rule.expr, held.clone(), at_ms);
         match (fired, run.firing) {
             (Some(fired), None) => {
                 run.firing = Some(at);
+                let mut fired = describe(rule, &fired, baseline);
+                fired.queries = queries;
                 events.push(MetricEvent::Fired {
                     rule: index,
                     at,
-                    fired: describe(rule, &fired, baseline),
-                    lines: self.recent_bad.iter().cloned().collect(),
+                    fired,
+                    lines: samples.recent.iter().cloned().collect(),
                 });
             }
             (None, Some(since)) if held.is_none() => {
@@ -469,9 +802,10 @@ impl MetricRun {
 }
 
 fn describe(rule: &MetricRule, fired: &Fired, baseline: Option<f64>) -> MetricFired {
-    let metric = match rule.expr.metric {
-        Metric::Percentile(p) => format!("p{p}"),
-        m => m.name(),
+    let metric = match (rule.expr.metric, rule.expr.field) {
+        (Metric::Percentile(p), Field::Latency) => format!("p{p}"),
+        (Metric::Percentile(p), field) => format!("{} p{p}", field.name()),
+        (m, _) => m.name(),
     };
     MetricFired {
         expr: rule.text.clone(),
@@ -484,6 +818,8 @@ fn describe(rule: &MetricRule, fired: &Fired, baseline: Option<f64>) -> MetricFi
         baseline,
         requests: fired.samples,
         bad: fired.failures,
+        queries: false,
+        fingerprint: rule.fingerprint.clone(),
     }
 }
 
@@ -499,6 +835,7 @@ mod tests {
             severity: None,
             actions: Actions::default(),
             baseline_days: 7,
+            fingerprint: None,
             unchecked_runbooks: Vec::new(),
         }
     }
@@ -519,7 +856,7 @@ mod tests {
         MetricRun::new(
             "web",
             MetricSpec {
-                format,
+                input: MetricInput::Access(format),
                 rules: rules.iter().map(|t| rule(t)).collect(),
             },
         )

@@ -474,6 +474,17 @@ impl<'r> Watcher<'r> {
                 }
             }
         }
+        // All that was written has been read: a slow log's last query is
+        // judged now rather than when the next one is logged.
+        for index in 0..self.sources.len() {
+            let mut events = Vec::new();
+            if let Some(metrics) = &mut self.sources[index].metrics {
+                metrics.written(&mut events);
+            }
+            for event in events {
+                self.metric_event(index, event);
+            }
+        }
     }
 
     fn handle(&mut self, source: usize, path: &str, event: Event) {
