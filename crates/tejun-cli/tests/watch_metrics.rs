@@ -318,7 +318,17 @@ fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webho
 #[test]
 fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
     // Line 10 is the first metric rule's line in `db`'s config.
-    let cases: [(&str, &str, (u32, u32)); 5] = [
+    let cases: [(&str, &str, (u32, u32)); 7] = [
+        (
+            "      - {name: n, when: 'count > 10', each: endpoint}\n",
+            "`each: endpoint` is not known here: use `each: fingerprint`",
+            (10, 45),
+        ),
+        (
+            "      - {name: n, when: 'count > 10', each: fingerprint, top: 1000}\n",
+            "top must be 1..200",
+            (10, 63),
+        ),
         (
             "      - {name: err, when: error_rate > 5%}\n",
             "cannot be read from a slow log",
@@ -378,4 +388,60 @@ fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
         stderr.contains(":7:15: ") && stderr.contains("unknown slow log `oracle`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_endpoint_baseline_survives_a_restart_of_the_watcher() {
+    let setup = web(
+        &format!(
+            "    log_format: '{}'\n",
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time"#
+        ),
+        "      - {name: slower, when: p95 > 2x baseline for 10m, each: endpoint, top: 5, baseline_days: 1}\n",
+    );
+    // Day 0, 09:00–10:00 UTC: both endpoints at 200 ms, each every 10 s.
+    let day0 = 1_800_000_000 / 86_400 * 86_400 + 9 * 3600;
+    let hour = |start: i64, products_secs: f64| {
+        let mut text = String::new();
+        for i in 0..360 {
+            let at = start + i * 10;
+            text.push_str(&line(at, "/api/products/42", 200, products_secs));
+            text.push_str(&line(at + 5, "/api/users/7", 200, 0.2));
+        }
+        text
+    };
+    append(&setup.path("access.log"), &hour(day0, 0.2));
+    let mut watch = setup.watch();
+    // The whole day-0 hour is read (its last line counted) before the stop.
+    let quiet = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(quiet.is_empty(), "{quiet:?}");
+    watch.stop();
+    // Day 1, same hour: /api/products at 3× its usual time. A new watcher
+    // reads only day 1 (its checkpoint is past day 0): what it compares
+    // with is the history the first one saved.
+    append(&setup.path("access.log"), &hour(day0 + 86_400, 0.6));
+    let mut watch = setup.watch();
+    let fired = watch.wait_for("the per-endpoint baseline rule", |e| {
+        e["event"] == "triggered"
+    });
+    assert_eq!(
+        fired["metric"]["endpoint"], "GET /api/products/:id",
+        "{fired}"
+    );
+    assert!(
+        (fired["metric"]["baseline"].as_f64().unwrap() - 200.0).abs() <= 2.0,
+        "{fired}"
+    );
+    let others = watch.drain_for(std::time::Duration::from_secs(1), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(
+        others.is_empty(),
+        "only the slow endpoint fires: {others:?}"
+    );
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 1, "{triggered:?}");
 }

@@ -14,7 +14,7 @@
 //! A rule fires when its expression starts to hold (after its `for`), and
 //! fires again only after it stopped holding: one detection per episode.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -26,7 +26,7 @@ use tejun_probe::{Expr, Field, Fired, Metric, Sample, Sustained};
 use tejun_signals::access::LineFormat;
 use tejun_signals::digest::{EmbeddedNumbers, FollowedSlowLog, Query};
 use tejun_signals::trend::baseline::{BaselineSpec, baseline_of};
-use tejun_signals::trend::series::{Observation, SeriesBuilder};
+use tejun_signals::trend::series::{Observation, Point, SeriesBuilder};
 
 use crate::config::{Actions, At, ConfigError, IncidentAction};
 use crate::runbook::RunbookContext;
@@ -46,6 +46,13 @@ pub(crate) struct RawMetric {
     /// pt-query-digest prints it, or as a sample statement).
     #[serde(default)]
     pub fingerprint: Option<Spanned<String>>,
+    /// `endpoint` (access logs) or `fingerprint` (slow logs): judge each
+    /// apart, one episode each.
+    #[serde(default)]
+    pub each: Option<Spanned<String>>,
+    /// With `each`: how many keys are tracked (default 20).
+    #[serde(default)]
+    pub top: Option<Spanned<u32>>,
     #[serde(default)]
     pub actions: Vec<RawMetricAction>,
 }
@@ -85,6 +92,9 @@ pub struct MetricRule {
     pub baseline_days: u32,
     /// Slow logs: only the queries with this fingerprint count.
     pub fingerprint: Option<String>,
+    /// `each:`: judged per endpoint (or fingerprint), for at most this
+    /// many of them.
+    pub each: Option<usize>,
     /// Runbook actions not checked yet (see [`prepare`]).
     pub unchecked_runbooks: Vec<RawRunbook>,
 }
@@ -108,6 +118,11 @@ pub struct MetricSpec {
 /// The longest a burn-rate or percentile window may be: samples are kept
 /// for it, one per request.
 pub const LONGEST_WINDOW: Duration = Duration::from_secs(6 * 3600);
+
+/// `each:` tracks this many endpoints or fingerprints unless `top` says.
+pub const DEFAULT_TOP: usize = 20;
+/// The most `top` may be.
+pub const MAX_TOP: u32 = 200;
 
 /// Reads one rule. `at(offset)` locates a byte of the `when:` text in the
 /// config file.
@@ -201,7 +216,7 @@ pub(crate) fn build_rule(
             ),
         ));
     }
-    finish_rule(raw, name, text, expr, None, located)
+    finish_rule(raw, name, text, expr, None, false, located)
 }
 
 /// A rule on a slow log: what a query measures (`query_time`, `lock_time`,
@@ -260,17 +275,27 @@ fn slow_log_rule(
                     &fp.referenced,
                     0,
                     format!(
-                        "rule `{name}`: baselines are kept for the whole source, not per fingerprint"
+                        "rule `{name}`: baselines of one fingerprint are kept with `each: fingerprint`"
                     ),
                     format!(
-                        "ルール `{name}`: ベースラインはソース全体で持ち、フィンガープリントごとには持ちません"
+                        "ルール `{name}`: フィンガープリントごとのベースラインは `each: fingerprint` で持ちます"
+                    ),
+                ));
+            }
+            if let Some(each) = &raw.each {
+                return Err(located(
+                    &each.referenced,
+                    0,
+                    format!("rule `{name}`: give `fingerprint` or `each`, not both"),
+                    format!(
+                        "ルール `{name}`: `fingerprint` と `each` はどちらか一方だけにしてください"
                     ),
                 ));
             }
             Some(normalised)
         }
     };
-    finish_rule(raw, name, text, expr, fingerprint, located)
+    finish_rule(raw, name, text, expr, fingerprint, true, located)
 }
 
 /// What every metric rule checks: its window, `baseline_days`, actions.
@@ -280,8 +305,49 @@ fn finish_rule(
     text: String,
     expr: Expr,
     fingerprint: Option<String>,
+    slow_log: bool,
     located: impl Fn(&serde_saphyr::Location, usize, String, String) -> ConfigError,
 ) -> Result<MetricRule, ConfigError> {
+    let key = if slow_log { "fingerprint" } else { "endpoint" };
+    let each = match (&raw.each, &raw.top) {
+        (None, None) => None,
+        (None, Some(top)) => {
+            return Err(located(
+                &top.referenced,
+                0,
+                format!("rule `{name}`: `top` bounds `each: {key}`, which is not given"),
+                format!(
+                    "ルール `{name}`: `top` は `each: {key}` の上限ですが、`each` がありません"
+                ),
+            ));
+        }
+        (Some(each), _) if each.value.trim() != key => {
+            return Err(located(
+                &each.referenced,
+                0,
+                format!(
+                    "rule `{name}`: `each: {}` is not known here: use `each: {key}`",
+                    each.value.trim()
+                ),
+                format!(
+                    "ルール `{name}`: `each: {}` はここでは使えません: `each: {key}` と書いてください",
+                    each.value.trim()
+                ),
+            ));
+        }
+        (Some(_), Some(top)) if !(1..=MAX_TOP).contains(&top.value) => {
+            return Err(located(
+                &top.referenced,
+                0,
+                format!("rule `{name}`: top must be 1..{MAX_TOP}, not {}", top.value),
+                format!(
+                    "ルール `{name}`: top は 1〜{MAX_TOP} で指定してください ({} は不可)",
+                    top.value
+                ),
+            ));
+        }
+        (Some(_), top) => Some(top.as_ref().map_or(DEFAULT_TOP, |t| t.value as usize)),
+    };
     if expr.lookback() > LONGEST_WINDOW {
         return Err(located(
             &raw.when.referenced,
@@ -327,6 +393,7 @@ fn finish_rule(
         actions,
         baseline_days,
         fingerprint,
+        each,
         unchecked_runbooks,
     })
 }
@@ -383,9 +450,13 @@ pub struct MetricFired {
     /// The samples are a slow log's queries, not requests.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub queries: bool,
-    /// The fingerprint a slow-log rule is limited to.
+    /// The fingerprint a slow-log rule is limited to (or, with `each:
+    /// fingerprint`, the one that fired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// With `each: endpoint`: the endpoint that fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl MetricFired {
@@ -408,7 +479,7 @@ impl MetricFired {
             },
             None => String::new(),
         };
-        let of = match &self.fingerprint {
+        let of = match self.fingerprint.as_ref().or(self.endpoint.as_ref()) {
             Some(fp) => match lang {
                 Lang::En => format!(" of `{fp}`"),
                 Lang::Ja => format!(" (`{fp}`)"),
@@ -417,7 +488,7 @@ impl MetricFired {
         };
         match (lang, self.queries) {
             (Lang::En, false) => format!(
-                "{} = {} (threshold {}{base}, {} requests, {} bad) — `{}`",
+                "{}{of} = {} (threshold {}{base}, {} requests, {} bad) — `{}`",
                 self.metric,
                 self.show(self.value),
                 self.show(self.threshold),
@@ -426,7 +497,7 @@ impl MetricFired {
                 self.expr
             ),
             (Lang::Ja, false) => format!(
-                "{} = {} (しきい値 {}{base}、リクエスト {} 件中 {} 件が不良) — `{}`",
+                "{}{of} = {} (しきい値 {}{base}、リクエスト {} 件中 {} 件が不良) — `{}`",
                 self.metric,
                 self.show(self.value),
                 self.show(self.threshold),
@@ -470,15 +541,25 @@ pub enum MetricEvent {
         at: Timestamp,
         /// When it had fired.
         since: Timestamp,
+        /// The endpoint or fingerprint, for an `each:` rule.
+        key: Option<String>,
     },
 }
 
-struct RuleRun {
+/// Whether one expression holds, and since when it fired.
+#[derive(Default)]
+struct Episode {
     sustained: Sustained,
     /// Fired and not yet resolved: when.
     firing: Option<Timestamp>,
-    /// The window it reads, in [`MetricRun::windows`].
-    window: usize,
+}
+
+struct RuleRun {
+    episode: Episode,
+    /// The window it reads, in [`MetricRun::windows`] (`None` for an
+    /// `each:` rule, whose windows are its keys').
+    window: Option<usize>,
+    per_key: Option<PerKey>,
 }
 
 /// How many bad lines a detection carries as evidence.
@@ -494,9 +575,95 @@ struct Samples {
     recent: VecDeque<(String, String)>,
 }
 
+/// One endpoint or fingerprint of an `each:` rule.
+struct Keyed {
+    window: Window,
+    recent: VecDeque<(String, String)>,
+    episode: Episode,
+}
+
+/// An `each:` rule's keys: the `top` most requested endpoints (or
+/// fingerprints) are tracked, by a request count halved every hour of log
+/// time so that yesterday's traffic gives way to today's. Counts are kept
+/// for at most 10 × `top` keys (the less frequent half is dropped when
+/// full), so memory is bounded whatever the log holds.
+struct PerKey {
+    top: usize,
+    keep: Duration,
+    tracked: HashMap<String, Keyed>,
+    counts: HashMap<String, f64>,
+    halved_at: i64,
+}
+
+impl PerKey {
+    fn new(top: usize, keep: Duration) -> PerKey {
+        PerKey {
+            top,
+            keep,
+            tracked: HashMap::new(),
+            counts: HashMap::new(),
+            halved_at: i64::MIN,
+        }
+    }
+
+    /// Counts one request of `key` at `at_s`; true when `key` is tracked
+    /// (then `evicted` may name the key it replaced).
+    fn admit(&mut self, key: &str, at_s: i64, evicted: &mut Vec<String>) -> bool {
+        if at_s.saturating_sub(self.halved_at) >= 3600 {
+            self.halved_at = at_s;
+            self.counts.values_mut().for_each(|c| *c /= 2.0);
+        }
+        if self.counts.len() >= self.top * 10 && !self.counts.contains_key(key) {
+            let mut values: Vec<f64> = self.counts.values().copied().collect();
+            values.sort_by(f64::total_cmp);
+            let median = values[values.len() / 2];
+            let tracked = &self.tracked;
+            self.counts
+                .retain(|k, c| *c > median || tracked.contains_key(k));
+        }
+        let count = {
+            let c = self.counts.entry(key.to_string()).or_default();
+            *c += 1.0;
+            *c
+        };
+        if self.tracked.contains_key(key) {
+            return true;
+        }
+        if self.tracked.len() >= self.top {
+            // The least requested key that is not firing makes room, if
+            // this one is requested more.
+            let weakest = self
+                .tracked
+                .iter()
+                .filter(|(_, k)| k.episode.firing.is_none())
+                .map(|(name, _)| (name.clone(), self.counts.get(name).copied().unwrap_or(0.0)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match weakest {
+                Some((name, c)) if c < count => {
+                    self.tracked.remove(&name);
+                    evicted.push(name);
+                }
+                _ => return false,
+            }
+        }
+        self.tracked.insert(
+            key.to_string(),
+            Keyed {
+                window: Window::new(self.keep),
+                recent: VecDeque::new(),
+                episode: Episode::default(),
+            },
+        );
+        true
+    }
+}
+
 /// How a source's lines become samples.
 enum Reader {
-    Access(LineFormat),
+    Access {
+        format: LineFormat,
+        templates: tejun_signals::access::template::Templates,
+    },
     SlowLog {
         log: Box<FollowedSlowLog>,
         /// The file of the lines being read (evidence names it).
@@ -508,17 +675,23 @@ enum Reader {
 /// A source's metric rules at run time: the samples their windows read,
 /// the window series their baselines read, and whether each is firing.
 pub struct MetricRun {
-    source: String,
     spec: MetricSpec,
     reader: Reader,
     rules: Vec<RuleRun>,
     windows: Vec<Samples>,
-    /// Per-minute points of this source, for baselines, kept as many days
+    /// Per-minute points for baselines: the whole source's (key `""`)
+    /// and each tracked key's of `each:` baseline rules, kept as many days
     /// back as the longest `baseline_days` (a few numbers per minute).
     history: Option<SeriesBuilder>,
     history_days: u32,
     /// When history was last trimmed (Unix seconds).
     trimmed_at: i64,
+    /// Closed history points from this start on are not saved yet.
+    saved_from: i64,
+    /// Keys whose history was dropped since the last save.
+    forgotten: Vec<String>,
+    /// The minute of log time `each:` rules were last all evaluated in.
+    swept_minute: i64,
     /// Lines the format could not read (malformed entries, for a slow
     /// log).
     pub unreadable: u64,
@@ -526,6 +699,9 @@ pub struct MetricRun {
 
 /// Baseline windows: one minute, the statistics default.
 const BASELINE_WINDOW_S: i64 = 60;
+
+/// The history key of the whole source.
+const SOURCE_KEY: &str = "";
 
 /// A slow-log statement as evidence: its figures, then the statement on
 /// one line (cut at 1,000 characters).
@@ -548,18 +724,38 @@ fn query_evidence(q: &Query) -> String {
     format!("{figures}  {statement}")
 }
 
-fn push_recent(recent: &mut VecDeque<(String, String)>, text: String, file: &str) {
+fn push_recent(recent: &mut VecDeque<(String, String)>, text: &str, file: &str) {
     if recent.len() == EVIDENCE_LINES {
         recent.pop_front();
     }
-    recent.push_back((text, file.to_string()));
+    recent.push_back((text.to_string(), file.to_string()));
+}
+
+/// One request or query, as every window sees it.
+struct Seen<'a> {
+    at: Timestamp,
+    ok: bool,
+    status: Option<f64>,
+    /// Endpoint or fingerprint, when some rule needs it.
+    key: Option<&'a str>,
+    /// The evidence line, when this one is evidence.
+    evidence: Option<&'a str>,
+    file: &'a str,
 }
 
 impl MetricRun {
-    pub fn new(source: &str, spec: MetricSpec) -> MetricRun {
+    pub fn new(spec: MetricSpec) -> MetricRun {
         let mut windows: Vec<Samples> = Vec::new();
         let mut rules = Vec::new();
         for rule in &spec.rules {
+            if let Some(top) = rule.each {
+                rules.push(RuleRun {
+                    episode: Episode::default(),
+                    window: None,
+                    per_key: Some(PerKey::new(top, rule.expr.lookback())),
+                });
+                continue;
+            }
             let index = match windows
                 .iter()
                 .position(|w| w.fingerprint == rule.fingerprint && w.field == rule.expr.field)
@@ -578,15 +774,18 @@ impl MetricRun {
             let keep = windows[index].window.keep().max(rule.expr.lookback());
             windows[index].window = Window::new(keep);
             rules.push(RuleRun {
-                sustained: Sustained::default(),
-                firing: None,
-                window: index,
+                episode: Episode::default(),
+                window: Some(index),
+                per_key: None,
             });
         }
         let baselines: Vec<&MetricRule> = spec.rules.iter().filter(|r| r.expr.baseline).collect();
         let history_days = baselines.iter().map(|r| r.baseline_days).max().unwrap_or(0);
         let reader = match &spec.input {
-            MetricInput::Access(format) => Reader::Access(format.clone()),
+            MetricInput::Access(format) => Reader::Access {
+                format: format.clone(),
+                templates: Default::default(),
+            },
             MetricInput::SlowLog(format) => Reader::SlowLog {
                 log: Box::new(FollowedSlowLog::new(*format, tejun_locale::operator_zone())),
                 file: String::new(),
@@ -594,13 +793,15 @@ impl MetricRun {
             },
         };
         MetricRun {
-            source: source.to_string(),
             reader,
             rules,
             windows,
             history: (!baselines.is_empty()).then(|| SeriesBuilder::new(BASELINE_WINDOW_S)),
             history_days,
             trimmed_at: i64::MIN,
+            saved_from: i64::MIN,
+            forgotten: Vec::new(),
+            swept_minute: i64::MIN,
             unreadable: 0,
             spec,
         }
@@ -610,11 +811,17 @@ impl MetricRun {
         &self.spec.rules[index]
     }
 
+    fn needs_key(&self) -> bool {
+        self.rules.iter().any(|r| r.per_key.is_some())
+            || self.windows.iter().any(|w| w.fingerprint.is_some())
+    }
+
     /// Reads one line of the source and evaluates every rule at its time
     /// (a slow log's rules, once the line finished a query).
     pub fn line(&mut self, line: &str, file: &str, events: &mut Vec<MetricEvent>) {
-        let request = match &mut self.reader {
-            Reader::Access(format) => format.parse(line),
+        let needs_key = self.needs_key();
+        let (request, templates) = match &mut self.reader {
+            Reader::Access { format, templates } => (format.parse(line), &*templates),
             Reader::SlowLog { log, file: f, .. } => {
                 if f != file {
                     *f = file.to_string();
@@ -629,21 +836,29 @@ impl MetricRun {
             self.unreadable += 1;
             return;
         };
-        let at = request.time;
         let latency_ms = request
             .request_time
             .or(request.upstream_time)
             .map_or(0, |d| d.as_millis() as u64);
         let ok = request.status < 500;
-        for samples in &mut self.windows {
-            if !ok {
-                push_recent(&mut samples.recent, line.to_string(), file);
+        let mut key = String::new();
+        if needs_key {
+            if !request.method.is_empty() {
+                key.push_str(request.method);
+                key.push(' ');
             }
+            templates.push(request.path, &mut key);
         }
-        self.observe(at, ok, Some(f64::from(request.status)), None, |_| {
-            latency_ms
-        });
-        self.evaluate_all(at, events);
+        let seen = Seen {
+            at: request.time,
+            ok,
+            status: Some(f64::from(request.status)),
+            key: needs_key.then_some(key.as_str()),
+            evidence: (!ok).then_some(line),
+            file,
+        };
+        self.observe(&seen, |_| latency_ms);
+        self.evaluate_all(&seen, events);
     }
 
     /// Everything written so far has been read: a slow log's query in
@@ -661,6 +876,7 @@ impl MetricRun {
         out: Vec<Result<Query, tejun_signals::digest::Malformed>>,
         events: &mut Vec<MetricEvent>,
     ) {
+        let needs_key = self.needs_key();
         for entry in out {
             let Ok(q) = entry else {
                 self.unreadable += 1;
@@ -675,20 +891,21 @@ impl MetricRun {
                 return;
             };
             let file = file.clone();
-            let needs_fingerprint = self.windows.iter().any(|w| w.fingerprint.is_some());
-            let fingerprint = needs_fingerprint.then(|| {
+            let fingerprint = needs_key.then(|| {
                 fingerprinter
                     .fingerprint(&q.text, EmbeddedNumbers::Keep)
                     .to_string()
             });
-            // A query without a time in its entry is judged when read.
-            let at = q.time.unwrap_or_else(Timestamp::now);
             let evidence = query_evidence(&q);
-            for samples in &mut self.windows {
-                if samples.fingerprint.is_none() || samples.fingerprint == fingerprint {
-                    push_recent(&mut samples.recent, evidence.clone(), &file);
-                }
-            }
+            let seen = Seen {
+                // A query without a time in its entry is judged when read.
+                at: q.time.unwrap_or_else(Timestamp::now),
+                ok: true,
+                status: None,
+                key: fingerprint.as_deref(),
+                evidence: Some(&evidence),
+                file: &file,
+            };
             let value = |field: Field| -> u64 {
                 let ms = |s: f64| (s * 1000.0).round().max(0.0) as u64;
                 match field {
@@ -698,59 +915,130 @@ impl MetricRun {
                     Field::RowsExamined => q.rows_examined.unwrap_or(0),
                 }
             };
-            self.observe(at, true, None, fingerprint.as_deref(), value);
-            self.evaluate_all(at, events);
+            self.observe(&seen, value);
+            self.evaluate_all(&seen, events);
         }
     }
 
-    /// One request or query at `at`: a sample in every window it belongs
-    /// to (`value` gives each window's field), and a point of history.
-    fn observe(
-        &mut self,
-        at: Timestamp,
-        ok: bool,
-        status: Option<f64>,
-        fingerprint: Option<&str>,
-        value: impl Fn(Field) -> u64,
-    ) {
-        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
+    /// One request or query: a sample in every window it belongs to
+    /// (`value` gives each window's field), and a point of history.
+    fn observe(&mut self, seen: &Seen<'_>, value: impl Fn(Field) -> u64) {
+        let at_ms = u64::try_from(seen.at.as_millisecond()).unwrap_or(0);
+        let sample = |field: Field| Sample {
+            at_ms,
+            ok: seen.ok,
+            latency_ms: value(field),
+            value: seen.status,
+            error: None,
+            host: None,
+        };
         for samples in &mut self.windows {
-            if samples.fingerprint.is_some() && samples.fingerprint.as_deref() != fingerprint {
+            if samples.fingerprint.is_some() && samples.fingerprint.as_deref() != seen.key {
                 continue;
             }
-            samples.window.push(Sample {
-                at_ms,
-                ok,
-                latency_ms: value(samples.field),
-                value: status,
-                error: None,
-                host: None,
+            samples.window.push(sample(samples.field));
+            if let Some(text) = seen.evidence {
+                push_recent(&mut samples.recent, text, seen.file);
+            }
+        }
+        let mut evicted = Vec::new();
+        let mut keyed_history = false;
+        if let Some(key) = seen.key {
+            for (run, rule) in self.rules.iter_mut().zip(&self.spec.rules) {
+                let Some(per_key) = &mut run.per_key else {
+                    continue;
+                };
+                if !per_key.admit(key, seen.at.as_second(), &mut evicted) {
+                    continue;
+                }
+                keyed_history |= rule.expr.baseline;
+                let keyed = per_key.tracked.get_mut(key).expect("admitted");
+                keyed.window.push(sample(rule.expr.field));
+                if let Some(text) = seen.evidence {
+                    push_recent(&mut keyed.recent, text, seen.file);
+                }
+            }
+        }
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        // A key one `each:` rule dropped may be another's still: its
+        // history goes only when no rule tracks it.
+        for key in evicted {
+            let still = self.rules.iter().any(|r| {
+                r.per_key
+                    .as_ref()
+                    .is_some_and(|p| p.tracked.contains_key(&key))
+            });
+            if !still {
+                history.forget_key(&key);
+                self.forgotten.push(key);
+            }
+        }
+        let latency_ms = value(Field::QueryTime) as f64;
+        let whole = self
+            .spec
+            .rules
+            .iter()
+            .any(|r| r.expr.baseline && r.each.is_none());
+        if whole {
+            history.observe(Observation {
+                at: seen.at,
+                key: SOURCE_KEY,
+                latency_ms,
+                error: !seen.ok,
             });
         }
-        if let Some(history) = &mut self.history {
+        if keyed_history && let Some(key) = seen.key {
             history.observe(Observation {
-                at,
-                key: &self.source,
-                latency_ms: value(Field::QueryTime) as f64,
-                error: !ok,
+                at: seen.at,
+                key,
+                latency_ms,
+                error: !seen.ok,
             });
-            // Hourly, with a day's margin past the oldest day a baseline reads.
-            if at.as_second().saturating_sub(self.trimmed_at) >= 3600 {
-                self.trimmed_at = at.as_second();
-                history.forget_before(at.as_second() - (i64::from(self.history_days) + 1) * 86_400);
+        }
+        // Hourly, with a day's margin past the oldest day a baseline reads.
+        if seen.at.as_second().saturating_sub(self.trimmed_at) >= 3600 {
+            self.trimmed_at = seen.at.as_second();
+            let cutoff = cutoff(self.trimmed_at, self.history_days);
+            history.forget_before(cutoff);
+        }
+    }
+
+    fn history_cutoff(&self) -> i64 {
+        cutoff(self.trimmed_at, self.history_days)
+    }
+
+    fn evaluate_all(&mut self, seen: &Seen<'_>, events: &mut Vec<MetricEvent>) {
+        let at = seen.at;
+        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
+        // Keys that got no request now are judged once a minute of log
+        // time, so an episode resolves even when its key falls silent.
+        let minute = at.as_second().div_euclid(60);
+        let sweep = minute != self.swept_minute;
+        self.swept_minute = minute;
+        for index in 0..self.rules.len() {
+            if self.rules[index].per_key.is_none() {
+                self.evaluate(index, None, at, at_ms, events);
+                continue;
+            }
+            let keys: Vec<String> = match (sweep, seen.key) {
+                (true, _) => self.rules[index]
+                    .per_key
+                    .as_ref()
+                    .map(|p| p.tracked.keys().cloned().collect())
+                    .unwrap_or_default(),
+                (false, Some(key)) => vec![key.to_string()],
+                (false, None) => Vec::new(),
+            };
+            for key in keys {
+                self.evaluate(index, Some(&key), at, at_ms, events);
             }
         }
     }
 
-    fn evaluate_all(&mut self, at: Timestamp, events: &mut Vec<MetricEvent>) {
-        let at_ms = u64::try_from(at.as_millisecond()).unwrap_or(0);
-        for index in 0..self.rules.len() {
-            self.evaluate(index, at, at_ms, events);
-        }
-    }
-
-    fn baseline(&self, rule: &MetricRule, at: Timestamp) -> Option<f64> {
-        let series = self.history.as_ref()?.series(&self.source)?;
+    fn baseline(&self, rule: &MetricRule, key: Option<&str>, at: Timestamp) -> Option<f64> {
+        let series = self.history.as_ref()?.series(key.unwrap_or(SOURCE_KEY))?;
         let start = at.as_second().div_euclid(BASELINE_WINDOW_S) * BASELINE_WINDOW_S;
         let spec = BaselineSpec {
             days: rule.baseline_days,
@@ -764,41 +1052,151 @@ impl MetricRun {
         }
     }
 
-    fn evaluate(&mut self, index: usize, at: Timestamp, at_ms: u64, events: &mut Vec<MetricEvent>) {
+    fn evaluate(
+        &mut self,
+        index: usize,
+        key: Option<&str>,
+        at: Timestamp,
+        at_ms: u64,
+        events: &mut Vec<MetricEvent>,
+    ) {
         let rule = &self.spec.rules[index];
         let baseline = if rule.expr.baseline {
-            self.baseline(rule, at)
+            self.baseline(rule, key, at)
         } else {
             None
         };
-        let samples = &self.windows[self.rules[index].window];
-        let held = evaluate_against(&rule.expr, samples.window.samples(), at_ms, baseline);
         let queries = matches!(self.reader, Reader::SlowLog { .. });
         let run = &mut self.rules[index];
-        let fired = run.sustained.update(&rule.expr, held.clone(), at_ms);
-        match (fired, run.firing) {
+        let (window, recent, episode) = match (key, &mut run.per_key, run.window) {
+            (Some(key), Some(per_key), _) => {
+                let Some(keyed) = per_key.tracked.get_mut(key) else {
+                    return;
+                };
+                (&keyed.window, &keyed.recent, &mut keyed.episode)
+            }
+            (None, None, Some(w)) => {
+                let samples = &self.windows[w];
+                (&samples.window, &samples.recent, &mut run.episode)
+            }
+            _ => return,
+        };
+        let held = evaluate_against(&rule.expr, window.samples(), at_ms, baseline);
+        let fired = episode.sustained.update(&rule.expr, held.clone(), at_ms);
+        match (fired, episode.firing) {
             (Some(fired), None) => {
-                run.firing = Some(at);
+                episode.firing = Some(at);
                 let mut fired = describe(rule, &fired, baseline);
                 fired.queries = queries;
+                if let Some(key) = key {
+                    if queries {
+                        fired.fingerprint = Some(key.to_string());
+                    } else {
+                        fired.endpoint = Some(key.to_string());
+                    }
+                }
                 events.push(MetricEvent::Fired {
                     rule: index,
                     at,
                     fired,
-                    lines: samples.recent.iter().cloned().collect(),
+                    lines: recent.iter().cloned().collect(),
                 });
             }
             (None, Some(since)) if held.is_none() => {
-                run.firing = None;
+                episode.firing = None;
                 events.push(MetricEvent::Resolved {
                     rule: index,
                     at,
                     since,
+                    key: key.map(str::to_string),
                 });
             }
             _ => {}
         }
     }
+
+    /// What to save of the baseline history: points closed since the last
+    /// call (by history key), keys dropped meanwhile, and the start
+    /// before which saved points are no longer read.
+    pub fn history_to_save(&mut self) -> Option<HistoryUpdate> {
+        let history = self.history.as_ref()?;
+        let points: Vec<(String, i64, Point)> = history
+            .closed_since(self.saved_from)
+            .map(|(k, s, p)| (k.to_string(), s, *p))
+            .collect();
+        if let Some(newest) = points.iter().map(|p| p.1).max() {
+            self.saved_from = newest + 1;
+        }
+        Some(HistoryUpdate {
+            points,
+            forgotten: std::mem::take(&mut self.forgotten),
+            before: self.history_cutoff(),
+        })
+    }
+
+    /// Puts back the history a previous watcher saved: the whole source's,
+    /// and the keys of `each:` baseline rules (the most requested first,
+    /// as many as each rule tracks).
+    pub fn restore_history(&mut self, points: Vec<(String, i64, Point)>) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        let mut requests: HashMap<&str, u64> = HashMap::new();
+        for (key, _, point) in &points {
+            if key != SOURCE_KEY {
+                *requests.entry(key).or_default() += point.requests;
+            }
+        }
+        let mut keys: Vec<(&str, u64)> = requests.into_iter().collect();
+        keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut kept: HashSet<&str> = HashSet::new();
+        for (run, rule) in self.rules.iter_mut().zip(&self.spec.rules) {
+            let Some(per_key) = &mut run.per_key else {
+                continue;
+            };
+            if !rule.expr.baseline {
+                continue;
+            }
+            for (key, total) in keys.iter().take(per_key.top) {
+                kept.insert(key);
+                per_key.counts.insert(key.to_string(), *total as f64);
+                per_key.tracked.insert(
+                    key.to_string(),
+                    Keyed {
+                        window: Window::new(per_key.keep),
+                        recent: VecDeque::new(),
+                        episode: Episode::default(),
+                    },
+                );
+            }
+        }
+        let mut newest = i64::MIN;
+        for (key, start, point) in &points {
+            if key == SOURCE_KEY || kept.contains(key.as_str()) {
+                history.restore(key, *start, *point);
+                newest = newest.max(*start);
+            }
+        }
+        self.saved_from = self.saved_from.max(newest.saturating_add(1));
+    }
+}
+
+/// History older than this (Unix seconds) is not read by any baseline:
+/// a day's margin past the oldest day one reads.
+fn cutoff(newest: i64, days: u32) -> i64 {
+    newest.saturating_sub((i64::from(days) + 1) * 86_400)
+}
+
+/// Baseline history to save after a batch (see
+/// [`MetricRun::history_to_save`]).
+#[derive(Debug, Default)]
+pub struct HistoryUpdate {
+    /// (history key, window start, point); the key is `""` for the whole
+    /// source.
+    pub points: Vec<(String, i64, Point)>,
+    pub forgotten: Vec<String>,
+    /// Points starting before this are no longer read.
+    pub before: i64,
 }
 
 fn describe(rule: &MetricRule, fired: &Fired, baseline: Option<f64>) -> MetricFired {
@@ -820,6 +1218,7 @@ fn describe(rule: &MetricRule, fired: &Fired, baseline: Option<f64>) -> MetricFi
         bad: fired.failures,
         queries: false,
         fingerprint: rule.fingerprint.clone(),
+        endpoint: None,
     }
 }
 
@@ -836,6 +1235,7 @@ mod tests {
             actions: Actions::default(),
             baseline_days: 7,
             fingerprint: None,
+            each: None,
             unchecked_runbooks: Vec::new(),
         }
     }
@@ -853,13 +1253,32 @@ mod tests {
             jiff::tz::TimeZone::UTC,
         )
         .unwrap();
-        MetricRun::new(
-            "web",
-            MetricSpec {
-                input: MetricInput::Access(format),
-                rules: rules.iter().map(|t| rule(t)).collect(),
-            },
-        )
+        MetricRun::new(MetricSpec {
+            input: MetricInput::Access(format),
+            rules: rules.iter().map(|t| rule(t)).collect(),
+        })
+    }
+
+    #[test]
+    fn each_tracks_at_most_top_keys_and_a_busier_one_takes_the_quietest_place() {
+        let mut keys = PerKey::new(2, Duration::from_secs(60));
+        let mut evicted = Vec::new();
+        for _ in 0..5 {
+            assert!(keys.admit("GET /a", 0, &mut evicted));
+        }
+        assert!(keys.admit("GET /b", 0, &mut evicted));
+        // Full: a key seen once is not busier than `/b` (also once).
+        assert!(!keys.admit("GET /c", 0, &mut evicted));
+        // Seen again, it is: it takes `/b`'s place.
+        assert!(keys.admit("GET /c", 0, &mut evicted));
+        assert_eq!(evicted, ["GET /b"]);
+        assert_eq!(keys.tracked.len(), 2);
+        // Counts are bounded too, whatever the number of keys seen.
+        for i in 0..10_000 {
+            keys.admit(&format!("GET /scan/{i}"), 0, &mut evicted);
+        }
+        assert!(keys.counts.len() <= 20, "{}", keys.counts.len());
+        assert!(keys.tracked.contains_key("GET /a"));
     }
 
     #[test]

@@ -126,7 +126,12 @@ impl State {
              CREATE TABLE IF NOT EXISTS pending (
                  id TEXT PRIMARY KEY, detection TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS journal_cursor (
-                 source TEXT PRIMARY KEY, cursor TEXT NOT NULL);",
+                 source TEXT PRIMARY KEY, cursor TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS metric_history (
+                 source TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL,
+                 requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+                 slow INTEGER NOT NULL, p95_ms REAL NOT NULL,
+                 PRIMARY KEY (source, key, start));",
         )
         .map_err(db)?;
         Ok(State { conn })
@@ -182,6 +187,31 @@ impl State {
         rows.collect()
     }
 
+    /// The baseline history of a source's metric rules: (key, window
+    /// start, point), `""` being the whole source.
+    pub fn metric_history(
+        &self,
+        source: &str,
+    ) -> rusqlite::Result<Vec<(String, i64, tejun_signals::trend::series::Point)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key, start, requests, errors, slow, p95_ms FROM metric_history
+             WHERE source = ?1 ORDER BY key, start",
+        )?;
+        let rows = stmt.query_map([source], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                tejun_signals::trend::series::Point {
+                    requests: row.get::<_, i64>(2)? as u64,
+                    errors: row.get::<_, i64>(3)? as u64,
+                    slow: row.get::<_, i64>(4)? as u64,
+                    p95_ms: row.get(5)?,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
     /// Detections whose actions were not all done: (id, detection as JSON).
     pub fn pending(&self) -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = self
@@ -202,8 +232,39 @@ impl State {
         windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
         pending: &[(String, String)],
         done: &[String],
+        history: &[(String, crate::metrics::HistoryUpdate)],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
+        for (source, update) in history {
+            for key in &update.forgotten {
+                tx.execute(
+                    "DELETE FROM metric_history WHERE source = ?1 AND key = ?2",
+                    params![source, key],
+                )?;
+            }
+            if !update.points.is_empty() {
+                tx.execute(
+                    "DELETE FROM metric_history WHERE source = ?1 AND start < ?2",
+                    params![source, update.before],
+                )?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO metric_history
+                 (source, key, start, requests, errors, slow, p95_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (key, start, p) in &update.points {
+                insert.execute(params![
+                    source,
+                    key,
+                    start,
+                    p.requests as i64,
+                    p.errors as i64,
+                    p.slow as i64,
+                    p.p95_ms
+                ])?;
+            }
+        }
         for (source, cursor) in journal_cursors {
             tx.execute(
                 "INSERT INTO journal_cursor (source, cursor) VALUES (?1, ?2)
