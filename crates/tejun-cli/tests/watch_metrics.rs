@@ -43,7 +43,13 @@ fn refused(setup: &Setup, lang: &str) -> String {
 #[test]
 fn metric_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
     // Line 8 is the first metric rule's line in `web`'s config.
-    let cases: [(&str, &str, &str, (u32, u32)); 8] = [
+    let cases: [(&str, &str, &str, (u32, u32)); 9] = [
+        (
+            "",
+            "      - {name: slow, when: 'p95 > 3s over 1d'}\n",
+            "percentiles over windows longer than 6h are not kept",
+            (8, 29),
+        ),
         (
             "",
             "      - {name: err, when: error_rat > 5%}\n",
@@ -444,4 +450,42 @@ fn an_endpoint_baseline_survives_a_restart_of_the_watcher() {
     watch.stop();
     let triggered = setup.events("detect.triggered");
     assert_eq!(triggered.len(), 1, "{triggered:?}");
+}
+
+#[test]
+fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts() {
+    let setup = web(
+        "",
+        "      - {name: budget-ticket, when: 'burn_rate(99.9%) > 1 over 3d and 6h'}\n",
+    );
+    // Four days, one request a minute; from day 3, every 50th fails (2%).
+    let day0 = 1_800_000_000 / 86_400 * 86_400;
+    let mut text = String::new();
+    for minute in 0..(4 * 1440) {
+        let failing = minute >= 3 * 1440 && (minute - 3 * 1440) % 50 == 49;
+        let at = day0 + minute * 60;
+        let t = jiff::Timestamp::from_second(at)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%d/%b/%Y:%H:%M:%S %z");
+        let status = if failing { 503 } else { 200 };
+        text.push_str(&format!(
+            "192.0.2.1 - - [{t}] \"GET /api/pay HTTP/1.1\" {status} 512 \"-\" \"curl\"\n"
+        ));
+    }
+    append(&setup.path("access.log"), &text);
+    let mut watch = setup.watch();
+    let fired = watch.wait_for("the 3-day burn", |e| e["event"] == "triggered");
+    assert_eq!(fired["metric"]["metric"], "burn_rate");
+    let requests = fired["metric"]["requests"].as_u64().unwrap();
+    assert!((4319..=4320).contains(&requests), "{fired}");
+    assert_eq!(fired["metric"]["bad"], 5, "{fired}");
+    watch.stop();
+    // 0.1% of the 4,320 requests of three days is 4.3: the fifth failure
+    // of day 3 (at 04:09) is the one that burns the 3-day budget too fast.
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 1, "{triggered:?}");
+    let at: jiff::Timestamp = triggered[0]["last_seen"].as_str().unwrap().parse().unwrap();
+    let into_day3 = (at.as_second() - (day0 + 3 * 86_400)) / 60;
+    assert_eq!(into_day3, 249, "{}", triggered[0]);
 }

@@ -24,4 +24,4 @@ pub mod window;
 
 pub use expr::{Comparison, Expr, ExprError, Field, Metric, Slo, parse_expr, parse_expr_in};
 pub use model::{HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, Sample};
-pub use window::{Fired, Sustained, Window};
+pub use window::{Counts, Fired, Sustained, Window};

@@ -21,13 +21,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use tejun_locale::Lang;
-use tejun_probe::window::{Window, evaluate_against};
+use tejun_probe::window::{Window, evaluate_against, evaluate_counts_against};
 use tejun_probe::{Expr, Field, Fired, Metric, Sample, Sustained};
 use tejun_signals::access::LineFormat;
 use tejun_signals::digest::{EmbeddedNumbers, FollowedSlowLog, Query};
 use tejun_signals::trend::baseline::{BaselineSpec, baseline_of};
 use tejun_signals::trend::series::{Observation, Point, SeriesBuilder};
 
+use crate::buckets::Buckets;
 use crate::config::{Actions, At, ConfigError, IncidentAction};
 use crate::runbook::RunbookContext;
 
@@ -95,6 +96,9 @@ pub struct MetricRule {
     /// `each:`: judged per endpoint (or fingerprint), for at most this
     /// many of them.
     pub each: Option<usize>,
+    /// Its window is longer than samples are kept for: it reads
+    /// per-minute counts.
+    pub bucketed: bool,
     /// Runbook actions not checked yet (see [`prepare`]).
     pub unchecked_runbooks: Vec<RawRunbook>,
 }
@@ -115,9 +119,13 @@ pub struct MetricSpec {
     pub rules: Vec<MetricRule>,
 }
 
-/// The longest a burn-rate or percentile window may be: samples are kept
-/// for it, one per request.
+/// The longest window kept as samples (one per request), which
+/// percentiles need; longer windows keep per-minute counts.
 pub const LONGEST_WINDOW: Duration = Duration::from_secs(6 * 3600);
+
+/// The longest window kept as per-minute counts (`error_rate`, `count`,
+/// `burn_rate`).
+pub const LONGEST_COUNTED: Duration = Duration::from_secs(28 * 86_400);
 
 /// `each:` tracks this many endpoints or fingerprints unless `top` says.
 pub const DEFAULT_TOP: usize = 20;
@@ -348,16 +356,31 @@ fn finish_rule(
         }
         (Some(_), top) => Some(top.as_ref().map_or(DEFAULT_TOP, |t| t.value as usize)),
     };
-    if expr.lookback() > LONGEST_WINDOW {
+    let bucketed = expr.lookback() > LONGEST_WINDOW;
+    let long_refused = if expr.lookback() > LONGEST_COUNTED {
+        Some((
+            "windows longer than 28d are not kept by a watcher",
+            "28d を超える窓は watch では保持しません",
+        ))
+    } else if bucketed && matches!(expr.metric, Metric::Percentile(_)) {
+        Some((
+            "percentiles over windows longer than 6h are not kept by a watcher (one sample per request); error_rate, count and burn_rate are, up to 28d (per-minute counts)",
+            "6h を超える窓のパーセンタイルは watch では保持しません (リクエストごとに 1 サンプル)。error_rate・count・burn_rate は 28d まで保持します (1 分ごとの件数)",
+        ))
+    } else if bucketed && (expr.baseline || each.is_some()) {
+        Some((
+            "windows longer than 6h are kept for the whole source, without baselines or `each`",
+            "6h を超える窓はソース全体で保持し、ベースラインや `each` とは併用できません",
+        ))
+    } else {
+        None
+    };
+    if let Some((en, ja)) = long_refused {
         return Err(located(
             &raw.when.referenced,
             0,
-            format!(
-                "rule `{name}`: windows longer than 6h are not kept by a watcher (one sample per request); use `tejun stats` for longer spans"
-            ),
-            format!(
-                "ルール `{name}`: 6h を超える窓は watch では保持しません (リクエストごとに 1 サンプル)。長い期間は `tejun stats` を使ってください"
-            ),
+            format!("rule `{name}`: {en}"),
+            format!("ルール `{name}`: {ja}"),
         ));
     }
     let baseline_days = match &raw.baseline_days {
@@ -394,6 +417,7 @@ fn finish_rule(
         baseline_days,
         fingerprint,
         each,
+        bucketed,
         unchecked_runbooks,
     })
 }
@@ -571,6 +595,9 @@ struct Samples {
     fingerprint: Option<String>,
     field: Field,
     window: Window,
+    /// Per-minute counts, for rules whose windows are longer than
+    /// samples are kept for.
+    buckets: Option<Buckets>,
     /// The latest evidence: bad requests, or the queries themselves.
     recent: VecDeque<(String, String)>,
 }
@@ -766,13 +793,35 @@ impl MetricRun {
                         fingerprint: rule.fingerprint.clone(),
                         field: rule.expr.field,
                         window: Window::new(Duration::ZERO),
+                        buckets: None,
                         recent: VecDeque::new(),
                     });
                     windows.len() - 1
                 }
             };
-            let keep = windows[index].window.keep().max(rule.expr.lookback());
-            windows[index].window = Window::new(keep);
+            let samples = &mut windows[index];
+            if rule.bucketed {
+                let keep = samples
+                    .buckets
+                    .as_ref()
+                    .map_or(Duration::ZERO, Buckets::keep)
+                    .max(rule.expr.lookback());
+                let mut buckets = Buckets::new(keep);
+                for slo in spec
+                    .rules
+                    .iter()
+                    .filter(|r| r.bucketed)
+                    .filter_map(|r| r.expr.slo)
+                {
+                    if let Some(ms) = slo.latency_ms {
+                        buckets.counting_slower_than(ms);
+                    }
+                }
+                samples.buckets = Some(buckets);
+            } else {
+                let keep = samples.window.keep().max(rule.expr.lookback());
+                samples.window = Window::new(keep);
+            }
             rules.push(RuleRun {
                 episode: Episode::default(),
                 window: Some(index),
@@ -937,6 +986,9 @@ impl MetricRun {
                 continue;
             }
             samples.window.push(sample(samples.field));
+            if let Some(buckets) = &mut samples.buckets {
+                buckets.push(seen.at.as_second(), seen.ok, value(samples.field));
+            }
             if let Some(text) = seen.evidence {
                 push_recent(&mut samples.recent, text, seen.file);
             }
@@ -1068,20 +1120,32 @@ impl MetricRun {
         };
         let queries = matches!(self.reader, Reader::SlowLog { .. });
         let run = &mut self.rules[index];
-        let (window, recent, episode) = match (key, &mut run.per_key, run.window) {
+        let (window, buckets, recent, episode) = match (key, &mut run.per_key, run.window) {
             (Some(key), Some(per_key), _) => {
                 let Some(keyed) = per_key.tracked.get_mut(key) else {
                     return;
                 };
-                (&keyed.window, &keyed.recent, &mut keyed.episode)
+                (&keyed.window, None, &keyed.recent, &mut keyed.episode)
             }
             (None, None, Some(w)) => {
                 let samples = &self.windows[w];
-                (&samples.window, &samples.recent, &mut run.episode)
+                (
+                    &samples.window,
+                    samples.buckets.as_ref(),
+                    &samples.recent,
+                    &mut run.episode,
+                )
             }
             _ => return,
         };
-        let held = evaluate_against(&rule.expr, window.samples(), at_ms, baseline);
+        let held = match buckets {
+            Some(buckets) if rule.bucketed => evaluate_counts_against(
+                &rule.expr,
+                |over| buckets.counts(at.as_second(), over, rule.expr.slo.as_ref()),
+                baseline,
+            ),
+            _ => evaluate_against(&rule.expr, window.samples(), at_ms, baseline),
+        };
         let fired = episode.sustained.update(&rule.expr, held.clone(), at_ms);
         match (fired, episode.firing) {
             (Some(fired), None) => {
@@ -1236,6 +1300,10 @@ mod tests {
             baseline_days: 7,
             fingerprint: None,
             each: None,
+            bucketed: tejun_probe::parse_expr_in(text, Some("web"))
+                .unwrap()
+                .lookback()
+                > LONGEST_WINDOW,
             unchecked_runbooks: Vec::new(),
         }
     }
