@@ -243,6 +243,7 @@ fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webho
         fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
         severity: P2
         actions: [webhook]
+      - {name: any-query-slow, when: query_time p95 > 2s over 5m, each: fingerprint, top: 10}
 ",
     );
     let t0 = jiff::Timestamp::now().as_second() - 60;
@@ -291,6 +292,14 @@ fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webho
     });
     // One slow query among six: p95 (nearest rank) is the slow one.
     assert_eq!(slow["metric"]["value"], 2500.0, "{slow}");
+    // Judged per fingerprint, only the lookup's is slow.
+    let each = watch.wait_for("the per-fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "any-query-slow"
+    });
+    assert_eq!(
+        each["metric"]["fingerprint"], "select * from orders where email = ?",
+        "{each}"
+    );
     let mut texts = Vec::new();
     for _ in 0..2 {
         let body = bodies
@@ -307,7 +316,7 @@ fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webho
     );
     watch.stop();
     let triggered = setup.events("detect.triggered");
-    assert_eq!(triggered.len(), 2, "{triggered:?}");
+    assert_eq!(triggered.len(), 3, "{triggered:?}");
     let scan = triggered
         .iter()
         .find(|e| e["rule"] == "orders-scan")
