@@ -7,7 +7,8 @@
 //! at 10:42:30 holds the minutes starting from 04:43 to 10:42 (the current
 //! one, partly elapsed, included), i.e. up to a minute less than 6h.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tejun_probe::{Counts, Slo};
@@ -30,6 +31,11 @@ pub(crate) struct Buckets {
     /// The latency objectives (ms) of the rules reading these buckets.
     objectives: Vec<f64>,
     buckets: BTreeMap<i64, Bucket>,
+    /// Counts of the finished minutes of a window (by its length in
+    /// minutes and objective), valid while the newest minute is `.0`: a
+    /// rule evaluated on every request sums its days of minutes once a
+    /// minute, not once a request.
+    finished: RefCell<(i64, HashMap<(i64, Option<usize>), Counts>)>,
 }
 
 impl Buckets {
@@ -38,6 +44,7 @@ impl Buckets {
             keep_minutes: (keep.as_secs() as i64).div_euclid(MINUTE_S) + 1,
             objectives: Vec::new(),
             buckets: BTreeMap::new(),
+            finished: RefCell::new((i64::MIN, HashMap::new())),
         }
     }
 
@@ -68,6 +75,11 @@ impl Buckets {
         });
         bucket.requests += 1;
         bucket.failures += u64::from(!ok);
+        // A late line changes a finished minute: sum them again.
+        let finished = self.finished.get_mut();
+        if minute < finished.0 {
+            finished.1.clear();
+        }
         for (slow, ms) in bucket.slow.iter_mut().zip(&self.objectives) {
             *slow += u64::from(latency_ms as f64 > *ms);
         }
@@ -84,8 +96,7 @@ impl Buckets {
         let objective = slo
             .and_then(|s| s.latency_ms)
             .and_then(|ms| self.objectives.iter().position(|o| *o == ms));
-        let mut counts = Counts::default();
-        for bucket in self.buckets.range(now - minutes + 1..=now).map(|(_, b)| b) {
+        let add = |counts: &mut Counts, bucket: &Bucket| {
             counts.total += bucket.requests as usize;
             counts.failures += bucket.failures as usize;
             counts.bad += match (slo, objective) {
@@ -93,6 +104,26 @@ impl Buckets {
                 (Some(_), None) => bucket.failures as usize,
                 (None, _) => 0,
             };
+        };
+        // Which "bad" is counted: none, failures, or slower than objective i.
+        let bad_kind = match slo {
+            None => None,
+            Some(_) => Some(objective.map_or(usize::MAX, |i| i)),
+        };
+        let mut cache = self.finished.borrow_mut();
+        if cache.0 != now {
+            *cache = (now, HashMap::new());
+        }
+        let mut counts = *cache.1.entry((minutes, bad_kind)).or_insert_with(|| {
+            let mut counts = Counts::default();
+            for (_, bucket) in self.buckets.range(now - minutes + 1..now) {
+                add(&mut counts, bucket);
+            }
+            counts
+        });
+        // The current minute is still filling: always counted afresh.
+        if let Some(bucket) = self.buckets.get(&now) {
+            add(&mut counts, bucket);
         }
         counts
     }
@@ -133,5 +164,12 @@ mod tests {
         // A window longer than kept holds what is kept.
         let all = b.counts(now, Duration::from_secs(30 * 86_400), None);
         assert_eq!(all.total, b.len() * 6);
+        // Within one minute the finished minutes are summed once; a
+        // request of this minute, or a late one, still counts at once.
+        b.push(now, false, 50);
+        assert_eq!(b.counts(now, Duration::from_secs(86_400), None).total, 8641);
+        b.push(now - 3600, true, 50);
+        let day = b.counts(now, Duration::from_secs(86_400), None);
+        assert_eq!((day.total, day.failures), (8642, 86 + 1));
     }
 }
