@@ -498,3 +498,38 @@ fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts() {
     let into_day3 = (at.as_second() - (day0 + 3 * 86_400)) / 60;
     assert_eq!(into_day3, 249, "{}", triggered[0]);
 }
+
+#[test]
+fn a_runbook_trigger_refuses_a_slow_log_field_at_its_place() {
+    // The one trigger language reads fields only where a log measures
+    // them: a probe measures latency, so a runbook says so at line:col.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("book.yaml"),
+        "name: t\nenv: dev\nprobes:\n  web:\n    tcp: 127.0.0.1:9\ntriggers:\n  - rows_examined p95(web) > 1000\n  - count(web) > 100 over 1m\nexecute:\n  - id: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    for (lang, words) in [
+        ("en", "a probe measures latency only"),
+        ("ja", "プローブが測るのはレイテンシだけです"),
+    ] {
+        let out = Command::new(tejun())
+            .args(["--lang", lang, "check", "book.yaml"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("TEJUN_INVENTORY")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains("book.yaml:7:5") && text.contains(words),
+            "{text}"
+        );
+        assert!(
+            !text.contains("book.yaml:8:"),
+            "count is a probe's too: {text}"
+        );
+    }
+}

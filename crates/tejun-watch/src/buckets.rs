@@ -35,8 +35,12 @@ pub(crate) struct Buckets {
     /// minutes and objective), valid while the newest minute is `.0`: a
     /// rule evaluated on every request sums its days of minutes once a
     /// minute, not once a request.
-    finished: RefCell<(i64, HashMap<(i64, Option<usize>), Counts>)>,
+    finished: RefCell<(i64, Finished)>,
 }
+
+/// Counts by (window length in minutes, which bad: none, failures
+/// (`usize::MAX`) or slower than objective i).
+type Finished = HashMap<(i64, Option<usize>), Counts>;
 
 impl Buckets {
     pub fn new(keep: Duration) -> Buckets {
@@ -106,10 +110,7 @@ impl Buckets {
             };
         };
         // Which "bad" is counted: none, failures, or slower than objective i.
-        let bad_kind = match slo {
-            None => None,
-            Some(_) => Some(objective.map_or(usize::MAX, |i| i)),
-        };
+        let bad_kind = slo.map(|_| objective.unwrap_or(usize::MAX));
         let mut cache = self.finished.borrow_mut();
         if cache.0 != now {
             *cache = (now, HashMap::new());
