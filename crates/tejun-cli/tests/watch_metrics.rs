@@ -462,7 +462,7 @@ fn an_endpoint_baseline_survives_a_restart_of_the_watcher() {
 }
 
 #[test]
-fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts() {
+fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts_kept_across_a_restart() {
     let setup = web(
         "",
         "      - {name: budget-ticket, when: 'burn_rate(99.9%) > 1 over 3d and 6h'}\n",
@@ -470,7 +470,12 @@ fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts() {
     // Four days, one request a minute; from day 3, every 50th fails (2%).
     let day0 = 1_800_000_000 / 86_400 * 86_400;
     let mut text = String::new();
+    let mut first_part = String::new();
     for minute in 0..(4 * 1440) {
+        // A first watcher reads up to day 3, 02:00 (two failures in).
+        if minute == 3 * 1440 + 120 {
+            first_part = std::mem::take(&mut text);
+        }
         let failing = minute >= 3 * 1440 && (minute - 3 * 1440) % 50 == 49;
         let at = day0 + minute * 60;
         let t = jiff::Timestamp::from_second(at)
@@ -482,6 +487,16 @@ fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts() {
             "192.0.2.1 - - [{t}] \"GET /api/pay HTTP/1.1\" {status} 512 \"-\" \"curl\"\n"
         ));
     }
+    append(&setup.path("access.log"), &first_part);
+    let mut watch = setup.watch();
+    let quiet = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(quiet.is_empty(), "{quiet:?}");
+    watch.stop();
+    // A second one reads the rest, with the three days of counts the
+    // first saved (without them its "3d" would hold two hours, and burn
+    // at once).
     append(&setup.path("access.log"), &text);
     let mut watch = setup.watch();
     let fired = watch.wait_for("the 3-day burn", |e| e["event"] == "triggered");

@@ -8,7 +8,7 @@
 //! one, partly elapsed, included), i.e. up to a minute less than 6h.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use tejun_probe::{Counts, Slo};
@@ -36,6 +36,18 @@ pub(crate) struct Buckets {
     /// rule evaluated on every request sums its days of minutes once a
     /// minute, not once a request.
     finished: RefCell<(i64, Finished)>,
+    /// Minutes changed since they were last saved.
+    dirty: BTreeSet<i64>,
+}
+
+/// One minute as saved in `watch-state.db`: requests, failures, and
+/// requests slower than each objective (ms), by objective.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedMinute {
+    pub minute: i64,
+    pub requests: u64,
+    pub failures: u64,
+    pub slow: Vec<(f64, u64)>,
 }
 
 /// Counts by (window length in minutes, which bad: none, failures
@@ -49,6 +61,7 @@ impl Buckets {
             objectives: Vec::new(),
             buckets: BTreeMap::new(),
             finished: RefCell::new((i64::MIN, HashMap::new())),
+            dirty: BTreeSet::new(),
         }
     }
 
@@ -79,6 +92,7 @@ impl Buckets {
         });
         bucket.requests += 1;
         bucket.failures += u64::from(!ok);
+        self.dirty.insert(minute);
         // A late line changes a finished minute: sum them again.
         let finished = self.finished.get_mut();
         if minute < finished.0 {
@@ -90,6 +104,55 @@ impl Buckets {
         if minute > newest {
             self.buckets = self.buckets.split_off(&(minute - self.keep_minutes + 1));
         }
+    }
+
+    /// The minutes changed since the last call, and the first minute still
+    /// kept (older saved ones can go).
+    pub fn take_dirty(&mut self) -> (Vec<SavedMinute>, Option<i64>) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let minutes = dirty
+            .into_iter()
+            .filter_map(|minute| {
+                let b = self.buckets.get(&minute)?;
+                Some(SavedMinute {
+                    minute,
+                    requests: b.requests,
+                    failures: b.failures,
+                    slow: self
+                        .objectives
+                        .iter()
+                        .copied()
+                        .zip(b.slow.iter().copied())
+                        .collect(),
+                })
+            })
+            .collect();
+        (minutes, self.buckets.first_key_value().map(|(m, _)| *m))
+    }
+
+    /// Puts back minutes a previous watcher saved. Counts for an objective
+    /// it did not count are 0 (an objective added since undercounts until
+    /// its window has passed).
+    pub fn restore(&mut self, saved: impl IntoIterator<Item = SavedMinute>) {
+        for m in saved {
+            let slow = self
+                .objectives
+                .iter()
+                .map(|o| m.slow.iter().find(|(ms, _)| ms == o).map_or(0, |(_, n)| *n))
+                .collect();
+            self.buckets.insert(
+                m.minute,
+                Bucket {
+                    requests: m.requests,
+                    failures: m.failures,
+                    slow,
+                },
+            );
+        }
+        if let Some((&newest, _)) = self.buckets.last_key_value() {
+            self.buckets = self.buckets.split_off(&(newest - self.keep_minutes + 1));
+        }
+        self.finished.get_mut().1.clear();
     }
 
     /// What the last `over` before `now_s` holds, bad meaning bad for

@@ -27,7 +27,7 @@
 //! small interface the loop needs from it.
 
 pub mod ban;
-mod buckets;
+pub mod buckets;
 pub mod config;
 pub mod detection;
 pub mod events;

@@ -28,7 +28,7 @@ use tejun_signals::digest::{EmbeddedNumbers, FollowedSlowLog, Query};
 use tejun_signals::trend::baseline::{BaselineSpec, baseline_of};
 use tejun_signals::trend::series::{Observation, Point, SeriesBuilder};
 
-use crate::buckets::Buckets;
+use crate::buckets::{Buckets, SavedMinute};
 use crate::config::{Actions, At, ConfigError, IncidentAction};
 use crate::runbook::RunbookContext;
 
@@ -1198,6 +1198,31 @@ impl MetricRun {
         })
     }
 
+    /// Per-minute counts of long windows changed since the last call, by
+    /// window name (`field/fingerprint`), with the first minute each
+    /// still keeps.
+    pub fn buckets_to_save(&mut self) -> Vec<BucketUpdate> {
+        self.windows
+            .iter_mut()
+            .filter_map(|w| {
+                let name = bucket_name(w);
+                let (minutes, first) = w.buckets.as_mut()?.take_dirty();
+                Some((name, minutes, first))
+            })
+            .collect()
+    }
+
+    /// Puts back the per-minute counts a previous watcher saved, by
+    /// window name (see [`MetricRun::buckets_to_save`]).
+    pub fn restore_buckets(&mut self, mut saved: HashMap<String, Vec<SavedMinute>>) {
+        for w in &mut self.windows {
+            let name = bucket_name(w);
+            if let (Some(buckets), Some(minutes)) = (w.buckets.as_mut(), saved.remove(&name)) {
+                buckets.restore(minutes);
+            }
+        }
+    }
+
     /// Puts back the history a previous watcher saved: the whole source's,
     /// and the keys of `each:` baseline rules (the most requested first,
     /// as many as each rule tracks).
@@ -1243,6 +1268,19 @@ impl MetricRun {
         }
         self.saved_from = self.saved_from.max(newest.saturating_add(1));
     }
+}
+
+/// A long window's minutes to save: (window name, changed minutes, the
+/// first minute still kept).
+pub type BucketUpdate = (String, Vec<SavedMinute>, Option<i64>);
+
+/// How a long window's counts are named in `watch-state.db`.
+fn bucket_name(w: &Samples) -> String {
+    format!(
+        "{}/{}",
+        w.field.name(),
+        w.fingerprint.as_deref().unwrap_or("")
+    )
 }
 
 /// History older than this (Unix seconds) is not read by any baseline:

@@ -131,7 +131,11 @@ impl State {
                  source TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL,
                  requests INTEGER NOT NULL, errors INTEGER NOT NULL,
                  slow INTEGER NOT NULL, p95_ms REAL NOT NULL,
-                 PRIMARY KEY (source, key, start));",
+                 PRIMARY KEY (source, key, start));
+             CREATE TABLE IF NOT EXISTS metric_bucket (
+                 source TEXT NOT NULL, window TEXT NOT NULL, minute INTEGER NOT NULL,
+                 requests INTEGER NOT NULL, failures INTEGER NOT NULL, slow TEXT NOT NULL,
+                 PRIMARY KEY (source, window, minute));",
         )
         .map_err(db)?;
         Ok(State { conn })
@@ -212,6 +216,35 @@ impl State {
         rows.collect()
     }
 
+    /// The per-minute counts of a source's long windows, by window name.
+    pub fn metric_buckets(
+        &self,
+        source: &str,
+    ) -> rusqlite::Result<std::collections::HashMap<String, Vec<crate::buckets::SavedMinute>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT window, minute, requests, failures, slow FROM metric_bucket
+             WHERE source = ?1 ORDER BY window, minute",
+        )?;
+        let rows = stmt.query_map([source], |row| {
+            let slow: String = row.get(4)?;
+            Ok((
+                row.get::<_, String>(0)?,
+                crate::buckets::SavedMinute {
+                    minute: row.get(1)?,
+                    requests: row.get::<_, i64>(2)? as u64,
+                    failures: row.get::<_, i64>(3)? as u64,
+                    slow: serde_json::from_str(&slow).unwrap_or_default(),
+                },
+            ))
+        })?;
+        let mut out: std::collections::HashMap<String, Vec<_>> = Default::default();
+        for row in rows {
+            let (window, minute) = row?;
+            out.entry(window).or_default().push(minute);
+        }
+        Ok(out)
+    }
+
     /// Detections whose actions were not all done: (id, detection as JSON).
     pub fn pending(&self) -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = self
@@ -233,8 +266,37 @@ impl State {
         pending: &[(String, String)],
         done: &[String],
         history: &[(String, crate::metrics::HistoryUpdate)],
+        buckets: &[(String, Vec<crate::metrics::BucketUpdate>)],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
+        for (source, windows) in buckets {
+            for (window, minutes, first) in windows {
+                if minutes.is_empty() {
+                    continue;
+                }
+                if let Some(first) = first {
+                    tx.execute(
+                        "DELETE FROM metric_bucket WHERE source = ?1 AND window = ?2 AND minute < ?3",
+                        params![source, window, first],
+                    )?;
+                }
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO metric_bucket
+                     (source, window, minute, requests, failures, slow)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for m in minutes {
+                    insert.execute(params![
+                        source,
+                        window,
+                        m.minute,
+                        m.requests as i64,
+                        m.failures as i64,
+                        serde_json::to_string(&m.slow).unwrap_or_else(|_| "[]".into())
+                    ])?;
+                }
+            }
+        }
         for (source, update) in history {
             for key in &update.forgotten {
                 tx.execute(

@@ -333,6 +333,7 @@ impl<'r> Watcher<'r> {
             // Baselines read the days a previous watcher saw.
             if let Some(metrics) = &mut metrics {
                 metrics.restore_history(watcher.state.metric_history(&source.name)?);
+                metrics.restore_buckets(watcher.state.metric_buckets(&source.name)?);
             }
             watcher.sources.push(SourceRun {
                 name: source.name.clone(),
@@ -1250,6 +1251,11 @@ impl<'r> Watcher<'r> {
             .iter_mut()
             .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.history_to_save()?)))
             .collect();
+        let buckets: Vec<(String, Vec<crate::metrics::BucketUpdate>)> = self
+            .sources
+            .iter_mut()
+            .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.buckets_to_save())))
+            .collect();
         let checkpoints: Vec<(&str, Vec<(&Path, crate::follow::Checkpoint)>)> = self
             .sources
             .iter()
@@ -1284,8 +1290,15 @@ impl<'r> Watcher<'r> {
             .iter()
             .filter_map(|s| Some((s.name.as_str(), s.journal.as_ref()?.cursor()?)))
             .collect();
-        self.state
-            .save(checkpoints, &cursors, windows, &pending, &done, &history)?;
+        self.state.save(
+            checkpoints,
+            &cursors,
+            windows,
+            &pending,
+            &done,
+            &history,
+            &buckets,
+        )?;
         if !pending.is_empty() {
             crash_point("after-pending");
         }
