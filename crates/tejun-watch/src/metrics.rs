@@ -1270,6 +1270,24 @@ impl MetricRun {
     }
 }
 
+/// What a source's metric rules save after a batch.
+#[derive(Debug, Default)]
+pub struct MetricSave {
+    pub history: Option<HistoryUpdate>,
+    pub buckets: Vec<BucketUpdate>,
+}
+
+impl MetricRun {
+    /// Baseline history and long-window counts changed since the last
+    /// call.
+    pub fn to_save(&mut self) -> MetricSave {
+        MetricSave {
+            history: self.history_to_save(),
+            buckets: self.buckets_to_save(),
+        }
+    }
+}
+
 /// A long window's minutes to save: (window name, changed minutes, the
 /// first minute still kept).
 pub type BucketUpdate = (String, Vec<SavedMinute>, Option<i64>);

@@ -1,5 +1,6 @@
-//! The watcher's own durable state: read offsets, journal cursors and open
-//! windows.
+//! The watcher's own durable state: read offsets, journal cursors, open
+//! windows, and metric rules' baseline history and long-window per-minute
+//! counts.
 //!
 //! Kept in `watch-state.db` in the state directory, not in the journal: offsets
 //! change with every line read and are nobody's record, only the watcher's
@@ -265,12 +266,11 @@ impl State {
         windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
         pending: &[(String, String)],
         done: &[String],
-        history: &[(String, crate::metrics::HistoryUpdate)],
-        buckets: &[(String, Vec<crate::metrics::BucketUpdate>)],
+        metrics: &[(String, crate::metrics::MetricSave)],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        for (source, windows) in buckets {
-            for (window, minutes, first) in windows {
+        for (source, save) in metrics {
+            for (window, minutes, first) in &save.buckets {
                 if minutes.is_empty() {
                     continue;
                 }
@@ -297,7 +297,10 @@ impl State {
                 }
             }
         }
-        for (source, update) in history {
+        for (source, update) in metrics
+            .iter()
+            .filter_map(|(s, save)| Some((s, save.history.as_ref()?)))
+        {
             for key in &update.forgotten {
                 tx.execute(
                     "DELETE FROM metric_history WHERE source = ?1 AND key = ?2",

@@ -1246,15 +1246,10 @@ impl<'r> Watcher<'r> {
 
     /// Saves offsets and changed windows in one transaction.
     pub fn save(&mut self) -> Result<(), WatchError> {
-        let history: Vec<(String, crate::metrics::HistoryUpdate)> = self
+        let metrics: Vec<(String, crate::metrics::MetricSave)> = self
             .sources
             .iter_mut()
-            .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.history_to_save()?)))
-            .collect();
-        let buckets: Vec<(String, Vec<crate::metrics::BucketUpdate>)> = self
-            .sources
-            .iter_mut()
-            .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.buckets_to_save())))
+            .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.to_save())))
             .collect();
         let checkpoints: Vec<(&str, Vec<(&Path, crate::follow::Checkpoint)>)> = self
             .sources
@@ -1290,15 +1285,8 @@ impl<'r> Watcher<'r> {
             .iter()
             .filter_map(|s| Some((s.name.as_str(), s.journal.as_ref()?.cursor()?)))
             .collect();
-        self.state.save(
-            checkpoints,
-            &cursors,
-            windows,
-            &pending,
-            &done,
-            &history,
-            &buckets,
-        )?;
+        self.state
+            .save(checkpoints, &cursors, windows, &pending, &done, &metrics)?;
         if !pending.is_empty() {
             crash_point("after-pending");
         }
