@@ -43,7 +43,13 @@ fn refused(setup: &Setup, lang: &str) -> String {
 #[test]
 fn metric_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
     // Line 8 is the first metric rule's line in `web`'s config.
-    let cases: [(&str, &str, &str, (u32, u32)); 8] = [
+    let cases: [(&str, &str, &str, (u32, u32)); 9] = [
+        (
+            "",
+            "      - {name: slow, when: 'p95 > 3s over 1d'}\n",
+            "percentiles over windows longer than 6h are not kept",
+            (8, 29),
+        ),
         (
             "",
             "      - {name: err, when: error_rat > 5%}\n",
@@ -200,4 +206,345 @@ fn lines_the_access_log_format_cannot_read_are_reported_not_silently_dropped() {
     let said = watch.wait_for("the unreadable lines", |e| e["event"] == "unreadable");
     assert_eq!(said["total"], 2, "{said}");
     watch.stop();
+}
+
+/// A source `db` following `slow.log` as a MariaDB slow log, with the
+/// given metric rules (`      - ...` items) and extra top-level keys.
+fn db(extra: &str, metrics: &str) -> Setup {
+    let setup = Setup::new(
+        1,
+        60,
+        &format!("start_at: beginning\n{extra}"),
+        &format!(
+            "  - name: db\n    paths: [slow.log]\n    slow_log: mysql\n    metrics:\n{metrics}"
+        ),
+    );
+    fs::write(setup.path("slow.log"), "").unwrap();
+    setup
+}
+
+/// One MariaDB slow-log entry as mariadbd writes it (the statement's
+/// lines given), run at `at` (Unix seconds).
+fn slow_entry(at: i64, query_time: f64, rows_examined: u64, statement: &[&str]) -> String {
+    format!(
+        "# User@Host: shop[shop] @ localhost []\n# Thread_id: 7  Schema: shop  QC_hit: No\n# Query_time: {query_time:.6}  Lock_time: 0.000050  Rows_sent: 1  Rows_examined: {rows_examined}\n# Rows_affected: 0  Bytes_sent: 120\nSET timestamp={at};\n{}\n",
+        statement.join("\n")
+    )
+}
+
+#[test]
+fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webhook() {
+    let (url, bodies) = watch_common::webhook_server(200);
+    let setup = db(
+        &format!("webhooks: [{{url: '{url}'}}]"),
+        "      - {name: db-slow, when: query_time p95 > 2s over 5m, actions: [webhook]}
+      - name: orders-scan
+        when: rows_examined p95 > 10000 over 5m
+        fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
+        severity: P2
+        actions: [webhook]
+      - {name: any-query-slow, when: query_time p95 > 2s over 5m, each: fingerprint, top: 10}
+",
+    );
+    let t0 = jiff::Timestamp::now().as_second() - 60;
+    // A report reading many rows, but quickly and of another fingerprint:
+    // neither rule holds.
+    let mut text = String::from(
+        "/usr/sbin/mariadbd, Version: 11.8.3-MariaDB-0+deb13u1 (Debian). started with:\nTcp port: 0  Unix socket: /run/mysqld/mysqld.sock\nTime\t\t    Id Command\tArgument\n# Time: 261204 10:00:00\n",
+    );
+    for i in 0..5 {
+        text.push_str(&slow_entry(
+            t0 + i,
+            0.4,
+            50_000,
+            &["SELECT count(*) FROM audit_log;"],
+        ));
+    }
+    // The slow lookup's entry, written up to the middle of its statement.
+    let entry = slow_entry(
+        t0 + 10,
+        2.5,
+        90_000,
+        &["SELECT * FROM orders", "WHERE email = 'a@example.com';"],
+    );
+    let (first, rest) = entry.split_at(entry.find("WHERE").unwrap());
+    text.push_str(first);
+    append(&setup.path("slow.log"), &text);
+    let mut watch = setup.watch();
+    let early = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(early.is_empty(), "{early:?}");
+    // The rest of the statement: one query, assembled across two reads,
+    // judged as soon as it is written.
+    append(&setup.path("slow.log"), rest);
+    let scan = watch.wait_for("the fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "orders-scan"
+    });
+    assert_eq!(scan["metric"]["metric"], "rows_examined p95", "{scan}");
+    assert_eq!(scan["metric"]["value"], 90000.0, "{scan}");
+    assert_eq!(
+        scan["metric"]["fingerprint"],
+        "select * from orders where email = ?"
+    );
+    let slow = watch.wait_for("the query-time rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "db-slow"
+    });
+    // One slow query among six: p95 (nearest rank) is the slow one.
+    assert_eq!(slow["metric"]["value"], 2500.0, "{slow}");
+    // Judged per fingerprint, only the lookup's is slow.
+    let each = watch.wait_for("the per-fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "any-query-slow"
+    });
+    assert_eq!(
+        each["metric"]["fingerprint"], "select * from orders where email = ?",
+        "{each}"
+    );
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let body = bodies
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("no webhook");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        texts.push(json["text"].as_str().unwrap().to_string());
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("orders-scan")
+            && t.contains("select * from orders where email = ?")
+            && t.contains("queries")),
+        "{texts:?}"
+    );
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 3, "{triggered:?}");
+    let scan = triggered
+        .iter()
+        .find(|e| e["rule"] == "orders-scan")
+        .unwrap();
+    let evidence = scan["lines"][0]["text"].as_str().unwrap();
+    assert!(
+        evidence.contains("Rows_examined: 90000")
+            && evidence.contains("SELECT * FROM orders WHERE email = 'a@example.com'"),
+        "the query itself is the evidence: {evidence}"
+    );
+    assert_eq!(scan["offender"], "db");
+}
+
+#[test]
+fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
+    // Line 10 is the first metric rule's line in `db`'s config.
+    let cases: [(&str, &str, (u32, u32)); 7] = [
+        (
+            "      - {name: n, when: 'count > 10', each: endpoint}\n",
+            "`each: endpoint` is not known here: use `each: fingerprint`",
+            (10, 45),
+        ),
+        (
+            "      - {name: n, when: 'count > 10', each: fingerprint, top: 1000}\n",
+            "top must be 1..200",
+            (10, 63),
+        ),
+        (
+            "      - {name: err, when: error_rate > 5%}\n",
+            "cannot be read from a slow log",
+            (10, 27),
+        ),
+        (
+            "      - {name: rows, when: 'rows_examined p95 > 10s over 5m'}\n",
+            "`s` does not apply to this metric",
+            (10, 51),
+        ),
+        (
+            "      - {name: rows, when: rows_examined > 10000}\n",
+            "a percentile after the field",
+            (10, 42),
+        ),
+        (
+            "      - {name: n, when: 'count > 10 over 1m', fingerprint: '  '}\n",
+            "an empty fingerprint",
+            (10, 61),
+        ),
+        (
+            "      - {name: n, when: 'burn_rate(99.9%) > 1 over 1h'}\n",
+            "cannot be read from a slow log",
+            (10, 26),
+        ),
+    ];
+    for (metrics, message, (line, col)) in cases {
+        let setup = db("", metrics);
+        let stderr = refused(&setup, "en");
+        let place = format!("{}:{line}:{col}: ", setup.path("watch.yaml").display());
+        assert!(
+            stderr.contains(message) && stderr.contains(&place),
+            "expected `{message}` at {place}\n{}\ngot: {stderr}",
+            fs::read_to_string(setup.path("watch.yaml")).unwrap()
+        );
+        let ja = refused(&setup, "ja");
+        assert!(ja.contains(&place) && ja != stderr, "{ja}");
+    }
+    // A slow log's fields on an access log, and an unknown dialect.
+    let setup = web(
+        "",
+        "      - {name: rows, when: rows_examined p95 > 10000}\n",
+    );
+    let stderr = refused(&setup, "en");
+    assert!(
+        stderr.contains(":8:28: ") && stderr.contains("is read from a slow log"),
+        "{stderr}"
+    );
+    let setup = Setup::new(
+        1,
+        60,
+        "",
+        "  - name: db\n    paths: [slow.log]\n    slow_log: oracle\n    metrics:\n      - {name: n, when: count > 1}\n",
+    );
+    let stderr = refused(&setup, "en");
+    assert!(
+        stderr.contains(":7:15: ") && stderr.contains("unknown slow log `oracle`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_endpoint_baseline_survives_a_restart_of_the_watcher() {
+    let setup = web(
+        &format!(
+            "    log_format: '{}'\n",
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time"#
+        ),
+        "      - {name: slower, when: p95 > 2x baseline for 10m, each: endpoint, top: 5, baseline_days: 1}\n",
+    );
+    // Day 0, 09:00–10:00 UTC: both endpoints at 200 ms, each every 10 s.
+    let day0 = 1_800_000_000 / 86_400 * 86_400 + 9 * 3600;
+    let hour = |start: i64, products_secs: f64| {
+        let mut text = String::new();
+        for i in 0..360 {
+            let at = start + i * 10;
+            text.push_str(&line(at, "/api/products/42", 200, products_secs));
+            text.push_str(&line(at + 5, "/api/users/7", 200, 0.2));
+        }
+        text
+    };
+    append(&setup.path("access.log"), &hour(day0, 0.2));
+    let mut watch = setup.watch();
+    // The whole day-0 hour is read (its last line counted) before the stop.
+    let quiet = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(quiet.is_empty(), "{quiet:?}");
+    watch.stop();
+    // Day 1, same hour: /api/products at 3× its usual time. A new watcher
+    // reads only day 1 (its checkpoint is past day 0): what it compares
+    // with is the history the first one saved.
+    append(&setup.path("access.log"), &hour(day0 + 86_400, 0.6));
+    let mut watch = setup.watch();
+    let fired = watch.wait_for("the per-endpoint baseline rule", |e| {
+        e["event"] == "triggered"
+    });
+    assert_eq!(
+        fired["metric"]["endpoint"], "GET /api/products/:id",
+        "{fired}"
+    );
+    assert!(
+        (fired["metric"]["baseline"].as_f64().unwrap() - 200.0).abs() <= 2.0,
+        "{fired}"
+    );
+    let others = watch.drain_for(std::time::Duration::from_secs(1), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(
+        others.is_empty(),
+        "only the slow endpoint fires: {others:?}"
+    );
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 1, "{triggered:?}");
+}
+
+#[test]
+fn a_three_day_burn_rate_rule_runs_in_watch_on_per_minute_counts_kept_across_a_restart() {
+    let setup = web(
+        "",
+        "      - {name: budget-ticket, when: 'burn_rate(99.9%) > 1 over 3d and 6h'}\n",
+    );
+    // Four days, one request a minute; from day 3, every 50th fails (2%).
+    let day0 = 1_800_000_000 / 86_400 * 86_400;
+    let mut text = String::new();
+    let mut first_part = String::new();
+    for minute in 0..(4 * 1440) {
+        // A first watcher reads up to day 3, 02:00 (two failures in).
+        if minute == 3 * 1440 + 120 {
+            first_part = std::mem::take(&mut text);
+        }
+        let failing = minute >= 3 * 1440 && (minute - 3 * 1440) % 50 == 49;
+        let at = day0 + minute * 60;
+        let t = jiff::Timestamp::from_second(at)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%d/%b/%Y:%H:%M:%S %z");
+        let status = if failing { 503 } else { 200 };
+        text.push_str(&format!(
+            "192.0.2.1 - - [{t}] \"GET /api/pay HTTP/1.1\" {status} 512 \"-\" \"curl\"\n"
+        ));
+    }
+    append(&setup.path("access.log"), &first_part);
+    let mut watch = setup.watch();
+    let quiet = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered"
+    });
+    assert!(quiet.is_empty(), "{quiet:?}");
+    watch.stop();
+    // A second one reads the rest, with the three days of counts the
+    // first saved (without them its "3d" would hold two hours, and burn
+    // at once).
+    append(&setup.path("access.log"), &text);
+    let mut watch = setup.watch();
+    let fired = watch.wait_for("the 3-day burn", |e| e["event"] == "triggered");
+    assert_eq!(fired["metric"]["metric"], "burn_rate");
+    let requests = fired["metric"]["requests"].as_u64().unwrap();
+    assert!((4319..=4320).contains(&requests), "{fired}");
+    assert_eq!(fired["metric"]["bad"], 5, "{fired}");
+    watch.stop();
+    // 0.1% of the 4,320 requests of three days is 4.3: the fifth failure
+    // of day 3 (at 04:09) is the one that burns the 3-day budget too fast.
+    let triggered = setup.events("detect.triggered");
+    assert_eq!(triggered.len(), 1, "{triggered:?}");
+    let at: jiff::Timestamp = triggered[0]["last_seen"].as_str().unwrap().parse().unwrap();
+    let into_day3 = (at.as_second() - (day0 + 3 * 86_400)) / 60;
+    assert_eq!(into_day3, 249, "{}", triggered[0]);
+}
+
+#[test]
+fn a_runbook_trigger_refuses_a_slow_log_field_at_its_place() {
+    // The one trigger language reads fields only where a log measures
+    // them: a probe measures latency, so a runbook says so at line:col.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("book.yaml"),
+        "name: t\nenv: dev\nprobes:\n  web:\n    tcp: 127.0.0.1:9\ntriggers:\n  - rows_examined p95(web) > 1000\n  - count(web) > 100 over 1m\nexecute:\n  - id: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    for (lang, words) in [
+        ("en", "a probe measures latency only"),
+        ("ja", "プローブが測るのはレイテンシだけです"),
+    ] {
+        let out = Command::new(tejun())
+            .args(["--lang", lang, "check", "book.yaml"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("TEJUN_INVENTORY")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains("book.yaml:7:5") && text.contains(words),
+            "{text}"
+        );
+        assert!(
+            !text.contains("book.yaml:8:"),
+            "count is a probe's too: {text}"
+        );
+    }
 }

@@ -5,7 +5,12 @@
 //! p95(web) > 3s over 1m            95th percentile latency (also p50, p90, p99)
 //! failing(web) >= 3                consecutive failures, newest first
 //! prometheus(errors) > 0.5         the probe's latest value
+//! count(web) > 100 over 1m         samples in the last minute
 //! ```
+//!
+//! A log read by `tejun watch` may measure more than latency: a slow log's
+//! rules name what a percentile reads (`rows_examined p95 > 10000 over
+//! 5m`, `query_time p95 > 2s`), see [`Field`].
 //!
 //! `over` defaults to one minute where it applies and is refused where it
 //! does not. Errors carry the byte offset and length of the offending text,
@@ -24,6 +29,10 @@ pub const DEFAULT_OVER: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     pub metric: Metric,
+    /// What a percentile reads (latency unless a field is written).
+    pub field: Field,
+    /// Where the field is written (byte offset, length), when it is.
+    pub field_at: Option<(usize, usize)>,
     /// The probe the expression reads.
     pub probe: String,
     /// Where the probe's name is written (byte offset, length).
@@ -70,6 +79,58 @@ impl Expr {
     }
 }
 
+/// The quantity a percentile reads. A sample carries one measured
+/// quantity (`Sample::latency_ms`); a source that measures several (a slow
+/// log) keeps one window per field, each sample's `latency_ms` holding
+/// that field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Field {
+    /// A request's or probe's duration (ms).
+    #[default]
+    Latency,
+    /// A slow log's `Query_time` (ms).
+    QueryTime,
+    /// A slow log's `Lock_time` (ms).
+    LockTime,
+    /// A slow log's `Rows_sent` (a count).
+    RowsSent,
+    /// A slow log's `Rows_examined` (a count).
+    RowsExamined,
+}
+
+impl Field {
+    pub const ALL: [Field; 5] = [
+        Field::Latency,
+        Field::QueryTime,
+        Field::LockTime,
+        Field::RowsSent,
+        Field::RowsExamined,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Latency => "latency",
+            Field::QueryTime => "query_time",
+            Field::LockTime => "lock_time",
+            Field::RowsSent => "rows_sent",
+            Field::RowsExamined => "rows_examined",
+        }
+    }
+
+    /// The fields written before a percentile (`latency` is the default
+    /// and is not written).
+    fn parse(word: &str) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|f| *f != Field::Latency && f.name() == word)
+    }
+
+    /// A duration (thresholds need `ms`/`s`), not a count.
+    pub fn is_time(self) -> bool {
+        matches!(self, Field::Latency | Field::QueryTime | Field::LockTime)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
     ErrorRate,
@@ -80,6 +141,8 @@ pub enum Metric {
     /// How fast an SLO's error budget burns: the bad fraction divided by
     /// the budget (1 = the budget lasts exactly the SLO period).
     BurnRate,
+    /// How many samples (requests, queries) the window holds.
+    Count,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,13 +200,14 @@ impl Metric {
             Metric::Failing => "failing".to_string(),
             Metric::Prometheus => "prometheus".to_string(),
             Metric::BurnRate => "burn_rate".to_string(),
+            Metric::Count => "count".to_string(),
         }
     }
 
     fn has_window(self) -> bool {
         matches!(
             self,
-            Metric::ErrorRate | Metric::Percentile(_) | Metric::BurnRate
+            Metric::ErrorRate | Metric::Percentile(_) | Metric::BurnRate | Metric::Count
         )
     }
 }
@@ -153,9 +217,12 @@ impl fmt::Display for Expr {
         let threshold = match self.metric {
             _ if self.baseline => format!("{}x baseline", self.threshold),
             Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
-            Metric::Percentile(_) => format!("{}ms", self.threshold),
+            Metric::Percentile(_) if self.field.is_time() => format!("{}ms", self.threshold),
             _ => format!("{}", self.threshold),
         };
+        if self.field != Field::Latency {
+            write!(f, "{} ", self.field.name())?;
+        }
         let slo = match &self.slo {
             Some(slo) => {
                 let mut text = format!(", {}%", slo.objective * 100.0);
@@ -218,8 +285,8 @@ impl ExprError {
                 "{} `{m}` ({})",
                 lang.pick("unknown trigger metric", "不明なトリガー指標"),
                 lang.pick(
-                    "expected error_rate, p50, p90, p95, p99, burn_rate, failing or prometheus",
-                    "error_rate, p50, p90, p95, p99, burn_rate, failing, prometheus のいずれか"
+                    "expected error_rate, p50, p90, p95, p99, burn_rate, count, failing or prometheus",
+                    "error_rate, p50, p90, p95, p99, burn_rate, count, failing, prometheus のいずれか"
                 )
             ),
             ExprErrorKind::Expected(en, ja) => {
@@ -348,7 +415,30 @@ pub fn parse_expr_in(text: &str, default_probe: Option<&str>) -> Result<Expr, Ex
 
 fn parse(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
     let mut lx = Lexer { text, pos: 0 };
-    let (word, at) = lx.take(is_word);
+    let (mut word, mut at) = lx.take(is_word);
+    // `rows_examined p95`: the field a percentile reads.
+    let mut field = Field::Latency;
+    let mut field_at = None;
+    if let Some(f) = Field::parse(word) {
+        field = f;
+        field_at = Some((at, word.len()));
+        (word, at) = lx.take(is_word);
+        let percentile = word.len() > 1
+            && word.starts_with('p')
+            && word[1..]
+                .parse::<u8>()
+                .is_ok_and(|p| (1..=100).contains(&p));
+        if !percentile {
+            return Err(ExprError {
+                at,
+                len: word.len(),
+                kind: ExprErrorKind::Expected(
+                    "a percentile after the field (`query_time p95`, `rows_examined p99`)",
+                    "項目の後にパーセンタイル (`query_time p95`, `rows_examined p99`)",
+                ),
+            });
+        }
+    }
     if word.is_empty() {
         return Err(lx.error_here(ExprErrorKind::Expected(
             "error_rate(PROBE), p95(PROBE), burn_rate(PROBE, SLO), failing(PROBE) or prometheus(PROBE)",
@@ -360,6 +450,7 @@ fn parse(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
         "failing" => Metric::Failing,
         "prometheus" => Metric::Prometheus,
         "burn_rate" => Metric::BurnRate,
+        "count" => Metric::Count,
         w if w.len() > 1
             && w.starts_with('p')
             && let Ok(p @ 1..=100) = w[1..].parse::<u8>() =>
@@ -479,9 +570,11 @@ fn parse(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
         }
         (Metric::ErrorRate, "%") => value / 100.0,
         (Metric::ErrorRate, "") => value,
+        // Row counts are plain numbers.
+        (Metric::Percentile(_), "") if !field.is_time() => value,
         (Metric::Percentile(_), "") => return Err(unit_error(ExprErrorKind::NeedsDurationUnit)),
-        (Metric::Percentile(_), "ms") => value,
-        (Metric::Percentile(_), "s") => value * 1000.0,
+        (Metric::Percentile(_), "ms") if field.is_time() => value,
+        (Metric::Percentile(_), "s") if field.is_time() => value * 1000.0,
         (_, "") => value,
         (_, u) => return Err(unit_error(ExprErrorKind::NotHere(format!("`{u}`")))),
     };
@@ -539,6 +632,8 @@ fn parse(text: &str, default_probe: Option<&str>) -> Result<Expr, ExprError> {
     let over = over.or(metric.has_window().then_some(DEFAULT_OVER));
     Ok(Expr {
         metric,
+        field,
+        field_at,
         probe,
         probe_at,
         comparison,
@@ -692,6 +787,41 @@ mod tests {
             let e = parse_expr(text).unwrap();
             assert_eq!(e.to_string(), text);
             assert_eq!(parse_expr(&e.to_string()).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn a_slow_log_rule_names_the_field_its_percentile_reads() {
+        let e = parse_expr_in("query_time p95 > 2s over 5m", Some("db")).unwrap();
+        assert_eq!(
+            (e.field, e.metric, e.threshold),
+            (Field::QueryTime, Metric::Percentile(95), 2000.0)
+        );
+        assert_eq!(e.field_at, Some((0, 10)));
+        let e = parse_expr_in("rows_examined p95 > 10000 over 5m", Some("db")).unwrap();
+        assert_eq!((e.field, e.threshold), (Field::RowsExamined, 10_000.0));
+        let e = parse_expr_in("count > 100 over 1m", Some("db")).unwrap();
+        assert_eq!(
+            (e.metric, e.threshold, e.over),
+            (Metric::Count, 100.0, Some(DEFAULT_OVER))
+        );
+        for text in [
+            "lock_time p99(db) > 500ms over 5m",
+            "count(db) >= 3 over 10s",
+        ] {
+            let e = parse_expr(text).unwrap();
+            assert_eq!(e.to_string(), text);
+            assert_eq!(parse_expr(&e.to_string()).unwrap(), e);
+        }
+        for (text, at) in [
+            ("rows_examined > 10000", 14),
+            ("rows_examined p95 > 10s", 22),
+            ("query_time p95 > 2", 17),
+            ("count > 5%", 9),
+        ] {
+            let e = parse_expr_in(text, Some("db")).unwrap_err();
+            assert_eq!(e.at, at, "{text}: {e:?}");
+            assert!(!e.message(Lang::Ja).is_empty());
         }
     }
 

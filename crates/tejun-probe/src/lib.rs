@@ -22,6 +22,6 @@ pub mod net;
 pub mod remote;
 pub mod window;
 
-pub use expr::{Comparison, Expr, ExprError, Metric, Slo, parse_expr, parse_expr_in};
+pub use expr::{Comparison, Expr, ExprError, Field, Metric, Slo, parse_expr, parse_expr_in};
 pub use model::{HealthyIf, ProbeFrom, ProbeKind, ProbeSpec, Sample};
-pub use window::{Fired, Sustained, Window};
+pub use window::{Counts, Fired, Sustained, Window};

@@ -104,42 +104,34 @@ pub fn measure<'s>(
     };
     let mut samples = samples;
     Some(match expr.metric {
-        Metric::ErrorRate | Metric::Percentile(_) => {
+        Metric::ErrorRate | Metric::Count | Metric::BurnRate => {
+            let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
+            let inside = inside(over, &mut samples);
+            return measure_counts(expr, |window| {
+                let window = window.as_millis() as u64;
+                let mut counts = Counts::default();
+                for s in inside.iter().filter(|s| now_ms - s.at_ms < window) {
+                    counts.total += 1;
+                    counts.failures += usize::from(!s.ok);
+                    counts.bad += usize::from(expr.slo.is_some_and(|slo| bad_for(&slo, s)));
+                }
+                counts
+            });
+        }
+        Metric::Percentile(p) => {
             let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
             let inside = inside(over, &mut samples);
             if inside.is_empty() {
                 return None;
             }
             let failures = inside.iter().filter(|s| !s.ok).count();
-            let value = match expr.metric {
-                Metric::ErrorRate => failures as f64 / inside.len() as f64,
-                Metric::Percentile(p) => {
-                    let mut latencies: Vec<u64> = inside.iter().map(|s| s.latency_ms).collect();
-                    latencies.sort_unstable();
-                    percentile(&latencies, p) as f64
-                }
-                _ => unreachable!("matched above"),
-            };
+            let mut latencies: Vec<u64> = inside.iter().map(|s| s.latency_ms).collect();
+            latencies.sort_unstable();
             Fired {
-                value,
+                value: percentile(&latencies, p) as f64,
                 samples: inside.len(),
                 failures,
             }
-        }
-        Metric::BurnRate => {
-            let slo = expr.slo?;
-            let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
-            let inside = inside(over, &mut samples);
-            let long = burn(&slo, inside.iter().copied(), now_ms, over)?;
-            // The short window must burn too: it stops the alert soon after
-            // the burning stops, as the SRE workbook's multi-window alerts do.
-            if let Some(short) = expr.short {
-                let short_burn = burn(&slo, inside.iter().copied(), now_ms, short)?;
-                if !expr.comparison.holds(short_burn.value, expr.threshold) {
-                    return None;
-                }
-            }
-            long
         }
         Metric::Failing => {
             let mut seen = 0;
@@ -177,24 +169,56 @@ pub fn bad_for(slo: &Slo, sample: &Sample) -> bool {
     }
 }
 
-/// The burn rate of `slo` over the samples of the last `over`: the bad
-/// fraction divided by the error budget.
-fn burn<'s>(
-    slo: &Slo,
-    samples: impl Iterator<Item = &'s Sample>,
-    now_ms: u64,
-    over: Duration,
-) -> Option<Fired> {
-    let over = over.as_millis() as u64;
-    let (mut total, mut bad) = (0usize, 0usize);
-    for s in samples.filter(|s| s.at_ms <= now_ms && now_ms - s.at_ms < over) {
-        total += 1;
-        bad += usize::from(bad_for(slo, s));
+/// What a window holds when only counts are kept (a watcher's per-minute
+/// buckets for windows of days): enough for `error_rate`, `count` and
+/// `burn_rate`, not for percentiles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub failures: usize,
+    /// Bad for the expression's objective ([`bad_for`]).
+    pub bad: usize,
+}
+
+/// The value of a count-based metric (`error_rate`, `count`,
+/// `burn_rate`), `counts(d)` giving what the last `d` holds: the one place
+/// these metrics are computed, whether a window keeps samples or counts.
+/// `None` on an empty window, or for a metric counts cannot answer.
+pub fn measure_counts(expr: &Expr, counts: impl Fn(Duration) -> Counts) -> Option<Fired> {
+    let over = expr.over.unwrap_or(crate::expr::DEFAULT_OVER);
+    let long = counts(over);
+    if long.total == 0 {
+        return None;
     }
-    (total > 0).then(|| Fired {
-        value: burn_rate(bad as f64 / total as f64, slo.budget()),
-        samples: total,
-        failures: bad,
+    Some(match expr.metric {
+        Metric::ErrorRate => Fired {
+            value: long.failures as f64 / long.total as f64,
+            samples: long.total,
+            failures: long.failures,
+        },
+        Metric::Count => Fired {
+            value: long.total as f64,
+            samples: long.total,
+            failures: long.failures,
+        },
+        Metric::BurnRate => {
+            let slo = expr.slo?;
+            let burn = |c: Counts| burn_rate(c.bad as f64 / c.total as f64, slo.budget());
+            // The short window must burn too: it stops the alert soon after
+            // the burning stops, as the SRE workbook's multi-window alerts do.
+            if let Some(short) = expr.short {
+                let short = counts(short);
+                if short.total == 0 || !expr.comparison.holds(burn(short), expr.threshold) {
+                    return None;
+                }
+            }
+            Fired {
+                value: burn(long),
+                samples: long.total,
+                failures: long.bad,
+            }
+        }
+        _ => return None,
     })
 }
 
@@ -220,15 +244,34 @@ pub fn evaluate_against<'s>(
     now_ms: u64,
     baseline: Option<f64>,
 ) -> Option<Fired> {
-    let threshold = match (expr.baseline, baseline) {
-        (false, _) => expr.threshold,
-        (true, Some(base)) if base > 0.0 => expr.threshold * base,
-        (true, _) => return None,
-    };
+    let threshold = threshold(expr, baseline)?;
     let fired = measure(expr, samples, now_ms)?;
     expr.comparison
         .holds(fired.value, threshold)
         .then_some(fired)
+}
+
+/// [`evaluate_against`] for a window that keeps counts, not samples.
+pub fn evaluate_counts_against(
+    expr: &Expr,
+    counts: impl Fn(Duration) -> Counts,
+    baseline: Option<f64>,
+) -> Option<Fired> {
+    let threshold = threshold(expr, baseline)?;
+    let fired = measure_counts(expr, counts)?;
+    expr.comparison
+        .holds(fired.value, threshold)
+        .then_some(fired)
+}
+
+/// The threshold `expr` compares with: its own, or its factor times the
+/// baseline (none without a baseline: no evidence is not bad evidence).
+fn threshold(expr: &Expr, baseline: Option<f64>) -> Option<f64> {
+    match (expr.baseline, baseline) {
+        (false, _) => Some(expr.threshold),
+        (true, Some(base)) if base > 0.0 => Some(expr.threshold * base),
+        (true, _) => None,
+    }
 }
 
 /// `for 30m`: remembers since when an expression has held, and lets it

@@ -21,6 +21,7 @@
 pub mod aggregate;
 pub mod baseline;
 pub mod fingerprint;
+pub mod follow;
 pub mod missing_index;
 pub mod mysql;
 pub mod postgres;
@@ -32,6 +33,7 @@ use tejun_locale::Lang;
 pub use aggregate::{Aggregate, ClassReport, FileSummary, Options, Report};
 pub use baseline::{BaselineOptions, BaselineReport, FingerprintRegression, Measure};
 pub use fingerprint::{EmbeddedNumbers, Fingerprinter, fingerprint};
+pub use follow::FollowedSlowLog;
 pub use missing_index::IndexRule;
 
 /// One statement from a slow log, with what the server measured.

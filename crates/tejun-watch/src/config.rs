@@ -99,6 +99,9 @@ struct RawSource {
     /// Or the nginx `log_format` the log is written with.
     #[serde(default)]
     log_format: Option<Spanned<String>>,
+    /// Or a slow log: `mysql` (MariaDB too) or `postgres`.
+    #[serde(default)]
+    slow_log: Option<Spanned<String>>,
     #[serde(default)]
     metrics: Vec<crate::metrics::RawMetric>,
 }
@@ -766,6 +769,7 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
         &raw.metrics,
         raw.format.as_ref(),
         raw.log_format.as_ref(),
+        raw.slow_log.as_ref(),
         &name,
         cx,
     )?;
@@ -780,12 +784,16 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
         ));
     }
     let metrics = match metrics {
-        Some(format) => {
+        Some(input) => {
+            let slow_log = matches!(input, crate::metrics::MetricInput::SlowLog(_));
             let mut rules = Vec::new();
             for rule in metric_rules {
-                rules.push(crate::metrics::build_rule(rule, &name, |loc, offset| {
-                    cx.inside(loc, offset)
-                })?);
+                rules.push(crate::metrics::build_rule(
+                    rule,
+                    &name,
+                    slow_log,
+                    |loc, offset| cx.inside(loc, offset),
+                )?);
             }
             let mut names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
             names.sort_unstable();
@@ -799,7 +807,7 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
                     ),
                 ));
             }
-            Some(crate::metrics::MetricSpec { format, rules })
+            Some(crate::metrics::MetricSpec { input, rules })
         }
         None => None,
     };
@@ -841,28 +849,65 @@ fn build_source(raw: RawSource, cx: &Ctx<'_>) -> Result<Source, ConfigError> {
     })
 }
 
-/// The access-log format of a source with metric rules (`None` without
-/// any); `format:`/`log_format:` on a source without them is a mistake.
+/// What a source with metric rules is read as (`None` without any):
+/// an access log (`format:`/`log_format:`) or a slow log (`slow_log:`);
+/// any of them on a source without metric rules is a mistake.
 fn build_metrics(
     rules: &[crate::metrics::RawMetric],
     format: Option<&Spanned<String>>,
     log_format: Option<&Spanned<String>>,
+    slow_log: Option<&Spanned<String>>,
     name: &str,
+    cx: &Ctx<'_>,
+) -> Result<Option<crate::metrics::MetricInput>, ConfigError> {
+    use crate::metrics::MetricInput;
+    if rules.is_empty() {
+        if let Some(f) = format.or(log_format).or(slow_log) {
+            return Err(cx.err(
+                &f.referenced,
+                format!("source `{name}`: `format`/`log_format`/`slow_log` are for `metrics:`, and it has none"),
+                format!("source `{name}`: `format`/`log_format`/`slow_log` は `metrics:` 用ですが、metrics がありません"),
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(slow) = slow_log {
+        if let Some(f) = format.or(log_format) {
+            return Err(cx.err(
+                &f.referenced,
+                format!("source `{name}`: `format`/`log_format` describe an access log, and this source is a slow log (`slow_log:`)"),
+                format!("source `{name}`: `format`/`log_format` はアクセスログ用ですが、このソースはスローログ (`slow_log:`) です"),
+            ));
+        }
+        use tejun_signals::digest::Format;
+        return match Format::parse(slow.value.trim()) {
+            Some(f @ (Format::Mysql | Format::Postgres)) => Ok(Some(MetricInput::SlowLog(f))),
+            _ => Err(cx.err(
+                &slow.referenced,
+                format!(
+                    "unknown slow log `{}`: use mysql (MariaDB too) or postgres",
+                    slow.value.trim()
+                ),
+                format!(
+                    "不明なスローログ `{}` です: mysql (MariaDB も) か postgres を指定してください",
+                    slow.value.trim()
+                ),
+            )),
+        };
+    }
+    access_format(format, log_format, cx).map(|f| f.map(MetricInput::Access))
+}
+
+/// The access-log format: `format:` (combined, common) or the nginx
+/// `log_format:` (combined when neither is given).
+fn access_format(
+    format: Option<&Spanned<String>>,
+    log_format: Option<&Spanned<String>>,
     cx: &Ctx<'_>,
 ) -> Result<Option<tejun_signals::access::LineFormat>, ConfigError> {
     // Times without an offset are read in the operator's zone, as `tejun
     // stats` reads them.
     let zone = tejun_locale::operator_zone();
-    if rules.is_empty() {
-        if let Some(f) = format.or(log_format) {
-            return Err(cx.err(
-                &f.referenced,
-                format!("source `{name}`: `format`/`log_format` are for `metrics:`, and it has none"),
-                format!("source `{name}`: `format`/`log_format` は `metrics:` 用ですが、metrics がありません"),
-            ));
-        }
-        return Ok(None);
-    }
     match (format, log_format) {
         (Some(f), Some(_)) => Err(cx.err(
             &f.referenced,

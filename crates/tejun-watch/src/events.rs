@@ -56,6 +56,9 @@ pub struct MetricResolved {
     pub source: String,
     /// When it had fired (log time).
     pub since: Timestamp,
+    /// The endpoint or fingerprint, for an `each:` rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// One log line that counted, with its hash so evidence can be matched

@@ -27,6 +27,7 @@
 //! small interface the loop needs from it.
 
 pub mod ban;
+pub mod buckets;
 pub mod config;
 pub mod detection;
 pub mod events;

@@ -1,5 +1,6 @@
-//! The watcher's own durable state: read offsets, journal cursors and open
-//! windows.
+//! The watcher's own durable state: read offsets, journal cursors, open
+//! windows, and metric rules' baseline history and long-window per-minute
+//! counts.
 //!
 //! Kept in `watch-state.db` in the state directory, not in the journal: offsets
 //! change with every line read and are nobody's record, only the watcher's
@@ -126,7 +127,16 @@ impl State {
              CREATE TABLE IF NOT EXISTS pending (
                  id TEXT PRIMARY KEY, detection TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS journal_cursor (
-                 source TEXT PRIMARY KEY, cursor TEXT NOT NULL);",
+                 source TEXT PRIMARY KEY, cursor TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS metric_history (
+                 source TEXT NOT NULL, key TEXT NOT NULL, start INTEGER NOT NULL,
+                 requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+                 slow INTEGER NOT NULL, p95_ms REAL NOT NULL,
+                 PRIMARY KEY (source, key, start));
+             CREATE TABLE IF NOT EXISTS metric_bucket (
+                 source TEXT NOT NULL, window TEXT NOT NULL, minute INTEGER NOT NULL,
+                 requests INTEGER NOT NULL, failures INTEGER NOT NULL, slow TEXT NOT NULL,
+                 PRIMARY KEY (source, window, minute));",
         )
         .map_err(db)?;
         Ok(State { conn })
@@ -182,6 +192,60 @@ impl State {
         rows.collect()
     }
 
+    /// The baseline history of a source's metric rules: (key, window
+    /// start, point), `""` being the whole source.
+    pub fn metric_history(
+        &self,
+        source: &str,
+    ) -> rusqlite::Result<Vec<(String, i64, tejun_signals::trend::series::Point)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key, start, requests, errors, slow, p95_ms FROM metric_history
+             WHERE source = ?1 ORDER BY key, start",
+        )?;
+        let rows = stmt.query_map([source], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                tejun_signals::trend::series::Point {
+                    requests: row.get::<_, i64>(2)? as u64,
+                    errors: row.get::<_, i64>(3)? as u64,
+                    slow: row.get::<_, i64>(4)? as u64,
+                    p95_ms: row.get(5)?,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// The per-minute counts of a source's long windows, by window name.
+    pub fn metric_buckets(
+        &self,
+        source: &str,
+    ) -> rusqlite::Result<std::collections::HashMap<String, Vec<crate::buckets::SavedMinute>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT window, minute, requests, failures, slow FROM metric_bucket
+             WHERE source = ?1 ORDER BY window, minute",
+        )?;
+        let rows = stmt.query_map([source], |row| {
+            let slow: String = row.get(4)?;
+            Ok((
+                row.get::<_, String>(0)?,
+                crate::buckets::SavedMinute {
+                    minute: row.get(1)?,
+                    requests: row.get::<_, i64>(2)? as u64,
+                    failures: row.get::<_, i64>(3)? as u64,
+                    slow: serde_json::from_str(&slow).unwrap_or_default(),
+                },
+            ))
+        })?;
+        let mut out: std::collections::HashMap<String, Vec<_>> = Default::default();
+        for row in rows {
+            let (window, minute) = row?;
+            out.entry(window).or_default().push(minute);
+        }
+        Ok(out)
+    }
+
     /// Detections whose actions were not all done: (id, detection as JSON).
     pub fn pending(&self) -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = self
@@ -202,8 +266,70 @@ impl State {
         windows: impl IntoIterator<Item = (Key, Option<Vec<Hit<LineRef>>>)>,
         pending: &[(String, String)],
         done: &[String],
+        metrics: &[(String, crate::metrics::MetricSave)],
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
+        for (source, save) in metrics {
+            for (window, minutes, first) in &save.buckets {
+                if minutes.is_empty() {
+                    continue;
+                }
+                if let Some(first) = first {
+                    tx.execute(
+                        "DELETE FROM metric_bucket WHERE source = ?1 AND window = ?2 AND minute < ?3",
+                        params![source, window, first],
+                    )?;
+                }
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO metric_bucket
+                     (source, window, minute, requests, failures, slow)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for m in minutes {
+                    insert.execute(params![
+                        source,
+                        window,
+                        m.minute,
+                        m.requests as i64,
+                        m.failures as i64,
+                        serde_json::to_string(&m.slow).unwrap_or_else(|_| "[]".into())
+                    ])?;
+                }
+            }
+        }
+        for (source, update) in metrics
+            .iter()
+            .filter_map(|(s, save)| Some((s, save.history.as_ref()?)))
+        {
+            for key in &update.forgotten {
+                tx.execute(
+                    "DELETE FROM metric_history WHERE source = ?1 AND key = ?2",
+                    params![source, key],
+                )?;
+            }
+            if !update.points.is_empty() {
+                tx.execute(
+                    "DELETE FROM metric_history WHERE source = ?1 AND start < ?2",
+                    params![source, update.before],
+                )?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO metric_history
+                 (source, key, start, requests, errors, slow, p95_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (key, start, p) in &update.points {
+                insert.execute(params![
+                    source,
+                    key,
+                    start,
+                    p.requests as i64,
+                    p.errors as i64,
+                    p.slow as i64,
+                    p.p95_ms
+                ])?;
+            }
+        }
         for (source, cursor) in journal_cursors {
             tx.execute(
                 "INSERT INTO journal_cursor (source, cursor) VALUES (?1, ?2)

@@ -87,6 +87,9 @@ pub enum Report {
         source: String,
         since: Timestamp,
         at: Timestamp,
+        /// The endpoint or fingerprint of an `each:` rule.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     Banned {
         rule: String,
@@ -326,16 +329,19 @@ impl<'r> Watcher<'r> {
                 watcher.config.start_at,
                 &mut |path, event| pending.push((index, path.to_string(), event)),
             );
+            let mut metrics = source.metrics.clone().map(MetricRun::new);
+            // Baselines read the days a previous watcher saw.
+            if let Some(metrics) = &mut metrics {
+                metrics.restore_history(watcher.state.metric_history(&source.name)?);
+                metrics.restore_buckets(watcher.state.metric_buckets(&source.name)?);
+            }
             watcher.sources.push(SourceRun {
                 name: source.name.clone(),
                 follower,
                 journal,
                 rules,
                 unreadable_said: 0,
-                metrics: source
-                    .metrics
-                    .clone()
-                    .map(|spec| MetricRun::new(&source.name, spec)),
+                metrics,
                 undated_said: 0,
             });
         }
@@ -472,6 +478,17 @@ impl<'r> Watcher<'r> {
                     let source = self.sources[index].name.clone();
                     (self.report)(Report::JournalEnded { source, error });
                 }
+            }
+        }
+        // All that was written has been read: a slow log's last query is
+        // judged now rather than when the next one is logged.
+        for index in 0..self.sources.len() {
+            let mut events = Vec::new();
+            if let Some(metrics) = &mut self.sources[index].metrics {
+                metrics.written(&mut events);
+            }
+            for event in events {
+                self.metric_event(index, event);
             }
         }
     }
@@ -656,12 +673,18 @@ impl<'r> Watcher<'r> {
                 };
                 self.fresh.push((detection, None));
             }
-            MetricEvent::Resolved { rule, at, since } => {
+            MetricEvent::Resolved {
+                rule,
+                at,
+                since,
+                key,
+            } => {
                 let rule = metrics.rule(rule).name.clone();
                 let resolved = MetricResolved {
                     rule: rule.clone(),
                     source: source_name.clone(),
                     since,
+                    key: key.clone(),
                 };
                 self.journal(&detect_stream(&rule), &[], METRIC_RESOLVED, &resolved, None);
                 (self.report)(Report::Resolved {
@@ -669,6 +692,7 @@ impl<'r> Watcher<'r> {
                     source: source_name,
                     since,
                     at,
+                    key,
                 });
             }
         }
@@ -1222,6 +1246,11 @@ impl<'r> Watcher<'r> {
 
     /// Saves offsets and changed windows in one transaction.
     pub fn save(&mut self) -> Result<(), WatchError> {
+        let metrics: Vec<(String, crate::metrics::MetricSave)> = self
+            .sources
+            .iter_mut()
+            .filter_map(|s| Some((s.name.clone(), s.metrics.as_mut()?.to_save())))
+            .collect();
         let checkpoints: Vec<(&str, Vec<(&Path, crate::follow::Checkpoint)>)> = self
             .sources
             .iter()
@@ -1257,7 +1286,7 @@ impl<'r> Watcher<'r> {
             .filter_map(|s| Some((s.name.as_str(), s.journal.as_ref()?.cursor()?)))
             .collect();
         self.state
-            .save(checkpoints, &cursors, windows, &pending, &done)?;
+            .save(checkpoints, &cursors, windows, &pending, &done, &metrics)?;
         if !pending.is_empty() {
             crash_point("after-pending");
         }

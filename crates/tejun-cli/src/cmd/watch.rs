@@ -305,9 +305,14 @@ fn render(report: &Report, ctx: &Context, json: bool) {
             source,
             since,
             at,
+            key,
         } => {
             let since = ctx.format_time(*since);
             let at = ctx.format_time(*at);
+            let source = match key {
+                Some(key) => format!("{source}: {key}"),
+                None => source.clone(),
+            };
             (
                 true,
                 t(

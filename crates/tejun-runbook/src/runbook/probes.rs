@@ -453,6 +453,19 @@ impl Reader<'_> {
                         );
                         continue;
                     }
+                    // A probe measures one duration: fields are a slow
+                    // log's, read by `tejun watch` metric rules.
+                    if let Some((at, len)) = expr.field_at {
+                        let span = self.locate(item, &text, at, len);
+                        self.sink.error(
+                            span,
+                            probe_error(
+                                "a probe measures latency only: `query_time`, `rows_examined`… are for `tejun watch` rules on slow logs (docs/watch.md)".into(),
+                                "プローブが測るのはレイテンシだけです: `query_time`・`rows_examined` などはスローログに対する `tejun watch` のルール用です (docs/watch.md)".into(),
+                            ),
+                        );
+                        continue;
+                    }
                     triggers.push(Trigger { text, expr, span });
                 }
                 Err(e) => {

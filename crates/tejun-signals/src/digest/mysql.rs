@@ -92,6 +92,13 @@ impl<R: BufRead> MysqlReader<R> {
             }));
     }
 
+    /// The entry in progress has its whole statement (ended by `;`).
+    pub(crate) fn statement_complete(&self) -> bool {
+        self.entry
+            .as_ref()
+            .is_some_and(|e| e.body.is_some() && e.ended)
+    }
+
     fn entry(&mut self) -> &mut Entry {
         let line = self.feed.line;
         self.outside = false;

@@ -193,6 +193,32 @@ impl SeriesBuilder {
         }
     }
 
+    /// Forgets every window of `key` (a watcher stopped tracking it).
+    pub fn forget_key(&mut self, key: &str) {
+        self.open.remove(key);
+        self.done.remove(key);
+    }
+
+    /// Puts back a closed window saved by a previous process.
+    pub fn restore(&mut self, key: &str, start: i64, point: Point) {
+        self.done
+            .entry(key.to_string())
+            .or_insert_with(|| Series::new(self.window_s))
+            .points
+            .insert(start, point);
+    }
+
+    /// Closed windows starting at or after `start`, by key: what a watcher
+    /// saves after each batch.
+    pub fn closed_since(&self, start: i64) -> impl Iterator<Item = (&str, i64, &Point)> {
+        self.done.iter().flat_map(move |(key, series)| {
+            series
+                .points
+                .range(start..)
+                .map(move |(s, p)| (key.as_str(), *s, p))
+        })
+    }
+
     /// Closes every window and returns the series by key.
     pub fn finish(mut self) -> BTreeMap<String, Series> {
         self.close_before(i64::MAX);
