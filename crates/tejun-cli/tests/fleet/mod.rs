@@ -152,9 +152,10 @@ impl Fleet {
     }
 
     /// This host's `sshd`: its own host key and config, root login with the
-    /// fleet's key only. Root's shell may run `pyenv rehash` from its
-    /// `.bashrc` at every session, which waits up to a minute on a lock a
-    /// killed session left behind; `PYENV_REHASH_TIMEOUT=1` bounds that.
+    /// fleet's key only. Sessions get a `HOME` of their own: the hosts share
+    /// this machine's file system, and root's real `.bashrc` may run
+    /// `pyenv rehash`, which waits on (and prints about) a lock that a
+    /// session killed by a test leaves behind.
     fn start_sshd(&mut self, idx: usize) {
         let dir = self.dir.path().to_path_buf();
         let h = &self.hosts[idx];
@@ -163,6 +164,8 @@ impl Fleet {
             keygen(&host_key);
         }
         let config = dir.join(format!("sshd-{}.conf", h.name));
+        let home = dir.join("home");
+        fs::create_dir_all(&home).unwrap();
         fs::write(
             &config,
             format!(
@@ -177,11 +180,12 @@ impl Fleet {
                  StrictModes no\n\
                  MaxSessions 100\n\
                  MaxStartups 100:30:200\n\
-                 SetEnv PYENV_REHASH_TIMEOUT=1\n\
+                 SetEnv HOME={home}\n\
                  LogLevel ERROR\n",
                 addr = h.addr,
                 key = host_key.display(),
                 dir = dir.display(),
+                home = home.display(),
                 name = h.name,
             ),
         )
