@@ -302,3 +302,65 @@ fn unreadable_file_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("cannot read missing.yaml"));
 }
+
+/// A watch config is recognised by its `sources:` and loaded as `tejun
+/// watch` loads it (filters, metric rules), so a mistake in one is found
+/// before the watcher is (re)started, not by a watcher that will not start.
+#[test]
+fn check_loads_a_watch_config_as_watch_would_and_points_at_its_mistakes() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    tejun(&examples)
+        .args(["check", "watch.yaml"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "valid watch config (2 sources: ssh, web)",
+        ));
+    let json = tejun(&examples)
+        .args(["check", "watch.yaml", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["kind"], "watch");
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["sources"], serde_json::json!(["ssh", "web"]));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("access.log"), "").unwrap();
+    let config = dir.path().join("watch.yaml");
+    std::fs::write(
+        &config,
+        "sources:\n  - name: web\n    paths: [access.log]\n    format: combined\n    metrics:\n      - {name: err, when: error_rat > 5%}\n",
+    )
+    .unwrap();
+    let place = format!("{}:6:", config.display());
+    for (lang, words) in [
+        ("en", "unknown trigger metric `error_rat`"),
+        ("ja", "watch 設定にエラー 1 件"),
+    ] {
+        tejun(dir.path())
+            .args(["--lang", lang, "check", "watch.yaml"])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(&place).and(predicate::str::contains(words)));
+    }
+    let json = tejun(dir.path())
+        .args(["check", "watch.yaml", "--json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(
+        report["errors"][0]["message_en"]
+            .as_str()
+            .unwrap()
+            .contains(&place)
+    );
+}

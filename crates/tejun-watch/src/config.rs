@@ -409,6 +409,12 @@ impl Ctx<'_> {
     }
 }
 
+/// Whether `text` is meant as a watch config (a top-level `sources:`), for
+/// `tejun check`, which tells the kinds of file apart by their shape.
+pub fn looks_like_watch_config(text: &str) -> bool {
+    text.lines().any(|line| line.starts_with("sources:"))
+}
+
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

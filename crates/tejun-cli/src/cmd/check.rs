@@ -1,5 +1,5 @@
-//! `tejun check FILE`: validate a runbook or an inventory without running
-//! anything.
+//! `tejun check FILE`: validate a runbook, an inventory or a watch config
+//! without running anything.
 //!
 //! Every problem is printed as `file:line:col: error: message` with the
 //! source line underlined, in the operator's language, and the exit code is
@@ -32,13 +32,16 @@ use crate::output::{outln, print_json};
 #[command(after_help = "Examples:
   tejun check examples/quickstart.yaml
   tejun check tejun.yaml                 # an inventory, recognised by its shape
+  tejun check watch.yaml                 # a watch config, recognised by `sources:`
   tejun check --inventory envs/prod.yaml # an inventory, said explicitly
   tejun check runbook.yaml --json
   tejun check runbook.yaml --env staging --var conf_dir=/etc/nginx
   tejun --lang ja check runbook.yaml
 
 A file with a top-level `environments:` (or `incidents:`) and no runbook keys
-(name, env, phases) is checked as an inventory; anything else as a runbook,
+(name, env, phases) is checked as an inventory; one with a top-level
+`sources:` as a watch config (loaded as `tejun watch` would, rules and
+runbook actions included); anything else as a runbook,
 against the inventory found (--inventory, else tejun.yaml here or in a parent).
 A runbook goes through the same environment guard as `plan` and `run`: for
 --env ENV, or for every environment it declares when --env is not given.
@@ -46,7 +49,8 @@ Without FILE the inventory itself is checked.
 
 Exit status: 0 valid, 2 invalid or unreadable.")]
 pub struct Args {
-    /// The runbook or inventory to validate (default: the inventory).
+    /// The runbook, inventory or watch config to validate (default: the
+    /// inventory).
     pub file: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -146,6 +150,7 @@ impl JsonDiagnostic {
 enum Kind {
     Runbook,
     Inventory,
+    Watch,
 }
 
 #[derive(Serialize)]
@@ -243,6 +248,8 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
     };
     if looks_like_inventory(&source.text) {
         check_inventory(&source, args.json, ctx)
+    } else if tejun_watch::config::looks_like_watch_config(&source.text) {
+        check_watch_config(&file, args.json, ctx)
     } else {
         let guard = GuardArgs {
             file: &file,
@@ -277,6 +284,80 @@ fn check_inventory(source: &Source, json: bool, ctx: &Context) -> Exit {
         }
     }
     if valid { Exit::Ok } else { Exit::BadInput }
+}
+
+/// `--json` for a watch config: its sources, or why `tejun watch` would
+/// refuse it.
+#[derive(Serialize)]
+struct WatchReport {
+    file: String,
+    kind: Kind,
+    valid: bool,
+    sources: Vec<String>,
+    errors: Vec<WatchError>,
+}
+
+#[derive(Serialize)]
+struct WatchError {
+    message: String,
+    message_en: String,
+    message_ja: String,
+}
+
+/// Loads a watch config exactly as `tejun watch` does before it follows a
+/// line: the config, every filter, jail and metric rule, and the runbooks
+/// its actions name.
+fn check_watch_config(file: &Path, json: bool, ctx: &Context) -> Exit {
+    let loaded = super::watch::load(file, ctx);
+    let sources: Vec<String> = loaded.as_ref().map_or_else(
+        |_| Vec::new(),
+        |l| l.config.sources.iter().map(|s| s.name.clone()).collect(),
+    );
+    if json {
+        print_json(&WatchReport {
+            file: file.display().to_string(),
+            kind: Kind::Watch,
+            valid: loaded.is_ok(),
+            sources,
+            errors: loaded
+                .as_ref()
+                .err()
+                .map(|e| WatchError {
+                    message: ctx.lang.pick(&e.en, &e.ja).to_string(),
+                    message_en: e.en.clone(),
+                    message_ja: e.ja.clone(),
+                })
+                .into_iter()
+                .collect(),
+        });
+    } else {
+        match &loaded {
+            Ok(_) => {
+                let count = sources.len();
+                let names = sources.join(", ");
+                let green = anstyle::AnsiColor::Green.on_default().bold();
+                outln!(
+                    "{green}{}{green:#} {}: {}",
+                    ctx.lang.pick("ok", "OK"),
+                    file.display(),
+                    ctx.lang.pick(
+                        &format!("valid watch config ({count} sources: {names})"),
+                        &format!("watch 設定として問題なし (ソース {count} 件: {names})"),
+                    )
+                );
+            }
+            Err(e) => {
+                ctx.error(&e.en, &e.ja);
+                let name = file.display().to_string();
+                anstream::eprintln!("{}", failure_summary(Kind::Watch, &name, 1, ctx.lang));
+            }
+        }
+    }
+    if loaded.is_ok() {
+        Exit::Ok
+    } else {
+        Exit::BadInput
+    }
 }
 
 /// Validates a runbook, and against the inventory when one is found. An
@@ -340,13 +421,9 @@ fn check_runbook(source: &Source, guard: &GuardArgs<'_>, json: bool, ctx: &Conte
     if valid { Exit::Ok } else { Exit::BadInput }
 }
 
-/// Every diagnostic against the file it belongs to, then one summary line
-/// saying which kind of file it is.
-fn print_failed(diags: &Diagnostics, source: &Source, kind: Kind, ctx: &Context) {
-    print_diagnostics(diags, source, ctx);
-    let count = diags.len();
-    let name = &source.name;
-    let line = match (kind, ctx.lang) {
+/// The last line of a failed check: how many errors, in which kind of file.
+fn failure_summary(kind: Kind, name: &str, count: usize, lang: Lang) -> String {
+    match (kind, lang) {
         (Kind::Runbook, Lang::En) => {
             format!("{name}: {count} error(s) in the runbook; nothing was run")
         }
@@ -359,8 +436,23 @@ fn print_failed(diags: &Diagnostics, source: &Source, kind: Kind, ctx: &Context)
         (Kind::Inventory, Lang::Ja) => {
             format!("{name}: インベントリにエラー {count} 件 (何も実行していません)")
         }
-    };
-    anstream::eprintln!("{line}");
+        (Kind::Watch, Lang::En) => {
+            format!("{name}: {count} error(s) in the watch config; nothing was run")
+        }
+        (Kind::Watch, Lang::Ja) => {
+            format!("{name}: watch 設定にエラー {count} 件 (何も実行していません)")
+        }
+    }
+}
+
+/// Every diagnostic against the file it belongs to, then one summary line
+/// saying which kind of file it is.
+fn print_failed(diags: &Diagnostics, source: &Source, kind: Kind, ctx: &Context) {
+    print_diagnostics(diags, source, ctx);
+    anstream::eprintln!(
+        "{}",
+        failure_summary(kind, &source.name, diags.len(), ctx.lang)
+    );
 }
 
 fn print_valid_inventory(source: &Source, inventory: &Inventory, ctx: &Context) {

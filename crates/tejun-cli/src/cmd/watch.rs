@@ -34,67 +34,69 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Exit {
-    let mut config = match Config::load(&args.config) {
-        Ok(config) => config,
-        Err(e) => {
-            anstream::eprintln!(
-                "{}: {}",
-                ctx.lang.pick("error", "エラー"),
-                e.localize(ctx.lang)
-            );
-            return Exit::BadInput;
+/// A watch config with its rules loaded: everything `tejun watch` checks
+/// before it follows a single line (`tejun check` runs the same).
+pub struct Loaded {
+    pub config: Config,
+    pub rules: Vec<Box<dyn LineRules>>,
+}
+
+/// Why a watch config cannot be used: the message names the file, line
+/// and column where there is one.
+pub struct LoadError {
+    pub en: String,
+    pub ja: String,
+}
+
+impl LoadError {
+    fn localized(e: &impl Localize) -> LoadError {
+        LoadError {
+            en: e.localize(Lang::En),
+            ja: e.localize(Lang::Ja),
         }
-    };
+    }
+}
+
+/// Reads `path` and loads its rules (filters, jails, metric rules and their
+/// runbook actions), as `tejun watch` would before it starts.
+pub fn load(path: &std::path::Path, ctx: &Context) -> Result<Loaded, LoadError> {
+    let mut config = Config::load(path).map_err(|e| LoadError::localized(&e))?;
     // `runbook:` actions: relative paths start at the config's directory,
     // and the inventory is the one `tejun run` from here would use.
     let runbook_cx = RunbookContext {
         base: config.path.parent().map(PathBuf::from).unwrap_or_default(),
         inventory: ctx.inventory_path(),
     };
-    if let Err(e) = tejun_watch::metrics::prepare(&mut config, &runbook_cx) {
-        anstream::eprintln!(
-            "{}: {}",
-            ctx.lang.pick("error", "エラー"),
-            e.localize(ctx.lang)
-        );
-        return Exit::BadInput;
-    }
+    tejun_watch::metrics::prepare(&mut config, &runbook_cx)
+        .map_err(|e| LoadError::localized(&e))?;
     let mut rules: Vec<Box<dyn LineRules>> = Vec::new();
     for source in &mut config.sources {
-        let set = match tejun_watch::rules::load(source) {
-            Ok(set) => set,
-            Err(e) => {
-                ctx.error(
-                    &format!(
-                        "{}: rules of source `{}`: {e}",
-                        source.rules_at, source.name
-                    ),
-                    &format!(
-                        "{}: source `{}` のルール: {e}",
-                        source.rules_at, source.name
-                    ),
-                );
-                return Exit::BadInput;
-            }
-        };
+        let set = tejun_watch::rules::load(source).map_err(|e| LoadError {
+            en: format!(
+                "{}: rules of source `{}`: {e}",
+                source.rules_at, source.name
+            ),
+            ja: format!(
+                "{}: source `{}` のルール: {e}",
+                source.rules_at, source.name
+            ),
+        })?;
         // fail2ban's `backend = systemd`: a source with only a jail reads
         // the journal, as fail2ban would.
         if source.patterns.is_empty() && source.journal.is_none() {
             let backend = set.rules.iter().find_map(|r| r.params.backend.clone());
             if backend.as_deref().map(str::trim) != Some("systemd") {
                 let backend = backend.unwrap_or_else(|| "auto".into());
-                ctx.error(
-                    &format!(
+                return Err(LoadError {
+                    en: format!(
                         "{}: source `{}` has no `paths:` or `journal:`, and its jail's backend is `{backend}`, not `systemd`",
                         source.rules_at, source.name
                     ),
-                    &format!(
+                    ja: format!(
                         "{}: source `{}` には `paths:` も `journal:` もなく、jail の backend も `systemd` ではありません (`{backend}`)",
                         source.rules_at, source.name
                     ),
-                );
-                return Exit::BadInput;
+                });
             }
             source.journal = Some(Default::default());
         }
@@ -110,18 +112,21 @@ pub fn run(args: Args, ctx: &Context) -> Exit {
                 .filter_map(|r| r.params.journalmatch.clone())
                 .collect();
         }
-        match DetectRules::new(set, config.date_zone.clone(), &runbook_cx) {
-            Ok(detect) => rules.push(Box::new(detect)),
-            Err(e) => {
-                anstream::eprintln!(
-                    "{}: {}",
-                    ctx.lang.pick("error", "エラー"),
-                    e.localize(ctx.lang)
-                );
-                return Exit::BadInput;
-            }
-        }
+        let detect = DetectRules::new(set, config.date_zone.clone(), &runbook_cx)
+            .map_err(|e| LoadError::localized(&e))?;
+        rules.push(Box::new(detect));
     }
+    Ok(Loaded { config, rules })
+}
+
+pub fn run(args: Args, ctx: &Context) -> Exit {
+    let Loaded { config, rules } = match load(&args.config, ctx) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            ctx.error(&e.en, &e.ja);
+            return Exit::BadInput;
+        }
+    };
     let journal = match super::audit::open_journal_to_append(ctx, "watch") {
         Ok(journal) => Arc::new(journal),
         Err(exit) => return exit,

@@ -27,20 +27,23 @@ pub(super) const CATALOGUE: &[(&str, Text<'static>, &str)] = &[
     ("tejun check", AfterHelp, "例:
   tejun check examples/quickstart.yaml
   tejun check tejun.yaml                 # インベントリ (形から判別)
+  tejun check watch.yaml                 # watch 設定 (`sources:` で判別)
   tejun check --inventory envs/prod.yaml # インベントリ (明示)
   tejun check runbook.yaml --json
   tejun check runbook.yaml --env staging --var conf_dir=/etc/nginx
   tejun --lang ja check runbook.yaml
 
 最上位に `environments:` (または `incidents:`) があり、手順書のキー (name, env,
-各フェーズ) がないファイルはインベントリとして検査します。それ以外は手順書として、
+各フェーズ) がないファイルはインベントリとして、最上位に `sources:` があるファイルは
+watch 設定として (`tejun watch` と同じくルールと手順書アクションまで読み込んで)
+検査します。それ以外は手順書として、
 見つかったインベントリ (--inventory、なければここか親の tejun.yaml) に照らして
 検査します。手順書は `plan` や `run` と同じ環境ガードを通ります: --env ENV の
 環境について、--env がなければ手順書が宣言するすべての環境について。
 FILE がなければインベントリ自体を検査します。
 
 終了ステータス: 0 正常、2 不正または読めない。"),
-    ("tejun check", Help("file"), "検査する手順書またはインベントリ (既定: インベントリ)"),
+    ("tejun check", Help("file"), "検査する手順書、インベントリまたは watch 設定 (既定: インベントリ)"),
     ("tejun check", Help("json"), "結果を JSON で標準出力に出します"),
     ("tejun check", Help("env"), "この環境についてだけ検査します (既定: 手順書が宣言するすべての環境)"),
     ("tejun check", Help("vars"), "変数を設定します (複数可): `type` に照らして検査し、ガードがコマンドを読むときに使います。未設定の必須変数は空として読みます"),
