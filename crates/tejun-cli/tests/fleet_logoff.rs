@@ -192,3 +192,117 @@ fn a_logoff_step_out_of_place_or_naming_no_probe_is_refused_at_its_place() {
             "local.yaml:6:5: error: `logoff:` needs `hosts:`",
         ));
 }
+
+/// A terminal's Ctrl-C goes to tejun's whole process group. In the exit
+/// phase a first one is only noted, so it must not kill the `ssh` client
+/// of the logoff check either (which would fail the check and leave the
+/// run uncleanly): the check waits for the host and the run ends cleanly.
+#[test]
+fn a_first_ctrl_c_during_the_logoff_check_does_not_stop_it() {
+    use std::os::unix::process::CommandExt;
+    let Some(fleet) = fleet::up("lc", 1) else {
+        return;
+    };
+    let lab = Lab::with_inventory(
+        "environments:\n  staging:\n    hosts: [lc-1]\n    groups:\n      web: [lc-1]\n",
+    )
+    .with_timeout(Duration::from_secs(60));
+    let pid_file = fleet.dir.path().join("sshd-lc-1.pid");
+    let frozen = lab.path("frozen");
+    // The host's sshd stops answering new connections just before the
+    // check (the run's own master keeps working): the check waits.
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: m\nenv: [staging]\nhosts: web\n\
+             execute:\n  - run: 'true'\n\
+             exit:\n  - run: 'kill -STOP $(cat {pid}) && touch {frozen}'\n    on: local\n  \
+             - id: logged-off\n    logoff:\n",
+            pid = pid_file.display(),
+            frozen = frozen.display(),
+        ),
+    );
+    let mut child = lab
+        .background()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_until("the host's sshd to freeze", || frozen.exists());
+    std::thread::sleep(Duration::from_millis(500));
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sshd: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sshd),
+        nix::sys::signal::Signal::SIGCONT,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let logged_off = lab
+        .events("step.finished")
+        .into_iter()
+        .find(|f| f["step_id"] == "logged-off")
+        .unwrap();
+    assert_eq!(logged_off["status"], "ok", "{logged_off}");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// The check looks at the host's process list; a host where it cannot
+/// list processes (no `ps`, or one that does not take `-o`) has not been
+/// checked, and must not pass as logged off.
+#[test]
+fn a_host_whose_process_list_cannot_be_read_is_not_logged_off() {
+    let Some(fleet) = fleet::up("lp", 1) else {
+        return;
+    };
+    let lab = Lab::with_inventory(
+        "environments:\n  staging:\n    hosts: [lp-1]\n    groups:\n      web: [lp-1]\n",
+    )
+    .with_timeout(Duration::from_secs(60));
+    // A `ps` that cannot list anything, first on the PATH of the host's
+    // sessions, as on a host without procps.
+    let bin = lab.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    lab.write("bin/ps", "#!/bin/sh\necho 'ps: not found' >&2\nexit 127\n");
+    std::fs::set_permissions(
+        bin.join("ps"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    lab.write(
+        "book.yaml",
+        "name: m\nenv: [staging]\nhosts: web\n\
+         execute:\n  - run: 'true'\n\
+         exit:\n  - id: logged-off\n    logoff:\n",
+    );
+    fleet.shadow_file("lp-1", "/usr/bin/ps", &bin.join("ps"));
+    let refused = lab
+        .tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(4);
+    let stdout = String::from_utf8_lossy(&refused.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("lp-1: cannot check its sessions: cannot list the processes"),
+        "{stdout}"
+    );
+}

@@ -173,7 +173,11 @@ impl SshTarget {
             .arg(format!("ControlMaster={master}"))
             .arg("-o")
             .arg(format!("ControlPath={path}"))
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Out of the terminal's process group: a Ctrl-C reaches tejun,
+            // which decides (a first one does not stop rollback or the
+            // exit phase), not every `ssh` it runs.
+            .process_group(0);
         command
     }
 
