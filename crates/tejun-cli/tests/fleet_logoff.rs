@@ -306,3 +306,45 @@ fn a_host_whose_process_list_cannot_be_read_is_not_logged_off() {
         "{stdout}"
     );
 }
+
+/// tejun is killed in the exit phase (SIGKILL: no destructor closes its
+/// master connections, which persist in the background). Those are the
+/// run's own connections, not a session someone forgot: resume must not
+/// be refused by them, and must leave none of them behind.
+#[test]
+fn resume_after_a_crash_in_the_exit_phase_logs_off_the_connections_the_crash_left() {
+    let Some(fleet) = fleet::up("lr", 1) else {
+        return;
+    };
+    let lab = Lab::with_inventory(
+        "environments:\n  staging:\n    hosts: [lr-1]\n    groups:\n      web: [lr-1]\n",
+    )
+    .with_timeout(Duration::from_secs(60));
+    lab.write(
+        "book.yaml",
+        "name: m\nenv: [staging]\nhosts: web\n\
+         execute:\n  - run: 'true'\n\
+         exit:\n  - id: logged-off\n    logoff:\n",
+    );
+    lab.tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .env("TEJUN_CRASH_AT", "after-start:logged-off")
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .failure();
+    let id = lab.events("run.started")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resumed = lab
+        .tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["resume", &id, "--yes", "--on-unknown", "retry"])
+        .assert();
+    let stdout = String::from_utf8_lossy(&resumed.get_output().stdout).into_owned();
+    resumed.code(0);
+    assert!(!stdout.contains("not logged off"), "{stdout}");
+    wait_until("the run's connections to close", || {
+        established_on_22(&fleet, "lr-1").is_empty()
+    });
+}

@@ -226,6 +226,26 @@ impl SshTarget {
         }
     }
 
+    /// Ends the master a crashed tejun left for this host in its control
+    /// directory `dir` (a master persists in the background, holding a
+    /// session open on the host, until told to exit).
+    pub fn close_leftover(&self, dir: &Path) {
+        let Some(name) = self.control.file_name() else {
+            return;
+        };
+        let socket = dir.join(name);
+        if !socket.exists() {
+            return;
+        }
+        let _ = self
+            .ssh_via("no", &socket.display().to_string())
+            .args(["-O", "exit", "--"])
+            .arg(&self.host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// Whether the master connection still answers (`ssh -O check`).
     fn alive(&self) -> bool {
         self.ssh("no")
