@@ -348,3 +348,58 @@ fn resume_after_a_crash_in_the_exit_phase_logs_off_the_connections_the_crash_lef
         established_on_22(&fleet, "lr-1").is_empty()
     });
 }
+
+/// A mosh session: `mosh-server` is started over ssh, then the ssh login
+/// ends and the server goes on alone (waiting for its client), so there is
+/// no `sshd` of it left to find. It is a session of the user all the same.
+#[test]
+fn a_mosh_session_left_open_is_not_logged_off() {
+    let Some(fleet) = fleet::up("lm", 1) else {
+        return;
+    };
+    if !std::path::Path::new("/usr/bin/mosh-server").exists() {
+        eprintln!("SKIPPED: needs mosh-server (apt-get install mosh)");
+        return;
+    }
+    let lab = Lab::with_inventory(
+        "environments:\n  staging:\n    hosts: [lm-1]\n    groups:\n      web: [lm-1]\n",
+    )
+    .with_timeout(Duration::from_secs(60));
+    lab.write(
+        "book.yaml",
+        "name: m\nenv: [staging]\nhosts: web\n\
+         execute:\n  - run: 'true'\n\
+         exit:\n  - id: logged-off\n    logoff:\n",
+    );
+    let started = Command::new("ssh")
+        .arg("-F")
+        .arg(&fleet.ssh_config)
+        .args(["lm-1", "LC_ALL=C.UTF-8 mosh-server new -s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&started.stdout).contains("MOSH CONNECT"),
+        "{started:?}"
+    );
+    let refused = lab
+        .tejun()
+        .env("TEJUN_SSH_CONFIG", &fleet.ssh_config)
+        .args(["run", "book.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(4);
+    let stdout = String::from_utf8_lossy(&refused.get_output().stdout).into_owned();
+    let checked = lab.events("logoff.checked");
+    // Ended by its pid (the one the check named) whatever the outcome.
+    for session in checked[0]["sessions"].as_array().unwrap() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(session["pid"].as_i64().unwrap() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        stdout.contains("lm-1: not logged off: 1 session(s) of root still open: mosh from ? since"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(mosh-server pid "), "{stdout}");
+}

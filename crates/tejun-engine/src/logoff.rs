@@ -6,7 +6,8 @@
 //! terminal (`who` would miss the latter), with its client address and
 //! login time. A process in another network namespace is another host's
 //! (containers, or the test fleet, share one process table) and is not
-//! counted.
+//! counted. A `mosh-server` of the user is a session too (the ssh login
+//! that started it has ended).
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,10 @@ use crate::abort::AbortSignal;
 use crate::events::OpenSession;
 use crate::target::SshTarget;
 use crate::target::ssh_single_quote;
+
+/// The "tty" of a mosh session: its `mosh-server` outlives the ssh login
+/// that started it, so no `sshd` is left to find.
+pub const MOSH: &str = "mosh";
 
 /// What `logoff:` found on one host.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +39,13 @@ impl HostLogoff {
 
     /// `pts/0 from 198.18.0.1:41234 since Fri Dec  4 23:10:01 2026 (sshd pid 1234)`.
     pub fn describe(session: &OpenSession) -> String {
+        let process = if session.tty == MOSH {
+            "mosh-server"
+        } else {
+            "sshd"
+        };
         format!(
-            "{} from {} since {} (sshd pid {})",
+            "{} from {} since {} ({process} pid {})",
             session.tty, session.from, session.since, session.pid
         )
     }
@@ -72,6 +82,15 @@ printf '%s\n' "$procs" | while read -r pid ppid args; do
   [ -n "$since" ] || continue
   from=$(ss -Htnp state established 2>/dev/null | grep -e "pid=$pid," -e "pid=$ppid," | awk '{{print $4; exit}}')
   printf 'session\t%s\t%s\t%s\t%s\n' "$pid" "$tty" "${{from:-?}}" "$since"
+done
+ps -u "$u" -o pid=,ppid=,comm= 2>/dev/null | while read -r pid ppid comm; do
+  [ "$comm" = mosh-server ] || continue
+  [ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = mosh-server ] && continue
+  theirs=$(readlink /proc/"$pid"/ns/net 2>/dev/null)
+  [ -n "$theirs" ] && [ -n "$net" ] && [ "$theirs" != "$net" ] && continue
+  since=$(ps -o lstart= -p "$pid" 2>/dev/null)
+  [ -n "$since" ] || continue
+  printf 'session\t%s\tmosh\t?\t%s\n' "$pid" "$since"
 done
 echo end
 "#
