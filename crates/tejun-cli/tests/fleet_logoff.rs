@@ -403,3 +403,41 @@ fn a_mosh_session_left_open_is_not_logged_off() {
     );
     assert!(stdout.contains("(mosh-server pid "), "{stdout}");
 }
+
+/// `then_probe` is "another client": asked from the hosts just logged off
+/// it is not (and would log in to them again after the check). `from:
+/// each` is refused by `tejun check` at its place; a `from:` host that is
+/// one of the run's hosts is refused before anything is contacted.
+#[test]
+fn a_then_probe_asked_from_the_hosts_logged_off_is_refused() {
+    let lab = Lab::with_inventory("environments:\n  staging:\n    hosts: [a, b, mon]\n");
+    lab.write(
+        "each.yaml",
+        "name: x\nenv: [staging]\nhosts: 'a,b'\n\
+         probes:\n  here:\n    from: each\n    cmd: 'true'\n\
+         execute:\n  - run: 'true'\n\
+         exit:\n  - logoff: {then_probe: here}\n",
+    );
+    lab.tejun()
+        .args(["check", "each.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "each.yaml:11:26: error: `then_probe: here` is asked `from: each`, from the hosts just logged off",
+        ));
+    lab.write(
+        "own.yaml",
+        "name: x\nenv: [staging]\nhosts: 'a,b'\n\
+         probes:\n  there:\n    from: b\n    cmd: 'true'\n\
+         execute:\n  - run: 'true'\n\
+         exit:\n  - logoff: {then_probe: there}\n",
+    );
+    lab.tejun()
+        .args(["run", "own.yaml", "--env", "staging", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "refused: `logoff:` asks `then_probe: there` from b, a host of this run it just logged off",
+        ));
+    assert!(lab.events("run.started").is_empty());
+}

@@ -83,8 +83,9 @@ printf '%s\n' "$procs" | while read -r pid ppid args; do
   from=$(ss -Htnp state established 2>/dev/null | grep -e "pid=$pid," -e "pid=$ppid," | awk '{{print $4; exit}}')
   printf 'session\t%s\t%s\t%s\t%s\n' "$pid" "$tty" "${{from:-?}}" "$since"
 done
-ps -u "$u" -o pid=,ppid=,comm= 2>/dev/null | while read -r pid ppid comm; do
+ps -u "$u" -o pid=,ppid=,stat=,comm= 2>/dev/null | while read -r pid ppid stat comm; do
   [ "$comm" = mosh-server ] || continue
+  case "$stat" in Z*) continue ;; esac
   [ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = mosh-server ] && continue
   theirs=$(readlink /proc/"$pid"/ns/net 2>/dev/null)
   [ -n "$theirs" ] && [ -n "$net" ] && [ "$theirs" != "$net" ] && continue

@@ -123,6 +123,36 @@ fn connect_after(
             return Err(Exit::BadInput);
         }
     };
+    // `logoff: {then_probe}` asks "from another client": not from a host
+    // of the run, which it just logged off (and would log in to again).
+    for step in &runbook.phases.exit {
+        let tejun_runbook::model::StepKind::Logoff(logoff) = &step.kind else {
+            continue;
+        };
+        let Some((name, _)) = &logoff.then_probe else {
+            continue;
+        };
+        let Some(ProbeFrom::Host(from)) = runbook.probes.get(name).map(|p| &p.from) else {
+            continue;
+        };
+        let own: Vec<String> = select_hosts(inventory, env, from, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| hosts.contains(h))
+            .collect();
+        if !own.is_empty() {
+            let own = own.join(", ");
+            ctx.error(
+                &format!(
+                    "refused: `logoff:` asks `then_probe: {name}` from {own}, a host of this run it just logged off: that is not another client; give the probe a `from:` outside `hosts:`. Nothing was contacted"
+                ),
+                &format!(
+                    "拒否: `logoff:` の `then_probe: {name}` は {own} (この実行でログオフしたホスト) から実行されます。別のクライアントではありません。`hosts:` 外の `from:` を指定してください。どのホストにも接続していません"
+                ),
+            );
+            return Err(Exit::BadInput);
+        }
+    }
     // A probe's `from:` follows the same rule as `hosts:` (a host, group,
     // pattern or var=value of this environment only), checked before any
     // connection. Hosts outside `hosts:` are connected for probes only.
