@@ -223,3 +223,33 @@ fn hosts_dying_mid_step_fail_with_an_unknown_outcome_and_the_rollback_reconnects
     assert_eq!(reloaded, ["dm-1", "dm-2"]);
     assert_eq!(lab.events("run.ended")[0]["outcome"], "rollback-failed");
 }
+
+/// A rollback step `on: once` runs on one host for the whole fleet (a
+/// load balancer, a database): when it fails it failed everywhere it ran,
+/// so the rollback stops there as on one machine; the later steps must
+/// not go on on the other hosts as if it had been rolled back.
+#[test]
+fn a_failing_on_once_rollback_step_stops_the_rollback() {
+    let Some(fleet) = fleet::up("ro", 2) else {
+        return;
+    };
+    let lab = lab(&fleet);
+    lab.write(
+        "book.yaml",
+        &format!(
+            "name: f\nenv: [staging]\nhosts: '*'\n\
+             execute:\n  - run: 'exit 1'\n\
+             rollback:\n  steps:\n    - id: switch-back\n      run: 'exit 1'\n      on: once\n    \
+             - id: undo\n      run: 'echo \"undo $TEJUN_HOST\" >> {}'\n",
+            lab.path("markers").display()
+        ),
+    );
+    run(&lab, &fleet).code(4);
+    assert_eq!(lab.markers(), Vec::<String>::new());
+    assert!(
+        !lab.events("step.started")
+            .iter()
+            .any(|s| s["step_id"] == "undo"),
+        "the rollback went on past a failed on: once step"
+    );
+}

@@ -209,6 +209,14 @@ impl FleetTarget {
     }
 
     /// Ends every master connection.
+    /// Ends the masters a crashed tejun left in its control directory
+    /// `dir`, for every host of the run.
+    pub fn close_leftovers(&self, dir: &std::path::Path) {
+        for h in self.hosts.iter().chain(&self.probe_only) {
+            h.close_leftover(dir);
+        }
+    }
+
     pub fn close_all(&self) {
         for h in self.hosts.iter().chain(&self.probe_only) {
             h.close();

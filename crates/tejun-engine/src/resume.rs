@@ -48,6 +48,9 @@ pub struct Prepared {
     pub replay: Replay,
     /// A fleet run's hosts and batches as journaled when it started.
     pub fleet: Option<events::FleetStarted>,
+    /// Every process that ran this run (its start and each resume): a
+    /// crashed one may have left ssh connections behind.
+    pub pids: Vec<u32>,
     lock: File,
 }
 
@@ -146,8 +149,15 @@ fn prepare_with(
         .find(|e| e.kind == events::FLEET_STARTED)
         .map(|e| e.decode())
         .transpose()?;
+    let pids = entries
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), events::RUN_STARTED | events::RUN_RESUMED))
+        .filter_map(|e| e.payload.get("pid").and_then(serde_json::Value::as_u64))
+        .map(|pid| pid as u32)
+        .collect();
     Ok(Prepared {
         fleet,
+        pids,
         run_id: run_id.to_string(),
         approvals: Approvals::from_entries(&entries)?,
         for_rollback,

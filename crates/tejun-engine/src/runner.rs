@@ -569,8 +569,9 @@ impl<'a> Runner<'a> {
                     if step.step.on_failure == tejun_runbook::model::OnFailure::Continue => {}
                 // On a fleet, a host whose rollback failed (a dead host)
                 // must not cost the others theirs: they go on without it.
+                // Not past an `on: once` step: it failed everywhere it ran.
                 StepEnd::Failed
-                    if step.step.on != On::Local && !self.target.active_hosts().is_empty() =>
+                    if step.step.on == On::Each && !self.target.active_hosts().is_empty() =>
                 {
                     failed_on_some_hosts = true;
                 }

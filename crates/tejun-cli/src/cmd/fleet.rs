@@ -43,6 +43,20 @@ pub fn connect(
     recorded: Option<&tejun_engine::events::FleetStarted>,
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
+    connect_after(runbook, inventory, env, limit, recorded, &[], ctx)
+}
+
+/// [`connect`], first ending the ssh connections the run's crashed
+/// processes (`crashed`: their pids) left behind.
+fn connect_after(
+    runbook: &Runbook,
+    inventory: Option<&Inventory>,
+    env: &str,
+    limit: Option<&str>,
+    recorded: Option<&tejun_engine::events::FleetStarted>,
+    crashed: &[u32],
+    ctx: &Context,
+) -> Result<Option<Fleet>, Exit> {
     let recorded_hosts = recorded.map(|r| r.hosts.as_slice());
     let probe_hosts: Vec<&str> = runbook
         .probes
@@ -109,6 +123,36 @@ pub fn connect(
             return Err(Exit::BadInput);
         }
     };
+    // `logoff: {then_probe}` asks "from another client": not from a host
+    // of the run, which it just logged off (and would log in to again).
+    for step in &runbook.phases.exit {
+        let tejun_runbook::model::StepKind::Logoff(logoff) = &step.kind else {
+            continue;
+        };
+        let Some((name, _)) = &logoff.then_probe else {
+            continue;
+        };
+        let Some(ProbeFrom::Host(from)) = runbook.probes.get(name).map(|p| &p.from) else {
+            continue;
+        };
+        let own: Vec<String> = select_hosts(inventory, env, from, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| hosts.contains(h))
+            .collect();
+        if !own.is_empty() {
+            let own = own.join(", ");
+            ctx.error(
+                &format!(
+                    "refused: `logoff:` asks `then_probe: {name}` from {own}, a host of this run it just logged off: that is not another client; give the probe a `from:` outside `hosts:`. Nothing was contacted"
+                ),
+                &format!(
+                    "拒否: `logoff:` の `then_probe: {name}` は {own} (この実行でログオフしたホスト) から実行されます。別のクライアントではありません。`hosts:` 外の `from:` を指定してください。どのホストにも接続していません"
+                ),
+            );
+            return Err(Exit::BadInput);
+        }
+    }
     // A probe's `from:` follows the same rule as `hosts:` (a host, group,
     // pattern or var=value of this environment only), checked before any
     // connection. Hosts outside `hosts:` are connected for probes only.
@@ -168,6 +212,13 @@ pub fn connect(
     // if it answers now.
     for left in recorded.map_or(&[][..], |r| r.unreachable.as_slice()) {
         fleet.target.mark_unreachable(&left.host, &left.error);
+    }
+    // A process killed mid-run (SIGKILL, a crash) never closed its
+    // masters: they persist, each holding a session open on its host
+    // (which a `logoff:` check would rightly find). End them.
+    for dir in leftover_control_dirs(crashed) {
+        fleet.target.close_leftovers(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
     }
     let mut failures = fleet.target.connect_all();
     // A host only probes ask from may be down: that is what such a probe
@@ -293,6 +344,7 @@ pub fn reconnect(
     inventory: Option<&Inventory>,
     env: &str,
     recorded: Option<&tejun_engine::events::FleetStarted>,
+    crashed: &[u32],
     ctx: &Context,
 ) -> Result<Option<Fleet>, Exit> {
     if runbook.hosts.is_none() {
@@ -305,7 +357,42 @@ pub fn reconnect(
         );
         return Err(Exit::BadInput);
     };
-    connect(runbook, inventory, env, None, Some(recorded), ctx)
+    connect_after(runbook, inventory, env, None, Some(recorded), crashed, ctx)
+}
+
+/// The control directories (see [`private_dir`]) of the processes `pids`
+/// that are gone: only ours (owner, 0700, not a symlink), and never one of
+/// a live process (a reused pid's).
+fn leftover_control_dirs(pids: &[u32]) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let gone = |pid: u32| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None)
+            == Err(nix::errno::Errno::ESRCH)
+    };
+    let prefixes: Vec<String> = pids
+        .iter()
+        .filter(|&&pid| gone(pid))
+        .map(|pid| format!("tejun-ssh-{pid}-"))
+        .collect();
+    if prefixes.is_empty() {
+        return Vec::new();
+    }
+    let me = nix::unistd::Uid::effective().as_raw();
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            prefixes.iter().any(|p| name.starts_with(p))
+        })
+        .map(|e| e.path())
+        .filter(|path| {
+            std::fs::symlink_metadata(path)
+                .is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o777 == 0o700)
+        })
+        .collect()
 }
 
 /// A fresh 0700 directory under /tmp: master sockets need a short path.

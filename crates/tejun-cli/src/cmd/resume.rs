@@ -157,6 +157,7 @@ pub(crate) fn continue_run(args: RunArgs, how: Continue, ctx: &Context) -> Exit 
         inventory.as_ref(),
         &prepared.started.env,
         prepared.fleet.as_ref(),
+        &prepared.pids,
         ctx,
     ) {
         Ok(fleet) => fleet,

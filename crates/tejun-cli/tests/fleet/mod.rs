@@ -362,6 +362,18 @@ impl Fleet {
         self.start_sshd(idx);
     }
 
+    /// Puts `with` over `path` for everything `name`'s sshd starts (a
+    /// bind mount in its own mount namespace, which `ip netns exec` gave
+    /// it): the host's sessions see another file there, this machine not.
+    pub fn shadow_file(&self, name: &str, path: &str, with: &Path) {
+        let h = self.host(name);
+        let pid = h.sshd.as_ref().unwrap().id();
+        run(&format!(
+            "nsenter -t {pid} -m mount --bind {} {path}",
+            with.display()
+        ));
+    }
+
     /// Gives `name` a new host key and restarts its sshd: the fleet's
     /// known_hosts now holds a stale key for it.
     pub fn change_host_key(&mut self, name: &str) {

@@ -173,7 +173,11 @@ impl SshTarget {
             .arg(format!("ControlMaster={master}"))
             .arg("-o")
             .arg(format!("ControlPath={path}"))
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Out of the terminal's process group: a Ctrl-C reaches tejun,
+            // which decides (a first one does not stop rollback or the
+            // exit phase), not every `ssh` it runs.
+            .process_group(0);
         command
     }
 
@@ -220,6 +224,26 @@ impl SshTarget {
                 .status();
             *master = false;
         }
+    }
+
+    /// Ends the master a crashed tejun left for this host in its control
+    /// directory `dir` (a master persists in the background, holding a
+    /// session open on the host, until told to exit).
+    pub fn close_leftover(&self, dir: &Path) {
+        let Some(name) = self.control.file_name() else {
+            return;
+        };
+        let socket = dir.join(name);
+        if !socket.exists() {
+            return;
+        }
+        let _ = self
+            .ssh_via("no", &socket.display().to_string())
+            .args(["-O", "exit", "--"])
+            .arg(&self.host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Whether the master connection still answers (`ssh -O check`).

@@ -643,6 +643,26 @@ impl Reader<'_> {
             {
                 self.unknown_probe(*span, name, &runbook.probes);
             }
+            // "Another client" is not the hosts just logged off (asking
+            // from them would also log in to them again).
+            if let StepKind::Logoff(Logoff {
+                then_probe: Some((name, span)),
+                ..
+            }) = &step.kind
+                && runbook
+                    .probes
+                    .get(name)
+                    .is_some_and(|p| p.from == ProbeFrom::Each)
+            {
+                self.sink.error_in(
+                    step.file.as_deref(),
+                    *span,
+                    probe_error(
+                        format!("`then_probe: {name}` is asked `from: each`, from the hosts just logged off: that is not another client; ask it from a host outside `hosts:` or from this machine"),
+                        format!("`then_probe: {name}` は `from: each` (ログオフしたばかりのホスト) から実行されます。別のクライアントではありません。`hosts:` 外のホストかこのマシンから実行してください"),
+                    ),
+                );
+            }
         }
         // `rollout.gate:` names probes too.
         for (name, span) in runbook.rollout.iter().flat_map(|r| &r.gate) {
