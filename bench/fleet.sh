@@ -51,7 +51,11 @@ ansible_ok=0
 if [ -x "$venv/bin/ansible" ]; then
   ansible_ok=1
   { echo "[web]"; echo "$hosts"; } > "$DIR/ansible.ini"
+  # A fresh control directory per run: Ansible's own ControlPersist=60s
+  # masters would otherwise carry warm connections from one run to the
+  # next, while the other columns connect afresh every run.
   ansible_once() {
+    ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d "$DIR/acp.XXXXXX") \
     ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
       "$venv/bin/ansible" web -i "$DIR/ansible.ini" -m command -a true -f "$N" \
       --ssh-common-args="-F $DIR/ssh_config"
