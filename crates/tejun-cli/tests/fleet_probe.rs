@@ -198,13 +198,14 @@ fn serve_tls_and_prometheus(fleet: &fleet::Fleet, name: &str) {
     std::fs::write(
         dir.join("servers/tls.conf"),
         format!(
-            "server {{\n  listen 127.0.0.1:443 ssl;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  \
+            "server {{\n  listen 127.0.0.1:443 ssl;\n  listen {addr}:443 ssl;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  \
              location /health {{ return 200 \"ok tls\\n\"; }}\n  \
              location = /api/v1/query {{\n    default_type application/json;\n    \
              if ($arg_query != \"up%7bjob%3d%22web%22%7d\") {{ return 400 \"wrong query $arg_query\\n\"; }}\n    \
              return 200 '{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{{\"metric\":{{}},\"value\":[1,\"0.25\"]}}]}}}}';\n  }}\n}}\n",
             cert = cert.display(),
-            key = key.display()
+            key = key.display(),
+            addr = fleet.host(name).addr
         ),
     )
     .unwrap();
@@ -243,7 +244,10 @@ fn https_and_prometheus_probes_from_a_host_run_its_curl_and_say_so_on_a_host_wit
            tls-on-1:\n    http: {url: 'https://127.0.0.1/health', body: '^ok tls', insecure: true}\n    from: pc-1\n  \
            strict:\n    http: 'https://127.0.0.1/health'\n    from: pc-1\n  \
            prom:\n    prometheus: {url: 'https://127.0.0.1/', query: 'up{job=\"web\"}', healthy: '< 0.5', insecure: true}\n    from: pc-1\n  \
-           plain:\n    http: {url: 'http://127.0.0.1/health', body: '^ok'}\n    from: pc-2\n";
+           plain:\n    http: {url: 'http://127.0.0.1/health', body: '^ok'}\n    from: pc-2\n  \
+           here:\n    http: {url: 'https://ADDR/health', body: '^ok tls', insecure: true}\n  \
+           strict-here:\n    http: 'https://ADDR/health'\n";
+    let probes = probes.replace("ADDR", &fleet.host("pc-1").addr);
     let book = |steps: &str| {
         format!("name: probes\nenv: [staging]\nhosts: web\n{probes}execute:\n{steps}")
     };
@@ -251,9 +255,12 @@ fn https_and_prometheus_probes_from_a_host_run_its_curl_and_say_so_on_a_host_wit
     // query; without: plain http still answers through /dev/tcp.
     lab.write(
         "book.yaml",
-        &book("  - probe: tls-on-1\n  - probe: prom\n  - probe: plain\n"),
+        &book("  - probe: tls-on-1\n  - probe: prom\n  - probe: plain\n  - probe: here\n"),
     );
     run(&lab, &fleet).success();
+    // The controller's own https probe follows the same rule.
+    lab.write("book.yaml", &book("  - probe: strict-here\n"));
+    run(&lab, &fleet).code(1);
     // A certificate nobody vouches for is refused unless the probe says
     // `insecure: true`.
     lab.write("book.yaml", &book("  - probe: strict\n"));
@@ -290,6 +297,17 @@ fn https_and_prometheus_probes_from_a_host_run_its_curl_and_say_so_on_a_host_wit
         of("plain"),
         [("pc-2".into(), true, Some(200.0), String::new())]
     );
+    let here = results.iter().find(|r| r["probe"] == "here").unwrap();
+    assert_eq!(
+        (here["ok"].as_bool(), here["value"].as_f64()),
+        (Some(true), Some(200.0)),
+        "{here}"
+    );
+    let strict_here = results
+        .iter()
+        .find(|r| r["probe"] == "strict-here")
+        .unwrap();
+    assert_eq!(strict_here["ok"], false, "{strict_here}");
     let strict = of("strict");
     assert_eq!(strict.len(), 1);
     assert!(!strict[0].1);
