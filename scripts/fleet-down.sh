@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tears down a fleet made by scripts/fleet-up.sh: stops each sshd, deletes
-# its namespace, veth and address lease, then the directory.
+# its namespace, veth and address lease, the FLEET_USER it made, then
+# the directory.
 #
 #   sudo scripts/fleet-down.sh [DIR=/tmp/tejun-fleet]
 set -uo pipefail
@@ -13,5 +14,10 @@ while read -r name addr ns veth; do
   ip link del "$veth" 2>/dev/null
   rm -f "/tmp/tejun-fleet-leases/$addr"
 done < "$dir/hosts"
+if [ -f "$dir/user" ]; then
+  user=$(cat "$dir/user")
+  pkill -KILL -u "$user" 2>/dev/null
+  userdel -r "$user" 2>/dev/null
+fi
 rm -rf "$dir"
 echo "fleet in $dir removed"

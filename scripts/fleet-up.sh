@@ -9,10 +9,17 @@
 #   cd DIR && TEJUN_SSH_CONFIG=$PWD/ssh_config tejun run rollout.yaml --env staging --yes
 #   sudo scripts/fleet-down.sh [DIR]
 #
+# FLEET_USER=NAME logs in as a dedicated user made here (plain home from
+# /etc/skel, bash, no password) instead of root, and fleet-down removes
+# it: the hosts share this machine's file system, so root's own shell
+# init (a pyenv hook, say) would otherwise run at every login
+# (bench/fleet.sh uses it).
+#
 # Needs root (ip netns), iproute2 and openssh-server/openssh-client.
 set -euo pipefail
 n="${1:-4}"
 dir="${2:-/tmp/tejun-fleet}"
+user="${FLEET_USER:-root}"
 leases=/tmp/tejun-fleet-leases
 root_addr=198.18.0.1
 
@@ -26,6 +33,17 @@ mkdir -p "$dir" "$leases" /run/sshd
 chmod 700 "$dir" "$leases"
 ssh-keygen -q -t ed25519 -N '' -C tejun-fleet -f "$dir/id_ed25519" <<<y >/dev/null
 cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+keys="$dir/authorized_keys"
+if [ "$user" != root ]; then
+  ! id "$user" >/dev/null 2>&1 || { echo "fleet-up: user $user exists already; pick another FLEET_USER" >&2; exit 2; }
+  useradd -m -s /bin/bash -c "tejun fleet ($dir)" "$user"
+  usermod -p '*' "$user" # no password, but not locked (sshd refuses locked accounts)
+  echo "$user" > "$dir/user"
+  home=$(getent passwd "$user" | cut -d: -f6)
+  install -d -m 700 -o "$user" "$home/.ssh"
+  install -m 600 -o "$user" "$dir/authorized_keys" "$home/.ssh/authorized_keys"
+  keys=.ssh/authorized_keys
+fi
 : > "$dir/hosts"; : > "$dir/known_hosts"; : > "$dir/ssh_config"
 
 # A free address: a lease file created exclusively (shared with the tests).
@@ -58,7 +76,7 @@ for i in $(seq 1 "$n"); do
 ListenAddress $addr:22
 HostKey $dir/host-$name
 PidFile $dir/sshd-$name.pid
-AuthorizedKeysFile $dir/authorized_keys
+AuthorizedKeysFile $keys
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -79,7 +97,7 @@ CONF
   cat >> "$dir/ssh_config" <<CONF
 Host $name
   HostName $addr
-  User root
+  User $user
   IdentityFile $dir/id_ed25519
   IdentitiesOnly yes
   UserKnownHostsFile $dir/known_hosts

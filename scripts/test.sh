@@ -12,10 +12,11 @@ step() { printf '\n==> %s\n' "$*"; }
 # Real components, not mocks: fail2ban's own filter files and test logs,
 # nftables and network namespaces for bans, procps/iproute2 for evidence
 # collection, tzdata for operator time zones (Asia/Tokyo), ripgrep as the
-# benchmark floor, openssh for the namespace test fleet (mosh for a mosh session left open), nginx for probes and triggers,
+# benchmark floor, openssh for the namespace test fleet (mosh for a mosh session left open), nginx for probes and triggers
+# (curl and openssl: https and Prometheus probes asked from a fleet host),
 # systemd-journal-remote to write real journal files for journal sources;
 # mariadb-server for real slow logs and percona-toolkit (pt-query-digest) to check digests against.
-packages=(fail2ban nftables iptables iproute2 procps ripgrep util-linux tzdata openssh-server openssh-client mosh nginx systemd-journal-remote mariadb-server percona-toolkit)
+packages=(fail2ban nftables iptables iproute2 procps ripgrep util-linux tzdata openssh-server openssh-client mosh nginx curl openssl systemd-journal-remote mariadb-server percona-toolkit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 //! Probes `from:` a host or `from: each` on the namespace test fleet: the
-//! question is asked on the host over the run's ssh connection (bash's
-//! `/dev/tcp`, no curl), each host answers for itself, and a `from:` host
-//! obeys the environment's host rule before anything is contacted.
+//! question is asked on the host over the run's ssh connection (the host's
+//! curl; bash's `/dev/tcp` for tcp and for plain http without curl), each
+//! host answers for itself, and a `from:` host obeys the environment's
+//! host rule before anything is contacted.
 
 mod common;
 mod fleet;
@@ -141,22 +142,189 @@ fn a_probe_from_a_host_needs_a_runbook_with_hosts() {
 }
 
 #[test]
-fn check_refuses_probes_a_host_cannot_ask() {
-    let lab = Lab::new();
+fn check_accepts_https_and_prometheus_probes_from_a_host() {
+    let lab = Lab::with_inventory("environments:\n  staging:\n    hosts: [web-1]\n");
     lab.write(
         "book.yaml",
-        "name: probes\nenv: [staging]\n\
+        "name: probes\nenv: [staging]\nhosts: web-1\n\
          probes:\n  \
-           tls:\n    http: https://127.0.0.1/health\n    from: each\n  \
+           tls:\n    http: {url: 'https://127.0.0.1/health', insecure: true}\n    from: each\n  \
            prom:\n    prometheus: {url: 'http://127.0.0.1:9090', query: up, healthy: '>= 1'}\n    from: web-1\n\
          execute:\n  - probe: tls\n  - probe: prom\n",
     );
+    lab.tejun().args(["check", "book.yaml"]).assert().success();
+    // `insecure` is a yes or no, nothing else.
+    lab.write(
+        "bad.yaml",
+        "name: probes\nenv: [staging]\n\
+         probes:\n  tls:\n    http: {url: 'https://127.0.0.1/health', insecure: maybe}\n\
+         execute:\n  - probe: tls\n",
+    );
     lab.tejun()
-        .args(["check", "book.yaml"])
+        .args(["check", "bad.yaml"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("book.yaml:6:11"))
-        .stderr(predicate::str::contains("plain http://"))
-        .stderr(predicate::str::contains("book.yaml:9:11"))
-        .stderr(predicate::str::contains("controller only"));
+        .stderr(predicate::str::contains("bad.yaml:5:55"))
+        .stderr(predicate::str::contains("`insecure` must be true or false"));
+}
+
+/// A self-signed certificate made here, an https server and a stand-in
+/// Prometheus endpoint (`/api/v1/query`, answering 0.25 only for the
+/// query `up{job="web"}` sent URL-encoded) on `name`'s loopback.
+fn serve_tls_and_prometheus(fleet: &fleet::Fleet, name: &str) {
+    let dir = fleet.nginx_dir(name);
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/test.sh installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::create_dir_all(dir.join("servers")).unwrap();
+    std::fs::write(
+        dir.join("servers/tls.conf"),
+        format!(
+            "server {{\n  listen 127.0.0.1:443 ssl;\n  listen {addr}:443 ssl;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  \
+             location /health {{ return 200 \"ok tls\\n\"; }}\n  \
+             location = /api/v1/query {{\n    default_type application/json;\n    \
+             if ($arg_query != \"up%7bjob%3d%22web%22%7d\") {{ return 400 \"wrong query $arg_query\\n\"; }}\n    \
+             return 200 '{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{{\"metric\":{{}},\"value\":[1,\"0.25\"]}}]}}}}';\n  }}\n}}\n",
+            cert = cert.display(),
+            key = key.display(),
+            addr = fleet.host(name).addr
+        ),
+    )
+    .unwrap();
+    let reload = fleet.in_host(name, &fleet::nginx_reload(&dir));
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    // The reload is asynchronous: wait for the https server to answer.
+    for _ in 0..100 {
+        if fleet
+            .in_host(name, "curl -sk https://127.0.0.1/health")
+            .stdout
+            .starts_with(b"ok tls")
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no https server on {name}");
+}
+
+#[test]
+fn https_and_prometheus_probes_from_a_host_run_its_curl_and_say_so_on_a_host_without() {
+    let Some(mut fleet) = fleet::up("pc", 2) else {
+        return;
+    };
+    fleet.start_nginx_everywhere();
+    serve_tls_and_prometheus(&fleet, "pc-1");
+    serve_tls_and_prometheus(&fleet, "pc-2");
+    fleet.without_curl("pc-2");
+    let lab = lab(&fleet);
+    let probes = "probes:\n  \
+           tls:\n    http: {url: 'https://127.0.0.1/health', body: '^ok tls', insecure: true}\n    from: each\n  \
+           tls-on-1:\n    http: {url: 'https://127.0.0.1/health', body: '^ok tls', insecure: true}\n    from: pc-1\n  \
+           strict:\n    http: 'https://127.0.0.1/health'\n    from: pc-1\n  \
+           prom:\n    prometheus: {url: 'https://127.0.0.1/', query: 'up{job=\"web\"}', healthy: '< 0.5', insecure: true}\n    from: pc-1\n  \
+           plain:\n    http: {url: 'http://127.0.0.1/health', body: '^ok'}\n    from: pc-2\n  \
+           here:\n    http: {url: 'https://ADDR/health', body: '^ok tls', insecure: true}\n  \
+           strict-here:\n    http: 'https://ADDR/health'\n";
+    let probes = probes.replace("ADDR", &fleet.host("pc-1").addr);
+    let book = |steps: &str| {
+        format!("name: probes\nenv: [staging]\nhosts: web\n{probes}execute:\n{steps}")
+    };
+    // With curl: https (insecure, as the probe says) and the Prometheus
+    // query; without: plain http still answers through /dev/tcp.
+    lab.write(
+        "book.yaml",
+        &book("  - probe: tls-on-1\n  - probe: prom\n  - probe: plain\n  - probe: here\n"),
+    );
+    run(&lab, &fleet).success();
+    // The controller's own https probe follows the same rule.
+    lab.write("book.yaml", &book("  - probe: strict-here\n"));
+    run(&lab, &fleet).code(1);
+    // A certificate nobody vouches for is refused unless the probe says
+    // `insecure: true`.
+    lab.write("book.yaml", &book("  - probe: strict\n"));
+    run(&lab, &fleet).code(1);
+    // https from a host without curl: that host's answer says why.
+    lab.write("book.yaml", &book("  - probe: tls\n"));
+    run(&lab, &fleet)
+        .code(1)
+        .stdout(predicate::str::contains("pc-2: curl not found on the host"));
+    let results = lab.events("probe.result");
+    let of = |probe: &str| -> Vec<(String, bool, Option<f64>, String)> {
+        results
+            .iter()
+            .filter(|r| r["probe"] == probe)
+            .map(|r| {
+                (
+                    r["host"].as_str().unwrap().to_string(),
+                    r["ok"] == true,
+                    r["value"].as_f64(),
+                    r["error"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        of("tls-on-1"),
+        [("pc-1".into(), true, Some(200.0), String::new())]
+    );
+    assert_eq!(
+        of("prom"),
+        [("pc-1".into(), true, Some(0.25), String::new())]
+    );
+    assert_eq!(
+        of("plain"),
+        [("pc-2".into(), true, Some(200.0), String::new())]
+    );
+    let here = results.iter().find(|r| r["probe"] == "here").unwrap();
+    assert_eq!(
+        (here["ok"].as_bool(), here["value"].as_f64()),
+        (Some(true), Some(200.0)),
+        "{here}"
+    );
+    let strict_here = results
+        .iter()
+        .find(|r| r["probe"] == "strict-here")
+        .unwrap();
+    assert_eq!(strict_here["ok"], false, "{strict_here}");
+    let strict = of("strict");
+    assert_eq!(strict.len(), 1);
+    assert!(!strict[0].1);
+    assert!(strict[0].3.contains("certificate"), "{strict:?}");
+    let tls = of("tls");
+    assert_eq!(tls.len(), 2, "{tls:?}");
+    assert_eq!((tls[0].0.as_str(), tls[0].1), ("pc-1", true));
+    assert_eq!((tls[1].0.as_str(), tls[1].1), ("pc-2", false));
+    assert!(
+        tls[1]
+            .3
+            .starts_with("curl not found on the host: https probes from a host need curl"),
+        "{tls:?}"
+    );
+    // Latency is curl's own time for the request, not the ssh round trip.
+    let latency = results.iter().find(|r| r["probe"] == "tls-on-1").unwrap()["latency_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(latency < 1000, "latency {latency} ms");
 }

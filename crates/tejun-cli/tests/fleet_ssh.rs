@@ -199,3 +199,68 @@ fn steps_share_one_master_that_closes_with_the_target() {
     drop(target);
     assert!(!control.exists(), "the master socket outlived the target");
 }
+
+/// The wrapper notes the step's process group in a file on the host while
+/// the step runs (what `tejun resume` reads after a crash) and removes it
+/// when the step ends, whether it finished or was stopped; a variable
+/// named like the wrapper's own cannot change what it notes.
+#[test]
+fn the_group_file_lives_while_the_step_runs_and_goes_when_it_ends() {
+    let Some(fleet) = fleet::up("grp", 1) else {
+        return;
+    };
+    let target = SshTarget::new("grp-1", &options(&fleet));
+    let journal = fleet.dir.path().join("journal.db");
+    let with_file = |command: &'static str, tag: &str, timeout: Duration| Exec {
+        group_file: Some((journal.clone(), tag.to_string())),
+        ..exec(command, &[], timeout)
+    };
+    // Finished: no group file left.
+    let done = target
+        .exec(
+            &with_file("echo ok", "s1#1", Duration::from_secs(10)),
+            &AbortSignal::never(),
+        )
+        .unwrap();
+    assert_eq!(done.exit_code, Some(0), "{}", done.stderr.tail_text());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(target.stop_leftover(&journal, "s1#1"), None);
+    // Timed out: the group is killed and the file goes with it.
+    let done = target
+        .exec(
+            &with_file("sleep 316", "s2#1", Duration::from_millis(600)),
+            &AbortSignal::never(),
+        )
+        .unwrap();
+    assert!(done.timed_out);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(target.stop_leftover(&journal, "s2#1"), None);
+    // Running (as after a crash of the controller): the file names the
+    // group, and stopping it ends the command. `tejun_pgid` and `IFS`
+    // from the runbook do not change what the wrapper notes.
+    let env = vec![
+        ("tejun_pgid".to_string(), "1".to_string()),
+        ("IFS".to_string(), "0123456789".to_string()),
+    ];
+    let runner = std::thread::scope(|scope| {
+        let running = scope.spawn(|| {
+            target.exec(
+                &Exec {
+                    env: &env,
+                    ..with_file("sleep 317", "s3#1", Duration::from_secs(20))
+                },
+                &AbortSignal::never(),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let pgid = target.stop_leftover(&journal, "s3#1");
+        let done = running.join().unwrap().unwrap();
+        (pgid, done)
+    });
+    let (pgid, done) = runner;
+    let pgid = pgid.expect("no group file while the step ran");
+    assert!(pgid > 1, "noted group {pgid}");
+    assert!(!done.timed_out, "the leftover stop did not end the command");
+    let left = fleet.in_host("grp-1", "pgrep -f 'sleep 31[67]' || true");
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "");
+}

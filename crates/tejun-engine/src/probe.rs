@@ -4,8 +4,9 @@
 //! probes run here (`tejun_probe::net`) and `cmd` probes through the run's
 //! [`Target`] on this machine. From a host (`from: HOST`) or from every host
 //! of the current batch (`from: each`), the probe is a command on that host
-//! over the run's ssh connection (`tejun_probe::remote`: bash's `/dev/tcp`
-//! for http/tcp, the command itself for `cmd`), one answer per host, asked
+//! over the run's ssh connection (`tejun_probe::remote`: the host's curl
+//! for http/https/prometheus, bash's `/dev/tcp` for tcp and for plain http
+//! without curl, the command itself for `cmd`), one answer per host, asked
 //! in parallel.
 //!
 //! The watch is one background thread for the whole of execute and post:

@@ -55,6 +55,9 @@ pub enum ProbeKind {
         expect_status: Vec<u16>,
         /// Regex the body must match, if given.
         body: Option<String>,
+        /// `insecure: true`: an https certificate is not verified (`curl
+        /// -k`). Only when the runbook says so.
+        insecure: bool,
     },
     Tcp {
         /// `host:port`.
@@ -68,6 +71,8 @@ pub enum ProbeKind {
         query: String,
         comparison: crate::Comparison,
         threshold: f64,
+        /// As for `Http`.
+        insecure: bool,
     },
 }
 
@@ -80,6 +85,30 @@ impl ProbeKind {
             ProbeKind::Prometheus { .. } => "prometheus",
         }
     }
+}
+
+/// Reads a Prometheus instant-query answer
+/// (`{"status":"success","data":{"resultType":"vector","result":[{"value":[t,"0.5"]}]}}`):
+/// the scalar, or the first vector element.
+pub fn parse_prometheus(text: &str) -> Result<f64, String> {
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not a Prometheus answer: {e}"))?;
+    if json["status"] != "success" {
+        return Err(format!("query failed: {}", json["error"]));
+    }
+    let data = &json["data"];
+    let pair = match data["resultType"].as_str() {
+        Some("scalar") => &data["result"],
+        Some("vector") => match data["result"].as_array().and_then(|r| r.first()) {
+            Some(first) => &first["value"],
+            None => return Err("the query returned no series".to_string()),
+        },
+        other => return Err(format!("unsupported result type {other:?}")),
+    };
+    pair[1]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("no numeric value in {pair}"))
 }
 
 /// Where a probe runs from.

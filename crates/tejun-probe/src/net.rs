@@ -29,14 +29,23 @@ pub fn run(spec: &ProbeSpec) -> Option<Answer> {
             url,
             expect_status,
             body,
-        } => http(method, url, expect_status, body.as_deref(), spec.timeout),
+            insecure,
+        } => http(
+            method,
+            url,
+            expect_status,
+            body.as_deref(),
+            spec.timeout,
+            *insecure,
+        ),
         ProbeKind::Tcp { address } => tcp(address, spec.timeout),
         ProbeKind::Prometheus {
             base_url,
             query,
             comparison,
             threshold,
-        } => prometheus(base_url, query, spec.timeout).and_then(|v| {
+            insecure,
+        } => prometheus(base_url, query, spec.timeout, *insecure).and_then(|v| {
             if comparison.holds(v, *threshold) {
                 Ok(v)
             } else {
@@ -67,17 +76,31 @@ pub fn run(spec: &ProbeSpec) -> Option<Answer> {
 
 type Outcome = Result<f64, (Option<f64>, String)>;
 
-fn agent(timeout: Duration) -> ureq::Agent {
+/// `insecure`: the runbook said `insecure: true`, so an https certificate
+/// is not verified.
+fn agent(timeout: Duration, insecure: bool) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .disable_verification(insecure)
+                .build(),
+        )
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .into()
 }
 
-fn http(method: &str, url: &str, expect: &[u16], body: Option<&str>, timeout: Duration) -> Outcome {
-    let agent = agent(timeout);
+fn http(
+    method: &str,
+    url: &str,
+    expect: &[u16],
+    body: Option<&str>,
+    timeout: Duration,
+    insecure: bool,
+) -> Outcome {
+    let agent = agent(timeout, insecure);
     let response = match method {
         "GET" => agent.get(url).call(),
         "HEAD" => agent.head(url).call(),
@@ -130,9 +153,9 @@ fn tcp(address: &str, timeout: Duration) -> Outcome {
 }
 
 /// The scalar or first vector element of an instant query.
-fn prometheus(base_url: &str, query: &str, timeout: Duration) -> Outcome {
+fn prometheus(base_url: &str, query: &str, timeout: Duration, insecure: bool) -> Outcome {
     let url = format!("{}/api/v1/query", base_url.trim_end_matches('/'));
-    let mut response = agent(timeout)
+    let mut response = agent(timeout, insecure)
         .get(&url)
         .query("query", query)
         .call()
@@ -151,27 +174,7 @@ fn prometheus(base_url: &str, query: &str, timeout: Duration) -> Outcome {
     parse_prometheus(&text).map_err(|e| (None, e))
 }
 
-/// Reads `{"status":"success","data":{"resultType":"vector","result":[{"value":[t,"0.5"]}]}}`.
-pub fn parse_prometheus(text: &str) -> Result<f64, String> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not a Prometheus answer: {e}"))?;
-    if json["status"] != "success" {
-        return Err(format!("query failed: {}", json["error"]));
-    }
-    let data = &json["data"];
-    let pair = match data["resultType"].as_str() {
-        Some("scalar") => &data["result"],
-        Some("vector") => match data["result"].as_array().and_then(|r| r.first()) {
-            Some(first) => &first["value"],
-            None => return Err("the query returned no series".to_string()),
-        },
-        other => return Err(format!("unsupported result type {other:?}")),
-    };
-    pair[1]
-        .as_str()
-        .and_then(|v| v.parse::<f64>().ok())
-        .ok_or_else(|| format!("no numeric value in {pair}"))
-}
+pub use crate::model::parse_prometheus;
 
 #[cfg(test)]
 mod tests {

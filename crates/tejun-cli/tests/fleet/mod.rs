@@ -180,6 +180,7 @@ impl Fleet {
                  StrictModes no\n\
                  MaxSessions 100\n\
                  MaxStartups 100:30:200\n\
+                 Include {dir}/sshd-{name}.d/*.conf\n\
                  SetEnv HOME={home}\n\
                  LogLevel ERROR\n",
                 addr = h.addr,
@@ -278,7 +279,7 @@ impl Fleet {
                 "worker_processes 1;\nerror_log {d}/logs/error.log;\npid {d}/nginx.pid;\n\
                  events {{ worker_connections 64; }}\n\
                  http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
-                 server {{\n    listen 127.0.0.1:80;\n    listen {addr}:80;\n    include {d}/site.conf;\n  }}\n}}\n"
+                 server {{\n    listen 127.0.0.1:80;\n    listen {addr}:80;\n    include {d}/site.conf;\n  }}\n  include {d}/servers/*.conf;\n}}\n"
             ),
         )
         .unwrap();
@@ -300,7 +301,36 @@ impl Fleet {
         }
     }
 
-    /// `name`'s nginx directory (its `site.conf`, `good.conf`, `bad.conf`).
+    /// Restarts `name`'s sshd with its sessions' `PATH` limited to a copy
+    /// of `/usr/bin` (symbolic links) without `curl`: a host without curl.
+    pub fn without_curl(&mut self, name: &str) {
+        let bin = self.dir.path().join(format!("bin-{name}"));
+        fs::create_dir_all(&bin).unwrap();
+        for entry in fs::read_dir("/usr/bin").unwrap().flatten() {
+            if entry.file_name() != "curl" {
+                let _ = std::os::unix::fs::symlink(entry.path(), bin.join(entry.file_name()));
+            }
+        }
+        let drop_in = self.dir.path().join(format!("sshd-{name}.d"));
+        fs::create_dir_all(&drop_in).unwrap();
+        // sshd takes the first `SetEnv` line only: this one (included
+        // before the main one) repeats the main one's variable.
+        fs::write(
+            drop_in.join("path.conf"),
+            format!(
+                "SetEnv HOME={} PATH={}:/usr/sbin\n",
+                self.dir.path().join("home").display(),
+                bin.display()
+            ),
+        )
+        .unwrap();
+        self.kill_sshd(name);
+        let idx = self.hosts.iter().position(|h| h.name == name).unwrap();
+        self.start_sshd(idx);
+    }
+
+    /// `name`'s nginx directory (its `site.conf`, `good.conf`, `bad.conf`;
+    /// extra `server` blocks go in `servers/*.conf`).
     pub fn nginx_dir(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("nginx-{name}"))
     }

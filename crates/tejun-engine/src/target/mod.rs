@@ -34,6 +34,10 @@ pub use ssh::{SshError, SshOptions, SshTarget, single_quote as ssh_single_quote}
 
 /// How often a waiting command checks for timeout and abort.
 const POLL: Duration = Duration::from_millis(50);
+/// After its output closed, how long a command's exit is looked for every
+/// [`EXIT_POLL`] before backing off to [`POLL`].
+const EXIT_SOON: Duration = Duration::from_millis(100);
+const EXIT_POLL: Duration = Duration::from_millis(1);
 /// Between SIGTERM and SIGKILL when a command is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// How long to keep reading output after the shell exited: background
@@ -245,9 +249,12 @@ pub(crate) fn supervise(
     let mut aborted = false;
     let mut kill_sent: Option<Instant> = None;
     // When the pipes are closed but the exit is not yet visible (the
-    // kernel closes files before it reports the exit), look again soon,
-    // backing off up to POLL.
+    // kernel closes files before it reports the exit; an ssh client exits
+    // a little after its master closed the pipes), look again soon: every
+    // millisecond at most for the first EXIT_SOON, then backing off up to
+    // POLL (a command that closed its output and keeps running).
     let mut idle = Duration::from_micros(50);
+    let mut idle_total = Duration::ZERO;
     loop {
         let tick = match status {
             Some(_) => DRAIN_GRACE.saturating_sub(exited_at.elapsed()),
@@ -256,7 +263,13 @@ pub(crate) fn supervise(
                 .saturating_sub(started.elapsed())
                 .clamp(Duration::from_millis(1), POLL),
             None => {
-                idle = (idle * 2).min(POLL);
+                let cap = if idle_total < EXIT_SOON {
+                    EXIT_POLL
+                } else {
+                    POLL
+                };
+                idle = (idle * 2).min(cap);
+                idle_total += idle;
                 idle
             }
         };

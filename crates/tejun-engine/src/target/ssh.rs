@@ -12,10 +12,14 @@
 //!   `export NAME='value'` lines of a script on the remote shell's stdin,
 //!   single-quoted, so no value is ever parsed as code; the step's own
 //!   command follows as one single-quoted word for `sh -c`.
-//! - The remote command runs under `setsid`; its process group is written
-//!   to a file on the host so a timeout or an abort kills it there too
-//!   (`kill -TERM -- -PGID` over the same master), not only the local
-//!   client.
+//! - sshd starts every session (each step over the master too) in a new
+//!   session and process group; the wrapper script writes that group's id
+//!   to a file on the host so a timeout or an abort kills the command's
+//!   whole group there too (`kill -TERM -- -PGID` over the same master),
+//!   not only the local client. The wrapper starts no program of its own
+//!   on the way (no `setsid`, no `sh -c`, no `rm` waited for): each one
+//!   was a fork and exec on the host per step (BENCHMARKS.md, per-step
+//!   overhead).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -158,7 +162,7 @@ impl SshTarget {
 
     /// `ssh` through control socket `path` (`none`: a connection of its own).
     fn ssh_via(&self, master: &str, path: &str) -> Command {
-        let mut command = Command::new("ssh");
+        let mut command = Command::new(ssh_program());
         if let Some(config) = &self.options.config {
             command.arg("-F").arg(config);
         }
@@ -460,7 +464,7 @@ impl SshTarget {
             .arg("--")
             .arg(&self.host)
             .arg(format!(
-                "pgid=$(cat {f} 2>/dev/null) && [ -n \"$pgid\" ] && kill -TERM -- -\"$pgid\" 2>/dev/null \
+                "pgid=$(cat {f} 2>/dev/null) && {SIGNALLABLE} && kill -TERM -- -\"$pgid\" 2>/dev/null \
                  && echo \"$pgid\" && sleep 1 && kill -KILL -- -\"$pgid\" 2>/dev/null; rm -f {f}; true"
             ))
             .stdout(Stdio::piped())
@@ -496,6 +500,28 @@ pub fn connection_lost(host: &str) -> String {
     )
 }
 
+/// The `ssh` client, looked up in `PATH` once per process rather than at
+/// every step's spawn.
+fn ssh_program() -> &'static Path {
+    static PROGRAM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join("ssh"))
+            .find(|path| {
+                use std::os::unix::fs::PermissionsExt;
+                path.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .unwrap_or_else(|| PathBuf::from("ssh"))
+    })
+}
+
+/// A script up to this size goes to the client's stdin pipe at once: a
+/// pipe holds at least one page, so the write cannot block.
+const INLINE_SCRIPT: usize = 4096;
+
 /// `'value'` for a POSIX shell: nothing inside single quotes is special
 /// except the quote itself.
 pub fn single_quote(value: &str) -> String {
@@ -510,10 +536,28 @@ fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// The script the remote `sh -s` reads: exports, then the command in its
-/// own session with its group id written to `pgid_file`.
+/// The script the remote `sh -s` reads: the session's process group
+/// noted in `pgid_file`, then, in a subshell, the exports and the command.
+///
+/// `sh -s` is the session sshd started (the login shell execs it), so its
+/// process group holds the command and everything it starts; it is read
+/// from `/proc` (falling back to `$$`) and noted before anything of the
+/// runbook's is evaluated, and the exports live only in the subshell, so
+/// no value (`IFS`, a variable named like the wrapper's own) can change
+/// what is noted or removed. The command runs with `eval` in that
+/// subshell, like `sh -c` but without a second exec; stdin is
+/// `/dev/null`, as for a local step (the script itself is on the shell's
+/// stdin). The group file is removed in the background, and only while it
+/// still holds this group, so the client's exit does not wait for an `rm`.
 pub fn remote_script(exec: &Exec<'_>, pgid_file: &str) -> io::Result<String> {
-    let mut script = String::from("set +e\n");
+    let pgid_file = single_quote(pgid_file);
+    let mut script = format!(
+        "set +e\n\
+         tejun_pgid=$$\n\
+         read -r tejun_s 2>/dev/null </proc/$$/stat && tejun_s=${{tejun_s##*\") \"}} && set -- $tejun_s && tejun_pgid=$3\n\
+         echo \"$tejun_pgid\" > {pgid_file}\n\
+         (unset tejun_s tejun_pgid; set --\n"
+    );
     for (name, value) in exec.env {
         if !valid_env_name(name) {
             return Err(io::Error::new(
@@ -529,18 +573,19 @@ pub fn remote_script(exec: &Exec<'_>, pgid_file: &str) -> io::Result<String> {
             single_quote(&cwd.display().to_string())
         ));
     }
-    let pgid_file = single_quote(pgid_file);
     script.push_str(&format!(
-        "setsid /bin/sh -c {} &\n\
-         echo $! > {pgid_file}\n\
-         wait $!\n\
-         rc=$?\n\
-         rm -f {pgid_file}\n\
-         exit $rc\n",
+        "eval {}) </dev/null\n\
+         tejun_rc=$?\n\
+         {{ read -r tejun_p < {pgid_file} && [ \"$tejun_p\" = \"$tejun_pgid\" ] && rm -f {pgid_file}; }} </dev/null >/dev/null 2>&1 &\n\
+         exit $tejun_rc\n",
         single_quote(exec.command)
     ));
     Ok(script)
 }
+
+/// A shell test that `$pgid` is a process group tejun may signal: a number
+/// above 1 (`kill -- -1` would signal every process the user may).
+const SIGNALLABLE: &str = "[ \"$pgid\" -gt 1 ] 2>/dev/null";
 
 impl Target for SshTarget {
     fn name(&self) -> &str {
@@ -576,12 +621,16 @@ impl Target for SshTarget {
             .process_group(0)
             .spawn()?;
         let client = Pid::from_raw(child.id() as i32);
-        // Written from a thread: a script larger than the pipe buffer must
-        // not block the timeout.
+        // A larger script is written from a thread: one larger than the
+        // pipe buffer must not block the timeout.
         if let Some(mut stdin) = child.stdin.take() {
-            std::thread::spawn(move || {
+            if script.len() <= INLINE_SCRIPT {
                 let _ = stdin.write_all(script.as_bytes());
-            });
+            } else {
+                std::thread::spawn(move || {
+                    let _ = stdin.write_all(script.as_bytes());
+                });
+            }
         }
         let mut sent: Vec<Signal> = Vec::new();
         let mut done = supervise(&mut child, started, exec, abort, &mut |signal| {
@@ -594,8 +643,16 @@ impl Target for SshTarget {
             } else {
                 "TERM"
             };
+            // The group's leader is the wrapper itself, so a TERM that ends
+            // the group leaves the file behind; the KILL (always sent last)
+            // removes it.
+            let cleanup = if signal == Signal::SIGKILL {
+                format!("; rm -f {}", single_quote(&pgid_file))
+            } else {
+                String::new()
+            };
             self.quick(&format!(
-                "pgid=$(cat {f} 2>/dev/null) && [ -n \"$pgid\" ] && kill -{name} -- -\"$pgid\"",
+                "pgid=$(cat {f} 2>/dev/null) && {SIGNALLABLE} && kill -{name} -- -\"$pgid\"{cleanup}",
                 f = single_quote(&pgid_file)
             ));
             if signal == Signal::SIGKILL {
@@ -650,6 +707,56 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             "$(touch /tmp/pwned)'; rm -rf /\n"
+        );
+    }
+
+    #[test]
+    fn the_wrapper_notes_its_own_process_group_whatever_the_values() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.pgid");
+        // Variables named like the wrapper's own, and an IFS that would
+        // split numbers apart, live only in the command's subshell.
+        let env = vec![
+            ("tejun_pgid".to_string(), "1".to_string()),
+            ("IFS".to_string(), "0123456789".to_string()),
+        ];
+        let exec = Exec {
+            command: "echo \"$tejun_pgid\"",
+            timeout: Duration::from_secs(5),
+            keep_bytes: 16,
+            env: &env,
+            cwd: None,
+            group_file: None,
+            on: Default::default(),
+            live: None,
+            host_view: None,
+        };
+        let script = remote_script(&exec, &file.display().to_string()).unwrap();
+        // Stop the script before its end so the file is still there.
+        let script = script.replace("tejun_rc=$?", "exit 0");
+        let mut child = Command::new("/bin/sh")
+            .arg("-s")
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let noted = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(noted.trim(), pid.to_string());
+        // The command saw the runbook's value, not the wrapper's.
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("1\n"),
+            "{:?}",
+            String::from_utf8_lossy(&out.stdout)
         );
     }
 

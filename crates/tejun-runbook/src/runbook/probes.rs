@@ -29,8 +29,8 @@ const PROBE_KEYS: &[&str] = &[
     "healthy_if",
     "description",
 ];
-const HTTP_KEYS: &[&str] = &["url", "method", "status", "body"];
-const PROMETHEUS_KEYS: &[&str] = &["url", "query", "healthy"];
+const HTTP_KEYS: &[&str] = &["url", "method", "status", "body", "insecure"];
+const PROMETHEUS_KEYS: &[&str] = &["url", "query", "healthy", "insecure"];
 const WAIT_KEYS: &[&str] = &["probe", "until", "timeout", "interval"];
 const LOGOFF_KEYS: &[&str] = &["user", "then_probe"];
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE"];
@@ -164,14 +164,6 @@ impl Reader<'_> {
             },
         };
         let (kind, from, healthy_if) = (kind?, from?, healthy_if?);
-        if from != ProbeFrom::Controller
-            && let Some((en, ja)) = not_from_a_host(&kind)
-            && let Some(node) = fields.get("from")
-        {
-            self.sink
-                .error(node.span, probe_error(en.to_string(), ja.to_string()));
-            return None;
-        }
         Some(ProbeSpec {
             name: name.to_string(),
             kind,
@@ -242,6 +234,7 @@ impl Reader<'_> {
                 url: self.url(body, "http")?,
                 expect_status: Vec::new(),
                 body: None,
+                insecure: false,
             });
         }
         let fields = Fields::of(self.sink, body, "http", HTTP_KEYS)?;
@@ -301,6 +294,7 @@ impl Reader<'_> {
             url: url?,
             expect_status: status?,
             body: regex?,
+            insecure: fields.bool(self.sink, "insecure").unwrap_or(false),
         })
     }
 
@@ -382,6 +376,7 @@ impl Reader<'_> {
             query: query?,
             comparison,
             threshold,
+            insecure: fields.bool(self.sink, "insecure").unwrap_or(false),
         })
     }
 
@@ -686,20 +681,4 @@ fn is_probe_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// Why a probe of this kind cannot be asked from a host, if it cannot:
-/// from a host, tejun uses bash's `/dev/tcp` (docs/probes.md).
-fn not_from_a_host(kind: &ProbeKind) -> Option<(&'static str, &'static str)> {
-    match kind {
-        ProbeKind::Prometheus { .. } => Some((
-            "a prometheus probe runs from the controller only; drop `from:`",
-            "prometheus プローブはコントローラからのみ実行します。`from:` を外してください",
-        )),
-        ProbeKind::Http { url, .. } if url.starts_with("https://") => Some((
-            "from a host, http probes speak plain http:// (bash's /dev/tcp, no TLS); use an http:// URL or ask from the controller",
-            "ホストからの http プローブは平文の http:// のみです (bash の /dev/tcp、TLS なし)。http:// の URL にするか、コントローラから実行してください",
-        )),
-        _ => None,
-    }
 }
