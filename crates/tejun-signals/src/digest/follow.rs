@@ -61,6 +61,16 @@ impl FollowedSlowLog {
             }
         }
     }
+
+    /// Nothing read is waiting for more lines (after [`Self::written`]):
+    /// the reader can be dropped without losing a query.
+    pub fn idle(&self) -> bool {
+        match &self.dialect {
+            Dialect::Mysql(r) => r.between_entries(),
+            // `written` finishes every PostgreSQL statement.
+            Dialect::Postgres(_) => true,
+        }
+    }
 }
 
 fn push<P: LineParser<std::io::Empty>>(
