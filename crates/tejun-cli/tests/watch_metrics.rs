@@ -399,6 +399,46 @@ fn two_slow_logs_of_one_source_are_read_apart_when_both_are_mid_entry() {
 }
 
 #[test]
+fn a_postgres_statement_reaching_the_log_in_two_writes_is_judged_whole() {
+    // PostgreSQL's log stream is line-buffered: a long statement can reach
+    // the file in pieces, the watcher waking between them.
+    let setup = Setup::new(
+        1,
+        60,
+        "start_at: beginning\n",
+        "  - name: pg\n    paths: [postgresql.log]\n    slow_log: postgres\n    metrics:
+      - name: orders-slow
+        when: query_time p95 > 2s over 5m
+        fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
+",
+    );
+    fs::write(setup.path("postgresql.log"), "").unwrap();
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let prefix = at.strftime("%Y-%m-%d %H:%M:%S%.3f UTC");
+    let mut watch = setup.watch();
+    append(
+        &setup.path("postgresql.log"),
+        &format!("{prefix} [4242] LOG:  duration: 2500.000 ms  statement: SELECT *\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    append(
+        &setup.path("postgresql.log"),
+        "\tFROM orders\n\tWHERE email = 'a@example.com';\n",
+    );
+    let slow = watch.wait_for("the fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "orders-slow"
+    });
+    assert_eq!(slow["metric"]["value"], 2500.0, "{slow}");
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    let evidence = triggered[0]["lines"][0]["text"].as_str().unwrap();
+    assert!(
+        evidence.contains("SELECT * FROM orders WHERE email = 'a@example.com'"),
+        "{evidence}"
+    );
+}
+
+#[test]
 fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
     // Line 10 is the first metric rule's line in `db`'s config.
     let cases: [(&str, &str, (u32, u32)); 7] = [
