@@ -484,3 +484,66 @@ fn a_large_slow_log_read_on_several_threads_digests_exactly_as_one_thread() {
     };
     assert_eq!(table("3"), table("1"));
 }
+
+/// A nightly job at 03:00 Berlin time, slow every night and quick the rest
+/// of the day, over the week clocks went forward (2026-03-29): the same
+/// window on the previous days is the same wall-clock hour, not the same
+/// hour in UTC, so the job is never a regression (a slow 10:00 is).
+#[test]
+fn baselines_compare_the_same_wall_clock_hour_across_a_daylight_saving_change() {
+    let zone = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+    let mut log = String::new();
+    for day in 22..=31 {
+        for hour in 0..24 {
+            let Ok(local) = jiff::civil::date(2026, 3, day)
+                .at(hour, 10, 0, 0)
+                .to_zoned(zone.clone())
+            else {
+                continue;
+            };
+            // 02:xx on 29 March does not exist: jiff moves it to 03:xx.
+            if local.hour() != hour {
+                continue;
+            }
+            // ...and, once, at 10:00 on the 31st: that one is.
+            let query_time = if hour == 3 || (day, hour) == (31, 10) {
+                8.0
+            } else {
+                0.1
+            };
+            for call in 0..6 {
+                let at = local.timestamp().as_second() + call * 60;
+                log.push_str(&format!(
+                    "# Time: {}\n# User@Host: app[app] @ localhost []\n# Query_time: {query_time:.6}  Lock_time: 0.000010 Rows_sent: 1  Rows_examined: 10\nSET timestamp={at};\nSELECT * FROM nightly_report WHERE day = {day};\n",
+                    jiff::Timestamp::from_second(at).unwrap()
+                ));
+            }
+        }
+    }
+    let lab = Lab::bare();
+    lab.write("slow.log", &log);
+    let out = stdout(
+        &lab,
+        &[
+            "digest",
+            "slow.log",
+            "--json",
+            "--tz",
+            "Europe/Berlin",
+            "--baseline",
+            "7d",
+            "--window",
+            "1h",
+            "--baseline-for",
+            "1h",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let found = report["baseline"]["regressions"].as_array().unwrap();
+    let since: Vec<&str> = found.iter().filter_map(|r| r["since"].as_str()).collect();
+    assert_eq!(
+        since,
+        ["2026-03-31T08:00:00Z"],
+        "only 10:00 on the 31st, never the nightly job: {found:#?}"
+    );
+}

@@ -535,3 +535,48 @@ fn a_large_file_read_on_several_threads_reports_exactly_what_one_thread_does() {
         assert_eq!(report(threads), one, "--threads {threads}");
     }
 }
+
+/// Apache logs a request at the time it started, so a long request's line
+/// comes after newer ones: lines a couple of minutes out of order, read on
+/// several threads, give the windows (percentiles, late count) one thread
+/// gives.
+#[test]
+fn lines_a_little_out_of_order_read_on_several_threads_report_what_one_thread_does() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_796_083_200; // 2026-12-01 00:00 UTC
+    let mut log = String::new();
+    for n in 0..16_000i64 {
+        // One line in five started 130 s before its neighbours.
+        let at = t0 + n * 2 - if n % 5 == 4 { 130 } else { 0 };
+        let t = jiff::Timestamp::from_second(at)
+            .unwrap()
+            .strftime("%d/%b/%Y:%H:%M:%S +0000");
+        let _ = writeln!(
+            log,
+            "10.0.0.{} - - [{t}] \"GET /a/{} HTTP/1.1\" {} 512 \"-\" \"curl/8\" 0.{:03}",
+            n % 7,
+            n % 5,
+            if n % 3 == 0 { 500 } else { 200 },
+            (n * 37) % 1000
+        );
+    }
+    assert!(log.len() > 1 << 20, "{} bytes", log.len());
+    let path = write(&dir, "access.log", log.as_bytes());
+    let format = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time"#;
+    let report = |threads: &str| -> String {
+        let out = tejun()
+            .args(["stats", "--json", "--nginx-format", format])
+            .args(["--threads", threads])
+            .arg(&path)
+            .assert()
+            .success();
+        stdout(&out)
+    };
+    let one = report("1");
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["late"], 0);
+    for threads in ["2", "4"] {
+        assert_eq!(report(threads), one, "--threads {threads}");
+    }
+}

@@ -331,6 +331,114 @@ fn a_slow_log_rule_fires_on_followed_queries_per_fingerprint_and_posts_its_webho
 }
 
 #[test]
+fn two_slow_logs_of_one_source_are_read_apart_when_both_are_mid_entry() {
+    // One source follows two slow logs (two servers, or a log and its
+    // successor): an entry half written in one must not swallow the
+    // other's lines, whichever is read first.
+    let setup = Setup::new(
+        1,
+        60,
+        "start_at: beginning\n",
+        "  - name: db\n    paths: [a-slow.log, b-slow.log]\n    slow_log: mysql\n    metrics:
+      - name: orders-scan
+        when: rows_examined p95 > 10000 over 5m
+        fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
+      - name: audit-scan
+        when: rows_examined p95 > 10000 over 5m
+        fingerprint: \"SELECT * FROM audit_log WHERE actor = 'someone'\"
+",
+    );
+    let t0 = jiff::Timestamp::now().as_second() - 60;
+    let orders = slow_entry(
+        t0,
+        2.5,
+        90_000,
+        &["SELECT * FROM orders", "WHERE email = 'a@example.com';"],
+    );
+    let audit = slow_entry(
+        t0 + 1,
+        1.5,
+        70_000,
+        &["SELECT * FROM audit_log", "WHERE actor = 'b';"],
+    );
+    let (orders_head, orders_rest) = orders.split_at(orders.find("WHERE").unwrap());
+    let (audit_head, audit_rest) = audit.split_at(audit.find("WHERE").unwrap());
+    fs::write(setup.path("a-slow.log"), orders_head).unwrap();
+    fs::write(setup.path("b-slow.log"), audit_head).unwrap();
+    let mut watch = setup.watch();
+    let early = watch.drain_for(std::time::Duration::from_secs(2), |e| {
+        e["event"] == "triggered" || e["event"] == "unreadable"
+    });
+    assert!(early.is_empty(), "{early:?}");
+    append(&setup.path("a-slow.log"), orders_rest);
+    append(&setup.path("b-slow.log"), audit_rest);
+    let scan = watch.wait_for("the orders rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "orders-scan"
+    });
+    assert_eq!(scan["metric"]["value"], 90000.0, "{scan}");
+    let scan = watch.wait_for("the audit rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "audit-scan"
+    });
+    assert_eq!(scan["metric"]["value"], 70000.0, "{scan}");
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    let evidence_file = |rule: &str| {
+        triggered.iter().find(|e| e["rule"] == rule).unwrap()["lines"][0]["file"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        evidence_file("orders-scan").ends_with("a-slow.log"),
+        "{triggered:?}"
+    );
+    assert!(
+        evidence_file("audit-scan").ends_with("b-slow.log"),
+        "{triggered:?}"
+    );
+}
+
+#[test]
+fn a_postgres_statement_reaching_the_log_in_two_writes_is_judged_whole() {
+    // PostgreSQL's log stream is line-buffered: a long statement can reach
+    // the file in pieces, the watcher waking between them.
+    let setup = Setup::new(
+        1,
+        60,
+        "start_at: beginning\n",
+        "  - name: pg\n    paths: [postgresql.log]\n    slow_log: postgres\n    metrics:
+      - name: orders-slow
+        when: query_time p95 > 2s over 5m
+        fingerprint: \"SELECT * FROM orders WHERE email = 'someone@example.com'\"
+",
+    );
+    fs::write(setup.path("postgresql.log"), "").unwrap();
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let prefix = at.strftime("%Y-%m-%d %H:%M:%S%.3f UTC");
+    let mut watch = setup.watch();
+    append(
+        &setup.path("postgresql.log"),
+        &format!("{prefix} [4242] LOG:  duration: 2500.000 ms  statement: SELECT *\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    append(
+        &setup.path("postgresql.log"),
+        "\tFROM orders\n\tWHERE email = 'a@example.com';\n",
+    );
+    let slow = watch.wait_for("the fingerprint rule", |e| {
+        e["event"] == "triggered" && e["rule"] == "orders-slow"
+    });
+    assert_eq!(slow["metric"]["value"], 2500.0, "{slow}");
+    watch.stop();
+    let triggered = setup.events("detect.triggered");
+    let evidence = triggered[0]["lines"][0]["text"].as_str().unwrap();
+    assert!(
+        evidence.contains("SELECT * FROM orders WHERE email = 'a@example.com'"),
+        "{evidence}"
+    );
+}
+
+#[test]
 fn slow_log_rule_mistakes_are_reported_at_their_place_in_watch_yaml() {
     // Line 10 is the first metric rule's line in `db`'s config.
     let cases: [(&str, &str, (u32, u32)); 7] = [

@@ -692,9 +692,11 @@ enum Reader {
         templates: tejun_signals::access::template::Templates,
     },
     SlowLog {
-        log: Box<FollowedSlowLog>,
-        /// The file of the lines being read (evidence names it).
-        file: String,
+        format: tejun_signals::digest::Format,
+        /// One reader per followed file: an entry half written in one
+        /// file must not take in another's lines. A reader between
+        /// entries is dropped (files rotated away leave nothing behind).
+        logs: HashMap<String, FollowedSlowLog>,
         fingerprinter: tejun_signals::digest::Fingerprinter,
     },
 }
@@ -836,8 +838,8 @@ impl MetricRun {
                 templates: Default::default(),
             },
             MetricInput::SlowLog(format) => Reader::SlowLog {
-                log: Box::new(FollowedSlowLog::new(*format, tejun_locale::operator_zone())),
-                file: String::new(),
+                format: *format,
+                logs: HashMap::new(),
                 fingerprinter: Default::default(),
             },
         };
@@ -871,13 +873,16 @@ impl MetricRun {
         let needs_key = self.needs_key();
         let (request, templates) = match &mut self.reader {
             Reader::Access { format, templates } => (format.parse(line), &*templates),
-            Reader::SlowLog { log, file: f, .. } => {
-                if f != file {
-                    *f = file.to_string();
-                }
+            Reader::SlowLog { format, logs, .. } => {
+                let log = match logs.get_mut(file) {
+                    Some(log) => log,
+                    None => logs.entry(file.to_string()).or_insert_with(|| {
+                        FollowedSlowLog::new(*format, tejun_locale::operator_zone())
+                    }),
+                };
                 let mut out = Vec::new();
                 log.line(line, &mut out);
-                self.queries(out, events);
+                self.queries(out, file, events);
                 return;
             }
         };
@@ -913,16 +918,29 @@ impl MetricRun {
     /// Everything written so far has been read: a slow log's query in
     /// progress is judged if its statement is complete.
     pub fn written(&mut self, events: &mut Vec<MetricEvent>) {
-        if let Reader::SlowLog { log, .. } = &mut self.reader {
+        let Reader::SlowLog { logs, .. } = &mut self.reader else {
+            return;
+        };
+        let mut finished = Vec::new();
+        for (file, log) in logs.iter_mut() {
             let mut out = Vec::new();
             log.written(&mut out);
-            self.queries(out, events);
+            if !out.is_empty() {
+                finished.push((file.clone(), out));
+            }
+        }
+        logs.retain(|_, log| !log.idle());
+        // In file-name order, the same on every run.
+        finished.sort_by(|a, b| a.0.cmp(&b.0));
+        for (file, out) in finished {
+            self.queries(out, &file, events);
         }
     }
 
     fn queries(
         &mut self,
         out: Vec<Result<Query, tejun_signals::digest::Malformed>>,
+        file: &str,
         events: &mut Vec<MetricEvent>,
     ) {
         let needs_key = self.needs_key();
@@ -931,15 +949,9 @@ impl MetricRun {
                 self.unreadable += 1;
                 continue;
             };
-            let Reader::SlowLog {
-                file,
-                fingerprinter,
-                ..
-            } = &mut self.reader
-            else {
+            let Reader::SlowLog { fingerprinter, .. } = &mut self.reader else {
                 return;
             };
-            let file = file.clone();
             let fingerprint = needs_key.then(|| {
                 fingerprinter
                     .fingerprint(&q.text, EmbeddedNumbers::Keep)
@@ -953,7 +965,7 @@ impl MetricRun {
                 status: None,
                 key: fingerprint.as_deref(),
                 evidence: Some(&evidence),
-                file: &file,
+                file,
             };
             let value = |field: Field| -> u64 {
                 let ms = |s: f64| (s * 1000.0).round().max(0.0) as u64;

@@ -154,9 +154,11 @@ pub struct Windows {
     touches: u64,
     /// Closed accumulators, reused (a histogram is 13 KB).
     spare: Vec<Accumulator>,
-    /// A part of an input read apart ([`Windows::part`]): its first window
-    /// stays open, to be completed by the part before it.
-    pinned: Option<i64>,
+    /// A part of an input read apart ([`Windows::part`]): the first
+    /// [`OPEN`] windows it opens stay open, to be completed by the part
+    /// before it (which ends in them too when lines are a little out of
+    /// order: Apache logs a request when it started).
+    held: Vec<i64>,
     is_part: bool,
 }
 
@@ -178,7 +180,7 @@ impl Windows {
             late: 0,
             touches: 0,
             spare: Vec::new(),
-            pinned: None,
+            held: Vec::new(),
             is_part: false,
         }
     }
@@ -228,7 +230,7 @@ impl Windows {
                 self.late += acc.latency.len();
                 add_counts(mine, acc.requests, &acc.status, acc.bytes);
             } else {
-                if self.open.len() >= OPEN {
+                if self.unheld_open() >= OPEN {
                     self.close_least_recent();
                 }
                 self.open.insert(key, (self.touches, acc));
@@ -265,10 +267,10 @@ impl Windows {
             self.late += u64::from(r.latency().is_some());
             return;
         }
-        if self.is_part && self.pinned.is_none() {
-            self.pinned = Some(key);
+        if self.is_part && self.held.len() < OPEN {
+            self.held.push(key);
         }
-        if self.open.len() >= OPEN {
+        if self.unheld_open() >= OPEN {
             self.close_least_recent();
         }
         let mut acc = self.spare.pop().unwrap_or_default();
@@ -276,12 +278,17 @@ impl Windows {
         self.open.insert(key, (self.touches, acc));
     }
 
+    /// Open windows a part may close.
+    fn unheld_open(&self) -> usize {
+        self.open.keys().filter(|k| !self.held.contains(k)).count()
+    }
+
     fn close_least_recent(&mut self) {
-        let pinned = self.pinned;
+        let held = &self.held;
         let oldest = self
             .open
             .iter()
-            .filter(|(k, _)| Some(**k) != pinned)
+            .filter(|(k, _)| !held.contains(k))
             .min_by_key(|(_, (touched, _))| *touched)
             .map(|(k, _)| *k);
         if let Some(key) = oldest
@@ -300,7 +307,7 @@ impl Windows {
     /// Every window from the first to the last, empty ones included (up to
     /// [`MAX_WINDOWS`]), in time order.
     pub fn finish(mut self) -> Vec<Window> {
-        self.pinned = None;
+        self.held.clear();
         while !self.open.is_empty() {
             self.close_least_recent();
         }

@@ -5,8 +5,12 @@
 //! statement over any number of lines) and is only known to be over when
 //! the next one starts. A server writes an entry at once, so when what has
 //! been written so far ends with a statement ended by `;` (MySQL) or any
-//! statement (PostgreSQL), [`FollowedSlowLog::written`] finishes it: a
-//! query is judged as soon as it is logged, not when the next one comes.
+//! statement (PostgreSQL, once its last line is [`POSTGRES_SETTLE`] old:
+//! a long one reaches the file in pieces), [`FollowedSlowLog::written`]
+//! finishes it:
+//! a query is judged as soon as it is logged, not when the next one comes.
+
+use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 
@@ -22,7 +26,14 @@ enum Dialect {
 /// One followed slow log.
 pub struct FollowedSlowLog {
     dialect: Dialect,
+    /// When the last line came.
+    last_line: Option<Instant>,
 }
+
+/// How long a PostgreSQL statement's last line must have been there
+/// before the statement is judged: a long statement reaches the file in
+/// several writes (the server's log stream is line-buffered).
+pub const POSTGRES_SETTLE: Duration = Duration::from_millis(500);
 
 impl FollowedSlowLog {
     /// `Format::Auto` reads MySQL/MariaDB (a followed file has no head to
@@ -34,11 +45,15 @@ impl FollowedSlowLog {
                 Dialect::Mysql(MysqlReader::new(std::io::empty(), zone))
             }
         };
-        FollowedSlowLog { dialect }
+        FollowedSlowLog {
+            dialect,
+            last_line: None,
+        }
     }
 
     /// One line (without its line ending); entries it finished go to `out`.
     pub fn line(&mut self, text: &str, out: &mut Vec<Result<Query, Malformed>>) {
+        self.last_line = Some(Instant::now());
         match &mut self.dialect {
             Dialect::Mysql(r) => push(r, text, out),
             Dialect::Postgres(r) => push(r, text, out),
@@ -48,6 +63,11 @@ impl FollowedSlowLog {
     /// Everything written so far has been read: finishes the entry in
     /// progress if its statement is complete.
     pub fn written(&mut self, out: &mut Vec<Result<Query, Malformed>>) {
+        self.written_at(Instant::now(), out);
+    }
+
+    /// [`FollowedSlowLog::written`] at `now`.
+    pub fn written_at(&mut self, now: Instant, out: &mut Vec<Result<Query, Malformed>>) {
         match &mut self.dialect {
             Dialect::Mysql(r) => {
                 if r.statement_complete() {
@@ -56,9 +76,23 @@ impl FollowedSlowLog {
                 out.extend(r.feed().ready.drain(..));
             }
             Dialect::Postgres(r) => {
-                LineParser::finish(r);
+                let settled = self
+                    .last_line
+                    .is_none_or(|at| now.saturating_duration_since(at) >= POSTGRES_SETTLE);
+                if settled {
+                    LineParser::finish(r);
+                }
                 out.extend(r.feed().ready.drain(..));
             }
+        }
+    }
+
+    /// Nothing read is waiting for more lines (after [`Self::written`]):
+    /// the reader can be dropped without losing a query.
+    pub fn idle(&self) -> bool {
+        match &self.dialect {
+            Dialect::Mysql(r) => r.between_entries(),
+            Dialect::Postgres(r) => r.between_entries(),
         }
     }
 }
@@ -118,15 +152,21 @@ mod tests {
     }
 
     #[test]
-    fn a_postgres_statement_is_finished_once_written() {
+    fn a_postgres_statement_is_finished_once_nothing_more_came_for_a_while() {
         let mut log = FollowedSlowLog::new(Format::Postgres, TimeZone::UTC);
         let mut out = Vec::new();
         log.line(
             "2026-12-01 10:00:00 UTC [42] LOG:  duration: 2500.000 ms  statement: SELECT *",
             &mut out,
         );
+        let start = Instant::now();
+        log.written_at(start, &mut out);
+        assert!(out.is_empty(), "more of it may come: {out:?}");
         log.line("\tFROM orders;", &mut out);
-        log.written(&mut out);
+        log.written_at(Instant::now(), &mut out);
+        assert!(out.is_empty(), "more of it may come: {out:?}");
+        // Nothing more for a while: the statement is over.
+        log.written_at(Instant::now() + POSTGRES_SETTLE, &mut out);
         assert!(
             matches!(out.as_slice(), [Ok(q)] if q.text == "SELECT *\nFROM orders" && q.query_time == 2.5),
             "{out:?}"

@@ -92,6 +92,11 @@ impl<R: BufRead> MysqlReader<R> {
             }));
     }
 
+    /// No entry is in progress.
+    pub(crate) fn between_entries(&self) -> bool {
+        self.entry.is_none()
+    }
+
     /// The entry in progress has its whole statement (ended by `;`).
     pub(crate) fn statement_complete(&self) -> bool {
         self.entry

@@ -29,6 +29,11 @@ impl<R: BufRead> PostgresReader<R> {
         }
     }
 
+    /// No statement is in progress.
+    pub(crate) fn between_entries(&self) -> bool {
+        self.current.is_none()
+    }
+
     fn finish(&mut self) {
         if let Some(mut q) = self.current.take() {
             let trimmed = q.text.trim_end().trim_end_matches(';').len();

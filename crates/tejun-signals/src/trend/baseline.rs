@@ -57,7 +57,7 @@ pub fn baseline_of(
     value: impl Fn(&Point) -> f64,
 ) -> Option<f64> {
     let mut previous: Vec<f64> = (1..=i64::from(spec.days))
-        .filter_map(|d| series.points.get(&(start - d * DAY_S)))
+        .filter_map(|d| series.points.get(&series.days_before(start, d)))
         .filter(|p| p.requests >= spec.min_requests)
         .map(value)
         .collect();

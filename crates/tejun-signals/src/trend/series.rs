@@ -37,6 +37,9 @@ pub struct Point {
 pub struct Series {
     pub window_s: i64,
     pub points: BTreeMap<i64, Point>,
+    /// The zone windows start on the wall clock of (`None`: UTC).
+    #[serde(skip)]
+    pub zone: Option<jiff::tz::TimeZone>,
 }
 
 impl Series {
@@ -44,7 +47,26 @@ impl Series {
         Series {
             window_s,
             points: BTreeMap::new(),
+            zone: None,
         }
+    }
+
+    /// The start of the same window `days` days before the one starting
+    /// at `start`: the same wall-clock time, so across a daylight-saving
+    /// change 03:00 is still compared with 03:00.
+    pub fn days_before(&self, start: i64, days: i64) -> i64 {
+        const DAY_S: i64 = 86_400;
+        let Some(zone) = &self.zone else {
+            return start - days * DAY_S;
+        };
+        jiff::Timestamp::from_second(start)
+            .ok()
+            .and_then(|t| {
+                t.to_zoned(zone.clone())
+                    .checked_sub(jiff::Span::new().days(days))
+                    .ok()
+            })
+            .map_or(start - days * DAY_S, |z| z.timestamp().as_second())
     }
 }
 
@@ -84,6 +106,8 @@ pub struct SeriesBuilder {
     window_s: i64,
     /// Where windows start (UTC unless [`SeriesBuilder::aligned_in`]).
     align: crate::align::Align,
+    /// The zone of `align` (`None`: UTC), for the series built.
+    zone: Option<jiff::tz::TimeZone>,
     /// Requests slower than this count as `slow` (a latency SLO).
     slow_ms: Option<f64>,
     /// Open windows by key, then start (looked up by `&str`: no
@@ -99,6 +123,7 @@ impl SeriesBuilder {
         SeriesBuilder {
             window_s: window_s.max(1),
             align: crate::align::Align::utc(window_s),
+            zone: None,
             slow_ms: None,
             open: BTreeMap::new(),
             done: BTreeMap::new(),
@@ -115,6 +140,7 @@ impl SeriesBuilder {
     /// Windows on the wall clock of `zone` (a `1d` window is a local day).
     pub fn aligned_in(mut self, zone: &jiff::tz::TimeZone) -> SeriesBuilder {
         self.align = crate::align::Align::new(self.window_s, zone);
+        self.zone = (*zone != jiff::tz::TimeZone::UTC).then(|| zone.clone());
         self
     }
 
@@ -154,10 +180,10 @@ impl SeriesBuilder {
             if closed.is_empty() {
                 continue;
             }
-            let series = self
-                .done
-                .entry(key.clone())
-                .or_insert_with(|| Series::new(self.window_s));
+            let series = self.done.entry(key.clone()).or_insert_with(|| Series {
+                zone: self.zone.clone(),
+                ..Series::new(self.window_s)
+            });
             for (start, open) in closed {
                 let point = open.close();
                 match series.points.get_mut(&start) {
@@ -203,7 +229,10 @@ impl SeriesBuilder {
     pub fn restore(&mut self, key: &str, start: i64, point: Point) {
         self.done
             .entry(key.to_string())
-            .or_insert_with(|| Series::new(self.window_s))
+            .or_insert_with(|| Series {
+                zone: self.zone.clone(),
+                ..Series::new(self.window_s)
+            })
             .points
             .insert(start, point);
     }
