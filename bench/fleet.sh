@@ -25,6 +25,7 @@ if [ -z "${TEJUN:-}" ]; then
   cargo build --release -q -p tejun-cli
   TEJUN=$PWD/$CARGO_TARGET_DIR/release/tejun
 fi
+TEJUN=$(realpath "$TEJUN") # the runs below cd into the fleet's directory
 scripts/fleet-up.sh "$N" "$DIR" >/dev/null
 trap 'scripts/fleet-down.sh "$DIR" >/dev/null' EXIT
 hosts=$(cut -d' ' -f1 "$DIR/hosts")
