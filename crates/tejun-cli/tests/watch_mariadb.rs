@@ -4,132 +4,14 @@
 //! the fingerprint's `rows_examined` rule fires on the server's own entries
 //! and posts its webhook; the server's other statements do not count.
 
+mod mariadb;
 mod watch_common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use mariadb::{sql, start};
 use watch_common::{Setup, webhook_server};
-
-/// Durability is not what this test is about: without fsyncs the
-/// bootstrap takes under a second instead of four.
-const FAST: [&str; 5] = [
-    "--innodb-buffer-pool-size=16M",
-    "--innodb-log-file-size=4M",
-    "--innodb-flush-log-at-trx-commit=0",
-    "--innodb-doublewrite=0",
-    "--innodb-flush-method=nosync",
-];
-
-/// The server we started; stopped (by its own pid) when the test ends.
-struct Server {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Server {
-    let user = if nix::unistd::User::from_name("mysql")
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        "mysql"
-    } else {
-        "root"
-    };
-    if let Some(mysql) = nix::unistd::User::from_name(user).ok().flatten() {
-        std::os::unix::fs::chown(dir, Some(mysql.uid.as_raw()), Some(mysql.gid.as_raw())).unwrap();
-    }
-    let datadir = dir.join("data");
-    let out = Command::new("mariadb-install-db")
-        .arg("--no-defaults")
-        .arg(format!("--user={user}"))
-        .arg(format!("--datadir={}", datadir.display()))
-        .args([
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-            "--skip-name-resolve",
-        ])
-        .args(FAST)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mariadb-install-db: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = dir.join("mysqld.sock");
-    let child = Command::new("mariadbd")
-        .arg("--no-defaults")
-        .arg(format!("--user={user}"))
-        .arg(format!("--datadir={}", datadir.display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-        .arg(format!("--log-error={}", dir.join("error.log").display()))
-        .arg(format!(
-            "--slow-query-log-file={}",
-            dir.join("slow.log").display()
-        ))
-        .args([
-            "--skip-networking",
-            "--skip-log-bin",
-            "--slow-query-log=1",
-            "--long-query-time=0",
-        ])
-        .args(FAST)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, socket };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !server.socket.exists() {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!(
-                "mariadbd exited ({status}): {}",
-                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mariadbd did not open its socket"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
-fn sql(server: &Server, statements: &str) {
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", server.socket.display()))
-        .args(["-uroot", "shop", "-e", statements])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{statements}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn a_rows_examined_rule_fires_on_a_real_mariadb_slow_log_followed_by_watch() {
