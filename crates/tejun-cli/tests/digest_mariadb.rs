@@ -9,11 +9,10 @@ mod digest_common;
 mod mariadb;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Lab;
-use mariadb::{sql, start};
+use mariadb::{skip_reason, sql, start_shop};
 
 /// Waits until `log` holds `count` email lookups: the server writes a
 /// statement's entry after the client has its answer, so the last one can
@@ -62,32 +61,12 @@ fn email_lookup(lab: &Lab, log: &Path) -> serde_json::Value {
 
 #[test]
 fn a_real_mariadb_slow_log_flags_the_missing_index_until_it_is_added() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: starting mariadbd as its own user needs root");
-        return;
-    }
-    if Command::new("mariadbd").arg("--version").output().is_err() {
-        eprintln!("skipped: mariadbd is not installed (apt install mariadb-server)");
+    if let Some(reason) = skip_reason() {
+        eprintln!("{reason}");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", server.socket.display()))
-        .args(["-uroot", "-e", "CREATE DATABASE shop"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    sql(
-        &server,
-        "CREATE TABLE orders (id INT PRIMARY KEY, email VARCHAR(64), total INT);
-         INSERT INTO orders SELECT seq, CONCAT('u', seq, '@example.com'), seq % 1000 FROM seq_1_to_5000;",
-    );
+    let server = start_shop(dir.path());
     let lookups: String = (1..=20)
         .map(|i| {
             format!(

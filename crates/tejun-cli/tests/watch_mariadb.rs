@@ -7,41 +7,20 @@
 mod mariadb;
 mod watch_common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use mariadb::{sql, start};
+use mariadb::{skip_reason, sql, start_shop};
 use watch_common::{Setup, webhook_server};
 
 #[test]
 fn a_rows_examined_rule_fires_on_a_real_mariadb_slow_log_followed_by_watch() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: starting mariadbd as its own user needs root");
-        return;
-    }
-    if Command::new("mariadbd").arg("--version").output().is_err() {
-        eprintln!("skipped: mariadbd is not installed (apt install mariadb-server)");
+    if let Some(reason) = skip_reason() {
+        eprintln!("{reason}");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", server.socket.display()))
-        .args(["-uroot", "-e", "CREATE DATABASE shop"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    sql(
-        &server,
-        "CREATE TABLE orders (id INT PRIMARY KEY, email VARCHAR(64), total INT);
-         INSERT INTO orders SELECT seq, CONCAT('u', seq, '@example.com'), seq % 1000 FROM seq_1_to_5000;
-         SELECT count(*) FROM orders;",
-    );
+    let server = start_shop(dir.path());
+    sql(&server, "SELECT count(*) FROM orders;");
     let (url, bodies) = webhook_server(200);
     let slow_log = dir.path().join("slow.log");
     let setup = Setup::new(

@@ -127,3 +127,37 @@ pub fn sql(server: &Server, statements: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Why a MariaDB test cannot run here (printed as it skips), if it cannot.
+pub fn skip_reason() -> Option<&'static str> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("skipped: starting mariadbd as its own user needs root");
+    }
+    if Command::new("mariadbd").arg("--version").output().is_err() {
+        return Some("skipped: mariadbd is not installed (apt install mariadb-server)");
+    }
+    None
+}
+
+/// A started server with database `shop` and its table `orders` (5,000
+/// rows, no index on `email`): the lookup a missing index makes slow.
+pub fn start_shop(dir: &Path) -> Server {
+    let server = start(dir);
+    let out = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", server.socket.display()))
+        .args(["-uroot", "-e", "CREATE DATABASE shop"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sql(
+        &server,
+        "CREATE TABLE orders (id INT PRIMARY KEY, email VARCHAR(64), total INT);
+         INSERT INTO orders SELECT seq, CONCAT('u', seq, '@example.com'), seq % 1000 FROM seq_1_to_5000;",
+    );
+    server
+}
