@@ -787,12 +787,26 @@ impl Target for FleetTarget {
             let handles: Vec<_> = hosts
                 .into_iter()
                 .map(|h| {
-                    scope.spawn(move || {
+                    let check = scope.spawn(move || {
                         crate::logoff::log_off(h, user, limits.timeout, limits.abort)
-                    })
+                    });
+                    (h.name(), check)
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            // A check that did not come back is a host not shown logged off:
+            // dropping it would let the step pass without that host.
+            handles
+                .into_iter()
+                .map(|(host, check)| {
+                    check.join().unwrap_or_else(|_| crate::logoff::HostLogoff {
+                        host: host.to_string(),
+                        user: user.unwrap_or("?").to_string(),
+                        sessions: Vec::new(),
+                        error: Some("the logoff check stopped unexpectedly".into()),
+                        duration: std::time::Duration::ZERO,
+                    })
+                })
+                .collect()
         }))
     }
 
